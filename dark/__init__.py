@@ -1,0 +1,41 @@
+"""dark: a deep-learning framework on numpy (CPU) and CuPy (GPU) with PyTorch's API."""
+from . import _backend
+from ._backend import (bool_ as bool, complex64, complex128, device, dtype, float16,
+                       float32, float64, get_default_dtype, int8, int16, int32, int64,
+                       promote_types, set_default_dtype, uint8)
+from ._tensor import Size, Tensor
+from . import ops
+from .ops.creation import (as_tensor, empty, empty_like, from_numpy, full, full_like, ones,
+                           ones_like, tensor, zeros, zeros_like)
+from .ops.elementwise import (add, cos, div, divide, exp, log, mul, multiply, neg, negative,
+                              pow, sin, sub, subtract, tanh, true_divide, where)
+from .ops.reduction import sum
+from .ops.shape import expand, reshape
+from . import autograd
+from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
+
+half = float16
+float = float32
+double = float64
+short = int16
+int = int32
+long = int64
+cfloat = complex64
+cdouble = complex128
+
+
+def result_type(tensor1, tensor2) -> dtype:
+    """The dtype an op on these two operands gives (PyTorch's promotion rules)."""
+    return _backend.result_type(tensor1, tensor2)
+
+
+def is_tensor(obj) -> bool:
+    return isinstance(obj, Tensor)
+
+
+def numel(input: Tensor) -> int:
+    return input.numel()
+
+
+def is_floating_point(input: Tensor) -> bool:
+    return input.is_floating_point()

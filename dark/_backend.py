@@ -1,0 +1,293 @@
+"""Devices, dtypes and array modules: 'cpu' is numpy, 'cuda[:i]' is CuPy (imported lazily)."""
+from __future__ import annotations
+
+import builtins
+import numpy as np
+
+_cupy = None
+_cupy_error: str | None = None
+
+
+def cupy_module():
+    """Import CuPy on first use; raise a clear RuntimeError when CUDA cannot be used."""
+    global _cupy, _cupy_error
+    if _cupy is not None:
+        return _cupy
+    if _cupy_error is None:
+        try:
+            import cupy  # noqa: PLC0415 - CuPy is optional and imported only for CUDA
+
+            count = cupy.cuda.runtime.getDeviceCount()
+            if count == 0:
+                _cupy_error = "CUDA is not available: CuPy is installed but no GPU is visible"
+            else:
+                _cupy = cupy
+                return cupy
+        except ImportError:
+            _cupy_error = ("CUDA is not available: CuPy is not installed "
+                           "(pip install -e '.[cuda12]' or '.[cuda13]')")
+        except Exception as error:  # the CUDA runtime raises its own error types
+            _cupy_error = f"CUDA is not available: no GPU is visible ({error})"
+    raise RuntimeError(_cupy_error)
+
+
+def cuda_available() -> bool:
+    try:
+        cupy_module()
+    except RuntimeError:
+        return False
+    return True
+
+
+# ----------------------------------------------------------------------------- dtypes
+
+class dtype:
+    """A tensor element type (``dark.float32`` ...), wrapping a numpy dtype."""
+
+    __slots__ = ("name", "np", "is_floating_point", "is_signed", "itemsize", "is_complex")
+
+    def __init__(self, name: str, np_dtype):
+        self.name = name
+        self.np = np.dtype(np_dtype)
+        self.is_floating_point = self.np.kind == "f"
+        self.is_complex = self.np.kind == "c"
+        self.is_signed = self.np.kind in "fic"
+        self.itemsize = self.np.itemsize
+
+    def __repr__(self) -> str:
+        return f"dark.{self.name}"
+
+    def __reduce__(self):
+        return (_dtype_by_name, (self.name,))
+
+    def to_real(self) -> "dtype":
+        return self
+
+
+float16 = dtype("float16", np.float16)
+float32 = dtype("float32", np.float32)
+float64 = dtype("float64", np.float64)
+int8 = dtype("int8", np.int8)
+int16 = dtype("int16", np.int16)
+int32 = dtype("int32", np.int32)
+int64 = dtype("int64", np.int64)
+uint8 = dtype("uint8", np.uint8)
+bool_ = dtype("bool", np.bool_)
+complex64 = dtype("complex64", np.complex64)
+complex128 = dtype("complex128", np.complex128)
+
+_ALL_DTYPES = (float16, float32, float64, int8, int16, int32, int64, uint8, bool_,
+               complex64, complex128)
+_FROM_NP = {d.np: d for d in _ALL_DTYPES}
+_BY_NAME = {d.name: d for d in _ALL_DTYPES}
+
+
+def _dtype_by_name(name: str) -> dtype:
+    return _BY_NAME[name]
+
+
+def from_numpy_dtype(np_dtype) -> dtype:
+    """The dark dtype of a numpy dtype; TypeError for one dark cannot hold."""
+    found = _FROM_NP.get(np.dtype(np_dtype))
+    if found is None:
+        raise TypeError(f"can't convert np.ndarray of type {np.dtype(np_dtype)}. The only "
+                        "supported types are: float64, float32, float16, complex64, complex128, "
+                        "int64, int32, int16, int8, uint8, and bool.")
+    return found
+
+
+def to_dtype(value) -> dtype:
+    """Accept a dark dtype, or the python types float / int / bool as PyTorch does."""
+    if type(value) is dtype:
+        return value
+    if value is builtins.float:
+        return float64
+    if value is builtins.int:
+        return int64
+    if value is builtins.bool:
+        return bool_
+    if value is builtins.complex:
+        return complex128
+    raise TypeError(f"dtype must be a dark.dtype (such as dark.float32), not "
+                    f"{type(value).__name__} {value!r}")
+
+
+_default_dtype = float32
+
+
+def get_default_dtype() -> dtype:
+    return _default_dtype
+
+
+def set_default_dtype(d) -> None:
+    global _default_dtype
+    d = to_dtype(d)
+    if not d.is_floating_point:
+        raise TypeError(f"only floating-point types are supported as the default type, got {d}")
+    _default_dtype = d
+
+
+def promote_types(a: dtype, b: dtype) -> dtype:
+    """PyTorch's promote_types: a float wins over any integer, bool loses to everything."""
+    if a is b:
+        return a
+    a_rank, b_rank = _category(a), _category(b)
+    if a_rank != b_rank:
+        return a if a_rank > b_rank else b
+    return _FROM_NP[np.promote_types(a.np, b.np)]
+
+
+def _category(d: dtype) -> int:
+    if d is bool_:
+        return 0
+    if d.is_complex:
+        return 3
+    if d.is_floating_point:
+        return 2
+    return 1
+
+
+def scalar_dtype(value) -> dtype:
+    """The dtype PyTorch gives a python number that takes part in an op as a 'wrapped number'."""
+    if isinstance(value, builtins.bool):
+        return bool_
+    if isinstance(value, builtins.int):
+        return int64
+    if isinstance(value, builtins.complex):
+        return complex64 if _default_dtype is float32 else complex128
+    return _default_dtype
+
+
+def result_type(*operands) -> dtype:
+    """PyTorch's result_type over tensors or raw arrays (by dimension: >0-d, 0-d) and python
+    scalars. Each class is promoted within itself; a lower-priority class changes the result
+    only when it is of a higher category (an int tensor times 2.5 is float32, not float64)."""
+    dim_result = zero_result = wrapped_result = None
+    for operand in operands:
+        array = getattr(operand, "_data", operand)
+        if hasattr(array, "dtype") and hasattr(array, "ndim"):
+            d = _FROM_NP.get(array.dtype) or from_numpy_dtype(array.dtype)
+            if array.ndim:
+                dim_result = d if dim_result is None else promote_types(dim_result, d)
+            else:
+                zero_result = d if zero_result is None else promote_types(zero_result, d)
+        elif operand is not None:
+            d = scalar_dtype(operand)
+            wrapped_result = d if wrapped_result is None else promote_types(wrapped_result, d)
+    return _combine(dim_result, _combine(zero_result, wrapped_result))
+
+
+def _combine(higher, lower):
+    if higher is None:
+        return lower
+    if lower is None:
+        return higher
+    if higher.is_floating_point and not lower.is_complex:
+        return higher
+    if higher is bool_ or lower.is_floating_point or lower.is_complex:
+        return promote_types(higher, lower)
+    return higher
+
+
+# ----------------------------------------------------------------------------- devices
+
+class device:
+    """``dark.device('cpu')``, ``dark.device('cuda:1')``, ``dark.device('cuda', 0)``."""
+
+    __slots__ = ("type", "index")
+
+    def __init__(self, type_or_str, index: int | None = None):
+        if isinstance(type_or_str, device):
+            self.type, self.index = type_or_str.type, type_or_str.index
+            return
+        if isinstance(type_or_str, builtins.int) and index is None:
+            self.type, self.index = "cuda", type_or_str
+            return
+        if not isinstance(type_or_str, str):
+            raise TypeError(f"device() expects a string like 'cpu' or 'cuda:0', "
+                            f"got {type(type_or_str).__name__}")
+        text = type_or_str.strip()
+        kind, _, number = text.partition(":")
+        if kind not in ("cpu", "cuda") or (number and not number.isdigit()):
+            raise RuntimeError("Expected one of cpu, cuda device type at start of device "
+                               f"string: {type_or_str}")
+        if number:
+            if index is not None:
+                raise RuntimeError(f"device string '{text}' already has an index; "
+                                   f"got index={index} too")
+            index = builtins.int(number)
+        if kind == "cpu" and index not in (None, 0):
+            raise RuntimeError(f"CPU device index must be -1 or zero, got {index}")
+        self.type = kind
+        self.index = index
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, str):
+            other = device(other)
+        if not isinstance(other, device):
+            return NotImplemented
+        return self.type == other.type and self.index == other.index
+
+    def __hash__(self) -> int:
+        return hash((self.type, self.index))
+
+    def __str__(self) -> str:
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+    def __repr__(self) -> str:
+        if self.index is None:
+            return f"device(type='{self.type}')"
+        return f"device(type='{self.type}', index={self.index})"
+
+    def __reduce__(self):
+        return (device, (str(self),))
+
+
+CPU = device("cpu")
+_cuda_devices: dict[int, device] = {}
+
+
+def to_device(value) -> device:
+    if type(value) is device:
+        return value
+    if value is None:
+        return CPU
+    return device(value)
+
+
+def cuda_index(dev: device) -> int:
+    if dev.index is not None:
+        return dev.index
+    return cupy_module().cuda.runtime.getDevice()
+
+
+def array_module(array):
+    """numpy for a numpy array (or scalar), cupy for a cupy array."""
+    if isinstance(array, (np.ndarray, np.generic)):
+        return np
+    return cupy_module().get_array_module(array)
+
+
+def module_for(dev: device):
+    return np if dev.type == "cpu" else cupy_module()
+
+
+def device_of(array) -> device:
+    if isinstance(array, (np.ndarray, np.generic)):
+        return CPU
+    index = array.device.id
+    found = _cuda_devices.get(index)
+    if found is None:
+        found = _cuda_devices[index] = device("cuda", index)
+    return found
+
+
+def asarray_on(array, dev: device, np_dtype=None):
+    """Copy or convert ``array`` to the device ``dev`` (a no-op when it is already there)."""
+    if dev.type == "cpu":
+        if not isinstance(array, (np.ndarray, np.generic)) and hasattr(array, "get"):
+            array = array.get()
+        return np.asarray(array, dtype=np_dtype)
+    cupy = cupy_module()
+    with cupy.cuda.Device(cuda_index(dev)):
+        return cupy.asarray(array, dtype=np_dtype)

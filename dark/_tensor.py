@@ -1,0 +1,554 @@
+"""Tensor: state (array, grad, requires_grad, grad_fn, version) and thin methods.
+
+Ops live in dark.ops; the functions there marked with ``@tensor_method`` become methods here,
+and the python operators below call them."""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from . import _backend
+from ._backend import device_of, dtype as _dtype_cls, from_numpy_dtype
+from .autograd import engine as _engine, function as _function
+from .autograd.function import AccumulateGrad, _HookHandle
+from .autograd.grad_mode import state as _grad_state
+
+
+class Size(tuple):
+    """The shape of a tensor: a tuple printed as ``dark.Size([2, 3])``."""
+
+    def __repr__(self) -> str:
+        return f"dark.Size([{', '.join(str(s) for s in self)}])"
+
+    def numel(self) -> int:
+        n = 1
+        for s in self:
+            n *= s
+        return n
+
+    def __getitem__(self, item):
+        result = tuple.__getitem__(self, item)
+        return Size(result) if isinstance(item, slice) else result
+
+    def __add__(self, other):
+        return Size(tuple.__add__(self, tuple(other)))
+
+
+class Tensor:
+    """A multi-dimensional array with autograd, on the CPU (numpy) or a GPU (CuPy)."""
+
+    __slots__ = ("_data", "_requires_grad", "grad_fn", "_grad", "_vc", "__dict__",
+                 "__weakref__")
+    _output_nr = 0
+    _base = None
+    _hooks = None
+    _retains_grad = False
+    _grad_acc = None
+    __array_priority__ = 1000  # numpy defers to Tensor's reflected operators
+
+    # ------------------------------------------------------------------ construction
+    def __init__(self, *args, device=None, dtype=None, requires_grad=False):
+        """``dark.Tensor(data)`` builds a tensor of the default dtype from data;
+        ``dark.Tensor(2, 3)`` an uninitialised one of that shape, as torch.Tensor."""
+        from .ops.creation import _array_from_data  # noqa: PLC0415
+
+        dtype = _backend.to_dtype(dtype) if dtype is not None else _backend.get_default_dtype()
+        dev = _backend.to_device(device)
+        if len(args) == 1 and not isinstance(args[0], numbers.Integral):
+            array = _array_from_data(args[0], dtype, dev)
+        else:
+            shape = tuple(args[0]) if len(args) == 1 and not isinstance(
+                args[0], numbers.Integral) else tuple(int(a) for a in args)
+            array = _backend.module_for(dev).zeros(shape, dtype=dtype.np)
+        self._data = array
+        self._requires_grad = False
+        self.grad_fn = None
+        self._grad = None
+        self._vc = None
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @staticmethod
+    def _make(array, requires_grad=False, grad_fn=None, output_nr=0, counter=None):
+        """Wrap a raw array (internal; no copy, no checks)."""
+        t = _new(Tensor)
+        t._data = array
+        t._requires_grad = requires_grad
+        t.grad_fn = grad_fn
+        t._grad = None
+        t._vc = counter
+        if output_nr:
+            t._output_nr = output_nr
+        return t
+
+    @staticmethod
+    def _zeros_for(shape, np_dtype, like_node):
+        del like_node
+        return Tensor._make(np.zeros(shape, dtype=np_dtype))
+
+    def _xp(self):
+        return np if type(self._data) is np.ndarray else _backend.array_module(self._data)
+
+    def _version_counter(self):
+        if self._vc is None:
+            self._vc = [0]
+        return self._vc
+
+    def _bump_version(self) -> None:
+        counter = self._version_counter()
+        counter[0] += 1
+
+    @property
+    def _version(self) -> int:
+        return self._vc[0] if self._vc is not None else 0
+
+    # ------------------------------------------------------------------ autograd state
+    @property
+    def data(self) -> "Tensor":
+        """The same memory as a tensor that does not require grad (changes are not tracked)."""
+        out = Tensor._make(self._data)
+        return out
+
+    @data.setter
+    def data(self, value: "Tensor") -> None:
+        if not isinstance(value, Tensor):
+            raise TypeError(f"data must be a Tensor, not {type(value).__name__}")
+        self._data = value._data
+
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        self.requires_grad_(value)
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        if self.grad_fn is not None:
+            if not requires_grad:
+                raise RuntimeError("you can only change requires_grad flags of leaf variables. "
+                                   "If you want to use a computed variable in a subgraph that "
+                                   "doesn't require differentiation use var_no_grad = "
+                                   "var.detach().")
+            return self
+        if requires_grad and self._data.dtype.kind not in "fc":
+            raise RuntimeError("only Tensors of floating point and complex dtype can require "
+                               f"gradients, got {self.dtype}")
+        self._requires_grad = bool(requires_grad)
+        return self
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.grad_fn is None
+
+    @property
+    def output_nr(self) -> int:
+        return self._output_nr
+
+    @property
+    def grad(self):
+        if self.grad_fn is not None and not self._retains_grad and self._requires_grad:
+            import warnings  # noqa: PLC0415
+
+            warnings.warn("The .grad attribute of a Tensor that is not a leaf Tensor is being "
+                          "accessed. Its .grad attribute won't be populated during "
+                          "autograd.backward(). If you indeed want the .grad field to be "
+                          "populated for a non-leaf Tensor, use .retain_grad() on the non-leaf "
+                          "Tensor.", UserWarning, stacklevel=2)
+        return self._grad
+
+    @grad.setter
+    def grad(self, value) -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"assigned grad expected to be a Tensor or None but got grad "
+                                f"of type {type(value).__name__}")
+            if value.dtype is not self.dtype:
+                raise RuntimeError(f"attempting to assign a gradient with dtype "
+                                   f"'{value.dtype}' to a tensor with dtype '{self.dtype}'. "
+                                   "Please ensure that the gradient and the tensor have the "
+                                   "same dtype")
+            if value._data.shape != self._data.shape:
+                raise RuntimeError(f"assigned grad has data of a different size: "
+                                   f"{list(value.shape)} vs {list(self.shape)}")
+            if value.device != self.device:
+                raise RuntimeError(f"assigned grad has data located on a different device: "
+                                   f"{value.device} vs {self.device}")
+        self._grad = value
+
+    def _grad_accumulator(self) -> AccumulateGrad:
+        acc = self._grad_acc() if self._grad_acc is not None else None
+        if acc is None:
+            import weakref  # noqa: PLC0415
+
+            acc = AccumulateGrad(self)
+            self._grad_acc = weakref.ref(acc)
+        return acc
+
+    def _owned_copy(self) -> "Tensor":
+        return Tensor._make(self._data.copy())
+
+    def _accumulate_(self, grad: "Tensor") -> None:
+        self._xp().add(self._data, grad._data, out=self._data)
+        self._bump_version()
+
+    def _cast_grad(self, np_dtype) -> "Tensor":
+        from .ops.elementwise import to_dtype  # noqa: PLC0415
+
+        return to_dtype(self, from_numpy_dtype(np_dtype))
+
+    def _accumulate_retained(self, grad: "Tensor", create_graph: bool) -> None:
+        if self._grad is None:
+            self._grad = grad if create_graph else grad.detach()._owned_copy()
+        elif create_graph:
+            self._grad = self._grad + grad
+        else:
+            self._grad._accumulate_(grad)
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        """Compute the gradient of this tensor w.r.t. the graph leaves into their ``.grad``."""
+        from .autograd import backward  # noqa: PLC0415
+
+        backward(self, gradient, retain_graph, create_graph, inputs)
+
+    def detach(self) -> "Tensor":
+        """A new tensor on the same memory, cut from the graph."""
+        out = Tensor._make(self._data, False, None, 0, self._version_counter())
+        return out
+
+    def detach_(self) -> "Tensor":
+        if self._base is not None and self._base._requires_grad:
+            raise RuntimeError("Can't detach views in-place. Use detach() instead.")
+        self.grad_fn = None
+        self._requires_grad = False
+        self.__dict__.pop("_output_nr", None)
+        return self
+
+    def retain_grad(self) -> None:
+        """Keep the gradient of this non-leaf tensor in ``.grad`` after backward."""
+        if self.grad_fn is None:
+            if not self._requires_grad:
+                raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+            return
+        if self._retains_grad:
+            return
+        import weakref  # noqa: PLC0415
+
+        ref = weakref.ref(self)
+
+        def retain(grad):
+            tensor = ref()
+            if tensor is not None:
+                tensor._accumulate_retained(grad, _grad_state.enabled)
+
+        self._retains_grad = True
+        self.grad_fn._add_pre_hook(self._output_nr, _RetainHook(retain))
+
+    @property
+    def retains_grad(self) -> bool:
+        return self._retains_grad
+
+    def register_hook(self, hook):
+        """``hook(grad) -> Tensor or None`` runs when the gradient of this tensor is computed."""
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require "
+                               "gradient")
+        if self.grad_fn is not None:
+            handle = self.grad_fn._add_pre_hook(self._output_nr, hook)
+            hooks = self.grad_fn._pre_hooks
+            retain = [h for h in hooks if isinstance(h[1], _RetainHook)]
+            for item in retain:  # retain_grad sees the gradient after the user's hooks
+                hooks.remove(item)
+                hooks.append(item)
+            return handle
+        if self._hooks is None:
+            self._hooks = []
+        return _HookHandle(self._hooks, hook)
+
+    # ------------------------------------------------------------------ metadata
+    @property
+    def shape(self) -> Size:
+        return Size(self._data.shape)
+
+    def size(self, dim: int | None = None):
+        if dim is None:
+            return Size(self._data.shape)
+        return self._data.shape[_wrap_dim(dim, self._data.ndim)]
+
+    def dim(self) -> int:
+        return self._data.ndim
+
+    @property
+    def ndim(self) -> int:
+        return self._data.ndim
+
+    def ndimension(self) -> int:
+        return self._data.ndim
+
+    def numel(self) -> int:
+        return int(self._data.size)
+
+    nelement = numel
+
+    def element_size(self) -> int:
+        return self._data.dtype.itemsize
+
+    @property
+    def itemsize(self) -> int:
+        return self._data.dtype.itemsize
+
+    @property
+    def nbytes(self) -> int:
+        return int(self._data.nbytes)
+
+    @property
+    def dtype(self) -> _dtype_cls:
+        return from_numpy_dtype(self._data.dtype)
+
+    @property
+    def device(self) -> _backend.device:
+        return device_of(self._data)
+
+    @property
+    def is_cuda(self) -> bool:
+        return type(self._data) is not np.ndarray
+
+    @property
+    def is_cpu(self) -> bool:
+        return type(self._data) is np.ndarray
+
+    def get_device(self) -> int:
+        return -1 if self.is_cpu else self._data.device.id
+
+    def is_floating_point(self) -> bool:
+        return self._data.dtype.kind == "f"
+
+    def is_complex(self) -> bool:
+        return self._data.dtype.kind == "c"
+
+    def is_contiguous(self, memory_format=None) -> bool:
+        return bool(self._data.flags.c_contiguous)
+
+    def stride(self, dim: int | None = None):
+        item = self._data.dtype.itemsize
+        strides = tuple(s // item for s in self._data.strides)
+        return strides if dim is None else strides[_wrap_dim(dim, self._data.ndim)]
+
+    def data_ptr(self) -> int:
+        if self.is_cpu:
+            return self._data.__array_interface__["data"][0]
+        return self._data.data.ptr
+
+    def storage_offset(self) -> int:
+        base = self._data
+        while getattr(base, "base", None) is not None and hasattr(base.base, "shape"):
+            base = base.base
+        return (self.data_ptr() - Tensor._make(base).data_ptr()) // self._data.dtype.itemsize
+
+    # ------------------------------------------------------------------ conversion
+    def item(self):
+        """The value of a one-element tensor as a python number."""
+        if self._data.size != 1:
+            raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted "
+                               "to Scalar")
+        return self._data.reshape(()).item()
+
+    def tolist(self):
+        if self.is_cpu:
+            return self._data.tolist()
+        return self._data.get().tolist()
+
+    def numpy(self, *, force: bool = False) -> np.ndarray:
+        """The numpy array (the same memory on the CPU)."""
+        if self._requires_grad and not force:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use "
+                               "tensor.detach().numpy() instead.")
+        if not self.is_cpu:
+            if not force:
+                raise TypeError(f"can't convert {self.device} device type tensor to numpy. "
+                                "Use Tensor.cpu() to copy the tensor to host memory first.")
+            return self._data.get()
+        return self._data
+
+    def __array__(self, dtype=None, copy=None):
+        array = self.numpy() if not self._requires_grad else self._data
+        if not self.is_cpu:
+            array = self._data.get()
+        if dtype is not None:
+            array = array.astype(dtype, copy=False)
+        return array
+
+    def __len__(self) -> int:
+        if self._data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._data.shape[0]
+
+    def __iter__(self):
+        if self._data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return iter(self.unbind(0))
+
+    def __bool__(self) -> bool:
+        if self._data.size != 1:
+            raise RuntimeError(f"Boolean value of Tensor with more than one value is "
+                               f"ambiguous")
+        return bool(self._data.reshape(()).item())
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __complex__(self) -> complex:
+        return complex(self.item())
+
+    def __index__(self) -> int:
+        if self._data.dtype.kind not in "iub" or self._data.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to "
+                            "an index")
+        return int(self.item())
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __repr__(self) -> str:
+        from ._tensor_str import tensor_repr  # noqa: PLC0415
+
+        return tensor_repr(self)
+
+    def __format__(self, spec: str) -> str:
+        if self._data.ndim == 0 and spec:
+            return format(self.item(), spec)
+        return repr(self)
+
+    def __reduce_ex__(self, protocol):
+        array = self._data if self.is_cpu else self._data.get()
+        return (_rebuild, (array, str(self.device), self._requires_grad))
+
+    def __deepcopy__(self, memo):
+        if self.grad_fn is not None:
+            raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) "
+                               "support the deepcopy protocol at the moment.  If you were "
+                               "attempting to deepcopy a module, this may be because of a "
+                               "torch.nn.utils.weight_norm usage, see "
+                               "https://github.com/pytorch/pytorch/pull/103001")
+        if id(self) in memo:
+            return memo[id(self)]
+        out = type(self).__new__(type(self))
+        out._data = self._data.copy()
+        out._requires_grad = self._requires_grad
+        out.grad_fn = None
+        out._grad = None if self._grad is None else self._grad.__deepcopy__(memo)
+        out._vc = None
+        for key, value in self.__dict__.items():
+            if key not in ("_grad_acc", "_hooks", "_base"):
+                out.__dict__[key] = value
+        memo[id(self)] = out
+        return out
+
+    # to(), float() ... live in dark.ops.elementwise as tensor methods (they are ops: a
+    # dtype change is differentiable and a device move is too).
+
+    def cpu(self) -> "Tensor":
+        return self.to("cpu")
+
+    def cuda(self, device=None, non_blocking: bool = False) -> "Tensor":
+        if device is None:
+            device = "cuda"
+        elif isinstance(device, int):
+            device = f"cuda:{device}"
+        return self.to(device)
+
+    def type_as(self, other: "Tensor") -> "Tensor":
+        return self.to(other.dtype)
+
+    # ------------------------------------------------------------------ in-place machinery
+    def _check_inplace(self) -> None:
+        if self._requires_grad and self.grad_fn is None and _grad_state.enabled:
+            raise RuntimeError("a leaf Variable that requires grad is being used in an "
+                               "in-place operation.")
+
+    def _inplace(self, function, *args, **kwargs) -> "Tensor":
+        """Compute ``function(self, *args)`` and write the result into this tensor's memory.
+
+        When a graph is recorded the tensor takes the result's history (and a view's base
+        takes a CopySlices node), as PyTorch does."""
+        record = _grad_state.enabled and (self._requires_grad or any(
+            isinstance(a, Tensor) and a._requires_grad for a in args))
+        if not record:
+            result = function(self, *args, **kwargs)
+            self._write(result._data, result.dtype)
+            return self
+        self._check_inplace()
+        source = Tensor._make(self._data.copy(), self._requires_grad, self.grad_fn,
+                              self._output_nr)
+        result = function(source, *args, **kwargs)
+        self._check_result(result._data, result.dtype)
+        base = self._base
+        if base is not None and (base._requires_grad or result._requires_grad) \
+                and "_view_getter" in self.__dict__:
+            from .ops.indexing import rebase_view  # noqa: PLC0415
+
+            rebase_view(self, result)
+            return self
+        self._write(result._data, result.dtype)
+        self.grad_fn = result.grad_fn
+        self._requires_grad = result._requires_grad
+        if result._output_nr or self._output_nr:
+            self._output_nr = result._output_nr
+        return self
+
+    def _check_result(self, array, result_dtype) -> None:
+        if array.shape != self._data.shape:
+            raise RuntimeError(f"output with shape {list(self._data.shape)} doesn't match the "
+                               f"broadcast shape {list(array.shape)}")
+        mine = self.dtype
+        if result_dtype is not mine and _backend.promote_types(result_dtype, mine) is not mine:
+            raise RuntimeError(f"result type {_type_word(result_dtype)} can't be cast to the "
+                               f"desired output type {_type_word(mine)}")
+
+    def _write(self, array, result_dtype) -> None:
+        self._check_result(array, result_dtype)
+        if array is not self._data:
+            self._xp().copyto(self._data, array, casting="unsafe")
+        self._bump_version()
+
+
+_new = object.__new__
+
+
+def _rebuild(array, device, requires_grad):
+    t = Tensor._make(_backend.asarray_on(array, _backend.device(device)))
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+class _RetainHook:
+    """The hook retain_grad() adds; kept last among a node's hooks."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def __call__(self, grad):
+        self.fn(grad)
+
+
+def _type_word(d) -> str:
+    return {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
+            "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
+            "bool": "Bool"}.get(d.name, d.name)
+
+
+def _wrap_dim(dim: int, ndim: int) -> int:
+    size = max(ndim, 1)
+    if not -size <= dim < size:
+        raise IndexError(f"Dimension out of range (expected to be in range of "
+                         f"[{-size}, {size - 1}], but got {dim})")
+    return dim % size
+
+
+_function.Tensor = Tensor
+_engine.Tensor = Tensor

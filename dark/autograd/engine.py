@@ -1,0 +1,268 @@
+"""The backward engine: dependency counting and a static topological order (no recursion),
+broadcast gradients summed back to input shapes in one place, saved values freed after use."""
+from __future__ import annotations
+
+from . import function as _function
+from .function import AccumulateGrad, edge_of
+from .grad_mode import state as _grad_state
+
+
+def _as_tuple(value):
+    if value is None:
+        return ()
+    if isinstance(value, (tuple, list)):
+        return tuple(value)
+    return (value,)
+
+
+def _root_gradients(outputs, grad_outputs, create_graph):
+    Tensor = _function.Tensor
+    grads = []
+    for index, (output, grad) in enumerate(zip(outputs, grad_outputs)):
+        if not isinstance(output, Tensor):
+            raise TypeError(f"element {index} of tensors is a {type(output).__name__}, "
+                            "not a Tensor")
+        if not output._requires_grad:
+            raise RuntimeError(f"element {index} of tensors does not require grad and does "
+                               "not have a grad_fn")
+        if grad is None:
+            if output._data.size != 1:
+                raise RuntimeError("grad can be implicitly created only for scalar outputs")
+            if output._data.dtype.kind not in "fc":
+                raise RuntimeError("grad can be implicitly created only for real scalar "
+                                   f"outputs but got {output.dtype}")
+            xp = output._xp()
+            grad = Tensor._make(xp.ones_like(output._data), False, None)
+        else:
+            if not isinstance(grad, Tensor):
+                raise TypeError(f"gradients must be Tensors or None, got {type(grad).__name__}")
+            if grad._data.shape != output._data.shape:
+                raise RuntimeError(
+                    f"Mismatch in shape: grad_output[{index}] has a shape of "
+                    f"{_size(grad._data.shape)} and output[{index}] has a shape of "
+                    f"{_size(output._data.shape)}.")
+            if grad.device != output.device:
+                raise RuntimeError(f"invalid gradient at index {index} - expected device "
+                                   f"{output.device} but got {grad.device}")
+            if not create_graph:
+                grad = grad.detach()
+        grads.append(grad)
+    return grads
+
+
+def _size(shape) -> str:
+    return "dark.Size([" + ", ".join(str(s) for s in shape) + "])"
+
+
+def _topological_order(roots):
+    """Nodes reachable from ``roots`` in an order where every node comes after all nodes
+    that send it a gradient (Kahn's algorithm on dependency counts)."""
+    dependencies: dict = {}
+    seen = set(roots)
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        for next_node, _ in node.next_functions:
+            if next_node is None:
+                continue
+            dependencies[next_node] = dependencies.get(next_node, 0) + 1
+            if next_node not in seen:
+                seen.add(next_node)
+                stack.append(next_node)
+    ready = [node for node in dict.fromkeys(roots) if node not in dependencies]
+    order = []
+    while ready:
+        node = ready.pop()
+        order.append(node)
+        for next_node, _ in node.next_functions:
+            if next_node is None:
+                continue
+            count = dependencies[next_node] - 1
+            dependencies[next_node] = count
+            if count == 0:
+                ready.append(next_node)
+    return order
+
+
+def _needed_nodes(order, target_nodes):
+    """The nodes from which some target can be reached (the only ones worth running)."""
+    needed = set()
+    for node in reversed(order):
+        if node in target_nodes or any(n in needed for n, _ in node.next_functions
+                                       if n is not None):
+            needed.add(node)
+    return needed
+
+
+def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
+                 accumulate=True, allow_unused=False):
+    """Shared by Tensor.backward (accumulate=True) and autograd.grad (accumulate=False,
+    returns the gradients of ``inputs``)."""
+    Tensor = _function.Tensor
+    outputs = _as_tuple(outputs)
+    grad_outputs = _as_tuple(grad_outputs) or (None,) * len(outputs)
+    if len(grad_outputs) != len(outputs):
+        raise RuntimeError(f"grad_tensors should have the same length as tensors: got "
+                           f"{len(grad_outputs)} and {len(outputs)}")
+    if retain_graph is None:
+        retain_graph = create_graph
+    root_grads = _root_gradients(outputs, grad_outputs, create_graph)
+
+    targets = {}
+    if inputs is not None:
+        for position, tensor in enumerate(inputs):
+            if not isinstance(tensor, Tensor):
+                raise TypeError(f"inputs[{position}] is a {type(tensor).__name__}, "
+                                "not a Tensor")
+            if not tensor._requires_grad:
+                raise RuntimeError(f"One of the differentiated Tensors (inputs[{position}]) "
+                                   "does not require grad")
+            targets.setdefault(edge_of(tensor), []).append(position)
+    captured = [None] * (len(inputs) if inputs is not None else 0)
+
+    buffers: dict = {}
+    roots = []
+    for output, grad in zip(outputs, root_grads):
+        node, output_nr = edge_of(output)
+        roots.append(node)
+        _add_to_buffer(buffers, node, output_nr, grad)
+    order = _topological_order(roots)
+    needed = _needed_nodes(order, {node for node, _ in targets}) if inputs is not None else None
+
+    previous_mode = _grad_state.enabled
+    _grad_state.enabled = create_graph
+    try:
+        for node in order:
+            grads = buffers.pop(node, None)
+            if grads is None or (needed is not None and node not in needed):
+                continue
+            if node._pre_hooks:
+                grads = _run_pre_hooks(node, grads)
+            if targets:
+                for output_nr, grad in enumerate(grads):
+                    for position in targets.get((node, output_nr), ()):
+                        captured[position] = grad
+            if type(node) is AccumulateGrad:
+                if accumulate:
+                    _accumulate(node.variable, grads[0], create_graph)
+                continue
+            _run_node(node, grads, buffers, create_graph, retain_graph)
+    finally:
+        _grad_state.enabled = previous_mode
+    if inputs is None:
+        return None
+    if accumulate:
+        return captured
+    for position, grad in enumerate(captured):
+        if grad is None and not allow_unused:
+            raise RuntimeError("One of the differentiated Tensors appears to not have been "
+                               "used in the graph. Set allow_unused=True if this is the "
+                               "desired behavior.")
+        if grad is not None and not create_graph:
+            captured[position] = grad.detach()
+    return tuple(captured)
+
+
+def _add_to_buffer(buffers, node, output_nr, grad):
+    if node is None:
+        return
+    slots = buffers.get(node)
+    if slots is None:
+        slots = buffers[node] = [None] * node._num_outputs
+    current = slots[output_nr]
+    slots[output_nr] = grad if current is None else current + grad
+
+
+def _run_pre_hooks(node, grads):
+    grads = list(grads)
+    for output_nr, hook in list(node._pre_hooks):
+        if output_nr is None:
+            result = hook(tuple(grads))
+            if result is not None:
+                grads = list(result)
+        elif grads[output_nr] is not None:
+            result = hook(grads[output_nr])
+            if result is not None:
+                grads[output_nr] = result
+    return grads
+
+
+def _run_node(node, grads, buffers, create_graph, retain_graph):
+    Tensor = _function.Tensor
+    if node._materialize_grads:
+        for index, grad in enumerate(grads):
+            if grad is None:
+                shape, dtype = node._output_meta[index]
+                grads[index] = Tensor._zeros_for(shape, dtype, node)
+    result = node._forward_cls.backward(node, *grads)
+    if type(result) is not tuple:
+        result = (result,)
+    edges = node.next_functions
+    if len(result) != len(edges):
+        if len(result) > len(edges) and all(r is None for r in result[len(edges):]):
+            result = result[:len(edges)]
+        else:
+            raise RuntimeError(f"function {node.name()} returned an incorrect number of "
+                               f"gradients (expected {len(edges)}, got {len(result)})")
+    if node._post_hooks:
+        for hook in list(node._post_hooks):
+            replaced = hook(result, tuple(grads))
+            if replaced is not None:
+                result = tuple(replaced)
+    if _function._anomaly.enabled:
+        _check_nan(node, result)
+    if not retain_graph:
+        node._release()
+    meta = node._input_meta
+    for index, (next_node, output_nr) in enumerate(edges):
+        grad = result[index]
+        if next_node is None or grad is None:
+            continue
+        shape, np_dtype = meta[index]
+        if grad._data.shape != shape:
+            grad = _reduce_to_shape(node, index, grad, shape)
+        if grad._data.dtype != np_dtype:
+            grad = grad._cast_grad(np_dtype)
+        _add_to_buffer(buffers, next_node, output_nr, grad)
+
+
+def _reduce_to_shape(node, index, grad, shape):
+    """Undo broadcasting: sum the gradient down to the input's shape."""
+    from ..ops.reduction import sum_to_size  # noqa: PLC0415 - ops import the autograd layer
+
+    grad_shape = grad._data.shape
+    extra = len(grad_shape) - len(shape)
+    if extra < 0 or any(g != s and s != 1 for g, s in zip(grad_shape[extra:], shape)):
+        raise RuntimeError(f"Function {node.name()} returned an invalid gradient at index "
+                           f"{index} - got {list(grad_shape)} but expected shape compatible "
+                           f"with {list(shape)}")
+    return sum_to_size(grad, shape)
+
+
+def _accumulate(variable, grad, create_graph):
+    """AccumulateGrad: run the leaf's hooks, then add into ``.grad`` (in place when no graph
+    is being built, as PyTorch does)."""
+    if variable._hooks:
+        for hook in list(variable._hooks):
+            result = hook(grad)
+            if result is not None:
+                grad = result
+    if variable._grad is None:
+        if create_graph:
+            variable._grad = grad
+        else:
+            variable._grad = grad._owned_copy()
+    elif create_graph or variable._grad._requires_grad:
+        variable._grad = variable._grad + grad
+    else:
+        variable._grad._accumulate_(grad)
+
+
+def _check_nan(node, result):
+    for index, grad in enumerate(result):
+        if grad is not None and grad._xp().isnan(grad._data).any():
+            message = f"Function '{node.name()}' returned nan values in its {index}th output."
+            if node._anomaly_trace:
+                message += ("\nTraceback of forward call that caused the error:\n"
+                            + node._anomaly_trace)
+            raise RuntimeError(message)

@@ -1,0 +1,414 @@
+"""Function: the one place where graph edges are made.
+
+Built-in ops subclass ``Op``: ``forward(ctx, *arrays, **params)`` works on raw numpy/cupy
+arrays and ``backward(ctx, *grad_outputs)`` on Tensors (so that ``create_graph=True`` records
+a graph through it). User functions subclass ``Function`` exactly as in PyTorch: their
+``forward`` receives Tensors. Both go through ``apply`` here. The ctx object of an op is its
+backward node (``grad_fn``)."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _backend
+from .grad_mode import state as _grad_state
+
+Tensor = None  # set by dark._tensor once the Tensor class exists (it sits above this module)
+
+_FLOAT_KINDS = "fc"
+
+
+class _NullContext:
+    """The ctx given to forward when no graph is recorded: saving is a no-op."""
+
+    __slots__ = ("__dict__",)
+
+    def save_for_backward(self, *items) -> None:
+        pass
+
+    def mark_non_differentiable(self, *items) -> None:
+        pass
+
+    def set_materialize_grads(self, value: bool) -> None:
+        pass
+
+    def mark_dirty(self, *items) -> None:
+        pass
+
+    needs_input_grad = ()
+
+
+_NULL_CTX = _NullContext()
+
+
+class _SavedEntry:
+    """A saved array or tensor with the version it had when it was saved."""
+
+    __slots__ = ("kind", "value", "counter", "version", "output_nr")
+
+    def __init__(self, kind, value, counter, output_nr=0):
+        self.kind = kind
+        self.value = value
+        self.counter = counter
+        self.version = counter[0] if counter is not None else 0
+        self.output_nr = output_nr
+
+
+class BackwardNode:
+    """A node of the backward graph, and the ctx of the forward that made it."""
+
+    _forward_cls = None
+    _materialize_grads = True
+    _saved = None
+    _released = False
+    _to_save = ()
+    _non_differentiable = ()
+    _pre_hooks = None
+    _post_hooks = None
+    _anomaly_trace = None
+
+    def name(self) -> str:
+        return type(self).__name__
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} object at {hex(id(self))}>"
+
+    @property
+    def metadata(self) -> dict:
+        if "_metadata" not in self.__dict__:
+            self._metadata = {}
+        return self._metadata
+
+    # ---- ctx API used inside forward
+    def save_for_backward(self, *items) -> None:
+        self._to_save = items
+
+    def mark_non_differentiable(self, *items) -> None:
+        self._non_differentiable = items
+
+    def set_materialize_grads(self, value: bool) -> None:
+        self._materialize_grads = bool(value)
+
+    def mark_dirty(self, *items) -> None:
+        pass
+
+    # ---- ctx API used inside backward
+    @property
+    def saved_tensors(self) -> tuple:
+        if self._released:
+            raise RuntimeError(
+                "Trying to backward through the graph a second time (or directly access saved "
+                "tensors after they have already been freed). Saved intermediate values of the "
+                "graph are freed when you call .backward() or autograd.grad(). Specify "
+                "retain_graph=True if you need to backward through the graph a second time or "
+                "if you need to access saved tensors after calling backward.")
+        return tuple(self._unpack(entry) for entry in self._saved or ())
+
+    def _unpack(self, entry):
+        if entry is None:
+            return None
+        if entry.counter is not None and entry.counter[0] != entry.version:
+            value = entry.value
+            array = value._data if isinstance(value, Tensor) else value
+            raise RuntimeError(
+                "one of the variables needed for gradient computation has been modified by an "
+                f"inplace operation: [{_type_name(array)} {list(array.shape)}], which is "
+                f"output {entry.output_nr} of {self.name()}, is at version {entry.counter[0]}; "
+                f"expected version {entry.version} instead. Hint: the backtrace further above "
+                "can point to the operation that failed to compute its gradient.")
+        if entry.kind == "tensor" or entry.kind == "value":
+            return entry.value
+        if entry.kind == "output":
+            return Tensor._make(entry.value, True, self, entry.output_nr, entry.counter)
+        return Tensor._make(entry.value, False, None)
+
+    # ---- hooks on the node, as torch.autograd.graph.Node
+    def register_hook(self, fn):
+        """fn(grad_inputs, grad_outputs) -> optional new grad_inputs, after this node runs."""
+        if self._post_hooks is None:
+            self._post_hooks = []
+        return _HookHandle(self._post_hooks, fn)
+
+    def register_prehook(self, fn):
+        """fn(grad_outputs) -> optional new grad_outputs, before this node runs."""
+        return self._add_pre_hook(None, fn)
+
+    def _add_pre_hook(self, output_nr, fn):
+        if self._pre_hooks is None:
+            self._pre_hooks = []
+        return _HookHandle(self._pre_hooks, (output_nr, fn))
+
+    def _release(self) -> None:
+        if self._saved is not None:
+            self._saved = None
+            self._released = True
+
+
+class AccumulateGrad:
+    """The node for a leaf tensor: it adds the incoming gradient into ``variable.grad``."""
+
+    next_functions = ()
+    _num_outputs = 1
+    _pre_hooks = None
+    _post_hooks = None
+
+    def __init__(self, variable):
+        self.variable = variable
+
+    def name(self) -> str:
+        return "torch::autograd::AccumulateGrad"
+
+    def __repr__(self) -> str:
+        return f"<AccumulateGrad object at {hex(id(self))}>"
+
+    @property
+    def metadata(self) -> dict:
+        if "_metadata" not in self.__dict__:
+            self._metadata = {}
+        return self._metadata
+
+
+class _HookHandle:
+    """Returned by register_hook; ``remove()`` takes the hook out."""
+
+    def __init__(self, hooks: list, item):
+        self.hooks = hooks
+        self.item = item
+        hooks.append(item)
+
+    def remove(self) -> None:
+        if self.item in self.hooks:
+            self.hooks.remove(self.item)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.remove()
+
+
+def _type_name(array) -> str:
+    names = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
+             "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+    prefix = "dark." if isinstance(array, np.ndarray) else "dark.cuda."
+    return f"{prefix}{names.get(array.dtype.name, array.dtype.name)}Tensor"
+
+
+def edge_of(tensor):
+    """The (node, output_nr) pair through which a gradient reaches ``tensor``."""
+    if tensor.grad_fn is not None:
+        return (tensor.grad_fn, tensor._output_nr)
+    if tensor._requires_grad:
+        return (tensor._grad_accumulator(), 0)
+    return (None, 0)
+
+
+def _check_devices(arrays) -> None:
+    devices = {_backend.device_of(a) for a in arrays}
+    if len(devices) > 1:
+        names = sorted(str(d) for d in devices)
+        raise RuntimeError("Expected all tensors to be on the same device, but found at least "
+                           f"two devices, {names[0]} and {names[1]}!")
+
+
+class FunctionMeta(type):
+    """Gives each Function class its backward-node class (``MulBackward0`` ...)."""
+
+    def __init__(cls, name, bases, namespace):
+        super().__init__(name, bases, namespace)
+        node_name = namespace.get("node_name") or (
+            f"{name}Backward0" if namespace.get("_raw", getattr(cls, "_raw", False))
+            else f"{name}Backward")
+        cls._backward_cls = type(node_name, (BackwardNode,), {"_forward_cls": cls})
+
+
+class Function(metaclass=FunctionMeta):
+    """Base class of user-defined differentiable operations, as torch.autograd.Function.
+
+    Subclass with static ``forward(ctx, *args)`` and ``backward(ctx, *grad_outputs)`` and
+    call ``MyFunction.apply(*args)``."""
+
+    _raw = False
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError("You must implement the forward function for custom "
+                                  "autograd.Function.")
+
+    @staticmethod
+    def backward(ctx, *grad_outputs):
+        raise NotImplementedError("You must implement either the backward or vjp method for "
+                                  "your custom autograd.Function to use it with backward mode AD.")
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        tensors = [a for a in args if isinstance(a, Tensor)]
+        if len(tensors) > 1:
+            _check_devices([t._data for t in tensors])
+        record = _grad_state.enabled and any(t._requires_grad for t in tensors)
+        node = cls._backward_cls() if record else _NULL_CTX
+        if record:
+            node.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad
+                                          for a in args)
+        previous = _grad_state.enabled
+        _grad_state.enabled = False
+        try:
+            result = cls.forward(node, *args, **kwargs)
+        finally:
+            _grad_state.enabled = previous
+        single = not isinstance(result, tuple)
+        outputs = (result,) if single else result
+        if not record:
+            return result
+        arrays = [o._data if isinstance(o, Tensor) else o for o in outputs]
+        return _connect(cls, node, args, arrays, single, view_of=None)
+
+
+class Op(Function):
+    """A built-in op: forward on raw arrays, backward on Tensors.
+
+    ``view_of`` names the input whose memory the output may share (reshape, transpose,
+    slicing ...), so that views share the version counter of their base."""
+
+    _raw = True
+    view_of: int | None = None
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        arrays = []
+        record = False
+        numpy_only = True
+        for a in args:
+            if isinstance(a, Tensor):
+                array = a._data
+                if a._requires_grad:
+                    record = True
+                if type(array) is not np.ndarray:
+                    numpy_only = False
+                arrays.append(array)
+            else:
+                arrays.append(a)
+        if not numpy_only:
+            return _apply_on_gpu(cls, args, arrays, kwargs, record)
+        record = record and _grad_state.enabled
+        if not record:
+            result = cls.forward(_NULL_CTX, *arrays, **kwargs)
+            if type(result) is tuple:
+                return tuple(_plain(cls, r, args) for r in result)
+            return _plain(cls, result, args)
+        node = cls._backward_cls()
+        node.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
+        result = cls.forward(node, *arrays, **kwargs)
+        if type(result) is tuple:
+            return _connect(cls, node, args, [np.asarray(r) for r in result], False, cls.view_of)
+        if type(result) is not np.ndarray:
+            result = np.asarray(result)
+        return _connect(cls, node, args, [result], True, cls.view_of)
+
+
+def _apply_on_gpu(cls, args, arrays, kwargs, record):
+    tensor_arrays = [a._data for a in args if isinstance(a, Tensor)]
+    _check_devices(tensor_arrays)
+    record = record and _grad_state.enabled
+    with tensor_arrays[0].device:
+        node = cls._backward_cls() if record else _NULL_CTX
+        if record:
+            node.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad
+                                          for a in args)
+        result = cls.forward(node, *arrays, **kwargs)
+    single = type(result) is not tuple
+    if not record:
+        if single:
+            return _plain(cls, result, args)
+        return tuple(_plain(cls, r, args) for r in result)
+    return _connect(cls, node, args, [result] if single else list(result), single, cls.view_of)
+
+
+def _plain(cls, array, args):
+    """Wrap an output when no graph is recorded (views still share their base's version)."""
+    if type(array) is not np.ndarray and isinstance(array, np.generic):
+        array = np.asarray(array)
+    out = Tensor._make(array, False, None)
+    if cls.view_of is not None:
+        _link_view(out, args[cls.view_of])
+    return out
+
+
+def _link_view(out, source) -> None:
+    if isinstance(source, Tensor) and _backend.array_module(out._data).may_share_memory(
+            out._data, source._data):
+        out._vc = source._version_counter()
+        out._base = source if source._base is None else source._base
+
+
+def _connect(cls, node, args, arrays, single, view_of):
+    """Make the output tensors of a recorded op and the edges of its node."""
+    node.next_functions = tuple(edge_of(a) if isinstance(a, Tensor) else (None, 0)
+                                for a in args)
+    node._input_meta = tuple((a._data.shape, a._data.dtype) if isinstance(a, Tensor) else None
+                             for a in args)
+    node._num_outputs = len(arrays)
+    node._output_meta = [(a.shape, a.dtype) for a in arrays]
+    non_diff = node._non_differentiable
+    outputs = []
+    for index, array in enumerate(arrays):
+        if isinstance(array, np.generic):
+            array = np.asarray(array)
+        differentiable = array.dtype.kind in _FLOAT_KINDS and not any(
+            array is item or (isinstance(item, Tensor) and item._data is array)
+            for item in non_diff)
+        if differentiable:
+            out = Tensor._make(array, True, node, index)
+        else:
+            out = Tensor._make(array, False, None)
+        if view_of is not None:
+            _link_view(out, args[view_of])
+        outputs.append(out)
+    node._saved = _resolve_saved(node._to_save, args, outputs) if node._to_save else None
+    node._to_save = ()
+    node._non_differentiable = ()
+    if _anomaly.enabled:
+        import traceback  # noqa: PLC0415 - only in anomaly mode
+
+        node._anomaly_trace = "".join(traceback.format_stack()[:-3])
+    return outputs[0] if single else tuple(outputs)
+
+
+def _resolve_saved(items, args, outputs):
+    """Map each saved array to the input or output tensor it belongs to, so that backward
+    sees real graph tensors (needed for create_graph) and versions are checked."""
+    entries = []
+    for item in items:
+        if item is None or not hasattr(item, "dtype") or isinstance(item, np.generic):
+            entries.append(None if item is None else _SavedEntry("value", item, None))
+            continue
+        if isinstance(item, Tensor):
+            for index, out in enumerate(outputs):
+                if item is out or item._data is out._data:
+                    break
+            else:
+                entries.append(_SavedEntry("tensor", item, item._version_counter()))
+                continue
+            item = out._data
+        entry = None
+        for index, out in enumerate(outputs):
+            if out._data is item and out.grad_fn is not None:
+                entry = _SavedEntry("output", item, out._version_counter(), index)
+                break
+        if entry is None:
+            for arg in args:
+                if isinstance(arg, Tensor) and arg._data is item:
+                    entry = _SavedEntry("tensor", arg, arg._version_counter(),
+                                        arg._output_nr)
+                    break
+        if entry is None:
+            entry = _SavedEntry("array", item, None)
+        entries.append(entry)
+    return entries
+
+
+class _Anomaly:
+    enabled = False
+    check_nan = True
+
+
+_anomaly = _Anomaly()

@@ -1,0 +1,147 @@
+"""gradcheck / gradgradcheck: compare autograd's Jacobian with central finite differences
+(run them in float64)."""
+from __future__ import annotations
+
+import numpy as np
+
+
+class GradcheckError(RuntimeError):
+    """Raised by gradcheck when analytical and numerical gradients disagree."""
+
+
+def _as_tuple(value):
+    return tuple(value) if isinstance(value, (tuple, list)) else (value,)
+
+
+def _differentiable_inputs(inputs):
+    from .._tensor import Tensor  # noqa: PLC0415
+
+    return [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
+
+
+def _host(array):
+    return array if isinstance(array, np.ndarray) else array.get()
+
+
+def _outputs(func, inputs):
+    from .._tensor import Tensor  # noqa: PLC0415
+
+    return [o for o in _as_tuple(func(*inputs)) if isinstance(o, Tensor)]
+
+
+def _numerical_jacobian(func, inputs, wrt, eps):
+    """For each input in ``wrt`` and each output: a (input.numel, output.numel) matrix."""
+    from .grad_mode import no_grad  # noqa: PLC0415
+
+    with no_grad():
+        base = _outputs(func, inputs)
+        jacobians = []
+        for index in wrt:
+            data = inputs[index]._data
+            flat = data.reshape(-1)
+            if flat.base is None and data.size and not np.shares_memory(flat, data):
+                raise GradcheckError("gradcheck needs contiguous inputs")
+            per_output = [np.zeros((data.size, o._data.size)) for o in base]
+            for k in range(data.size):
+                original = flat[k].item()
+                flat[k] = original + eps
+                plus = [_host(o._data).astype(np.float64).reshape(-1)
+                        for o in _outputs(func, inputs)]
+                flat[k] = original - eps
+                minus = [_host(o._data).astype(np.float64).reshape(-1)
+                         for o in _outputs(func, inputs)]
+                flat[k] = original
+                for j in range(len(base)):
+                    per_output[j][k] = (plus[j] - minus[j]) / (2 * eps)
+            jacobians.append(per_output)
+    return jacobians
+
+
+def _analytical_jacobian(func, inputs, wrt):
+    from .. import autograd  # noqa: PLC0415
+    from .._tensor import Tensor  # noqa: PLC0415
+
+    outputs = _outputs(func, inputs)
+    jacobians = [[np.zeros((inputs[i]._data.size, o._data.size)) for o in outputs]
+                 for i in wrt]
+    for j, output in enumerate(outputs):
+        if not output.requires_grad:
+            continue
+        xp_zeros = output._xp().zeros
+        for m in range(output._data.size):
+            seed = xp_zeros(output._data.shape, dtype=output._data.dtype)
+            seed.reshape(-1)[m] = 1
+            grads = autograd.grad(output, [inputs[i] for i in wrt],
+                                  grad_outputs=Tensor._make(seed), retain_graph=True,
+                                  allow_unused=True)
+            for n, grad in enumerate(grads):
+                if grad is not None:
+                    if grad.shape != inputs[wrt[n]].shape:
+                        raise GradcheckError(f"grad is incorrect shape: {list(grad.shape)} "
+                                             f"vs {list(inputs[wrt[n]].shape)}")
+                    jacobians[n][j][:, m] = _host(grad._data).reshape(-1)
+    return jacobians
+
+
+def gradcheck(func, inputs, *, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
+              raise_exception: bool = True, nondet_tol: float = 0.0,
+              check_undefined_grad: bool = True, fast_mode: bool = False) -> bool:
+    """Check the gradients of ``func(*inputs)`` against finite differences for every input
+    that requires grad (use float64 inputs)."""
+    inputs = _as_tuple(inputs)
+    wrt = _differentiable_inputs(inputs)
+    if not wrt:
+        raise ValueError("gradcheck expects at least one input tensor to require gradient, "
+                         "but none of the them have requires_grad=True.")
+    for index in wrt:
+        if inputs[index].dtype.name != "float64":
+            import warnings  # noqa: PLC0415
+
+            warnings.warn(f"Input #{index} requires gradient and is not a double precision "
+                          "floating point. This check will likely fail if all the inputs are "
+                          "not of double precision floating point. ", stacklevel=2)
+    numerical = _numerical_jacobian(func, inputs, wrt, eps)
+    analytical = _analytical_jacobian(func, inputs, wrt)
+    for n, index in enumerate(wrt):
+        for j, (num, ana) in enumerate(zip(numerical[n], analytical[n])):
+            if not np.allclose(ana, num, rtol=rtol, atol=atol):
+                if not raise_exception:
+                    return False
+                raise GradcheckError(
+                    f"Jacobian mismatch for output {j} with respect to input {index},\n"
+                    f"numerical:{num}\nanalytical:{ana}\n")
+    return True
+
+
+def gradgradcheck(func, inputs, grad_outputs=None, *, eps: float = 1e-6, atol: float = 1e-5,
+                  rtol: float = 1e-3, gen_non_contig_grad_outputs: bool = False,
+                  raise_exception: bool = True, nondet_tol: float = 0.0,
+                  check_undefined_grad: bool = True, fast_mode: bool = False) -> bool:
+    """Check second derivatives: gradcheck of the function that maps (inputs, grad_outputs)
+    to the gradients of ``func`` computed with create_graph=True."""
+    from .. import autograd  # noqa: PLC0415
+    from .._tensor import Tensor  # noqa: PLC0415
+
+    inputs = _as_tuple(inputs)
+    wrt = _differentiable_inputs(inputs)
+    if grad_outputs is None:
+        rng = np.random.default_rng(0)
+        grad_outputs = []
+        for output in _outputs(func, inputs):
+            values = rng.standard_normal(output._data.shape)
+            array = output._xp().asarray(values, dtype=output._data.dtype)
+            grad_outputs.append(Tensor._make(array).requires_grad_(True))
+    grad_outputs = list(_as_tuple(grad_outputs))
+    count = len(inputs)
+
+    def first_derivatives(*values):
+        ins, outs = values[:count], values[count:]
+        outputs = [o for o in _outputs(func, ins)]
+        pairs = [(o, g) for o, g in zip(outputs, outs) if o.requires_grad]
+        grads = autograd.grad([o for o, _ in pairs], [ins[i] for i in wrt],
+                              grad_outputs=[g for _, g in pairs], create_graph=True,
+                              allow_unused=True)
+        return tuple(g for g in grads if g is not None)
+
+    return gradcheck(first_derivatives, tuple(inputs) + tuple(grad_outputs), eps=eps,
+                     atol=atol, rtol=rtol, raise_exception=raise_exception)

@@ -1,0 +1,91 @@
+"""Helpers shared by the op families: dtype promotion on raw arrays, dim normalisation."""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .. import _backend
+from .._tensor import Tensor
+
+
+def xp_of(array):
+    """The array module (numpy or cupy) of a raw array."""
+    return np if type(array) is np.ndarray else _backend.array_module(array)
+
+
+def promote(a, b):
+    """Cast two raw operands (arrays or python scalars) to PyTorch's result dtype.
+
+    Python scalars stay python scalars (numpy treats them as weak, as PyTorch does)."""
+    a_array = hasattr(a, "dtype")
+    b_array = hasattr(b, "dtype")
+    if a_array and b_array and a.dtype == b.dtype:
+        return a, b, a.dtype
+    np_dtype = _backend.result_type(a, b).np
+    if a_array and a.dtype != np_dtype:
+        a = a.astype(np_dtype)
+    if b_array and b.dtype != np_dtype:
+        b = b.astype(np_dtype)
+    return a, b, np_dtype
+
+
+def float_dtype_for(array):
+    """The dtype of a float result from ``array`` (ints and bools become the default dtype)."""
+    if array.dtype.kind in "fc":
+        return array.dtype
+    return _backend.get_default_dtype().np
+
+
+def to_float(array):
+    if array.dtype.kind in "fc":
+        return array
+    return array.astype(_backend.get_default_dtype().np)
+
+
+def wrap_dim(dim: int, ndim: int) -> int:
+    """A dim in [-ndim, ndim) made non-negative; IndexError (PyTorch's words) otherwise."""
+    size = max(ndim, 1)
+    if not isinstance(dim, numbers.Integral):
+        raise TypeError(f"dim must be an int, got {type(dim).__name__}")
+    if not -size <= dim < size:
+        raise IndexError(f"Dimension out of range (expected to be in range of "
+                         f"[{-size}, {size - 1}], but got {dim})")
+    return int(dim) % size
+
+
+def wrap_dims(dim, ndim: int) -> tuple:
+    """A dim argument (None, int, or tuple/list) as a sorted tuple of non-negative dims."""
+    if dim is None:
+        return tuple(range(ndim))
+    if isinstance(dim, numbers.Integral):
+        return (wrap_dim(dim, ndim),)
+    dims = tuple(wrap_dim(d, ndim) for d in dim)
+    if len(set(dims)) != len(dims):
+        raise RuntimeError(f"dim {dims[0]} appears multiple times in the list of dims")
+    return tuple(sorted(dims))
+
+
+def as_tensor_arg(value, like: Tensor) -> Tensor:
+    """A python number or array-like as a tensor on ``like``'s device (no grad)."""
+    if isinstance(value, Tensor):
+        return value
+    from .creation import tensor  # noqa: PLC0415
+
+    return tensor(value, device=like.device)
+
+
+def broadcast_shapes(*shapes) -> tuple:
+    """The broadcast shape of ``shapes``; RuntimeError naming them when they do not match."""
+    ndim = max((len(s) for s in shapes), default=0)
+    result = [1] * ndim
+    for shape in shapes:
+        for i, size in enumerate(shape):
+            j = ndim - len(shape) + i
+            if size != 1:
+                if result[j] != 1 and result[j] != size:
+                    raise RuntimeError(
+                        f"The size of tensor a ({result[j]}) must match the size of tensor b "
+                        f"({size}) at non-singleton dimension {j}")
+                result[j] = size
+    return tuple(result)
