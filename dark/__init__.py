@@ -5,13 +5,14 @@ from ._backend import (bool_ as bool, complex64, complex128, device, dtype, floa
                        promote_types, set_default_dtype, uint8)
 from ._tensor import Size, Tensor
 from . import ops
-from .ops.creation import (as_tensor, empty, empty_like, from_numpy, full, full_like, ones,
-                           ones_like, tensor, zeros, zeros_like)
-from .ops.elementwise import (add, cos, div, divide, exp, log, mul, multiply, neg, negative,
-                              pow, sin, sub, subtract, tanh, true_divide, where)
-from .ops.reduction import sum
-from .ops.shape import expand, reshape
-from . import autograd
+from .ops.creation import *  # noqa: F403
+from .ops.elementwise import *  # noqa: F403
+from .ops.indexing import *  # noqa: F403
+from .ops.linalg import *  # noqa: F403
+from .ops.reduction import *  # noqa: F403
+from .ops.shape import *  # noqa: F403
+from .random import *  # noqa: F403
+from . import autograd, cuda
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 
 half = float16

@@ -1,8 +1,12 @@
 """Every differentiable op of dark, grouped by family; importing this installs the Tensor
-methods the families register."""
+methods the families register. Each family lists its public functions in ``__all__``;
+dark/__init__.py re-exports them."""
 from .._tensor import Tensor
-from . import creation, elementwise, operators, reduction, shape  # noqa: F401
+from . import (creation, elementwise, indexing, linalg, operators, reduction,  # noqa: F401
+               shape)
 from ._registry import TENSOR_METHODS
+
+FAMILIES = (creation, elementwise, indexing, linalg, reduction, shape)
 
 
 def _install() -> None:

@@ -77,3 +77,5 @@ def sum_to_size(input: Tensor, *size) -> Tensor:
     if tuple(input._data.shape) == tuple(shape):
         return input
     return SumToSize.apply(input, shape=tuple(shape))
+
+__all__ = ['sum', 'sum_to_size']

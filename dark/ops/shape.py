@@ -121,3 +121,5 @@ def expand(input: Tensor, *sizes) -> Tensor:
     if shape == input._data.shape:
         return input
     return Expand.apply(input, shape=shape)
+
+__all__ = ['expand', 'reshape', 'view']
