@@ -204,4 +204,4 @@ def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
                   device=device if device is not None else self.device,
                   requires_grad=requires_grad)
 
-__all__ = ['as_tensor', 'empty', 'empty_like', 'from_numpy', 'full', 'full_like', 'new_empty', 'new_full', 'new_ones', 'new_tensor', 'new_zeros', 'ones', 'ones_like', 'tensor', 'zeros', 'zeros_like']
+__all__ = ['as_tensor', 'empty', 'empty_like', 'from_numpy', 'full', 'full_like', 'ones', 'ones_like', 'tensor', 'zeros', 'zeros_like']

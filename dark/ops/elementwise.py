@@ -446,4 +446,4 @@ for _name, _dtype in (("float", _backend.float32), ("double", _backend.float64),
                       ("bool", _backend.bool_)):
     tensor_method(_name)(_dtype_method(_name, _dtype))
 
-__all__ = ['add', 'cos', 'div', 'divide', 'exp', 'log', 'mul', 'multiply', 'neg', 'negative', 'pow', 'sin', 'sub', 'subtract', 'tanh', 'to', 'true_divide', 'where']
+__all__ = ['add', 'cos', 'div', 'divide', 'exp', 'log', 'mul', 'multiply', 'neg', 'negative', 'pow', 'sin', 'sub', 'subtract', 'tanh', 'true_divide', 'where']

@@ -122,4 +122,4 @@ def expand(input: Tensor, *sizes) -> Tensor:
         return input
     return Expand.apply(input, shape=shape)
 
-__all__ = ['expand', 'reshape', 'view']
+__all__ = ['reshape']
