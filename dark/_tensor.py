@@ -9,8 +9,10 @@ import numbers
 import numpy as np
 
 from . import _backend
-from ._backend import device_of, dtype as _dtype_cls, from_numpy_dtype
-from .autograd import engine as _engine, function as _function
+from ._backend import device_of, from_numpy_dtype
+from ._backend import dtype as _dtype_cls
+from .autograd import engine as _engine
+from .autograd import function as _function
 from .autograd.function import AccumulateGrad, _HookHandle
 from .autograd.grad_mode import state as _grad_state
 
@@ -105,13 +107,13 @@ class Tensor:
 
     # ------------------------------------------------------------------ autograd state
     @property
-    def data(self) -> "Tensor":
+    def data(self) -> Tensor:
         """The same memory as a tensor that does not require grad (changes are not tracked)."""
         out = Tensor._make(self._data)
         return out
 
     @data.setter
-    def data(self, value: "Tensor") -> None:
+    def data(self, value: Tensor) -> None:
         if not isinstance(value, Tensor):
             raise TypeError(f"data must be a Tensor, not {type(value).__name__}")
         self._data = value._data
@@ -124,7 +126,7 @@ class Tensor:
     def requires_grad(self, value: bool) -> None:
         self.requires_grad_(value)
 
-    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         if self.grad_fn is not None:
             if not requires_grad:
                 raise RuntimeError("you can only change requires_grad flags of leaf variables. "
@@ -134,7 +136,7 @@ class Tensor:
             return self
         if requires_grad and self._data.dtype.kind not in "fc":
             raise RuntimeError("only Tensors of floating point and complex dtype can require "
-                               f"gradients, got {self.dtype}")
+                               "gradients")
         self._requires_grad = bool(requires_grad)
         return self
 
@@ -148,14 +150,17 @@ class Tensor:
 
     @property
     def grad(self):
-        if self.grad_fn is not None and not self._retains_grad and self._requires_grad:
+        if self._grad is None and self.grad_fn is not None and not self._retains_grad:
             import warnings  # noqa: PLC0415
 
             warnings.warn("The .grad attribute of a Tensor that is not a leaf Tensor is being "
                           "accessed. Its .grad attribute won't be populated during "
                           "autograd.backward(). If you indeed want the .grad field to be "
                           "populated for a non-leaf Tensor, use .retain_grad() on the non-leaf "
-                          "Tensor.", UserWarning, stacklevel=2)
+                          "Tensor. If you access the non-leaf Tensor by mistake, make sure you "
+                          "access the leaf Tensor instead. See "
+                          "github.com/pytorch/pytorch/pull/30531 for more information.",
+                          UserWarning, stacklevel=2)
         return self._grad
 
     @grad.setter
@@ -166,12 +171,14 @@ class Tensor:
                                 f"of type {type(value).__name__}")
             if value.dtype is not self.dtype:
                 raise RuntimeError(f"attempting to assign a gradient with dtype "
-                                   f"'{value.dtype}' to a tensor with dtype '{self.dtype}'. "
-                                   "Please ensure that the gradient and the tensor have the "
-                                   "same dtype")
+                                   f"'{value.dtype}' to a tensor with grad_dtype "
+                                   f"'{self.dtype}'. The gradient must match the tensor's "
+                                   "grad_dtype (defaults to the tensor's dtype).")
             if value._data.shape != self._data.shape:
-                raise RuntimeError(f"assigned grad has data of a different size: "
-                                   f"{list(value.shape)} vs {list(self.shape)}")
+                raise RuntimeError(f"attempting to assign a gradient of size "
+                                   f"'{list(value.shape)}' to a tensor of size "
+                                   f"'{list(self.shape)}'. Please ensure that the gradient "
+                                   "and the tensor are the same size")
             if value.device != self.device:
                 raise RuntimeError(f"assigned grad has data located on a different device: "
                                    f"{value.device} vs {self.device}")
@@ -186,19 +193,19 @@ class Tensor:
             self._grad_acc = weakref.ref(acc)
         return acc
 
-    def _owned_copy(self) -> "Tensor":
+    def _owned_copy(self) -> Tensor:
         return Tensor._make(self._data.copy())
 
-    def _accumulate_(self, grad: "Tensor") -> None:
+    def _accumulate_(self, grad: Tensor) -> None:
         self._xp().add(self._data, grad._data, out=self._data)
         self._bump_version()
 
-    def _cast_grad(self, np_dtype) -> "Tensor":
+    def _cast_grad(self, np_dtype) -> Tensor:
         from .ops.elementwise import to_dtype  # noqa: PLC0415
 
         return to_dtype(self, from_numpy_dtype(np_dtype))
 
-    def _accumulate_retained(self, grad: "Tensor", create_graph: bool) -> None:
+    def _accumulate_retained(self, grad: Tensor, create_graph: bool) -> None:
         if self._grad is None:
             self._grad = grad if create_graph else grad.detach()._owned_copy()
         elif create_graph:
@@ -212,12 +219,12 @@ class Tensor:
 
         backward(self, gradient, retain_graph, create_graph, inputs)
 
-    def detach(self) -> "Tensor":
+    def detach(self) -> Tensor:
         """A new tensor on the same memory, cut from the graph."""
         out = Tensor._make(self._data, False, None, 0, self._version_counter())
         return out
 
-    def detach_(self) -> "Tensor":
+    def detach_(self) -> Tensor:
         if self._base is not None and self._base._requires_grad:
             raise RuntimeError("Can't detach views in-place. Use detach() instead.")
         self.grad_fn = None
@@ -372,9 +379,7 @@ class Tensor:
         return self._data
 
     def __array__(self, dtype=None, copy=None):
-        array = self.numpy() if not self._requires_grad else self._data
-        if not self.is_cpu:
-            array = self._data.get()
+        array = self.numpy()
         if dtype is not None:
             array = array.astype(dtype, copy=False)
         return array
@@ -391,18 +396,23 @@ class Tensor:
 
     def __bool__(self) -> bool:
         if self._data.size != 1:
-            raise RuntimeError(f"Boolean value of Tensor with more than one value is "
-                               f"ambiguous")
+            amount = "more than one value" if self._data.size else "no values"
+            raise RuntimeError(f"Boolean value of Tensor with {amount} is ambiguous")
         return bool(self._data.reshape(()).item())
 
+    def _python_scalar(self):
+        if self._data.size != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
+        return self._data.reshape(()).item()
+
     def __float__(self) -> float:
-        return float(self.item())
+        return float(self._python_scalar())
 
     def __int__(self) -> int:
-        return int(self.item())
+        return int(self._python_scalar())
 
     def __complex__(self) -> complex:
-        return complex(self.item())
+        return complex(self._python_scalar())
 
     def __index__(self) -> int:
         if self._data.dtype.kind not in "iub" or self._data.size != 1:
@@ -451,17 +461,17 @@ class Tensor:
     # to(), float() ... live in dark.ops.elementwise as tensor methods (they are ops: a
     # dtype change is differentiable and a device move is too).
 
-    def cpu(self) -> "Tensor":
+    def cpu(self) -> Tensor:
         return self.to("cpu")
 
-    def cuda(self, device=None, non_blocking: bool = False) -> "Tensor":
+    def cuda(self, device=None, non_blocking: bool = False) -> Tensor:
         if device is None:
             device = "cuda"
         elif isinstance(device, int):
             device = f"cuda:{device}"
         return self.to(device)
 
-    def type_as(self, other: "Tensor") -> "Tensor":
+    def type_as(self, other: Tensor) -> Tensor:
         return self.to(other.dtype)
 
     # ------------------------------------------------------------------ in-place machinery
@@ -470,7 +480,7 @@ class Tensor:
             raise RuntimeError("a leaf Variable that requires grad is being used in an "
                                "in-place operation.")
 
-    def _inplace(self, function, *args, **kwargs) -> "Tensor":
+    def _inplace(self, function, *args, **kwargs) -> Tensor:
         """Compute ``function(self, *args)`` and write the result into this tensor's memory.
 
         When a graph is recorded the tensor takes the result's history (and a view's base

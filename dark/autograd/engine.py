@@ -58,8 +58,9 @@ def _topological_order(roots):
     """Nodes reachable from ``roots`` in an order where every node comes after all nodes
     that send it a gradient (Kahn's algorithm on dependency counts)."""
     dependencies: dict = {}
-    seen = set(roots)
-    stack = list(roots)
+    unique_roots = list(dict.fromkeys(roots))
+    stack = list(unique_roots)
+    seen = set(stack)
     while stack:
         node = stack.pop()
         for next_node, _ in node.next_functions:
@@ -69,7 +70,7 @@ def _topological_order(roots):
             if next_node not in seen:
                 seen.add(next_node)
                 stack.append(next_node)
-    ready = [node for node in dict.fromkeys(roots) if node not in dependencies]
+    ready = [node for node in unique_roots if node not in dependencies]
     order = []
     while ready:
         node = ready.pop()
@@ -84,14 +85,16 @@ def _topological_order(roots):
     return order
 
 
-def _needed_nodes(order, target_nodes):
-    """The nodes from which some target can be reached (the only ones worth running)."""
-    needed = set()
+def _nodes_to_run(order, target_nodes):
+    """The nodes whose backward must run for a gradient to reach some target (a target node
+    itself only receives its gradient: it runs only when another target lies beyond it)."""
+    to_run = set()
     for node in reversed(order):
-        if node in target_nodes or any(n in needed for n, _ in node.next_functions
-                                       if n is not None):
-            needed.add(node)
-    return needed
+        for next_node, _ in node.next_functions:
+            if next_node is not None and (next_node in target_nodes or next_node in to_run):
+                to_run.add(node)
+                break
+    return to_run
 
 
 def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
@@ -110,13 +113,15 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
 
     targets = {}
     if inputs is not None:
+        if not inputs:
+            caller = "backward" if accumulate else "grad"
+            raise RuntimeError(f"`inputs` argument to `{caller}()` cannot be empty.")
         for position, tensor in enumerate(inputs):
             if not isinstance(tensor, Tensor):
-                raise TypeError(f"inputs[{position}] is a {type(tensor).__name__}, "
-                                "not a Tensor")
+                raise RuntimeError("all inputs have to be Tensors or GradientEdges, but got "
+                                   f"{type(tensor).__name__}")
             if not tensor._requires_grad:
-                raise RuntimeError(f"One of the differentiated Tensors (inputs[{position}]) "
-                                   "does not require grad")
+                raise RuntimeError("One of the differentiated Tensors does not require grad")
             targets.setdefault(edge_of(tensor), []).append(position)
     captured = [None] * (len(inputs) if inputs is not None else 0)
 
@@ -127,26 +132,40 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
         roots.append(node)
         _add_to_buffer(buffers, node, output_nr, grad)
     order = _topological_order(roots)
-    needed = _needed_nodes(order, {node for node, _ in targets}) if inputs is not None else None
+    target_nodes = {node for node, _ in targets}
+    to_run = _nodes_to_run(order, target_nodes) if inputs is not None else None
 
     previous_mode = _grad_state.enabled
     _grad_state.enabled = create_graph
     try:
         for node in order:
             grads = buffers.pop(node, None)
-            if grads is None or (needed is not None and node not in needed):
+            if grads is None or (to_run is not None and node not in to_run
+                                 and node not in target_nodes):
                 continue
             if node._pre_hooks:
                 grads = _run_pre_hooks(node, grads)
+            leaf = type(node) is AccumulateGrad
+            if leaf and node.variable._hooks:
+                grads = [_run_leaf_hooks(node.variable, grads[0])]
             if targets:
                 for output_nr, grad in enumerate(grads):
                     for position in targets.get((node, output_nr), ()):
                         captured[position] = grad
-            if type(node) is AccumulateGrad:
+            if leaf:
                 if accumulate:
                     _accumulate(node.variable, grads[0], create_graph)
                 continue
-            _run_node(node, grads, buffers, create_graph, retain_graph)
+            if to_run is not None and node not in to_run:
+                continue
+            if _function._anomaly.enabled:
+                try:
+                    _run_node(node, grads, buffers, create_graph, retain_graph)
+                except Exception:
+                    _warn_anomaly(node)
+                    raise
+            else:
+                _run_node(node, grads, buffers, create_graph, retain_graph)
     finally:
         _grad_state.enabled = previous_mode
     if inputs is None:
@@ -155,9 +174,9 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
         return captured
     for position, grad in enumerate(captured):
         if grad is None and not allow_unused:
-            raise RuntimeError("One of the differentiated Tensors appears to not have been "
-                               "used in the graph. Set allow_unused=True if this is the "
-                               "desired behavior.")
+            raise RuntimeError(f"The differentiated Tensor at index {position} appears to "
+                               "not have been used in the graph. Set allow_unused=True if "
+                               "this is the desired behavior.")
         if grad is not None and not create_graph:
             captured[position] = grad.detach()
     return tuple(captured)
@@ -209,7 +228,7 @@ def _run_node(node, grads, buffers, create_graph, retain_graph):
             replaced = hook(result, tuple(grads))
             if replaced is not None:
                 result = tuple(replaced)
-    if _function._anomaly.enabled:
+    if _function._anomaly.enabled and _function._anomaly.check_nan:
         _check_nan(node, result)
     if not retain_graph:
         node._release()
@@ -239,14 +258,17 @@ def _reduce_to_shape(node, index, grad, shape):
     return sum_to_size(grad, shape)
 
 
+def _run_leaf_hooks(variable, grad):
+    for hook in list(variable._hooks):
+        result = hook(grad)
+        if result is not None:
+            grad = result
+    return grad
+
+
 def _accumulate(variable, grad, create_graph):
-    """AccumulateGrad: run the leaf's hooks, then add into ``.grad`` (in place when no graph
-    is being built, as PyTorch does)."""
-    if variable._hooks:
-        for hook in list(variable._hooks):
-            result = hook(grad)
-            if result is not None:
-                grad = result
+    """AccumulateGrad: add into ``.grad`` (in place when no graph is being built, as
+    PyTorch does)."""
     if variable._grad is None:
         if create_graph:
             variable._grad = grad
@@ -261,8 +283,15 @@ def _accumulate(variable, grad, create_graph):
 def _check_nan(node, result):
     for index, grad in enumerate(result):
         if grad is not None and grad._xp().isnan(grad._data).any():
-            message = f"Function '{node.name()}' returned nan values in its {index}th output."
-            if node._anomaly_trace:
-                message += ("\nTraceback of forward call that caused the error:\n"
-                            + node._anomaly_trace)
-            raise RuntimeError(message)
+            raise RuntimeError(f"Function '{node.name()}' returned nan values in its "
+                               f"{index}th output.")
+
+
+def _warn_anomaly(node) -> None:
+    """In anomaly mode, say where the forward of a failing backward node was called."""
+    import warnings  # noqa: PLC0415
+
+    trace = getattr(node, "_anomaly_trace", None)
+    if trace:
+        warnings.warn(f"Error detected in {node.name()}. Traceback of forward call that "
+                      f"caused the error:\n{trace}", UserWarning, stacklevel=3)

@@ -7,6 +7,9 @@ a graph through it). User functions subclass ``Function`` exactly as in PyTorch:
 backward node (``grad_fn``)."""
 from __future__ import annotations
 
+import os
+import re
+
 import numpy as np
 
 from .. import _backend
@@ -17,10 +20,25 @@ Tensor = None  # set by dark._tensor once the Tensor class exists (it sits above
 _FLOAT_KINDS = "fc"
 
 
+class _NoInputNeedsGrad:
+    """``ctx.needs_input_grad`` when no graph is recorded: False for every input."""
+
+    __slots__ = ()
+
+    def __getitem__(self, index) -> bool:
+        return False
+
+    def __iter__(self):
+        return iter(())
+
+
 class _NullContext:
-    """The ctx given to forward when no graph is recorded: saving is a no-op."""
+    """The ctx given to forward when no graph is recorded: saving is a no-op. A fresh one per
+    call, so that what a forward stores on it is freed with the result."""
 
     __slots__ = ("__dict__",)
+
+    needs_input_grad = _NoInputNeedsGrad()
 
     def save_for_backward(self, *items) -> None:
         pass
@@ -33,11 +51,6 @@ class _NullContext:
 
     def mark_dirty(self, *items) -> None:
         pass
-
-    needs_input_grad = ()
-
-
-_NULL_CTX = _NullContext()
 
 
 class _SavedEntry:
@@ -65,6 +78,8 @@ class BackwardNode:
     _pre_hooks = None
     _post_hooks = None
     _anomaly_trace = None
+    _num_outputs = 1
+    _output_meta = None
 
     def name(self) -> str:
         return type(self).__name__
@@ -107,19 +122,33 @@ class BackwardNode:
         if entry is None:
             return None
         if entry.counter is not None and entry.counter[0] != entry.version:
-            value = entry.value
-            array = value._data if isinstance(value, Tensor) else value
-            raise RuntimeError(
-                "one of the variables needed for gradient computation has been modified by an "
-                f"inplace operation: [{_type_name(array)} {list(array.shape)}], which is "
-                f"output {entry.output_nr} of {self.name()}, is at version {entry.counter[0]}; "
-                f"expected version {entry.version} instead. Hint: the backtrace further above "
-                "can point to the operation that failed to compute its gradient.")
+            raise RuntimeError(self._modified_message(entry))
         if entry.kind == "tensor" or entry.kind == "value":
             return entry.value
         if entry.kind == "output":
             return Tensor._make(entry.value, True, self, entry.output_nr, entry.counter)
         return Tensor._make(entry.value, False, None)
+
+    def _modified_message(self, entry) -> str:
+        """PyTorch's words for a saved tensor changed in place since it was saved: the
+        node named is the one that made the tensor's current value."""
+        value = entry.value
+        array = value._data if isinstance(value, Tensor) else value
+        if entry.kind == "output":
+            producer, output_nr = self, entry.output_nr
+        else:
+            producer, output_nr = getattr(value, "grad_fn", None), getattr(value,
+                                                                         "_output_nr", 0)
+        which = "" if producer is None else (
+            f", which is output {output_nr} of {_forward_name(producer.name())},")
+        hint = ("Hint: the backtrace further above can point to the operation that failed "
+                "to compute its gradient." if _anomaly.enabled else
+                "Hint: enable anomaly detection to find the operation that failed to compute "
+                "its gradient, with dark.autograd.set_detect_anomaly(True, check_nan=False).")
+        return ("one of the variables needed for gradient computation has been modified by an "
+                f"inplace operation: [{_type_name(array)} {list(array.shape)}]{which} is at "
+                f"version {entry.counter[0]}; expected version {entry.version} instead. "
+                + hint)
 
     # ---- hooks on the node, as torch.autograd.graph.Node
     def register_hook(self, fn):
@@ -193,6 +222,11 @@ def _type_name(array) -> str:
     return f"{prefix}{names.get(array.dtype.name, array.dtype.name)}Tensor"
 
 
+def _forward_name(node_name: str) -> str:
+    """'MulBackward0' -> 'Mul', as PyTorch names the op in its in-place error."""
+    return re.sub(r"Backward\d*$", "", node_name)
+
+
 def edge_of(tensor):
     """The (node, output_nr) pair through which a gradient reaches ``tensor``."""
     if tensor.grad_fn is not None:
@@ -245,22 +279,23 @@ class Function(metaclass=FunctionMeta):
         if len(tensors) > 1:
             _check_devices([t._data for t in tensors])
         record = _grad_state.enabled and any(t._requires_grad for t in tensors)
-        node = cls._backward_cls() if record else _NULL_CTX
         if record:
-            node.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad
-                                          for a in args)
+            node = cls._backward_cls()
+            _record_inputs(node, args)
+        else:
+            node = _NullContext()
         previous = _grad_state.enabled
         _grad_state.enabled = False
         try:
             result = cls.forward(node, *args, **kwargs)
         finally:
             _grad_state.enabled = previous
-        single = not isinstance(result, tuple)
-        outputs = (result,) if single else result
         if not record:
             return result
+        single = not isinstance(result, tuple)
+        outputs = (result,) if single else result
         arrays = [o._data if isinstance(o, Tensor) else o for o in outputs]
-        return _connect(cls, node, args, arrays, single, view_of=None)
+        return _connect(node, args, arrays, single, None)
 
 
 class Op(Function):
@@ -289,20 +324,30 @@ class Op(Function):
                 arrays.append(a)
         if not numpy_only:
             return _apply_on_gpu(cls, args, arrays, kwargs, record)
-        record = record and _grad_state.enabled
-        if not record:
-            result = cls.forward(_NULL_CTX, *arrays, **kwargs)
+        if not (record and _grad_state.enabled):
+            result = cls.forward(_NullContext(), *arrays, **kwargs)
             if type(result) is tuple:
                 return tuple(_plain(cls, r, args) for r in result)
             return _plain(cls, result, args)
         node = cls._backward_cls()
-        node.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
+        _record_inputs(node, args)
         result = cls.forward(node, *arrays, **kwargs)
         if type(result) is tuple:
-            return _connect(cls, node, args, [np.asarray(r) for r in result], False, cls.view_of)
+            return _connect(node, args, [np.asarray(r) for r in result], False, cls.view_of)
         if type(result) is not np.ndarray:
             result = np.asarray(result)
-        return _connect(cls, node, args, [result], True, cls.view_of)
+        if (cls.view_of is None and not node._non_differentiable
+                and result.dtype.kind in _FLOAT_KINDS):
+            # the common case, kept short: one float output that is not a view
+            out = Tensor._make(result, True, node)
+            to_save = node._to_save
+            if to_save:
+                node._saved = _resolve_saved(to_save, args, (out,))
+                node._to_save = ()
+            if _anomaly.enabled:
+                node._anomaly_trace = _forward_trace()
+            return out
+        return _connect(node, args, [result], True, cls.view_of)
 
 
 def _apply_on_gpu(cls, args, arrays, kwargs, record):
@@ -310,17 +355,45 @@ def _apply_on_gpu(cls, args, arrays, kwargs, record):
     _check_devices(tensor_arrays)
     record = record and _grad_state.enabled
     with tensor_arrays[0].device:
-        node = cls._backward_cls() if record else _NULL_CTX
         if record:
-            node.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad
-                                          for a in args)
+            node = cls._backward_cls()
+            _record_inputs(node, args)
+        else:
+            node = _NullContext()
         result = cls.forward(node, *arrays, **kwargs)
     single = type(result) is not tuple
     if not record:
         if single:
             return _plain(cls, result, args)
         return tuple(_plain(cls, r, args) for r in result)
-    return _connect(cls, node, args, [result] if single else list(result), single, cls.view_of)
+    return _connect(node, args, [result] if single else list(result), single, cls.view_of)
+
+
+_NO_EDGE = (None, 0)
+
+
+def _record_inputs(node, args) -> None:
+    """Give a recording node its ``needs_input_grad``, its edges (``next_functions``) and the
+    shape and dtype of each input that takes a gradient (the engine sums and casts the
+    gradient back to them)."""
+    needs = []
+    edges = []
+    meta = []
+    for a in args:
+        if isinstance(a, Tensor) and a._requires_grad:
+            grad_fn = a.grad_fn
+            edges.append((grad_fn, a._output_nr) if grad_fn is not None
+                         else (a._grad_accumulator(), 0))
+            data = a._data
+            meta.append((data.shape, data.dtype))
+            needs.append(True)
+        else:
+            edges.append(_NO_EDGE)
+            meta.append(None)
+            needs.append(False)
+    node.needs_input_grad = tuple(needs)
+    node.next_functions = tuple(edges)
+    node._input_meta = meta
 
 
 def _plain(cls, array, args):
@@ -340,14 +413,11 @@ def _link_view(out, source) -> None:
         out._base = source if source._base is None else source._base
 
 
-def _connect(cls, node, args, arrays, single, view_of):
-    """Make the output tensors of a recorded op and the edges of its node."""
-    node.next_functions = tuple(edge_of(a) if isinstance(a, Tensor) else (None, 0)
-                                for a in args)
-    node._input_meta = tuple((a._data.shape, a._data.dtype) if isinstance(a, Tensor) else None
-                             for a in args)
-    node._num_outputs = len(arrays)
-    node._output_meta = [(a.shape, a.dtype) for a in arrays]
+def _connect(node, args, arrays, single, view_of):
+    """Make the output tensors of a recorded op (its edges are already made)."""
+    if len(arrays) != 1:
+        node._num_outputs = len(arrays)
+        node._output_meta = [(a.shape, a.dtype) for a in arrays]
     non_diff = node._non_differentiable
     outputs = []
     for index, array in enumerate(arrays):
@@ -363,13 +433,12 @@ def _connect(cls, node, args, arrays, single, view_of):
         if view_of is not None:
             _link_view(out, args[view_of])
         outputs.append(out)
-    node._saved = _resolve_saved(node._to_save, args, outputs) if node._to_save else None
-    node._to_save = ()
+    if node._to_save:
+        node._saved = _resolve_saved(node._to_save, args, outputs)
+        node._to_save = ()
     node._non_differentiable = ()
     if _anomaly.enabled:
-        import traceback  # noqa: PLC0415 - only in anomaly mode
-
-        node._anomaly_trace = "".join(traceback.format_stack()[:-3])
+        node._anomaly_trace = _forward_trace()
     return outputs[0] if single else tuple(outputs)
 
 
@@ -382,7 +451,7 @@ def _resolve_saved(items, args, outputs):
             entries.append(None if item is None else _SavedEntry("value", item, None))
             continue
         if isinstance(item, Tensor):
-            for index, out in enumerate(outputs):
+            for out in outputs:
                 if item is out or item._data is out._data:
                     break
             else:
@@ -404,6 +473,19 @@ def _resolve_saved(items, args, outputs):
             entry = _SavedEntry("array", item, None)
         entries.append(entry)
     return entries
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _forward_trace() -> str:
+    """The user's stack at the forward call, without dark's own frames at its end."""
+    import traceback  # noqa: PLC0415 - only in anomaly mode
+
+    frames = traceback.extract_stack()
+    while frames and frames[-1].filename.startswith(_PACKAGE_DIR):
+        frames.pop()
+    return "".join(traceback.format_list(frames))
 
 
 class _Anomaly:

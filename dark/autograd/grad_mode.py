@@ -97,6 +97,10 @@ class set_grad_enabled(_DecoratorContextManager):
         self.mode = bool(mode)
         state.enabled = self.mode
 
+    def __call__(self, func):
+        state.enabled = self.prev  # as a decorator it only applies inside the function
+        return super().__call__(func)
+
     def __enter__(self) -> None:
         pass
 

@@ -23,6 +23,12 @@ def _host(array):
     return array if isinstance(array, np.ndarray) else array.get()
 
 
+def _as_tensor(matrix):
+    from .._tensor import Tensor  # noqa: PLC0415
+
+    return Tensor._make(matrix)
+
+
 def _outputs(func, inputs):
     from .._tensor import Tensor  # noqa: PLC0415
 
@@ -30,30 +36,29 @@ def _outputs(func, inputs):
 
 
 def _numerical_jacobian(func, inputs, wrt, eps):
-    """For each input in ``wrt`` and each output: a (input.numel, output.numel) matrix."""
-    from .grad_mode import no_grad  # noqa: PLC0415
+    """For each input in ``wrt`` and each output: a (input.numel, output.numel) matrix.
 
-    with no_grad():
-        base = _outputs(func, inputs)
-        jacobians = []
-        for index in wrt:
-            data = inputs[index]._data
-            flat = data.reshape(-1)
-            if flat.base is None and data.size and not np.shares_memory(flat, data):
-                raise GradcheckError("gradcheck needs contiguous inputs")
-            per_output = [np.zeros((data.size, o._data.size)) for o in base]
-            for k in range(data.size):
-                original = flat[k].item()
-                flat[k] = original + eps
-                plus = [_host(o._data).astype(np.float64).reshape(-1)
-                        for o in _outputs(func, inputs)]
-                flat[k] = original - eps
-                minus = [_host(o._data).astype(np.float64).reshape(-1)
-                         for o in _outputs(func, inputs)]
-                flat[k] = original
-                for j in range(len(base)):
-                    per_output[j][k] = (plus[j] - minus[j]) / (2 * eps)
-            jacobians.append(per_output)
+    Grad mode stays on: the function may itself differentiate (gradgradcheck's does)."""
+    base = _outputs(func, inputs)
+    jacobians = []
+    for index in wrt:
+        data = inputs[index]._data
+        flat = data.reshape(-1)
+        if flat.base is None and data.size and not np.shares_memory(flat, data):
+            raise GradcheckError("gradcheck needs contiguous inputs")
+        per_output = [np.zeros((data.size, o._data.size)) for o in base]
+        for k in range(data.size):
+            original = flat[k].item()
+            flat[k] = original + eps
+            plus = [_host(o._data).astype(np.float64).reshape(-1)
+                    for o in _outputs(func, inputs)]
+            flat[k] = original - eps
+            minus = [_host(o._data).astype(np.float64).reshape(-1)
+                     for o in _outputs(func, inputs)]
+            flat[k] = original
+            for j in range(len(base)):
+                per_output[j][k] = (plus[j] - minus[j]) / (2 * eps)
+        jacobians.append(per_output)
     return jacobians
 
 
@@ -109,7 +114,7 @@ def gradcheck(func, inputs, *, eps: float = 1e-6, atol: float = 1e-5, rtol: floa
                     return False
                 raise GradcheckError(
                     f"Jacobian mismatch for output {j} with respect to input {index},\n"
-                    f"numerical:{num}\nanalytical:{ana}\n")
+                    f"numerical:{_as_tensor(num)}\nanalytical:{_as_tensor(ana)}\n")
     return True
 
 

@@ -1,8 +1,14 @@
-"""Tensor factories: tensor, as_tensor, from_numpy, zeros, ones, full, empty, eye, arange,
-linspace and the *_like / new_* forms."""
+"""Tensor factories: tensor, as_tensor, asarray, from_numpy, zeros, ones, full, empty, eye,
+arange, linspace, logspace, scalar_tensor, the *_like forms and the Tensor.new_* methods.
+
+Factories build their array directly on the target device and in the target dtype (no
+float64 temporaries from numpy's defaults)."""
 from __future__ import annotations
 
+import math
 import numbers
+import operator
+import warnings
 
 import numpy as np
 
@@ -10,198 +16,500 @@ from .. import _backend
 from .._tensor import Tensor
 from ._registry import tensor_method
 
+_COPY_WARNING = ("To copy construct from a tensor, it is recommended to use "
+                 "sourceTensor.detach().clone() or sourceTensor.detach().clone()."
+                 "requires_grad_(True), rather than dark.tensor(sourceTensor).")
+
+
+# ----------------------------------------------------------------------------- helpers
 
 def _infer_dtype(data) -> _backend.dtype:
-    """PyTorch's inference: bool -> bool, int -> int64, float -> default, numpy keeps its own."""
+    """PyTorch's inference: bool -> bool, int -> int64, float -> default, complex -> default
+    complex; numpy arrays and scalars and tensors keep their own; a sequence promotes its
+    items."""
     if isinstance(data, Tensor):
         return data.dtype
-    if isinstance(data, (np.ndarray, np.generic)):
+    if isinstance(data, (np.ndarray, np.generic)) or hasattr(data, "__cuda_array_interface__"):
         return _backend.from_numpy_dtype(data.dtype)
-    if hasattr(data, "__cuda_array_interface__"):
-        return _backend.from_numpy_dtype(data.dtype)
-    if isinstance(data, bool):
-        return _backend.bool_
-    if isinstance(data, numbers.Integral):
-        return _backend.int64
-    if isinstance(data, complex):
-        return _backend.complex64 if _backend.get_default_dtype() is _backend.float32 \
-            else _backend.complex128
-    if isinstance(data, numbers.Real):
-        return _backend.get_default_dtype()
+    if isinstance(data, (bool, numbers.Number)):
+        return _backend.scalar_dtype(data)
     if isinstance(data, (list, tuple)):
-        if not data:
-            return _backend.get_default_dtype()
         result = None
         for item in data:
             d = _infer_dtype(item)
             result = d if result is None else _backend.promote_types(result, d)
-        return result
-    raise TypeError(f"Could not infer dtype of {type(data).__name__}")
+        return result if result is not None else _backend.get_default_dtype()
+    if isinstance(data, str):
+        raise TypeError(f"new(): invalid data type '{type(data).__name__}'")
+    raise RuntimeError(f"Could not infer dtype of {type(data).__name__}")
 
 
-def _to_nested_host(data):
-    """Replace tensors inside nested lists by host arrays / numbers so numpy can read them."""
+def _number_dtype(value) -> _backend.dtype:
+    """The dtype of a fill value: python's number rules (numpy scalars and 0-d tensors count
+    as the python number they hold)."""
+    if isinstance(value, (np.generic, Tensor)):
+        value = value.item()
+    if not isinstance(value, numbers.Number):
+        raise TypeError(f"fill_value must be a number, not {type(value).__name__}")
+    return _backend.scalar_dtype(value)
+
+
+def _to_host_nested(data):
+    """Replace tensors inside nested sequences by python numbers (PyTorch reads a tensor
+    item of a list as a scalar) so that numpy can read the whole."""
     if isinstance(data, Tensor):
-        return data._data if data.is_cpu else data._data.get()
+        if data.numel() != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
+        return data.item()
     if isinstance(data, (list, tuple)):
-        return [_to_nested_host(item) for item in data]
+        return [_to_host_nested(item) for item in data]
+    if hasattr(data, "__cuda_array_interface__"):
+        return data.get()
     return data
 
 
-def _array_from_data(data, dtype: _backend.dtype, device: _backend.device):
-    """A new array holding ``data`` (copied) on ``device``."""
-    if hasattr(data, "__cuda_array_interface__") and not isinstance(data, Tensor):
-        return _backend.asarray_on(data, device, dtype.np).copy()
-    host = _to_nested_host(data)
+def _check_nested(data, dim: int = 0, shape: list | None = None):
+    """Raise PyTorch's error for a ragged nested sequence (the first items set the shape)."""
+    if shape is None:
+        shape = []
+        item = data
+        while isinstance(item, (list, tuple, np.ndarray)):
+            shape.append(len(item))
+            if not len(item):
+                break
+            item = item[0]
+    if dim == len(shape):
+        if isinstance(data, (list, tuple)):
+            raise TypeError(f"'{type(data).__name__}' object cannot be interpreted as a number "
+                            f"(a sequence at dim {dim} where a scalar was expected)")
+        return
+    if not isinstance(data, (list, tuple, np.ndarray)):
+        raise TypeError(f"not a sequence (a {type(data).__name__} at dim {dim})")
+    if len(data) != shape[dim]:
+        raise ValueError(f"expected sequence of length {shape[dim]} at dim {dim} "
+                         f"(got {len(data)})")
+    for item in data:
+        _check_nested(item, dim + 1, shape)
+
+
+def _nested_array(data) -> np.ndarray:
+    """A numpy array from python numbers / nested sequences (numpy's own dtype)."""
+    host = _to_host_nested(data)
     try:
-        array = np.array(host, dtype=dtype.np)
-    except ValueError as error:
-        raise ValueError(f"expected a sequence of equal-length sequences: {error}") from None
+        array = np.array(host)
+    except (ValueError, TypeError):
+        _check_nested(host)
+        raise
+    except OverflowError:
+        raise ValueError("Overflow when unpacking long long") from None
     if array.dtype == object:
+        _check_nested(host)
+        if any(isinstance(v, int) for v in array.ravel()):
+            raise ValueError("Overflow when unpacking long long")
         raise TypeError(f"can't build a tensor from {type(data).__name__}")
-    if device.type != "cpu":
-        return _backend.asarray_on(array, device)
+    if array.dtype.kind in "US":
+        raise TypeError(f"new(): invalid data type '{type(array.ravel()[0].item()).__name__}'")
+    if array.dtype == np.uint64:
+        raise ValueError("Overflow when unpacking long long")
     return array
 
 
-def _resolve(dtype, device):
-    dev = _backend.to_device(device)
-    return (_backend.to_dtype(dtype) if dtype is not None else None), dev
+def _array_from_data(data, dtype: _backend.dtype, device: _backend.device):
+    """A new array holding a copy of ``data`` in ``dtype`` on ``device``."""
+    if isinstance(data, Tensor):
+        source = data._data
+    elif isinstance(data, (np.ndarray, np.generic)) \
+            or hasattr(data, "__cuda_array_interface__"):
+        source = data
+    else:
+        source = _nested_array(data)
+    array = _backend.asarray_on(source, device)
+    if array is source or array.dtype != dtype.np:
+        array = array.astype(dtype.np)  # astype copies, so the result never aliases data
+    return array
 
 
-def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=False) -> Tensor:
-    """A new tensor copying ``data`` (a number, nested lists, a numpy array or a tensor)."""
-    dtype, dev = _resolve(dtype, device)
-    if isinstance(data, Tensor) and device is None:
-        dev = data.device
-    if dtype is None:
-        dtype = _infer_dtype(data)
-    out = Tensor._make(_array_from_data(data, dtype, dev))
+def _dtype(dtype):
+    return _backend.to_dtype(dtype) if dtype is not None else None
+
+
+def shape_arg(name: str, size) -> tuple:
+    """The shape given to a factory as varargs ``(2, 3)``, one tuple/list/Size, or ``()``.
+    TypeError for a non-integer size; RuntimeError (PyTorch's words) for a negative one."""
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = size[0]
+    shape = []
+    for position, s in enumerate(size):
+        try:
+            shape.append(operator.index(s))
+        except TypeError:
+            raise TypeError(f"{name}(): argument 'size' must be tuple of ints, but found "
+                            f"element of type {type(s).__name__} at pos {position}") from None
+    for s in shape:
+        if s < 0:
+            if name == "zeros":
+                raise RuntimeError("zeros: Dimension size must be non-negative.")
+            raise RuntimeError(f"Trying to create tensor with negative dimension {s}: {shape}")
+    return tuple(shape)
+
+
+def on_device(dev: _backend.device, make):
+    """Run ``make(xp)`` with the array module of ``dev`` (and that GPU current)."""
+    xp = _backend.module_for(dev)
+    if dev.type == "cuda":
+        with xp.cuda.Device(_backend.cuda_index(dev)):
+            return make(xp)
+    return make(xp)
+
+
+def finish(array, out, requires_grad: bool) -> Tensor:
+    """Wrap a new array as the factory's result, or write it into ``out`` (resized as
+    PyTorch does when the shape differs)."""
+    if out is not None:
+        if out._data.shape == array.shape:
+            out._write(array, _backend.from_numpy_dtype(array.dtype))
+        else:
+            out._data = _backend.asarray_on(array, out.device, out._data.dtype)
+            out._bump_version()
+        return out
+    result = Tensor._make(array)
+    if requires_grad:
+        result.requires_grad_(True)
+    return result
+
+
+def _fill(name, make, size, out, dtype, device, requires_grad) -> Tensor:
+    dtype = _dtype(dtype) or (out.dtype if out is not None else _backend.get_default_dtype())
+    dev = _backend.to_device(device if device is not None or out is None else out.device)
+    shape = shape_arg(name, size)
+    return finish(on_device(dev, lambda xp: make(xp, shape, dtype.np)), out, requires_grad)
+
+
+def _item(value):
+    return value.item() if isinstance(value, (Tensor, np.generic)) else value
+
+
+# ----------------------------------------------------------------------------- from data
+
+def tensor(data, *, dtype=None, device=None, requires_grad: bool = False,
+           pin_memory: bool = False) -> Tensor:
+    """A new tensor holding a copy of ``data``: a python number, nested sequences of numbers
+    (or of one-element tensors), a numpy/CuPy array or a tensor. Python floats give the
+    default dtype, ints int64, bools bool; arrays and tensors keep their dtype."""
+    if isinstance(data, Tensor):
+        warnings.warn(_COPY_WARNING, UserWarning, stacklevel=2)
+        if device is None:
+            device = data.device
+    dtype = _dtype(dtype) or _infer_dtype(data)
+    out = Tensor._make(_array_from_data(data, dtype, _backend.to_device(device)))
     if requires_grad:
         out.requires_grad_(True)
     return out
+
+
+def scalar_tensor(s, *, dtype=None, layout=None, device=None, requires_grad: bool = False,
+                  pin_memory: bool = False) -> Tensor:
+    """A 0-d tensor holding the number ``s`` (default dtype unless ``dtype`` is given)."""
+    dtype = _dtype(dtype) or _backend.get_default_dtype()
+    return finish(on_device(_backend.to_device(device),
+                            lambda xp: xp.asarray(_item(s), dtype=dtype.np)), None,
+                  requires_grad)
+
+
+def from_numpy(ndarray: np.ndarray) -> Tensor:
+    """A CPU tensor sharing memory with the numpy array: writes to either show in both."""
+    if not isinstance(ndarray, np.ndarray):
+        kind = type(ndarray)
+        name = kind.__name__ if kind.__module__ == "builtins" else \
+            f"{kind.__module__.split('.')[0]}.{kind.__name__}"
+        raise TypeError(f"expected np.ndarray (got {name})")
+    _backend.from_numpy_dtype(ndarray.dtype)
+    return Tensor._make(ndarray)
 
 
 def as_tensor(data, dtype=None, device=None) -> Tensor:
-    """``data`` as a tensor, sharing memory when the dtype and device already match."""
+    """``data`` as a tensor, sharing memory with it when it already is a tensor or array of
+    that dtype on that device (a numpy array on the CPU, a CuPy array on its GPU)."""
+    dtype = _dtype(dtype)
     if isinstance(data, Tensor):
-        return data.to(dtype=dtype, device=device) if (dtype or device) else data
-    if isinstance(data, np.ndarray) and (device is None or _backend.to_device(device).type
-                                         == "cpu"):
-        out = from_numpy(data)
-        return out.to(dtype) if dtype is not None else out
-    return tensor(data, dtype=dtype, device=device)
+        if dtype is None and device is None:
+            return data
+        return data.to(device=device if device is not None else data.device,
+                       dtype=dtype or data.dtype)
+    dev = _backend.to_device(device) if device is not None else None
+    if isinstance(data, np.ndarray) and (dev is None or dev.type == "cpu"):
+        if dtype is None or dtype.np == data.dtype:
+            return from_numpy(data)
+        return Tensor._make(data.astype(dtype.np))
+    if hasattr(data, "__cuda_array_interface__") and (dev is None or dev.type == "cuda"):
+        target = dev or _backend.device_of(data)
+        array = _backend.asarray_on(data, target)
+        _backend.from_numpy_dtype(array.dtype)
+        if dtype is not None and array.dtype != dtype.np:
+            array = array.astype(dtype.np)
+        return Tensor._make(array)
+    return tensor(data, dtype=dtype, device=dev)
 
 
-def from_numpy(array: np.ndarray) -> Tensor:
-    """A tensor sharing memory with the numpy array (same dtype)."""
-    if not isinstance(array, np.ndarray):
-        raise TypeError(f"expected np.ndarray (got {type(array).__name__})")
-    _backend.from_numpy_dtype(array.dtype)
-    return Tensor._make(array)
-
-
-def _shape(size) -> tuple:
-    if len(size) == 1 and not isinstance(size[0], numbers.Integral):
-        size = tuple(size[0])
-    for s in size:
-        if not isinstance(s, numbers.Integral):
-            raise TypeError(f"size must be a tuple of ints, but got an element of type "
-                            f"{type(s).__name__}")
-        if s < 0:
-            raise RuntimeError(f"Trying to create tensor with negative dimension {s}: "
-                               f"{list(size)}")
-    return tuple(int(s) for s in size)
-
-
-def _factory(fill, size, dtype, device, requires_grad, value=None):
-    dtype, dev = _resolve(dtype, device)
-    if dtype is None:
-        dtype = _backend.get_default_dtype() if value is None else _infer_dtype(value)
-    xp = _backend.module_for(dev)
-    shape = _shape(size)
-    if dev.type == "cuda":
-        with xp.cuda.Device(_backend.cuda_index(dev)):
-            array = fill(xp, shape, dtype.np)
+def asarray(obj, *, dtype=None, device=None, copy: bool | None = None,
+            requires_grad: bool = False) -> Tensor:
+    """``obj`` as a tensor: shares memory when possible unless ``copy=True``; ValueError when
+    ``copy=False`` and a copy is needed."""
+    if copy:
+        dtype = _dtype(dtype) or _infer_dtype(obj)
+        dev = _backend.to_device(device if device is not None
+                                 else getattr(obj, "device", None)
+                                 if isinstance(obj, Tensor) else device)
+        out = Tensor._make(_array_from_data(obj, dtype, dev))
     else:
-        array = fill(xp, shape, dtype.np)
-    out = Tensor._make(array)
+        out = as_tensor(obj, dtype=dtype, device=device)
+        if copy is False and not _shares(out, obj):
+            raise ValueError(f"can't alias {type(obj).__name__} as a tensor of dtype "
+                             f"{out.dtype} on {out.device} without a copy (copy=False)")
+        if out is obj and out.requires_grad and not requires_grad:
+            out = out.detach()
+    if requires_grad and out.is_leaf:
+        out.requires_grad_(True)
+    return out
+
+
+def _shares(out: Tensor, obj) -> bool:
+    source = obj._data if isinstance(obj, Tensor) else obj
+    if not hasattr(source, "dtype") or type(source) is not type(out._data):
+        return False
+    return bool(out._xp().may_share_memory(out._data, source))
+
+
+# ----------------------------------------------------------------------------- filled
+
+def zeros(*size_args, size=None, out=None, dtype=None, layout=None, device=None,
+          requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
+    """A tensor of ``size`` filled with 0 (default dtype)."""
+    return _fill("zeros", lambda xp, s, d: xp.zeros(s, dtype=d),
+                 size_args if size is None else (size,), out, dtype, device,
+                 requires_grad)
+
+
+def ones(*size_args, size=None, out=None, dtype=None, layout=None, device=None,
+         requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
+    """A tensor of ``size`` filled with 1 (default dtype)."""
+    return _fill("ones", lambda xp, s, d: xp.ones(s, dtype=d),
+                 size_args if size is None else (size,), out, dtype, device,
+                 requires_grad)
+
+
+def empty(*size_args, size=None, out=None, dtype=None, layout=None, device=None,
+          requires_grad: bool = False, pin_memory: bool = False, memory_format=None) -> Tensor:
+    """An uninitialised tensor of ``size`` (default dtype)."""
+    return _fill("empty", lambda xp, s, d: xp.empty(s, dtype=d),
+                 size_args if size is None else (size,), out, dtype, device,
+                 requires_grad)
+
+
+def full(size, fill_value, *, out=None, dtype=None, layout=None, device=None,
+         requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
+    """A tensor of ``size`` (a sequence) filled with ``fill_value``; the dtype follows the
+    value (bool, int64, the default float or complex dtype) unless given."""
+    if not isinstance(size, (tuple, list)):
+        raise TypeError(f"full(): argument 'size' (position 1) must be tuple of ints, not "
+                        f"{type(size).__name__}")
+    value = _item(fill_value)
+    dtype = _dtype(dtype) or (out.dtype if out is not None else _number_dtype(value))
+    return _fill("full", lambda xp, s, d: _full_array(xp, s, value, d), (size,), out, dtype,
+                 device, requires_grad)
+
+
+def _full_array(xp, shape, value, np_dtype):
+    array = xp.empty(shape, dtype=np_dtype)
+    # casting='unsafe' lets -1 fill a uint8 tensor as 255, as PyTorch's cast does
+    xp.copyto(array, np.asarray(value), casting="unsafe")
+    return array
+
+
+def eye(n: int, m: int | None = None, *, out=None, dtype=None, layout=None, device=None,
+        requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
+    """The (n, m) matrix with ones on the diagonal (m defaults to n)."""
+    n = operator.index(n)
+    if n < 0:
+        raise RuntimeError(f"n must be greater or equal to 0, got {n}")
+    m = n if m is None else operator.index(m)
+    if m < 0:
+        raise RuntimeError(f"m must be greater or equal to 0, got {m}")
+    return _fill("eye", lambda xp, s, d: xp.eye(n, m, dtype=d), (), out, dtype, device,
+                 requires_grad)
+
+
+# ----------------------------------------------------------------------------- ranges
+
+def _format_number(value) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def arange(start=0, end=None, step=1, *, out=None, dtype=None, layout=None, device=None,
+           requires_grad: bool = False) -> Tensor:
+    """The 1-d tensor ``[start, start + step, ...]`` up to ``end`` (excluded), of length
+    ``ceil((end - start) / step)``. int64 when all bounds are integers, else the default
+    dtype."""
+    if end is None:
+        start, end = 0, start
+    start, end, step = _item(start), _item(end), _item(step)
+    for value in (start, end, step):
+        if not isinstance(value, numbers.Real):
+            raise TypeError(f"arange(): argument 'end' must be Number, not "
+                            f"{type(value).__name__}")
+    all_integral = all(isinstance(v, numbers.Integral) for v in (start, end, step))
+    dtype = _dtype(dtype) or (_backend.int64 if all_integral else _backend.get_default_dtype())
+    if not all(math.isfinite(v) for v in (start, end)):
+        raise RuntimeError(f"unsupported range: {_format_number(start)} -> "
+                           f"{_format_number(end)}")
+    if not dtype.is_floating_point and not dtype.is_complex:
+        # integer dtypes take the bounds cast to the dtype first, as PyTorch does
+        start, end, step = int(start), int(end), int(step)
+    if step == 0:
+        raise RuntimeError("step must be nonzero")
+    if (end - start) * step < 0:
+        raise RuntimeError("upper bound and lower bound inconsistent with step sign")
+    if isinstance(start, int) and isinstance(end, int) and isinstance(step, int):
+        length = -((start - end) // step)
+        make = lambda xp: (xp.arange(length, dtype=np.int64) * step + start).astype(dtype.np)  # noqa: E731
+    else:
+        length = math.ceil((end - start) / step)
+        make = lambda xp: (xp.arange(length, dtype=np.float64) * step + start).astype(dtype.np)  # noqa: E731
+    dev = _backend.to_device(device if device is not None or out is None else out.device)
+    return finish(on_device(dev, make), out, requires_grad)
+
+
+def _linspace_values(xp, start, end, steps: int, np_dtype):
+    """PyTorch's symmetric formula: the first half counts up from start, the second half down
+    from end, so both ends are exact."""
+    compute = np_dtype if np_dtype.kind in "fc" else np.dtype(np.float64)
+    index = xp.arange(steps, dtype=compute)
+    if steps == 1:
+        return xp.full((1,), start, dtype=compute)
+    step = (compute.type(end) - compute.type(start)) / compute.type(steps - 1)
+    half = steps // 2
+    values = xp.empty(steps, dtype=compute)
+    values[:half] = compute.type(start) + step * index[:half]
+    values[half:] = compute.type(end) - step * (compute.type(steps - 1) - index[half:])
+    return values
+
+
+def _steps_arg(steps) -> int:
+    steps = operator.index(_item(steps))
+    if steps < 0:
+        raise RuntimeError("number of steps must be non-negative")
+    return steps
+
+
+def linspace(start, end, steps: int, *, out=None, dtype=None, layout=None, device=None,
+             requires_grad: bool = False) -> Tensor:
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive (default dtype)."""
+    start, end, steps = _item(start), _item(end), _steps_arg(steps)
+    dtype = _dtype(dtype) or (out.dtype if out is not None else _backend.get_default_dtype())
+    dev = _backend.to_device(device if device is not None or out is None else out.device)
+    return finish(on_device(dev, lambda xp: _linspace_values(xp, start, end, steps, dtype.np)
+                            .astype(dtype.np, copy=False)), out, requires_grad)
+
+
+def logspace(start, end, steps: int, base: float = 10.0, *, out=None, dtype=None,
+             layout=None, device=None, requires_grad: bool = False) -> Tensor:
+    """``base ** linspace(start, end, steps)`` (default dtype)."""
+    start, end, steps = _item(start), _item(end), _steps_arg(steps)
+    dtype = _dtype(dtype) or (out.dtype if out is not None else _backend.get_default_dtype())
+    dev = _backend.to_device(device if device is not None or out is None else out.device)
+
+    def make(xp):
+        exponents = _linspace_values(xp, start, end, steps, np.dtype(np.float64))
+        return xp.power(np.float64(base), exponents).astype(dtype.np)
+
+    return finish(on_device(dev, make), out, requires_grad)
+
+
+# ----------------------------------------------------------------------------- *_like / new_*
+
+def _like_args(input: Tensor, dtype, device):
+    return (dtype if dtype is not None else input.dtype,
+            device if device is not None else input.device)
+
+
+def zeros_like(input: Tensor, *, dtype=None, layout=None, device=None,
+               requires_grad: bool = False, memory_format=None) -> Tensor:
+    """Zeros of ``input``'s shape, dtype and device (unless given)."""
+    dtype, device = _like_args(input, dtype, device)
+    return zeros(input.shape, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def ones_like(input: Tensor, *, dtype=None, layout=None, device=None,
+              requires_grad: bool = False, memory_format=None) -> Tensor:
+    """Ones of ``input``'s shape, dtype and device (unless given)."""
+    dtype, device = _like_args(input, dtype, device)
+    return ones(input.shape, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def empty_like(input: Tensor, *, dtype=None, layout=None, device=None,
+               requires_grad: bool = False, memory_format=None) -> Tensor:
+    """An uninitialised tensor of ``input``'s shape, dtype and device (unless given)."""
+    dtype, device = _like_args(input, dtype, device)
+    return empty(input.shape, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def full_like(input: Tensor, fill_value, *, dtype=None, layout=None, device=None,
+              requires_grad: bool = False, memory_format=None) -> Tensor:
+    """``fill_value`` in ``input``'s shape, dtype and device (unless given)."""
+    dtype, device = _like_args(input, dtype, device)
+    return full(tuple(input.shape), fill_value, dtype=dtype, device=device,
+                requires_grad=requires_grad)
+
+
+@tensor_method()
+def new_zeros(self, *size, dtype=None, layout=None, device=None, requires_grad: bool = False,
+              pin_memory: bool = False) -> Tensor:
+    """Zeros of ``size`` with this tensor's dtype and device (unless given)."""
+    dtype, device = _like_args(self, dtype, device)
+    return _fill("new_zeros", lambda xp, s, d: xp.zeros(s, dtype=d), size, None, dtype, device,
+                 requires_grad)
+
+
+@tensor_method()
+def new_ones(self, *size, dtype=None, layout=None, device=None, requires_grad: bool = False,
+             pin_memory: bool = False) -> Tensor:
+    """Ones of ``size`` with this tensor's dtype and device (unless given)."""
+    dtype, device = _like_args(self, dtype, device)
+    return ones(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+@tensor_method()
+def new_empty(self, *size, dtype=None, layout=None, device=None, requires_grad: bool = False,
+              pin_memory: bool = False) -> Tensor:
+    """An uninitialised tensor of ``size`` with this tensor's dtype and device."""
+    dtype, device = _like_args(self, dtype, device)
+    return empty(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+@tensor_method()
+def new_full(self, size, fill_value, *, dtype=None, layout=None, device=None,
+             requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
+    """``fill_value`` in ``size`` with this tensor's dtype and device (unless given)."""
+    dtype, device = _like_args(self, dtype, device)
+    return full(size, fill_value, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+@tensor_method()
+def new_tensor(self, data, *, dtype=None, layout=None, device=None,
+               requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
+    """A copy of ``data`` with this tensor's dtype and device (unless given)."""
+    if isinstance(data, Tensor):
+        warnings.warn(_COPY_WARNING, UserWarning, stacklevel=2)
+    dtype, device = _like_args(self, dtype, device)
+    dtype = _backend.to_dtype(dtype)
+    out = Tensor._make(_array_from_data(data, dtype, _backend.to_device(device)))
     if requires_grad:
         out.requires_grad_(True)
     return out
 
 
-def zeros(*size, out=None, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return _factory(lambda xp, s, d: xp.zeros(s, dtype=d), size, dtype, device, requires_grad)
-
-
-def ones(*size, out=None, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return _factory(lambda xp, s, d: xp.ones(s, dtype=d), size, dtype, device, requires_grad)
-
-
-def empty(*size, out=None, dtype=None, device=None, requires_grad=False,
-          memory_format=None, pin_memory=False) -> Tensor:
-    return _factory(lambda xp, s, d: xp.empty(s, dtype=d), size, dtype, device, requires_grad)
-
-
-def full(size, fill_value, *, dtype=None, device=None, requires_grad=False) -> Tensor:
-    if isinstance(fill_value, Tensor):
-        fill_value = fill_value.item()
-    return _factory(lambda xp, s, d: xp.full(s, fill_value, dtype=d), (tuple(size),), dtype,
-                    device, requires_grad, value=fill_value)
-
-
-def _like(function, input: Tensor, dtype, device, requires_grad, *args):
-    return function(*args, dtype=dtype if dtype is not None else input.dtype,
-                    device=device if device is not None else input.device,
-                    requires_grad=requires_grad)
-
-
-def zeros_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
-    return _like(zeros, input, dtype, device, requires_grad, input.shape)
-
-
-def ones_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
-    return _like(ones, input, dtype, device, requires_grad, input.shape)
-
-
-def empty_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
-    return _like(empty, input, dtype, device, requires_grad, input.shape)
-
-
-def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False,
-              memory_format=None):
-    return full(input.shape, fill_value, dtype=dtype if dtype is not None else input.dtype,
-                device=device if device is not None else input.device,
-                requires_grad=requires_grad)
-
-
-@tensor_method()
-def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
-    return _like(zeros, self, dtype, device, requires_grad, *size)
-
-
-@tensor_method()
-def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
-    return _like(ones, self, dtype, device, requires_grad, *size)
-
-
-@tensor_method()
-def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
-    return _like(empty, self, dtype, device, requires_grad, *size)
-
-
-@tensor_method()
-def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
-    return full(size, fill_value, dtype=dtype if dtype is not None else self.dtype,
-                device=device if device is not None else self.device,
-                requires_grad=requires_grad)
-
-
-@tensor_method()
-def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
-    return tensor(data, dtype=dtype if dtype is not None else self.dtype,
-                  device=device if device is not None else self.device,
-                  requires_grad=requires_grad)
-
-__all__ = ['as_tensor', 'empty', 'empty_like', 'from_numpy', 'full', 'full_like', 'ones', 'ones_like', 'tensor', 'zeros', 'zeros_like']
+__all__ = ["arange", "as_tensor", "asarray", "empty", "empty_like", "eye", "from_numpy",
+           "full", "full_like", "linspace", "logspace", "ones", "ones_like", "scalar_tensor",
+           "tensor", "zeros", "zeros_like"]

@@ -1,7 +1,11 @@
 """Elementwise ops: arithmetic with broadcasting and PyTorch's type promotion, unary math,
-dtype/device conversion. One Op class per op: forward on raw arrays, backward on Tensors."""
+comparisons and logical/bitwise ops, clamp/where/lerp, dtype/device conversion.
+
+One Op class per op: forward on raw arrays, backward on Tensors (so that create_graph gives
+higher derivatives). Class names (or ``node_name``) give PyTorch's grad_fn names."""
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -9,8 +13,11 @@ import numpy as np
 from .. import _backend
 from .._tensor import Tensor
 from ..autograd.function import Op
-from ._registry import tensor_method
+from ..autograd.grad_mode import state as _grad_state
+from ._registry import TENSOR_METHODS, tensor_method
 from ._util import broadcast_shapes, promote, xp_of
+
+# ----------------------------------------------------------------------------- helpers
 
 
 def _shape_of(value):
@@ -22,14 +29,87 @@ def _broadcast_error(a, b):
     raise  # noqa: PLE0704 - re-raise numpy's error if the shapes did broadcast
 
 
+def _wrap_int(value, np_dtype):
+    """A python int outside an integer dtype's range wraps around, as PyTorch's C casts do."""
+    if isinstance(value, int) and not isinstance(value, bool) and np.dtype(np_dtype).kind in "iu":
+        return np.array(value).astype(np_dtype)[()]
+    return value
+
+
+def _binary(compute, a, b, result_dtype=None):
+    """``compute(xp, a, b)`` on operands promoted to PyTorch's result dtype; the output is
+    cast to ``result_dtype`` (default: the promoted dtype) if the array module chose another."""
+    a, b, np_dtype = promote(a, b)
+    xp = xp_of(a if hasattr(a, "dtype") else b)
+    try:
+        out = compute(xp, a, b)
+    except ValueError:
+        _broadcast_error(a, b)
+    except OverflowError:
+        out = compute(xp, _wrap_int(a, np_dtype), _wrap_int(b, np_dtype))
+    target = np_dtype if result_dtype is None else result_dtype
+    if out.dtype != target:
+        out = out.astype(target)
+    return out
+
+
+def _type_error(name, argument, position, value, expected="Tensor"):
+    return TypeError(f"{name}(): argument '{argument}' (position {position}) must be "
+                     f"{expected}, not {type(value).__name__}")
+
+
 def _check_operands(name, input, other):
+    """At least one Tensor, the other a Tensor or a python number (as torch.add(2, x))."""
+    if not isinstance(input, (Tensor, numbers.Number)):
+        raise _type_error(name, "input", 1, input)
+    if not isinstance(other, (Tensor, numbers.Number)):
+        raise _type_error(name, "other", 2, other, "Tensor or Number")
     if not isinstance(input, Tensor) and not isinstance(other, Tensor):
-        raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not "
-                        f"{type(input).__name__}")
-    for value in (input, other):
-        if not isinstance(value, (Tensor, numbers.Number)):
-            raise TypeError(f"{name}(): argument 'other' must be Tensor or Number, not "
-                            f"{type(value).__name__}")
+        raise _type_error(name, "input", 1, input)
+
+
+def _check_tensor_number(name, input, other):
+    if not isinstance(input, Tensor):
+        raise _type_error(name, "input", 1, input)
+    if not isinstance(other, (Tensor, numbers.Number)):
+        raise _type_error(name, "other", 2, other, "Tensor or Number")
+
+
+def _check_tensors(name, input, other):
+    if not isinstance(input, Tensor):
+        raise _type_error(name, "input", 1, input)
+    if not isinstance(other, Tensor):
+        raise _type_error(name, "other", 2, other)
+
+
+def _zeros_like(tensor: Tensor) -> Tensor:
+    return Tensor._make(tensor._xp().zeros_like(tensor._data))
+
+
+def _default_float():
+    return _backend.get_default_dtype().np
+
+
+def _type_word(np_dtype) -> str:
+    return {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
+            "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
+            "bool": "Bool"}.get(np.dtype(np_dtype).name, np.dtype(np_dtype).name)
+
+
+def can_cast(from_dtype, to_dtype) -> bool:
+    """PyTorch's casting rule for in-place and out= results: no float to integer, no
+    complex to real, nothing but bool to bool."""
+    from_dtype, to_dtype = _backend.to_dtype(from_dtype), _backend.to_dtype(to_dtype)
+    if from_dtype.is_complex and not to_dtype.is_complex:
+        return False
+    if from_dtype.is_floating_point and not (to_dtype.is_floating_point or to_dtype.is_complex):
+        return False
+    return from_dtype is _backend.bool_ or to_dtype is not _backend.bool_
+
+
+def cast_error(from_dtype, to_dtype) -> RuntimeError:
+    return RuntimeError(f"result type {_type_word(from_dtype.np)} can't be cast to the desired "
+                        f"output type {_type_word(to_dtype.np)}")
 
 
 # ----------------------------------------------------------------------------- arithmetic
@@ -37,54 +117,67 @@ def _check_operands(name, input, other):
 class Add(Op):
     @staticmethod
     def forward(ctx, a, b, alpha=1):
-        a, b, np_dtype = promote(a, b)
-        xp = xp_of(a if hasattr(a, "dtype") else b)
-        try:
-            if alpha != 1:
-                b = xp.multiply(b, alpha, dtype=np_dtype)
-            out = xp.add(a, b)
-        except ValueError:
-            _broadcast_error(a, b)
         ctx.alpha = alpha
-        return out
+        if alpha == 1:
+            return _binary(lambda xp, x, y: xp.add(x, y), a, b)
+        return _binary(lambda xp, x, y: xp.add(x, xp.multiply(y, alpha)), a, b)
 
     @staticmethod
     def backward(ctx, grad):
         return grad, (grad * ctx.alpha if ctx.alpha != 1 else grad)
 
 
+def _check_bool_sub(a, b):
+    if getattr(a, "dtype", None) == np.bool_ and getattr(b, "dtype", None) == np.bool_:
+        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
+                           "supported. Use the `^` or `logical_xor()` operator instead.")
+
+
 class Sub(Op):
     @staticmethod
     def forward(ctx, a, b, alpha=1):
-        a, b, np_dtype = promote(a, b)
-        if getattr(a, "dtype", None) == np.bool_ and getattr(b, "dtype", None) == np.bool_:
-            raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
-                               "supported. Use the `^` or `logical_xor()` operator instead.")
-        xp = xp_of(a if hasattr(a, "dtype") else b)
-        try:
-            if alpha != 1:
-                b = xp.multiply(b, alpha, dtype=np_dtype)
-            out = xp.subtract(a, b)
-        except ValueError:
-            _broadcast_error(a, b)
+        _check_bool_sub(a, b)
         ctx.alpha = alpha
-        return out
+        if alpha == 1:
+            return _binary(lambda xp, x, y: xp.subtract(x, y), a, b)
+        return _binary(lambda xp, x, y: xp.subtract(x, xp.multiply(y, alpha)), a, b)
 
     @staticmethod
     def backward(ctx, grad):
-        return grad, -grad * ctx.alpha if ctx.alpha != 1 else -grad
+        return grad, (-grad * ctx.alpha if ctx.alpha != 1 else -grad)
+
+
+class Rsub(Op):
+    """other - alpha * input, for two tensors (``torch.rsub``)."""
+
+    @staticmethod
+    def forward(ctx, a, b, alpha=1):
+        return Sub.forward(ctx, b, a, alpha=alpha)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return (-grad * ctx.alpha if ctx.alpha != 1 else -grad), grad
+
+
+class RsubScalar(Op):
+    """other - alpha * input for a python number ``other`` (``2 - x``)."""
+
+    node_name = "RsubBackward1"
+
+    @staticmethod
+    def forward(ctx, a, other=0, alpha=1):
+        return Sub.forward(ctx, other, a, alpha=alpha)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return -grad * ctx.alpha if ctx.alpha != 1 else -grad
 
 
 class Mul(Op):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        a, b, _ = promote(a, b)
-        xp = xp_of(a if hasattr(a, "dtype") else b)
-        try:
-            return xp.multiply(a, b)
-        except ValueError:
-            _broadcast_error(a, b)
+        return _binary(lambda xp, x, y: xp.multiply(x, y), a, b)
 
     @staticmethod
     def backward(ctx, grad):
@@ -93,86 +186,216 @@ class Mul(Op):
                 grad * a if ctx.needs_input_grad[1] else None)
 
 
+def _true_divide(xp, x, y):
+    if x.dtype.kind not in "fc" if hasattr(x, "dtype") else y.dtype.kind not in "fc":
+        return xp.true_divide(x, y, dtype=_default_float())
+    return xp.true_divide(x, y)
+
+
+def _float_result(a, b):
+    """The dtype of a true division: the promoted dtype, or the default float for ints."""
+    promoted = _backend.result_type(a, b)
+    return promoted.np if promoted.is_floating_point or promoted.is_complex else _default_float()
+
+
 class Div(Op):
     @staticmethod
-    def forward(ctx, a, b, rounding_mode=None):
+    def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        ctx.rounding_mode = rounding_mode
-        a, b, np_dtype = promote(a, b)
-        xp = xp_of(a if hasattr(a, "dtype") else b)
-        float_result = np.dtype(np_dtype).kind in "fc"
-        try:
-            if rounding_mode is None:
-                if not float_result:
-                    return xp.true_divide(a, b, dtype=_backend.get_default_dtype().np)
-                return xp.true_divide(a, b)
-            if rounding_mode == "trunc":
-                if float_result:
-                    return xp.trunc(xp.true_divide(a, b))
-                _check_int_zero_division(xp, b)
-                return _int_trunc_divide(xp, a, b)
-            if rounding_mode == "floor":
-                if float_result:
-                    return xp.floor(xp.true_divide(a, b))
-                _check_int_zero_division(xp, b)
-                return xp.floor_divide(a, b)
-        except ValueError:
-            _broadcast_error(a, b)
-        raise RuntimeError("div expected rounding_mode to be one of None, 'trunc', or 'floor' "
-                           f"but found '{rounding_mode}'")
+        return _binary(_true_divide, a, b, _float_result(a, b))
 
     @staticmethod
     def backward(ctx, grad):
         a, b = ctx.saved_tensors
-        if ctx.rounding_mode is not None:
-            return (grad * 0 if ctx.needs_input_grad[0] else None,
-                    grad * 0 if ctx.needs_input_grad[1] else None)
         grad_a = grad / b if ctx.needs_input_grad[0] else None
         grad_b = -grad * a / (b * b) if ctx.needs_input_grad[1] else None
         return grad_a, grad_b
 
 
 def _check_int_zero_division(xp, b):
-    if (xp.asarray(b) == 0).any():
-        raise ZeroDivisionError("ZeroDivisionError")
+    if hasattr(b, "dtype") and b.dtype.kind in "biu" and bool((b == 0).any()) \
+            or isinstance(b, numbers.Integral) and b == 0:
+        raise RuntimeError("ZeroDivisionError")
 
 
-def _int_trunc_divide(xp, a, b):
-    quotient = xp.floor_divide(a, b)
-    remainder = xp.remainder(a, b)
-    fix = (remainder != 0) & ((xp.sign(a) * xp.sign(b)) < 0)
+def _trunc_divide(xp, x, y):
+    if np.result_type(x, y).kind in "fc":
+        return xp.trunc(xp.true_divide(x, y))
+    _check_int_zero_division(xp, y)
+    quotient = xp.floor_divide(x, y)
+    fix = (xp.remainder(x, y) != 0) & ((xp.sign(x) * xp.sign(y)) < 0)
     return quotient + fix.astype(quotient.dtype)
 
 
-class Neg(Op):
+def _floor_divide(xp, x, y):
+    if np.result_type(x, y).kind in "fc":
+        return xp.floor_divide(x, y)
+    _check_int_zero_division(xp, y)
+    return xp.floor_divide(x, y)
+
+
+class DivMode(Op):
+    """Division rounded toward zero ('trunc') or down ('floor'); its gradient is zero."""
+
+    node_name = "DivBackward2"
+
     @staticmethod
-    def forward(ctx, a):
-        if a.dtype == np.bool_:
-            raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. "
-                               "If you are trying to invert a mask, use the `~` or "
-                               "`logical_not()` operator instead.")
-        return xp_of(a).negative(a)
+    def forward(ctx, a, b, rounding_mode="trunc"):
+        if rounding_mode not in ("trunc", "floor"):
+            raise RuntimeError("div expected rounding_mode to be one of None, 'trunc', or "
+                               f"'floor' but found '{rounding_mode}'")
+        return _binary(_trunc_divide if rounding_mode == "trunc" else _floor_divide, a, b)
 
     @staticmethod
     def backward(ctx, grad):
-        return -grad
+        return (_zeros_like(grad) if ctx.needs_input_grad[0] else None,
+                _zeros_like(grad) if ctx.needs_input_grad[1] else None)
 
 
-class Pow(Op):
-    """input ** exponent for a tensor or scalar base and exponent."""
+class FloorDivide(Op):
+    """Python's ``//``; PyTorch defines no derivative for it."""
+
+    node_name = "NotImplemented"
 
     @staticmethod
     def forward(ctx, a, b):
-        a_raw, b_raw = a, b
-        a, b, np_dtype = promote(a, b)
-        xp = xp_of(a if hasattr(a, "dtype") else b)
-        if np.dtype(np_dtype).kind in "iu" and bool(xp.any(xp.asarray(b) < 0)):
-            raise RuntimeError("Integers to negative integer powers are not allowed.")
-        try:
-            out = xp.power(a, b)
-        except ValueError:
-            _broadcast_error(a, b)
-        ctx.save_for_backward(a_raw, b_raw, out)
+        return _binary(_floor_divide, a, b)
+
+    @staticmethod
+    def backward(ctx, *grads):
+        raise RuntimeError("derivative for aten::floor_divide is not implemented")
+
+
+class FloorDivideScalar(FloorDivide):
+    """tensor // number (the number is not an input of the node, as in PyTorch)."""
+
+    node_name = "NotImplemented"
+
+    @staticmethod
+    def forward(ctx, a, other=1):
+        return _binary(_floor_divide, a, other)
+
+
+def _remainder(xp, x, y):
+    if np.result_type(x, y).kind not in "fc":
+        _check_int_zero_division(xp, y)
+    return xp.remainder(x, y)
+
+
+def _fmod(xp, x, y):
+    if np.result_type(x, y).kind not in "fc":
+        _check_int_zero_division(xp, y)
+    return xp.fmod(x, y)
+
+
+class Remainder(Op):
+    """Python-style remainder (the sign of the divisor) of two tensors."""
+
+    node_name = "RemainderBackward1"
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return _binary(_remainder, a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        grad_b = -grad * div(a, b, rounding_mode="floor") if ctx.needs_input_grad[1] else None
+        return grad, grad_b
+
+
+class RemainderScalar(Op):
+    node_name = "RemainderBackward0"
+
+    @staticmethod
+    def forward(ctx, a, other=1):
+        return _binary(_remainder, a, other)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
+
+
+class Fmod(Op):
+    """C-style remainder (the sign of the dividend) of two tensors."""
+
+    node_name = "FmodBackward1"
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return _binary(_fmod, a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        grad_b = -grad * div(a, b, rounding_mode="trunc") if ctx.needs_input_grad[1] else None
+        return grad, grad_b
+
+
+class FmodScalar(Op):
+    node_name = "FmodBackward0"
+
+    @staticmethod
+    def forward(ctx, a, other=1):
+        return _binary(_fmod, a, other)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
+
+
+# ----------------------------------------------------------------------------- pow
+
+def _power(xp, x, y):
+    """x ** y; an integer to a negative integer power is 0 (or +-1 for a base of +-1)."""
+    if np.result_type(x, y).kind in "iu" and hasattr(y, "dtype"):
+        negative = y < 0
+        if bool(negative.any()):
+            out = xp.power(x, xp.abs(y))
+            special = xp.where((x == 1) | (x == -1), out, 0).astype(out.dtype)
+            return xp.where(negative, special, out)
+    return xp.power(x, y)
+
+
+def _check_negative_int_power(input, exponent):
+    if isinstance(exponent, numbers.Number) and exponent < 0 \
+            and input._data.dtype.kind in "biu" and isinstance(exponent, numbers.Integral):
+        raise RuntimeError("Integers to negative integer powers are not allowed.")
+
+
+class Pow(Op):
+    """tensor ** number."""
+
+    node_name = "PowBackward0"
+
+    @staticmethod
+    def forward(ctx, a, exponent=1):
+        ctx.save_for_backward(a)
+        ctx.exponent = exponent
+        return _binary(_power, a, exponent)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        exponent = ctx.exponent
+        if exponent == 0:
+            return _zeros_like(grad)
+        if exponent == 2:
+            return grad * (a * 2)
+        return grad * (pow(a, exponent - 1) * exponent)
+
+
+class PowTensor(Op):
+    """tensor ** tensor."""
+
+    node_name = "PowBackward1"
+
+    @staticmethod
+    def forward(ctx, a, b):
+        out = _binary(_power, a, b)
+        ctx.save_for_backward(a, b, out)
         return out
 
     @staticmethod
@@ -180,18 +403,32 @@ class Pow(Op):
         a, b, out = ctx.saved_tensors
         grad_a = grad_b = None
         if ctx.needs_input_grad[0]:
-            if isinstance(b, numbers.Number):
-                grad_a = grad * b * a ** (b - 1) if b != 0 else grad * 0
-            else:
-                grad_a = where(b == 0, 0.0, grad * b * a ** (b - 1))
+            grad_a = where(b == 0, 0.0, grad * (b * pow(a, b - 1)))
         if ctx.needs_input_grad[1]:
-            if isinstance(a, numbers.Number):
-                grad_b = grad * out * float(np.log(a)) if a > 0 else where(
-                    (b >= 0) & (out == 0), 0.0, grad * out * float(np.log(complex(a)).real))
-            else:
-                grad_b = where((a == 0) & (b >= 0), 0.0,
-                               grad * out * log(where(a == 0, 1.0, a)))
+            grad_b = grad * where((a == 0) & (b >= 0), 0.0, out * log(a))
         return grad_a, grad_b
+
+
+class PowScalar(Op):
+    """number ** tensor."""
+
+    node_name = "PowBackward2"
+
+    @staticmethod
+    def forward(ctx, b, base=1):
+        out = _binary(_power, base, b)
+        ctx.base = base
+        ctx.save_for_backward(b, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        b, out = ctx.saved_tensors
+        base = ctx.base
+        if base == 0:
+            return grad * where(b >= 0, 0.0, out * -math.inf)
+        log_base = math.log(base) if base > 0 else math.nan
+        return grad * (out * log_base)
 
 
 # ----------------------------------------------------------------------------- unary
@@ -207,7 +444,7 @@ class UnaryOp(Op):
     @classmethod
     def forward(cls, ctx, a):
         if cls.float_result and a.dtype.kind not in "fc":
-            a = a.astype(_backend.get_default_dtype().np)
+            a = a.astype(_default_float())
         out = cls.compute(xp_of(a), a)
         if cls.saves == "input":
             ctx.save_for_backward(a, None)
@@ -230,65 +467,592 @@ def _unary_op(name, compute, derivative, saves="input", float_result=True):
         "saves": saves, "float_result": float_result})
 
 
-Exp = _unary_op("Exp", lambda xp, a: xp.exp(a), lambda g, x, y: g * y, saves="output")
+def _sigmoid(xp, a):
+    # exp of -|a| never overflows; the two branches are the same function
+    e = xp.exp(-xp.abs(a))
+    return xp.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
+
+
+def _keep_integers(function):
+    """Rounding functions leave integer tensors as they are (a copy), as PyTorch does."""
+    def compute(xp, a):
+        return a.copy() if a.dtype.kind in "biu" else function(xp, a)
+
+    return compute
+
+
+_LN2, _LN10 = math.log(2.0), math.log(10.0)
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+
+Sqrt = _unary_op("Sqrt", lambda xp, a: xp.sqrt(a), lambda g, x, y: g / (y * 2), "output")
+Rsqrt = _unary_op("Rsqrt", lambda xp, a: 1 / xp.sqrt(a),
+                  lambda g, x, y: g * (y * y * y) * -0.5, "output")
+Reciprocal = _unary_op("Reciprocal", lambda xp, a: xp.reciprocal(a),
+                       lambda g, x, y: -g * (y * y), "output")
+Exp = _unary_op("Exp", lambda xp, a: xp.exp(a), lambda g, x, y: g * y, "output")
+Exp2 = _unary_op("Exp2", lambda xp, a: xp.exp2(a), lambda g, x, y: g * (y * _LN2), "output")
+Expm1 = _unary_op("Expm1", lambda xp, a: xp.expm1(a), lambda g, x, y: g * (y + 1), "output")
 Log = _unary_op("Log", lambda xp, a: xp.log(a), lambda g, x, y: g / x)
+Log1P = _unary_op("Log1P", lambda xp, a: xp.log1p(a), lambda g, x, y: g / (x + 1))
+Log2 = _unary_op("Log2", lambda xp, a: xp.log2(a), lambda g, x, y: g / (x * _LN2))
+Log10 = _unary_op("Log10", lambda xp, a: xp.log10(a), lambda g, x, y: g / (x * _LN10))
 Sin = _unary_op("Sin", lambda xp, a: xp.sin(a), lambda g, x, y: g * cos(x))
 Cos = _unary_op("Cos", lambda xp, a: xp.cos(a), lambda g, x, y: -g * sin(x))
-Tanh = _unary_op("Tanh", lambda xp, a: xp.tanh(a), lambda g, x, y: g * (1 - y * y),
-                 saves="output")
+Tan = _unary_op("Tan", lambda xp, a: xp.tan(a), lambda g, x, y: g * (y * y + 1), "output")
+Asin = _unary_op("Asin", lambda xp, a: xp.arcsin(a), lambda g, x, y: g * rsqrt(1 - x * x))
+Acos = _unary_op("Acos", lambda xp, a: xp.arccos(a), lambda g, x, y: -g * rsqrt(1 - x * x))
+Atan = _unary_op("Atan", lambda xp, a: xp.arctan(a), lambda g, x, y: g / (x * x + 1))
+Sinh = _unary_op("Sinh", lambda xp, a: xp.sinh(a), lambda g, x, y: g * cosh(x))
+Cosh = _unary_op("Cosh", lambda xp, a: xp.cosh(a), lambda g, x, y: g * sinh(x))
+Tanh = _unary_op("Tanh", lambda xp, a: xp.tanh(a), lambda g, x, y: g * (1 - y * y), "output")
+Asinh = _unary_op("Asinh", lambda xp, a: xp.arcsinh(a), lambda g, x, y: g * rsqrt(x * x + 1))
+Acosh = _unary_op("Acosh", lambda xp, a: xp.arccosh(a), lambda g, x, y: g * rsqrt(x * x - 1))
+Atanh = _unary_op("Atanh", lambda xp, a: xp.arctanh(a), lambda g, x, y: g / (1 - x * x))
+Sigmoid = _unary_op("Sigmoid", _sigmoid, lambda g, x, y: g * (y * (1 - y)), "output")
+Erf = _unary_op("Erf", lambda xp, a: erf_array(a),
+                lambda g, x, y: g * (exp(-(x * x)) * _TWO_OVER_SQRT_PI))
+Abs = _unary_op("Abs", lambda xp, a: xp.abs(a), lambda g, x, y: g * sign(x),
+                float_result=False)
+Sign = _unary_op("Sign", lambda xp, a: a.copy() if a.dtype == np.bool_ else xp.sign(a),
+                 lambda g, x, y: _zeros_like(g), None, False)
+Floor = _unary_op("Floor", _keep_integers(lambda xp, a: xp.floor(a)),
+                  lambda g, x, y: _zeros_like(g), None, False)
+Ceil = _unary_op("Ceil", _keep_integers(lambda xp, a: xp.ceil(a)),
+                 lambda g, x, y: _zeros_like(g), None, False)
+Trunc = _unary_op("Trunc", _keep_integers(lambda xp, a: xp.trunc(a)),
+                  lambda g, x, y: _zeros_like(g), None, False)
+Frac = _unary_op("Frac", lambda xp, a: a - xp.trunc(a), lambda g, x, y: g, None, False)
+Relu = _unary_op("Relu", lambda xp, a: xp.maximum(a, 0),
+                 lambda g, x, y: where(y > 0, g, 0.0), "output", False)
 
 
-def _unary_public(op):
-    def function(input: Tensor) -> Tensor:
-        return op.apply(input)
+class Neg(Op):
+    @staticmethod
+    def forward(ctx, a):
+        if a.dtype == np.bool_:
+            raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. "
+                               "If you are trying to invert a mask, use the `~` or "
+                               "`logical_not()` operator instead.")
+        return xp_of(a).negative(a)
 
-    return function
+    @staticmethod
+    def backward(ctx, grad):
+        return -grad
 
 
-exp = tensor_method("exp")(_unary_public(Exp))
-log = tensor_method("log")(_unary_public(Log))
-sin = tensor_method("sin")(_unary_public(Sin))
-cos = tensor_method("cos")(_unary_public(Cos))
-tanh = tensor_method("tanh")(_unary_public(Tanh))
+class Round(Op):
+    """Round half to even; with ``decimals`` to that many decimal places."""
+
+    @staticmethod
+    def forward(ctx, a, decimals=0):
+        if a.dtype.kind in "biu":
+            if decimals:
+                raise NotImplementedError(f'"round_cpu" not implemented for '
+                                          f"'{_type_word(a.dtype)}'")
+            return a.copy()
+        return xp_of(a).round(a, decimals)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return _zeros_like(grad)
 
 
-# ----------------------------------------------------------------------------- selection
+class RoundDecimals(Round):
+    node_name = "RoundBackward1"
+
+
+class NanToNum(Op):
+    @staticmethod
+    def forward(ctx, a, nan=0.0, posinf=None, neginf=None):
+        if a.dtype.kind not in "fc":
+            return a.copy()
+        ctx.save_for_backward(a)
+        return xp_of(a).nan_to_num(a, nan=nan, posinf=posinf, neginf=neginf)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return where(isfinite(a), grad, 0.0)
+
+
+# ----------------------------------------------------------------------------- erf
+
+# Chebyshev series (on [-1, 1]) fitted here to the exact function with mpmath:
+# erf(x) / x for t = x*x in [0, 4], and erfc(x) * exp(x*x) for x in [2, 6]; both are
+# accurate to a few float64 ulps. Beyond 6, erf rounds to +-1 in float64.
+_ERF_SMALL = (
+    0.7415552820424018, -0.30107107338659495, 0.06899483068983156, -0.013916271264722188,
+    0.0024207995224334636, -0.0003658639685848086, 4.862098443231905e-05,
+    -5.749256558035685e-06, 6.113243578434765e-07, -5.8991015312958435e-08,
+    5.2070090920686485e-09, -4.23297587996554e-10, 3.188113506648489e-11,
+    -2.2361550186737396e-12, 1.4673298127654468e-13, -9.043927412488925e-15,
+    5.239765863595342e-16)
+_ERFC_LARGE = (
+    0.15454893254411423, -0.07674006034821483, 0.01849487416970198, -0.004337233595514166,
+    0.0009916839077238056, -0.00022144890703087983, 4.836760032122529e-05,
+    -1.034609832664543e-05, 2.1698719431920526e-06, -4.4664937548784355e-07,
+    9.031674382673662e-08, -1.7955339488870227e-08, 3.5120800624763815e-09,
+    -6.763532420163469e-10, 1.2831846446281522e-10, -2.399702370969988e-11,
+    4.425938010048966e-12, -8.054583822885605e-13, 1.446990712176459e-13,
+    -2.567169503989327e-14, 4.499558098264158e-15, -7.788416530112745e-16,
+    1.2970557746759973e-16)
+
+
+def _chebyshev(coefficients, z):
+    """Clenshaw's recurrence for sum(c_k T_k(z))."""
+    b1 = b2 = 0.0
+    for c in coefficients[:0:-1]:
+        b1, b2 = 2 * z * b1 - b2 + c, b1
+    return z * b1 - b2 + coefficients[0]
+
+
+def erf_array(a):
+    """The error function of a float array (numpy: computed in float64, then rounded to the
+    input's dtype; CuPy: cupyx.scipy.special.erf)."""
+    xp = xp_of(a)
+    if xp is not np:
+        from cupyx.scipy.special import erf as cupy_erf  # noqa: PLC0415 - GPU only
+
+        return cupy_erf(a)
+    x = a.astype(np.float64)
+    ax = np.abs(x)
+    small = np.minimum(ax, 2.0)
+    near = x * _chebyshev(_ERF_SMALL, small * small * 0.5 - 1)
+    far = np.clip(ax, 2.0, 6.0)
+    far = np.copysign(1 - np.exp(-far * far) * _chebyshev(_ERFC_LARGE, far * 0.5 - 2), x)
+    return np.where(ax <= 2.0, near, far).astype(a.dtype, copy=False)
+
+
+# ----------------------------------------------------------------------------- two tensors
+
+class Atan2(Op):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return _binary(lambda xp, x, y: xp.arctan2(x, y), a, b, _float_result(a, b))
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        scale = grad / (a * a + b * b)
+        return (scale * b if ctx.needs_input_grad[0] else None,
+                scale * -a if ctx.needs_input_grad[1] else None)
+
+
+class Maximum(Op):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return _binary(lambda xp, x, y: xp.maximum(x, y), a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        shared = where(a == b, grad / 2, grad)  # ties split the gradient, as PyTorch does
+        return (where(a < b, 0.0, shared) if ctx.needs_input_grad[0] else None,
+                where(a > b, 0.0, shared) if ctx.needs_input_grad[1] else None)
+
+
+class Minimum(Op):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return _binary(lambda xp, x, y: xp.minimum(x, y), a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        shared = where(a == b, grad / 2, grad)
+        return (where(a > b, 0.0, shared) if ctx.needs_input_grad[0] else None,
+                where(a < b, 0.0, shared) if ctx.needs_input_grad[1] else None)
+
+
+def _clamp_array(a, low, high, np_dtype):
+    xp = xp_of(a)
+    out = a.astype(np_dtype, copy=False)
+    try:
+        if low is not None:
+            out = xp.maximum(out, low.astype(np_dtype, copy=False) if hasattr(low, "dtype")
+                             else low)
+        if high is not None:
+            out = xp.minimum(out, high.astype(np_dtype, copy=False) if hasattr(high, "dtype")
+                             else high)
+    except ValueError:
+        broadcast_shapes(a.shape, _shape_of(low), _shape_of(high))
+        raise
+    if out is a:
+        out = a.copy()
+    return out.astype(np_dtype, copy=False)
+
+
+class ClampScalar(Op):
+    """clamp with python-number bounds."""
+
+    node_name = "ClampBackward1"
+
+    @staticmethod
+    def forward(ctx, a, min=None, max=None):
+        ctx.save_for_backward(a)
+        ctx.bounds = (min, max)
+        return _clamp_array(a, min, max, _backend.result_type(a, min, max).np)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        low, high = ctx.bounds
+        if low is None:
+            inside = a <= high
+        elif high is None:
+            inside = a >= low
+        else:
+            inside = logical_and(a >= low, a <= high)
+        return where(inside, grad, 0.0)
+
+
+class ClampMin(ClampScalar):
+    node_name = "ClampMinBackward0"
+
+
+class ClampMax(ClampScalar):
+    node_name = "ClampMaxBackward0"
+
+
+class ClampTensor(Op):
+    """clamp with tensor bounds (either may be None); each bound gets the gradient where it
+    is the one selected."""
+
+    node_name = "ClampBackward0"
+
+    @staticmethod
+    def forward(ctx, a, low, high):
+        ctx.save_for_backward(a, low, high)
+        operands = [x for x in (a, low, high) if x is not None]
+        return _clamp_array(a, low, high, _backend.result_type(*operands).np)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, low, high = ctx.saved_tensors
+        needs = ctx.needs_input_grad
+        grad_a = grad_low = grad_high = None
+        if low is not None and high is not None:
+            if needs[0]:
+                grad_a = where(logical_and(a >= low, a <= high), grad, 0.0)
+            if needs[1]:
+                grad_low = where(logical_and(a < low, low < high), grad, 0.0)
+            if needs[2]:
+                grad_high = where(logical_or(a > high, high < low), grad, 0.0)
+        elif low is not None:
+            grad_a = where(a >= low, grad, 0.0) if needs[0] else None
+            grad_low = where(a < low, grad, 0.0) if needs[1] else None
+        else:
+            grad_a = where(a <= high, grad, 0.0) if needs[0] else None
+            grad_high = where(a > high, grad, 0.0) if needs[2] else None
+        return grad_a, grad_low, grad_high
+
+
+def _lerp_array(start, end, weight):
+    # PyTorch's formula: the endpoint nearer to the weight is the exact anchor
+    xp = xp_of(start)
+    diff = end - start
+    try:
+        if isinstance(weight, numbers.Number):
+            if -0.5 < weight < 0.5:
+                return start + weight * diff
+            return end - diff * (1 - weight)
+        return xp.where(xp.abs(weight) < 0.5, start + weight * diff, end - diff * (1 - weight))
+    except ValueError:
+        broadcast_shapes(start.shape, end.shape, _shape_of(weight))
+        raise
+
+
+class Lerp(Op):
+    """start + weight * (end - start) with a python-number weight."""
+
+    @staticmethod
+    def forward(ctx, start, end, weight=0.5):
+        ctx.weight = weight
+        return _lerp_array(start, end, weight)
+
+    @staticmethod
+    def backward(ctx, grad):
+        weight = ctx.weight
+        return grad * (1 - weight), grad * weight
+
+
+class LerpTensor(Op):
+    node_name = "LerpBackward1"
+
+    @staticmethod
+    def forward(ctx, start, end, weight):
+        ctx.save_for_backward(start, end, weight)
+        return _lerp_array(start, end, weight)
+
+    @staticmethod
+    def backward(ctx, grad):
+        start, end, weight = ctx.saved_tensors
+        needs = ctx.needs_input_grad
+        return (grad * (1 - weight) if needs[0] else None,
+                grad * weight if needs[1] else None,
+                grad * (end - start) if needs[2] else None)
+
 
 class Where(Op):
+    """input where condition else other; the condition is not an input of the node (it is
+    passed as a keyword), as in PyTorch's WhereBackward0."""
+
     @staticmethod
-    def forward(ctx, condition, a, b):
-        a, b, _ = promote(a, b)
+    def forward(ctx, a, b, condition=None):
+        np_dtype = _backend.result_type(a, b).np
         xp = xp_of(condition)
-        if condition.dtype != np.bool_:
-            raise RuntimeError(f"where expected condition to be a boolean tensor, but got a "
-                               f"tensor with dtype {_backend.from_numpy_dtype(condition.dtype)}")
+        a = a.astype(np_dtype, copy=False) if hasattr(a, "dtype") else xp.asarray(a, np_dtype)
+        b = b.astype(np_dtype, copy=False) if hasattr(b, "dtype") else xp.asarray(b, np_dtype)
         try:
             out = xp.where(condition, a, b)
         except ValueError:
-            broadcast_shapes(condition.shape, _shape_of(a), _shape_of(b))
+            broadcast_shapes(condition.shape, a.shape, b.shape)
             raise
-        ctx.save_for_backward(condition)
+        ctx.condition = condition
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        (condition,) = ctx.saved_tensors
-        zero = grad.new_zeros(())
-        return (None,
-                where(condition, grad, zero) if ctx.needs_input_grad[1] else None,
-                where(condition, zero, grad) if ctx.needs_input_grad[2] else None)
+        condition = Tensor._make(ctx.condition)
+        return (where(condition, grad, 0.0) if ctx.needs_input_grad[0] else None,
+                where(condition, 0.0, grad) if ctx.needs_input_grad[1] else None)
+
+
+class Copy(Op):
+    """The values of ``src`` broadcast and cast into the shape and dtype of ``dst``
+    (copy_ when a graph is recorded); ``dst``'s old values get a zero gradient."""
+
+    node_name = "CopyBackwards"
+
+    @staticmethod
+    def forward(ctx, dst, src):
+        out = xp_of(dst).empty_like(dst)
+        out[...] = src
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return (_zeros_like(grad) if ctx.needs_input_grad[0] else None,
+                grad if ctx.needs_input_grad[1] else None)
+
+
+class Fill(Op):
+    """The shape and dtype of the input filled with one value (a number or a 0-d tensor)."""
+
+    node_name = "FillBackward2"
+
+    @staticmethod
+    def forward(ctx, a, value):
+        out = xp_of(a).empty_like(a)
+        out[...] = value
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return (_zeros_like(grad) if ctx.needs_input_grad[0] else None,
+                grad.sum() if ctx.needs_input_grad[1] else None)
+
+
+class Zero(Fill):
+    node_name = "ZeroBackward0"
+
+
+# ----------------------------------------------------------------------------- predicates
+
+class Predicate(Op):
+    """A non-differentiable elementwise op giving bool (or integer, for bitwise) results."""
+
+    @classmethod
+    def forward(cls, ctx, *arrays):
+        if len(arrays) == 1:
+            return cls.compute(xp_of(arrays[0]), arrays[0])
+        return _binary(cls.compute, *arrays, cls.result)
+
+    @staticmethod
+    def backward(ctx, *grads):
+        raise RuntimeError("the derivative of a comparison or logical op is not defined")
+
+
+def _predicate(name, compute, result=np.bool_):
+    return type(name, (Predicate,), {"compute": staticmethod(compute), "result": result})
+
+
+_COMPARISONS = {
+    "eq": lambda xp, x, y: xp.equal(x, y), "ne": lambda xp, x, y: xp.not_equal(x, y),
+    "lt": lambda xp, x, y: xp.less(x, y), "le": lambda xp, x, y: xp.less_equal(x, y),
+    "gt": lambda xp, x, y: xp.greater(x, y), "ge": lambda xp, x, y: xp.greater_equal(x, y),
+}
+_COMPARISON_OPS = {name: _predicate(name.capitalize(), fn) for name, fn in _COMPARISONS.items()}
+
+
+def _comparison(name):
+    op = _COMPARISON_OPS[name]
+
+    def function(input, other, *, out=None):
+        _check_tensor_number(name, input, other)
+        return _maybe_out(op.apply(input, other), out)
+
+    function.__name__ = name
+    function.__doc__ = f"Elementwise ``input {name} other`` as a bool tensor (broadcast)."
+    return function
+
+
+eq = tensor_method("eq")(_comparison("eq"))
+ne = tensor_method("ne", "not_equal")(_comparison("ne"))
+lt = tensor_method("lt", "less")(_comparison("lt"))
+le = tensor_method("le", "less_equal")(_comparison("le"))
+gt = tensor_method("gt", "greater")(_comparison("gt"))
+ge = tensor_method("ge", "greater_equal")(_comparison("ge"))
+not_equal, less, less_equal, greater, greater_equal = ne, lt, le, gt, ge
+
+LogicalAnd = _predicate("LogicalAnd", lambda xp, x, y: xp.logical_and(x, y))
+LogicalOr = _predicate("LogicalOr", lambda xp, x, y: xp.logical_or(x, y))
+LogicalXor = _predicate("LogicalXor", lambda xp, x, y: xp.logical_xor(x, y))
+LogicalNot = _predicate("LogicalNot", lambda xp, x: xp.logical_not(x))
+IsNan = _predicate("IsNan", lambda xp, x: xp.isnan(x))
+IsInf = _predicate("IsInf", lambda xp, x: xp.isinf(x))
+IsFinite = _predicate("IsFinite", lambda xp, x: xp.isfinite(x))
+
+
+def _logical(name, op):
+    def function(input, other, *, out=None):
+        _check_tensors(name, input, other)
+        return _maybe_out(op.apply(input._data.astype(bool, copy=False),
+                                   other._data.astype(bool, copy=False)), out)
+
+    function.__name__ = name
+    function.__doc__ = f"Elementwise {name} of the truth values (nonzero) of two tensors."
+    return function
+
+
+def _raw(array):
+    return Tensor._make(array)
+
+
+logical_and = tensor_method("logical_and")(_logical("logical_and", LogicalAnd))
+logical_or = tensor_method("logical_or")(_logical("logical_or", LogicalOr))
+logical_xor = tensor_method("logical_xor")(_logical("logical_xor", LogicalXor))
 
 
 @tensor_method()
-def where(condition: Tensor, input=None, other=None):
-    """Elements of ``input`` where ``condition`` else of ``other``; with one argument, the
-    indices of the true elements (as nonzero(as_tuple=True))."""
-    if input is None and other is None:
-        return condition.nonzero(as_tuple=True)
-    if not isinstance(condition, Tensor):
-        raise TypeError(f"where(): argument 'condition' must be Tensor, not "
-                        f"{type(condition).__name__}")
-    return Where.apply(condition, input, other)
+def logical_not(input: Tensor, *, out=None) -> Tensor:
+    """Elementwise not of the truth values (nonzero) of ``input``, as bool."""
+    return _maybe_out(LogicalNot.apply(input), out)
+
+
+@tensor_method()
+def isnan(input: Tensor) -> Tensor:
+    """A bool tensor, True where ``input`` is NaN."""
+    return IsNan.apply(input)
+
+
+@tensor_method()
+def isinf(input: Tensor) -> Tensor:
+    """A bool tensor, True where ``input`` is +-inf."""
+    return IsInf.apply(input)
+
+
+@tensor_method()
+def isfinite(input: Tensor) -> Tensor:
+    """A bool tensor, True where ``input`` is neither NaN nor +-inf."""
+    return IsFinite.apply(input)
+
+
+_BITWISE = {
+    "bitwise_and": lambda xp, x, y: xp.bitwise_and(x, y),
+    "bitwise_or": lambda xp, x, y: xp.bitwise_or(x, y),
+    "bitwise_xor": lambda xp, x, y: xp.bitwise_xor(x, y),
+    "bitwise_left_shift": lambda xp, x, y: xp.left_shift(x, y),
+    "bitwise_right_shift": lambda xp, x, y: xp.right_shift(x, y),
+}
+
+
+class Bitwise(Op):
+    @staticmethod
+    def forward(ctx, a, b, name="bitwise_and"):
+        return _binary(_BITWISE[name], a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise RuntimeError("the derivative of a bitwise op is not defined")
+
+
+def _bitwise(name):
+    def function(input, other, *, out=None):
+        _check_operands(name, input, other)
+        result = _backend.result_type(input, other)
+        if result.is_floating_point or result.is_complex:
+            raise NotImplementedError(f'"{name}_cpu" not implemented for '
+                                      f"'{_type_word(result.np)}'")
+        return _maybe_out(Bitwise.apply(input, other, name=name), out)
+
+    function.__name__ = name
+    function.__doc__ = f"Elementwise {name} of integer or bool tensors (broadcast)."
+    return function
+
+
+bitwise_and = tensor_method("bitwise_and")(_bitwise("bitwise_and"))
+bitwise_or = tensor_method("bitwise_or")(_bitwise("bitwise_or"))
+bitwise_xor = tensor_method("bitwise_xor")(_bitwise("bitwise_xor"))
+bitwise_left_shift = tensor_method("bitwise_left_shift")(_bitwise("bitwise_left_shift"))
+bitwise_right_shift = tensor_method("bitwise_right_shift")(_bitwise("bitwise_right_shift"))
+BitwiseNot = _predicate("BitwiseNot", lambda xp, x: xp.logical_not(x) if x.dtype == np.bool_
+                        else xp.invert(x))
+
+
+@tensor_method()
+def bitwise_not(input: Tensor, *, out=None) -> Tensor:
+    """Elementwise bit inversion of an integer tensor (logical not for bool)."""
+    if input._data.dtype.kind not in "biu":
+        raise NotImplementedError(f"\"bitwise_not_cpu\" not implemented for "
+                                  f"'{_type_word(input._data.dtype)}'")
+    return _maybe_out(BitwiseNot.apply(input), out)
+
+
+@tensor_method()
+def isclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08,
+            equal_nan: bool = False) -> Tensor:
+    """A bool tensor: ``|input - other| <= atol + rtol * |other|`` elementwise (infinities
+    equal to themselves; NaNs equal when ``equal_nan``)."""
+    _check_tensors("isclose", input, other)
+    if input._data.dtype != other._data.dtype:
+        raise RuntimeError(f"{_type_word(input._data.dtype)} did not match "
+                           f"{_type_word(other._data.dtype)}")
+    a, b = input._data, other._data
+    xp = xp_of(a)
+    try:
+        close = a == b
+    except ValueError:
+        _broadcast_error(a, b)
+    if a.dtype.kind in "fc":
+        a64, b64 = a.astype(np.float64, copy=False), b.astype(np.float64, copy=False)
+        with_tolerance = xp.isfinite(b64) & (xp.abs(a64 - b64) <= atol + rtol * xp.abs(b64))
+        close = close | with_tolerance
+        if equal_nan:
+            close = close | (xp.isnan(a) & xp.isnan(b))
+    elif atol or rtol:
+        diff = xp.abs(a.astype(np.float64) - b.astype(np.float64))
+        close = close | (diff <= atol + rtol * xp.abs(b.astype(np.float64)))
+    return _raw(close)
+
+
+@tensor_method()
+def allclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08,
+             equal_nan: bool = False) -> bool:
+    """True when every element of ``input`` is close to ``other`` (see isclose)."""
+    return bool(isclose(input, other, rtol, atol, equal_nan)._data.all())
+
+
+@tensor_method()
+def equal(input: Tensor, other: Tensor) -> bool:
+    """True when both tensors have the same shape and the same values."""
+    _check_tensors("equal", input, other)
+    if input._data.shape != other._data.shape:
+        return False
+    return bool(eq(input, other)._data.all())
 
 
 # ----------------------------------------------------------------------------- public
@@ -297,20 +1061,45 @@ def where(condition: Tensor, input=None, other=None):
 def add(input, other, *, alpha=1, out=None):
     """input + alpha * other, broadcast, with PyTorch's type promotion."""
     _check_operands("add", input, other)
+    _check_alpha(input, other, alpha)
     return _maybe_out(Add.apply(input, other, alpha=alpha), out)
 
 
-@tensor_method()
+def _check_alpha(input, other, alpha):
+    if alpha == 1 or isinstance(alpha, bool):
+        return
+    result = _backend.result_type(input, other)
+    if not (result.is_floating_point or result.is_complex) and isinstance(alpha, float):
+        raise RuntimeError("For integral input tensors, argument alpha must not be a floating "
+                           "point number.")
+
+
+@tensor_method("sub", "subtract")
 def sub(input, other, *, alpha=1, out=None):
+    """input - alpha * other, broadcast, with PyTorch's type promotion."""
     _check_operands("sub", input, other)
+    _check_alpha(input, other, alpha)
     return _maybe_out(Sub.apply(input, other, alpha=alpha), out)
 
 
-subtract = tensor_method("subtract")(sub)
+subtract = sub
+
+
+@tensor_method()
+def rsub(input, other, *, alpha=1):
+    """other - alpha * input."""
+    _check_operands("rsub", input, other)
+    _check_alpha(input, other, alpha)
+    if isinstance(other, Tensor) and isinstance(input, Tensor):
+        return Rsub.apply(input, other, alpha=alpha)
+    if not isinstance(input, Tensor):
+        return Sub.apply(other, input, alpha=alpha)
+    return RsubScalar.apply(input, other=other, alpha=alpha)
 
 
 @tensor_method("mul", "multiply")
 def mul(input, other, *, out=None):
+    """input * other, broadcast, with PyTorch's type promotion."""
     _check_operands("mul", input, other)
     return _maybe_out(Mul.apply(input, other), out)
 
@@ -320,8 +1109,12 @@ multiply = mul
 
 @tensor_method("div", "divide")
 def div(input, other, *, rounding_mode=None, out=None):
+    """input / other (always a float result), or rounded with ``rounding_mode`` 'trunc'
+    (toward zero) or 'floor' (keeping integer dtypes)."""
     _check_operands("div", input, other)
-    return _maybe_out(Div.apply(input, other, rounding_mode=rounding_mode), out)
+    if rounding_mode is None:
+        return _maybe_out(Div.apply(input, other), out)
+    return _maybe_out(DivMode.apply(input, other, rounding_mode=rounding_mode), out)
 
 
 divide = div
@@ -329,11 +1122,63 @@ divide = div
 
 @tensor_method()
 def true_divide(input, other, *, out=None):
+    """input / other as a float result (div with no rounding)."""
     return div(input, other, out=out)
+
+
+@tensor_method()
+def floor_divide(input, other, *, out=None):
+    """input // other rounded down (not differentiable, as in PyTorch)."""
+    _check_operands("floor_divide", input, other)
+    if isinstance(input, Tensor) and not isinstance(other, Tensor):
+        return _maybe_out(FloorDivideScalar.apply(input, other=other), out)
+    return _maybe_out(FloorDivide.apply(input, other), out)
+
+
+@tensor_method()
+def remainder(input, other, *, out=None):
+    """Python's modulus: the result has the sign of ``other``."""
+    _check_operands("remainder", input, other)
+    if isinstance(input, Tensor) and not isinstance(other, Tensor):
+        return _maybe_out(RemainderScalar.apply(input, other=other), out)
+    return _maybe_out(Remainder.apply(input, other), out)
+
+
+@tensor_method()
+def fmod(input, other, *, out=None):
+    """C's fmod: the result has the sign of ``input``."""
+    _check_tensor_number("fmod", input, other)
+    if not isinstance(other, Tensor):
+        return _maybe_out(FmodScalar.apply(input, other=other), out)
+    return _maybe_out(Fmod.apply(input, other), out)
+
+
+@tensor_method()
+def pow(input, exponent, *, out=None):
+    """input ** exponent, either of which may be a python number."""
+    if not isinstance(input, Tensor):
+        if not isinstance(input, numbers.Number):
+            raise _type_error("pow", "self", 1, input, "Number")
+        if not isinstance(exponent, Tensor):
+            raise _type_error("pow", "exponent", 2, exponent)
+        return _maybe_out(PowScalar.apply(exponent, base=input), out)
+    if isinstance(exponent, Tensor):
+        return _maybe_out(PowTensor.apply(input, exponent), out)
+    if not isinstance(exponent, numbers.Number):
+        raise _type_error("pow", "exponent", 2, exponent, "Tensor or Number")
+    _check_negative_int_power(input, exponent)
+    return _maybe_out(Pow.apply(input, exponent=exponent), out)
+
+
+@tensor_method()
+def square(input: Tensor, *, out=None) -> Tensor:
+    """input ** 2 (ints and bools give int64)."""
+    return pow(input, 2, out=out)
 
 
 @tensor_method("neg", "negative")
 def neg(input, *, out=None):
+    """-input (not for bool tensors)."""
     return _maybe_out(Neg.apply(input), out)
 
 
@@ -341,10 +1186,213 @@ negative = neg
 
 
 @tensor_method()
-def pow(input, exponent, *, out=None):
-    _check_operands("pow", input, exponent)
-    return _maybe_out(Pow.apply(input, exponent), out)
+def positive(input: Tensor) -> Tensor:
+    """input itself."""
+    if input._data.dtype == np.bool_:
+        raise RuntimeError("The `+` operator, on a bool tensor is not supported.")
+    return input
 
+
+def _unary_public(op, name, doc):
+    def function(input: Tensor, *, out=None) -> Tensor:
+        if not isinstance(input, Tensor):
+            raise _type_error(name, "input", 1, input)
+        return _maybe_out(op.apply(input), out)
+
+    function.__name__ = name
+    function.__doc__ = doc
+    return function
+
+
+sqrt = tensor_method("sqrt")(_unary_public(Sqrt, "sqrt", "Square root."))
+rsqrt = tensor_method("rsqrt")(_unary_public(Rsqrt, "rsqrt", "1 / sqrt(input)."))
+reciprocal = tensor_method("reciprocal")(
+    _unary_public(Reciprocal, "reciprocal", "1 / input (a float result)."))
+exp = tensor_method("exp")(_unary_public(Exp, "exp", "e ** input."))
+exp2 = tensor_method("exp2")(_unary_public(Exp2, "exp2", "2 ** input."))
+expm1 = tensor_method("expm1")(_unary_public(Expm1, "expm1", "exp(input) - 1, accurate near 0."))
+log = tensor_method("log")(_unary_public(Log, "log", "Natural logarithm."))
+log1p = tensor_method("log1p")(_unary_public(Log1P, "log1p", "log(1 + input), accurate near 0."))
+log2 = tensor_method("log2")(_unary_public(Log2, "log2", "Base-2 logarithm."))
+log10 = tensor_method("log10")(_unary_public(Log10, "log10", "Base-10 logarithm."))
+sin = tensor_method("sin")(_unary_public(Sin, "sin", "Sine."))
+cos = tensor_method("cos")(_unary_public(Cos, "cos", "Cosine."))
+tan = tensor_method("tan")(_unary_public(Tan, "tan", "Tangent."))
+asin = tensor_method("asin", "arcsin")(_unary_public(Asin, "asin", "Arcsine."))
+acos = tensor_method("acos", "arccos")(_unary_public(Acos, "acos", "Arccosine."))
+atan = tensor_method("atan", "arctan")(_unary_public(Atan, "atan", "Arctangent."))
+sinh = tensor_method("sinh")(_unary_public(Sinh, "sinh", "Hyperbolic sine."))
+cosh = tensor_method("cosh")(_unary_public(Cosh, "cosh", "Hyperbolic cosine."))
+tanh = tensor_method("tanh")(_unary_public(Tanh, "tanh", "Hyperbolic tangent."))
+asinh = tensor_method("asinh", "arcsinh")(_unary_public(Asinh, "asinh", "Inverse hyperbolic sine."))
+acosh = tensor_method("acosh", "arccosh")(
+    _unary_public(Acosh, "acosh", "Inverse hyperbolic cosine."))
+atanh = tensor_method("atanh", "arctanh")(
+    _unary_public(Atanh, "atanh", "Inverse hyperbolic tangent."))
+sigmoid = tensor_method("sigmoid")(_unary_public(Sigmoid, "sigmoid", "1 / (1 + exp(-input))."))
+erf = tensor_method("erf")(_unary_public(Erf, "erf", "The error function."))
+floor = tensor_method("floor")(_unary_public(Floor, "floor", "Round down (integers unchanged)."))
+ceil = tensor_method("ceil")(_unary_public(Ceil, "ceil", "Round up (integers unchanged)."))
+trunc = tensor_method("trunc", "fix")(
+    _unary_public(Trunc, "trunc", "Round toward zero (integers unchanged)."))
+sign = tensor_method("sign")(_unary_public(Sign, "sign", "-1, 0 or 1 by the sign of each element."))
+arcsin, arccos, arctan, arcsinh, arccosh, arctanh, fix = (asin, acos, atan, asinh, acosh,
+                                                            atanh, trunc)
+
+
+@tensor_method("abs", "absolute")
+def abs(input: Tensor, *, out=None) -> Tensor:
+    """|input| (integers stay integers; not for bool)."""
+    if input._data.dtype == np.bool_:
+        raise NotImplementedError("\"abs_cpu\" not implemented for 'Bool'")
+    return _maybe_out(Abs.apply(input), out)
+
+
+absolute = abs
+
+
+@tensor_method()
+def frac(input: Tensor, *, out=None) -> Tensor:
+    """input - trunc(input) (float tensors only)."""
+    if input._data.dtype.kind not in "fc":
+        raise NotImplementedError(f"\"frac_cpu\" not implemented for "
+                                  f"'{_type_word(input._data.dtype)}'")
+    return _maybe_out(Frac.apply(input), out)
+
+
+@tensor_method()
+def relu(input: Tensor) -> Tensor:
+    """max(input, 0) elementwise."""
+    if input._data.dtype == np.bool_:
+        raise RuntimeError("Boolean inputs not supported for relu")
+    return Relu.apply(input)
+
+
+@tensor_method()
+def round(input: Tensor, *, decimals: int = 0, out=None) -> Tensor:
+    """Round half to even, to ``decimals`` decimal places (negative: tens, hundreds ...)."""
+    if decimals:
+        return _maybe_out(RoundDecimals.apply(input, decimals=int(decimals)), out)
+    return _maybe_out(Round.apply(input), out)
+
+
+@tensor_method()
+def nan_to_num(input: Tensor, nan: float = 0.0, posinf: float | None = None,
+               neginf: float | None = None, *, out=None) -> Tensor:
+    """NaN -> ``nan``, +inf -> ``posinf`` (default: the dtype's largest value), -inf ->
+    ``neginf`` (default: the lowest)."""
+    return _maybe_out(NanToNum.apply(input, nan=nan, posinf=posinf, neginf=neginf), out)
+
+
+@tensor_method("atan2", "arctan2")
+def atan2(input: Tensor, other: Tensor, *, out=None) -> Tensor:
+    """The angle of the point (other, input): arctan(input / other) in the right quadrant."""
+    _check_tensors("atan2", input, other)
+    return _maybe_out(Atan2.apply(input, other), out)
+
+
+arctan2 = atan2
+
+
+@tensor_method()
+def maximum(input: Tensor, other: Tensor, *, out=None) -> Tensor:
+    """Elementwise maximum (NaN propagates); ties split the gradient in halves."""
+    _check_tensors("maximum", input, other)
+    return _maybe_out(Maximum.apply(input, other), out)
+
+
+@tensor_method()
+def minimum(input: Tensor, other: Tensor, *, out=None) -> Tensor:
+    """Elementwise minimum (NaN propagates); ties split the gradient in halves."""
+    _check_tensors("minimum", input, other)
+    return _maybe_out(Minimum.apply(input, other), out)
+
+
+@tensor_method("clamp", "clip")
+def clamp(input: Tensor, min=None, max=None, *, out=None) -> Tensor:
+    """Elementwise ``min(max(input, min), max)``; ``min``/``max`` are numbers or tensors
+    (broadcast), either may be None. The gradient passes where min <= input <= max."""
+    if min is None and max is None:
+        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    tensors = isinstance(min, Tensor) or isinstance(max, Tensor)
+    if tensors:
+        for bound in (min, max):
+            if bound is not None and not isinstance(bound, Tensor):
+                raise TypeError("clamp(): min and max must both be Tensors or both be "
+                                f"numbers, got {type(min).__name__} and {type(max).__name__}")
+        return _maybe_out(ClampTensor.apply(input, min, max), out)
+    for bound in (min, max):
+        if bound is not None and not isinstance(bound, numbers.Number):
+            raise TypeError(f"clamp(): argument 'min' must be Number or Tensor, not "
+                            f"{type(bound).__name__}")
+    return _maybe_out(ClampScalar.apply(input, min=min, max=max), out)
+
+
+clip = clamp
+
+
+@tensor_method()
+def clamp_min(input: Tensor, min) -> Tensor:
+    """max(input, min) elementwise."""
+    if isinstance(min, Tensor):
+        return ClampTensor.apply(input, min, None)
+    return ClampMin.apply(input, min=min)
+
+
+@tensor_method()
+def clamp_max(input: Tensor, max) -> Tensor:
+    """min(input, max) elementwise."""
+    if isinstance(max, Tensor):
+        return ClampTensor.apply(input, None, max)
+    return ClampMax.apply(input, max=max)
+
+
+@tensor_method()
+def lerp(input: Tensor, end: Tensor, weight, *, out=None) -> Tensor:
+    """input + weight * (end - input); ``weight`` is a number or a tensor (broadcast)."""
+    _check_tensors("lerp", input, end)
+    for name, value in (("end", end), ("weight", weight)):
+        if isinstance(value, Tensor) and value._data.dtype != input._data.dtype:
+            raise RuntimeError(f"expected dtype {_dtype_word(input)} for `{name}` but got "
+                               f"dtype {_dtype_word(value)}")
+    if isinstance(weight, Tensor):
+        return _maybe_out(LerpTensor.apply(input, end, weight), out)
+    return _maybe_out(Lerp.apply(input, end, weight=weight), out)
+
+
+def _dtype_word(tensor: Tensor) -> str:
+    name = tensor._data.dtype.name
+    return {"float32": "float", "float64": "double", "float16": "c10::Half"}.get(name, name)
+
+
+def where(condition: Tensor, input=None, other=None):
+    """Elements of ``input`` where ``condition`` else of ``other`` (broadcast; either may be
+    a number); with one argument, the indices of the true elements (nonzero(as_tuple=True))."""
+    if input is None and other is None:
+        return condition.nonzero(as_tuple=True)
+    if not isinstance(condition, Tensor):
+        raise _type_error("where", "condition", 1, condition)
+    if condition._data.dtype != np.bool_:
+        raise RuntimeError(f"where expected condition to be a boolean tensor, but got a "
+                           f"tensor with dtype {_type_word(condition._data.dtype)}")
+    for value in (input, other):
+        if isinstance(value, Tensor) and value.device != condition.device:
+            raise RuntimeError("Expected all tensors to be on the same device, but found at "
+                               f"least two devices, {condition.device} and {value.device}!")
+        if not isinstance(value, (Tensor, numbers.Number)):
+            raise _type_error("where", "input", 2, value, "Tensor or Number")
+    return Where.apply(input, other, condition=condition._data)
+
+
+def _where_method(self, condition, other):
+    """``x.where(condition, y)`` is ``where(condition, x, y)``."""
+    return where(condition, self, other)
+
+
+TENSOR_METHODS["where"] = _where_method
+
+
+# ----------------------------------------------------------------------------- out=
 
 def _maybe_out(result: Tensor, out):
     """Honour ``out=``: write the result into ``out`` (resized like PyTorch when empty)."""
@@ -352,7 +1400,7 @@ def _maybe_out(result: Tensor, out):
         return result
     if not isinstance(out, Tensor):
         raise TypeError(f"out must be a Tensor, not {type(out).__name__}")
-    if out._requires_grad and _grad_enabled():
+    if out._requires_grad and _grad_state.enabled:
         raise RuntimeError("the out= argument of a function that records a graph does not "
                            "support automatic differentiation for outputs that require grad")
     if out._data.shape != result._data.shape:
@@ -360,14 +1408,12 @@ def _maybe_out(result: Tensor, out):
             raise RuntimeError(f"output with shape {list(out.shape)} doesn't match the "
                                f"broadcast shape {list(result.shape)}")
         out._data = xp_of(out._data).empty(result._data.shape, dtype=out._data.dtype)
+    if result._data.dtype != out._data.dtype:
+        if not can_cast(result.dtype, out.dtype):
+            raise cast_error(result.dtype, out.dtype)
+        result = Tensor._make(result._data.astype(out._data.dtype))
     out._write(result._data, result.dtype)
     return out
-
-
-def _grad_enabled():
-    from ..autograd.grad_mode import state  # noqa: PLC0415
-
-    return state.enabled
 
 
 # ----------------------------------------------------------------------------- conversion
@@ -446,4 +1492,17 @@ for _name, _dtype in (("float", _backend.float32), ("double", _backend.float64),
                       ("bool", _backend.bool_)):
     tensor_method(_name)(_dtype_method(_name, _dtype))
 
-__all__ = ['add', 'cos', 'div', 'divide', 'exp', 'log', 'mul', 'multiply', 'neg', 'negative', 'pow', 'sin', 'sub', 'subtract', 'tanh', 'true_divide', 'where']
+__all__ = [
+    "abs", "absolute", "acos", "acosh", "add", "allclose", "arccos", "arccosh", "arcsin",
+    "arcsinh", "arctan", "arctan2", "arctanh", "asin", "asinh", "atan", "atan2", "atanh",
+    "bitwise_and", "bitwise_left_shift", "bitwise_not", "bitwise_or", "bitwise_right_shift",
+    "bitwise_xor", "ceil", "clamp", "clamp_max", "clamp_min", "clip", "cos", "cosh", "div",
+    "divide", "eq", "equal", "erf", "exp", "exp2", "expm1", "fix", "floor", "floor_divide",
+    "fmod", "frac", "ge", "greater", "greater_equal", "gt", "isclose", "isfinite", "isinf",
+    "isnan", "le", "lerp", "less", "less_equal", "log", "log10", "log1p", "log2",
+    "logical_and", "logical_not", "logical_or", "logical_xor", "lt", "maximum", "minimum",
+    "mul", "multiply", "nan_to_num", "ne", "neg", "negative", "not_equal", "positive", "pow",
+    "reciprocal", "relu", "remainder", "round", "rsqrt", "rsub", "sigmoid", "sign", "sin",
+    "sinh", "sqrt", "square", "sub", "subtract", "tan", "tanh", "true_divide", "trunc",
+    "where",
+]
