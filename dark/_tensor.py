@@ -84,11 +84,6 @@ class Tensor:
             t._output_nr = output_nr
         return t
 
-    @staticmethod
-    def _zeros_for(shape, np_dtype, like_node):
-        del like_node
-        return Tensor._make(np.zeros(shape, dtype=np_dtype))
-
     def _xp(self):
         return np if type(self._data) is np.ndarray else _backend.array_module(self._data)
 

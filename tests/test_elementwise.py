@@ -1,12 +1,13 @@
 """Elementwise ops: the op table (values, float64 gradcheck/gradgradcheck, torch parity),
 type promotion, python operators and their graph nodes, in-place forms, errors."""
 import math
+import operator
 
 import numpy as np
 import pytest
+from harness import Case, check_case, ids
 
 import dark
-from harness import Case, check_case, ids
 
 torch = pytest.importorskip("torch")
 
@@ -513,9 +514,9 @@ def test_error_cases_match_torch():
     b = dark.tensor([True, False])
     with pytest.raises(RuntimeError, match="Subtraction, the `-` operator, with two bool "
                                            "tensors is not supported"):
-        b - b
+        operator.sub(b, b)
     with pytest.raises(RuntimeError, match="Negation, the `-` operator, on a bool tensor"):
-        -b
+        operator.neg(b)
     with pytest.raises(TypeError, match="unsupported operand"):
         dark.ones(3) + "a"
     with pytest.raises(TypeError, match=r"add\(\): argument 'other' \(position 2\) must be "
@@ -564,7 +565,7 @@ def test_comparison_with_other_types():
     assert (x == None) is False  # noqa: E711 - the operator itself is under test
     assert (x != "a") is True
     with pytest.raises(TypeError):
-        x < "a"
+        operator.lt(x, "a")
     assert x in [x]
 
 

@@ -79,6 +79,12 @@ EINSUM = [
          [(2, 2, 3), (3, 2)]),
     Case("einsum_label_broadcast", lambda t, a, b: t.einsum("ij,ij->ij", a, b),
          [(3, 1), (3, 4)]),
+    Case("einsum_repeated_apart", lambda t, a: t.einsum("iji->j", a), [(2, 3, 2)]),
+    Case("einsum_two_diagonals", lambda t, a: t.einsum("iijj->ij", a), [(2, 2, 3, 3)]),
+    Case("einsum_three_broadcast", lambda t, a, b, c: t.einsum("ij,ij,ij->", a, b, c),
+         [(2, 3), (1, 3), (2, 1)]),
+    Case("einsum_ellipsis_middle", lambda t, a, b: t.einsum("a...,...b->...ab", a, b),
+         [(2, 3), (3, 1)]),
     Case("einsum_0d_operand", lambda t, a, b: t.einsum(",ij->ij", a, b), [(), (2, 3)]),
     Case("tensordot_2", lambda t, a, b: t.tensordot(a, b), [(2, 3, 4), (3, 4, 2)]),
     Case("tensordot_1", lambda t, a, b: t.tensordot(a, b, dims=1), [(2, 3), (3, 4)]),
@@ -311,6 +317,7 @@ def test_grad_fn_names():
     assert (v @ v).grad_fn.name() == "DotBackward0"
     assert (a @ v).grad_fn.name() == "MvBackward0"
     assert dark.bmm(b, b).grad_fn.name() == "BmmBackward0"
+    assert dark.vdot(v, v).grad_fn.name() == "VdotBackward0"
     assert (b @ b).grad_fn.name() == "UnsafeViewBackward0"
     assert dark.linalg.vector_norm(a).grad_fn.name() == "LinalgVectorNormBackward0"
     assert dark.linalg.det(a).grad_fn.name() == "LinalgDetBackward0"
@@ -357,6 +364,20 @@ def test_complex_matmul_gradients_match_torch(shapes):
         product = a @ b
         seed = np.ones(tuple(product.shape)) * (0.5 - 2j)
         product.backward(lib.tensor(seed))
+        results.append([product.detach().numpy(), a.grad.numpy(), b.grad.numpy()])
+    for mine, reference in zip(*results):
+        np.testing.assert_allclose(mine, reference, rtol=1e-10)
+
+
+@pytest.mark.skipif(torch is None, reason="needs torch for the complex reference")
+def test_complex_vdot_matches_torch():
+    rng = np.random.default_rng(1)
+    arrays = [rng.standard_normal(3) + 1j * rng.standard_normal(3) for _ in range(2)]
+    results = []
+    for lib in (dark, torch):
+        a, b = (lib.tensor(x, requires_grad=True) for x in arrays)
+        product = lib.vdot(a, b)
+        product.backward(lib.tensor(1.5 + 0.5j, dtype=lib.complex128))
         results.append([product.detach().numpy(), a.grad.numpy(), b.grad.numpy()])
     for mine, reference in zip(*results):
         np.testing.assert_allclose(mine, reference, rtol=1e-10)

@@ -207,12 +207,8 @@ def _run_pre_hooks(node, grads):
 
 
 def _run_node(node, grads, buffers, create_graph, retain_graph):
-    Tensor = _function.Tensor
-    if node._materialize_grads:
-        for index, grad in enumerate(grads):
-            if grad is None:
-                shape, dtype = node._output_meta[index]
-                grads[index] = Tensor._zeros_for(shape, dtype, node)
+    if node._num_outputs > 1 and node._materialize_grads:
+        _materialize(node, grads)
     result = node._forward_cls.backward(node, *grads)
     if type(result) is not tuple:
         result = (result,)
@@ -230,19 +226,40 @@ def _run_node(node, grads, buffers, create_graph, retain_graph):
                 result = tuple(replaced)
     if _function._anomaly.enabled and _function._anomaly.check_nan:
         _check_nan(node, result)
-    if not retain_graph:
+    if not retain_graph and node._saved is not None:
         node._release()
     meta = node._input_meta
     for index, (next_node, output_nr) in enumerate(edges):
+        if next_node is None:
+            continue
         grad = result[index]
-        if next_node is None or grad is None:
+        if grad is None:
             continue
         shape, np_dtype = meta[index]
-        if grad._data.shape != shape:
+        data = grad._data
+        if data.shape != shape:
             grad = _reduce_to_shape(node, index, grad, shape)
-        if grad._data.dtype != np_dtype:
+        if data.dtype != np_dtype:
             grad = grad._cast_grad(np_dtype)
-        _add_to_buffer(buffers, next_node, output_nr, grad)
+        slots = buffers.get(next_node)
+        if slots is None:
+            if next_node._num_outputs == 1:
+                buffers[next_node] = [grad]
+                continue
+            slots = buffers[next_node] = [None] * next_node._num_outputs
+        current = slots[output_nr]
+        slots[output_nr] = grad if current is None else current + grad
+
+
+def _materialize(node, grads) -> None:
+    """Outputs of a multi-output node that got no gradient get zeros (on the device of the
+    gradients that did arrive)."""
+    Tensor = _function.Tensor
+    like = next(g for g in grads if g is not None)
+    for index, grad in enumerate(grads):
+        if grad is None:
+            shape, dtype = node._output_meta[index]
+            grads[index] = Tensor._make(like._xp().zeros(shape, dtype=dtype))
 
 
 def _reduce_to_shape(node, index, grad, shape):

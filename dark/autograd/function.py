@@ -326,6 +326,12 @@ class Op(Function):
             return _apply_on_gpu(cls, args, arrays, kwargs, record)
         if not (record and _grad_state.enabled):
             result = cls.forward(_NullContext(), *arrays, **kwargs)
+            if type(result) is np.ndarray and cls.view_of is None:
+                out = _new_tensor(Tensor)
+                out._data = result
+                out._requires_grad = False
+                out.grad_fn = out._grad = out._vc = None
+                return out
             if type(result) is tuple:
                 return tuple(_plain(cls, r, args) for r in result)
             return _plain(cls, result, args)
@@ -370,6 +376,7 @@ def _apply_on_gpu(cls, args, arrays, kwargs, record):
 
 
 _NO_EDGE = (None, 0)
+_new_tensor = object.__new__
 
 
 def _record_inputs(node, args) -> None:
@@ -447,32 +454,34 @@ def _resolve_saved(items, args, outputs):
     sees real graph tensors (needed for create_graph) and versions are checked."""
     entries = []
     for item in items:
-        if item is None or not hasattr(item, "dtype") or isinstance(item, np.generic):
-            entries.append(None if item is None else _SavedEntry("value", item, None))
-            continue
-        if isinstance(item, Tensor):
-            for out in outputs:
-                if item is out or item._data is out._data:
-                    break
-            else:
-                entries.append(_SavedEntry("tensor", item, item._version_counter()))
+        if type(item) is not np.ndarray:
+            if item is None:
+                entries.append(None)
                 continue
-            item = out._data
-        entry = None
-        for index, out in enumerate(outputs):
-            if out._data is item and out.grad_fn is not None:
-                entry = _SavedEntry("output", item, out._version_counter(), index)
-                break
-        if entry is None:
-            for arg in args:
-                if isinstance(arg, Tensor) and arg._data is item:
-                    entry = _SavedEntry("tensor", arg, arg._version_counter(),
-                                        arg._output_nr)
-                    break
-        if entry is None:
-            entry = _SavedEntry("array", item, None)
-        entries.append(entry)
+            if isinstance(item, Tensor):
+                for out in outputs:
+                    if item is out or item._data is out._data:
+                        item = out._data
+                        break
+                else:
+                    entries.append(_SavedEntry("tensor", item, item._version_counter(),
+                                               item._output_nr))
+                    continue
+            elif isinstance(item, np.generic) or not hasattr(item, "dtype"):
+                entries.append(_SavedEntry("value", item, None))
+                continue
+        entries.append(_array_entry(item, args, outputs))
     return entries
+
+
+def _array_entry(array, args, outputs):
+    for index, out in enumerate(outputs):
+        if out._data is array and out.grad_fn is not None:
+            return _SavedEntry("output", array, out._version_counter(), index)
+    for arg in args:
+        if isinstance(arg, Tensor) and arg._data is array:
+            return _SavedEntry("tensor", arg, arg._version_counter(), arg._output_nr)
+    return _SavedEntry("array", array, None)
 
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -53,6 +53,25 @@ def _binary(compute, a, b, result_dtype=None):
     return out
 
 
+def _quiet(compute):
+    """``compute`` without numpy's floating-point warnings (log(0), 0/0 ...): PyTorch gives
+    inf/nan silently."""
+
+    def quiet(xp, *arrays):
+        if xp is np:
+            with np.errstate(all="ignore"):
+                return compute(xp, *arrays)
+        return compute(xp, *arrays)
+
+    return quiet
+
+
+def _kind(x, y) -> str:
+    """The dtype kind of promoted operands (an array's dtype; a python scalar never changes
+    it after promote)."""
+    return (x if hasattr(x, "dtype") else y).dtype.kind
+
+
 def _type_error(name, argument, position, value, expected="Tensor"):
     return TypeError(f"{name}(): argument '{argument}' (position {position}) must be "
                      f"{expected}, not {type(value).__name__}")
@@ -186,6 +205,7 @@ class Mul(Op):
                 grad * a if ctx.needs_input_grad[1] else None)
 
 
+@_quiet
 def _true_divide(xp, x, y):
     if x.dtype.kind not in "fc" if hasattr(x, "dtype") else y.dtype.kind not in "fc":
         return xp.true_divide(x, y, dtype=_default_float())
@@ -218,8 +238,9 @@ def _check_int_zero_division(xp, b):
         raise RuntimeError("ZeroDivisionError")
 
 
+@_quiet
 def _trunc_divide(xp, x, y):
-    if np.result_type(x, y).kind in "fc":
+    if _kind(x, y) in "fc":
         return xp.trunc(xp.true_divide(x, y))
     _check_int_zero_division(xp, y)
     quotient = xp.floor_divide(x, y)
@@ -227,8 +248,9 @@ def _trunc_divide(xp, x, y):
     return quotient + fix.astype(quotient.dtype)
 
 
+@_quiet
 def _floor_divide(xp, x, y):
-    if np.result_type(x, y).kind in "fc":
+    if _kind(x, y) in "fc":
         return xp.floor_divide(x, y)
     _check_int_zero_division(xp, y)
     return xp.floor_divide(x, y)
@@ -276,14 +298,16 @@ class FloorDivideScalar(FloorDivide):
         return _binary(_floor_divide, a, other)
 
 
+@_quiet
 def _remainder(xp, x, y):
-    if np.result_type(x, y).kind not in "fc":
+    if _kind(x, y) not in "fc":
         _check_int_zero_division(xp, y)
     return xp.remainder(x, y)
 
 
+@_quiet
 def _fmod(xp, x, y):
-    if np.result_type(x, y).kind not in "fc":
+    if _kind(x, y) not in "fc":
         _check_int_zero_division(xp, y)
     return xp.fmod(x, y)
 
@@ -348,9 +372,10 @@ class FmodScalar(Op):
 
 # ----------------------------------------------------------------------------- pow
 
+@_quiet
 def _power(xp, x, y):
     """x ** y; an integer to a negative integer power is 0 (or +-1 for a base of +-1)."""
-    if np.result_type(x, y).kind in "iu" and hasattr(y, "dtype"):
+    if _kind(x, y) in "iu" and hasattr(y, "dtype"):
         negative = y < 0
         if bool(negative.any()):
             out = xp.power(x, xp.abs(y))
@@ -463,7 +488,8 @@ class UnaryOp(Op):
 def _unary_op(name, compute, derivative, saves="input", float_result=True):
     """Make a UnaryOp subclass named ``name`` (its node is ``<name>Backward0``)."""
     return type(name, (UnaryOp,), {
-        "compute": staticmethod(compute), "derivative": staticmethod(derivative),
+        "compute": staticmethod(_quiet(compute) if float_result else compute),
+        "derivative": staticmethod(derivative),
         "saves": saves, "float_result": float_result})
 
 
@@ -471,6 +497,15 @@ def _sigmoid(xp, a):
     # exp of -|a| never overflows; the two branches are the same function
     e = xp.exp(-xp.abs(a))
     return xp.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
+
+
+def _sign(xp, a):
+    if a.dtype == np.bool_:
+        return a.copy()
+    out = xp.sign(a)
+    if a.dtype.kind == "f":
+        out = xp.where(xp.isnan(a), 0, out).astype(a.dtype, copy=False)  # PyTorch: sign(nan) = 0
+    return out
 
 
 def _keep_integers(function):
@@ -513,7 +548,7 @@ Erf = _unary_op("Erf", lambda xp, a: erf_array(a),
                 lambda g, x, y: g * (exp(-(x * x)) * _TWO_OVER_SQRT_PI))
 Abs = _unary_op("Abs", lambda xp, a: xp.abs(a), lambda g, x, y: g * sign(x),
                 float_result=False)
-Sign = _unary_op("Sign", lambda xp, a: a.copy() if a.dtype == np.bool_ else xp.sign(a),
+Sign = _unary_op("Sign", lambda xp, a: _sign(xp, a),
                  lambda g, x, y: _zeros_like(g), None, False)
 Floor = _unary_op("Floor", _keep_integers(lambda xp, a: xp.floor(a)),
                   lambda g, x, y: _zeros_like(g), None, False)
@@ -521,7 +556,7 @@ Ceil = _unary_op("Ceil", _keep_integers(lambda xp, a: xp.ceil(a)),
                  lambda g, x, y: _zeros_like(g), None, False)
 Trunc = _unary_op("Trunc", _keep_integers(lambda xp, a: xp.trunc(a)),
                   lambda g, x, y: _zeros_like(g), None, False)
-Frac = _unary_op("Frac", lambda xp, a: a - xp.trunc(a), lambda g, x, y: g, None, False)
+Frac = _unary_op("Frac", _quiet(lambda xp, a: a - xp.trunc(a)), lambda g, x, y: g, None, False)
 Relu = _unary_op("Relu", lambda xp, a: xp.maximum(a, 0),
                  lambda g, x, y: where(y > 0, g, 0.0), "output", False)
 
@@ -1012,6 +1047,11 @@ def bitwise_not(input: Tensor, *, out=None) -> Tensor:
     return _maybe_out(BitwiseNot.apply(input), out)
 
 
+@_quiet
+def _within_tolerance(xp, a, b, rtol, atol):
+    return xp.isfinite(b) & (xp.abs(a - b) <= atol + rtol * xp.abs(b))
+
+
 @tensor_method()
 def isclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08,
             equal_nan: bool = False) -> Tensor:
@@ -1028,9 +1068,8 @@ def isclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-
     except ValueError:
         _broadcast_error(a, b)
     if a.dtype.kind in "fc":
-        a64, b64 = a.astype(np.float64, copy=False), b.astype(np.float64, copy=False)
-        with_tolerance = xp.isfinite(b64) & (xp.abs(a64 - b64) <= atol + rtol * xp.abs(b64))
-        close = close | with_tolerance
+        close = close | _within_tolerance(xp, a.astype(np.float64, copy=False),
+                                          b.astype(np.float64, copy=False), rtol, atol)
         if equal_nan:
             close = close | (xp.isnan(a) & xp.isnan(b))
     elif atol or rtol:

@@ -897,7 +897,7 @@ def masked_fill(input: Tensor, mask: Tensor, value) -> Tensor:
     array = _mask_array(mask, "masked_fill",
                         "masked_fill_ only supports boolean masks, but got mask with dtype {}")
     value = _fill_value(value, "masked_fill_")
-    shape = broadcast_shapes(input._data.shape, array.shape)
+    shape = broadcast_shapes(array.shape, input._data.shape)
     if shape != input._data.shape:
         input = input.expand(shape)
     op = MaskedFillTensor if isinstance(value, Tensor) else MaskedFill
@@ -908,7 +908,7 @@ def masked_fill(input: Tensor, mask: Tensor, value) -> Tensor:
 def masked_select(input: Tensor, mask: Tensor) -> Tensor:
     """The entries of input (broadcast with ``mask``) where mask is true, as a 1-D tensor."""
     array = _mask_array(mask, "masked_select", "masked_select: expected BoolTensor for mask")
-    shape = broadcast_shapes(input._data.shape, array.shape)
+    shape = broadcast_shapes(array.shape, input._data.shape)
     if shape != input._data.shape:
         input = input.expand(shape)
     xp = xp_of(array)

@@ -3,8 +3,9 @@ einsum, tensordot, kron, and the matrix functions of ``dark.linalg`` (norms, det
 svdvals).
 
 Every product goes through one op, ``MatMul``, whose ``transpose_a`` / ``transpose_b`` flags
-swap the last two dims of an operand on the fly: the backward formulas are themselves such
-products, so gradients (and gradients of gradients) need no transpose op and no copy."""
+take the adjoint of an operand on the fly (a strided view, which BLAS reads as is): the
+backward formulas are themselves such products, so gradients (and gradients of gradients)
+need no transpose op and no copy."""
 from __future__ import annotations
 
 import math
@@ -124,6 +125,10 @@ class Dot(MatMul):
 
 
 class Bmm(MatMul):
+    pass
+
+
+class Vdot(MatMul):
     pass
 
 
@@ -285,9 +290,18 @@ def dot(input: Tensor, tensor: Tensor, *, out=None) -> Tensor:
 @tensor_method("vdot")
 def vdot(input: Tensor, other: Tensor, *, out=None) -> Tensor:
     """The dot product of two 1-D tensors, conjugating the first (complex inputs)."""
-    if isinstance(input, Tensor) and input.is_complex():
-        input = input.conj()
-    return dot(input, other, out=out)
+    _check_tensor("vdot", input)
+    _check_tensor("vdot", other, 2, "other")
+    if input.ndim != 1 or other.ndim != 1:
+        raise RuntimeError(f"1D tensors expected, but got {input.ndim}D and {other.ndim}D "
+                           "tensors")
+    _check_kernel("dot", input, other, tuple(input.shape), tuple(other.shape))
+    if not input.is_complex():
+        return _maybe_out(Vdot.apply(input, other), out)
+    # The conjugate comes with the adjoint of input as a column: (1 x k) @ (k x 1).
+    column = (input.shape[0], 1)
+    result = MatMul.apply(input.reshape(column), other.reshape(column), transpose_a=True)
+    return _maybe_out(result.reshape(()), out)
 
 
 def _add_scaled(input: Tensor, product: Tensor, beta, alpha) -> Tensor:

@@ -293,13 +293,13 @@ _INPLACE_NAMES = (
     "true_divide", "floor_divide", "remainder", "fmod", "pow", "neg", "negative", "reciprocal",
     "square", "sqrt", "rsqrt", "exp", "exp2", "expm1", "log", "log1p", "log2", "log10", "sin",
     "cos", "tan", "asin", "acos", "atan", "atan2", "arcsin", "arccos", "arctan", "arctan2",
-    "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "sigmoid", "relu", "erf", "abs",
-    "absolute", "sign", "floor", "ceil", "round", "trunc", "fix", "frac", "clamp", "clip",
-    "clamp_min", "clamp_max", "lerp", "nan_to_num", "logical_and", "logical_or",
-    "logical_xor", "logical_not", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not",
-    "bitwise_left_shift", "bitwise_right_shift", "eq", "ne", "lt", "le", "gt", "ge",
-    "not_equal", "less", "less_equal", "greater", "greater_equal", "subtract", "multiply",
-    "divide",
+    "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "arcsinh", "arccosh", "arctanh",
+    "sigmoid", "relu", "erf", "abs", "absolute", "sign", "floor", "ceil", "round", "trunc",
+    "fix", "frac", "clamp", "clip", "clamp_min", "clamp_max", "lerp", "nan_to_num",
+    "logical_and", "logical_or", "logical_xor", "logical_not", "bitwise_and", "bitwise_or",
+    "bitwise_xor", "bitwise_not", "bitwise_left_shift", "bitwise_right_shift", "eq", "ne",
+    "lt", "le", "gt", "ge", "not_equal", "less", "less_equal", "greater", "greater_equal",
+    "subtract", "multiply", "divide",
 )
 
 INPLACE = {name + "_": _inplace(getattr(E, name), name) for name in _INPLACE_NAMES}
