@@ -1,7 +1,7 @@
 """Per-op Python overhead of dark's autograd against PyTorch (CPU), on tensors so small that
 the arithmetic costs nothing: what is timed is graph recording and the backward engine.
 
-    python benchmarks/autograd_overhead.py [--repeats 7]
+    python benchmarks/autograd_overhead.py [--repeats 15]
 
 Prints microseconds per op (forward op plus its share of backward) for dark and torch and
 the ratio dark/torch. Timings are medians of repeats after a warm-up."""
@@ -53,42 +53,48 @@ BENCHMARKS = [
 ]
 
 
-def time_per_call(function, lib, x, repeats: int) -> float:
-    """Median seconds per call, each repeat long enough (about 50 ms) to time reliably."""
+def _calls_for(function, lib, x) -> int:
+    """Warm up, then the number of calls that take about 20 ms (one timed sample)."""
     for _ in range(20):
         function(lib, x)
     start = time.perf_counter()
     calls = 0
-    while time.perf_counter() - start < 0.05:
+    while time.perf_counter() - start < 0.02:
         function(lib, x)
         calls += 1
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(calls):
-            function(lib, x)
-        samples.append((time.perf_counter() - start) / calls)
-    return statistics.median(samples)
+    return calls
 
 
-def run(repeats: int = 7) -> list:
-    """Time every benchmark; return rows (name, dark us/op, torch us/op or None)."""
+def _sample(function, lib, x, calls: int) -> float:
+    start = time.perf_counter()
+    for _ in range(calls):
+        function(lib, x)
+    return (time.perf_counter() - start) / calls
+
+
+def run(repeats: int = 15) -> list:
+    """Time every benchmark; return rows (name, dark us/op, torch us/op or None). dark and
+    torch samples alternate, so that both see the same machine load."""
+    if torch is not None:
+        torch.set_num_threads(1)
     rows = []
     for name, function, size, ops in BENCHMARKS:
-        dark_x = dark.linspace(0.1, 1.0, size).requires_grad_()
-        dark_us = time_per_call(function, dark, dark_x, repeats) / ops * 1e6
-        torch_us = None
+        libs = {"dark": (dark, dark.linspace(0.1, 1.0, size).requires_grad_())}
         if torch is not None:
-            torch.set_num_threads(1)
-            torch_x = torch.linspace(0.1, 1.0, size).requires_grad_()
-            torch_us = time_per_call(function, torch, torch_x, repeats) / ops * 1e6
-        rows.append((name, dark_us, torch_us))
+            libs["torch"] = (torch, torch.linspace(0.1, 1.0, size).requires_grad_())
+        calls = {key: _calls_for(function, lib, x) for key, (lib, x) in libs.items()}
+        samples = {key: [] for key in libs}
+        for _ in range(repeats):
+            for key, (lib, x) in libs.items():
+                samples[key].append(_sample(function, lib, x, calls[key]))
+        per_op = {key: statistics.median(values) / ops * 1e6 for key, values in samples.items()}
+        rows.append((name, per_op["dark"], per_op.get("torch")))
     return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=15)
     args = parser.parse_args()
     print(f"{'benchmark':42s} {'dark us/op':>11s} {'torch us/op':>12s} {'dark/torch':>11s}")
     for name, dark_us, torch_us in run(args.repeats):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import builtins
+
 import numpy as np
 
 _cupy = None
@@ -60,7 +61,7 @@ class dtype:
     def __reduce__(self):
         return (_dtype_by_name, (self.name,))
 
-    def to_real(self) -> "dtype":
+    def to_real(self) -> dtype:
         return self
 
 
@@ -115,6 +116,9 @@ def to_dtype(value) -> dtype:
 _default_dtype = float32
 
 
+to_dtype_ = to_dtype
+
+
 def get_default_dtype() -> dtype:
     return _default_dtype
 
@@ -135,6 +139,17 @@ def promote_types(a: dtype, b: dtype) -> dtype:
     if a_rank != b_rank:
         return a if a_rank > b_rank else b
     return _FROM_NP[np.promote_types(a.np, b.np)]
+
+
+def can_cast(from_dtype, to_dtype) -> bool:
+    """PyTorch's casting rule for in-place and out= results: no float to integer, no
+    complex to real, nothing but bool to bool."""
+    from_dtype, to_dtype = to_dtype_(from_dtype), to_dtype_(to_dtype)
+    if from_dtype.is_complex and not to_dtype.is_complex:
+        return False
+    if from_dtype.is_floating_point and not (to_dtype.is_floating_point or to_dtype.is_complex):
+        return False
+    return from_dtype is bool_ or to_dtype is not bool_
 
 
 def _category(d: dtype) -> int:
@@ -165,6 +180,8 @@ def result_type(*operands) -> dtype:
     dim_result = zero_result = wrapped_result = None
     for operand in operands:
         array = getattr(operand, "_data", operand)
+        if isinstance(array, np.generic):  # numpy scalars count as python numbers, as in torch
+            operand = array = array.item()
         if hasattr(array, "dtype") and hasattr(array, "ndim"):
             d = _FROM_NP.get(array.dtype) or from_numpy_dtype(array.dtype)
             if array.ndim:

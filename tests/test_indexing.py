@@ -2,14 +2,16 @@
 gather/scatter, index_*, masks, sort/topk/kthvalue, unique, take."""
 import numpy as np
 import pytest
+from harness import Case, check_case, host, ids
 
 import dark
-from harness import Case, check_case, host, ids
 
 try:
     import torch
 except ImportError:
     torch = None
+
+pytestmark = pytest.mark.filterwarnings("ignore:The reduce argument of torch.scatter")
 
 
 def ints(rng, high, shape):
@@ -272,8 +274,25 @@ def _view_inplace_cases():
         y[2:, 1] = x[0, :2]
         return y
 
+    def augmented_assignment(t, x):
+        y = x * 1
+        y[0] += x[1]
+        y[[1, 2, 1]] += 2 * x[2]
+        y[:, 1] *= x[:, 2]
+        mask = y > 0
+        y[mask] = y[mask] ** 2
+        return y * y
+
+    def reshape_view_strided(t, x):
+        y = x * 1
+        flat = y.view(12)
+        flat[3:5].mul_(x[0, :2])
+        part = flat[6:9]
+        part[1] = 5.0
+        return y * y
+
     return [select_mul, chain, view_sees_base, setitem_on_view, sibling_view,
-            base_setitem_then_view, no_grad_base]
+            base_setitem_then_view, no_grad_base, augmented_assignment, reshape_view_strided]
 
 
 @pytest.mark.skipif(torch is None, reason="needs torch")

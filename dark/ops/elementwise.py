@@ -115,15 +115,7 @@ def _type_word(np_dtype) -> str:
             "bool": "Bool"}.get(np.dtype(np_dtype).name, np.dtype(np_dtype).name)
 
 
-def can_cast(from_dtype, to_dtype) -> bool:
-    """PyTorch's casting rule for in-place and out= results: no float to integer, no
-    complex to real, nothing but bool to bool."""
-    from_dtype, to_dtype = _backend.to_dtype(from_dtype), _backend.to_dtype(to_dtype)
-    if from_dtype.is_complex and not to_dtype.is_complex:
-        return False
-    if from_dtype.is_floating_point and not (to_dtype.is_floating_point or to_dtype.is_complex):
-        return False
-    return from_dtype is _backend.bool_ or to_dtype is not _backend.bool_
+can_cast = _backend.can_cast
 
 
 def cast_error(from_dtype, to_dtype) -> RuntimeError:
