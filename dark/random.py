@@ -99,12 +99,15 @@ class _CUDAEngine:
 
     def __init__(self, generator: Generator):
         cupy = _backend.cupy_module()
+        from cupy.cuda import curand  # noqa: PLC0415 - CuPy is imported only for CUDA
+
         self.cupy = cupy
         self.generator = generator
         self.index = generator.device.index
         with cupy.cuda.Device(self.index):
+            # Philox is counter based: reseeding it per draw costs no state set-up kernel
             self.state = cupy.random.RandomState(
-                0, method=cupy.cuda.curand.CURAND_RNG_PSEUDO_PHILOX4_32_10)
+                np.uint64(0), method=curand.CURAND_RNG_PSEUDO_PHILOX4_32_10)
 
     def _next(self):
         generator = self.generator
@@ -114,6 +117,8 @@ class _CUDAEngine:
 
     def _float(self, kind, shape, np_dtype, out):
         with self.cupy.cuda.Device(self.index):
+            if 0 in shape:  # cuRAND is not asked for zero numbers
+                return self.cupy.empty(shape, dtype=np_dtype)
             dtype = np_dtype if np_dtype in (np.float32, np.float64) else np.float32
             state = self._next()
             method = {"uniform": state.random_sample, "normal": state.standard_normal,
@@ -131,10 +136,14 @@ class _CUDAEngine:
 
     def integers(self, low: int, high: int, shape):
         with self.cupy.cuda.Device(self.index):
+            if 0 in shape:
+                return self.cupy.empty(shape, dtype=np.int64)
             return self._next().randint(low, high, shape, dtype=np.int64)
 
     def permutation(self, n: int):
         with self.cupy.cuda.Device(self.index):
+            if n == 0:
+                return self.cupy.empty((0,), dtype=np.int64)
             return self._next().permutation(n).astype(np.int64, copy=False)
 
     def poisson(self, rates):
@@ -624,7 +633,7 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
             keys = engine.exponential(rows.shape, np.dtype(np.float64))
             with np.errstate(divide="ignore"):
                 keys = keys / rows
-            samples = xp.argsort(keys, axis=1, kind="stable")[:, :num_samples]
+            samples = xp.argsort(keys, axis=1)[:, :num_samples]
     samples = samples.astype(np.int64, copy=False).reshape(input.shape[:-1] + (num_samples,))
     return finish(samples, out, False)
 

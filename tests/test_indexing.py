@@ -226,7 +226,7 @@ def _both(fn, shape=(4, 3)):
     for lib in (dark, torch):
         leaf = lib.tensor(values, requires_grad=True)
         out = fn(lib, leaf)
-        out.backward(lib.tensor(np.arange(out.numel(), dtype=np.float64).reshape(
+        out.backward(lib.tensor(np.arange(1.0, out.numel() + 1).reshape(
             tuple(out.shape))))
         leaves.append(leaf)
     return leaves
@@ -291,7 +291,12 @@ def _view_inplace_cases():
         part[1] = 5.0
         return y * y
 
-    return [select_mul, chain, view_sees_base, setitem_on_view, sibling_view,
+    def setitem_on_reshape_view(t, x):
+        y = x * 1
+        y.view(4, 3)[1] = x[0, :3] * 2
+        return y * y
+
+    return [setitem_on_reshape_view, select_mul, chain, view_sees_base, setitem_on_view, sibling_view,
             base_setitem_then_view, no_grad_base, augmented_assignment, reshape_view_strided]
 
 
@@ -485,3 +490,19 @@ def test_return_types():
     values, indices = dark.topk(dark.tensor([1.0, 5.0, 3.0]), 2)
     assert host(indices).tolist() == [1, 2] and values.dtype == dark.float32
     assert dark.kthvalue(dark.tensor([4.0, 1.0]), 1).indices.item() == 1
+
+
+@pytest.mark.parametrize("ufunc", [np.add, np.multiply])
+def test_accumulation_in_rounds_matches_ufunc_at(ufunc):
+    """The GPU fallback for repeated indices (no atomics), checked on numpy arrays."""
+    from dark.ops.indexing import _in_rounds
+
+    rng = np.random.default_rng(3)
+    key = (slice(None), rng.integers(0, 4, (3, 5)))
+    value = rng.integers(1, 4, (2, 3, 5)).astype(np.int64)
+    expected = np.arange(8, dtype=np.int64).reshape(2, 4) + 1
+    actual = expected.copy()
+    region = actual[:, ::1]
+    ufunc.at(expected, key, value)
+    _in_rounds(np, region, key, value, ufunc)
+    np.testing.assert_array_equal(actual, expected)

@@ -23,6 +23,10 @@ _COPY_WARNING = ("To copy construct from a tensor, it is recommended to use "
 
 # ----------------------------------------------------------------------------- helpers
 
+_PYTHON_SCALARS = {bool: lambda: _backend.bool_, int: lambda: _backend.int64,
+                   float: _backend.get_default_dtype,
+                   complex: lambda: _backend.scalar_dtype(1j)}
+
 def _infer_dtype(data) -> _backend.dtype:
     """PyTorch's inference: bool -> bool, int -> int64, float -> default, complex -> default
     complex; numpy arrays and scalars and tensors keep their own; a sequence promotes its
@@ -34,6 +38,10 @@ def _infer_dtype(data) -> _backend.dtype:
     if isinstance(data, (bool, numbers.Number)):
         return _backend.scalar_dtype(data)
     if isinstance(data, (list, tuple)):
+        kinds = set(map(type, data))
+        if kinds and kinds <= _PYTHON_SCALARS.keys():  # the common flat case, no recursion
+            return _PYTHON_SCALARS[bool if kinds == {bool} else int if kinds <= {int, bool}
+                                   else complex if complex in kinds else float]()
         result = None
         for item in data:
             d = _infer_dtype(item)

@@ -75,6 +75,10 @@ def _assign(array, view, key, value):
     region[Ellipsis if key is None else key] = value
 
 
+# dtypes that cupyx.scatter_add handles with CUDA atomics; others go in rounds
+_ATOMIC_ADD_DTYPES = ("float32", "float64", "int32", "uint32", "uint64")
+
+
 def _accumulate(array, view, key, value):
     """array[view][key] += value, summing over repeated indices."""
     region = array if view is None else view(array)
@@ -84,30 +88,37 @@ def _accumulate(array, view, key, value):
     xp = xp_of(array)
     if xp is np:
         np.add.at(region, key, value)
-    else:
+    elif region.dtype.name in _ATOMIC_ADD_DTYPES:
         import cupyx  # noqa: PLC0415 - only on the GPU path
 
         cupyx.scatter_add(region, key, xp.broadcast_to(value, region[key].shape))
+    else:
+        _in_rounds(xp, region, key, value, xp.add)
 
 
 def _multiply(array, view, key, value):
-    """array[view][key] *= value over repeated indices (numpy's multiply.at; rounds of
-    distinct positions elsewhere)."""
+    """array[view][key] *= value over repeated indices."""
     region = array if view is None else view(array)
     xp = xp_of(array)
     if xp is np:
         np.multiply.at(region, key, value)
-        return
-    arrays = xp.broadcast_arrays(*key)
-    values = xp.broadcast_to(xp.asarray(value, dtype=region.dtype), arrays[0].shape).ravel()
-    positions = xp.ravel_multi_index(tuple(a.ravel() for a in arrays), region.shape)
+    else:
+        _in_rounds(xp, region, key, value, xp.multiply)
+
+
+def _in_rounds(xp, region, key, value, ufunc):
+    """``ufunc.at(region, key, value)`` without atomics (CuPy has no ufunc.at): each round
+    updates the first remaining occurrence of every distinct position."""
+    ids = xp.arange(region.size).reshape(region.shape)[key]
+    values = xp.broadcast_to(xp.asarray(value, dtype=region.dtype), ids.shape).ravel()
+    positions = ids.ravel()
     while positions.size:
         _, first = xp.unique(positions, return_index=True)
-        flat = region.reshape(-1)
-        flat[positions[first]] *= values[first]
-        keep = xp.ones(positions.size, dtype=bool)
-        keep[first] = False
-        positions, values = positions[keep], values[keep]
+        where = xp.unravel_index(positions[first], region.shape)
+        region[where] = ufunc(region[where], values[first])
+        rest = xp.ones(positions.size, dtype=bool)
+        rest[first] = False
+        positions, values = positions[rest], values[rest]
 
 
 def _along_dim(xp, index, dim: int, ndim: int) -> tuple:
@@ -598,6 +609,9 @@ def setitem(self: Tensor, index, value) -> None:
     if self._requires_grad and self.grad_fn is None and advanced is None:
         raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
                            "in-place operation.")
+    if self._base is not None:
+        # a view made by another op (reshape ...) is replayed on its base by its strides
+        self.__dict__.setdefault("_view_getter", None)
     self._inplace(_put, value, region, advanced)
     if self._base is None and "_views" in self.__dict__:
         refresh_views(self)
