@@ -296,8 +296,9 @@ def _view_inplace_cases():
         y.view(4, 3)[1] = x[0, :3] * 2
         return y * y
 
-    return [setitem_on_reshape_view, select_mul, chain, view_sees_base, setitem_on_view, sibling_view,
-            base_setitem_then_view, no_grad_base, augmented_assignment, reshape_view_strided]
+    return [select_mul, chain, view_sees_base, setitem_on_view, sibling_view,
+            base_setitem_then_view, no_grad_base, augmented_assignment, reshape_view_strided,
+            setitem_on_reshape_view]
 
 
 @pytest.mark.skipif(torch is None, reason="needs torch")

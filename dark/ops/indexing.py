@@ -41,26 +41,6 @@ class _Region:
         return array[self.key]
 
 
-class _StridedRegion:
-    """A view given by its offset and strides (in elements) into a C-contiguous array of
-    the base's shape: how views made by other ops (reshape, transpose ...) are replayed."""
-
-    __slots__ = ("offset", "shape", "strides")
-
-    def __init__(self, offset: int, shape: tuple, strides: tuple):
-        self.offset = offset
-        self.shape = shape
-        self.strides = strides
-
-    def __call__(self, array):
-        xp = xp_of(array)
-        # only freshly allocated (contiguous) arrays are written through this view
-        flat = xp.ascontiguousarray(array).reshape(-1)[self.offset:]
-        item = flat.dtype.itemsize
-        return xp.lib.stride_tricks.as_strided(
-            flat, self.shape, tuple(s * item for s in self.strides))
-
-
 def _flat(array):
     return array.reshape(-1)
 
@@ -237,7 +217,6 @@ IndexAdd = _named(IndexPut, "IndexAdd")
 IndexCopy = _named(IndexPut, "IndexCopy")
 IndexFill = _named(IndexPut, "IndexFill")
 IndexFillTensor = _named(IndexPut, "IndexFillTensor", "IndexFillBackward1")
-
 
 
 class ScatterReduce(IndexPut):
@@ -467,12 +446,15 @@ def _record_view(out: Tensor, source: Tensor, region: _Region) -> None:
             region.key, parent)
     out.__dict__["_view_getter"] = getter
     views = base.__dict__.get("_views")
-    if views is None:
-        views = base.__dict__["_views"] = weakref.WeakSet()
-    views.add(out)
+    if views is None:  # keyed by id: a WeakSet would compare tensors with ==
+        views = base.__dict__["_views"] = weakref.WeakValueDictionary()
+    views[id(out)] = out
 
 
-def _region_of(view: Tensor, base: Tensor):
+def _location_of(view: Tensor, base: Tensor, writing: bool = False):
+    """Where ``view`` lies in its base, as a (view, key) location: its recorded getter, or
+    else (views made by other ops: reshape, transpose ...) the flat positions given by its
+    strides into the C-contiguous base."""
     getter = view.__dict__.get("_view_getter")
     if getter is _NO_GRAD_VIEW:
         raise RuntimeError(
@@ -482,18 +464,23 @@ def _region_of(view: Tensor, base: Tensor):
             "inside the no_grad block (if you don't want the inplace to be tracked) or both "
             "outside (if you want the inplace to be tracked).")
     if getter is not None:
-        return getter
+        return getter, None
+    array = view._data
     if not base._data.flags.c_contiguous:
         raise RuntimeError("an in-place operation on a view of a non-contiguous tensor that "
                            "requires grad is not supported; use an out-of-place operation")
-    item = view._data.dtype.itemsize
-    strides = tuple(s // item for s in view._data.strides)
-    if any(s == 0 and n > 1 for s, n in zip(strides, view._data.shape)):
+    item = array.dtype.itemsize
+    strides = tuple(s // item for s in array.strides)
+    if writing and any(s == 0 and n > 1 for s, n in zip(strides, array.shape)):
         raise RuntimeError("unsupported operation: more than one element of the written-to "
                            "tensor refers to a single memory location. Please clone() the "
                            "tensor before performing the operation.")
-    return _StridedRegion((view.data_ptr() - base.data_ptr()) // item,
-                          tuple(view._data.shape), strides)
+    xp = xp_of(array)
+    offset = (view.data_ptr() - base.data_ptr()) // item
+    positions = xp.arange(base._data.size, dtype=np.int64)[offset:]
+    positions = xp.lib.stride_tricks.as_strided(
+        positions, array.shape, tuple(s * positions.itemsize for s in strides))
+    return _flat, (positions,)
 
 
 def rebase_view(view: Tensor, result: Tensor) -> None:
@@ -503,8 +490,8 @@ def rebase_view(view: Tensor, result: Tensor) -> None:
     if base._requires_grad and base.grad_fn is None:
         raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
                            "in-place operation.")
-    region = _region_of(view, base)
-    updated = CopySlices.apply(base, result, view=region, copy=False)
+    region, key = _location_of(view, base, writing=True)
+    updated = CopySlices.apply(base, result, view=region, key=key, copy=False)
     _take_history(base, updated)
     base._bump_version()
     refresh_views(base, view)
@@ -521,12 +508,13 @@ def refresh_views(base: Tensor, *more: Tensor) -> None:
     history of a view of the new base, as PyTorch regenerates view grad_fns."""
     if not base._requires_grad:
         return
-    views = set(base.__dict__.get("_views", ()))
-    views.update(more)
-    for view in views:
+    views = dict(base.__dict__.get("_views", {}).items())
+    views.update((id(view), view) for view in more)
+    for view in views.values():
         if view.__dict__.get("_view_getter", None) is _NO_GRAD_VIEW:
             continue
-        fresh = AsStrided.apply(base, view=_region_of(view, base))
+        region, key = _location_of(view, base)
+        fresh = AsStrided.apply(base, view=region, key=key)
         _take_history(view, fresh)
 
 
