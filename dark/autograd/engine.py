@@ -54,35 +54,39 @@ def _size(shape) -> str:
     return "dark.Size([" + ", ".join(str(s) for s in shape) + "])"
 
 
-def _topological_order(roots):
-    """Nodes reachable from ``roots`` in an order where every node comes after all nodes
-    that send it a gradient (Kahn's algorithm on dependency counts)."""
+def _dependencies(roots) -> dict:
+    """For every node reachable from ``roots`` (unique), the number of edges into it."""
     dependencies: dict = {}
-    unique_roots = list(dict.fromkeys(roots))
-    stack = list(unique_roots)
-    seen = set(stack)
+    root_set = set(roots)
+    stack = list(roots)
     while stack:
-        node = stack.pop()
-        for next_node, _ in node.next_functions:
+        for next_node, _ in stack.pop().next_functions:
             if next_node is None:
                 continue
-            dependencies[next_node] = dependencies.get(next_node, 0) + 1
-            if next_node not in seen:
-                seen.add(next_node)
-                stack.append(next_node)
-    ready = [node for node in unique_roots if node not in dependencies]
-    order = []
+            count = dependencies.get(next_node)
+            if count is None:
+                dependencies[next_node] = 1
+                if next_node not in root_set:
+                    stack.append(next_node)
+            else:
+                dependencies[next_node] = count + 1
+    return dependencies
+
+
+def _in_order(roots, dependencies):
+    """Yield the nodes so that each comes after every node that sends it a gradient (Kahn's
+    algorithm: a node is ready once all its incoming edges are consumed)."""
+    ready = [node for node in roots if node not in dependencies]
     while ready:
         node = ready.pop()
-        order.append(node)
+        yield node
         for next_node, _ in node.next_functions:
-            if next_node is None:
-                continue
-            count = dependencies[next_node] - 1
-            dependencies[next_node] = count
-            if count == 0:
-                ready.append(next_node)
-    return order
+            if next_node is not None:
+                count = dependencies[next_node] - 1
+                if count:
+                    dependencies[next_node] = count
+                else:
+                    ready.append(next_node)
 
 
 def _nodes_to_run(order, target_nodes):
@@ -131,9 +135,13 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
         node, output_nr = edge_of(output)
         roots.append(node)
         _add_to_buffer(buffers, node, output_nr, grad)
-    order = _topological_order(roots)
+    roots = list(dict.fromkeys(roots))
+    order = _in_order(roots, _dependencies(roots))
     target_nodes = {node for node, _ in targets}
-    to_run = _nodes_to_run(order, target_nodes) if inputs is not None else None
+    to_run = None
+    if inputs is not None:
+        order = list(order)
+        to_run = _nodes_to_run(order, target_nodes)
 
     previous_mode = _grad_state.enabled
     _grad_state.enabled = create_graph

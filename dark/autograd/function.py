@@ -109,25 +109,33 @@ class BackwardNode:
     # ---- ctx API used inside backward
     @property
     def saved_tensors(self) -> tuple:
-        if self._released:
-            raise RuntimeError(
-                "Trying to backward through the graph a second time (or directly access saved "
-                "tensors after they have already been freed). Saved intermediate values of the "
-                "graph are freed when you call .backward() or autograd.grad(). Specify "
-                "retain_graph=True if you need to backward through the graph a second time or "
-                "if you need to access saved tensors after calling backward.")
-        return tuple(self._unpack(entry) for entry in self._saved or ())
-
-    def _unpack(self, entry):
-        if entry is None:
-            return None
-        if entry.counter is not None and entry.counter[0] != entry.version:
-            raise RuntimeError(self._modified_message(entry))
-        if entry.kind == "tensor" or entry.kind == "value":
-            return entry.value
-        if entry.kind == "output":
-            return Tensor._make(entry.value, True, self, entry.output_nr, entry.counter)
-        return Tensor._make(entry.value, False, None)
+        saved = self._saved
+        if saved is None:
+            if self._released:
+                raise RuntimeError(
+                    "Trying to backward through the graph a second time (or directly access "
+                    "saved tensors after they have already been freed). Saved intermediate "
+                    "values of the graph are freed when you call .backward() or "
+                    "autograd.grad(). Specify retain_graph=True if you need to backward "
+                    "through the graph a second time or if you need to access saved tensors "
+                    "after calling backward.")
+            return ()
+        values = []
+        for entry in saved:
+            if entry is None:
+                values.append(None)
+                continue
+            counter = entry.counter
+            if counter is not None and counter[0] != entry.version:
+                raise RuntimeError(self._modified_message(entry))
+            kind = entry.kind
+            if kind == "tensor" or kind == "value":
+                values.append(entry.value)
+            elif kind == "output":
+                values.append(Tensor._make(entry.value, True, self, entry.output_nr, counter))
+            else:
+                values.append(Tensor._make(entry.value))
+        return tuple(values)
 
     def _modified_message(self, entry) -> str:
         """PyTorch's words for a saved tensor changed in place since it was saved: the

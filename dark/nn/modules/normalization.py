@@ -1,0 +1,4 @@
+"""nn.modules.normalization (being written)."""
+from __future__ import annotations
+
+__all__: list = []
