@@ -14,6 +14,8 @@ from .ops.shape import *  # noqa: F403
 from .random import *  # noqa: F403
 from . import autograd, cuda, linalg
 from . import nn  # noqa: E402 - nn stands on the ops above
+from . import optim  # noqa: E402
+from .serialization import *  # noqa: E402, F403
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 
 half = float16

@@ -1,0 +1,1 @@
+"""dark.optim: optimizers and learning-rate schedulers (being written)."""

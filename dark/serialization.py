@@ -1,0 +1,1 @@
+"""dark.save / dark.load (being written)."""
