@@ -53,17 +53,9 @@ class _NullContext:
         pass
 
 
-class _SavedEntry:
-    """A saved array or tensor with the version it had when it was saved."""
-
-    __slots__ = ("kind", "value", "counter", "version", "output_nr")
-
-    def __init__(self, kind, value, counter, output_nr=0):
-        self.kind = kind
-        self.value = value
-        self.counter = counter
-        self.version = counter[0] if counter is not None else 0
-        self.output_nr = output_nr
+# A saved array or tensor is kept as a tuple (kind, value, version counter, version at save
+# time, output_nr); python numbers and None are kept as they are.
+_TENSOR, _OUTPUT, _ARRAY, _VALUE = "tensor", "output", "array", "value"
 
 
 class BackwardNode:
@@ -122,31 +114,29 @@ class BackwardNode:
             return ()
         values = []
         for entry in saved:
-            if entry is None:
-                values.append(None)
+            if type(entry) is not tuple:
+                values.append(entry)
                 continue
-            counter = entry.counter
-            if counter is not None and counter[0] != entry.version:
+            kind, value, counter, version, output_nr = entry
+            if counter is not None and counter[0] != version:
                 raise RuntimeError(self._modified_message(entry))
-            kind = entry.kind
-            if kind == "tensor" or kind == "value":
-                values.append(entry.value)
-            elif kind == "output":
-                values.append(Tensor._make(entry.value, True, self, entry.output_nr, counter))
+            if kind == _TENSOR or kind == _VALUE:
+                values.append(value)
+            elif kind == _OUTPUT:
+                values.append(Tensor._make(value, True, self, output_nr, counter))
             else:
-                values.append(Tensor._make(entry.value))
+                values.append(Tensor._make(value))
         return tuple(values)
 
     def _modified_message(self, entry) -> str:
         """PyTorch's words for a saved tensor changed in place since it was saved: the
         node named is the one that made the tensor's current value."""
-        value = entry.value
+        kind, value, counter, version, output_nr = entry
         array = value._data if isinstance(value, Tensor) else value
-        if entry.kind == "output":
-            producer, output_nr = self, entry.output_nr
+        if kind == _OUTPUT:
+            producer = self
         else:
-            producer, output_nr = getattr(value, "grad_fn", None), getattr(value,
-                                                                         "_output_nr", 0)
+            producer, output_nr = value.grad_fn, value._output_nr
         which = "" if producer is None else (
             f", which is output {output_nr} of {_forward_name(producer.name())},")
         hint = ("Hint: the backtrace further above can point to the operation that failed "
@@ -155,7 +145,7 @@ class BackwardNode:
                 "its gradient, with dark.autograd.set_detect_anomaly(True, check_nan=False).")
         return ("one of the variables needed for gradient computation has been modified by an "
                 f"inplace operation: [{_type_name(array)} {list(array.shape)}]{which} is at "
-                f"version {entry.counter[0]}; expected version {entry.version} instead. "
+                f"version {counter[0]}; expected version {version} instead. "
                 + hint)
 
     # ---- hooks on the node, as torch.autograd.graph.Node
@@ -457,14 +447,17 @@ def _connect(node, args, arrays, single, view_of):
     return outputs[0] if single else tuple(outputs)
 
 
+_PLAIN_VALUES = (float, int, bool, complex)
+
+
 def _resolve_saved(items, args, outputs):
     """Map each saved array to the input or output tensor it belongs to, so that backward
     sees real graph tensors (needed for create_graph) and versions are checked."""
     entries = []
     for item in items:
         if type(item) is not np.ndarray:
-            if item is None:
-                entries.append(None)
+            if item is None or type(item) in _PLAIN_VALUES:
+                entries.append(item)
                 continue
             if isinstance(item, Tensor):
                 for out in outputs:
@@ -472,24 +465,26 @@ def _resolve_saved(items, args, outputs):
                         item = out._data
                         break
                 else:
-                    entries.append(_SavedEntry("tensor", item, item._version_counter(),
-                                               item._output_nr))
+                    counter = item._version_counter()
+                    entries.append((_TENSOR, item, counter, counter[0], item._output_nr))
                     continue
             elif isinstance(item, np.generic) or not hasattr(item, "dtype"):
-                entries.append(_SavedEntry("value", item, None))
+                entries.append((_VALUE, item, None, 0, 0))
                 continue
-        entries.append(_array_entry(item, args, outputs))
+        for index, out in enumerate(outputs):
+            if out._data is item and out.grad_fn is not None:
+                counter = out._version_counter()
+                entries.append((_OUTPUT, item, counter, counter[0], index))
+                break
+        else:
+            for arg in args:
+                if isinstance(arg, Tensor) and arg._data is item:
+                    counter = arg._version_counter()
+                    entries.append((_TENSOR, arg, counter, counter[0], arg._output_nr))
+                    break
+            else:
+                entries.append((_ARRAY, item, None, 0, 0))
     return entries
-
-
-def _array_entry(array, args, outputs):
-    for index, out in enumerate(outputs):
-        if out._data is array and out.grad_fn is not None:
-            return _SavedEntry("output", array, out._version_counter(), index)
-    for arg in args:
-        if isinstance(arg, Tensor) and arg._data is array:
-            return _SavedEntry("tensor", arg, arg._version_counter(), arg._output_nr)
-    return _SavedEntry("array", array, None)
 
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -1,4 +1,544 @@
-"""conv ops for dark.nn.functional (being written). `__all__` lists the nn.functional names."""
+"""Convolutions for dark.nn.functional: conv1d/2d/3d, conv_transpose1d/2d/3d, unfold, fold.
+
+Forward is im2col: a strided sliding-window view of the padded input (no copy) is gathered
+once into a (groups, C/groups * prod(kernel), N * prod(out)) column buffer and multiplied by
+the weight in ONE matmul. Three Ops close under differentiation, as in PyTorch:
+``Convolution`` (y = conv(x, w)), ``ConvolutionBackwardInput`` (its adjoint in x, which is
+conv_transpose) and ``ConvolutionBackwardWeight`` (its adjoint in w). The backward of each is
+made of the other two, so second derivatives (gradgradcheck, create_graph) come out exactly.
+The adjoint in x scatters the columns back by col2im: one strided add per kernel offset."""
 from __future__ import annotations
 
-__all__: list = []
+import itertools
+import math
+import numbers
+
+from .._tensor import Tensor
+from ..autograd.function import Op
+from ._util import xp_of
+
+# ----------------------------------------------------------------------------- geometry
+
+
+def window_view(xp, x, out_shape: tuple, kernel: tuple, stride: tuple, dilation: tuple):
+    """The (N, C, *out_shape, *kernel) view ``x[n, c, o * stride + k * dilation]`` of an
+    (N, C, *spatial) array, without a copy."""
+    strides = x.strides
+    spatial = range(len(kernel))
+    return xp.lib.stride_tricks.as_strided(
+        x, x.shape[:2] + tuple(out_shape) + tuple(kernel),
+        strides[:2] + tuple(strides[2 + i] * stride[i] for i in spatial)
+        + tuple(strides[2 + i] * dilation[i] for i in spatial))
+
+
+def pad_array(xp, x, padding: tuple, value=0, extra: tuple | None = None):
+    """``x`` with ``padding[i]`` entries of ``value`` before and ``padding[i] + extra[i]``
+    after each spatial dim (no copy when there is nothing to add)."""
+    extra = extra or (0,) * len(padding)
+    if not any(padding) and not any(extra):
+        return x
+    shape = x.shape[:2] + tuple(s + 2 * p + e for s, p, e in zip(x.shape[2:], padding, extra))
+    out = xp.full(shape, value, dtype=x.dtype)
+    out[(slice(None), slice(None)) + tuple(slice(p, p + s) for p, s in
+                                           zip(padding, x.shape[2:]))] = x
+    return out
+
+
+def col2im(xp, columns, spatial: tuple, padding: tuple, stride: tuple, dilation: tuple,
+           extra: tuple | None = None):
+    """The adjoint of ``window_view`` of a padded input: add each window entry of
+    ``columns`` (N, C, *out, *kernel) back to its place in an (N, C, *spatial) array, one
+    strided add per kernel offset (the entries of one offset never overlap)."""
+    d = len(spatial)
+    out_shape = columns.shape[2:2 + d]
+    kernel = columns.shape[2 + d:]
+    extra = extra or (0,) * d
+    padded = tuple(s + 2 * p + e for s, p, e in zip(spatial, padding, extra))
+    buffer = xp.zeros(columns.shape[:2] + padded, dtype=columns.dtype)
+    windows = window_view(xp, buffer, out_shape, kernel, stride, dilation)
+    for offset in itertools.product(*(range(k) for k in kernel)):
+        index = (Ellipsis,) + offset
+        windows[index] += columns[index]
+    if not any(padding) and not any(extra):
+        return buffer
+    return buffer[(slice(None), slice(None)) + tuple(slice(p, p + s) for p, s in
+                                                     zip(padding, spatial))]
+
+
+def _columns(xp, x, out_shape, kernel, stride, padding, dilation, groups):
+    """The im2col buffer (groups, C/groups * prod(kernel), N * prod(out_shape)) of x."""
+    d = len(kernel)
+    windows = window_view(xp, pad_array(xp, x, padding), out_shape, kernel, stride, dilation)
+    order = (1,) + tuple(range(2 + d, 2 + 2 * d)) + (0,) + tuple(range(2, 2 + d))
+    channels = x.shape[1]
+    return windows.transpose(order).reshape(
+        groups, channels // groups * math.prod(kernel), x.shape[0] * math.prod(out_shape))
+
+
+def _grouped_output(xp, grad_output, groups):
+    """grad_output (N, C_out, *out) as (groups, C_out/groups, N * prod(out))."""
+    n, channels = grad_output.shape[:2]
+    moved = xp.moveaxis(grad_output, 1, 0)
+    return moved.reshape(groups, channels // groups, n * math.prod(grad_output.shape[2:]))
+
+
+def _from_grouped(xp, result, n, out_shape):
+    """(groups, C/groups, N * prod(out)) back to a contiguous (N, C, *out)."""
+    channels = result.shape[0] * result.shape[1]
+    return xp.ascontiguousarray(xp.moveaxis(result.reshape((channels, n) + tuple(out_shape)),
+                                            0, 1))
+
+
+def conv_forward(xp, x, weight, stride, padding, dilation, groups):
+    """conv(x, weight) on raw arrays, padding symmetric per spatial dim."""
+    kernel = weight.shape[2:]
+    out_shape = conv_output_shape(x.shape[2:], kernel, stride, padding, dilation)
+    columns = _columns(xp, x, out_shape, kernel, stride, padding, dilation, groups)
+    out_channels = weight.shape[0]
+    result = xp.matmul(weight.reshape(groups, out_channels // groups, -1), columns)
+    return _from_grouped(xp, result, x.shape[0], out_shape)
+
+
+def conv_input_grad(xp, grad_output, weight, spatial, stride, padding, dilation, groups):
+    """The adjoint of conv in x (= conv_transpose): (N, C_out, *out) -> (N, C_in, *spatial)."""
+    d = len(spatial)
+    n = grad_output.shape[0]
+    out_shape = grad_output.shape[2:]
+    kernel = weight.shape[2:]
+    out_channels = weight.shape[0]
+    grouped_weight = weight.reshape(groups, out_channels // groups, -1)
+    columns = xp.matmul(grouped_weight.transpose(0, 2, 1),
+                        _grouped_output(xp, grad_output, groups))
+    in_channels = weight.shape[1] * groups
+    columns = columns.reshape((in_channels,) + tuple(kernel) + (n,) + tuple(out_shape))
+    order = (1 + d, 0) + tuple(range(2 + d, 2 + 2 * d)) + tuple(range(1, 1 + d))
+    return col2im(xp, columns.transpose(order), tuple(spatial), padding, stride, dilation)
+
+
+def conv_weight_grad(xp, x, grad_output, kernel, stride, padding, dilation, groups):
+    """The adjoint of conv in the weight: (C_out, C_in/groups, *kernel)."""
+    out_shape = grad_output.shape[2:]
+    columns = _columns(xp, x, out_shape, kernel, stride, padding, dilation, groups)
+    result = xp.matmul(_grouped_output(xp, grad_output, groups), columns.transpose(0, 2, 1))
+    return result.reshape((grad_output.shape[1], x.shape[1] // groups) + tuple(kernel))
+
+
+def conv_output_shape(spatial, kernel, stride, padding, dilation) -> tuple:
+    return tuple((s + 2 * p - d * (k - 1) - 1) // st + 1
+                 for s, k, st, p, d in zip(spatial, kernel, stride, padding, dilation))
+
+
+def _bias_shape(bias, ndim: int) -> tuple:
+    return (1, bias.shape[0]) + (1,) * (ndim - 2)
+
+
+# ----------------------------------------------------------------------------- ops
+
+class Convolution(Op):
+    """y = conv(x, weight) + bias."""
+
+    node_name = "ConvolutionBackward0"
+
+    @staticmethod
+    def forward(ctx, x, weight, bias=None, stride=(1,), padding=(0,), dilation=(1,), groups=1):
+        ctx.geometry = (stride, padding, dilation, groups)
+        ctx.save_for_backward(x, weight)
+        out = conv_forward(xp_of(x), x, weight, stride, padding, dilation, groups)
+        if bias is not None:
+            out += bias.reshape(_bias_shape(bias, out.ndim))
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight = ctx.saved_tensors
+        stride, padding, dilation, groups = ctx.geometry
+        needs = ctx.needs_input_grad
+        grad_x = grad_weight = grad_bias = None
+        if needs[0]:
+            grad_x = ConvolutionBackwardInput.apply(
+                grad, weight, spatial=x.shape[2:], stride=stride, padding=padding,
+                dilation=dilation, groups=groups)
+        if needs[1]:
+            grad_weight = ConvolutionBackwardWeight.apply(
+                x, grad, kernel=weight.shape[2:], stride=stride, padding=padding,
+                dilation=dilation, groups=groups)
+        if len(needs) > 2 and needs[2]:
+            grad_bias = grad.sum((0,) + tuple(range(2, grad.ndim)))
+        return (grad_x, grad_weight, grad_bias)[:len(needs)]
+
+
+class ConvolutionBackwardInput(Op):
+    """y = conv_transpose(g, weight) + bias, the adjoint of conv in its input; ``spatial`` is
+    the output's spatial shape (it resolves the stride's rounding)."""
+
+    node_name = "ConvolutionBackwardBackward0"
+
+    @staticmethod
+    def forward(ctx, grad_output, weight, bias=None, spatial=(), stride=(1,), padding=(0,),
+                dilation=(1,), groups=1):
+        ctx.geometry = (stride, padding, dilation, groups)
+        ctx.save_for_backward(grad_output, weight)
+        out = conv_input_grad(xp_of(grad_output), grad_output, weight, spatial, stride,
+                              padding, dilation, groups)
+        if bias is not None:
+            out += bias.reshape(_bias_shape(bias, out.ndim))
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad_output, weight = ctx.saved_tensors
+        stride, padding, dilation, groups = ctx.geometry
+        needs = ctx.needs_input_grad
+        grad_g = grad_weight = grad_bias = None
+        if needs[0]:
+            grad_g = Convolution.apply(grad, weight, None, stride=stride, padding=padding,
+                                       dilation=dilation, groups=groups)
+        if needs[1]:
+            grad_weight = ConvolutionBackwardWeight.apply(
+                grad, grad_output, kernel=weight.shape[2:], stride=stride, padding=padding,
+                dilation=dilation, groups=groups)
+        if len(needs) > 2 and needs[2]:
+            grad_bias = grad.sum((0,) + tuple(range(2, grad.ndim)))
+        return (grad_g, grad_weight, grad_bias)[:len(needs)]
+
+
+class ConvTranspose(ConvolutionBackwardInput):
+    node_name = "ConvolutionBackward0"
+
+
+class ConvolutionBackwardWeight(Op):
+    """The adjoint of conv in its weight: <W(x, g), v> = <g, conv(x, v)>."""
+
+    node_name = "ConvolutionBackwardBackward0"
+
+    @staticmethod
+    def forward(ctx, x, grad_output, kernel=(), stride=(1,), padding=(0,), dilation=(1,),
+                groups=1):
+        ctx.geometry = (stride, padding, dilation, groups)
+        ctx.save_for_backward(x, grad_output)
+        return conv_weight_grad(xp_of(x), x, grad_output, kernel, stride, padding, dilation,
+                                groups)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, grad_output = ctx.saved_tensors
+        stride, padding, dilation, groups = ctx.geometry
+        grad_x = grad_g = None
+        if ctx.needs_input_grad[0]:
+            grad_x = ConvolutionBackwardInput.apply(
+                grad_output, grad, spatial=x.shape[2:], stride=stride, padding=padding,
+                dilation=dilation, groups=groups)
+        if ctx.needs_input_grad[1]:
+            grad_g = Convolution.apply(x, grad, None, stride=stride, padding=padding,
+                                       dilation=dilation, groups=groups)
+        return grad_x, grad_g
+
+
+class Im2Col(Op):
+    """unfold: (N, C, *spatial) -> (N, C * prod(kernel), L)."""
+
+    @staticmethod
+    def forward(ctx, x, kernel=(), stride=(1,), padding=(0,), dilation=(1,)):
+        xp = xp_of(x)
+        ctx.geometry = (x.shape[2:], kernel, stride, padding, dilation)
+        d = len(kernel)
+        out_shape = conv_output_shape(x.shape[2:], kernel, stride, padding, dilation)
+        windows = window_view(xp, pad_array(xp, x, padding), out_shape, kernel, stride,
+                              dilation)
+        order = (0, 1) + tuple(range(2 + d, 2 + 2 * d)) + tuple(range(2, 2 + d))
+        return windows.transpose(order).reshape(
+            x.shape[0], x.shape[1] * math.prod(kernel), math.prod(out_shape))
+
+    @staticmethod
+    def backward(ctx, grad):
+        spatial, kernel, stride, padding, dilation = ctx.geometry
+        return Col2Im.apply(grad, spatial=spatial, kernel=kernel, stride=stride,
+                            padding=padding, dilation=dilation)
+
+
+class Col2Im(Op):
+    """fold: (N, C * prod(kernel), L) -> (N, C, *spatial), summing overlapping entries."""
+
+    @staticmethod
+    def forward(ctx, columns, spatial=(), kernel=(), stride=(1,), padding=(0,), dilation=(1,)):
+        ctx.geometry = (kernel, stride, padding, dilation)
+        d = len(kernel)
+        out_shape = conv_output_shape(spatial, kernel, stride, padding, dilation)
+        n, rows = columns.shape[:2]
+        blocks = columns.reshape((n, rows // math.prod(kernel)) + tuple(kernel)
+                                 + tuple(out_shape))
+        order = (0, 1) + tuple(range(2 + d, 2 + 2 * d)) + tuple(range(2, 2 + d))
+        return col2im(xp_of(columns), blocks.transpose(order), tuple(spatial), padding, stride,
+                      dilation)
+
+    @staticmethod
+    def backward(ctx, grad):
+        kernel, stride, padding, dilation = ctx.geometry
+        return Im2Col.apply(grad, kernel=kernel, stride=stride, padding=padding,
+                            dilation=dilation)
+
+
+# ----------------------------------------------------------------------------- checks
+
+def expand_param(name: str, value, d: int, what: str = "the convolution dimensions") -> tuple:
+    """An int or a sequence of 1 or d ints as a d-tuple (torch's error otherwise)."""
+    if isinstance(value, numbers.Integral):
+        return (int(value),) * d
+    values = tuple(int(v) for v in value)
+    if len(values) == 1:
+        return values * d
+    if len(values) != d:
+        raise RuntimeError(f"expected {name} to be a single integer value or a list of {d} "
+                           f"values to match {what}, but got {name}={list(values)}")
+    return values
+
+
+def _type_name(tensor: Tensor) -> str:
+    return {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
+            "int32": "Int", "bool": "Bool"}.get(tensor.dtype.name, tensor.dtype.name)
+
+
+def _check_input_dims(name: str, input: Tensor, d: int) -> bool:
+    """True when the input is batched; torch's error for a wrong number of dims."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{name}() received an invalid combination of arguments - got "
+                        f"({type(input).__name__}, ...)")
+    if input.dim() not in (d + 1, d + 2):
+        raise RuntimeError(f"Expected {d + 1}D (unbatched) or {d + 2}D (batched) input to "
+                           f"{name}, but got input of size: {list(input.shape)}")
+    return input.dim() == d + 2
+
+
+def _check_common(input: Tensor, weight: Tensor, bias, d: int, stride, padding, dilation,
+                  groups):
+    if weight.dim() != d + 2:
+        raise RuntimeError(f"Expected {weight.dim()}-dimensional input for "
+                           f"{weight.dim()}-dimensional weight {list(weight.shape)}, but got "
+                           f"{input.dim()}-dimensional input of size {list(input.shape)} "
+                           "instead")
+    if input.dtype != weight.dtype:
+        raise RuntimeError(f"Input type (dark.{_type_name(input)}Tensor) and weight type "
+                           f"(dark.{_type_name(weight)}Tensor) should be the same")
+    if bias is not None and bias.dtype != input.dtype:
+        raise RuntimeError(f"Input type ({input.dtype.name.replace('float32', 'float')}) and "
+                           f"bias type ({bias.dtype.name.replace('float32', 'float')}) "
+                           "should be the same")
+    if any(s <= 0 for s in stride):
+        raise RuntimeError("non-positive stride is not supported")
+    if any(p < 0 for p in padding):
+        raise RuntimeError("negative padding is not supported")
+    if any(v <= 0 for v in dilation):
+        raise RuntimeError("non-positive dilation is not supported")
+    if groups <= 0:
+        raise RuntimeError("non-positive groups is not supported")
+    if weight.shape[0] % groups:
+        raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by "
+                           f"{groups} at dimension 0, but got weight of size "
+                           f"[{list(weight.shape)}] instead")
+
+
+def _sizes(values) -> str:
+    return "(" + " x ".join(str(v) for v in values) + ")"
+
+
+def _same_padding(input: Tensor, weight: Tensor, d: int, dilation: tuple):
+    """'same' padding: the input, padded on the right where the total is odd (as torch), and
+    the symmetric padding left for the op."""
+    total = [dilation[i] * (weight.shape[2 + i] - 1) for i in range(d)]
+    left = tuple(t // 2 for t in total)
+    extra = [t - 2 * (t // 2) for t in total]
+    if any(extra):
+        from .sampling import pad  # noqa: PLC0415 - sampling is above conv in the family order
+
+        widths = []
+        for e in reversed(extra):
+            widths += [0, e]
+        input = pad(input, widths)
+    return input, left
+
+
+def _convolution(name: str, d: int, input, weight, bias, stride, padding, dilation, groups):
+    batched = _check_input_dims(name, input, d)
+    stride = expand_param("stride", stride, d)
+    dilation = expand_param("dilation", dilation, d)
+    if isinstance(padding, str):
+        if padding not in ("same", "valid"):
+            raise RuntimeError(f"Invalid padding string: '{padding}'")
+        if padding == "same" and any(s != 1 for s in stride):
+            raise RuntimeError("padding='same' is not supported for strided convolutions")
+        padding_values = (0,) * d
+    else:
+        padding_values = expand_param("padding", padding, d)
+    _check_common(input, weight, bias, d, stride, padding_values, dilation, groups)
+    if not batched:
+        input = input.unsqueeze(0)
+    if padding == "same":
+        input, padding_values = _same_padding(input, weight, d, dilation)
+    expected = weight.shape[1] * groups
+    if input.shape[1] != expected:
+        raise RuntimeError(f"Given groups={groups}, weight of size {list(weight.shape)}, "
+                           f"expected input{list(input.shape)} to have {expected} channels, "
+                           f"but got {input.shape[1]} channels instead")
+    if bias is not None and (bias.dim() != 1 or bias.shape[0] != weight.shape[0]):
+        raise RuntimeError(f"Given weight of size {list(weight.shape)}, expected bias to be "
+                           f"1-dimensional with {weight.shape[0]} elements, but got bias of "
+                           f"size {list(bias.shape)} instead")
+    padded = [input.shape[2 + i] + 2 * padding_values[i] for i in range(d)]
+    dilated = [dilation[i] * (weight.shape[2 + i] - 1) + 1 for i in range(d)]
+    if any(p < k for p, k in zip(padded, dilated)):
+        raise RuntimeError(f"Calculated padded input size per channel: {_sizes(padded)}. "
+                           f"Kernel size: {_sizes(dilated)}. Kernel size can't be greater "
+                           "than actual input size")
+    out = Convolution.apply(input, weight, bias, stride=stride, padding=padding_values,
+                            dilation=dilation, groups=groups)
+    return out if batched else out.squeeze(0)
+
+
+def _axis_words(d: int) -> list:
+    return {1: ["width"], 2: ["height", "width"], 3: ["depth", "height", "width"]}[d]
+
+
+def _conv_transpose(name: str, d: int, input, weight, bias, stride, padding, output_padding,
+                    groups, dilation):
+    batched = _check_input_dims(name, input, d)
+    stride = expand_param("stride", stride, d)
+    dilation = expand_param("dilation", dilation, d)
+    padding = expand_param("padding", padding, d)
+    output_padding = expand_param("output_padding", output_padding, d)
+    _check_common(input, weight, bias, d, stride, padding, dilation, groups)
+    if any(o >= s and o >= dl for o, s, dl in zip(output_padding, stride, dilation)):
+        words = _axis_words(d) if d > 1 else ["height", "width"]
+        full = lambda values: (0,) * (len(words) - d) + tuple(values)  # noqa: E731
+        parts = [f"{kind}_{w}: {v}" for kind, values in
+                 (("output_padding", output_padding), ("stride", stride),
+                  ("dilation", dilation)) for w, v in zip(words, full(values))]
+        raise RuntimeError("output padding must be smaller than either stride or dilation, "
+                           "but got " + " ".join(parts))
+    if not batched:
+        input = input.unsqueeze(0)
+    if input.shape[1] != weight.shape[0]:
+        raise RuntimeError(f"Given transposed=1, weight of size {list(weight.shape)}, expected "
+                           f"input{list(input.shape)} to have {weight.shape[0]} channels, but "
+                           f"got {input.shape[1]} channels instead")
+    out_channels = weight.shape[1] * groups
+    if bias is not None and (bias.dim() != 1 or bias.shape[0] != out_channels):
+        raise RuntimeError(f"Given transposed=1, weight of size {list(weight.shape)}, expected "
+                           f"bias to be 1-dimensional with {out_channels} elements, but got "
+                           f"bias of size {list(bias.shape)} instead")
+    spatial = tuple((input.shape[2 + i] - 1) * stride[i] - 2 * padding[i]
+                    + dilation[i] * (weight.shape[2 + i] - 1) + output_padding[i] + 1
+                    for i in range(d))
+    if any(s <= 0 for s in spatial):
+        raise RuntimeError(f"Given input size per channel: {_sizes(input.shape[2:])}. "
+                           f"Calculated output size per channel: {_sizes(spatial)}. Output "
+                           "size is too small")
+    out = ConvTranspose.apply(input, weight, bias, spatial=spatial, stride=stride,
+                              padding=padding, dilation=dilation, groups=groups)
+    return out if batched else out.squeeze(0)
+
+
+# ----------------------------------------------------------------------------- public
+
+def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+           dilation=1, groups: int = 1) -> Tensor:
+    """1-D convolution (cross-correlation): (N, C_in, L) or (C_in, L) with weight
+    (C_out, C_in/groups, k) -> (N, C_out, L_out). padding: int, tuple, 'valid' or 'same'."""
+    return _convolution("conv1d", 1, input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+           dilation=1, groups: int = 1) -> Tensor:
+    """2-D convolution: (N, C_in, H, W) or (C_in, H, W) with weight (C_out, C_in/groups, kH,
+    kW) -> (N, C_out, H_out, W_out). padding: int, tuple, 'valid' or 'same'."""
+    return _convolution("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+           dilation=1, groups: int = 1) -> Tensor:
+    """3-D convolution: (N, C_in, D, H, W) or unbatched with weight (C_out, C_in/groups, kD,
+    kH, kW)."""
+    return _convolution("conv3d", 3, input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,
+                     padding=0, output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+    """Transposed 1-D convolution: (N, C_in, L) with weight (C_in, C_out/groups, k)."""
+    return _conv_transpose("conv_transpose1d", 1, input, weight, bias, stride, padding,
+                           output_padding, groups, dilation)
+
+
+def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,
+                     padding=0, output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+    """Transposed 2-D convolution: (N, C_in, H, W) with weight (C_in, C_out/groups, kH, kW)
+    -> (N, C_out, (H-1)*stride - 2*padding + dilation*(kH-1) + output_padding + 1, ...)."""
+    return _conv_transpose("conv_transpose2d", 2, input, weight, bias, stride, padding,
+                           output_padding, groups, dilation)
+
+
+def conv_transpose3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,
+                     padding=0, output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+    """Transposed 3-D convolution: (N, C_in, D, H, W) with weight (C_in, C_out/groups, kD,
+    kH, kW)."""
+    return _conv_transpose("conv_transpose3d", 3, input, weight, bias, stride, padding,
+                           output_padding, groups, dilation)
+
+
+def _fold_params(kernel_size, dilation, padding, stride):
+    return (expand_param("kernel_size", kernel_size, 2), expand_param("dilation", dilation, 2),
+            expand_param("padding", padding, 2), expand_param("stride", stride, 2))
+
+
+def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
+    """Extract sliding blocks (im2col): (N, C, H, W) or (C, H, W) -> (N, C*kH*kW, L), L the
+    number of blocks."""
+    kernel, dilation, padding, stride = _fold_params(kernel_size, dilation, padding, stride)
+    if input.dim() not in (3, 4):
+        raise NotImplementedError(f"Input Error: Only 3D or 4D input Tensors are supported "
+                                  f"(got {input.dim()}D)")
+    batched = input.dim() == 4
+    if not batched:
+        input = input.unsqueeze(0)
+    blocks = conv_output_shape(input.shape[2:], kernel, stride, padding, dilation)
+    if any(b < 1 for b in blocks):
+        raise RuntimeError(f"Given input with spatial size {tuple(input.shape[2:])}, "
+                           f"kernel_size={kernel}, dilation={dilation}, padding={padding}, "
+                           f"calculated shape of the array of sliding blocks as {blocks}, but "
+                           "its components must be at least one.")
+    out = Im2Col.apply(input, kernel=kernel, stride=stride, padding=padding, dilation=dilation)
+    return out if batched else out.squeeze(0)
+
+
+def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
+    """Combine sliding blocks into a tensor (col2im, overlaps summed): (N, C*kH*kW, L) or
+    (C*kH*kW, L) -> (N, C, *output_size)."""
+    output_size = expand_param("output_size", output_size, 2)
+    kernel, dilation, padding, stride = _fold_params(kernel_size, dilation, padding, stride)
+    if input.dim() not in (2, 3):
+        raise NotImplementedError(f"Input Error: Only unbatched (2D) or batched (3D) input "
+                                  f"Tensors are supported (got {input.dim()}D)")
+    batched = input.dim() == 3
+    if not batched:
+        input = input.unsqueeze(0)
+    if input.shape[1] % math.prod(kernel):
+        raise RuntimeError("Expected size of input's dimension 1 to be divisible by the product "
+                           f"of kernel_size, but got input.size(1)={input.shape[1]} and "
+                           f"kernel_size={kernel}.")
+    blocks = conv_output_shape(output_size, kernel, stride, padding, dilation)
+    if any(b < 1 for b in blocks):
+        raise RuntimeError(f"Given output_size={output_size}, kernel_size={kernel}, "
+                           f"dilation={dilation}, padding={padding}, stride={stride}, "
+                           f"calculated shape of the array of sliding blocks as {blocks}, but "
+                           "its components must be at least one.")
+    if input.shape[2] != math.prod(blocks):
+        raise RuntimeError(f"Given output_size={output_size}, kernel_size={kernel}, "
+                           f"dilation={dilation}, padding={padding}, stride={stride}, expected "
+                           "size of input's dimension 2 to match the calculated number of "
+                           f"sliding blocks {blocks[0]} * {blocks[1]} = {math.prod(blocks)}, "
+                           f"but got input.size(2)={input.shape[2]}.")
+    out = Col2Im.apply(input, spatial=output_size, kernel=kernel, stride=stride, padding=padding,
+                       dilation=dilation)
+    return out if batched else out.squeeze(0)
+
+
+__all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+           "conv_transpose3d", "fold", "unfold"]

@@ -1,4 +1,784 @@
-"""loss ops for dark.nn.functional (being written). `__all__` lists the nn.functional names."""
+"""Loss functions of dark.nn.functional, with torch's reductions ('none', 'mean', 'sum'; the
+legacy ``size_average``/``reduce`` arguments mapped as torch maps them), argument checks and
+error messages.
+
+The hot losses are fused Ops: the regression losses (MSE, L1, smooth L1, Huber), binary
+cross entropy (on probabilities and on logits), NLL and cross entropy with class indices
+(log-softmax, weights, ignore_index and label smoothing in one pass; the gradient is
+``(softmax * sum(q) - q) * scale`` where q is the weighted, smoothed target distribution).
+Their backward is written with Tensor ops, so create_graph gives second derivatives. The
+others are compositions of Tensor ops, as in torch's own Python."""
 from __future__ import annotations
 
-__all__: list = []
+import math
+import numbers
+import warnings
+
+import numpy as np
+
+from .._tensor import Tensor, _type_word
+from ..autograd.function import Op
+from ..autograd.grad_mode import no_grad
+from ..autograd.grad_mode import state as _grad_state
+from ._util import broadcast_shapes, promote, xp_of
+from .activation import logsigmoid, softplus
+from .elementwise import clamp_min, exp, log, minimum, sigmoid, sign, where
+from .reduction import log_softmax, softmax
+
+# ----------------------------------------------------------------------------- reductions
+
+
+def legacy_get_string(size_average, reduce, emit_warning: bool = True) -> str:
+    """The reduction named by the deprecated ``size_average``/``reduce`` flags (None means
+    True), as torch.nn._reduction.legacy_get_string."""
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    if size_average and reduce:
+        result = "mean"
+    elif reduce:
+        result = "sum"
+    else:
+        result = "none"
+    if emit_warning:
+        warnings.warn("size_average and reduce args will be deprecated, please use "
+                      f"reduction='{result}' instead.", stacklevel=3)
+    return result
+
+
+def _reduction(size_average, reduce, reduction: str) -> str:
+    """The effective reduction, validated (ValueError naming a bad one, as torch)."""
+    if size_average is not None or reduce is not None:
+        reduction = legacy_get_string(size_average, reduce)
+    if reduction == "elementwise_mean":
+        warnings.warn("reduction='elementwise_mean' is deprecated. Please use reduction='mean' "
+                      "instead.", stacklevel=3)
+        reduction = "mean"
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    return reduction
+
+
+def _reduce(loss: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss
+
+
+def _reduce_array(xp, loss, reduction: str):
+    if reduction == "mean":
+        with _quiet(xp):
+            return xp.asarray(loss.mean(), dtype=loss.dtype)
+    if reduction == "sum":
+        return xp.asarray(loss.sum(), dtype=loss.dtype)
+    return loss
+
+
+def _quiet(xp):
+    return np.errstate(all="ignore") if xp is np else _NoErrstate()
+
+
+class _NoErrstate:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+
+def _constant(array) -> Tensor:
+    return Tensor._make(array)
+
+
+def _raw(tensor: Tensor | None, dtype):
+    """A non-differentiable tensor argument (weights) as a raw array of ``dtype``."""
+    if tensor is None:
+        return None
+    array = tensor._data
+    return array if array.dtype == dtype else array.astype(dtype)
+
+
+def _warn_size(input: Tensor, target: Tensor) -> None:
+    if input.shape != target.shape:
+        warnings.warn(f"Using a target size ({target.size()}) that is different to the input "
+                      f"size ({input.size()}). This will likely lead to incorrect results due "
+                      "to broadcasting. Please ensure they have the same size.", stacklevel=3)
+
+
+# ----------------------------------------------------------------------------- elementwise
+
+
+class _ElementwiseLoss(Op):
+    """A loss computed elementwise on (input, target) then reduced. ``compute(xp, x, t,
+    **params)`` gives the raw loss; ``derivatives(x, t, **params)`` the pair (d/dx, d/dt) as
+    Tensors."""
+
+    @classmethod
+    def forward(cls, ctx, x, t, reduction="mean", **params):
+        x, t, _ = promote(x, t)
+        xp = xp_of(x)
+        with _quiet(xp):
+            loss = cls.compute(xp, x, t, **params)
+        if loss.dtype != x.dtype:
+            loss = loss.astype(x.dtype)
+        ctx.params = params
+        ctx.reduction = reduction
+        ctx.count = loss.size
+        ctx.save_for_backward(x, t)
+        return _reduce_array(xp, loss, reduction)
+
+    @classmethod
+    def backward(cls, ctx, grad):
+        x, t = ctx.saved_tensors
+        if ctx.reduction == "mean":
+            grad = grad / ctx.count
+        d_input, d_target = cls.derivatives(x, t, **ctx.params)
+        return (grad * d_input if ctx.needs_input_grad[0] else None,
+                grad * d_target if ctx.needs_input_grad[1] else None)
+
+
+class MseLoss(_ElementwiseLoss):
+    @staticmethod
+    def compute(xp, x, t):
+        diff = x - t
+        return diff * diff
+
+    @staticmethod
+    def derivatives(x, t):
+        d = (x - t) * 2
+        return d, -d
+
+
+class L1Loss(_ElementwiseLoss):
+    @staticmethod
+    def compute(xp, x, t):
+        return xp.abs(x - t)
+
+    @staticmethod
+    def derivatives(x, t):
+        d = sign(x - t)
+        return d, -d
+
+
+class SmoothL1Loss(_ElementwiseLoss):
+    @staticmethod
+    def compute(xp, x, t, beta):
+        diff = xp.abs(x - t)
+        return xp.where(diff < beta, diff * diff * (0.5 / beta), diff - 0.5 * beta)
+
+    @staticmethod
+    def derivatives(x, t, beta):
+        diff = x - t
+        d = where(diff.abs() < beta, diff / beta, sign(diff))
+        return d, -d
+
+
+class HuberLoss(_ElementwiseLoss):
+    @staticmethod
+    def compute(xp, x, t, delta):
+        diff = xp.abs(x - t)
+        return xp.where(diff < delta, diff * diff * 0.5, (diff - 0.5 * delta) * delta)
+
+    @staticmethod
+    def derivatives(x, t, delta):
+        diff = x - t
+        d = where(diff.abs() < delta, diff, sign(diff) * delta)
+        return d, -d
+
+
+def _regression(op, name, input, target, size_average, reduce, reduction, weight, **params):
+    _warn_size(input, target)
+    broadcast_shapes(input.shape, target.shape)
+    if size_average is not None or reduce is not None or weight is None:
+        reduction = _reduction(size_average, reduce, reduction)
+    if weight is None:
+        return op.apply(input, target, reduction=reduction, **params)
+    if weight.shape != input.shape:
+        raise ValueError("Weights and input must have the same size.")
+    loss = op.apply(input, target, reduction="none", **params) * weight
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "mean":
+        return loss.mean() if name == "huber" else loss.sum() / weight.sum()
+    raise ValueError(f"Invalid reduction mode: {reduction}. Expected one of 'none', 'mean', "
+                     "'sum'.")
+
+
+def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
+             reduction: str = "mean", weight: Tensor | None = None) -> Tensor:
+    """(input - target) ** 2, reduced (with ``weight``: weighted, and 'mean' divides by the
+    sum of the weights). Shapes broadcast, with torch's warning when they differ."""
+    return _regression(MseLoss, "mse", input, target, size_average, reduce, reduction, weight)
+
+
+def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
+            reduction: str = "mean", weight: Tensor | None = None) -> Tensor:
+    """|input - target|, reduced (``weight`` as in mse_loss)."""
+    return _regression(L1Loss, "l1", input, target, size_average, reduce, reduction, weight)
+
+
+def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
+                   reduction: str = "mean", beta: float = 1.0) -> Tensor:
+    """0.5 * d**2 / beta where |d| < beta, else |d| - 0.5 * beta (d = input - target)."""
+    if beta < 0:
+        raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
+    if beta == 0:
+        return l1_loss(input, target, size_average, reduce, reduction)
+    return _regression(SmoothL1Loss, "smooth_l1", input, target, size_average, reduce,
+                       reduction, None, beta=beta)
+
+
+def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0,
+               weight: Tensor | None = None) -> Tensor:
+    """0.5 * d**2 where |d| < delta, else delta * (|d| - 0.5 * delta); with ``weight``,
+    'mean' is the plain mean of the weighted losses (as torch)."""
+    if delta <= 0:
+        raise RuntimeError("huber_loss does not support non-positive values for delta.")
+    return _regression(HuberLoss, "huber", input, target, None, None, reduction, weight,
+                       delta=delta)
+
+
+# ----------------------------------------------------------------------------- binary
+
+
+def _log_clamped(xp, a):
+    return xp.maximum(xp.log(a), -100)
+
+
+class BinaryCrossEntropy(_ElementwiseLoss):
+    """-w * (t * log(x) + (1 - t) * log(1 - x)), each log clamped at -100 as in torch."""
+
+    @staticmethod
+    def compute(xp, x, t, weight):
+        loss = (t - 1) * xp.maximum(xp.log1p(-x), -100) - t * _log_clamped(xp, x)
+        return loss if weight is None else loss * weight
+
+    @staticmethod
+    def derivatives(x, t, weight):
+        d_input = (x - t) / clamp_min((1 - x) * x, 1e-12)
+        d_target = clamp_min(log(1 - x), -100) - clamp_min(log(x), -100)
+        if weight is not None:
+            w = _constant(weight)
+            return d_input * w, d_target * w
+        return d_input, d_target
+
+
+class BinaryCrossEntropyWithLogits(_ElementwiseLoss):
+    """(1 - t) * x - (1 + (pos_weight - 1) * t) * logsigmoid(x), times the weight; the
+    log-sigmoid never overflows."""
+
+    @staticmethod
+    def compute(xp, x, t, weight, pos_weight):
+        log_sigmoid = xp.minimum(x, 0) - xp.log1p(xp.exp(-xp.abs(x)))
+        scale = 1 if pos_weight is None else (pos_weight - 1) * t + 1
+        loss = (1 - t) * x - scale * log_sigmoid
+        return loss if weight is None else loss * weight
+
+    @staticmethod
+    def derivatives(x, t, weight, pos_weight):
+        if pos_weight is None:
+            d_input = sigmoid(x) - t
+            d_target = -x
+        else:
+            extra = _constant(pos_weight - 1)
+            d_input = (1 - t) - (extra * t + 1) * sigmoid(-x)
+            d_target = -x - extra * logsigmoid(x)
+        if weight is not None:
+            w = _constant(weight)
+            return d_input * w, d_target * w
+        return d_input, d_target
+
+
+def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                         size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
+    """Binary cross entropy of probabilities ``input`` against ``target`` (same shape);
+    ``weight`` broadcasts over the elements."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if target.shape != input.shape:
+        raise ValueError(f"Using a target size ({target.size()}) that is different to the "
+                         f"input size ({input.size()}) is deprecated. Please ensure they have "
+                         "the same size.")
+    if target.dtype != input.dtype:
+        raise RuntimeError(f"Found dtype {_type_word(target.dtype)} but expected "
+                           f"{_type_word(input.dtype)}")
+    data = input._data
+    if data.size and bool(((data < 0) | (data > 1)).any()):
+        raise RuntimeError("all elements of input should be between 0 and 1")
+    return BinaryCrossEntropy.apply(input, target, reduction=reduction,
+                                    weight=_raw(weight, data.dtype))
+
+
+def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
+                                     weight: Tensor | None = None, size_average=None,
+                                     reduce=None, reduction: str = "mean",
+                                     pos_weight: Tensor | None = None) -> Tensor:
+    """Binary cross entropy of sigmoid(input), computed stably from the logits;
+    ``pos_weight`` weighs the positive term (broadcast over the classes, the last dim)."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if target.shape != input.shape:
+        raise ValueError(f"Target size ({target.size()}) must be the same as input size "
+                         f"({input.size()})")
+    dtype = input._data.dtype
+    return BinaryCrossEntropyWithLogits.apply(input, target, reduction=reduction,
+                                              weight=_raw(weight, dtype),
+                                              pos_weight=_raw(pos_weight, dtype))
+
+
+# ----------------------------------------------------------------------------- class indices
+
+
+def _target_weights(xp, target, weight, ignore_index, classes, dtype):
+    """For each row: its target class made safe to index with (0 where ignored) and its
+    weight (0 where ignored); IndexError for a target outside [0, classes)."""
+    valid = target != ignore_index
+    safe = xp.where(valid, target, 0)
+    bad = (safe < 0) | (safe >= classes)
+    if bool(bad.any()):
+        raise IndexError(f"Target {int(safe[bad][0])} is out of bounds.")
+    if weight is None:
+        return safe, valid.astype(dtype), valid
+    return safe, weight[safe] * valid, valid
+
+
+class NllLoss(Op):
+    """-weight[t] * input[i, t] for rows (M, C) of log-probabilities and class indices."""
+
+    @staticmethod
+    def forward(ctx, log_probs, target, weight, ignore_index, reduction):
+        xp = xp_of(log_probs)
+        rows, classes = log_probs.shape
+        safe, target_weight, _ = _target_weights(xp, target, weight, ignore_index, classes,
+                                                 log_probs.dtype)
+        losses = -log_probs[xp.arange(rows), safe] * target_weight
+        ctx.safe, ctx.target_weight, ctx.reduction = safe, target_weight, reduction
+        ctx.shape = log_probs.shape
+        return _reduce_rows(xp, ctx, losses, target_weight, reduction)
+
+    @staticmethod
+    def backward(ctx, grad):
+        xp = xp_of(ctx.safe)
+        coefficient = xp.zeros(ctx.shape, dtype=ctx.target_weight.dtype)
+        coefficient[xp.arange(ctx.shape[0]), ctx.safe] = -ctx.target_weight
+        return _scaled(grad, ctx, _constant(coefficient))
+
+
+def _reduce_rows(xp, ctx, losses, target_weight, reduction):
+    """Reduce per-row losses; the mean divides by the summed target weights (kept on ctx
+    for backward)."""
+    if reduction != "mean":
+        return _reduce_array(xp, losses, reduction)
+    ctx.total = total = xp.asarray(target_weight.sum())
+    with _quiet(xp):
+        return xp.asarray(losses.sum() / total, dtype=losses.dtype)
+
+
+def _scaled(grad: Tensor, ctx, per_row: Tensor) -> Tensor:
+    """The (M, C) gradient of a reduced per-row loss from its per-row derivative."""
+    if ctx.reduction == "none":
+        return per_row * grad.reshape(-1, 1)
+    if ctx.reduction == "mean":
+        grad = grad / _constant(ctx.total)
+    return per_row * grad
+
+
+class CrossEntropy(Op):
+    """-sum_c q[i, c] * log_softmax(x)[i, c] for rows (M, C) of logits, where q puts
+    (1 - eps) * w[t] on the target class and eps / C * w[c] on every class (0 for ignored
+    rows); the mean divides by the sum of w[t] over the rows not ignored (torch's rule)."""
+
+    node_name = "NllLossBackward0"
+
+    @staticmethod
+    def forward(ctx, logits, target, weight, ignore_index, label_smoothing, reduction):
+        xp = xp_of(logits)
+        rows, classes = logits.shape
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        log_probs = shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
+        safe, target_weight, valid = _target_weights(xp, target, weight, ignore_index,
+                                                     classes, logits.dtype)
+        losses = -log_probs[xp.arange(rows), safe] * target_weight
+        if label_smoothing > 0:
+            spread = log_probs if weight is None else log_probs * weight
+            smooth = -spread.sum(axis=1) * valid
+            losses = losses * (1 - label_smoothing) + smooth * (label_smoothing / classes)
+        ctx.safe, ctx.target_weight, ctx.valid = safe, target_weight, valid
+        ctx.weight, ctx.smoothing, ctx.reduction = weight, label_smoothing, reduction
+        ctx.save_for_backward(logits, log_probs)
+        return _reduce_rows(xp, ctx, losses, target_weight, reduction)
+
+    @staticmethod
+    def backward(ctx, grad):
+        logits, log_probs = ctx.saved_tensors
+        xp = xp_of(ctx.safe)
+        rows, classes = log_probs.shape
+        rows_index = xp.arange(rows)
+        eps = ctx.smoothing
+        on_target = ctx.target_weight * (1 - eps)
+        row_total = on_target
+        spread = None
+        if eps > 0:
+            class_weight = (xp.ones(classes, dtype=on_target.dtype) if ctx.weight is None
+                            else ctx.weight)
+            spread = ctx.valid[:, None] * class_weight * (eps / classes)
+            row_total = on_target + spread.sum(axis=1)
+        if _grad_state.enabled:
+            # create_graph: the softmax must stay differentiable in the logits
+            target_mass = xp.zeros((rows, classes), dtype=on_target.dtype)
+            target_mass[rows_index, ctx.safe] = on_target
+            if spread is not None:
+                target_mass += spread
+            per_row = (softmax(logits, 1) * _constant(row_total[:, None])
+                       - _constant(target_mass))
+        else:
+            raw = xp.exp(log_probs._data) * row_total[:, None]
+            raw[rows_index, ctx.safe] -= on_target
+            if spread is not None:
+                raw -= spread
+            per_row = _constant(raw)
+        return _scaled(grad, ctx, per_row)
+
+
+def _check_target_dtype(target: Tensor) -> None:
+    if target._data.dtype not in (np.int64, np.uint8):
+        raise RuntimeError("expected target dtype to be Long or Byte, but got "
+                           f"{_type_word(target.dtype)}")
+
+
+def _check_class_weight(weight, classes: int) -> None:
+    if weight is not None and (weight.dim() != 1 or weight.numel() != classes):
+        raise RuntimeError(f"weight tensor should be defined either for all {classes} classes "
+                           f"or no classes but got weight tensor of shape: "
+                           f"{list(weight.shape)}")
+
+
+def _class_index_loss(op, input: Tensor, target: Tensor, weight, ignore_index: int,
+                      reduction: str, **params) -> Tensor:
+    """Run a class-index loss op on (M, C) rows: inputs (C,), (N, C) or (N, C, d1, ...) with
+    targets (), (N,) or (N, d1, ...), checked with torch's messages."""
+    ndim, target_ndim = input.dim(), target.dim()
+    if ndim < 1:
+        raise ValueError(f"Expected 1 or more dimensions (got {ndim})")
+    if ndim != 1 and target_ndim >= 1 and input.shape[0] != target.shape[0]:
+        raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target "
+                         f"batch_size ({target.shape[0]}).")
+    if ndim <= 2:
+        if target_ndim > 1:
+            raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+        if (ndim == 1) != (target_ndim == 0):
+            raise RuntimeError(f"size mismatch (got input: {list(input.shape)}, target: "
+                               f"{list(target.shape)})")
+    elif ndim == 4:
+        if target_ndim != 3:
+            raise RuntimeError("only batches of spatial targets supported (3D tensors) but "
+                               f"got targets of dimension: {target_ndim}")
+        if input.shape[2:] != target.shape[1:]:
+            raise RuntimeError(f"size mismatch (got input: {list(input.shape)} , target: "
+                               f"{list(target.shape)}")
+    elif target.shape[1:] != input.shape[2:]:
+        expected = [input.shape[0], *input.shape[2:]]
+        raise RuntimeError(f"Expected target size {expected}, got {list(target.shape)}")
+    _check_target_dtype(target)
+    classes = input.shape[0] if ndim == 1 else input.shape[1]
+    _check_class_weight(weight, classes)
+    if input._data.dtype.kind not in "fc":
+        raise NotImplementedError(f'"log_softmax_lastdim_kernel_impl" not implemented for '
+                                  f"'{_type_word(input.dtype)}'")
+    rows = input.reshape(1, classes) if ndim == 1 else (
+        input if ndim == 2 else input.movedim(1, -1).reshape(-1, classes))
+    loss = op.apply(rows, target=target._data.reshape(-1),
+                    weight=_raw(weight, input._data.dtype), ignore_index=ignore_index,
+                    reduction=reduction, **params)
+    return loss.reshape(target.shape) if reduction == "none" and ndim != 2 else loss
+
+
+def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
+             ignore_index: int = -100, reduce=None, reduction: str = "mean") -> Tensor:
+    """The negative log likelihood of class indices ``target`` under log-probabilities
+    ``input`` (C), (N, C) or (N, C, d1, ...); 'mean' divides by the summed weights of the
+    targets that are not ``ignore_index``."""
+    reduction = _reduction(size_average, reduce, reduction)
+    return _class_index_loss(NllLoss, input, target, weight, ignore_index, reduction)
+
+
+def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                  size_average=None, ignore_index: int = -100, reduce=None,
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+    """Cross entropy between the logits ``input`` (C), (N, C) or (N, C, d1, ...) and class
+    indices (the shape without C) or class probabilities (the same shape as ``input``),
+    through log_softmax; ``weight`` per class, ``ignore_index``, ``label_smoothing``."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if input.shape == target.shape:
+        return _probability_cross_entropy(input, target, weight, ignore_index, reduction,
+                                          label_smoothing)
+    if label_smoothing > 1.0:
+        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: "
+                           f"{label_smoothing:g}")
+    return _class_index_loss(CrossEntropy, input, target, weight, ignore_index, reduction,
+                             label_smoothing=max(float(label_smoothing), 0.0))
+
+
+def _probability_cross_entropy(input, target, weight, ignore_index, reduction,
+                               label_smoothing):
+    if target._data.dtype.kind not in "fc":
+        raise RuntimeError("Expected floating point type for target with class probabilities, "
+                           f"got {_type_word(target.dtype)}")
+    if ignore_index >= 0:
+        raise RuntimeError("ignore_index is not supported for floating point target")
+    class_dim = 0 if input.dim() == 1 else 1
+    classes = input.shape[class_dim]
+    if weight is not None and (weight.dim() != 1 or weight.numel() != classes):
+        raise RuntimeError(f"cross_entropy: weight tensor should be defined either for all "
+                           f"{classes} classes or no classes but got weight tensor of shape: "
+                           f"{list(weight.shape)}")
+    if label_smoothing > 0:
+        if label_smoothing > 1.0:
+            raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: "
+                               f"{label_smoothing:g}")
+        target = target * (1 - label_smoothing) + label_smoothing / classes
+    terms = log_softmax(input, class_dim) * target
+    if weight is not None:
+        terms = terms * weight.reshape((classes,) + (1,) * (input.dim() - class_dim - 1))
+    if reduction == "none":
+        return -terms.sum(class_dim)
+    if reduction == "sum":
+        return -terms.sum()
+    return -terms.sum() / (input.numel() / classes) if input.numel() else -terms.sum() * math.nan
+
+
+# ----------------------------------------------------------------------------- divergences
+
+
+def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None,
+           reduction: str = "mean", log_target: bool = False) -> Tensor:
+    """Pointwise KL divergence target * (log(target) - input), ``input`` being
+    log-probabilities (and ``target`` too with ``log_target``); 'batchmean' divides the sum
+    by the batch size."""
+    if size_average is not None or reduce is not None:
+        reduction = legacy_get_string(size_average, reduce)
+    elif reduction == "mean":
+        warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the "
+                      "support size.'batchmean' divides only by the batch size, and aligns "
+                      "with the KL div math definition.'mean' will be changed to behave the "
+                      "same as 'batchmean' in the next major release.", stacklevel=2)
+    if log_target:
+        loss = exp(target) * (target - input)
+    else:
+        safe = where(target == 0, 1.0, target)
+        loss = target * log(safe) - target * input
+    if reduction == "batchmean":
+        total = loss.sum()
+        return total / input.shape[0] if input.dim() else total
+    return _reduce(loss, _reduction(None, None, reduction))
+
+
+def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True, full: bool = False,
+                     size_average=None, eps: float = 1e-8, reduce=None,
+                     reduction: str = "mean") -> Tensor:
+    """Poisson negative log likelihood: exp(input) - target * input (log_input), else
+    input - target * log(input + eps); ``full`` adds Stirling's term for target > 1."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if log_input:
+        loss = exp(input) - target * input
+    else:
+        loss = input - target * log(input + eps)
+    if full:
+        above = target > 1
+        safe = where(above, target, 1.0)
+        stirling = safe * log(safe) - safe + log(safe * (2 * math.pi)) * 0.5
+        loss = loss + where(above, stirling, 0.0)
+    return _reduce(loss, reduction)
+
+
+def gaussian_nll_loss(input: Tensor, target: Tensor, var, full: bool = False,
+                      eps: float = 1e-6, reduction: str = "mean") -> Tensor:
+    """Gaussian negative log likelihood 0.5 * (log(var) + (input - target)**2 / var) with
+    var clamped at ``eps`` (the clamp passes the gradient through, as torch); ``var`` may
+    omit the last dim or have one broadcast dim (homoscedastic)."""
+    if isinstance(var, numbers.Number):
+        if var < 0:
+            raise ValueError("var has negative entry/entries")
+        var = var * input.new_ones(input.shape)
+    elif bool((var < 0).any()):
+        raise ValueError("var has negative entry/entries")
+    if var.shape != input.shape:
+        if input.shape[:-1] == var.shape:
+            var = var.unsqueeze(-1)
+        elif not (input.dim() == var.dim() and sum(
+                v for i, v in zip(input.shape, var.shape) if i != v) == 1):
+            raise ValueError("var is of incorrect size")
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(reduction + " is not valid")
+    var = var.clone()
+    with no_grad():
+        var.clamp_(min=eps)
+    loss = (log(var) + (input - target) ** 2 / var) * 0.5
+    if full:
+        loss = loss + 0.5 * math.log(2 * math.pi)
+    return _reduce(loss, reduction)
+
+
+# ----------------------------------------------------------------------------- margins
+
+
+def _pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6) -> Tensor:
+    """||x1 - x2 + eps||_p over the last dim (torch.pairwise_distance)."""
+    return (x1 - x2 + eps).norm(p, dim=-1)
+
+
+def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0,
+                        size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
+    """max(0, -target * (input1 - input2) + margin), target in {1, -1}."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if input1.dim() != input2.dim() or input1.dim() != target.dim():
+        raise RuntimeError(f"margin_ranking_loss : All input tensors should have same "
+                           f"dimension but got sizes: input1: {input1.size()}, input2: "
+                           f"{input2.size()}, target: {target.size()} ")
+    return _reduce(clamp_min(-target * (input1 - input2) + margin, 0), reduction)
+
+
+def hinge_embedding_loss(input: Tensor, target: Tensor, margin: float = 1.0,
+                         size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
+    """input where target is 1, max(0, margin - input) where target is -1."""
+    reduction = _reduction(size_average, reduce, reduction)
+    below_margin = where(target != 1, clamp_min(margin - input, 0), 0.0)
+    return _reduce(below_margin + where(target != -1, input, 0.0), reduction)
+
+
+def soft_margin_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
+                     reduction: str = "mean") -> Tensor:
+    """log(1 + exp(-target * input)), target in {1, -1}."""
+    reduction = _reduction(size_average, reduce, reduction)
+    return _reduce(softplus(-target * input), reduction)
+
+
+def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0,
+                          size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
+    """1 - cos(input1, input2) where target is 1, max(0, cos - margin) where it is -1
+    (cosine over the last dim of (N, D) or (D) inputs)."""
+    reduction = _reduction(size_average, reduce, reduction)
+    target_ndim = target.dim()
+    if target_ndim > 1:
+        raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+    if target_ndim == 1 and (input1.dim() != 2 or input2.dim() != 2):
+        raise RuntimeError(f"1D target tensor expects 2D input tensors, but found inputs with "
+                           f"sizes {list(input1.shape)} and {list(input2.shape)}.")
+    if target_ndim == 0 and (input1.dim() != 1 or input2.dim() != 1):
+        raise RuntimeError(f"0D target tensor expects 1D input tensors, but found inputs with "
+                           f"sizes {list(input1.shape)} and {list(input2.shape)}.")
+    dim = target_ndim
+    dot = (input1 * input2).sum(dim)
+    square1 = (input1 * input1).sum(dim) + 1e-12
+    square2 = (input2 * input2).sum(dim) + 1e-12
+    cosine = dot / (square1 * square2).sqrt()
+    loss = (where(target == 1, 1 - cosine, 0.0)
+            + where(target == -1, clamp_min(cosine - margin, 0), 0.0))
+    return _reduce(loss, reduction)
+
+
+def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor,
+                        margin: float = 1.0, p: float = 2, eps: float = 1e-6,
+                        swap: bool = False, size_average=None, reduce=None,
+                        reduction: str = "mean") -> Tensor:
+    """max(0, margin + d(anchor, positive) - d(anchor, negative)) with the p-norm distance
+    over the last dim; ``swap`` uses min(d(a, n), d(p, n)) as the negative distance."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if margin <= 0:
+        raise ValueError(f"margin must be greater than 0, got {margin}")
+    dims = (anchor.dim(), positive.dim(), negative.dim())
+    if len(set(dims)) != 1:
+        raise RuntimeError(f"The anchor, positive, and negative tensors are expected to have "
+                           f"the same number of dimensions, but got: anchor {dims[0]}D, "
+                           f"positive {dims[1]}D, and negative {dims[2]}D inputs")
+    return _triplet(anchor, positive, negative,
+                    lambda a, b: _pairwise_distance(a, b, p, eps), margin, swap, reduction)
+
+
+def _triplet(anchor, positive, negative, distance, margin, swap, reduction):
+    positive_distance = distance(anchor, positive)
+    negative_distance = distance(anchor, negative)
+    if swap:
+        negative_distance = minimum(negative_distance, distance(positive, negative))
+    return _reduce(clamp_min(positive_distance - negative_distance + margin, 0), reduction)
+
+
+def triplet_margin_with_distance_loss(anchor: Tensor, positive: Tensor, negative: Tensor, *,
+                                      distance_function=None, margin: float = 1.0,
+                                      swap: bool = False, reduction: str = "mean") -> Tensor:
+    """triplet_margin_loss with any ``distance_function(x1, x2)`` (default: pairwise
+    Euclidean distance)."""
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    if margin <= 0:
+        raise ValueError(f"margin must be greater than 0, got {margin}")
+    dims = (anchor.ndim, positive.ndim, negative.ndim)
+    if len(set(dims)) != 1:
+        raise RuntimeError(f"The anchor, positive, and negative tensors are expected to have "
+                           f"the same number of dimensions, but got: anchor {dims[0]}D, "
+                           f"positive {dims[1]}D, and negative {dims[2]}D inputs")
+    return _triplet(anchor, positive, negative, distance_function or _pairwise_distance,
+                    margin, swap, reduction)
+
+
+def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float = 1.0,
+                      weight: Tensor | None = None, size_average=None, reduce=None,
+                      reduction: str = "mean") -> Tensor:
+    """Multi-class hinge loss: sum over j != y of max(0, margin - x[y] + x[j]) ** p, times
+    weight[y], divided by the number of classes."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if p not in (1, 2):
+        raise ValueError("only p == 1 and p == 2 supported")
+    if input.dim() > 2 or input.numel() == 0 and input.dim() < 2:
+        raise RuntimeError(f"Expected non-empty vector or matrix with optional 0-dim batch "
+                           f"size, but got: {list(input.shape)}")
+    rows = input.reshape(1, -1) if input.dim() < 2 else input
+    classes = rows.shape[1]
+    if target.dim() > 1 or target.numel() != rows.shape[0]:
+        raise RuntimeError(f"multi_margin_loss: target tensor should be 1-D with size equal "
+                           f"to the number of input samples (batch size). Expected target "
+                           f"size [{rows.shape[0]}], but got {list(target.shape)}. Input has "
+                           f"shape {list(input.shape)}.")
+    if weight is not None and (weight.dim() > 1 or weight.numel() != classes):
+        raise RuntimeError(f"inconsistent weight size, expected {classes} but got "
+                           f"{list(weight.shape)}")
+    index = target.reshape(-1, 1)
+    if index.numel() and bool(((index < 0) | (index >= classes)).any()):
+        raise RuntimeError("target out of range")
+    hinge = clamp_min(rows - rows.gather(1, index) + margin, 0)
+    if p == 2:
+        hinge = hinge * hinge
+    if weight is not None:
+        hinge = hinge * weight[index]
+    is_target = index == Tensor._make(xp_of(index._data).arange(classes))
+    loss = where(is_target, 0.0, hinge).sum(1) / classes
+    if input.dim() < 2 and reduction == "none":
+        loss = loss.reshape(target.shape)
+    return _reduce(loss, reduction)
+
+
+def multilabel_soft_margin_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                                size_average=None, reduce=None,
+                                reduction: str = "mean") -> Tensor:
+    """Per-class binary logistic loss of (N, C) logits against 0/1 targets, averaged over
+    the classes."""
+    if size_average is not None or reduce is not None:
+        reduction = legacy_get_string(size_average, reduce)
+    loss = -(target * logsigmoid(input) + (1 - target) * logsigmoid(-input))
+    if weight is not None:
+        loss = loss * weight
+    class_dim = input.dim() - 1
+    loss = loss.sum(class_dim) / input.shape[class_dim]
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(reduction + " is not valid")
+    return _reduce(loss, reduction)
+
+
+__all__ = [
+    "binary_cross_entropy", "binary_cross_entropy_with_logits", "cosine_embedding_loss",
+    "cross_entropy", "gaussian_nll_loss", "hinge_embedding_loss", "huber_loss", "kl_div",
+    "l1_loss", "margin_ranking_loss", "mse_loss", "multi_margin_loss",
+    "multilabel_soft_margin_loss", "nll_loss", "poisson_nll_loss", "smooth_l1_loss",
+    "soft_margin_loss", "triplet_margin_loss", "triplet_margin_with_distance_loss",
+]

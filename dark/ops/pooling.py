@@ -1,4 +1,610 @@
-"""pooling ops for dark.nn.functional (being written). `__all__` lists the nn.functional names."""
+"""Pooling for dark.nn.functional: max/avg pooling (1-D, 2-D, 3-D), adaptive average and max
+pooling, lp pooling and max unpooling.
+
+The ops treat every leading dim as a batch dim, so batched and unbatched inputs go through
+the same code. Windows are a reshape when stride == kernel, there is no padding and the
+size divides (the common case); otherwise a strided sliding-window view of the padded input
+(conv's ``window_view``). Max pooling returns PyTorch's indices (flat within each plane,
+ties to the first maximum) and scatters its gradient to them (``ScatterFlat``, whose adjoint
+``GatherFlat`` is its backward, so second derivatives come out). Average pooling and its
+adjoint are linear Ops that are each other's backward."""
 from __future__ import annotations
 
-__all__: list = []
+import math
+import numbers
+
+import numpy as np
+
+from .._tensor import Tensor
+from ..autograd.function import Op
+from ._util import xp_of
+from .conv import col2im, pad_array, window_view
+
+# ----------------------------------------------------------------------------- geometry
+
+
+def _pool_output(size, kernel, stride, padding, dilation, ceil_mode) -> int:
+    span = size + 2 * padding - dilation * (kernel - 1) - 1
+    out = (span + (stride - 1 if ceil_mode else 0)) // stride + 1
+    if ceil_mode and (out - 1) * stride >= size + padding:
+        out -= 1
+    return out
+
+
+class _Geometry:
+    """Sizes of a pooling over the last d dims, and whether windows are a plain reshape."""
+
+    def __init__(self, spatial, kernel, stride, padding, dilation, ceil_mode):
+        self.spatial = tuple(spatial)
+        self.kernel, self.stride, self.padding, self.dilation = kernel, stride, padding, dilation
+        self.out = tuple(_pool_output(*v, ceil_mode) for v in
+                         zip(spatial, kernel, stride, padding, dilation))
+        # right padding beyond `padding` so that every (ceil_mode) window fits in the buffer
+        self.extra = tuple(max(0, (o - 1) * s + dl * (k - 1) + 1 - (n + 2 * p)) for
+                           o, s, dl, k, n, p in zip(self.out, stride, dilation, kernel,
+                                                    spatial, padding))
+        self.blocks = (stride == kernel and not any(padding) and all(v == 1 for v in dilation)
+                       and all(n == o * k for n, o, k in zip(spatial, self.out, kernel)))
+
+    def windows(self, xp, x, fill):
+        """(B, 1, *out, *kernel) windows of x (B, 1, *spatial)."""
+        d = len(self.kernel)
+        if self.blocks:
+            split = x.reshape(x.shape[:2] + tuple(v for pair in zip(self.out, self.kernel)
+                                                  for v in pair))
+            return split.transpose((0, 1) + tuple(range(2, 2 + 2 * d, 2))
+                                   + tuple(range(3, 3 + 2 * d, 2)))
+        padded = pad_array(xp, x, self.padding, fill, self.extra)
+        return window_view(xp, padded, self.out, self.kernel, self.stride, self.dilation)
+
+    def flat_index(self, xp, local):
+        """The flat index within the input plane of the window entry ``local`` (an index in
+        the flattened kernel) of each output position."""
+        d = len(self.kernel)
+        offsets = np.unravel_index(np.arange(math.prod(self.kernel)), self.kernel)
+        flat = 0
+        for i in range(d):
+            position = (xp.arange(self.out[i]) * self.stride[i] - self.padding[i]).reshape(
+                (-1,) + (1,) * (d - 1 - i))
+            offset = xp.asarray(offsets[i] * self.dilation[i])[local]
+            flat = flat * self.spatial[i] + position + offset
+        return flat
+
+
+def _as_planes(x, d):
+    """x (*lead, *spatial) as (B, 1, *spatial), with its lead shape."""
+    return x.reshape((-1, 1) + x.shape[x.ndim - d:]), x.shape[:x.ndim - d]
+
+
+def _lowest(dtype):
+    return -np.inf if np.dtype(dtype).kind == "f" else np.iinfo(dtype).min
+
+
+# ----------------------------------------------------------------------------- max pooling
+
+def _argmax_windows(xp, windows, d):
+    """Max and first argmax over the trailing d kernel dims of a (B, 1, *out, *kernel)
+    array."""
+    flat = windows.reshape(windows.shape[:2 + d] + (-1,))
+    local = flat.argmax(axis=-1)
+    values = xp.take_along_axis(flat, local[..., None], axis=-1)[..., 0]
+    return values, local
+
+
+class MaxPool(Op):
+    @staticmethod
+    def forward(ctx, x, geometry=None):
+        xp = xp_of(x)
+        d = len(geometry.kernel)
+        planes, lead = _as_planes(x, d)
+        windows = geometry.windows(xp, planes, _lowest(x.dtype))
+        values, local = _argmax_windows(xp, windows, d)
+        indices = geometry.flat_index(xp, local).astype(np.int64).reshape(lead + geometry.out)
+        ctx.geometry = geometry
+        ctx.local = local if geometry.blocks else None
+        ctx.indices = indices
+        ctx.mark_non_differentiable(indices)
+        return values.reshape(lead + geometry.out), indices
+
+    @staticmethod
+    def backward(ctx, grad, grad_indices=None):
+        return ScatterFlat.apply(grad, indices=ctx.indices, geometry=ctx.geometry,
+                                 local=ctx.local)
+
+
+def _max_pool_class(d: int):
+    return type(f"MaxPool{d}DWithIndices", (MaxPool,),
+                {"node_name": f"MaxPool{d}DWithIndicesBackward0"})
+
+
+_MAX_POOL = {d: _max_pool_class(d) for d in (1, 2, 3)}
+
+
+class ScatterFlat(Op):
+    """Scatter-add values (*lead, *out) to flat plane ``indices`` of a (*lead, *spatial)
+    zero array (max pooling's backward, max_unpool's forward)."""
+
+    node_name = "MaxPoolWithIndicesBackwardBackward0"
+
+    @staticmethod
+    def forward(ctx, values, indices=None, geometry=None, local=None):
+        xp = xp_of(values)
+        ctx.indices, ctx.geometry = indices, geometry
+        spatial = geometry.spatial
+        d = len(spatial)
+        lead = values.shape[:values.ndim - d]
+        if local is not None:
+            # non-overlapping windows: a one-hot product reshaped back, no scatter needed
+            kernel_size = math.prod(geometry.kernel)
+            one_hot = (xp.arange(kernel_size) == local[..., None]) * values.reshape(
+                local.shape)[..., None]
+            blocks = one_hot.reshape(local.shape + geometry.kernel)
+            order = (0, 1) + tuple(v for i in range(d) for v in (2 + i, 2 + d + i))
+            return blocks.transpose(order).reshape(lead + spatial).astype(values.dtype,
+                                                                          copy=False)
+        plane = math.prod(spatial)
+        flat_values = values.reshape(-1, math.prod(values.shape[values.ndim - d:]))
+        offsets = xp.arange(flat_values.shape[0]).reshape(-1, 1) * plane
+        flat = (xp.asarray(indices).reshape(flat_values.shape) + offsets).ravel()
+        summed = xp.bincount(flat, weights=flat_values.ravel(),
+                             minlength=flat_values.shape[0] * plane)
+        return summed.astype(values.dtype).reshape(lead + spatial)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return GatherFlat.apply(grad, indices=ctx.indices, geometry=ctx.geometry)
+
+
+class GatherFlat(Op):
+    """The entries of x (*lead, *spatial) at flat plane ``indices`` (*lead, *out)."""
+
+    @staticmethod
+    def forward(ctx, x, indices=None, geometry=None):
+        xp = xp_of(x)
+        ctx.indices, ctx.geometry = indices, geometry
+        d = len(geometry.spatial)
+        planes = x.reshape(-1, math.prod(x.shape[x.ndim - d:]))
+        index = xp.asarray(indices).reshape(planes.shape[0], -1)
+        return xp.take_along_axis(planes, index, axis=1).reshape(indices.shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return ScatterFlat.apply(grad, indices=ctx.indices, geometry=ctx.geometry)
+
+
+class MaxUnpool(ScatterFlat):
+    node_name = "MaxUnpool2DBackward0"
+
+
+# ----------------------------------------------------------------------------- avg pooling
+
+def _divisor(xp, geometry, count_include_pad, divisor_override, dtype):
+    """The divisor of each window, torch's rule: the window clipped to the padded input
+    (count_include_pad) or to the input, or divisor_override."""
+    if divisor_override:
+        return dtype.type(divisor_override)
+    d = len(geometry.kernel)
+    result = 1
+    for i in range(d):
+        start = np.arange(geometry.out[i]) * geometry.stride[i] - geometry.padding[i]
+        end = np.minimum(start + geometry.kernel[i], geometry.spatial[i] + geometry.padding[i])
+        if count_include_pad:
+            count = end - start
+        else:
+            count = np.minimum(end, geometry.spatial[i]) - np.maximum(start, 0)
+        result = result * count.reshape((-1,) + (1,) * (d - 1 - i))
+    return xp.asarray(result.astype(dtype))
+
+
+class AvgPool(Op):
+    @staticmethod
+    def forward(ctx, x, geometry=None, count_include_pad=True, divisor_override=None):
+        xp = xp_of(x)
+        d = len(geometry.kernel)
+        ctx.params = (geometry, count_include_pad, divisor_override)
+        planes, lead = _as_planes(x, d)
+        windows = geometry.windows(xp, planes, 0)
+        total = windows.sum(axis=tuple(range(2 + d, 2 + 2 * d)), dtype=x.dtype)
+        divisor = _divisor(xp, geometry, count_include_pad, divisor_override, x.dtype)
+        return (total / divisor).astype(x.dtype, copy=False).reshape(lead + geometry.out)
+
+    @staticmethod
+    def backward(ctx, grad):
+        geometry, count_include_pad, divisor_override = ctx.params
+        return AvgPoolAdjoint.apply(grad, geometry=geometry, count_include_pad=count_include_pad,
+                                    divisor_override=divisor_override)
+
+
+class AvgPoolAdjoint(Op):
+    """Spread each output gradient over its window, divided by the window's divisor."""
+
+    node_name = "AvgPoolBackwardBackward0"
+
+    @staticmethod
+    def forward(ctx, grad, geometry=None, count_include_pad=True, divisor_override=None):
+        xp = xp_of(grad)
+        d = len(geometry.kernel)
+        ctx.params = (geometry, count_include_pad, divisor_override)
+        planes, lead = _as_planes(grad, d)
+        divisor = _divisor(xp, geometry, count_include_pad, divisor_override, grad.dtype)
+        scaled = (planes / divisor).astype(grad.dtype, copy=False)
+        windows = xp.broadcast_to(scaled.reshape(scaled.shape + (1,) * d),
+                                  scaled.shape + geometry.kernel)
+        if geometry.blocks:
+            order = (0, 1) + tuple(v for i in range(d) for v in (2 + i, 2 + d + i))
+            return windows.transpose(order).reshape(lead + geometry.spatial)
+        spread = col2im(xp, windows, geometry.spatial, geometry.padding, geometry.stride,
+                        geometry.dilation, geometry.extra)
+        return spread.reshape(lead + geometry.spatial)
+
+    @staticmethod
+    def backward(ctx, grad):
+        geometry, count_include_pad, divisor_override = ctx.params
+        return AvgPool.apply(grad, geometry=geometry, count_include_pad=count_include_pad,
+                             divisor_override=divisor_override)
+
+
+_AVG_POOL = {d: type(f"AvgPool{d}D", (AvgPool,), {"node_name": f"AvgPool{d}DBackward0"})
+             for d in (1, 2, 3)}
+_ADAPTIVE_AVG = {d: type(f"AdaptiveAvgPool{d}D", (AvgPool,),
+                         {"node_name": f"AdaptiveAvgPool{d}DBackward0"}) for d in (1, 2, 3)}
+_ADAPTIVE_MAX = {d: type(f"AdaptiveMaxPool{d}D", (MaxPool,),
+                         {"node_name": f"AdaptiveMaxPool{d}DBackward0"}) for d in (1, 2, 3)}
+
+
+# ----------------------------------------------------------------------------- adaptive
+
+def _adaptive_ranges(size: int, out: int):
+    start = (np.arange(out) * size) // out
+    end = -((-(np.arange(out) + 1) * size) // out)
+    return start, end
+
+
+class AdaptiveAvgPoolMatrix(Op):
+    """Adaptive average pooling of uneven windows: one averaging matrix per spatial dim."""
+
+    @staticmethod
+    def forward(ctx, x, matrices=()):
+        ctx.matrices = matrices
+        return _apply_matrices(xp_of(x), x, matrices, transpose=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return AdaptiveAvgPoolMatrixAdjoint.apply(grad, matrices=ctx.matrices)
+
+
+class AdaptiveAvgPoolMatrixAdjoint(Op):
+    node_name = "AdaptiveAvgPoolBackwardBackward0"
+
+    @staticmethod
+    def forward(ctx, grad, matrices=()):
+        ctx.matrices = matrices
+        return _apply_matrices(xp_of(grad), grad, matrices, transpose=True)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return AdaptiveAvgPoolMatrix.apply(grad, matrices=ctx.matrices)
+
+
+def _apply_matrices(xp, x, matrices, transpose: bool):
+    d = len(matrices)
+    for i, matrix in enumerate(matrices):
+        matrix = xp.asarray(matrix.T if transpose else matrix, dtype=x.dtype)
+        axis = x.ndim - d + i
+        x = xp.moveaxis(xp.tensordot(x, matrix, axes=([axis], [1])), -1, axis)
+    return xp.ascontiguousarray(x)
+
+
+def _adaptive_avg_pool(input: Tensor, output_size: tuple, d: int) -> Tensor:
+    spatial = tuple(input.shape[input.dim() - d:])
+    output_size = tuple(s if o is None else o for s, o in zip(spatial, output_size))
+    if all(o > 0 and s % o == 0 for s, o in zip(spatial, output_size)):
+        kernel = tuple(s // o for s, o in zip(spatial, output_size))
+        geometry = _Geometry(spatial, kernel, kernel, (0,) * d, (1,) * d, False)
+        return _ADAPTIVE_AVG[d].apply(input, geometry=geometry)
+    matrices = []
+    for s, o in zip(spatial, output_size):
+        matrix = np.zeros((o, s))
+        for row, (a, b) in enumerate(zip(*_adaptive_ranges(s, o))):
+            matrix[row, a:b] = 1.0 / (b - a)
+        matrices.append(matrix)
+    return _ADAPTIVE_AVG_MATRIX[d].apply(input, matrices=tuple(matrices))
+
+
+class AdaptiveMaxPoolGather(MaxPool):
+    """Adaptive max pooling of uneven windows: the windows gathered by index (each padded
+    to the longest by repeating its last entry, which keeps the first maximum)."""
+
+    @staticmethod
+    def forward(ctx, x, geometry=None, ranges=()):
+        xp = xp_of(x)
+        d = len(ranges)
+        planes, lead = _as_planes(x, d)
+        index, rows_list = [], []
+        for i, (start, end) in enumerate(ranges):
+            rows = np.minimum(start[:, None] + np.arange(int((end - start).max())),
+                              end[:, None] - 1)
+            shape = [1] * (2 * d)
+            shape[i], shape[d + i] = rows.shape
+            rows_list.append(xp.asarray(rows))
+            index.append(xp.asarray(rows.reshape(shape)))
+        windows = planes[(slice(None), slice(None)) + tuple(index)]
+        values, local = _argmax_windows(xp, windows, d)
+        offsets = xp.unravel_index(local, tuple(r.shape[1] for r in rows_list))
+        flat = 0
+        for i, rows in enumerate(rows_list):
+            position = xp.arange(geometry.out[i]).reshape((-1,) + (1,) * (d - 1 - i))
+            flat = flat * geometry.spatial[i] + rows[position, offsets[i]]
+        indices = flat.astype(np.int64).reshape(lead + geometry.out)
+        ctx.geometry, ctx.local, ctx.indices = geometry, None, indices
+        ctx.mark_non_differentiable(indices)
+        return values.reshape(lead + geometry.out), indices
+
+
+_ADAPTIVE_AVG_MATRIX = {d: type(f"AdaptiveAvgPool{d}DMatrix", (AdaptiveAvgPoolMatrix,),
+                                {"node_name": f"AdaptiveAvgPool{d}DBackward0"})
+                        for d in (1, 2, 3)}
+_ADAPTIVE_MAX_GATHER = {d: type(f"AdaptiveMaxPool{d}DGather", (AdaptiveMaxPoolGather,),
+                                {"node_name": f"AdaptiveMaxPool{d}DBackward0"})
+                        for d in (1, 2, 3)}
+
+
+# ----------------------------------------------------------------------------- public
+
+def _tuple(name: str, what: str, value, d: int, allow_none: bool = False) -> tuple:
+    if value is None or (allow_none and isinstance(value, (tuple, list)) and not value):
+        return None
+    if isinstance(value, numbers.Integral):
+        return (int(value),) * d
+    values = tuple(int(v) for v in value)
+    if len(values) == 1:
+        return values * d
+    if len(values) != d:
+        count = {2: "two", 3: "three"}[d]
+        option = "either be omitted, a single int," if allow_none else "either be a single int,"
+        raise RuntimeError(f"{name}: {what} must {option} or a tuple of {count} ints")
+    return values
+
+
+def _pool_params(name, d, kernel_size, stride, padding, dilation):
+    kernel = _tuple(name, "kernel_size", kernel_size, d)
+    stride = _tuple(name, "stride", stride, d, allow_none=True) or kernel
+    padding = _tuple(name, "padding", padding, d)
+    dilation = _tuple(name, "dilation", dilation, d)
+    if any(s == 0 for s in stride):
+        raise RuntimeError("stride should not be zero")
+    if any(k <= 0 for k in kernel):
+        raise RuntimeError("kernel size should be greater than zero, but got "
+                           + " ".join(f"k{a}: {k}" for a, k in zip("DHW"[3 - d:], kernel)))
+    if any(v <= 0 for v in dilation):
+        raise RuntimeError("dilation should be greater than zero, but got "
+                           + " ".join(f"dilation{a}: {v}" for a, v in
+                                      zip("DHW"[3 - d:], dilation)))
+    for p, k, dl in zip(padding, kernel, dilation):
+        if p < 0 or 2 * p > dl * (k - 1) + 1:
+            raise RuntimeError(f"pad should be at most half of effective kernel size, but got "
+                               f"pad={p}, kernel_size={k} and dilation={dl}")
+    return kernel, stride, padding, dilation
+
+
+def _pool_geometry(name, d, input, kernel_size, stride, padding, dilation, ceil_mode):
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not "
+                        f"{type(input).__name__}")
+    if input.dim() not in (d + 1, d + 2) or input.numel() == 0:
+        raise RuntimeError(f"non-empty {d + 1}D or {d + 2}D (batch mode) tensor expected for "
+                           "input")
+    kernel, stride, padding, dilation = _pool_params(name, d, kernel_size, stride, padding,
+                                                     dilation)
+    spatial = tuple(input.shape[input.dim() - d:])
+    geometry = _Geometry(spatial, kernel, stride, padding, dilation, bool(ceil_mode))
+    if any(o < 1 for o in geometry.out):
+        channels = input.shape[input.dim() - d - 1]
+        raise RuntimeError(f"Given input size: ({'x'.join(map(str, (channels,) + spatial))}). "
+                           "Calculated output size: "
+                           f"({'x'.join(map(str, (channels,) + geometry.out))}). Output size "
+                           "is too small")
+    return geometry
+
+
+def _check_1d(name: str, input, message: str | None = None) -> None:
+    if not isinstance(input, Tensor) or input.dim() not in (2, 3):
+        shape = list(input.shape) if isinstance(input, Tensor) else input
+        raise RuntimeError(message or f"{name}: Expected 2D or 3D (batch mode) tensor with "
+                           f"optional 0 dim batch size for input, but got:{shape}")
+
+
+def _dims_message(name: str, input: Tensor) -> str:
+    return (f"Expected 2 to 3 dimensions, but got {input.dim()}-dimensional tensor for argument "
+            f"#1 'self' (while checking arguments for {name})")
+
+
+def _max_pool(d, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
+    geometry = _pool_geometry(f"max_pool{d}d", d, input, kernel_size, stride, padding,
+                              dilation, ceil_mode)
+    out, indices = _MAX_POOL[d].apply(input, geometry=geometry)
+    return (out, indices) if return_indices else out
+
+
+def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
+               ceil_mode: bool = False, return_indices: bool = False):
+    """Max over sliding windows of (N, C, L) or (C, L); padding pads with -inf; indices
+    (with return_indices) are positions along L."""
+    _check_1d("max_pool1d", input)
+    out = _max_pool(2, input.unsqueeze(-2), (1, _single(kernel_size)),
+                    None if stride is None or stride == () else (1, _single(stride)),
+                    (0, _single(padding)), (1, _single(dilation)), ceil_mode, True)
+    if return_indices:
+        return out[0].squeeze(-2), out[1].squeeze(-2)
+    return out[0].squeeze(-2)
+
+
+def _single(value):
+    if isinstance(value, (tuple, list)):
+        if len(value) != 1:
+            raise RuntimeError(f"expected a single int or a tuple of one int, got {value}")
+        return int(value[0])
+    return int(value)
+
+
+def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
+               ceil_mode: bool = False, return_indices: bool = False):
+    """Max over sliding windows of (N, C, H, W) or (C, H, W); stride defaults to the kernel,
+    padding pads with -inf. With return_indices also the flat index (h * W + w) of each
+    maximum within its plane (the first one on ties)."""
+    return _max_pool(2, input, kernel_size, stride, padding, dilation, ceil_mode,
+                     return_indices)
+
+
+def max_pool3d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
+               ceil_mode: bool = False, return_indices: bool = False):
+    """Max pooling over (N, C, D, H, W) or (C, D, H, W)."""
+    return _max_pool(3, input, kernel_size, stride, padding, dilation, ceil_mode,
+                     return_indices)
+
+
+def _avg_pool(d, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+              divisor_override):
+    if divisor_override is not None and divisor_override == 0:
+        raise RuntimeError("divisor must be not zero")
+    geometry = _pool_geometry(f"avg_pool{d}d", d, input, kernel_size, stride, padding, 1,
+                              ceil_mode)
+    return _AVG_POOL[d].apply(input, geometry=geometry, count_include_pad=count_include_pad,
+                              divisor_override=divisor_override)
+
+
+def avg_pool1d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+               count_include_pad: bool = True) -> Tensor:
+    """Average over sliding windows of (N, C, L) or (C, L)."""
+    _check_1d("avg_pool1d", input, _dims_message("avg_pool1d", input)
+              if isinstance(input, Tensor) else None)
+    out = _avg_pool(2, input.unsqueeze(-2), (1, _single(kernel_size)),
+                    None if stride is None or stride == () else (1, _single(stride)),
+                    (0, _single(padding)), ceil_mode, count_include_pad, None)
+    return out.squeeze(-2)
+
+
+def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+               count_include_pad: bool = True, divisor_override=None) -> Tensor:
+    """Average over sliding windows of (N, C, H, W) or (C, H, W). The divisor is the window
+    clipped to the padded input (count_include_pad) or to the input, or divisor_override."""
+    return _avg_pool(2, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                     divisor_override)
+
+
+def avg_pool3d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+               count_include_pad: bool = True, divisor_override=None) -> Tensor:
+    """Average pooling over (N, C, D, H, W) or (C, D, H, W)."""
+    return _avg_pool(3, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                     divisor_override)
+
+
+def _adaptive_size(name: str, output_size, d: int) -> tuple:
+    if output_size is None or isinstance(output_size, numbers.Integral):
+        return (output_size,) * d
+    sizes = tuple(output_size)
+    if len(sizes) != d:
+        raise RuntimeError(f"{name}: output_size must be {d}")
+    return sizes
+
+
+def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:
+    """Average pooling of (N, C, L) or (C, L) to length output_size (windows
+    [floor(i*L/out), ceil((i+1)*L/out)))."""
+    _check_1d("adaptive_avg_pool1d", input, _dims_message("adaptive_avg_pool1d", input)
+              if isinstance(input, Tensor) else None)
+    size = _adaptive_size("adaptive_avg_pool1d", output_size, 1)
+    return _adaptive_avg_pool(input.unsqueeze(-2), (1,) + size, 2).squeeze(-2)
+
+
+def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
+    """Average pooling of (N, C, H, W) or (C, H, W) to output_size (an int, or a pair whose
+    None entries keep the input size)."""
+    if input.dim() < 3:
+        raise ValueError("Input dimension should be at least 3")
+    return _adaptive_avg_pool(input, _adaptive_size("adaptive_avg_pool2d", output_size, 2), 2)
+
+
+def _adaptive_max(d: int, input: Tensor, output_size, return_indices: bool):
+    spatial = tuple(input.shape[input.dim() - d:])
+    sizes = _adaptive_size(f"adaptive_max_pool{d}d", output_size, d)
+    sizes = tuple(s if o is None else int(o) for s, o in zip(spatial, sizes))
+    if all(o > 0 and s % o == 0 for s, o in zip(spatial, sizes)):
+        kernel = tuple(s // o for s, o in zip(spatial, sizes))
+        geometry = _Geometry(spatial, kernel, kernel, (0,) * d, (1,) * d, False)
+        out, indices = _ADAPTIVE_MAX[d].apply(input, geometry=geometry)
+    else:
+        geometry = _Geometry(spatial, (1,) * d, (1,) * d, (0,) * d, (1,) * d, False)
+        geometry.out = sizes
+        ranges = tuple(_adaptive_ranges(s, o) for s, o in zip(spatial, sizes))
+        out, indices = _ADAPTIVE_MAX_GATHER[d].apply(input, geometry=geometry, ranges=ranges)
+    return (out, indices) if return_indices else out
+
+
+def adaptive_max_pool1d(input: Tensor, output_size, return_indices: bool = False):
+    """Max pooling of (N, C, L) or (C, L) to length output_size."""
+    _check_1d("adaptive_max_pool1d", input, _dims_message("adaptive_max_pool1d", input)
+              if isinstance(input, Tensor) else None)
+    size = _adaptive_size("adaptive_max_pool1d", output_size, 1)
+    out, indices = _adaptive_max(2, input.unsqueeze(-2), (1,) + size, True)
+    if return_indices:
+        return out.squeeze(-2), indices.squeeze(-2)
+    return out.squeeze(-2)
+
+
+def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False):
+    """Max pooling of (N, C, H, W) or (C, H, W) to output_size; indices as max_pool2d's."""
+    if input.dim() not in (3, 4):
+        raise RuntimeError(f"adaptive_max_pool2d(): Expected 3D or 4D tensor, but got: "
+                           f"{list(input.shape)}")
+    return _adaptive_max(2, input, output_size, return_indices)
+
+
+def lp_pool1d(input: Tensor, norm_type, kernel_size, stride=None, ceil_mode: bool = False):
+    """Power-average pooling: (sum over the window of x**p) ** (1/p), over (N, C, L)."""
+    out = avg_pool1d(input.pow(norm_type), kernel_size, stride, 0, ceil_mode)
+    return (out.sign() * out.abs()).mul(_single(kernel_size)).pow(1.0 / norm_type)
+
+
+def lp_pool2d(input: Tensor, norm_type, kernel_size, stride=None, ceil_mode: bool = False):
+    """Power-average pooling: (sum over the window of x**p) ** (1/p), over (N, C, H, W)."""
+    kernel = _tuple("lp_pool2d", "kernel_size", kernel_size, 2)
+    out = avg_pool2d(input.pow(norm_type), kernel, stride, 0, ceil_mode)
+    return (out.sign() * out.abs()).mul(kernel[0] * kernel[1]).pow(1.0 / norm_type)
+
+
+def max_unpool2d(input: Tensor, indices: Tensor, kernel_size, stride=None, padding=0,
+                 output_size=None) -> Tensor:
+    """The inverse of max_pool2d: each value of (N, C, H, W) input put at its flat index in
+    a zero (N, C, H_out, W_out) plane."""
+    kernel = _tuple("max_unpool2d", "kernel_size", kernel_size, 2)
+    stride = _tuple("max_unpool2d", "stride", stride, 2, allow_none=True) or kernel
+    padding = _tuple("max_unpool2d", "padding", padding, 2)
+    default = tuple((input.shape[-2 + i] - 1) * stride[i] - 2 * padding[i] + kernel[i]
+                    for i in range(2))
+    if output_size is None:
+        spatial = default
+    else:
+        spatial = tuple(int(s) for s in tuple(output_size)[-2:])
+        for i in range(2):
+            low, high = default[i] - stride[i], default[i] + stride[i]
+            if not low < spatial[i] < high:
+                raise ValueError(f"invalid output_size {list(output_size)} (dim {i} must be "
+                                 f"between {low} and {high})")
+    if tuple(indices.shape) != tuple(input.shape):
+        raise RuntimeError("Expected shape of indices to be same as that of the input tensor "
+                           f"({list(input.shape)}) but got indices tensor with shape: "
+                           f"{list(indices.shape)}")
+    index = indices._data
+    plane = spatial[0] * spatial[1]
+    if index.size and bool(((index < 0) | (index >= plane)).any()):
+        bad = int(index[(index < 0) | (index >= plane)].ravel()[0])
+        raise RuntimeError(f"Found an invalid max index: {bad} (output volumes are of size "
+                           f"{spatial[0]}x{spatial[1]}")
+    geometry = _Geometry(spatial, (1, 1), (1, 1), (0, 0), (1, 1), False)
+    return MaxUnpool.apply(input, indices=index, geometry=geometry)
+
+
+__all__ = ["adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d",
+           "adaptive_max_pool2d", "avg_pool1d", "avg_pool2d", "avg_pool3d", "lp_pool1d",
+           "lp_pool2d", "max_pool1d", "max_pool2d", "max_pool3d", "max_unpool2d"]

@@ -1,0 +1,87 @@
+"""Adadelta: steps scaled by running averages of squared gradients and updates."""
+from __future__ import annotations
+
+from ..ops._util import xp_of
+from .optimizer import (
+    Optimizer,
+    _addcmul_,
+    _check_lr,
+    _check_not_fused_with,
+    _step_tensor,
+    _to_scalar,
+    _use_grad,
+    _zeros_like,
+)
+
+__all__ = ["Adadelta"]
+
+
+class Adadelta(Optimizer):
+    """Adadelta, as torch.optim.Adadelta.
+
+    ``square_avg = rho * square_avg + (1 - rho) * grad^2``;
+    ``delta = sqrt(acc_delta + eps) / sqrt(square_avg + eps) * grad``;
+    ``acc_delta = rho * acc_delta + (1 - rho) * delta^2``; the step is ``-lr * delta``."""
+
+    def __init__(self, params, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,
+                 weight_decay: float = 0, foreach: bool | None = None, *,
+                 capturable: bool = False, maximize: bool = False,
+                 differentiable: bool = False) -> None:
+        _check_lr(lr)
+        if not 0.0 <= rho <= 1.0:
+            raise ValueError(f"Invalid rho value: {rho}")
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        defaults = {"lr": lr, "rho": rho, "eps": eps, "weight_decay": weight_decay,
+                    "maximize": maximize, "capturable": capturable, "foreach": foreach,
+                    "differentiable": differentiable}
+        super().__init__(params, defaults)
+        _check_not_fused_with(None, foreach, differentiable)
+
+    def __setstate__(self, state) -> None:
+        super().__setstate__(state)
+        for group in self.param_groups:
+            group.setdefault("foreach", None)
+            group.setdefault("maximize", False)
+            group.setdefault("differentiable", False)
+            group.setdefault("capturable", False)
+
+    @_use_grad
+    def step(self, closure=None):
+        """Update every parameter that has a gradient; returns the closure's loss."""
+        loss = self._closure_loss(closure)
+        for group in self.param_groups:
+            lr = _to_scalar(group["lr"])
+            rho, eps = group["rho"], group["eps"]
+            for param in group["params"]:
+                if param._grad is None:
+                    continue
+                state = self.state[param]
+                if len(state) == 0:
+                    state["step"] = _step_tensor()
+                    state["square_avg"] = _zeros_like(param)
+                    state["acc_delta"] = _zeros_like(param)
+                array = param._data
+                xp = xp_of(array)
+                state["step"]._data += 1
+                grad = self._grad_array(param, group["maximize"], group["weight_decay"])
+                square_avg = state["square_avg"]._data
+                acc_delta = state["acc_delta"]._data
+                std = self._scratch(array, 1)
+                delta = self._scratch(array, 2)
+                xp.multiply(square_avg, rho, out=square_avg)
+                _addcmul_(xp, square_avg, grad, grad, 1 - rho, std)
+                xp.add(square_avg, eps, out=std)
+                xp.sqrt(std, out=std)
+                xp.add(acc_delta, eps, out=delta)
+                xp.sqrt(delta, out=delta)
+                xp.divide(delta, std, out=delta)
+                xp.multiply(delta, grad, out=delta)
+                xp.multiply(acc_delta, rho, out=acc_delta)
+                _addcmul_(xp, acc_delta, delta, delta, 1 - rho, std)
+                xp.multiply(delta, -lr, out=delta)
+                xp.add(array, delta, out=array)
+                param._bump_version()
+        return loss

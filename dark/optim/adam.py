@@ -1,0 +1,118 @@
+"""Adam (and, with decoupled weight decay, AdamW's update)."""
+from __future__ import annotations
+
+from ..ops._util import xp_of
+from .optimizer import (
+    Optimizer,
+    _addcdiv_,
+    _addcmul_,
+    _check_betas,
+    _check_lr,
+    _check_not_fused_with,
+    _lerp_,
+    _step_tensor,
+    _to_scalar,
+    _use_grad,
+    _zeros_like,
+)
+
+__all__ = ["Adam"]
+
+
+class Adam(Optimizer):
+    """Adam, as torch.optim.Adam.
+
+    ``exp_avg`` and ``exp_avg_sq`` are running averages of the gradient and its square
+    (``betas``); the step is ``-lr / (1 - beta1^t) * exp_avg / (sqrt(v / (1 - beta2^t)) +
+    eps)`` with ``v`` the running square (or its running maximum with ``amsgrad``).
+    ``weight_decay`` is an L2 term in the gradient, or, with ``decoupled_weight_decay``,
+    a shrink of the parameter by ``1 - lr * weight_decay`` (AdamW). State per parameter:
+    ``step`` (0-d float32 tensor), ``exp_avg``, ``exp_avg_sq`` and ``max_exp_avg_sq``."""
+
+    def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0, amsgrad: bool = False, *,
+                 foreach: bool | None = None, maximize: bool = False, capturable: bool = False,
+                 differentiable: bool = False, fused: bool | None = None,
+                 decoupled_weight_decay: bool = False) -> None:
+        _check_lr(lr)
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        _check_betas(betas)
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        betas = tuple(_to_scalar(b) for b in betas)
+        defaults = {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay,
+                    "amsgrad": amsgrad, "maximize": maximize, "foreach": foreach,
+                    "capturable": capturable, "differentiable": differentiable,
+                    "fused": fused, "decoupled_weight_decay": decoupled_weight_decay}
+        super().__init__(params, defaults)
+        _check_not_fused_with(fused, foreach, differentiable)
+
+    def __setstate__(self, state) -> None:
+        super().__setstate__(state)
+        for group in self.param_groups:
+            group.setdefault("amsgrad", False)
+            group.setdefault("maximize", False)
+            group.setdefault("foreach", None)
+            group.setdefault("capturable", False)
+            group.setdefault("differentiable", False)
+            group.setdefault("decoupled_weight_decay", False)
+            group.setdefault("fused", None)
+
+    def _state_for(self, param, amsgrad: bool) -> dict:
+        state = self.state[param]
+        if len(state) == 0:
+            state["step"] = _step_tensor()
+            state["exp_avg"] = _zeros_like(param)
+            state["exp_avg_sq"] = _zeros_like(param)
+            if amsgrad:
+                state["max_exp_avg_sq"] = _zeros_like(param)
+        return state
+
+    @_use_grad
+    def step(self, closure=None):
+        """Update every parameter that has a gradient; returns the closure's loss."""
+        loss = self._closure_loss(closure)
+        for group in self.param_groups:
+            beta1, beta2 = (_to_scalar(b) for b in group["betas"])
+            lr = _to_scalar(group["lr"])
+            weight_decay = group["weight_decay"]
+            decoupled = group["decoupled_weight_decay"]
+            amsgrad = group["amsgrad"]
+            eps = group["eps"]
+            for param in group["params"]:
+                if param._grad is None:
+                    continue
+                state = self._state_for(param, amsgrad)
+                array = param._data
+                xp = xp_of(array)
+                step_array = state["step"]._data
+                step_array += 1
+                step = float(step_array)
+                if weight_decay != 0 and decoupled:
+                    xp.multiply(array, 1 - lr * weight_decay, out=array)
+                    grad = self._grad_array(param, group["maximize"], 0)
+                else:
+                    grad = self._grad_array(param, group["maximize"], weight_decay)
+                exp_avg = state["exp_avg"]._data
+                exp_avg_sq = state["exp_avg_sq"]._data
+                denom = self._scratch(array, 1)
+                scratch = self._scratch(array, 2)
+                _lerp_(xp, exp_avg, grad, 1 - beta1, scratch)
+                xp.multiply(exp_avg_sq, beta2, out=exp_avg_sq)
+                _addcmul_(xp, exp_avg_sq, grad, grad, 1 - beta2, scratch)
+
+                bias_correction1 = 1 - beta1 ** step
+                bias_correction2 = 1 - beta2 ** step
+                step_size = lr / bias_correction1
+                if amsgrad:
+                    maximum = state["max_exp_avg_sq"]._data
+                    xp.maximum(maximum, exp_avg_sq, out=maximum)
+                    xp.sqrt(maximum, out=denom)
+                else:
+                    xp.sqrt(exp_avg_sq, out=denom)
+                xp.divide(denom, bias_correction2 ** 0.5, out=denom)
+                xp.add(denom, eps, out=denom)
+                _addcdiv_(xp, array, exp_avg, denom, -step_size, scratch)
+                param._bump_version()
+        return loss

@@ -1,0 +1,73 @@
+"""Adamax: Adam with the infinity norm."""
+from __future__ import annotations
+
+from ..ops._util import xp_of
+from .optimizer import (
+    Optimizer,
+    _addcdiv_,
+    _check_not_fused_with,
+    _check_options,
+    _lerp_,
+    _set_group_defaults,
+    _step_tensor,
+    _to_scalar,
+    _use_grad,
+    _zeros_like,
+)
+
+__all__ = ["Adamax"]
+
+
+class Adamax(Optimizer):
+    """Adamax, as torch.optim.Adamax: Adam with the infinity norm, ``exp_inf =
+    max(beta2 * exp_inf, |grad| + eps)``, and the step ``-lr / (1 - beta1^t) * exp_avg /
+    exp_inf``."""
+
+    def __init__(self, params, lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0, foreach: bool | None = None, *,
+                 maximize: bool = False, differentiable: bool = False,
+                 capturable: bool = False) -> None:
+        _check_options(lr, betas, eps, weight_decay)
+        defaults = {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay,
+                    "foreach": foreach, "maximize": maximize,
+                    "differentiable": differentiable, "capturable": capturable}
+        super().__init__(params, defaults)
+        _check_not_fused_with(None, foreach, differentiable)
+
+    def __setstate__(self, state) -> None:
+        super().__setstate__(state)
+        _set_group_defaults(self, "foreach", "maximize", "differentiable", "capturable")
+
+    @_use_grad
+    def step(self, closure=None):
+        """Update every parameter that has a gradient; returns the closure's loss."""
+        loss = self._closure_loss(closure)
+        for group in self.param_groups:
+            lr = _to_scalar(group["lr"])
+            beta1, beta2 = group["betas"]
+            for param in group["params"]:
+                if param._grad is None:
+                    continue
+                state = self.state[param]
+                if len(state) == 0:
+                    state["step"] = _step_tensor()
+                    state["exp_avg"] = _zeros_like(param)
+                    state["exp_inf"] = _zeros_like(param)
+                array = param._data
+                xp = xp_of(array)
+                grad = self._grad_array(param, group["maximize"], group["weight_decay"])
+                step_array = state["step"]._data
+                step_array += 1
+                exp_avg = state["exp_avg"]._data
+                exp_inf = state["exp_inf"]._data
+                norm = self._scratch(array, 1)
+                scratch = self._scratch(array, 2)
+                _lerp_(xp, exp_avg, grad, 1 - beta1, scratch)
+                xp.multiply(exp_inf, beta2, out=exp_inf)
+                xp.abs(grad, out=norm)
+                xp.add(norm, group["eps"], out=norm)
+                xp.maximum(exp_inf, norm, out=exp_inf)
+                clr = lr / (1 - beta1 ** float(step_array))
+                _addcdiv_(xp, array, exp_avg, exp_inf, -clr, scratch)
+                param._bump_version()
+        return loss

@@ -1,0 +1,87 @@
+"""SGD: stochastic gradient descent with momentum, dampening, Nesterov and weight decay."""
+from __future__ import annotations
+
+from .._tensor import Tensor
+from ..ops._util import xp_of
+from .optimizer import Optimizer, _check_lr, _check_not_fused_with, _to_scalar, _use_grad
+
+__all__ = ["SGD"]
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, as torch.optim.SGD.
+
+    With momentum the buffer starts as a copy of the first gradient, then
+    ``buf = momentum * buf + (1 - dampening) * grad``; the step is ``-lr * buf`` (or
+    ``-lr * (grad + momentum * buf)`` with ``nesterov``). ``weight_decay`` adds
+    ``weight_decay * param`` to the gradient; ``maximize`` ascends."""
+
+    def __init__(self, params, lr: float = 1e-3, momentum: float = 0, dampening: float = 0,
+                 weight_decay: float = 0, nesterov: bool = False, *, maximize: bool = False,
+                 foreach: bool | None = None, differentiable: bool = False,
+                 fused: bool | None = None) -> None:
+        _check_lr(lr)
+        if momentum < 0.0:
+            raise ValueError(f"Invalid momentum value: {momentum}")
+        if weight_decay < 0.0:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        defaults = {"lr": lr, "momentum": momentum, "dampening": dampening,
+                    "weight_decay": weight_decay, "nesterov": nesterov, "maximize": maximize,
+                    "foreach": foreach, "differentiable": differentiable, "fused": fused}
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        super().__init__(params, defaults)
+        _check_not_fused_with(fused, foreach, differentiable)
+
+    def __setstate__(self, state) -> None:
+        super().__setstate__(state)
+        for group in self.param_groups:
+            group.setdefault("nesterov", False)
+            group.setdefault("maximize", False)
+            group.setdefault("foreach", None)
+            group.setdefault("differentiable", False)
+            group.setdefault("fused", False)
+
+    @_use_grad
+    def step(self, closure=None):
+        """Update every parameter that has a gradient; returns the closure's loss."""
+        loss = self._closure_loss(closure)
+        for group in self.param_groups:
+            lr = _to_scalar(group["lr"])
+            momentum = group["momentum"]
+            dampening = group["dampening"]
+            nesterov = group["nesterov"]
+            maximize = group["maximize"]
+            weight_decay = group["weight_decay"]
+            for param in group["params"]:
+                if param._grad is None:
+                    continue
+                grad = self._grad_array(param, maximize, weight_decay)
+                xp = xp_of(grad)
+                update = grad
+                if momentum != 0:
+                    state = self.state[param]
+                    buffer = state.get("momentum_buffer")
+                    if buffer is None:
+                        buffer = Tensor._make(grad.copy())
+                        state["momentum_buffer"] = buffer
+                    else:
+                        array = buffer._data
+                        xp.multiply(array, momentum, out=array)
+                        if dampening == 0:
+                            xp.add(array, grad, out=array)
+                        else:
+                            scaled = self._scratch(grad, 1)
+                            xp.multiply(grad, 1 - dampening, out=scaled)
+                            xp.add(array, scaled, out=array)
+                    if nesterov:
+                        update = self._scratch(grad, 1)
+                        xp.multiply(buffer._data, momentum, out=update)
+                        xp.add(grad, update, out=update)
+                    else:
+                        update = buffer._data
+                scaled = self._scratch(grad, 2)
+                xp.multiply(update, -lr, out=scaled)
+                xp.add(param._data, scaled, out=param._data)
+                param._bump_version()
+        return loss

@@ -1,0 +1,218 @@
+"""Embedding (functional and module), one_hot, normalize, cosine_similarity,
+pairwise_distance, pdist and the distance modules."""
+import numpy as np
+import pytest
+
+import dark
+import dark.nn.functional as F
+from harness import Case, check_case, ids
+
+torch = pytest.importorskip("torch")
+
+
+def _indices(shape, rows, weight_shape):
+    def make(rng):
+        return [rng.integers(0, rows, shape), rng.standard_normal(weight_shape)]
+    return make
+
+
+CASES = [
+    Case("embedding", lambda t, i, w: t.nn.functional.embedding(i, w),
+         make=_indices((3, 4), 5, (5, 3))),
+    # padding_idx and scale_grad_by_freq give gradients that finite differences do not
+    # (by design): their gradients are compared with torch's in the module tests
+    Case("embedding_padding", lambda t, i, w: t.nn.functional.embedding(i, w, padding_idx=2),
+         make=_indices((4, 5), 4, (4, 2)), grad=False),
+    Case("embedding_padding_negative", lambda t, i, w: t.nn.functional.embedding(
+        i, w, padding_idx=-1), make=_indices((6,), 3, (3, 2)), grad=False),
+    Case("embedding_0d_index", lambda t, i, w: t.nn.functional.embedding(i, w),
+         make=_indices((), 4, (4, 3))),
+    Case("normalize", lambda t, x: t.nn.functional.normalize(x), [(3, 4)]),
+    Case("normalize_p1_dim0", lambda t, x: t.nn.functional.normalize(x, p=1.0, dim=0),
+         [(3, 4, 2)], domain="nonzero"),
+    Case("normalize_eps", lambda t, x: t.nn.functional.normalize(x, dim=-1, eps=10.0),
+         [(3, 4)]),
+    Case("cosine_similarity", lambda t, a, b: t.nn.functional.cosine_similarity(a, b),
+         [(4, 5), (4, 5)]),
+    Case("cosine_similarity_broadcast", lambda t, a, b: t.nn.functional.cosine_similarity(
+        a, b, dim=-1), [(3, 1, 5), (4, 5)]),
+    # torch clamps the norms without a gradient: compared with torch's below, not gradcheck
+    Case("cosine_similarity_eps", lambda t, a, b: t.nn.functional.cosine_similarity(
+        a, b, dim=0, eps=3.0), [(4, 2), (4, 2)], grad=False),
+    Case("pairwise_distance", lambda t, a, b: t.nn.functional.pairwise_distance(a, b),
+         [(4, 5), (4, 5)]),
+    Case("pairwise_distance_p1_keepdim", lambda t, a, b: t.nn.functional.pairwise_distance(
+        a, b, p=1.0, keepdim=True), [(3, 4), (4,)], domain="nonzero", gradgrad=False),
+    Case("pairwise_distance_p3", lambda t, a, b: t.nn.functional.pairwise_distance(
+        a, b, p=3.0, eps=1e-3), [(2, 3, 4), (2, 3, 4)]),
+    Case("pdist", lambda t, x: t.nn.functional.pdist(x), [(4, 3)]),
+    Case("pdist_p1", lambda t, x: t.nn.functional.pdist(x, p=1.0), [(3, 5)], gradgrad=False),
+    Case("pdist_one_row", lambda t, x: t.nn.functional.pdist(x), [(1, 3)], grad=False),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=ids(CASES))
+def test_op(case, device):
+    check_case(case, device)
+
+
+def test_embedding_repeated_indices_accumulate_and_padding_gets_nothing():
+    weight = dark.randn(5, 3, requires_grad=True)
+    indices = dark.tensor([[1, 1, 2], [0, 1, 4]])
+    out = F.embedding(indices, weight, padding_idx=2)
+    assert out.shape == (2, 3, 3) and out.grad_fn.name() == "EmbeddingBackward0"
+    out.backward(dark.ones(2, 3, 3))
+    expected = np.array([[1.0] * 3, [3.0] * 3, [0.0] * 3, [0.0] * 3, [1.0] * 3])
+    np.testing.assert_array_equal(weight.grad.numpy(), expected)
+
+
+def test_embedding_gradgrad():
+    weight = dark.randn(4, 2, dtype=dark.float64, requires_grad=True)
+    indices = dark.tensor([0, 3, 3, 1])
+    function = lambda w: F.embedding(indices, w) ** 2  # noqa: E731
+    assert dark.autograd.gradgradcheck(function, (weight,))
+
+
+def test_embedding_max_norm_renormalizes_in_place():
+    array = np.random.default_rng(0).standard_normal((6, 4)).astype(np.float32) * 3
+    indices = np.array([[0, 2], [2, 5]])
+    d_weight, t_weight = dark.tensor(array, requires_grad=True), torch.tensor(array,
+                                                                             requires_grad=True)
+    d_out = F.embedding(dark.tensor(indices), d_weight, max_norm=1.5, norm_type=3.0)
+    t_out = torch.nn.functional.embedding(torch.tensor(indices), t_weight, max_norm=1.5,
+                                          norm_type=3.0)
+    np.testing.assert_allclose(d_out.detach().numpy(), t_out.detach().numpy(), rtol=1e-5)
+    np.testing.assert_allclose(d_weight.detach().numpy(), t_weight.detach().numpy(),
+                               rtol=1e-5)
+    assert not np.allclose(d_weight.detach().numpy(), array)  # rows 0, 2, 5 were too long
+
+
+def _raises_like(dark_call, torch_call):
+    with pytest.raises(Exception) as expected:
+        torch_call()
+    message = str(expected.value).replace("torch.", "dark.")
+    with pytest.raises(type(expected.value)) as got:
+        dark_call()
+    assert str(got.value) == message
+
+
+@pytest.mark.parametrize("call", [
+    lambda t: t.nn.functional.embedding(t.tensor([1.0, 2.0]), t.ones(10, 3)),
+    lambda t: t.nn.functional.embedding(t.tensor([1, 10]), t.ones(10, 3)),
+    lambda t: t.nn.functional.embedding(t.tensor([1, -1]), t.ones(10, 3)),
+    lambda t: t.nn.functional.embedding(t.tensor([1, 2]), t.ones(10, 3), padding_idx=10),
+    lambda t: t.nn.functional.embedding(t.tensor([1, 2]), t.ones(10, 3), padding_idx=-11),
+    lambda t: t.nn.functional.embedding(t.tensor([1, 2]), t.ones(10)),
+    lambda t: t.nn.Embedding(10, 3, padding_idx=10),
+    lambda t: t.nn.Embedding.from_pretrained(t.ones(3)),
+    lambda t: t.nn.functional.one_hot(t.tensor([0, 2, 1]), 2),
+    lambda t: t.nn.functional.one_hot(t.tensor([0, -2, 1]), 5),
+    lambda t: t.nn.functional.one_hot(t.tensor([0.0, 2.0])),
+    lambda t: t.nn.functional.one_hot(t.tensor([0, 2], dtype=t.int32)),
+    lambda t: t.nn.functional.one_hot(t.tensor([], dtype=t.int64)),
+    lambda t: t.nn.functional.cosine_similarity(t.ones(3, 4), t.ones(5)),
+    lambda t: t.nn.functional.cosine_similarity(t.ones(3, 4), t.ones(3, 4), dim=2),
+    lambda t: t.nn.functional.cosine_similarity(t.ones(3, 4, dtype=t.int64),
+                                                t.ones(3, 4, dtype=t.int64)),
+    lambda t: t.nn.functional.pdist(t.ones(4, 3, 2)),
+])
+def test_errors(call):
+    _raises_like(lambda: call(dark), lambda: call(torch))
+
+
+@pytest.mark.parametrize("values, num_classes", [
+    ([0, 2, 1], -1), ([0, 2, 1], 5), ([[3], [0]], -1), (2, 3), ([], 3),
+])
+def test_one_hot(values, num_classes):
+    d_out = F.one_hot(dark.tensor(values, dtype=dark.int64), num_classes)
+    t_out = torch.nn.functional.one_hot(torch.tensor(values, dtype=torch.int64), num_classes)
+    assert d_out.dtype == dark.int64 and not d_out.requires_grad
+    np.testing.assert_array_equal(d_out.numpy(), t_out.numpy())
+
+
+def test_cosine_similarity_integer_inputs_and_bounds():
+    a = dark.tensor([[1, 2, 3]])
+    b = dark.tensor([[2.0, 4.0, 6.0]]) * 1e15
+    out = F.cosine_similarity(a, b)
+    assert out.dtype == dark.float32 and float(out) <= 1.0
+    np.testing.assert_allclose(out.numpy(), [1.0], rtol=1e-6)
+
+
+def test_cosine_similarity_clamped_norm_gradient_as_torch():
+    rng = np.random.default_rng(2)
+    a, b = rng.standard_normal((4, 3)) * 0.1, rng.standard_normal((4, 3))
+    d_a, d_b = dark.tensor(a, requires_grad=True), dark.tensor(b, requires_grad=True)
+    t_a, t_b = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
+    F.cosine_similarity(d_a, d_b, eps=0.5).sum().backward()
+    torch.nn.functional.cosine_similarity(t_a, t_b, eps=0.5).sum().backward()
+    np.testing.assert_allclose(d_a.grad.numpy(), t_a.grad.numpy(), rtol=1e-10)
+    np.testing.assert_allclose(d_b.grad.numpy(), t_b.grad.numpy(), rtol=1e-10)
+
+
+def test_normalize_out():
+    x = dark.tensor([[3.0, 4.0]])
+    out = dark.empty(1, 2)
+    F.normalize(x, out=out)
+    np.testing.assert_allclose(out.numpy(), [[0.6, 0.8]], rtol=1e-6)
+
+# ----------------------------------------------------------------------------- modules
+
+
+@pytest.mark.parametrize("options", [
+    {}, {"padding_idx": 1}, {"padding_idx": -2, "scale_grad_by_freq": True},
+    {"max_norm": 1.0, "norm_type": 1.0}, {"sparse": True},
+])
+def test_embedding_module_parity(options):
+    d_module, t_module = dark.nn.Embedding(6, 3, **options), torch.nn.Embedding(6, 3, **options)
+    assert repr(d_module) == repr(t_module)
+    assert list(d_module.state_dict()) == ["weight"]
+    d_module.load_state_dict({"weight": dark.tensor(t_module.weight.detach().numpy())})
+    indices = np.array([[0, 1, 4], [4, 4, 5]])
+    d_out, t_out = d_module(dark.tensor(indices)), t_module(torch.tensor(indices))
+    np.testing.assert_allclose(d_out.detach().numpy(), t_out.detach().numpy(), rtol=1e-6)
+    seed = np.random.default_rng(0).standard_normal((2, 3, 3)).astype(np.float32)
+    d_out.backward(dark.tensor(seed))
+    t_out.backward(torch.tensor(seed))
+    t_grad = t_module.weight.grad
+    t_grad = t_grad.to_dense() if t_grad.is_sparse else t_grad
+    np.testing.assert_allclose(d_module.weight.grad.numpy(), t_grad.numpy(), rtol=1e-5,
+                               atol=1e-6)
+
+
+def test_embedding_module_init():
+    dark.manual_seed(0)
+    module = dark.nn.Embedding(2000, 50, padding_idx=-1)
+    weight = module.weight.detach().numpy()
+    assert module.padding_idx == 1999 and weight.dtype == np.float32
+    assert not weight[1999].any()
+    assert abs(weight[:1999].mean()) < 0.01 and abs(weight[:1999].std() - 1) < 0.01
+    dark.manual_seed(0)
+    np.testing.assert_array_equal(dark.nn.Embedding(2000, 50, padding_idx=-1).weight.detach()
+                                  .numpy(), weight)
+    assert dark.nn.Embedding(3, 2, dtype=dark.float64).weight.dtype == dark.float64
+
+
+def test_embedding_from_pretrained():
+    table = dark.tensor([[1.0, 2.3, 3.0], [4.0, 5.1, 6.3]])
+    module = dark.nn.Embedding.from_pretrained(table)
+    assert not module.weight.requires_grad and module.num_embeddings == 2
+    np.testing.assert_allclose(module(dark.tensor([1])).numpy(), [[4.0, 5.1, 6.3]])
+    trainable = dark.nn.Embedding.from_pretrained(table, freeze=False, padding_idx=0)
+    assert trainable.weight.requires_grad and trainable.padding_idx == 0
+    assert trainable.weight[0].detach().numpy().any()  # pretrained rows are kept as given
+
+
+@pytest.mark.parametrize("name, args", [
+    ("CosineSimilarity", {}), ("CosineSimilarity", {"dim": 0, "eps": 1e-6}),
+    ("PairwiseDistance", {}), ("PairwiseDistance", {"p": 1.0, "eps": 1e-3, "keepdim": True}),
+])
+def test_distance_modules(name, args):
+    from dark.nn.modules import distance
+
+    module = getattr(distance, name)(**args)
+    t_module = getattr(torch.nn, name)(**args)
+    assert repr(module) == repr(t_module) and list(module.state_dict()) == []
+    rng = np.random.default_rng(3)
+    a, b = rng.standard_normal((4, 5)), rng.standard_normal((4, 5))
+    np.testing.assert_allclose(module(dark.tensor(a), dark.tensor(b)).numpy(),
+                               t_module(torch.tensor(a), torch.tensor(b)).numpy(), rtol=1e-10)
