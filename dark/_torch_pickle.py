@@ -173,6 +173,10 @@ class _Global:
             found.module, found.name = module, name
         return found
 
+    def __call__(self, *args):  # pickle's save_reduce insists that the function be callable
+        raise TypeError(f"{self.module}.{self.name} stands for a torch global; it is only "
+                        "written, never called")
+
 
 class _StorageRef:
     __slots__ = ("key", "type_name", "location", "numel")

@@ -18,7 +18,8 @@ import secrets
 import stat
 import struct
 import zipfile
-from typing import IO, Any, BinaryIO, Callable
+from collections.abc import Callable
+from typing import IO, Any, BinaryIO
 
 import numpy as np
 

@@ -3,10 +3,10 @@ import math
 
 import numpy as np
 import pytest
+from harness import Case, check_case, ids
 
 import dark
 import dark.nn.functional as F
-from harness import Case, check_case, ids
 
 torch = pytest.importorskip("torch")
 

@@ -2,10 +2,10 @@
 pairwise_distance, pdist and the distance modules."""
 import numpy as np
 import pytest
+from harness import Case, check_case, ids
 
 import dark
 import dark.nn.functional as F
-from harness import Case, check_case, ids
 
 torch = pytest.importorskip("torch")
 
@@ -207,9 +207,7 @@ def test_embedding_from_pretrained():
     ("PairwiseDistance", {}), ("PairwiseDistance", {"p": 1.0, "eps": 1e-3, "keepdim": True}),
 ])
 def test_distance_modules(name, args):
-    from dark.nn.modules import distance
-
-    module = getattr(distance, name)(**args)
+    module = getattr(dark.nn, name)(**args)
     t_module = getattr(torch.nn, name)(**args)
     assert repr(module) == repr(t_module) and list(module.state_dict()) == []
     rng = np.random.default_rng(3)

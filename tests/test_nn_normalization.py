@@ -2,10 +2,10 @@
 (parity with torch over several training steps, running statistics, errors)."""
 import numpy as np
 import pytest
+from harness import Case, check_case, ids
 
 import dark
 import dark.nn.functional as F
-from harness import Case, check_case, ids
 
 torch = pytest.importorskip("torch")
 

@@ -143,6 +143,8 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
         order = list(order)
         to_run = _nodes_to_run(order, target_nodes)
 
+    anomaly = _function._anomaly.enabled
+    check_nan = anomaly and _function._anomaly.check_nan
     previous_mode = _grad_state.enabled
     _grad_state.enabled = create_graph
     try:
@@ -166,14 +168,14 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                 continue
             if to_run is not None and node not in to_run:
                 continue
-            if _function._anomaly.enabled:
+            if anomaly:
                 try:
-                    _run_node(node, grads, buffers, create_graph, retain_graph)
+                    _run_node(node, grads, buffers, retain_graph, check_nan)
                 except Exception:
                     _warn_anomaly(node)
                     raise
             else:
-                _run_node(node, grads, buffers, create_graph, retain_graph)
+                _run_node(node, grads, buffers, retain_graph, False)
     finally:
         _grad_state.enabled = previous_mode
     if inputs is None:
@@ -214,25 +216,23 @@ def _run_pre_hooks(node, grads):
     return grads
 
 
-def _run_node(node, grads, buffers, create_graph, retain_graph):
+def _run_node(node, grads, buffers, retain_graph, check_nan):
+    """Run one node's backward and send each input's gradient (summed down to the input's
+    shape and cast to its dtype) to the node that made that input."""
     if node._num_outputs > 1 and node._materialize_grads:
         _materialize(node, grads)
     result = node._forward_cls.backward(node, *grads)
+    edges = node.next_functions
     if type(result) is not tuple:
         result = (result,)
-    edges = node.next_functions
     if len(result) != len(edges):
-        if len(result) > len(edges) and all(r is None for r in result[len(edges):]):
-            result = result[:len(edges)]
-        else:
-            raise RuntimeError(f"function {node.name()} returned an incorrect number of "
-                               f"gradients (expected {len(edges)}, got {len(result)})")
+        result = _fit_gradients(node, result, edges)
     if node._post_hooks:
         for hook in list(node._post_hooks):
             replaced = hook(result, tuple(grads))
             if replaced is not None:
                 result = tuple(replaced)
-    if _function._anomaly.enabled and _function._anomaly.check_nan:
+    if check_nan:
         _check_nan(node, result)
     if not retain_graph and node._saved is not None:
         node._release()
@@ -247,7 +247,7 @@ def _run_node(node, grads, buffers, create_graph, retain_graph):
         data = grad._data
         if data.shape != shape:
             grad = _reduce_to_shape(node, index, grad, shape)
-        if data.dtype != np_dtype:
+        if data.dtype is not np_dtype and data.dtype != np_dtype:
             grad = grad._cast_grad(np_dtype)
         slots = buffers.get(next_node)
         if slots is None:
@@ -257,6 +257,14 @@ def _run_node(node, grads, buffers, create_graph, retain_graph):
             slots = buffers[next_node] = [None] * next_node._num_outputs
         current = slots[output_nr]
         slots[output_nr] = grad if current is None else current + grad
+
+
+def _fit_gradients(node, result, edges):
+    """Extra trailing None gradients are allowed (as in PyTorch); any other count is not."""
+    if len(result) > len(edges) and all(r is None for r in result[len(edges):]):
+        return result[:len(edges)]
+    raise RuntimeError(f"function {node.name()} returned an incorrect number of gradients "
+                       f"(expected {len(edges)}, got {len(result)})")
 
 
 def _materialize(node, grads) -> None:

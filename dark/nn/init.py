@@ -12,7 +12,7 @@ from .._tensor import Tensor
 from ..autograd.grad_mode import no_grad
 from ..ops.creation import eye
 from ..ops.elementwise import where
-from ..random import randperm
+from ..random import rand
 
 __all__ = ["calculate_gain", "constant_", "dirac_", "eye_", "kaiming_normal_",
            "kaiming_uniform_", "normal_", "ones_", "orthogonal_", "sparse_", "trunc_normal_",
@@ -228,15 +228,16 @@ def orthogonal_(tensor: Tensor, gain: float = 1, generator=None) -> Tensor:
 
 def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator=None) -> Tensor:
     """Fill a 2-D tensor with N(0, std**2) values and zero ceil(sparsity * rows) random
-    entries of each column."""
+    entries of each column (the zero pattern from the global stream, as PyTorch)."""
     if tensor.ndimension() != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
     rows, cols = tensor.shape
     num_zeros = math.ceil(sparsity * rows)
     with no_grad():
         tensor.normal_(0, std, generator=generator)
-        for col_idx in range(cols):
-            tensor[randperm(rows)[:num_zeros], col_idx] = 0
+        # each column's random permutation at once: the rank of uniform keys down the column
+        ranks = rand(rows, cols, device=tensor.device).argsort(dim=0).argsort(dim=0)
+        tensor.masked_fill_(ranks < num_zeros, 0)
     return tensor
 
 

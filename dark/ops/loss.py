@@ -23,6 +23,7 @@ from ..autograd.grad_mode import state as _grad_state
 from ._util import broadcast_shapes, promote, xp_of
 from .activation import logsigmoid, softplus
 from .elementwise import clamp_min, exp, log, minimum, sigmoid, sign, where
+from .nn_ops import pairwise_distance
 from .reduction import log_softmax, softmax
 
 # ----------------------------------------------------------------------------- reductions
@@ -623,11 +624,6 @@ def gaussian_nll_loss(input: Tensor, target: Tensor, var, full: bool = False,
 # ----------------------------------------------------------------------------- margins
 
 
-def _pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6) -> Tensor:
-    """||x1 - x2 + eps||_p over the last dim (torch.pairwise_distance)."""
-    return (x1 - x2 + eps).norm(p, dim=-1)
-
-
 def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0,
                         size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
     """max(0, -target * (input1 - input2) + margin), target in {1, -1}."""
@@ -693,7 +689,7 @@ def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor,
                            f"the same number of dimensions, but got: anchor {dims[0]}D, "
                            f"positive {dims[1]}D, and negative {dims[2]}D inputs")
     return _triplet(anchor, positive, negative,
-                    lambda a, b: _pairwise_distance(a, b, p, eps), margin, swap, reduction)
+                    lambda a, b: pairwise_distance(a, b, p, eps), margin, swap, reduction)
 
 
 def _triplet(anchor, positive, negative, distance, margin, swap, reduction):
@@ -718,7 +714,7 @@ def triplet_margin_with_distance_loss(anchor: Tensor, positive: Tensor, negative
         raise RuntimeError(f"The anchor, positive, and negative tensors are expected to have "
                            f"the same number of dimensions, but got: anchor {dims[0]}D, "
                            f"positive {dims[1]}D, and negative {dims[2]}D inputs")
-    return _triplet(anchor, positive, negative, distance_function or _pairwise_distance,
+    return _triplet(anchor, positive, negative, distance_function or pairwise_distance,
                     margin, swap, reduction)
 
 

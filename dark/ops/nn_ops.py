@@ -68,9 +68,8 @@ class _Linear(Op):
             out = out.reshape(x.shape[:-1] + (weight.shape[0],))
         else:
             out = xp.matmul(x, weight.T)
-        if bias is not None:
-            out = xp.add(out, bias, out=out) if out.shape == np.broadcast_shapes(
-                out.shape, bias.shape) else out + bias
+        if bias is not None:  # checked to broadcast to out's shape
+            out += bias
         return out
 
     @staticmethod
@@ -192,6 +191,7 @@ class _Normalize(Op):
             normalized = (grouped - mean) * invstd
         ctx.save_for_backward(x, weight)
         ctx.mean, ctx.invstd = mean, invstd
+        ctx.bias_shape = None if bias is None else bias.shape
         ctx.params = (group_shape, axes, affine_shape, eps, stats is None)
         out = normalized.reshape(x.shape)
         if weight is not None:
@@ -227,7 +227,7 @@ class _Normalize(Op):
             grad_weight = (grad * normalized.reshape(x.shape)).sum(affine_axes).reshape(
                 weight.shape)
         if need_bias:
-            grad_bias = grad.sum(affine_axes).reshape(ctx._input_meta[2][0])
+            grad_bias = grad.sum(affine_axes).reshape(ctx.bias_shape)
         return grad_input, grad_weight, grad_bias
 
 
@@ -337,7 +337,7 @@ def _normalized_shape(normalized_shape) -> tuple:
     return tuple(int(s) for s in normalized_shape)
 
 
-def _check_normalized(name, input: Tensor, shape: tuple, weight, bias) -> None:
+def _check_normalized(input: Tensor, shape: tuple, weight, bias) -> None:
     if weight is not None and tuple(weight.shape) != shape:
         raise RuntimeError(f"Expected weight to be of same shape as normalized_shape, but got "
                            f"weight of shape {list(weight.shape)} and normalized_shape = "
@@ -358,7 +358,7 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
     """Normalize over the last ``len(normalized_shape)`` dims; weight and bias have
     ``normalized_shape``."""
     shape = _normalized_shape(normalized_shape)
-    _check_normalized("layer_norm", input, shape, weight, bias)
+    _check_normalized(input, shape, weight, bias)
     k = len(shape)
     axes = tuple(range(input.ndim - k, input.ndim))
     affine_shape = (1,) * (input.ndim - k) + shape
@@ -394,7 +394,7 @@ def rms_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
     """``input * rsqrt(mean(input**2) + eps) * weight`` over the last
     ``len(normalized_shape)`` dims (eps defaults to the dtype's machine epsilon)."""
     shape = _normalized_shape(normalized_shape)
-    _check_normalized("rms_norm", input, shape, weight, None)
+    _check_normalized(input, shape, weight, None)
     if eps is None:
         eps = float(np.finfo(input._data.dtype).eps)
     dims = tuple(range(input.ndim - len(shape), input.ndim))

@@ -13,3 +13,4 @@ from .normalization import *  # noqa: F403
 from .dropout import *  # noqa: F403
 from .sparse import *  # noqa: F403
 from .rnn import *  # noqa: F403
+from .distance import *  # noqa: F403
