@@ -227,7 +227,7 @@ def save_safetensors(tensors: dict[str, Tensor], path: str | os.PathLike,
         array = tensor._data if tensor.is_cpu else tensor._data.get()
         if array.dtype not in _SAFETENSORS_CODES:
             raise TypeError(f"cannot save tensor {name!r} of dtype {tensor.dtype} as safetensors")
-        arrays[name] = np.ascontiguousarray(array)
+        arrays[name] = array if array.flags.c_contiguous else array.copy()
     order = sorted(arrays, key=lambda name: (-arrays[name].dtype.itemsize, name))
     header: dict[str, Any] = {"__metadata__": metadata} if metadata else {}
     offset = 0

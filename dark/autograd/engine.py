@@ -105,7 +105,6 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                  accumulate=True, allow_unused=False):
     """Shared by Tensor.backward (accumulate=True) and autograd.grad (accumulate=False,
     returns the gradients of ``inputs``)."""
-    Tensor = _function.Tensor
     outputs = _as_tuple(outputs)
     grad_outputs = _as_tuple(grad_outputs) or (None,) * len(outputs)
     if len(grad_outputs) != len(outputs):
@@ -114,19 +113,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
     if retain_graph is None:
         retain_graph = create_graph
     root_grads = _root_gradients(outputs, grad_outputs, create_graph)
-
-    targets = {}
-    if inputs is not None:
-        if not inputs:
-            caller = "backward" if accumulate else "grad"
-            raise RuntimeError(f"`inputs` argument to `{caller}()` cannot be empty.")
-        for position, tensor in enumerate(inputs):
-            if not isinstance(tensor, Tensor):
-                raise RuntimeError("all inputs have to be Tensors or GradientEdges, but got "
-                                   f"{type(tensor).__name__}")
-            if not tensor._requires_grad:
-                raise RuntimeError("One of the differentiated Tensors does not require grad")
-            targets.setdefault(edge_of(tensor), []).append(position)
+    targets = _targets(inputs, accumulate) if inputs is not None else {}
     captured = [None] * (len(inputs) if inputs is not None else 0)
 
     buffers: dict = {}
@@ -136,46 +123,16 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
         roots.append(node)
         _add_to_buffer(buffers, node, output_nr, grad)
     roots = list(dict.fromkeys(roots))
-    order = _in_order(roots, _dependencies(roots))
-    target_nodes = {node for node, _ in targets}
     to_run = None
     if inputs is not None:
-        order = list(order)
-        to_run = _nodes_to_run(order, target_nodes)
+        to_run = _nodes_to_run(list(_in_order(roots, _dependencies(roots))),
+                               {node for node, _ in targets})
 
-    anomaly = _function._anomaly.enabled
-    check_nan = anomaly and _function._anomaly.check_nan
     previous_mode = _grad_state.enabled
     _grad_state.enabled = create_graph
     try:
-        for node in order:
-            grads = buffers.pop(node, None)
-            if grads is None or (to_run is not None and node not in to_run
-                                 and node not in target_nodes):
-                continue
-            if node._pre_hooks:
-                grads = _run_pre_hooks(node, grads)
-            leaf = type(node) is AccumulateGrad
-            if leaf and node.variable._hooks:
-                grads = [_run_leaf_hooks(node.variable, grads[0])]
-            if targets:
-                for output_nr, grad in enumerate(grads):
-                    for position in targets.get((node, output_nr), ()):
-                        captured[position] = grad
-            if leaf:
-                if accumulate:
-                    _accumulate(node.variable, grads[0], create_graph)
-                continue
-            if to_run is not None and node not in to_run:
-                continue
-            if anomaly:
-                try:
-                    _run_node(node, grads, buffers, retain_graph, check_nan)
-                except Exception:
-                    _warn_anomaly(node)
-                    raise
-            else:
-                _run_node(node, grads, buffers, retain_graph, False)
+        _execute(roots, buffers, targets, captured, to_run, accumulate, create_graph,
+                 retain_graph)
     finally:
         _grad_state.enabled = previous_mode
     if inputs is None:
@@ -190,6 +147,73 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
         if grad is not None and not create_graph:
             captured[position] = grad.detach()
     return tuple(captured)
+
+
+def _targets(inputs, accumulate) -> dict:
+    """The edge of each input mapped to its positions in ``inputs``."""
+    Tensor = _function.Tensor
+    if not inputs:
+        caller = "backward" if accumulate else "grad"
+        raise RuntimeError(f"`inputs` argument to `{caller}()` cannot be empty.")
+    targets: dict = {}
+    for position, tensor in enumerate(inputs):
+        if not isinstance(tensor, Tensor):
+            raise RuntimeError("all inputs have to be Tensors or GradientEdges, but got "
+                               f"{type(tensor).__name__}")
+        if not tensor._requires_grad:
+            raise RuntimeError("One of the differentiated Tensors does not require grad")
+        targets.setdefault(edge_of(tensor), []).append(position)
+    return targets
+
+
+def _execute(roots, buffers, targets, captured, to_run, accumulate, create_graph,
+             retain_graph) -> None:
+    """Run the nodes in dependency order (Kahn's algorithm), each once all the nodes that
+    send it a gradient have run. With ``to_run`` (autograd.grad / inputs=) only the nodes
+    that lead to a target run; the targets' gradients are stored in ``captured``."""
+    anomaly = _function._anomaly.enabled
+    check_nan = anomaly and _function._anomaly.check_nan
+    dependencies = _dependencies(roots)
+    ready = [node for node in roots if node not in dependencies]
+    while ready:
+        node = ready.pop()
+        for next_node, _ in node.next_functions:
+            if next_node is not None:
+                count = dependencies[next_node] - 1
+                if count:
+                    dependencies[next_node] = count
+                else:
+                    ready.append(next_node)
+        grads = buffers.pop(node, None)
+        if grads is None:
+            continue
+        if to_run is not None and node not in to_run and not _is_target(node, targets):
+            continue
+        if node._pre_hooks:
+            grads = _run_pre_hooks(node, grads)
+        leaf = type(node) is AccumulateGrad
+        if leaf and node.variable._hooks:
+            grads = [_run_leaf_hooks(node.variable, grads[0])]
+        if targets:
+            for output_nr, grad in enumerate(grads):
+                for position in targets.get((node, output_nr), ()):
+                    captured[position] = grad
+        if leaf:
+            if accumulate:
+                _accumulate(node.variable, grads[0], create_graph)
+        elif to_run is None or node in to_run:
+            if anomaly:
+                try:
+                    _run_node(node, grads, buffers, retain_graph, check_nan)
+                except Exception:
+                    _warn_anomaly(node)
+                    raise
+            else:
+                _run_node(node, grads, buffers, retain_graph, False)
+
+
+def _is_target(node, targets) -> bool:
+    return any((node, output_nr) in targets for output_nr in range(node._num_outputs))
 
 
 def _add_to_buffer(buffers, node, output_nr, grad):

@@ -15,6 +15,7 @@ import numpy as np
 
 from .._tensor import Tensor, _type_word
 from ..autograd.function import Op
+from ..autograd.grad_mode import state as _grad_state
 from . import elementwise as _elementwise
 from ._util import wrap_dim, xp_of
 from .elementwise import erf, erf_array, exp, sigmoid, tanh, where
@@ -283,22 +284,32 @@ _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _GELU_CUBIC = 0.044715
 
 
-class Gelu(_Activation):
-    @staticmethod
-    def compute(xp, a, approximate):
-        if approximate == "tanh":
-            inner = (a + a * a * a * _GELU_CUBIC) * _SQRT_2_OVER_PI
-            return a * (xp.tanh(inner) + 1) * 0.5
-        return a * (erf_array(a * _SQRT1_2) + 1) * 0.5
+class Gelu(Op):
+    """x * Phi(x). The exact form keeps Phi(x) from forward for a plain backward (erf is the
+    costly part); under create_graph the derivative is rebuilt from Tensor ops."""
 
     @staticmethod
-    def derivative(grad, a, approximate):
+    def forward(ctx, a, approximate):
+        xp = xp_of(a)
+        ctx.approximate = approximate
         if approximate == "tanh":
+            inner = (a + a * a * a * _GELU_CUBIC) * _SQRT_2_OVER_PI
+            ctx.save_for_backward(a, None)
+            return _typed(a * (xp.tanh(inner) + 1) * 0.5, a)
+        cdf = _typed((erf_array(a * _SQRT1_2) + 1) * 0.5, a)
+        ctx.save_for_backward(a, cdf)
+        return a * cdf
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, cdf = ctx.saved_tensors
+        if ctx.approximate == "tanh":
             t = tanh((a + a * a * a * _GELU_CUBIC) * _SQRT_2_OVER_PI)
             inner_grad = (a * a * (3 * _GELU_CUBIC) + 1) * _SQRT_2_OVER_PI
             return grad * ((t + 1) * 0.5 + a * (1 - t * t) * inner_grad * 0.5)
-        cdf = (erf(a * _SQRT1_2) + 1) * 0.5
         pdf = exp(a * a * -0.5) * _INV_SQRT_2PI
+        if _grad_state.enabled:
+            cdf = (erf(a * _SQRT1_2) + 1) * 0.5
         return grad * (cdf + a * pdf)
 
 

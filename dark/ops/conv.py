@@ -66,27 +66,18 @@ def col2im(xp, columns, spatial: tuple, padding: tuple, stride: tuple, dilation:
 
 
 def _columns(xp, x, out_shape, kernel, stride, padding, dilation, groups):
-    """The im2col buffer (groups, C/groups * prod(kernel), N * prod(out_shape)) of x."""
+    """The im2col buffer (N, groups, C/groups * prod(kernel), prod(out_shape)) of x: one
+    copy of the window view, in the order that reads the input rows contiguously."""
     d = len(kernel)
     windows = window_view(xp, pad_array(xp, x, padding), out_shape, kernel, stride, dilation)
-    order = (1,) + tuple(range(2 + d, 2 + 2 * d)) + (0,) + tuple(range(2, 2 + d))
-    channels = x.shape[1]
+    order = (0, 1) + tuple(range(2 + d, 2 + 2 * d)) + tuple(range(2, 2 + d))
     return windows.transpose(order).reshape(
-        groups, channels // groups * math.prod(kernel), x.shape[0] * math.prod(out_shape))
+        x.shape[0], groups, x.shape[1] // groups * math.prod(kernel), math.prod(out_shape))
 
 
-def _grouped_output(xp, grad_output, groups):
-    """grad_output (N, C_out, *out) as (groups, C_out/groups, N * prod(out))."""
-    n, channels = grad_output.shape[:2]
-    moved = xp.moveaxis(grad_output, 1, 0)
-    return moved.reshape(groups, channels // groups, n * math.prod(grad_output.shape[2:]))
-
-
-def _from_grouped(xp, result, n, out_shape):
-    """(groups, C/groups, N * prod(out)) back to a contiguous (N, C, *out)."""
-    channels = result.shape[0] * result.shape[1]
-    return xp.ascontiguousarray(xp.moveaxis(result.reshape((channels, n) + tuple(out_shape)),
-                                            0, 1))
+def _grouped(array, groups):
+    """(N, C, *spatial) as (N, groups, C/groups, prod(spatial)) (a view when contiguous)."""
+    return array.reshape(array.shape[0], groups, array.shape[1] // groups, -1)
 
 
 def conv_forward(xp, x, weight, stride, padding, dilation, groups):
@@ -96,7 +87,7 @@ def conv_forward(xp, x, weight, stride, padding, dilation, groups):
     columns = _columns(xp, x, out_shape, kernel, stride, padding, dilation, groups)
     out_channels = weight.shape[0]
     result = xp.matmul(weight.reshape(groups, out_channels // groups, -1), columns)
-    return _from_grouped(xp, result, x.shape[0], out_shape)
+    return result.reshape((x.shape[0], out_channels) + tuple(out_shape))
 
 
 def conv_input_grad(xp, grad_output, weight, spatial, stride, padding, dilation, groups):
@@ -107,11 +98,10 @@ def conv_input_grad(xp, grad_output, weight, spatial, stride, padding, dilation,
     kernel = weight.shape[2:]
     out_channels = weight.shape[0]
     grouped_weight = weight.reshape(groups, out_channels // groups, -1)
-    columns = xp.matmul(grouped_weight.transpose(0, 2, 1),
-                        _grouped_output(xp, grad_output, groups))
+    columns = xp.matmul(grouped_weight.transpose(0, 2, 1), _grouped(grad_output, groups))
     in_channels = weight.shape[1] * groups
-    columns = columns.reshape((in_channels,) + tuple(kernel) + (n,) + tuple(out_shape))
-    order = (1 + d, 0) + tuple(range(2 + d, 2 + 2 * d)) + tuple(range(1, 1 + d))
+    columns = columns.reshape((n, in_channels) + tuple(kernel) + tuple(out_shape))
+    order = (0, 1) + tuple(range(2 + d, 2 + 2 * d)) + tuple(range(2, 2 + d))
     return col2im(xp, columns.transpose(order), tuple(spatial), padding, stride, dilation)
 
 
@@ -119,7 +109,7 @@ def conv_weight_grad(xp, x, grad_output, kernel, stride, padding, dilation, grou
     """The adjoint of conv in the weight: (C_out, C_in/groups, *kernel)."""
     out_shape = grad_output.shape[2:]
     columns = _columns(xp, x, out_shape, kernel, stride, padding, dilation, groups)
-    result = xp.matmul(_grouped_output(xp, grad_output, groups), columns.transpose(0, 2, 1))
+    result = xp.matmul(_grouped(grad_output, groups), columns.transpose(0, 1, 3, 2)).sum(0)
     return result.reshape((grad_output.shape[1], x.shape[1] // groups) + tuple(kernel))
 
 

@@ -1523,6 +1523,24 @@ for _name, _dtype in (("float", _backend.float32), ("double", _backend.float64),
                       ("bool", _backend.bool_)):
     tensor_method(_name)(_dtype_method(_name, _dtype))
 
+
+@tensor_method("type")
+def tensor_type(self, dtype=None, non_blocking=False, **kwargs):
+    """With no dtype, the type name (``'dark.FloatTensor'``); else ``self.to(dtype)``."""
+    if dtype is None:
+        from .._tensor import _type_word  # noqa: PLC0415
+
+        prefix = "dark." if self.is_cpu else "dark.cuda."
+        return f"{prefix}{_type_word(self.dtype)}Tensor"
+    return to(self, dtype)
+
+
+@tensor_method()
+def share_memory_(self):
+    """A no-op: dark tensors live in ordinary process memory (worker processes get copies)."""
+    return self
+
+
 __all__ = [
     "abs", "absolute", "acos", "acosh", "add", "allclose", "arccos", "arccosh", "arcsin",
     "arcsinh", "arctan", "arctan2", "arctanh", "asin", "asinh", "atan", "atan2", "atanh",

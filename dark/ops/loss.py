@@ -484,6 +484,9 @@ def _class_index_loss(op, input: Tensor, target: Tensor, weight, ignore_index: i
     _check_target_dtype(target)
     classes = input.shape[0] if ndim == 1 else input.shape[1]
     _check_class_weight(weight, classes)
+    if weight is not None and weight._data.dtype != input._data.dtype:
+        raise RuntimeError(f"expected scalar type {_type_word(input.dtype)} but found "
+                           f"{_type_word(weight.dtype)}")
     if input._data.dtype.kind not in "fc":
         raise NotImplementedError(f'"log_softmax_lastdim_kernel_impl" not implemented for '
                                   f"'{_type_word(input.dtype)}'")

@@ -3,6 +3,7 @@ hooks, device/dtype moves and state_dict API."""
 from __future__ import annotations
 
 import itertools
+import warnings
 from collections import OrderedDict, namedtuple
 from collections.abc import Mapping
 
@@ -99,7 +100,11 @@ class _BackwardHook:
             wrapped[0].grad_fn.register_prehook(hook)
             for i, tensor in zip(indices, wrapped):
                 items[i] = tensor
-        return (items[0] if single else type(values)(items)), indices
+        if single:
+            return items[0], indices
+        if hasattr(values, "_fields"):  # a namedtuple output keeps its type
+            return type(values)(*items), indices
+        return tuple(items), indices
 
     @staticmethod
     def _pack(indices, grads, size) -> tuple:
@@ -519,8 +524,6 @@ class Module:
                         else:
                             hook(self, args, result)
                     except Exception as error:
-                        import warnings  # noqa: PLC0415
-
                         warnings.warn("module forward hook with ``always_call=True`` raised an "
                                       "exception that was silenced as another error was "
                                       f"raised in forward: {error}", stacklevel=2)
@@ -716,6 +719,10 @@ class Module:
         module's parameters, then its buffers, then its children's), detached unless
         ``keep_vars``."""
         if args:
+            warnings.warn("Positional args are being deprecated, use kwargs instead. Refer to "
+                          "https://pytorch.org/docs/main/generated/torch.nn.Module.html"
+                          "#torch.nn.Module.state_dict for details.", FutureWarning,
+                          stacklevel=2)
             destination = args[0] if destination is None else destination
             prefix = args[1] if len(args) > 1 and prefix == "" else prefix
             keep_vars = args[2] if len(args) > 2 and not keep_vars else keep_vars

@@ -1,0 +1,132 @@
+"""One optimizer step of dark against PyTorch over the parameters of a 784-512-256-10 MLP
+(6 tensors, 535,818 floats, random gradients): Adam and SGD with momentum.
+
+    python benchmarks/optim_step.py [--repeats 15] [--device cpu|cuda]
+
+Prints microseconds per step for dark and torch and the ratio dark/torch, with torch on
+one thread (numpy's ufuncs run on one) and on its default thread count. Timings are medians
+of repeats after a warm-up."""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+import dark
+
+try:
+    import torch
+except ImportError:  # dark alone is still timed
+    torch = None
+
+SHAPES = [(512, 784), (512,), (256, 512), (256,), (10, 256), (10,)]
+
+OPTIMIZERS = [
+    ("Adam", {"lr": 1e-3}),
+    ("SGD", {"lr": 0.01, "momentum": 0.9}),
+]
+
+
+def make(lib, name: str, options: dict, device: str):
+    """Parameters with gradients and their optimizer, after one step (state allocated)."""
+    rng = np.random.default_rng(0)
+    params = []
+    for shape in SHAPES:
+        value = rng.standard_normal(shape).astype(np.float32)
+        grad = rng.standard_normal(shape).astype(np.float32)
+        p = lib.tensor(value, device=device, requires_grad=True)
+        p.grad = lib.tensor(grad, device=device)
+        params.append(p)
+    optimizer = getattr(lib.optim, name)(params, **options)
+    optimizer.step()
+    return optimizer
+
+
+def _synchronize(lib, device: str) -> None:
+    if device.startswith("cuda"):
+        lib.cuda.synchronize()
+
+
+def _calls_for(optimizer, lib, device) -> int:
+    """Warm up, then the number of steps that take about 50 ms (one timed sample)."""
+    for _ in range(5):
+        optimizer.step()
+    _synchronize(lib, device)
+    start = time.perf_counter()
+    calls = 0
+    while time.perf_counter() - start < 0.05:
+        optimizer.step()
+        calls += 1
+    _synchronize(lib, device)
+    return max(calls, 1)
+
+
+def _sample(optimizer, lib, device, calls: int) -> float:
+    _synchronize(lib, device)
+    start = time.perf_counter()
+    for _ in range(calls):
+        optimizer.step()
+    _synchronize(lib, device)
+    return (time.perf_counter() - start) / calls
+
+
+def time_steps(runs: dict, repeats: int, device: str) -> dict:
+    """Median seconds per step of each run (samples alternate, so all see the same load)."""
+    calls = {key: _calls_for(opt, lib, device) for key, (lib, opt) in runs.items()}
+    samples = {key: [] for key in runs}
+    for _ in range(repeats):
+        for key, (lib, opt) in runs.items():
+            samples[key].append(_sample(opt, lib, device, calls[key]))
+    return {key: statistics.median(values) for key, values in samples.items()}
+
+
+def run(repeats: int = 15, device: str = "cpu") -> list:
+    """Rows (name, dark us, torch 1-thread us, torch default-threads us); torch columns are
+    None without torch (or without its CUDA build for device 'cuda')."""
+    torch_device = device if torch is not None and (
+        device == "cpu" or torch.cuda.is_available()) else None
+    default_threads = torch.get_num_threads() if torch is not None else 1
+    rows = []
+    for name, options in OPTIMIZERS:
+        runs = {"dark": (dark, make(dark, name, options, device))}
+        if torch_device is not None:
+            runs["torch"] = (torch, make(torch, name, options, torch_device))
+        if torch is not None:
+            torch.set_num_threads(1)
+        single = time_steps(runs, repeats, device)
+        threaded = None
+        if torch_device is not None and default_threads > 1:
+            torch.set_num_threads(default_threads)
+            threaded = time_steps({"torch": runs["torch"]}, repeats, device)["torch"]
+        elif torch_device is not None:
+            threaded = single["torch"]
+        rows.append((f"{name} {options}", single["dark"], single.get("torch"), threaded))
+    if torch is not None:
+        torch.set_num_threads(default_threads)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+    threads = torch.get_num_threads() if torch is not None else 0
+    print(f"device {args.device}; torch default threads: {threads}")
+    header = f"{'optimizer':36s} {'dark us':>9s} {'torch(1) us':>12s} {'ratio':>7s} " \
+             f"{f'torch({threads}) us':>13s} {'ratio':>7s}"
+    print(header)
+    for name, dark_s, single_s, threaded_s in run(args.repeats, args.device):
+        line = f"{name:36s} {dark_s * 1e6:9.1f}"
+        for torch_s in (single_s, threaded_s):
+            if torch_s is None:
+                line += f" {'-':>12s} {'-':>7s}"
+            else:
+                line += f" {torch_s * 1e6:12.1f} {dark_s / torch_s:6.2f}x"
+        print(line)
+
+
+if __name__ == "__main__":
+    main()
