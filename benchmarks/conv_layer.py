@@ -4,8 +4,9 @@
 
 Conv2d(64, 64, 3, padding=1) on a (32, 64, 32, 32) float32 batch, and MaxPool2d(2) on its
 output. PyTorch runs with as many threads as numpy's BLAS (``--threads`` sets both when
-threadpoolctl is installed, otherwise torch only). Prints milliseconds per call (median of
-repeats after a warm-up) and the ratio dark/torch."""
+threadpoolctl is installed, otherwise torch only). dark and torch calls alternate, so a
+busy machine slows both alike; prints milliseconds per call (the best and the median of the
+repeats, after a warm-up) and the ratio dark/torch of each."""
 from __future__ import annotations
 
 import argparse
@@ -51,14 +52,17 @@ def layer_step(layer, x):
         p.grad = None
 
 
-def median_ms(function, repeats: int) -> float:
-    function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
+def timings_ms(functions, repeats: int) -> list:
+    """(best, median) milliseconds of each function, the calls alternating."""
+    for function in functions:
         function()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
+    times = [[] for _ in functions]
+    for _ in range(repeats):
+        for function, record in zip(functions, times):
+            start = time.perf_counter()
+            function()
+            record.append(1000 * (time.perf_counter() - start))
+    return [(min(record), statistics.median(record)) for record in times]
 
 
 def build(lib, array):
@@ -79,24 +83,25 @@ def main() -> None:
         threadpoolctl.threadpool_limits(args.threads, user_api="blas")
     threads = args.threads or blas_threads()
     array = np.random.default_rng(0).standard_normal(SHAPE).astype(np.float32)
-    rows = []
-    conv, pool, x, pool_input = build(dark, array)
-    dark_times = (median_ms(lambda: layer_step(conv, x), args.repeats),
-                  median_ms(lambda: layer_step(pool, pool_input), args.repeats))
-    torch_times = (None, None)
-    if torch is not None:
-        torch.set_num_threads(threads)
-        conv, pool, x, pool_input = build(torch, array)
-        torch_times = (median_ms(lambda: layer_step(conv, x), args.repeats),
-                       median_ms(lambda: layer_step(pool, pool_input), args.repeats))
     names = ("Conv2d(64, 64, 3, padding=1) fwd+bwd", "MaxPool2d(2) fwd+bwd")
     print(f"input {SHAPE} float32, {threads} thread(s) for numpy BLAS and torch")
-    print(f"{'layer':40s} {'dark ms':>10s} {'torch ms':>10s} {'ratio':>8s}")
-    for name, d, t in zip(names, dark_times, torch_times):
-        rows.append((name, d, t))
-        ratio = f"{d / t:8.2f}" if t else "       -"
-        torch_text = f"{t:10.2f}" if t else "         -"
-        print(f"{name:40s} {d:10.2f} {torch_text} {ratio}")
+    print(f"{'layer':38s} {'dark best/median ms':>20s} {'torch best/median ms':>21s} "
+          f"{'ratio best/median':>18s}")
+    conv, pool, x, pool_input = build(dark, array)
+    dark_steps = (lambda: layer_step(conv, x), lambda: layer_step(pool, pool_input))
+    if torch is not None:
+        torch.set_num_threads(threads)
+        t_conv, t_pool, t_x, t_pool_input = build(torch, array)
+        torch_steps = (lambda: layer_step(t_conv, t_x), lambda: layer_step(t_pool, t_pool_input))
+    for index, name in enumerate(names):
+        if torch is None:
+            (best, median), = timings_ms([dark_steps[index]], args.repeats)
+            print(f"{name:38s} {best:9.1f} /{median:8.1f}")
+            continue
+        (best, median), (t_best, t_median) = timings_ms([dark_steps[index],
+                                                         torch_steps[index]], args.repeats)
+        print(f"{name:38s} {best:9.1f} /{median:8.1f} {t_best:10.1f} /{t_median:8.1f} "
+              f"{best / t_best:9.2f} /{median / t_median:6.2f}")
 
 
 if __name__ == "__main__":

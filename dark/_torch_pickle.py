@@ -13,6 +13,7 @@ import collections
 import importlib
 import io
 import pickle
+import re
 import struct
 import uuid
 import zipfile
@@ -29,6 +30,10 @@ ALIGNMENT = 64  # torch aligns record data so that files can be memory-mapped
 
 class CorruptError(ValueError):
     """The bytes do not form a checkpoint (the caller names the file)."""
+
+
+class UnsupportedError(RuntimeError):
+    """A valid checkpoint holding something dark cannot represent (a uint16 tensor ...)."""
 
 
 class WeightsOnlyError(pickle.UnpicklingError):
@@ -262,22 +267,16 @@ class TorchPickler(pickle._Pickler):
             usable = gap >= 0 and gap % item == 0 and last < root.size
         if not usable:
             root = array.copy()
-            offset = 0
-            stride = tuple(s // item for s in root.strides) if root.size else \
-                _contiguous_strides(root.shape)
+            offset, stride = 0, _contiguous_strides(root.shape)
         found = self._keys.get(id(root))
         if found is None:
-            key = str(len(self._keys))
-            found = self._keys[id(root)] = (key, root)
+            found = self._keys[id(root)] = (str(len(self._keys)), root)
             flat = root.reshape(-1) if root.flags.c_contiguous else root.T.reshape(-1)
-            self.storages[key] = flat
-        key = found[0]
+            self.storages[found[0]] = flat
         dev = _backend.device_of(root)
         location = "cpu" if dev.type == "cpu" else f"cuda:{_backend.cuda_index(dev)}"
-        storage_type = _STORAGE_OF_DTYPE.get(root.dtype)
-        if storage_type is None:
-            raise TypeError(f"cannot save a tensor of dtype {root.dtype}")
-        return _StorageRef(key, storage_type, location, int(root.size)), offset, stride
+        ref = _StorageRef(found[0], _STORAGE_OF_DTYPE[root.dtype], location, int(root.size))
+        return ref, offset, stride
 
     def _save_global(self, obj: _Global) -> None:
         if self.proto >= 4:
@@ -304,8 +303,10 @@ def _contiguous_strides(shape) -> tuple:
 
 
 def _host_bytes(flat) -> memoryview:
+    """The little-endian bytes of a flat storage array (copied to the host from a GPU)."""
     host = flat if isinstance(flat, np.ndarray) else flat.get()
-    return memoryview(np.ascontiguousarray(host).view(np.uint8))
+    host = host.astype(host.dtype.newbyteorder("<"), copy=False)
+    return memoryview(host.view(np.uint8))
 
 
 def write_zip(obj, file, protocol: int) -> None:
@@ -315,13 +316,18 @@ def write_zip(obj, file, protocol: int) -> None:
     pickler.dump(obj)
     with zipfile.ZipFile(file, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
         start = archive.fp.tell()
-        records = [("data.pkl", buffer.getbuffer()), (".format_version", b"1"),
-                   (".storage_alignment", str(ALIGNMENT).encode()), ("byteorder", b"little")]
-        records += [(f"data/{key}", _host_bytes(flat)) for key, flat in pickler.storages.items()]
-        records += [("version", b"3\n"),
-                    (".data/serialization_id", f"{uuid.uuid4().int:040d}"[:40].encode())]
-        for name, data in records:
+
+        def write(name, data):
             _write_record(archive, f"archive/{name}", data, start)
+
+        write("data.pkl", buffer.getbuffer())
+        write(".format_version", b"1")
+        write(".storage_alignment", str(ALIGNMENT).encode())
+        write("byteorder", b"little")
+        for key, flat in pickler.storages.items():  # one host copy at a time from a GPU
+            write(f"data/{key}", _host_bytes(flat))
+        write("version", b"3\n")
+        write(".data/serialization_id", f"{uuid.uuid4().int:040d}"[:40].encode())
 
 
 def _write_record(archive: zipfile.ZipFile, name: str, data, start: int) -> None:
@@ -439,7 +445,11 @@ def _torch_global(module: str, name: str):
             return _TORCH_DTYPES[name]
         if name in _STORAGE_TYPE_OBJECTS:
             return _STORAGE_TYPE_OBJECTS[name]
-    if module == "torch.storage" and name in ("UntypedStorage", "TypedStorage"):
+        if re.fullmatch(r"u?int[1-7]|uint(16|32|64)|complex32|chalf|(float[48]_|q|qu|bits).*",
+                        name):
+            raise UnsupportedError(f"dark cannot load tensors of dtype torch.{name} (dark has "
+                                   "no such dtype)")
+    if module == "torch.storage" and name == "UntypedStorage":
         return _STORAGE_TYPE_OBJECTS["UntypedStorage"]
     if path in ("torch.nn.parameter.Parameter", "torch.nn.Parameter"):
         return _parameter_class() or Tensor
@@ -560,6 +570,9 @@ def read_zip(file, restore, weights_only: bool, mmap_path: str | None, encoding:
         if not pickles:
             raise CorruptError("the zip archive has no <name>/data.pkl record")
         prefix = pickles[0][:-len("data.pkl")]
+        if prefix + "constants.pkl" in names:
+            raise UnsupportedError("this is a TorchScript archive (torch.jit.save), which dark "
+                                   "cannot load; save a state_dict with torch.save instead")
         big_endian = (prefix + "byteorder" in names and
                       archive.read(prefix + "byteorder").strip() == b"big")
         whole = np.memmap(mmap_path, np.uint8, mode="c") if mmap_path else None
@@ -667,7 +680,7 @@ def restore_function(map_location):
             if result is None:
                 return _default_restore(storage, location)
             if not isinstance(result, Storage):
-                raise TypeError(f"map_location returned a {type(result).__name__}; expected "
+                raise RuntimeError(f"map_location returned a {type(result).__name__}; expected "
                                 "the storage it was given, moved (storage.cpu(), .cuda(i), .to())")
             return result
         return restore

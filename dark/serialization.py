@@ -101,7 +101,8 @@ _CORRUPT_ERRORS = (_tp.CorruptError, zipfile.BadZipFile, zipfile.LargeZipFile, E
 
 
 def _seekable(f):
-    if f.seekable():
+    seekable = getattr(f, "seekable", None)
+    if seekable is not None and seekable():
         return f
     return io.BytesIO(f.read())
 

@@ -474,3 +474,9 @@ def test_weight_is_a_buffer():
     assert dark.nn.CrossEntropyLoss().weight is None
     module.to(dark.float64)
     assert module.weight.dtype == dark.float64
+
+
+def test_nll_loss_2d_is_deprecated_nll_loss():
+    with pytest.warns(FutureWarning, match="NLLLoss2d"):
+        module = dark.nn.NLLLoss2d(ignore_index=1)
+    assert isinstance(module, dark.nn.NLLLoss) and module.ignore_index == 1

@@ -83,6 +83,29 @@ def test_roundtrip_views(make, tmp_path):
     _assert_tensor(loaded, np.array(expected))
 
 
+@pytest.mark.parametrize("protocol", [1, 2, 3, 4, 5])
+def test_pickle_protocols(protocol, tmp_path):
+    path = tmp_path / "x.pt"
+    base = dark.arange(4.0)
+    value = {"x": base, "tail": base[2:], "dtype": dark.int8, "bytes": b"xy", "set": {1}}
+    dark.save(value, path, pickle_protocol=protocol)
+    loaded = dark.load(path)
+    _assert_tensor(loaded["tail"], np.array([2.0, 3.0], np.float32))
+    assert loaded["dtype"] is dark.int8 and loaded["bytes"] == b"xy" and loaded["set"] == {1}
+
+
+def test_unsupported_contents(tmp_path):
+    path = tmp_path / "x.pt"
+    _write_zip(path, b"\x80\x02ctorch\nuint16\n.")
+    with pytest.raises(RuntimeError, match="dtype torch.uint16"):
+        dark.load(path)
+    _write_zip(path, b"\x80\x02N.", {"x": b""})
+    with zipfile.ZipFile(path, "a") as archive:
+        archive.writestr("archive/constants.pkl", b"")
+    with pytest.raises(RuntimeError, match="TorchScript"):
+        dark.load(path)
+
+
 def test_roundtrip_scalar_tensor_and_requires_grad(tmp_path):
     loaded = _roundtrip({"s": dark.tensor(3.5), "w": dark.ones(2, requires_grad=True)},
                         tmp_path / "x.pt")

@@ -351,9 +351,10 @@ class NllLoss(Op):
     def forward(ctx, log_probs, target, weight, ignore_index, reduction):
         xp = xp_of(log_probs)
         rows, classes = log_probs.shape
-        safe, target_weight, _ = _target_weights(xp, target, weight, ignore_index, classes,
-                                                 log_probs.dtype)
-        losses = -log_probs[xp.arange(rows), safe] * target_weight
+        safe, target_weight, valid = _target_weights(xp, target, weight, ignore_index,
+                                                     classes, log_probs.dtype)
+        # an ignored row adds nothing, even where its log-probability is -inf
+        losses = xp.where(valid, -log_probs[xp.arange(rows), safe] * target_weight, 0)
         ctx.safe, ctx.target_weight, ctx.reduction = safe, target_weight, reduction
         ctx.shape = log_probs.shape
         return _reduce_rows(xp, ctx, losses, target_weight, reduction)

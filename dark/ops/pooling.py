@@ -10,6 +10,7 @@ ties to the first maximum) and scatters its gradient to them (``ScatterFlat``, w
 adjoint are linear Ops that are each other's backward."""
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
 
@@ -18,7 +19,7 @@ import numpy as np
 from .._tensor import Tensor
 from ..autograd.function import Op
 from ._util import xp_of
-from .conv import col2im, pad_array, window_view
+from .conv import pad_array, window_view
 
 # ----------------------------------------------------------------------------- geometry
 
@@ -46,16 +47,18 @@ class _Geometry:
         self.blocks = (stride == kernel and not any(padding) and all(v == 1 for v in dilation)
                        and all(n == o * k for n, o, k in zip(spatial, self.out, kernel)))
 
-    def windows(self, xp, x, fill):
-        """(B, 1, *out, *kernel) windows of x (B, 1, *spatial)."""
+    def windows(self, xp, x, fill, padded: bool = False):
+        """(B, 1, *out, *kernel) windows of x (B, 1, *spatial), a view; ``padded``: x is
+        already padded (and extended) by this geometry."""
         d = len(self.kernel)
         if self.blocks:
             split = x.reshape(x.shape[:2] + tuple(v for pair in zip(self.out, self.kernel)
                                                   for v in pair))
             return split.transpose((0, 1) + tuple(range(2, 2 + 2 * d, 2))
                                    + tuple(range(3, 3 + 2 * d, 2)))
-        padded = pad_array(xp, x, self.padding, fill, self.extra)
-        return window_view(xp, padded, self.out, self.kernel, self.stride, self.dilation)
+        if not padded:
+            x = pad_array(xp, x, self.padding, fill, self.extra)
+        return window_view(xp, x, self.out, self.kernel, self.stride, self.dilation)
 
     def flat_index(self, xp, local):
         """The flat index within the input plane of the window entry ``local`` (an index in
@@ -82,13 +85,41 @@ def _lowest(dtype):
 
 # ----------------------------------------------------------------------------- max pooling
 
+def _offsets(kernel) -> list:
+    return list(itertools.product(*(range(k) for k in kernel)))
+
+
 def _argmax_windows(xp, windows, d):
-    """Max and first argmax over the trailing d kernel dims of a (B, 1, *out, *kernel)
-    array."""
-    flat = windows.reshape(windows.shape[:2 + d] + (-1,))
-    local = flat.argmax(axis=-1)
-    values = xp.take_along_axis(flat, local[..., None], axis=-1)[..., 0]
-    return values, local
+    """Max and argmax (an index in the flattened kernel) over the trailing d kernel dims of
+    a (B, 1, *out, *kernel) view, one pass per kernel offset (no copy of the windows). Ties
+    keep the first maximum and NaN wins, as torch's kernel."""
+    offsets = _offsets(windows.shape[2 + d:])
+    best = windows[(Ellipsis,) + offsets[0]].copy()
+    local = xp.zeros(best.shape, dtype=np.int64)
+    for k, offset in enumerate(offsets[1:], 1):
+        candidate = windows[(Ellipsis,) + offset]
+        better = candidate > best
+        if best.dtype.kind == "f":
+            better |= xp.isnan(candidate)
+        xp.copyto(best, candidate, where=better)
+        xp.copyto(local, k, where=better)
+    return best, local
+
+
+def _spread(xp, geometry, planes_shape, dtype, part):
+    """The adjoint of taking windows: add ``part(k)`` (B, 1, *out) at kernel offset k of
+    each window of a zero (B, 1, *spatial) array, one strided add per offset."""
+    padded = tuple(s + 2 * p + e for s, p, e in zip(geometry.spatial, geometry.padding,
+                                                    geometry.extra))
+    buffer = xp.zeros(planes_shape[:2] + (padded if not geometry.blocks else geometry.spatial),
+                      dtype=dtype)
+    windows = geometry.windows(xp, buffer, None, padded=True)
+    for k, offset in enumerate(_offsets(geometry.kernel)):
+        windows[(Ellipsis,) + offset] += part(k)
+    if geometry.blocks or not (any(geometry.padding) or any(geometry.extra)):
+        return buffer
+    return buffer[(slice(None), slice(None)) + tuple(
+        slice(p, p + s) for p, s in zip(geometry.padding, geometry.spatial))]
 
 
 class MaxPool(Op):
@@ -99,9 +130,9 @@ class MaxPool(Op):
         planes, lead = _as_planes(x, d)
         windows = geometry.windows(xp, planes, _lowest(x.dtype))
         values, local = _argmax_windows(xp, windows, d)
-        indices = geometry.flat_index(xp, local).astype(np.int64).reshape(lead + geometry.out)
+        indices = geometry.flat_index(xp, local).reshape(lead + geometry.out)
         ctx.geometry = geometry
-        ctx.local = local if geometry.blocks else None
+        ctx.local = local
         ctx.indices = indices
         ctx.mark_non_differentiable(indices)
         return values.reshape(lead + geometry.out), indices
@@ -122,7 +153,8 @@ _MAX_POOL = {d: _max_pool_class(d) for d in (1, 2, 3)}
 
 class ScatterFlat(Op):
     """Scatter-add values (*lead, *out) to flat plane ``indices`` of a (*lead, *spatial)
-    zero array (max pooling's backward, max_unpool's forward)."""
+    zero array (max pooling's backward, max_unpool's forward). With ``local`` (the argmax
+    within each pooling window) it is one strided add per kernel offset, else a bincount."""
 
     node_name = "MaxPoolWithIndicesBackwardBackward0"
 
@@ -134,14 +166,11 @@ class ScatterFlat(Op):
         d = len(spatial)
         lead = values.shape[:values.ndim - d]
         if local is not None:
-            # non-overlapping windows: a one-hot product reshaped back, no scatter needed
-            kernel_size = math.prod(geometry.kernel)
-            one_hot = (xp.arange(kernel_size) == local[..., None]) * values.reshape(
-                local.shape)[..., None]
-            blocks = one_hot.reshape(local.shape + geometry.kernel)
-            order = (0, 1) + tuple(v for i in range(d) for v in (2 + i, 2 + d + i))
-            return blocks.transpose(order).reshape(lead + spatial).astype(values.dtype,
-                                                                          copy=False)
+            grad = values.reshape(local.shape)
+            zero = xp.zeros((), dtype=values.dtype)
+            spread = _spread(xp, geometry, local.shape[:2], values.dtype,
+                             lambda k: xp.where(local == k, grad, zero))
+            return spread.reshape(lead + spatial)
         plane = math.prod(spatial)
         flat_values = values.reshape(-1, math.prod(values.shape[values.ndim - d:]))
         offsets = xp.arange(flat_values.shape[0]).reshape(-1, 1) * plane
@@ -204,9 +233,12 @@ class AvgPool(Op):
         ctx.params = (geometry, count_include_pad, divisor_override)
         planes, lead = _as_planes(x, d)
         windows = geometry.windows(xp, planes, 0)
-        total = windows.sum(axis=tuple(range(2 + d, 2 + 2 * d)), dtype=x.dtype)
-        divisor = _divisor(xp, geometry, count_include_pad, divisor_override, x.dtype)
-        return (total / divisor).astype(x.dtype, copy=False).reshape(lead + geometry.out)
+        offsets = _offsets(geometry.kernel)
+        total = windows[(Ellipsis,) + offsets[0]].copy()
+        for offset in offsets[1:]:
+            total += windows[(Ellipsis,) + offset]
+        total /= _divisor(xp, geometry, count_include_pad, divisor_override, x.dtype)
+        return total.reshape(lead + geometry.out)
 
     @staticmethod
     def backward(ctx, grad):
@@ -228,13 +260,7 @@ class AvgPoolAdjoint(Op):
         planes, lead = _as_planes(grad, d)
         divisor = _divisor(xp, geometry, count_include_pad, divisor_override, grad.dtype)
         scaled = (planes / divisor).astype(grad.dtype, copy=False)
-        windows = xp.broadcast_to(scaled.reshape(scaled.shape + (1,) * d),
-                                  scaled.shape + geometry.kernel)
-        if geometry.blocks:
-            order = (0, 1) + tuple(v for i in range(d) for v in (2 + i, 2 + d + i))
-            return windows.transpose(order).reshape(lead + geometry.spatial)
-        spread = col2im(xp, windows, geometry.spatial, geometry.padding, geometry.stride,
-                        geometry.dilation, geometry.extra)
+        spread = _spread(xp, geometry, planes.shape, grad.dtype, lambda k: scaled)
         return spread.reshape(lead + geometry.spatial)
 
     @staticmethod

@@ -447,33 +447,59 @@ class Optimizer:
         return self._register(self._optimizer_load_state_dict_post_hooks, hook, prepend)
 
     # ------------------------------------------------------------------ update helpers
-    def _scratch(self, like, slot: int):
-        """A reusable array of ``like``'s shape, dtype and device (slot 0, 1, 2 ... are
-        distinct buffers): the temporaries of an update, allocated once, not per step."""
-        key = (slot, like.dtype, type(like), getattr(getattr(like, "device", None), "id", None))
-        buffer = self._scratch_buffers.get(key)
-        size = like.size
-        if buffer is None or buffer.size < size:
-            buffer = xp_of(like).empty(size, dtype=like.dtype)
-            self._scratch_buffers[key] = buffer
-        return buffer[:size].reshape(like.shape)
+    def _scratch(self, like, shape) -> tuple:
+        """Three reusable arrays of ``shape`` with ``like``'s dtype and device: the
+        temporaries of an update, allocated once per optimizer, not per step."""
+        size = 1
+        for n in shape:
+            size *= n
+        key = (like.dtype, type(like), getattr(getattr(like, "device", None), "id", None))
+        buffers = self._scratch_buffers.get(key)
+        if buffers is None or buffers[0].size < size:
+            xp = xp_of(like)
+            buffers = tuple(xp.empty(size, dtype=like.dtype) for _ in range(3))
+            self._scratch_buffers[key] = buffers
+        return tuple(b[:size].reshape(shape) for b in buffers)
 
-    def _grad_array(self, param: Tensor, maximize: bool, weight_decay: float):
-        """The raw gradient an update uses: ``-grad`` when maximizing, plus
-        ``weight_decay * param`` (L2), built in scratch slot 0 so ``.grad`` stays as it is."""
-        grad = param._grad._data
-        if not maximize and weight_decay == 0:
-            return grad
-        xp = xp_of(grad)
-        out = self._scratch(grad, 0)
-        if maximize:
-            xp.negative(grad, out=out)
-            grad = out
-        if weight_decay != 0:
-            decay = self._scratch(grad, 1)
-            xp.multiply(param._data, weight_decay, out=decay)
-            xp.add(grad, decay, out=out)
-        return out
+    def _update(self, update, arrays: tuple, *options) -> None:
+        """``update(xp, *arrays, scratch, *options)`` over the raw arrays of one parameter
+        (``arrays[0]``, then its gradient and state; entries may be None).
+
+        Elementwise updates stream every array through memory a dozen times; on the CPU a
+        large parameter is therefore updated in pieces of ``_CHUNK_BYTES`` per array, so that
+        all those passes run on data held in cache."""
+        param = arrays[0]
+        xp = xp_of(param)
+        size = param.size
+        chunk = _CHUNK_BYTES // param.itemsize
+        if xp is not np or size <= chunk or not all(
+                a is None or a.flags.c_contiguous for a in arrays):
+            update(xp, *arrays, self._scratch(param, param.shape), *options)
+            return
+        flat = [None if a is None else a.reshape(-1) for a in arrays]
+        scratch = self._scratch(param, (chunk,))
+        for start in range(0, size, chunk):
+            stop = min(start + chunk, size)
+            if stop - start < chunk:
+                scratch = tuple(s[:stop - start] for s in scratch)
+            update(xp, *(None if a is None else a[start:stop] for a in flat), scratch,
+                   *options)
+
+
+_CHUNK_BYTES = 1 << 17  # 128 KiB: the ~8 arrays of an update fit in a core's L2 cache
+
+
+def _effective_grad(xp, param, grad, maximize: bool, weight_decay: float, scratch):
+    """The gradient an update uses: ``-grad`` when maximizing, plus ``weight_decay * param``
+    (L2), built in ``scratch[0]`` (with ``scratch[1]``) so that ``.grad`` stays as it is."""
+    if maximize:
+        xp.negative(grad, out=scratch[0])
+        grad = scratch[0]
+    if weight_decay != 0:
+        xp.multiply(param, weight_decay, out=scratch[1])
+        xp.add(grad, scratch[1], out=scratch[0])
+        grad = scratch[0]
+    return grad
 
 
 def _lerp_(xp, self_array, end, weight: float, scratch) -> None:

@@ -3,9 +3,40 @@ from __future__ import annotations
 
 from .._tensor import Tensor
 from ..ops._util import xp_of
-from .optimizer import Optimizer, _check_lr, _check_not_fused_with, _to_scalar, _use_grad
+from .optimizer import (
+    Optimizer,
+    _check_lr,
+    _check_not_fused_with,
+    _effective_grad,
+    _to_scalar,
+    _use_grad,
+)
 
 __all__ = ["SGD"]
+
+
+def _sgd_update(xp, param, grad, buffer, scratch, lr, momentum, dampening, nesterov,
+                maximize, weight_decay, first) -> None:
+    grad = _effective_grad(xp, param, grad, maximize, weight_decay, scratch)
+    update = grad
+    if buffer is not None:
+        if first:  # the buffer starts as a copy of the first gradient
+            xp.copyto(buffer, grad)
+        else:
+            xp.multiply(buffer, momentum, out=buffer)
+            if dampening == 0:
+                xp.add(buffer, grad, out=buffer)
+            else:
+                xp.multiply(grad, 1 - dampening, out=scratch[1])
+                xp.add(buffer, scratch[1], out=buffer)
+        if nesterov:
+            update = scratch[1]
+            xp.multiply(buffer, momentum, out=update)
+            xp.add(grad, update, out=update)
+        else:
+            update = buffer
+    xp.multiply(update, -lr, out=scratch[2])
+    xp.add(param, scratch[2], out=param)
 
 
 class SGD(Optimizer):
@@ -49,39 +80,23 @@ class SGD(Optimizer):
         for group in self.param_groups:
             lr = _to_scalar(group["lr"])
             momentum = group["momentum"]
-            dampening = group["dampening"]
-            nesterov = group["nesterov"]
             maximize = group["maximize"]
             weight_decay = group["weight_decay"]
             for param in group["params"]:
                 if param._grad is None:
                     continue
-                grad = self._grad_array(param, maximize, weight_decay)
-                xp = xp_of(grad)
-                update = grad
+                array = param._data
+                buffer, first = None, False
                 if momentum != 0:
                     state = self.state[param]
-                    buffer = state.get("momentum_buffer")
-                    if buffer is None:
-                        buffer = Tensor._make(grad.copy())
-                        state["momentum_buffer"] = buffer
-                    else:
-                        array = buffer._data
-                        xp.multiply(array, momentum, out=array)
-                        if dampening == 0:
-                            xp.add(array, grad, out=array)
-                        else:
-                            scaled = self._scratch(grad, 1)
-                            xp.multiply(grad, 1 - dampening, out=scaled)
-                            xp.add(array, scaled, out=array)
-                    if nesterov:
-                        update = self._scratch(grad, 1)
-                        xp.multiply(buffer._data, momentum, out=update)
-                        xp.add(grad, update, out=update)
-                    else:
-                        update = buffer._data
-                scaled = self._scratch(grad, 2)
-                xp.multiply(update, -lr, out=scaled)
-                xp.add(param._data, scaled, out=param._data)
+                    tensor = state.get("momentum_buffer")
+                    if tensor is None:
+                        tensor = state["momentum_buffer"] = Tensor._make(
+                            xp_of(array).empty_like(array))
+                        first = True
+                    buffer = tensor._data
+                self._update(_sgd_update, (array, param._grad._data, buffer), lr, momentum,
+                             group["dampening"], group["nesterov"], maximize, weight_decay,
+                             first)
                 param._bump_version()
         return loss
