@@ -84,8 +84,7 @@ def load(f: FileLike, map_location=None, pickle_module: Any = None, *,
     name = os.fspath(f) if is_path else getattr(f, "name", repr(f))
     if is_path and os.fspath(f).endswith(".safetensors"):
         return _read_safetensors(os.fspath(f), restore)
-    with contextlib.ExitStack() as stack:
-        file = stack.enter_context(open(f, "rb")) if is_path else _seekable(f)
+    with open(f, "rb") if is_path else contextlib.nullcontext(_seekable(f)) as file:
         try:
             return _load_file(file, restore, weights_only, os.fspath(f) if mmap else None,
                               encoding)

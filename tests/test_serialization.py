@@ -175,6 +175,18 @@ def test_parameter_loads_as_parameter(tmp_path):
     assert loaded[2] is loaded[0]  # one object saved twice loads as one object
 
 
+def test_zip64_records_stay_aligned(tmp_path, monkeypatch):
+    monkeypatch.setattr(zipfile, "ZIP64_LIMIT", 100)  # records over 100 bytes take zip64 sizes
+    path = tmp_path / "x.pt"
+    dark.save({"a": dark.arange(1000.0), "b": dark.ones(3)}, path)
+    with open(path, "rb") as file, zipfile.ZipFile(file) as archive:
+        for info in archive.infolist():
+            assert _torch_pickle._data_offset(file, info) % 64 == 0, info.filename
+    _assert_tensor(dark.load(path, mmap=True)["a"], np.arange(1000, dtype=np.float32))
+    if torch is not None:
+        assert torch.load(path)["a"][-1].item() == 999.0
+
+
 def test_file_objects(tmp_path):
     buffer = io.BytesIO()
     dark.save({"x": dark.arange(3)}, buffer)

@@ -44,35 +44,64 @@ def pad_array(xp, x, padding: tuple, value=0, extra: tuple | None = None):
     return out
 
 
-def col2im(xp, columns, spatial: tuple, padding: tuple, stride: tuple, dilation: tuple,
-           extra: tuple | None = None):
-    """The adjoint of ``window_view`` of a padded input: add each window entry of
-    ``columns`` (N, C, *out, *kernel) back to its place in an (N, C, *spatial) array, one
-    strided add per kernel offset (the entries of one offset never overlap)."""
-    d = len(spatial)
-    out_shape = columns.shape[2:2 + d]
+def _add_windows(xp, buffer, columns, stride, dilation):
+    """Add each window entry of ``columns`` (N, C, *out, *kernel) into the padded buffer
+    (N, C, *padded), one strided add per kernel offset (the entries of one offset never
+    overlap)."""
+    d = len(stride)
     kernel = columns.shape[2 + d:]
-    extra = extra or (0,) * d
-    padded = tuple(s + 2 * p + e for s, p, e in zip(spatial, padding, extra))
-    buffer = xp.zeros(columns.shape[:2] + padded, dtype=columns.dtype)
-    windows = window_view(xp, buffer, out_shape, kernel, stride, dilation)
+    windows = window_view(xp, buffer, columns.shape[2:2 + d], kernel, stride, dilation)
     for offset in itertools.product(*(range(k) for k in kernel)):
         index = (Ellipsis,) + offset
         windows[index] += columns[index]
-    if not any(padding) and not any(extra):
+
+
+def _crop(buffer, spatial, padding):
+    if not any(padding) and buffer.shape[2:] == tuple(spatial):
         return buffer
     return buffer[(slice(None), slice(None)) + tuple(slice(p, p + s) for p, s in
                                                      zip(padding, spatial))]
 
 
-def _columns(xp, x, out_shape, kernel, stride, padding, dilation, groups):
-    """The im2col buffer (N, groups, C/groups * prod(kernel), prod(out_shape)) of x: one
-    copy of the window view, in the order that reads the input rows contiguously."""
+def _padded_zeros(xp, lead, spatial, padding, dtype, extra=None):
+    extra = extra or (0,) * len(spatial)
+    return xp.zeros(tuple(lead) + tuple(s + 2 * p + e for s, p, e in
+                                        zip(spatial, padding, extra)), dtype=dtype)
+
+
+def col2im(xp, columns, spatial: tuple, padding: tuple, stride: tuple, dilation: tuple):
+    """The adjoint of ``window_view`` of a padded input: add each window entry of
+    ``columns`` (N, C, *out, *kernel) back to its place in an (N, C, *spatial) array."""
+    buffer = _padded_zeros(xp, columns.shape[:2], spatial, padding, columns.dtype)
+    _add_windows(xp, buffer, columns, stride, dilation)
+    return _crop(buffer, spatial, padding)
+
+
+# The im2col buffer is filled and used a few samples at a time: a buffer of this many
+# entries is reused (fewer page faults, and it stays in cache) instead of one for the batch.
+_CHUNK_ENTRIES = 1 << 21
+
+
+def _chunks(n: int, per_sample: int):
+    step = max(1, min(n, _CHUNK_ENTRIES // max(per_sample, 1)))
+    return [(start, min(start + step, n)) for start in range(0, n, step)], step
+
+
+def _column_chunks(xp, x, out_shape, kernel, stride, padding, dilation, groups):
+    """Yield (start, stop, columns): the im2col buffer (n, groups, C/groups *
+    prod(kernel), prod(out_shape)) of samples start:stop, one reused buffer."""
     d = len(kernel)
     windows = window_view(xp, pad_array(xp, x, padding), out_shape, kernel, stride, dilation)
     order = (0, 1) + tuple(range(2 + d, 2 + 2 * d)) + tuple(range(2, 2 + d))
-    return windows.transpose(order).reshape(
-        x.shape[0], groups, x.shape[1] // groups * math.prod(kernel), math.prod(out_shape))
+    windows = windows.transpose(order)
+    rows = x.shape[1] // groups * math.prod(kernel)
+    size = math.prod(out_shape)
+    chunks, step = _chunks(x.shape[0], groups * rows * size)
+    buffer = xp.empty((step,) + windows.shape[1:], dtype=x.dtype)
+    for start, stop in chunks:
+        part = buffer[:stop - start]
+        xp.copyto(part, windows[start:stop])
+        yield start, stop, part.reshape(stop - start, groups, rows, size)
 
 
 def _grouped(array, groups):
@@ -84,10 +113,14 @@ def conv_forward(xp, x, weight, stride, padding, dilation, groups):
     """conv(x, weight) on raw arrays, padding symmetric per spatial dim."""
     kernel = weight.shape[2:]
     out_shape = conv_output_shape(x.shape[2:], kernel, stride, padding, dilation)
-    columns = _columns(xp, x, out_shape, kernel, stride, padding, dilation, groups)
     out_channels = weight.shape[0]
-    result = xp.matmul(weight.reshape(groups, out_channels // groups, -1), columns)
-    return result.reshape((x.shape[0], out_channels) + tuple(out_shape))
+    grouped_weight = weight.reshape(groups, out_channels // groups, -1)
+    out = xp.empty((x.shape[0], out_channels) + tuple(out_shape), dtype=x.dtype)
+    grouped_out = _grouped(out, groups)
+    for start, stop, columns in _column_chunks(xp, x, out_shape, kernel, stride, padding,
+                                               dilation, groups):
+        xp.matmul(grouped_weight, columns, out=grouped_out[start:stop])
+    return out
 
 
 def conv_input_grad(xp, grad_output, weight, spatial, stride, padding, dilation, groups):
@@ -97,20 +130,34 @@ def conv_input_grad(xp, grad_output, weight, spatial, stride, padding, dilation,
     out_shape = grad_output.shape[2:]
     kernel = weight.shape[2:]
     out_channels = weight.shape[0]
-    grouped_weight = weight.reshape(groups, out_channels // groups, -1)
-    columns = xp.matmul(grouped_weight.transpose(0, 2, 1), _grouped(grad_output, groups))
     in_channels = weight.shape[1] * groups
-    columns = columns.reshape((n, in_channels) + tuple(kernel) + tuple(out_shape))
+    weight_t = weight.reshape(groups, out_channels // groups, -1).transpose(0, 2, 1)
+    grouped_grad = _grouped(xp.ascontiguousarray(grad_output), groups)
+    buffer = _padded_zeros(xp, (n, in_channels), spatial, padding, grad_output.dtype)
     order = (0, 1) + tuple(range(2 + d, 2 + 2 * d)) + tuple(range(2, 2 + d))
-    return col2im(xp, columns.transpose(order), tuple(spatial), padding, stride, dilation)
+    chunks, step = _chunks(n, in_channels * math.prod(kernel) * math.prod(out_shape))
+    scratch = xp.empty((step,) + weight_t.shape[:2] + (math.prod(out_shape),),
+                       dtype=grad_output.dtype)
+    for start, stop in chunks:
+        columns = xp.matmul(weight_t, grouped_grad[start:stop], out=scratch[:stop - start])
+        columns = columns.reshape((stop - start, in_channels) + tuple(kernel) + tuple(out_shape))
+        _add_windows(xp, buffer[start:stop], columns.transpose(order), stride, dilation)
+    return _crop(buffer, spatial, padding)
 
 
 def conv_weight_grad(xp, x, grad_output, kernel, stride, padding, dilation, groups):
     """The adjoint of conv in the weight: (C_out, C_in/groups, *kernel)."""
     out_shape = grad_output.shape[2:]
-    columns = _columns(xp, x, out_shape, kernel, stride, padding, dilation, groups)
-    result = xp.matmul(_grouped(grad_output, groups), columns.transpose(0, 1, 3, 2)).sum(0)
-    return result.reshape((grad_output.shape[1], x.shape[1] // groups) + tuple(kernel))
+    grouped_grad = _grouped(xp.ascontiguousarray(grad_output), groups)
+    total = None
+    for start, stop, columns in _column_chunks(xp, x, out_shape, kernel, stride, padding,
+                                               dilation, groups):
+        part = xp.matmul(grouped_grad[start:stop], columns.transpose(0, 1, 3, 2)).sum(0)
+        total = part if total is None else total + part
+    if total is None:  # an empty batch
+        total = xp.zeros((groups, grad_output.shape[1] // groups,
+                          x.shape[1] // groups * math.prod(kernel)), dtype=x.dtype)
+    return total.reshape((grad_output.shape[1], x.shape[1] // groups) + tuple(kernel))
 
 
 def conv_output_shape(spatial, kernel, stride, padding, dilation) -> tuple:

@@ -71,7 +71,7 @@ class _Geometry:
                 (-1,) + (1,) * (d - 1 - i))
             offset = xp.asarray(offsets[i] * self.dilation[i])[local]
             flat = flat * self.spatial[i] + position + offset
-        return flat
+        return flat.astype(np.int64, copy=False)
 
 
 def _as_planes(x, d):
@@ -91,18 +91,24 @@ def _offsets(kernel) -> list:
 
 def _argmax_windows(xp, windows, d):
     """Max and argmax (an index in the flattened kernel) over the trailing d kernel dims of
-    a (B, 1, *out, *kernel) view, one pass per kernel offset (no copy of the windows). Ties
-    keep the first maximum and NaN wins, as torch's kernel."""
+    a (B, 1, *out, *kernel) view, a few passes per kernel offset and no copy of the windows:
+    the max first, then the first offset that reaches it (ties keep the first maximum, and
+    a NaN wins, the last one, as in torch's kernel)."""
     offsets = _offsets(windows.shape[2 + d:])
     best = windows[(Ellipsis,) + offsets[0]].copy()
-    local = xp.zeros(best.shape, dtype=np.int64)
-    for k, offset in enumerate(offsets[1:], 1):
-        candidate = windows[(Ellipsis,) + offset]
-        better = candidate > best
-        if best.dtype.kind == "f":
-            better |= xp.isnan(candidate)
-        xp.copyto(best, candidate, where=better)
-        xp.copyto(local, k, where=better)
+    for offset in offsets[1:]:
+        xp.maximum(best, windows[(Ellipsis,) + offset], out=best)
+    local = xp.zeros(best.shape, dtype=np.int8 if len(offsets) < 128 else np.int64)
+    for k in range(len(offsets) - 1, 0, -1):
+        xp.copyto(local, k, where=windows[(Ellipsis,) + offsets[k]] == best)
+    # offset 0 is the default: where it ties with a later offset the loop above chose the
+    # later one, so offset 0 is checked last
+    xp.copyto(local, 0, where=windows[(Ellipsis,) + offsets[0]] == best)
+    if best.dtype.kind == "f":
+        nan = xp.isnan(best)
+        if nan.any():
+            for k, offset in enumerate(offsets):
+                xp.copyto(local, k, where=nan & xp.isnan(windows[(Ellipsis,) + offset]))
     return best, local
 
 
@@ -123,19 +129,23 @@ def _spread(xp, geometry, planes_shape, dtype, part):
 
 
 class MaxPool(Op):
+    """Max pooling; the flat indices are made (and returned) only with ``with_indices``,
+    the backward scatters by the window-local argmax."""
+
     @staticmethod
-    def forward(ctx, x, geometry=None):
+    def forward(ctx, x, geometry=None, with_indices=False):
         xp = xp_of(x)
         d = len(geometry.kernel)
         planes, lead = _as_planes(x, d)
         windows = geometry.windows(xp, planes, _lowest(x.dtype))
         values, local = _argmax_windows(xp, windows, d)
-        indices = geometry.flat_index(xp, local).reshape(lead + geometry.out)
-        ctx.geometry = geometry
-        ctx.local = local
-        ctx.indices = indices
-        ctx.mark_non_differentiable(indices)
-        return values.reshape(lead + geometry.out), indices
+        ctx.geometry, ctx.local, ctx.indices = geometry, local, None
+        values = values.reshape(lead + geometry.out)
+        if not with_indices:
+            return values
+        ctx.indices = geometry.flat_index(xp, local).reshape(lead + geometry.out)
+        ctx.mark_non_differentiable(ctx.indices)
+        return values, ctx.indices
 
     @staticmethod
     def backward(ctx, grad, grad_indices=None):
@@ -161,12 +171,20 @@ class ScatterFlat(Op):
     @staticmethod
     def forward(ctx, values, indices=None, geometry=None, local=None):
         xp = xp_of(values)
-        ctx.indices, ctx.geometry = indices, geometry
+        ctx.indices, ctx.geometry, ctx.local = indices, geometry, None
         spatial = geometry.spatial
         d = len(spatial)
         lead = values.shape[:values.ndim - d]
         if local is not None:
+            ctx.local = local
             grad = values.reshape(local.shape)
+            if geometry.blocks:
+                # windows tile the input: each entry is written once, no zeros to add to
+                out = xp.empty(local.shape[:2] + spatial, dtype=values.dtype)
+                windows = geometry.windows(xp, out, None)
+                for k, offset in enumerate(_offsets(geometry.kernel)):
+                    xp.multiply(local == k, grad, out=windows[(Ellipsis,) + offset])
+                return out.reshape(lead + spatial)
             zero = xp.zeros((), dtype=values.dtype)
             spread = _spread(xp, geometry, local.shape[:2], values.dtype,
                              lambda k: xp.where(local == k, grad, zero))
@@ -181,7 +199,13 @@ class ScatterFlat(Op):
 
     @staticmethod
     def backward(ctx, grad):
-        return GatherFlat.apply(grad, indices=ctx.indices, geometry=ctx.geometry)
+        indices = ctx.indices
+        if indices is None:
+            geometry = ctx.geometry
+            local = ctx.local
+            indices = geometry.flat_index(xp_of(local), local).reshape(
+                tuple(grad.shape[:grad.dim() - len(geometry.spatial)]) + geometry.out)
+        return GatherFlat.apply(grad, indices=indices, geometry=ctx.geometry)
 
 
 class GatherFlat(Op):
@@ -448,8 +472,7 @@ def _dims_message(name: str, input: Tensor) -> str:
 def _max_pool(d, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
     geometry = _pool_geometry(f"max_pool{d}d", d, input, kernel_size, stride, padding,
                               dilation, ceil_mode)
-    out, indices = _MAX_POOL[d].apply(input, geometry=geometry)
-    return (out, indices) if return_indices else out
+    return _MAX_POOL[d].apply(input, geometry=geometry, with_indices=bool(return_indices))
 
 
 def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
@@ -459,10 +482,10 @@ def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
     _check_1d("max_pool1d", input)
     out = _max_pool(2, input.unsqueeze(-2), (1, _single(kernel_size)),
                     None if stride is None or stride == () else (1, _single(stride)),
-                    (0, _single(padding)), (1, _single(dilation)), ceil_mode, True)
+                    (0, _single(padding)), (1, _single(dilation)), ceil_mode, return_indices)
     if return_indices:
         return out[0].squeeze(-2), out[1].squeeze(-2)
-    return out[0].squeeze(-2)
+    return out.squeeze(-2)
 
 
 def _single(value):
@@ -558,12 +581,12 @@ def _adaptive_max(d: int, input: Tensor, output_size, return_indices: bool):
     if all(o > 0 and s % o == 0 for s, o in zip(spatial, sizes)):
         kernel = tuple(s // o for s, o in zip(spatial, sizes))
         geometry = _Geometry(spatial, kernel, kernel, (0,) * d, (1,) * d, False)
-        out, indices = _ADAPTIVE_MAX[d].apply(input, geometry=geometry)
-    else:
-        geometry = _Geometry(spatial, (1,) * d, (1,) * d, (0,) * d, (1,) * d, False)
-        geometry.out = sizes
-        ranges = tuple(_adaptive_ranges(s, o) for s, o in zip(spatial, sizes))
-        out, indices = _ADAPTIVE_MAX_GATHER[d].apply(input, geometry=geometry, ranges=ranges)
+        return _ADAPTIVE_MAX[d].apply(input, geometry=geometry,
+                                      with_indices=bool(return_indices))
+    geometry = _Geometry(spatial, (1,) * d, (1,) * d, (0,) * d, (1,) * d, False)
+    geometry.out = sizes
+    ranges = tuple(_adaptive_ranges(s, o) for s, o in zip(spatial, sizes))
+    out, indices = _ADAPTIVE_MAX_GATHER[d].apply(input, geometry=geometry, ranges=ranges)
     return (out, indices) if return_indices else out
 
 
@@ -572,9 +595,9 @@ def adaptive_max_pool1d(input: Tensor, output_size, return_indices: bool = False
     _check_1d("adaptive_max_pool1d", input, _dims_message("adaptive_max_pool1d", input)
               if isinstance(input, Tensor) else None)
     size = _adaptive_size("adaptive_max_pool1d", output_size, 1)
-    out, indices = _adaptive_max(2, input.unsqueeze(-2), (1,) + size, True)
+    out = _adaptive_max(2, input.unsqueeze(-2), (1,) + size, return_indices)
     if return_indices:
-        return out.squeeze(-2), indices.squeeze(-2)
+        return out[0].squeeze(-2), out[1].squeeze(-2)
     return out.squeeze(-2)
 
 

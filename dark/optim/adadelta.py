@@ -1,12 +1,12 @@
 """Adadelta: steps scaled by running averages of squared gradients and updates."""
 from __future__ import annotations
 
-from ..ops._util import xp_of
 from .optimizer import (
     Optimizer,
     _addcmul_,
     _check_lr,
     _check_not_fused_with,
+    _effective_grad,
     _step_tensor,
     _to_scalar,
     _use_grad,
@@ -14,6 +14,24 @@ from .optimizer import (
 )
 
 __all__ = ["Adadelta"]
+
+
+def _adadelta_update(xp, param, grad, square_avg, acc_delta, scratch, lr, rho, eps, maximize,
+                     weight_decay) -> None:
+    grad = _effective_grad(xp, param, grad, maximize, weight_decay, scratch)
+    std, delta = scratch[1], scratch[2]
+    xp.multiply(square_avg, rho, out=square_avg)
+    _addcmul_(xp, square_avg, grad, grad, 1 - rho, std)
+    xp.add(square_avg, eps, out=std)
+    xp.sqrt(std, out=std)
+    xp.add(acc_delta, eps, out=delta)
+    xp.sqrt(delta, out=delta)
+    xp.divide(delta, std, out=delta)
+    xp.multiply(delta, grad, out=delta)
+    xp.multiply(acc_delta, rho, out=acc_delta)
+    _addcmul_(xp, acc_delta, delta, delta, 1 - rho, std)
+    xp.multiply(delta, -lr, out=delta)
+    xp.add(param, delta, out=param)
 
 
 class Adadelta(Optimizer):
@@ -63,25 +81,10 @@ class Adadelta(Optimizer):
                     state["step"] = _step_tensor()
                     state["square_avg"] = _zeros_like(param)
                     state["acc_delta"] = _zeros_like(param)
-                array = param._data
-                xp = xp_of(array)
                 state["step"]._data += 1
-                grad = self._grad_array(param, group["maximize"], group["weight_decay"])
-                square_avg = state["square_avg"]._data
-                acc_delta = state["acc_delta"]._data
-                std = self._scratch(array, 1)
-                delta = self._scratch(array, 2)
-                xp.multiply(square_avg, rho, out=square_avg)
-                _addcmul_(xp, square_avg, grad, grad, 1 - rho, std)
-                xp.add(square_avg, eps, out=std)
-                xp.sqrt(std, out=std)
-                xp.add(acc_delta, eps, out=delta)
-                xp.sqrt(delta, out=delta)
-                xp.divide(delta, std, out=delta)
-                xp.multiply(delta, grad, out=delta)
-                xp.multiply(acc_delta, rho, out=acc_delta)
-                _addcmul_(xp, acc_delta, delta, delta, 1 - rho, std)
-                xp.multiply(delta, -lr, out=delta)
-                xp.add(array, delta, out=array)
+                self._update(_adadelta_update, (param._data, param._grad._data,
+                                                state["square_avg"]._data,
+                                                state["acc_delta"]._data),
+                             lr, rho, eps, group["maximize"], group["weight_decay"])
                 param._bump_version()
         return loss

@@ -9,12 +9,23 @@ from .optimizer import (
     _addcmul_,
     _check_lr,
     _check_not_fused_with,
+    _effective_grad,
     _step_tensor,
     _to_scalar,
     _use_grad,
 )
 
 __all__ = ["Adagrad"]
+
+
+def _adagrad_update(xp, param, grad, state_sum, scratch, clr, eps, maximize,
+                    weight_decay) -> None:
+    grad = _effective_grad(xp, param, grad, maximize, weight_decay, scratch)
+    std, work = scratch[1], scratch[2]
+    _addcmul_(xp, state_sum, grad, grad, 1, work)
+    xp.sqrt(state_sum, out=std)
+    xp.add(std, eps, out=std)
+    _addcdiv_(xp, param, grad, std, -clr, work)
 
 
 class Adagrad(Optimizer):
@@ -74,19 +85,11 @@ class Adagrad(Optimizer):
                 state = self.state[param]
                 if len(state) == 0:  # a group added after construction
                     state = self._init_state(param, self.defaults["initial_accumulator_value"])
-                array = param._data
-                xp = xp_of(array)
                 step_array = state["step"]._data
                 step_array += 1
-                step = float(step_array)
-                grad = self._grad_array(param, group["maximize"], group["weight_decay"])
-                clr = lr / (1 + (step - 1) * group["lr_decay"])
-                state_sum = state["sum"]._data
-                std = self._scratch(array, 1)
-                scratch = self._scratch(array, 2)
-                _addcmul_(xp, state_sum, grad, grad, 1, scratch)
-                xp.sqrt(state_sum, out=std)
-                xp.add(std, group["eps"], out=std)
-                _addcdiv_(xp, array, grad, std, -clr, scratch)
+                clr = lr / (1 + (float(step_array) - 1) * group["lr_decay"])
+                self._update(_adagrad_update, (param._data, param._grad._data,
+                                               state["sum"]._data),
+                             clr, group["eps"], group["maximize"], group["weight_decay"])
                 param._bump_version()
         return loss

@@ -1,7 +1,6 @@
 """Adam (and, with decoupled weight decay, AdamW's update)."""
 from __future__ import annotations
 
-from ..ops._util import xp_of
 from .optimizer import (
     Optimizer,
     _addcdiv_,
@@ -9,6 +8,7 @@ from .optimizer import (
     _check_betas,
     _check_lr,
     _check_not_fused_with,
+    _effective_grad,
     _lerp_,
     _step_tensor,
     _to_scalar,
@@ -17,6 +17,29 @@ from .optimizer import (
 )
 
 __all__ = ["Adam"]
+
+
+def _adam_update(xp, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, scratch, lr, beta1,
+                 beta2, eps, weight_decay, decoupled, maximize, step) -> None:
+    if weight_decay != 0 and decoupled:
+        xp.multiply(param, 1 - lr * weight_decay, out=param)
+        grad = _effective_grad(xp, param, grad, maximize, 0, scratch)
+    else:
+        grad = _effective_grad(xp, param, grad, maximize, weight_decay, scratch)
+    denom, work = scratch[1], scratch[2]
+    _lerp_(xp, exp_avg, grad, 1 - beta1, work)
+    xp.multiply(exp_avg_sq, beta2, out=exp_avg_sq)
+    _addcmul_(xp, exp_avg_sq, grad, grad, 1 - beta2, work)
+    bias_correction1 = 1 - beta1 ** step
+    bias_correction2 = 1 - beta2 ** step
+    if max_exp_avg_sq is not None:
+        xp.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
+        xp.sqrt(max_exp_avg_sq, out=denom)
+    else:
+        xp.sqrt(exp_avg_sq, out=denom)
+    xp.divide(denom, bias_correction2 ** 0.5, out=denom)
+    xp.add(denom, eps, out=denom)
+    _addcdiv_(xp, param, exp_avg, denom, -lr / bias_correction1, work)
 
 
 class Adam(Optimizer):
@@ -84,35 +107,13 @@ class Adam(Optimizer):
                 if param._grad is None:
                     continue
                 state = self._state_for(param, amsgrad)
-                array = param._data
-                xp = xp_of(array)
                 step_array = state["step"]._data
                 step_array += 1
-                step = float(step_array)
-                if weight_decay != 0 and decoupled:
-                    xp.multiply(array, 1 - lr * weight_decay, out=array)
-                    grad = self._grad_array(param, group["maximize"], 0)
-                else:
-                    grad = self._grad_array(param, group["maximize"], weight_decay)
-                exp_avg = state["exp_avg"]._data
-                exp_avg_sq = state["exp_avg_sq"]._data
-                denom = self._scratch(array, 1)
-                scratch = self._scratch(array, 2)
-                _lerp_(xp, exp_avg, grad, 1 - beta1, scratch)
-                xp.multiply(exp_avg_sq, beta2, out=exp_avg_sq)
-                _addcmul_(xp, exp_avg_sq, grad, grad, 1 - beta2, scratch)
-
-                bias_correction1 = 1 - beta1 ** step
-                bias_correction2 = 1 - beta2 ** step
-                step_size = lr / bias_correction1
-                if amsgrad:
-                    maximum = state["max_exp_avg_sq"]._data
-                    xp.maximum(maximum, exp_avg_sq, out=maximum)
-                    xp.sqrt(maximum, out=denom)
-                else:
-                    xp.sqrt(exp_avg_sq, out=denom)
-                xp.divide(denom, bias_correction2 ** 0.5, out=denom)
-                xp.add(denom, eps, out=denom)
-                _addcdiv_(xp, array, exp_avg, denom, -step_size, scratch)
+                max_exp_avg_sq = state["max_exp_avg_sq"]._data if amsgrad else None
+                self._update(_adam_update, (param._data, param._grad._data,
+                                            state["exp_avg"]._data, state["exp_avg_sq"]._data,
+                                            max_exp_avg_sq),
+                             lr, beta1, beta2, eps, weight_decay, decoupled, group["maximize"],
+                             float(step_array))
                 param._bump_version()
         return loss

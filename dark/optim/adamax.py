@@ -1,12 +1,12 @@
 """Adamax: Adam with the infinity norm."""
 from __future__ import annotations
 
-from ..ops._util import xp_of
 from .optimizer import (
     Optimizer,
     _addcdiv_,
     _check_not_fused_with,
     _check_options,
+    _effective_grad,
     _lerp_,
     _set_group_defaults,
     _step_tensor,
@@ -16,6 +16,18 @@ from .optimizer import (
 )
 
 __all__ = ["Adamax"]
+
+
+def _adamax_update(xp, param, grad, exp_avg, exp_inf, scratch, clr, beta1, beta2, eps,
+                   maximize, weight_decay) -> None:
+    grad = _effective_grad(xp, param, grad, maximize, weight_decay, scratch)
+    norm, work = scratch[1], scratch[2]
+    _lerp_(xp, exp_avg, grad, 1 - beta1, work)
+    xp.multiply(exp_inf, beta2, out=exp_inf)
+    xp.abs(grad, out=norm)
+    xp.add(norm, eps, out=norm)
+    xp.maximum(exp_inf, norm, out=exp_inf)
+    _addcdiv_(xp, param, exp_avg, exp_inf, -clr, work)
 
 
 class Adamax(Optimizer):
@@ -53,21 +65,12 @@ class Adamax(Optimizer):
                     state["step"] = _step_tensor()
                     state["exp_avg"] = _zeros_like(param)
                     state["exp_inf"] = _zeros_like(param)
-                array = param._data
-                xp = xp_of(array)
-                grad = self._grad_array(param, group["maximize"], group["weight_decay"])
                 step_array = state["step"]._data
                 step_array += 1
-                exp_avg = state["exp_avg"]._data
-                exp_inf = state["exp_inf"]._data
-                norm = self._scratch(array, 1)
-                scratch = self._scratch(array, 2)
-                _lerp_(xp, exp_avg, grad, 1 - beta1, scratch)
-                xp.multiply(exp_inf, beta2, out=exp_inf)
-                xp.abs(grad, out=norm)
-                xp.add(norm, group["eps"], out=norm)
-                xp.maximum(exp_inf, norm, out=exp_inf)
                 clr = lr / (1 - beta1 ** float(step_array))
-                _addcdiv_(xp, array, exp_avg, exp_inf, -clr, scratch)
+                self._update(_adamax_update, (param._data, param._grad._data,
+                                              state["exp_avg"]._data, state["exp_inf"]._data),
+                             clr, beta1, beta2, group["eps"], group["maximize"],
+                             group["weight_decay"])
                 param._bump_version()
         return loss

@@ -1,13 +1,13 @@
 """NAdam: Adam with Nesterov momentum."""
 from __future__ import annotations
 
-from ..ops._util import xp_of
 from .optimizer import (
     Optimizer,
     _addcdiv_,
     _addcmul_,
     _check_not_fused_with,
     _check_options,
+    _effective_grad,
     _lerp_,
     _set_group_defaults,
     _step_tensor,
@@ -17,6 +17,25 @@ from .optimizer import (
 )
 
 __all__ = ["NAdam"]
+
+
+def _nadam_update(xp, param, grad, exp_avg, exp_avg_sq, scratch, lr, beta1, beta2, eps,
+                  weight_decay, decoupled, maximize, bias_correction2, grad_value,
+                  exp_avg_value) -> None:
+    if weight_decay != 0 and decoupled:
+        xp.multiply(param, 1 - lr * weight_decay, out=param)
+        grad = _effective_grad(xp, param, grad, maximize, 0, scratch)
+    else:
+        grad = _effective_grad(xp, param, grad, maximize, weight_decay, scratch)
+    denom, work = scratch[1], scratch[2]
+    _lerp_(xp, exp_avg, grad, 1 - beta1, work)
+    xp.multiply(exp_avg_sq, beta2, out=exp_avg_sq)
+    _addcmul_(xp, exp_avg_sq, grad, grad, 1 - beta2, work)
+    xp.divide(exp_avg_sq, bias_correction2, out=denom)
+    xp.sqrt(denom, out=denom)
+    xp.add(denom, eps, out=denom)
+    _addcdiv_(xp, param, grad, denom, grad_value, work)
+    _addcdiv_(xp, param, exp_avg, denom, exp_avg_value, work)
 
 
 class NAdam(Optimizer):
@@ -64,35 +83,20 @@ class NAdam(Optimizer):
                     state["mu_product"] = _step_tensor(1.0)
                     state["exp_avg"] = _zeros_like(param)
                     state["exp_avg_sq"] = _zeros_like(param)
-                array = param._data
-                xp = xp_of(array)
                 step_array = state["step"]._data
                 step_array += 1
                 step = float(step_array)
-                bias_correction2 = 1 - beta2 ** step
-                if weight_decay != 0 and decoupled:
-                    xp.multiply(array, 1 - lr * weight_decay, out=array)
-                    grad = self._grad_array(param, group["maximize"], 0)
-                else:
-                    grad = self._grad_array(param, group["maximize"], weight_decay)
                 mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * momentum_decay)))
                 mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * momentum_decay)))
                 # mu_product is a 0-d tensor of the step dtype: its rounding is PyTorch's
                 mu_product = state["mu_product"]._data
                 mu_product *= mu
                 product = float(mu_product)
-                exp_avg = state["exp_avg"]._data
-                exp_avg_sq = state["exp_avg_sq"]._data
-                denom = self._scratch(array, 1)
-                scratch = self._scratch(array, 2)
-                _lerp_(xp, exp_avg, grad, 1 - beta1, scratch)
-                xp.multiply(exp_avg_sq, beta2, out=exp_avg_sq)
-                _addcmul_(xp, exp_avg_sq, grad, grad, 1 - beta2, scratch)
-                xp.divide(exp_avg_sq, bias_correction2, out=denom)
-                xp.sqrt(denom, out=denom)
-                xp.add(denom, group["eps"], out=denom)
-                _addcdiv_(xp, array, grad, denom, -lr * (1.0 - mu) / (1.0 - product), scratch)
-                _addcdiv_(xp, array, exp_avg, denom,
-                          (-lr * mu_next) / (1.0 - product * mu_next), scratch)
+                self._update(_nadam_update, (param._data, param._grad._data,
+                                             state["exp_avg"]._data, state["exp_avg_sq"]._data),
+                             lr, beta1, beta2, group["eps"], weight_decay, decoupled,
+                             group["maximize"], 1 - beta2 ** step,
+                             -lr * (1.0 - mu) / (1.0 - product),
+                             (-lr * mu_next) / (1.0 - product * mu_next))
                 param._bump_version()
         return loss

@@ -1,13 +1,12 @@
 """RAdam: rectified Adam."""
 from __future__ import annotations
 
-from .._tensor import Tensor
-from ..ops._util import xp_of
 from .optimizer import (
     Optimizer,
     _addcmul_,
     _check_not_fused_with,
     _check_options,
+    _effective_grad,
     _lerp_,
     _set_group_defaults,
     _step_tensor,
@@ -17,6 +16,35 @@ from .optimizer import (
 )
 
 __all__ = ["RAdam"]
+
+
+def _radam_update(xp, param, grad, exp_avg, exp_avg_sq, scratch, lr, beta1, beta2, eps,
+                  weight_decay, decoupled, maximize, step) -> None:
+    if weight_decay != 0 and decoupled:
+        xp.multiply(param, 1 - lr * weight_decay, out=param)
+        grad = _effective_grad(xp, param, grad, maximize, 0, scratch)
+    else:
+        grad = _effective_grad(xp, param, grad, maximize, weight_decay, scratch)
+    corrected, work = scratch[1], scratch[2]
+    _lerp_(xp, exp_avg, grad, 1 - beta1, work)
+    xp.multiply(exp_avg_sq, beta2, out=exp_avg_sq)
+    _addcmul_(xp, exp_avg_sq, grad, grad, 1 - beta2, work)
+    bias_correction1 = 1 - beta1 ** step
+    bias_correction2 = 1 - beta2 ** step
+    xp.divide(exp_avg, bias_correction1, out=corrected)
+    xp.multiply(corrected, lr, out=corrected)
+    # the adaptive term only once the variance of its estimate is tractable (rho_t > 5)
+    rho_inf = 2 / (1 - beta2) - 1
+    rho_t = rho_inf - 2 * step * (beta2 ** step) / bias_correction2
+    if rho_t > 5.0:
+        rect = ((rho_t - 4) * (rho_t - 2) * rho_inf
+                / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
+        xp.sqrt(exp_avg_sq, out=work)
+        xp.add(work, eps, out=work)
+        xp.divide(bias_correction2 ** 0.5, work, out=work)
+        xp.multiply(corrected, work, out=corrected)
+        xp.multiply(corrected, rect, out=corrected)
+    xp.subtract(param, corrected, out=param)
 
 
 class RAdam(Optimizer):
@@ -58,41 +86,12 @@ class RAdam(Optimizer):
                     state["step"] = _step_tensor()
                     state["exp_avg"] = _zeros_like(param)
                     state["exp_avg_sq"] = _zeros_like(param)
-                self._update(param, state, group, lr, beta1, beta2, weight_decay)
+                step_array = state["step"]._data
+                step_array += 1
+                self._update(_radam_update, (param._data, param._grad._data,
+                                             state["exp_avg"]._data, state["exp_avg_sq"]._data),
+                             lr, beta1, beta2, group["eps"], weight_decay,
+                             group["decoupled_weight_decay"], group["maximize"],
+                             float(step_array))
+                param._bump_version()
         return loss
-
-    def _update(self, param: Tensor, state: dict, group: dict, lr: float, beta1: float,
-                beta2: float, weight_decay: float) -> None:
-        array = param._data
-        xp = xp_of(array)
-        step_array = state["step"]._data
-        step_array += 1
-        step = float(step_array)
-        if weight_decay != 0 and group["decoupled_weight_decay"]:
-            xp.multiply(array, 1 - lr * weight_decay, out=array)
-            grad = self._grad_array(param, group["maximize"], 0)
-        else:
-            grad = self._grad_array(param, group["maximize"], weight_decay)
-        exp_avg = state["exp_avg"]._data
-        exp_avg_sq = state["exp_avg_sq"]._data
-        corrected = self._scratch(array, 1)
-        scratch = self._scratch(array, 2)
-        _lerp_(xp, exp_avg, grad, 1 - beta1, scratch)
-        xp.multiply(exp_avg_sq, beta2, out=exp_avg_sq)
-        _addcmul_(xp, exp_avg_sq, grad, grad, 1 - beta2, scratch)
-        bias_correction1 = 1 - beta1 ** step
-        bias_correction2 = 1 - beta2 ** step
-        xp.divide(exp_avg, bias_correction1, out=corrected)
-        xp.multiply(corrected, lr, out=corrected)
-        rho_inf = 2 / (1 - beta2) - 1
-        rho_t = rho_inf - 2 * step * (beta2 ** step) / bias_correction2
-        if rho_t > 5.0:
-            rect = ((rho_t - 4) * (rho_t - 2) * rho_inf
-                    / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
-            xp.sqrt(exp_avg_sq, out=scratch)
-            xp.add(scratch, group["eps"], out=scratch)
-            xp.divide(bias_correction2 ** 0.5, scratch, out=scratch)
-            xp.multiply(corrected, scratch, out=corrected)
-            xp.multiply(corrected, rect, out=corrected)
-        xp.subtract(array, corrected, out=array)
-        param._bump_version()

@@ -1,13 +1,13 @@
 """RMSprop: steps scaled by a running root mean square of the gradient."""
 from __future__ import annotations
 
-from ..ops._util import xp_of
 from .optimizer import (
     Optimizer,
     _addcdiv_,
     _addcmul_,
     _check_lr,
     _check_not_fused_with,
+    _effective_grad,
     _lerp_,
     _step_tensor,
     _to_scalar,
@@ -16,6 +16,29 @@ from .optimizer import (
 )
 
 __all__ = ["RMSprop"]
+
+
+def _rmsprop_update(xp, param, grad, square_avg, grad_avg, buffer, scratch, lr, alpha, eps,
+                    momentum, maximize, weight_decay) -> None:
+    grad = _effective_grad(xp, param, grad, maximize, weight_decay, scratch)
+    avg, work = scratch[1], scratch[2]
+    xp.multiply(square_avg, alpha, out=square_avg)
+    _addcmul_(xp, square_avg, grad, grad, 1 - alpha, work)
+    if grad_avg is not None:  # centered: subtract the squared mean gradient
+        _lerp_(xp, grad_avg, grad, 1 - alpha, work)
+        xp.copyto(avg, square_avg)
+        _addcmul_(xp, avg, grad_avg, grad_avg, -1, work)
+        xp.sqrt(avg, out=avg)
+    else:
+        xp.sqrt(square_avg, out=avg)
+    xp.add(avg, eps, out=avg)
+    if buffer is not None:
+        xp.multiply(buffer, momentum, out=buffer)
+        _addcdiv_(xp, buffer, grad, avg, 1, work)
+        xp.multiply(buffer, -lr, out=work)
+        xp.add(param, work, out=param)
+    else:
+        _addcdiv_(xp, param, grad, avg, -lr, work)
 
 
 class RMSprop(Optimizer):
@@ -74,31 +97,11 @@ class RMSprop(Optimizer):
                         state["momentum_buffer"] = _zeros_like(param)
                     if group["centered"]:
                         state["grad_avg"] = _zeros_like(param)
-                array = param._data
-                xp = xp_of(array)
-                grad = self._grad_array(param, group["maximize"], group["weight_decay"])
                 state["step"]._data += 1
-                square_avg = state["square_avg"]._data
-                avg = self._scratch(array, 1)
-                scratch = self._scratch(array, 2)
-                xp.multiply(square_avg, alpha, out=square_avg)
-                _addcmul_(xp, square_avg, grad, grad, 1 - alpha, scratch)
-                if group["centered"]:
-                    grad_avg = state["grad_avg"]._data
-                    _lerp_(xp, grad_avg, grad, 1 - alpha, scratch)
-                    xp.copyto(avg, square_avg)
-                    _addcmul_(xp, avg, grad_avg, grad_avg, -1, scratch)
-                    xp.sqrt(avg, out=avg)
-                else:
-                    xp.sqrt(square_avg, out=avg)
-                xp.add(avg, eps, out=avg)
-                if momentum > 0:
-                    buffer = state["momentum_buffer"]._data
-                    xp.multiply(buffer, momentum, out=buffer)
-                    _addcdiv_(xp, buffer, grad, avg, 1, scratch)
-                    xp.multiply(buffer, -lr, out=scratch)
-                    xp.add(array, scratch, out=array)
-                else:
-                    _addcdiv_(xp, array, grad, avg, -lr, scratch)
+                grad_avg = state["grad_avg"]._data if group["centered"] else None
+                buffer = state["momentum_buffer"]._data if momentum > 0 else None
+                self._update(_rmsprop_update, (param._data, param._grad._data,
+                                               state["square_avg"]._data, grad_avg, buffer),
+                             lr, alpha, eps, momentum, group["maximize"], group["weight_decay"])
                 param._bump_version()
         return loss
