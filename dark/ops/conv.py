@@ -106,7 +106,8 @@ def _column_chunks(xp, x, out_shape, kernel, stride, padding, dilation, groups):
 
 def _grouped(array, groups):
     """(N, C, *spatial) as (N, groups, C/groups, prod(spatial)) (a view when contiguous)."""
-    return array.reshape(array.shape[0], groups, array.shape[1] // groups, -1)
+    return array.reshape(array.shape[0], groups, array.shape[1] // groups,
+                         math.prod(array.shape[2:]))
 
 
 def conv_forward(xp, x, weight, stride, padding, dilation, groups):
@@ -119,7 +120,8 @@ def conv_forward(xp, x, weight, stride, padding, dilation, groups):
     grouped_out = _grouped(out, groups)
     for start, stop, columns in _column_chunks(xp, x, out_shape, kernel, stride, padding,
                                                dilation, groups):
-        xp.matmul(grouped_weight, columns, out=grouped_out[start:stop])
+        # (numpy's matmul leaves BLAS when given out=, so the product is copied in)
+        grouped_out[start:stop] = xp.matmul(grouped_weight, columns)
     return out
 
 
@@ -135,11 +137,9 @@ def conv_input_grad(xp, grad_output, weight, spatial, stride, padding, dilation,
     grouped_grad = _grouped(xp.ascontiguousarray(grad_output), groups)
     buffer = _padded_zeros(xp, (n, in_channels), spatial, padding, grad_output.dtype)
     order = (0, 1) + tuple(range(2 + d, 2 + 2 * d)) + tuple(range(2, 2 + d))
-    chunks, step = _chunks(n, in_channels * math.prod(kernel) * math.prod(out_shape))
-    scratch = xp.empty((step,) + weight_t.shape[:2] + (math.prod(out_shape),),
-                       dtype=grad_output.dtype)
+    chunks, _ = _chunks(n, in_channels * math.prod(kernel) * math.prod(out_shape))
     for start, stop in chunks:
-        columns = xp.matmul(weight_t, grouped_grad[start:stop], out=scratch[:stop - start])
+        columns = xp.matmul(weight_t, grouped_grad[start:stop])
         columns = columns.reshape((stop - start, in_channels) + tuple(kernel) + tuple(out_shape))
         _add_windows(xp, buffer[start:stop], columns.transpose(order), stride, dilation)
     return _crop(buffer, spatial, padding)
