@@ -88,26 +88,30 @@ def _chunks(n: int, per_sample: int):
 
 
 def _column_chunks(xp, x, out_shape, kernel, stride, padding, dilation, groups):
-    """Yield (start, stop, columns): the im2col buffer (n, groups, C/groups *
-    prod(kernel), prod(out_shape)) of samples start:stop, one reused buffer."""
+    """Yield (start, stop, columns): the im2col buffer (groups, C/groups * prod(kernel),
+    n * prod(out_shape)) of samples start:stop, so that each chunk is ONE matmul per group
+    (few large BLAS calls); the buffer is reused from chunk to chunk."""
     d = len(kernel)
     windows = window_view(xp, pad_array(xp, x, padding), out_shape, kernel, stride, dilation)
-    order = (0, 1) + tuple(range(2 + d, 2 + 2 * d)) + tuple(range(2, 2 + d))
+    order = (1,) + tuple(range(2 + d, 2 + 2 * d)) + (0,) + tuple(range(2, 2 + d))
     windows = windows.transpose(order)
     rows = x.shape[1] // groups * math.prod(kernel)
     size = math.prod(out_shape)
     chunks, step = _chunks(x.shape[0], groups * rows * size)
-    buffer = xp.empty((step,) + windows.shape[1:], dtype=x.dtype)
+    buffer = xp.empty(windows.shape[:1 + d] + (step,) + windows.shape[2 + d:], dtype=x.dtype)
     for start, stop in chunks:
-        part = buffer[:stop - start]
-        xp.copyto(part, windows[start:stop])
-        yield start, stop, part.reshape(stop - start, groups, rows, size)
+        part = buffer[(slice(None),) * (1 + d) + (slice(0, stop - start),)]
+        if stop - start < step:
+            part = xp.empty(part.shape, dtype=x.dtype)
+        xp.copyto(part, windows[(slice(None),) * (1 + d) + (slice(start, stop),)])
+        yield start, stop, part.reshape(groups, rows, (stop - start) * size)
 
 
-def _grouped(array, groups):
-    """(N, C, *spatial) as (N, groups, C/groups, prod(spatial)) (a view when contiguous)."""
-    return array.reshape(array.shape[0], groups, array.shape[1] // groups,
-                         math.prod(array.shape[2:]))
+def _grouped_output(xp, grad_output, groups):
+    """(n, C, *out) as (groups, C/groups, n * prod(out)): a small transposed copy."""
+    n, channels = grad_output.shape[:2]
+    moved = xp.moveaxis(grad_output, 1, 0)
+    return moved.reshape(groups, channels // groups, n * math.prod(grad_output.shape[2:]))
 
 
 def conv_forward(xp, x, weight, stride, padding, dilation, groups):
@@ -117,11 +121,11 @@ def conv_forward(xp, x, weight, stride, padding, dilation, groups):
     out_channels = weight.shape[0]
     grouped_weight = weight.reshape(groups, out_channels // groups, -1)
     out = xp.empty((x.shape[0], out_channels) + tuple(out_shape), dtype=x.dtype)
-    grouped_out = _grouped(out, groups)
     for start, stop, columns in _column_chunks(xp, x, out_shape, kernel, stride, padding,
                                                dilation, groups):
-        # (numpy's matmul leaves BLAS when given out=, so the product is copied in)
-        grouped_out[start:stop] = xp.matmul(grouped_weight, columns)
+        product = xp.matmul(grouped_weight, columns)
+        out[start:stop] = xp.moveaxis(
+            product.reshape((out_channels, stop - start) + tuple(out_shape)), 0, 1)
     return out
 
 
@@ -129,18 +133,17 @@ def conv_input_grad(xp, grad_output, weight, spatial, stride, padding, dilation,
     """The adjoint of conv in x (= conv_transpose): (N, C_out, *out) -> (N, C_in, *spatial)."""
     d = len(spatial)
     n = grad_output.shape[0]
-    out_shape = grad_output.shape[2:]
-    kernel = weight.shape[2:]
+    out_shape = tuple(grad_output.shape[2:])
+    kernel = tuple(weight.shape[2:])
     out_channels = weight.shape[0]
     in_channels = weight.shape[1] * groups
     weight_t = weight.reshape(groups, out_channels // groups, -1).transpose(0, 2, 1)
-    grouped_grad = _grouped(xp.ascontiguousarray(grad_output), groups)
     buffer = _padded_zeros(xp, (n, in_channels), spatial, padding, grad_output.dtype)
-    order = (0, 1) + tuple(range(2 + d, 2 + 2 * d)) + tuple(range(2, 2 + d))
+    order = (1 + d, 0) + tuple(range(2 + d, 2 + 2 * d)) + tuple(range(1, 1 + d))
     chunks, _ = _chunks(n, in_channels * math.prod(kernel) * math.prod(out_shape))
     for start, stop in chunks:
-        columns = xp.matmul(weight_t, grouped_grad[start:stop])
-        columns = columns.reshape((stop - start, in_channels) + tuple(kernel) + tuple(out_shape))
+        columns = xp.matmul(weight_t, _grouped_output(xp, grad_output[start:stop], groups))
+        columns = columns.reshape((in_channels,) + kernel + (stop - start,) + out_shape)
         _add_windows(xp, buffer[start:stop], columns.transpose(order), stride, dilation)
     return _crop(buffer, spatial, padding)
 
@@ -148,15 +151,12 @@ def conv_input_grad(xp, grad_output, weight, spatial, stride, padding, dilation,
 def conv_weight_grad(xp, x, grad_output, kernel, stride, padding, dilation, groups):
     """The adjoint of conv in the weight: (C_out, C_in/groups, *kernel)."""
     out_shape = grad_output.shape[2:]
-    grouped_grad = _grouped(xp.ascontiguousarray(grad_output), groups)
-    total = None
+    total = xp.zeros((groups, grad_output.shape[1] // groups,
+                      x.shape[1] // groups * math.prod(kernel)), dtype=x.dtype)
     for start, stop, columns in _column_chunks(xp, x, out_shape, kernel, stride, padding,
                                                dilation, groups):
-        part = xp.matmul(grouped_grad[start:stop], columns.transpose(0, 1, 3, 2)).sum(0)
-        total = part if total is None else total + part
-    if total is None:  # an empty batch
-        total = xp.zeros((groups, grad_output.shape[1] // groups,
-                          x.shape[1] // groups * math.prod(kernel)), dtype=x.dtype)
+        total += xp.matmul(_grouped_output(xp, grad_output[start:stop], groups),
+                           columns.transpose(0, 2, 1))
     return total.reshape((grad_output.shape[1], x.shape[1] // groups) + tuple(kernel))
 
 
@@ -444,11 +444,13 @@ def _conv_transpose(name: str, d: int, input, weight, bias, stride, padding, out
     output_padding = expand_param("output_padding", output_padding, d)
     _check_common(input, weight, bias, d, stride, padding, dilation, groups)
     if any(o >= s and o >= dl for o, s, dl in zip(output_padding, stride, dilation)):
-        words = _axis_words(d) if d > 1 else ["height", "width"]
-        full = lambda values: (0,) * (len(words) - d) + tuple(values)  # noqa: E731
+        words = _axis_words(max(d, 2))
+        # a 1-D transposed conv is a 2-D one of height 1 (output_padding 0, stride 1 ...)
+        lead = {"output_padding": 0, "stride": 1, "dilation": 1} if d == 1 else {}
         parts = [f"{kind}_{w}: {v}" for kind, values in
                  (("output_padding", output_padding), ("stride", stride),
-                  ("dilation", dilation)) for w, v in zip(words, full(values))]
+                  ("dilation", dilation))
+                 for w, v in zip(words, ((lead[kind],) if lead else ()) + tuple(values))]
         raise RuntimeError("output padding must be smaller than either stride or dilation, "
                            "but got " + " ".join(parts))
     if not batched:
@@ -530,8 +532,9 @@ def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tenso
     number of blocks."""
     kernel, dilation, padding, stride = _fold_params(kernel_size, dilation, padding, stride)
     if input.dim() not in (3, 4):
-        raise NotImplementedError(f"Input Error: Only 3D or 4D input Tensors are supported "
-                                  f"(got {input.dim()}D)")
+        raise RuntimeError("Expected 3D or 4D (batch mode) tensor with possibly 0 batch size "
+                           "and other non-zero dimensions for input, but got: "
+                           f"{list(input.shape)}")
     batched = input.dim() == 4
     if not batched:
         input = input.unsqueeze(0)
@@ -551,8 +554,9 @@ def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=
     output_size = expand_param("output_size", output_size, 2)
     kernel, dilation, padding, stride = _fold_params(kernel_size, dilation, padding, stride)
     if input.dim() not in (2, 3):
-        raise NotImplementedError(f"Input Error: Only unbatched (2D) or batched (3D) input "
-                                  f"Tensors are supported (got {input.dim()}D)")
+        raise RuntimeError("Expected 2D or 3D (batch mode) tensor for input with possibly 0 "
+                           "batch size and non-zero dimensions for input, but got: "
+                           f"{list(input.shape)}")
     batched = input.dim() == 3
     if not batched:
         input = input.unsqueeze(0)

@@ -225,8 +225,27 @@ class GatherFlat(Op):
         return ScatterFlat.apply(grad, indices=ctx.indices, geometry=ctx.geometry)
 
 
-class MaxUnpool(ScatterFlat):
+class MaxUnpool(Op):
+    """Put values (*lead, *out) at their flat plane ``indices`` of a zero (*lead, *spatial)
+    array (a repeated index keeps one of its values, as torch)."""
+
     node_name = "MaxUnpool2DBackward0"
+
+    @staticmethod
+    def forward(ctx, values, indices=None, geometry=None):
+        xp = xp_of(values)
+        ctx.indices, ctx.geometry = indices, geometry
+        d = len(geometry.spatial)
+        lead = values.shape[:values.ndim - d]
+        rows = math.prod(lead)
+        out = xp.zeros((rows, math.prod(geometry.spatial)), dtype=values.dtype)
+        flat = xp.asarray(indices).reshape(rows, -1)
+        out[xp.arange(rows).reshape(-1, 1), flat] = values.reshape(rows, -1)
+        return out.reshape(lead + geometry.spatial)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return GatherFlat.apply(grad, indices=ctx.indices, geometry=ctx.geometry)
 
 
 # ----------------------------------------------------------------------------- avg pooling
