@@ -13,6 +13,8 @@ from .ops.reduction import *  # noqa: F403
 from .ops.shape import *  # noqa: F403
 from .random import *  # noqa: F403
 from . import autograd, cuda, linalg
+from ._tensor_str import set_printoptions
+from .autograd.anomaly_mode import is_anomaly_enabled
 from . import nn  # noqa: E402 - nn stands on the ops above
 from . import optim  # noqa: E402
 from .serialization import *  # noqa: E402, F403

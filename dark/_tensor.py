@@ -492,8 +492,7 @@ class Tensor:
         result = function(source, *args, **kwargs)
         self._check_result(result._data, result.dtype)
         base = self._base
-        if base is not None and (base._requires_grad or result._requires_grad) \
-                and "_view_getter" in self.__dict__:
+        if base is not None and (base._requires_grad or result._requires_grad):
             from .ops.indexing import rebase_view  # noqa: PLC0415
 
             rebase_view(self, result)
@@ -503,6 +502,10 @@ class Tensor:
         self._requires_grad = result._requires_grad
         if result._output_nr or self._output_nr:
             self._output_nr = result._output_nr
+        if "_views" in self.__dict__:
+            from .ops.indexing import refresh_views  # noqa: PLC0415
+
+            refresh_views(self)
         return self
 
     def _check_result(self, array, result_dtype) -> None:
@@ -510,7 +513,7 @@ class Tensor:
             raise RuntimeError(f"output with shape {list(self._data.shape)} doesn't match the "
                                f"broadcast shape {list(array.shape)}")
         mine = self.dtype
-        if result_dtype is not mine and _backend.promote_types(result_dtype, mine) is not mine:
+        if result_dtype is not mine and not _backend.can_cast(result_dtype, mine):
             raise RuntimeError(f"result type {_type_word(result_dtype)} can't be cast to the "
                                f"desired output type {_type_word(mine)}")
 

@@ -554,8 +554,6 @@ def test_public_names():
         assert not hasattr(dark, name), name
 
 
-@pytest.mark.xfail(strict=True, reason="Tensor._inplace rebases only views that carry "
-                   "_view_getter (indexing's); shape-op views need the core change reported")
 def test_inplace_on_view_reaches_base_gradient():
     x = dark.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
     y = x * 1

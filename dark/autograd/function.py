@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import re
 
+import weakref
+
 import numpy as np
 
 from .. import _backend
@@ -415,7 +417,14 @@ def _link_view(out, source) -> None:
     if isinstance(source, Tensor) and _backend.array_module(out._data).may_share_memory(
             out._data, source._data):
         out._vc = source._version_counter()
-        out._base = source if source._base is None else source._base
+        base = source if source._base is None else source._base
+        out._base = base
+        if base._requires_grad:
+            # an in-place op on the base later regenerates the history of its live views
+            views = base.__dict__.get("_views")
+            if views is None:
+                views = base.__dict__["_views"] = weakref.WeakValueDictionary()
+            views[id(out)] = out
 
 
 def _connect(node, args, arrays, single, view_of):

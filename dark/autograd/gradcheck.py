@@ -133,6 +133,8 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps: float = 1e-6, atol: f
         rng = np.random.default_rng(0)
         grad_outputs = []
         for output in _outputs(func, inputs):
+            if not output.requires_grad:
+                continue
             values = rng.standard_normal(output._data.shape)
             array = output._xp().asarray(values, dtype=output._data.dtype)
             grad_outputs.append(Tensor._make(array).requires_grad_(True))
@@ -141,8 +143,8 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps: float = 1e-6, atol: f
 
     def first_derivatives(*values):
         ins, outs = values[:count], values[count:]
-        outputs = [o for o in _outputs(func, ins)]
-        pairs = [(o, g) for o, g in zip(outputs, outs) if o.requires_grad]
+        outputs = [o for o in _outputs(func, ins) if o.requires_grad]
+        pairs = list(zip(outputs, outs))
         grads = autograd.grad([o for o, _ in pairs], [ins[i] for i in wrt],
                               grad_outputs=[g for _, g in pairs], create_graph=True,
                               allow_unused=True)
