@@ -17,6 +17,7 @@ from ._tensor_str import set_printoptions
 from .autograd.anomaly_mode import is_anomaly_enabled
 from . import nn  # noqa: E402 - nn stands on the ops above
 from . import optim  # noqa: E402
+from . import data, utils  # noqa: E402
 from .serialization import *  # noqa: E402, F403
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 
