@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import zlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
-import pytest
 
 import dark
 

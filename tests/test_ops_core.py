@@ -1,6 +1,5 @@
 """Op-table cases for the first ops of the core (the families add their own tables)."""
 import pytest
-
 from harness import Case, check_case, ids
 
 CASES = [
