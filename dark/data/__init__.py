@@ -1,0 +1,9 @@
+"""dark.data: datasets, samplers, DataLoader, collate, transforms (also dark.utils.data)."""
+from .collate import *  # noqa: F403
+from .dataloader import *  # noqa: F403
+from .dataset import *  # noqa: F403
+from .sampler import *  # noqa: F403
+from . import datasets, transforms  # noqa: F401
+from .utils import *  # noqa: F403
+
+__all__ = [name for name in dir() if not name.startswith("_")]

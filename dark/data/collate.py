@@ -1,0 +1,2 @@
+"""dark.data.collate (being written)."""
+__all__: list = []

@@ -1,0 +1,2 @@
+"""dark.data.dataloader (being written)."""
+__all__: list = []

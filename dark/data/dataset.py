@@ -1,0 +1,2 @@
+"""dark.data.dataset (being written)."""
+__all__: list = []

@@ -1,0 +1,1 @@
+"""dark.data.datasets (being written)."""

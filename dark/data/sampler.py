@@ -1,0 +1,2 @@
+"""dark.data.sampler (being written)."""
+__all__: list = []

@@ -1,0 +1,2 @@
+"""dark.data.transforms (being written)."""
+__all__: list = []

@@ -1,0 +1,2 @@
+"""dark.data.utils (being written)."""
+__all__: list = []
