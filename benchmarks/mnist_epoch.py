@@ -1,0 +1,186 @@
+"""One MNIST training epoch of the example's MLP and CNN, dark against PyTorch (CPU).
+
+    python benchmarks/mnist_epoch.py [--batches 200] [--rounds 4] [--models mlp,cnn]
+                                     [--batch-sizes 64,256] [--threads N] [--profile MODEL]
+
+Same model (torch gets dark's initial weights), Adam lr 1e-3, cross-entropy, the same
+batches of the real MNIST training images (normalised float32, preloaded in memory, so no
+data loading is timed). Each configuration runs `--batches` training steps (zero_grad,
+forward, loss, backward, step, loss.item()) in `--rounds` blocks per library; seconds per
+epoch are extrapolated from the median block to the 60,000 images of an epoch. The two
+libraries do not alternate step by step: numpy's BLAS threads and torch's OpenMP threads
+both spin-wait after work, and interleaving them on a few cores slows torch tenfold. torch runs on as many threads as numpy's BLAS.
+`--profile mlp` (or cnn) runs cProfile on dark's steps instead and prints the top costs."""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gzip
+import math
+import os
+import pathlib
+import pstats
+import statistics
+import time
+
+import numpy as np
+
+import dark
+
+try:
+    import torch
+except ImportError:  # dark alone is still timed
+    torch = None
+
+try:
+    import threadpoolctl
+except ImportError:
+    threadpoolctl = None
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+EPOCH = 60000
+
+
+def blas_threads() -> int:
+    """The number of threads numpy's BLAS uses."""
+    if threadpoolctl is not None:
+        for pool in threadpoolctl.threadpool_info():
+            if pool.get("user_api") == "blas":
+                return pool["num_threads"]
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        if os.environ.get(name):
+            return int(os.environ[name])
+    return os.cpu_count() or 1
+
+
+def load_mnist(root: str) -> tuple:
+    """The training images, normalised as in the example, (60000, 1, 28, 28) float32, and
+    the labels (60000,) int64, read straight from the IDX files."""
+    raw = pathlib.Path(root, "MNIST", "raw")
+    with gzip.open(raw / "train-images-idx3-ubyte.gz") as file:
+        images = np.frombuffer(file.read(), np.uint8, offset=16).reshape(-1, 1, 28, 28)
+    with gzip.open(raw / "train-labels-idx1-ubyte.gz") as file:
+        labels = np.frombuffer(file.read(), np.uint8, offset=8).astype(np.int64)
+    images = (images.astype(np.float32) / 255 - np.float32(0.1307)) / np.float32(0.3081)
+    return images, labels
+
+
+def build(lib, name: str):
+    """The example's models (examples/mnist.py) as Sequentials, so one definition serves
+    both libraries."""
+    nn = lib.nn
+    if name == "mlp":
+        return nn.Sequential(
+            nn.Flatten(), nn.Linear(784, 512), nn.ReLU(), nn.Dropout(0.2),
+            nn.Linear(512, 256), nn.ReLU(), nn.Dropout(0.2), nn.Linear(256, 10))
+    if name == "cnn":
+        return nn.Sequential(
+            nn.Conv2d(1, 16, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(16, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+            nn.Linear(32 * 7 * 7, 128), nn.ReLU(), nn.Dropout(0.25), nn.Linear(128, 10))
+    return nn.Sequential(  # pytorch/examples' Net
+        nn.Conv2d(1, 32, 3), nn.ReLU(), nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Dropout(0.25), nn.Flatten(), nn.Linear(9216, 128), nn.ReLU(), nn.Dropout(0.5),
+        nn.Linear(128, 10))
+
+
+class Trainer:
+    """A model, its Adam optimizer and the batches of one library; `run(k)` trains k steps."""
+
+    def __init__(self, lib, model, images: np.ndarray, labels: np.ndarray, batch_size: int):
+        self.lib, self.model = lib, model
+        self.optimizer = lib.optim.Adam(model.parameters(), lr=1e-3)
+        self.criterion = lib.nn.CrossEntropyLoss()
+        self.batches = [(lib.from_numpy(images[i:i + batch_size]),
+                         lib.from_numpy(labels[i:i + batch_size]))
+                        for i in range(0, len(images) - batch_size + 1, batch_size)]
+        self.position = 0
+        model.train()
+
+    def run(self, steps: int) -> float:
+        """Seconds for `steps` training steps."""
+        start = time.perf_counter()
+        for _ in range(steps):
+            data, target = self.batches[self.position % len(self.batches)]
+            self.position += 1
+            self.optimizer.zero_grad()
+            loss = self.criterion(self.model(data), target)
+            loss.backward()
+            self.optimizer.step()
+            loss.item()
+        return time.perf_counter() - start
+
+
+def trainers(name: str, batch_size: int, images, labels, batches: int) -> tuple:
+    """dark's and torch's (None without torch) trainers, torch starting from dark's weights."""
+    count = min(len(images), (batches + 1) * batch_size)
+    images, labels = images[:count], labels[:count]
+    dark.manual_seed(0)
+    model = build(dark, name)
+    dark_trainer = Trainer(dark, model, images, labels, batch_size)
+    if torch is None:
+        return dark_trainer, None
+    torch_model = build(torch, name)
+    torch_model.load_state_dict({key: torch.from_numpy(value.numpy().copy())
+                                 for key, value in model.state_dict().items()})
+    return dark_trainer, Trainer(torch, torch_model, images, labels, batch_size)
+
+
+def profile(name: str, batch_size: int, images, labels, batches: int) -> None:
+    dark_trainer, _ = trainers(name, batch_size, images, labels, batches)
+    dark_trainer.run(2)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    dark_trainer.run(batches)
+    profiler.disable()
+    print(f"cProfile of {batches} dark training steps, {name}, batch {batch_size}:")
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(20)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batches", type=int, default=200, help="timed steps per library")
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--models", default="mlp,cnn", help="comma-separated: mlp, cnn, net")
+    parser.add_argument("--batch-sizes", default="64,256")
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--profile", choices=("mlp", "cnn", "net"))
+    parser.add_argument("--data-root", default=os.environ.get("DARK_DATA")
+                        or str(REPO.parent / "shared" / "data"))
+    args = parser.parse_args()
+    if args.threads is not None and threadpoolctl is not None:
+        threadpoolctl.threadpool_limits(args.threads, user_api="blas")
+    threads = args.threads or blas_threads()
+    if torch is not None:
+        torch.set_num_threads(threads)
+    images, labels = load_mnist(args.data_root)
+    batch_sizes = [int(size) for size in args.batch_sizes.split(",")]
+    if args.profile:
+        profile(args.profile, batch_sizes[0], images, labels, args.batches)
+        return
+    print(f"{threads} thread(s) for numpy's BLAS and torch; {args.batches} steps per "
+          f"library in {args.rounds} alternating blocks, extrapolated to {EPOCH} images")
+    print(f"{'model':6s} {'batch':>5s} {'dark s/epoch':>13s} {'torch s/epoch':>14s} "
+          f"{'dark/torch':>11s}")
+    block = max(1, args.batches // args.rounds)
+    for name in args.models.split(","):
+        for batch_size in batch_sizes:
+            dark_trainer, torch_trainer = trainers(name, batch_size, images, labels,
+                                                   args.batches)
+            pair = [dark_trainer] + ([torch_trainer] if torch_trainer else [])
+            for trainer in pair:
+                trainer.run(2)
+            times = []
+            for trainer in pair:
+                time.sleep(0.5)  # let the other library's spinning threads go idle
+                times.append([trainer.run(block) for _ in range(args.rounds)])
+            steps_per_epoch = math.ceil(EPOCH / batch_size)
+            epoch = [statistics.median(record) / block * steps_per_epoch for record in times]
+            line = f"{name:6s} {batch_size:5d} {epoch[0]:13.1f}"
+            if torch_trainer:
+                line += f" {epoch[1]:14.1f} {epoch[0] / epoch[1]:11.2f}"
+            print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()

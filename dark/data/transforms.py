@@ -1,2 +1,0 @@
-"""dark.data.transforms (being written)."""
-__all__: list = []
