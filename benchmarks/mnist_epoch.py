@@ -7,9 +7,10 @@ Same model (torch gets dark's initial weights), Adam lr 1e-3, cross-entropy, the
 batches of the real MNIST training images (normalised float32, preloaded in memory, so no
 data loading is timed). Each configuration runs `--batches` training steps (zero_grad,
 forward, loss, backward, step, loss.item()) in `--rounds` blocks per library; seconds per
-epoch are extrapolated from the median block to the 60,000 images of an epoch. The two
-libraries do not alternate step by step: numpy's BLAS threads and torch's OpenMP threads
-both spin-wait after work, and interleaving them on a few cores slows torch tenfold. torch runs on as many threads as numpy's BLAS.
+epoch are extrapolated from the median block to the 60,000 images of an epoch. dark's
+blocks run first, a pause, then torch's: numpy's BLAS threads and torch's OpenMP threads
+both spin-wait after work, and interleaving the two on a few cores slows torch tenfold.
+torch runs on as many threads as numpy's BLAS.
 `--profile mlp` (or cnn) runs cProfile on dark's steps instead and prints the top costs."""
 from __future__ import annotations
 

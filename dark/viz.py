@@ -60,7 +60,7 @@ def _record_of(node) -> _NodeRecord:
 
 
 def _peek(node) -> _NodeRecord | None:
-    return node.metadata.get(_KEY) if node is not None else None
+    return node.metadata.get(_KEY)
 
 
 def _copy(array):
@@ -168,9 +168,9 @@ def _walk(roots) -> list:
 
 
 def _known_values(nodes, tensors) -> dict:
-    """(node, output_nr) -> array for each output whose value is known: the tensors passed
-    to make_dot, then what record() kept, then the tensors the ops saved for backward (still
-    at the version they were saved at)."""
+    """(node, output_nr) -> array for each output whose value is known, preferring the
+    tensors passed to make_dot, then what record() kept, then the tensors the ops saved for
+    backward (when still at the version they were saved at)."""
     known = {}
     for node in nodes:
         if isinstance(node, AccumulateGrad):
@@ -262,12 +262,28 @@ def _attr_lines(node, max_attr_chars: int) -> list:
             if not name.startswith("_") and name not in skip]
 
 
-def _output_lines(node, count: int, source: dict, prefix: str, max_elems: int) -> list:
-    """``value: ...`` / ``grad: ...`` per output of ``node``, from ``source``."""
+def _shape_lines(node, shapes: dict) -> list:
+    """The shape of each output; with several, numbered, and the dtype of those that take
+    no gradient (the indices of max, sort ...)."""
+    if node._num_outputs == 1:
+        return [_shape_text(shapes[(node, 0)]) if (node, 0) in shapes else "(?)"]
+    return [f"[{nr}] {_shape_text(shape)}" + ("" if dtype.kind in "fc" else f" {dtype}")
+            for nr, (shape, dtype) in enumerate(node._output_meta)]
+
+
+def _float_outputs(node) -> list:
+    if node._num_outputs == 1:
+        return [0]
+    return [nr for nr, (_, dtype) in enumerate(node._output_meta) if dtype.kind in "fc"]
+
+
+def _output_lines(node, source: dict, prefix: str, max_elems: int) -> list:
+    """``value: ...`` / ``grad: ...`` per differentiable output of ``node``, from
+    ``source``."""
     lines = []
-    for nr in range(count):
+    for nr in _float_outputs(node):
         value = source.get((node, nr))
-        tag = prefix if count == 1 else f"{prefix}[{nr}]"
+        tag = prefix if node._num_outputs == 1 else f"{prefix}[{nr}]"
         lines.append(f"{tag}: " + ("not recorded" if value is None
                                     else _format_value(value, max_elems)))
     return lines
@@ -417,18 +433,15 @@ def make_dot(var, params=None, show_attrs=False, show_saved=False, max_attr_char
                                          else _format_value(grad._data, max_elems)))
             attrs["fillcolor"] = _LEAF
         else:
-            count = node._num_outputs
-            lines = [node.name()]
-            lines += [_shape_text(shapes[(node, nr)]) if (node, nr) in shapes else "(?)"
-                      for nr in range(count)]
+            lines = [node.name()] + _shape_lines(node, shapes)
             if show_attrs:
                 lines += _attr_lines(node, max_attr_chars)
             if show_values:
-                lines += _output_lines(node, count, known, "value", max_elems)
+                lines += _output_lines(node, known, "value", max_elems)
             if show_grads:
                 rec = _peek(node)
                 grads = {(node, nr): g for nr, g in (rec.grads.items() if rec else ())}
-                lines += _output_lines(node, count, grads, "grad", max_elems)
+                lines += _output_lines(node, grads, "grad", max_elems)
             if show_saved:
                 lines += _draw_saved(dot, node, ids[node], max_attr_chars)
             if show_values:

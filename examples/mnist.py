@@ -159,24 +159,25 @@ def plot(history: dict, wrong: list, path: str) -> None:
             dark.data.utils.save_image(images, grid_path, nrow=8, padding=2, pad_value=1.0)
         return
     epochs = range(1, len(history["train_loss"]) + 1)
-    figure = plt.figure(figsize=(12, 4.5))
-    loss_axes, acc_axes = figure.add_subplot(1, 3, 1), figure.add_subplot(1, 3, 2)
-    for axes, key, label in ((loss_axes, "loss", "loss"), (acc_axes, "acc", "accuracy (%)")):
+    figure = plt.figure(figsize=(14, 4.5), layout="constrained")
+    grid = figure.add_gridspec(1, 3)
+    for column, key, label in ((0, "loss", "loss"), (1, "acc", "accuracy (%)")):
+        axes = figure.add_subplot(grid[0, column])
         axes.plot(epochs, history[f"train_{key}"], "o-", label="train")
         axes.plot(epochs, history[f"test_{key}"], "s-", label="test")
+        axes.set_xticks(list(epochs))
         axes.set_xlabel("epoch")
         axes.set_ylabel(label)
         axes.legend()
         axes.grid(alpha=0.3)
     shown = wrong[:36]
+    digits = grid[0, 2].subgridspec(6, 6)
     for index, (image, pred, target) in enumerate(shown):
-        axes = figure.add_subplot(6, 18, 13 + (index // 6) * 18 + index % 6)
+        axes = figure.add_subplot(digits[index // 6, index % 6])
         axes.imshow(image[0].numpy(), cmap="gray")
-        axes.set_title(f"{pred} ({target})", fontsize=7, color="red")
+        axes.set_title(f"{pred} ({target})", fontsize=8, color="red")
         axes.axis("off")
-    figure.suptitle(f"training curves; misclassified test digits: predicted (true), "
-                    f"{len(shown)} shown")
-    figure.tight_layout()
+    figure.suptitle("training curves; misclassified test digits: predicted (true)")
     figure.savefig(path, dpi=100)
     plt.close(figure)
     print(f"training curves and misclassified digits saved to {path}")

@@ -8,6 +8,9 @@ use dark ops (so they are differentiable); antialiased and bicubic resizing are 
 with separable weight matrices (torch's ``_upsample_*_aa`` weights, also differentiable);
 rotate / affine (torchvision's affine grid plus ``grid_sample``) and the colour ops work on
 the raw arrays of the tensor's array module (numpy or CuPy) and are not differentiable.
+The affine grid follows torchvision's float32 formula, but where a nearest-neighbour source
+point falls exactly half-way between two pixels, rounding may pick the other neighbour than
+torch's ``grid_sample`` kernel does.
 """
 from __future__ import annotations
 

@@ -1,0 +1,469 @@
+"""The graph-walking API (grad_fn, name(), next_functions, AccumulateGrad.variable) against
+PyTorch's, and dark.viz: make_dot, record, record_grads, trace."""
+from __future__ import annotations
+
+import collections
+import re
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import dark
+from dark import viz
+
+try:
+    import torch
+except ImportError:  # the parity tests skip without torch
+    torch = None
+
+needs_torch = pytest.mark.skipif(torch is None, reason="torch is not installed")
+needs_dot = pytest.mark.skipif(shutil.which("dot") is None,
+                               reason="Graphviz's dot program is not installed")
+ACC = "torch::autograd::AccumulateGrad"
+
+
+# ----------------------------------------------------------------------------- walking
+
+class Graph:
+    """The backward graph below ``root`` (a grad_fn of either library), as plain data:
+    node key -> [name, [(child key or None, output_nr), ...]]."""
+
+    def __init__(self, root):
+        self.nodes = {}
+        self.variables = []
+        stack = [root]
+        while stack:
+            node = stack.pop()
+            if id(node) in self.nodes:
+                continue
+            edges = [(None if child is None else id(child), nr)
+                     for child, nr in node.next_functions]
+            self.nodes[id(node)] = [node.name(), edges]
+            if hasattr(node, "variable"):
+                self.variables.append(node.variable)
+            stack.extend(child for child, _ in node.next_functions if child is not None)
+
+    def fuse(self, child_name: str, parent_name: str) -> int:
+        """Merge every node named ``child_name`` whose only user is a node named
+        ``parent_name`` into that user (the user's edge to it becomes its own single
+        edge); returns how many were merged."""
+        users = collections.defaultdict(list)
+        for key, (_, edges) in self.nodes.items():
+            for position, (child, _) in enumerate(edges):
+                if child is not None:
+                    users[child].append((key, position))
+        merged = 0
+        for key, (name, edges) in list(self.nodes.items()):
+            if name != child_name or len(users[key]) != 1 or len(edges) != 1:
+                continue
+            user, position = users[key][0]
+            if self.nodes[user][0] != parent_name:
+                continue
+            self.nodes[user][1][position] = edges[0]
+            if edges[0][0] is not None:
+                users[edges[0][0]] = [(user, position) if u == (key, 0) else u
+                                      for u in users[edges[0][0]]]
+            del self.nodes[key]
+            merged += 1
+        return merged
+
+    def reorder(self, name: str, order: tuple) -> int:
+        """Put the edges of every node named ``name`` in ``order`` (new position i takes old
+        position order[i]); returns how many nodes were reordered."""
+        count = 0
+        for node in self.nodes.values():
+            if node[0] == name:
+                node[1] = [node[1][j] for j in order]
+                count += 1
+        return count
+
+    def structure(self) -> dict:
+        names = {key: name for key, (name, _) in self.nodes.items()}
+        edges = collections.Counter(
+            (name, position, None if child is None else names[child], nr)
+            for name, edge_list in self.nodes.values()
+            for position, (child, nr) in enumerate(edge_list))
+        node_names = collections.Counter(names.values())
+        return {"nodes": len(names), "leaves": node_names[ACC], "names": node_names,
+                "edges": edges}
+
+
+def _small_graph(L, p1, p2_1, p2_2, p3):
+    x = 3
+    o1 = (p1 * x) ** 2 + 1
+    o2_1 = (p2_1 * o1) ** 0.5 - 4
+    o2_2 = (p2_2 * o1).sin()
+    o3 = (p3 * (o2_1 + 2 * o2_2) + 9) ** 0.3
+    return 8 * o3
+
+
+def _mlp_loss(L, inputs):
+    model = L.nn.Sequential(L.nn.Linear(4, 8), L.nn.ReLU(), L.nn.Linear(8, 3))
+    return L.nn.CrossEntropyLoss()(model(inputs), L.tensor([0, 2, 1, 1, 0]))
+
+
+# (name, fn(lib, *inputs), input shapes, which inputs require grad, known differences).
+# Each known difference is applied to the TORCH graph before comparing, and must apply to
+# exactly `count` nodes (so no entry hides anything, and none is stale):
+#   ("fuse", torch_node, its_user, count): dark records ONE node where PyTorch records two;
+#       the torch node is merged into its only user.
+#   ("reorder", name, order, count): the node has the same edges in another order; dark
+#       position i is PyTorch position order[i].
+# The documented reasons:
+#   fuse TBackward0 into AddmmBackward0: dark's linear passes the weight to its op
+#     untransposed and transposes inside (PyTorch records weight.t() as its own node).
+#   reorder AddmmBackward0 (1, 2, 0): dark's linear node takes F.linear's order
+#     (input, weight, bias); PyTorch's addmm takes (bias, input, weight.t()).
+#   fuse LogSoftmaxBackward0 into NllLossBackward0: dark's cross_entropy is one fused op
+#     (log_softmax + nll_loss); its node carries PyTorch's outer name, NllLossBackward0.
+#   fuse Slice/Select/Unsqueeze chains of basic indexing: `a[1:3, 0]` is one view op in
+#     dark, named after PyTorch's last (outermost) node of the chain.
+_LINEAR = [("fuse", "TBackward0", "AddmmBackward0", 2),
+           ("reorder", "AddmmBackward0", (1, 2, 0), 2)]
+_CROSS_ENTROPY = [("fuse", "LogSoftmaxBackward0", "NllLossBackward0", 1)]
+CASES = [
+    ("quadratic", lambda L, x: 2 * x ** 2 + 5, [()], None, []),
+    ("small_graph", _small_graph, [()] * 4, None, []),
+    ("mlp_loss", _mlp_loss, [(5, 4)], [False],
+     _LINEAR + _CROSS_ENTROPY),
+    ("cross_entropy", lambda L, x: L.nn.functional.cross_entropy(x, L.tensor([0, 2, 1])),
+     [(3, 4)], None, _CROSS_ENTROPY),
+    ("matmul_relu", lambda L, x, w: (x @ w).relu().sum(), [(4, 3), (3, 2)], None, []),
+    ("broadcast_add", lambda L, a, b: a + b, [(3, 1), (4,)], None, []),
+    ("broadcast_add_const", lambda L, a, b: a + b, [(3, 1), (4,)], [True, False], []),
+    ("same_leaf_twice", lambda L, a: a * a, [(3,)], None, []),
+    ("sum_mean", lambda L, a: a.sum() * a.mean(), [(3, 4)], None, []),
+    ("sum_mean_dims", lambda L, a: a.mean(dim=1).sum(0) + a.sum(1, keepdim=True).mean(),
+     [(3, 4)], None, []),
+    ("index_basic", lambda L, a: a[0].sum() + a[1:3].sum() + a[:, 1].sum() + a[..., 1:].sum(),
+     [(3, 4)], None, []),
+    ("index_advanced", lambda L, a: a[[0, 2]].sum() + a[a > 0].sum() + a[:, [0, 1]].sum(),
+     [(3, 4)], None, []),
+    ("index_slice_select", lambda L, a: a[1:3, 0], [(3, 4)], None,
+     [("fuse", "SliceBackward0", "SelectBackward0", 1)]),
+    ("index_select_slice", lambda L, a: a[0, 1:3], [(3, 4)], None,
+     [("fuse", "SelectBackward0", "SliceBackward0", 1)]),
+    ("index_select_select", lambda L, a: a[0, 1], [(3, 4)], None,
+     [("fuse", "SelectBackward0", "SelectBackward0", 1)]),
+    ("index_none_select", lambda L, a: a[None, 1], [(3, 4)], None,
+     [("fuse", "UnsqueezeBackward0", "SelectBackward0", 1)]),
+    ("cat", lambda L, a, b: L.cat([a, b]).sum(), [(2, 3), (1, 3)], None, []),
+    ("cat_const", lambda L, a, b: L.cat([a, b], 1), [(2, 3), (2, 1)], [True, False], []),
+]
+
+
+def _inputs(L, shapes, grads):
+    rng = np.random.default_rng(0)
+    tensors = [L.tensor(rng.standard_normal(s).astype(np.float32)) for s in shapes]
+    for t, g in zip(tensors, grads or [True] * len(tensors)):
+        t.requires_grad_(g)
+    return tensors
+
+
+@needs_torch
+@pytest.mark.parametrize("name,fn,shapes,grads,differences", CASES, ids=[c[0] for c in CASES])
+def test_graph_structure_matches_torch(name, fn, shapes, grads, differences):
+    dark.manual_seed(0)
+    torch.manual_seed(0)
+    dark_in, torch_in = _inputs(dark, shapes, grads), _inputs(torch, shapes, grads)
+    dark_graph = Graph(fn(dark, *dark_in).grad_fn)
+    torch_graph = Graph(fn(torch, *torch_in).grad_fn)
+    for kind, *args, count in differences:
+        assert getattr(torch_graph, kind)(*args) == count, (kind, args)
+    assert dark_graph.structure() == torch_graph.structure()
+    # every AccumulateGrad holds a leaf itself (an input or a module's parameter), no copy
+    assert all(any(v is t for t in dark_in) or isinstance(v, dark.nn.Parameter)
+               for v in dark_graph.variables)
+
+
+@needs_torch
+def test_node_api_matches_torch():
+    results = {}
+    for L in (dark, torch):
+        x = L.tensor(10.0, requires_grad=True)
+        y = 2 * x ** 2 + 5
+        add = y.grad_fn
+        (mul, mul_nr), (const, const_nr) = add.next_functions
+        (pow_, _), two = mul.next_functions
+        ((acc, acc_nr),) = pow_.next_functions
+        assert re.fullmatch(r"<AddBackward0 object at 0x[0-9a-f]+>", repr(add))
+        assert re.fullmatch(r"<AccumulateGrad object at 0x[0-9a-f]+>", repr(acc))
+        assert acc.variable is x
+        assert acc.next_functions == ()
+        assert type(acc).__name__ == "AccumulateGrad"
+        assert x.grad_fn is None and y.is_leaf is False
+        results[L.__name__] = (add.name(), mul.name(), pow_.name(), acc.name(), mul_nr,
+                               (const, const_nr), two, acc_nr)
+    assert results["dark"] == results["torch"]
+    assert results["dark"][:4] == ("AddBackward0", "MulBackward0", "PowBackward0", ACC)
+    assert results["dark"][5:7] == ((None, 0), (None, 0))
+
+
+# ----------------------------------------------------------------------------- trace
+
+def test_trace_quadratic(capsys):
+    rows = viz.trace(lambda x: 2 * x ** 2 + 5, 10.0)
+    assert [r["node"] for r in rows] == ["x", "v1", "v2", "v3"]
+    assert [r["op"] for r in rows] == ["input", "Pow", "Mul", "Add"]
+    assert [r["value"] for r in rows] == [10, 100, 200, 205]
+    assert [r["incoming_gradient"] for r in rows] == [40, 2, 1, 1]
+    mul, add = rows[2], rows[3]
+    assert mul["inputs"] == ("v1", "2")
+    assert mul["local_derivative"] == (2, 100)
+    # the constant 2 is sent grad_out * x**2 = 100 although it takes no gradient
+    assert mul["outgoing_gradient"] == (2, 100)
+    assert add["local_derivative"] == (1, 1) and add["outgoing_gradient"] == (1, 1)
+    assert rows[1]["local_derivative"] == (20,) and rows[1]["outgoing_gradient"] == (40,)
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split()[:3] == ["node", "op", "inputs"]
+    assert table[3].split() == ["v2", "Mul", "v1,", "2", "200", "2,", "100", "1", "2,", "100"]
+
+
+@needs_torch
+def test_trace_small_graph_matches_torch():
+    values = [1.0, 2.0, 3.0, 1.5]
+
+    def small_graph(p1, p2_1, p2_2, p3):
+        return _small_graph(dark, p1, p2_1, p2_2, p3)
+
+    rows = viz.trace(small_graph, *values, show=False)
+    ps = [torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in values]
+    kept = []
+
+    class Keep(torch.overrides.TorchFunctionMode):  # every op result, in forward order
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            if isinstance(out, torch.Tensor) and out.grad_fn is not None:
+                out.retain_grad()
+                kept.append(out)
+            return out
+
+    with Keep():
+        y = _small_graph(torch, *ps)
+    y.backward()
+    ops = [r for r in rows if r["op"] != "input"]
+    assert [r["grad_fn"] for r in ops] == [t.grad_fn.name() for t in kept]
+    np.testing.assert_allclose([r["value"] for r in ops], [t.item() for t in kept], rtol=1e-12)
+    np.testing.assert_allclose([r["incoming_gradient"] for r in ops],
+                               [t.grad.item() for t in kept], rtol=1e-12)
+    np.testing.assert_allclose([r["incoming_gradient"] for r in rows[:4]],
+                               [p.grad.item() for p in ps], rtol=1e-12)
+    assert [r["node"] for r in rows[:4]] == ["p1", "p2_1", "p2_2", "p3"]
+
+
+def test_trace_needs_a_graph():
+    with pytest.raises(ValueError, match="must return a Tensor"):
+        viz.trace(lambda x: 3.0, 1.0, show=False)
+
+
+# ----------------------------------------------------------------------------- make_dot
+
+def _labels(source: str) -> list:
+    """The label of each node of a DOT text, as its lines."""
+    found = re.findall(r'label=(?:"((?:[^"\\]|\\.)*)"|([^\s\]"]+))', source)
+    return [(quoted or bare).split("\\n") for quoted, bare in found]
+
+
+def _node_label(source: str, first_line: str) -> list:
+    found = [lines for lines in _labels(source) if lines[0] == first_line]
+    assert len(found) == 1, (first_line, _labels(source))
+    return found[0]
+
+
+def _quadratic(recorded=True):
+    x = dark.tensor(10.0, requires_grad=True)
+    if recorded:
+        with viz.record():
+            y = 2 * x ** 2 + 5
+    else:
+        y = 2 * x ** 2 + 5
+    return x, y
+
+
+def test_make_dot_values_and_grads():
+    x, y = _quadratic()
+    y.backward()
+    source = viz.make_dot(y, params={"x": x}, show_values=True, show_grads=True).source
+    assert _node_label(source, "x") == ["x", "()", "value: 10", "grad: 40"]
+    assert _node_label(source, "PowBackward0")[2:] == ["value: 100", "grad: 2"]
+    assert _node_label(source, "MulBackward0")[2:] == ["value: 200", "grad: 1"]
+    assert _node_label(source, "AddBackward0")[2:] == ["value: 205", "grad: 1"]
+    constants = sorted(lines[0] for lines in _labels(source) if len(lines) == 1)
+    assert constants == ["2", "5"]  # the inputs that take no gradient, with their values
+
+
+def test_make_dot_without_record_is_honest():
+    x, y = _quadratic(recorded=False)
+    source = viz.make_dot(y, show_values=True, show_grads=True).source
+    # the root is known; pow's output was saved by mul; mul's output was kept by nobody
+    assert _node_label(source, "AddBackward0")[2:] == ["value: 205", "grad: not recorded"]
+    assert _node_label(source, "PowBackward0")[2] == "value: 100"
+    assert _node_label(source, "MulBackward0")[2] == "value: not recorded"
+    assert _node_label(source, "()")[1:] == ["value: 10", "grad: None"]  # unnamed leaf
+    viz.record_grads(y)
+    y.backward()
+    source = viz.make_dot(y, show_grads=True).source
+    assert _node_label(source, "MulBackward0")[2] == "grad: 1"
+    assert _node_label(source, "PowBackward0")[2] == "grad: 2"
+
+
+def test_make_dot_summarises_large_values():
+    x = dark.arange(12.0).reshape(3, 4).requires_grad_(True)
+    with viz.record():
+        y = x * 2
+    source = viz.make_dot(y, show_values=True, max_elems=4).source
+    assert _node_label(source, "MulBackward0")[1:] == ["(3, 4)", "value: min 0 mean 11 max 22"]
+    source = viz.make_dot(x[0], show_values=True, max_elems=4).source
+    assert _node_label(source, "SelectBackward0")[1:] == ["(4,)", "value: [0, 1, 2, 3]"]
+
+
+def test_make_dot_mlp_names_and_structure():
+    dark.manual_seed(0)
+    model = dark.nn.Sequential(dark.nn.Linear(4, 8), dark.nn.ReLU(), dark.nn.Linear(8, 3))
+    loss = dark.nn.CrossEntropyLoss()(model(dark.randn(5, 4)), dark.tensor([0, 2, 1, 1, 0]))
+    source = viz.make_dot(loss, params=dict(model.named_parameters())).source
+    labels = _labels(source)
+    leaves = sorted(lines for lines in labels if "weight" in lines[0] or "bias" in lines[0])
+    assert leaves == [["0.bias", "(8,)"], ["0.weight", "(8, 4)"],
+                      ["2.bias", "(3,)"], ["2.weight", "(3, 8)"]]
+    structure = Graph(loss.grad_fn).structure()
+    assert len(labels) == structure["nodes"]  # one box per op and per leaf
+    assert sorted(lines[0] for lines in labels if not lines[0][0].isdigit()) == sorted(
+        name for name, n in structure["names"].items() if name != ACC for _ in range(n))
+    assert len(re.findall(r"->", source)) == sum(structure["edges"][e] for e in
+                                                 structure["edges"] if e[2] is not None)
+    assert _node_label(source, "ReluBackward0")[1] == "(5, 8)"
+    green = re.findall(r'label="([^"]*)"[^\]]*fillcolor="?darkolivegreen1', source)
+    assert green == ["NllLossBackward0\\n()"]
+
+
+def test_make_dot_attrs_and_saved():
+    x, y = _quadratic(recorded=False)
+    source = viz.make_dot(y, show_attrs=True, show_saved=True).source
+    assert "exponent: 2" in _node_label(source, "PowBackward0")
+    assert "alpha: 1" in _node_label(source, "AddBackward0")
+    saved = [lines for lines in _labels(source) if lines[0].startswith("saved[")]
+    assert sorted(map(tuple, saved)) == [("saved[0]", "()"), ("saved[0]", "()")]  # mul, pow
+    assert "saved[1]: 2" in _node_label(source, "MulBackward0")  # the python number 2
+    assert source.count("dotted") == 2
+    short = viz.make_dot(dark.tensor([1.0], requires_grad=True).sum(dim=0, keepdim=True),
+                         show_attrs=True, max_attr_chars=8).source
+    assert all(len(line) <= 8 for line in _node_label(short, "SumBackward1")[2:])
+    y.backward()
+    assert "saved: released" in _node_label(viz.make_dot(y, show_saved=True).source,
+                                            "MulBackward0")
+
+
+def test_make_dot_several_outputs_and_long_chain():
+    x = dark.tensor([1.0, 2.0], requires_grad=True)
+    a, b = x * 2, x.exp()
+    source = viz.make_dot((a, b), params={"x": x}).source
+    assert len(re.findall("darkolivegreen1", source)) == 2
+    y = x
+    for _ in range(3000):  # no recursion limit in the walk
+        y = y + 1
+    assert len(_labels(viz.make_dot(y).source)) == 3001
+
+
+def test_make_dot_multi_output_node():
+    x = dark.tensor([[1.0, 5.0], [4.0, 2.0]], requires_grad=True)
+    with viz.record():
+        values, _ = x.max(dim=1)
+    values.sum().backward()
+    label = _node_label(viz.make_dot(values, show_values=True).source, "MaxBackward0")
+    # the int64 indices are an output of the node too, without a value or gradient
+    assert label[1:] == ["[0] (2,)", "[1] (2,) int64", "value[0]: [5, 4]"]
+
+
+def test_make_dot_rejects_bad_arguments():
+    with pytest.raises(TypeError, match="Tensor"):
+        viz.make_dot([1.0])
+    x = dark.ones(2, requires_grad=True)
+    with pytest.raises(TypeError, match=r"params\['w'\]"):
+        viz.make_dot(x * 2, params={"w": 1.0})
+
+
+def test_record_restores_and_nests():
+    original = viz._function._record_inputs
+    with pytest.raises(KeyError):
+        with viz.record():
+            with viz.record():
+                assert viz._function._record_inputs is not original
+            assert viz._function._record_inputs is not original
+            raise KeyError
+    assert viz._function._record_inputs is original
+
+
+def test_make_dot_on_device(device):
+    x = dark.tensor([1.0, -2.0], device=device, requires_grad=True)
+    with viz.record():
+        y = (x * 3).relu().sum()
+    y.backward()
+    source = viz.make_dot(y, show_values=True, show_grads=True).source
+    assert _node_label(source, "ReluBackward0")[2:] == ["value: [3, 0]", "grad: [1, 1]"]
+    assert _node_label(source, "MulBackward0")[2:] == ["value: [3, -6]", "grad: [1, 0]"]
+
+
+# ----------------------------------------------------------------------------- DOT output
+
+def _graphs():
+    x, y = _quadratic()
+    y.backward(retain_graph=True)
+    dark.manual_seed(0)
+    model = dark.nn.Sequential(dark.nn.Linear(4, 8), dark.nn.ReLU(), dark.nn.Linear(8, 3))
+    loss = dark.nn.CrossEntropyLoss()(model(dark.randn(5, 4)), dark.tensor([0, 2, 1, 1, 0]))
+    params = {'odd "name" \\ here': x}
+    return [(y, dict(params=params, show_values=True, show_grads=True, show_attrs=True,
+                     show_saved=True)),
+            (loss, dict(params=dict(model.named_parameters()), show_attrs=True,
+                        show_saved=True))]
+
+
+@pytest.fixture(params=["standin", "graphviz"])
+def backend(request, monkeypatch):
+    """make_dot with the graphviz package (skipped when missing) and with DotGraph."""
+    if request.param == "graphviz":
+        pytest.importorskip("graphviz")
+    else:
+        monkeypatch.setitem(sys.modules, "graphviz", None)  # import graphviz fails
+    return request.param
+
+
+@needs_dot
+def test_dot_source_is_valid(backend):
+    for var, options in _graphs():
+        graph = viz.make_dot(var, **options)
+        assert isinstance(graph, viz.DotGraph) == (backend == "standin")
+        done = subprocess.run(["dot", "-Tsvg"], input=graph.source.encode(),
+                              capture_output=True, check=False)
+        assert done.returncode == 0, done.stderr.decode()
+        assert done.stderr == b""
+    var, options = _graphs()[0]
+    svg = viz.make_dot(var, **options).pipe(format="svg").decode()
+    assert "odd &quot;name&quot; \\ here" in svg  # quotes and backslashes survive
+
+
+@needs_dot
+def test_standin_render_pipe_and_notebook(tmp_path, backend):
+    if backend != "standin":
+        pytest.skip("graphviz's own render is graphviz's business")
+    graph = viz.make_dot(_quadratic()[1])
+    path = graph.render(str(tmp_path / "g"), format="png", cleanup=True)
+    assert path == str(tmp_path / "g.png")
+    assert (tmp_path / "g.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not (tmp_path / "g").exists()
+    assert graph.pipe("svg").lstrip().startswith(b"<?xml")
+    assert "<svg" in graph._repr_svg_()
+
+
+def test_standin_without_dot(monkeypatch):
+    monkeypatch.setitem(sys.modules, "graphviz", None)
+    monkeypatch.setattr(viz.shutil, "which", lambda name: None)
+    graph = viz.make_dot(_quadratic()[1])
+    assert graph.source.startswith("digraph {")
+    assert graph._repr_svg_() is None
+    with pytest.raises(RuntimeError, match="install Graphviz"):
+        graph.pipe("svg")
