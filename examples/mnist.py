@@ -29,7 +29,7 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 
 # Measured on 2 CPU cores (see README): the settings that reach the targets quickly.
 DEFAULTS = {
-    "mlp": {"epochs": 8, "lr": 1e-3, "optimizer": "adam"},
+    "mlp": {"epochs": 5, "lr": 1e-3, "optimizer": "adam"},
     "cnn": {"epochs": 3, "lr": 1e-3, "optimizer": "adam"},
     "net": {"epochs": 2, "lr": 1.0, "optimizer": "adadelta"},
 }
@@ -194,7 +194,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="dark MNIST example")
     parser.add_argument("--model", choices=MODELS, default="cnn",
                         help="mlp, cnn (LeNet-like, default) or net (pytorch/examples' Net)")
-    parser.add_argument("--epochs", type=int, help="default: 8 (mlp), 3 (cnn), 2 (net)")
+    parser.add_argument("--epochs", type=int, help="default: 5 (mlp), 3 (cnn), 2 (net)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--test-batch-size", type=int, default=1000)
     parser.add_argument("--optimizer", choices=("sgd", "adam", "adamw", "adadelta"),

@@ -7,14 +7,17 @@ import os
 import pickle
 import queue
 import random
+import sys
 import traceback
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-# how often a waiting worker checks that the process that started it is still there
-_POLL_INTERVAL = 1.0
+# how often a waiting worker checks that the main process is still there and still wants it
+# (a loader collected by the garbage collector may have lost its queues' feeder threads
+# before it can send the stop message, so the done event is the signal that always arrives)
+_POLL_INTERVAL = 0.1
 
 
 @dataclass(frozen=True)
@@ -48,8 +51,6 @@ class ExceptionWrapper:
     process can raise the same type with the original traceback in the message."""
 
     def __init__(self, where: str, exc_info=None):
-        import sys  # noqa: PLC0415 - only needed when an exception is being wrapped
-
         exc_type, exc_value, exc_tb = exc_info or sys.exc_info()
         self.exc_type = exc_type
         self.exc_msg = "".join(traceback.format_exception(exc_type, exc_value, exc_tb))
@@ -64,7 +65,12 @@ class ExceptionWrapper:
         except Exception:
             # an exception type that does not take one message argument
             raise RuntimeError(message) from None
-        raise exception
+        try:
+            raise exception
+        finally:
+            # a frame holding its own exception is a reference cycle: it would keep the
+            # DataLoader iterator (and its workers) alive until the garbage collector runs
+            del exception
 
 
 @dataclass(frozen=True)
@@ -176,6 +182,8 @@ def worker_loop(iterable, dataset, index_queue, result_queue, done_event, auto_c
             try:
                 task = index_queue.get(timeout=_POLL_INTERVAL)
             except queue.Empty:
+                if done_event.is_set():
+                    break
                 continue
             if task is None:
                 break
