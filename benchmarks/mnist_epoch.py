@@ -160,7 +160,7 @@ def main() -> None:
         profile(args.profile, batch_sizes[0], images, labels, args.batches)
         return
     print(f"{threads} thread(s) for numpy's BLAS and torch; {args.batches} steps per "
-          f"library in {args.rounds} alternating blocks, extrapolated to {EPOCH} images")
+          f"library in {args.rounds} blocks, extrapolated to {EPOCH} images")
     print(f"{'model':6s} {'batch':>5s} {'dark s/epoch':>13s} {'torch s/epoch':>14s} "
           f"{'dark/torch':>11s}")
     block = max(1, args.batches // args.rounds)
