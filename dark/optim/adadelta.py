@@ -4,13 +4,13 @@ from __future__ import annotations
 from .optimizer import (
     Optimizer,
     _addcmul_,
-    _check_lr,
     _check_not_fused_with,
     _effective_grad,
-    _step_tensor,
+    _set_group_defaults,
     _to_scalar,
     _use_grad,
-    _zeros_like,
+    _validate,
+    _zeros_state,
 )
 
 __all__ = ["Adadelta"]
@@ -45,13 +45,7 @@ class Adadelta(Optimizer):
                  weight_decay: float = 0, foreach: bool | None = None, *,
                  capturable: bool = False, maximize: bool = False,
                  differentiable: bool = False) -> None:
-        _check_lr(lr)
-        if not 0.0 <= rho <= 1.0:
-            raise ValueError(f"Invalid rho value: {rho}")
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        _validate(lr, rho=rho, eps=eps, weight_decay=weight_decay)
         defaults = {"lr": lr, "rho": rho, "eps": eps, "weight_decay": weight_decay,
                     "maximize": maximize, "capturable": capturable, "foreach": foreach,
                     "differentiable": differentiable}
@@ -60,11 +54,10 @@ class Adadelta(Optimizer):
 
     def __setstate__(self, state) -> None:
         super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("foreach", None)
-            group.setdefault("maximize", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("capturable", False)
+        _set_group_defaults(self, "foreach", "maximize", "differentiable", "capturable")
+
+    def _new_state(self, param, group) -> dict:
+        return _zeros_state(param, "square_avg", "acc_delta")
 
     @_use_grad
     def step(self, closure=None):
@@ -73,18 +66,9 @@ class Adadelta(Optimizer):
         for group in self.param_groups:
             lr = _to_scalar(group["lr"])
             rho, eps = group["rho"], group["eps"]
-            for param in group["params"]:
-                if param._grad is None:
-                    continue
-                state = self.state[param]
-                if len(state) == 0:
-                    state["step"] = _step_tensor()
-                    state["square_avg"] = _zeros_like(param)
-                    state["acc_delta"] = _zeros_like(param)
-                state["step"]._data += 1
+            for param, state, _ in self._params_to_update(group):
                 self._update(_adadelta_update, (param._data, param._grad._data,
                                                 state["square_avg"]._data,
                                                 state["acc_delta"]._data),
                              lr, rho, eps, group["maximize"], group["weight_decay"])
-                param._bump_version()
         return loss

@@ -7,12 +7,12 @@ from .optimizer import (
     Optimizer,
     _addcdiv_,
     _addcmul_,
-    _check_lr,
     _check_not_fused_with,
     _effective_grad,
-    _step_tensor,
+    _set_group_defaults,
     _to_scalar,
     _use_grad,
+    _validate,
 )
 
 __all__ = ["Adagrad"]
@@ -39,16 +39,8 @@ class Adagrad(Optimizer):
                  initial_accumulator_value: float = 0, eps: float = 1e-10,
                  foreach: bool | None = None, *, maximize: bool = False,
                  differentiable: bool = False, fused: bool | None = None) -> None:
-        _check_lr(lr)
-        if not 0.0 <= lr_decay:
-            raise ValueError(f"Invalid lr_decay value: {lr_decay}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        if not 0.0 <= initial_accumulator_value:
-            raise ValueError(f"Invalid initial_accumulator_value value: "
-                             f"{initial_accumulator_value}")
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
+        _validate(lr, lr_decay=lr_decay, weight_decay=weight_decay,
+                  initial_accumulator_value=initial_accumulator_value, eps=eps)
         defaults = {"lr": lr, "lr_decay": lr_decay, "eps": eps, "weight_decay": weight_decay,
                     "initial_accumulator_value": initial_accumulator_value,
                     "foreach": foreach, "maximize": maximize,
@@ -57,21 +49,16 @@ class Adagrad(Optimizer):
         _check_not_fused_with(fused, foreach, differentiable)
         for group in self.param_groups:
             for param in group["params"]:
-                self._init_state(param, initial_accumulator_value)
+                self._init_state(param, group)
 
-    def _init_state(self, param: Tensor, initial_value: float) -> dict:
-        state = self.state[param]
-        state["step"] = _step_tensor()
-        state["sum"] = Tensor._make(xp_of(param._data).full_like(param._data, initial_value))
-        return state
+    def _new_state(self, param: Tensor, group) -> dict:
+        # the constructor's value, also for a group added after construction
+        initial_value = self.defaults["initial_accumulator_value"]
+        return {"sum": Tensor._make(xp_of(param._data).full_like(param._data, initial_value))}
 
     def __setstate__(self, state) -> None:
         super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("foreach", None)
-            group.setdefault("maximize", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("fused", None)
+        _set_group_defaults(self, "foreach", "maximize", "differentiable", "fused")
 
     @_use_grad
     def step(self, closure=None):
@@ -79,17 +66,9 @@ class Adagrad(Optimizer):
         loss = self._closure_loss(closure)
         for group in self.param_groups:
             lr = _to_scalar(group["lr"])
-            for param in group["params"]:
-                if param._grad is None:
-                    continue
-                state = self.state[param]
-                if len(state) == 0:  # a group added after construction
-                    state = self._init_state(param, self.defaults["initial_accumulator_value"])
-                step_array = state["step"]._data
-                step_array += 1
-                clr = lr / (1 + (float(step_array) - 1) * group["lr_decay"])
+            for param, state, step in self._params_to_update(group):
+                clr = lr / (1 + (step - 1) * group["lr_decay"])
                 self._update(_adagrad_update, (param._data, param._grad._data,
                                                state["sum"]._data),
                              clr, group["eps"], group["maximize"], group["weight_decay"])
-                param._bump_version()
         return loss

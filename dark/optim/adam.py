@@ -5,31 +5,40 @@ from .optimizer import (
     Optimizer,
     _addcdiv_,
     _addcmul_,
-    _check_betas,
-    _check_lr,
     _check_not_fused_with,
     _effective_grad,
     _lerp_,
-    _step_tensor,
+    _set_group_defaults,
     _to_scalar,
     _use_grad,
-    _zeros_like,
+    _validate,
+    _zeros_state,
 )
 
 __all__ = ["Adam"]
 
 
-def _adam_update(xp, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, scratch, lr, beta1,
-                 beta2, eps, weight_decay, decoupled, maximize, step) -> None:
+def _adam_moments(xp, param, grad, exp_avg, exp_avg_sq, scratch, lr, beta1, beta2,
+                  weight_decay, decoupled, maximize):
+    """The weight decay (L2, or decoupled: ``param *= 1 - lr * weight_decay``) and the
+    moment updates shared by Adam, NAdam and RAdam; returns the gradient used, which may
+    live in ``scratch[0]`` (``scratch[1:]`` are free again)."""
     if weight_decay != 0 and decoupled:
         xp.multiply(param, 1 - lr * weight_decay, out=param)
         grad = _effective_grad(xp, param, grad, maximize, 0, scratch)
     else:
         grad = _effective_grad(xp, param, grad, maximize, weight_decay, scratch)
-    denom, work = scratch[1], scratch[2]
-    _lerp_(xp, exp_avg, grad, 1 - beta1, work)
+    _lerp_(xp, exp_avg, grad, 1 - beta1, scratch[2])
     xp.multiply(exp_avg_sq, beta2, out=exp_avg_sq)
-    _addcmul_(xp, exp_avg_sq, grad, grad, 1 - beta2, work)
+    _addcmul_(xp, exp_avg_sq, grad, grad, 1 - beta2, scratch[2])
+    return grad
+
+
+def _adam_update(xp, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, scratch, lr, beta1,
+                 beta2, eps, weight_decay, decoupled, maximize, step) -> None:
+    _adam_moments(xp, param, grad, exp_avg, exp_avg_sq, scratch, lr, beta1, beta2,
+                  weight_decay, decoupled, maximize)
+    denom, work = scratch[1], scratch[2]
     bias_correction1 = 1 - beta1 ** step
     bias_correction2 = 1 - beta2 ** step
     if max_exp_avg_sq is not None:
@@ -57,12 +66,7 @@ class Adam(Optimizer):
                  foreach: bool | None = None, maximize: bool = False, capturable: bool = False,
                  differentiable: bool = False, fused: bool | None = None,
                  decoupled_weight_decay: bool = False) -> None:
-        _check_lr(lr)
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        _check_betas(betas)
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        _validate(lr, eps=eps, betas=betas, weight_decay=weight_decay)
         betas = tuple(_to_scalar(b) for b in betas)
         defaults = {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay,
                     "amsgrad": amsgrad, "maximize": maximize, "foreach": foreach,
@@ -73,24 +77,13 @@ class Adam(Optimizer):
 
     def __setstate__(self, state) -> None:
         super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("amsgrad", False)
-            group.setdefault("maximize", False)
-            group.setdefault("foreach", None)
-            group.setdefault("capturable", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("decoupled_weight_decay", False)
-            group.setdefault("fused", None)
+        _set_group_defaults(self, "amsgrad", "maximize", "foreach", "capturable",
+                            "differentiable", "decoupled_weight_decay", "fused")
 
-    def _state_for(self, param, amsgrad: bool) -> dict:
-        state = self.state[param]
-        if len(state) == 0:
-            state["step"] = _step_tensor()
-            state["exp_avg"] = _zeros_like(param)
-            state["exp_avg_sq"] = _zeros_like(param)
-            if amsgrad:
-                state["max_exp_avg_sq"] = _zeros_like(param)
-        return state
+    def _new_state(self, param, group) -> dict:
+        if group["amsgrad"]:
+            return _zeros_state(param, "exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+        return _zeros_state(param, "exp_avg", "exp_avg_sq")
 
     @_use_grad
     def step(self, closure=None):
@@ -103,17 +96,11 @@ class Adam(Optimizer):
             decoupled = group["decoupled_weight_decay"]
             amsgrad = group["amsgrad"]
             eps = group["eps"]
-            for param in group["params"]:
-                if param._grad is None:
-                    continue
-                state = self._state_for(param, amsgrad)
-                step_array = state["step"]._data
-                step_array += 1
+            for param, state, step in self._params_to_update(group):
                 max_exp_avg_sq = state["max_exp_avg_sq"]._data if amsgrad else None
                 self._update(_adam_update, (param._data, param._grad._data,
                                             state["exp_avg"]._data, state["exp_avg_sq"]._data,
                                             max_exp_avg_sq),
                              lr, beta1, beta2, eps, weight_decay, decoupled, group["maximize"],
-                             float(step_array))
-                param._bump_version()
+                             step)
         return loss

@@ -5,14 +5,13 @@ from .optimizer import (
     Optimizer,
     _addcdiv_,
     _check_not_fused_with,
-    _check_options,
     _effective_grad,
     _lerp_,
     _set_group_defaults,
-    _step_tensor,
     _to_scalar,
     _use_grad,
-    _zeros_like,
+    _validate,
+    _zeros_state,
 )
 
 __all__ = ["Adamax"]
@@ -39,7 +38,7 @@ class Adamax(Optimizer):
                  eps: float = 1e-8, weight_decay: float = 0, foreach: bool | None = None, *,
                  maximize: bool = False, differentiable: bool = False,
                  capturable: bool = False) -> None:
-        _check_options(lr, betas, eps, weight_decay)
+        _validate(lr, eps=eps, betas=betas, weight_decay=weight_decay)
         defaults = {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay,
                     "foreach": foreach, "maximize": maximize,
                     "differentiable": differentiable, "capturable": capturable}
@@ -50,6 +49,9 @@ class Adamax(Optimizer):
         super().__setstate__(state)
         _set_group_defaults(self, "foreach", "maximize", "differentiable", "capturable")
 
+    def _new_state(self, param, group) -> dict:
+        return _zeros_state(param, "exp_avg", "exp_inf")
+
     @_use_grad
     def step(self, closure=None):
         """Update every parameter that has a gradient; returns the closure's loss."""
@@ -57,20 +59,10 @@ class Adamax(Optimizer):
         for group in self.param_groups:
             lr = _to_scalar(group["lr"])
             beta1, beta2 = group["betas"]
-            for param in group["params"]:
-                if param._grad is None:
-                    continue
-                state = self.state[param]
-                if len(state) == 0:
-                    state["step"] = _step_tensor()
-                    state["exp_avg"] = _zeros_like(param)
-                    state["exp_inf"] = _zeros_like(param)
-                step_array = state["step"]._data
-                step_array += 1
-                clr = lr / (1 - beta1 ** float(step_array))
+            for param, state, step in self._params_to_update(group):
+                clr = lr / (1 - beta1 ** step)
                 self._update(_adamax_update, (param._data, param._grad._data,
                                               state["exp_avg"]._data, state["exp_inf"]._data),
                              clr, beta1, beta2, group["eps"], group["maximize"],
                              group["weight_decay"])
-                param._bump_version()
         return loss

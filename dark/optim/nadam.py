@@ -1,19 +1,17 @@
 """NAdam: Adam with Nesterov momentum."""
 from __future__ import annotations
 
+from .adam import _adam_moments
 from .optimizer import (
     Optimizer,
     _addcdiv_,
-    _addcmul_,
     _check_not_fused_with,
-    _check_options,
-    _effective_grad,
-    _lerp_,
     _set_group_defaults,
     _step_tensor,
     _to_scalar,
     _use_grad,
-    _zeros_like,
+    _validate,
+    _zeros_state,
 )
 
 __all__ = ["NAdam"]
@@ -22,15 +20,9 @@ __all__ = ["NAdam"]
 def _nadam_update(xp, param, grad, exp_avg, exp_avg_sq, scratch, lr, beta1, beta2, eps,
                   weight_decay, decoupled, maximize, bias_correction2, grad_value,
                   exp_avg_value) -> None:
-    if weight_decay != 0 and decoupled:
-        xp.multiply(param, 1 - lr * weight_decay, out=param)
-        grad = _effective_grad(xp, param, grad, maximize, 0, scratch)
-    else:
-        grad = _effective_grad(xp, param, grad, maximize, weight_decay, scratch)
+    grad = _adam_moments(xp, param, grad, exp_avg, exp_avg_sq, scratch, lr, beta1, beta2,
+                         weight_decay, decoupled, maximize)
     denom, work = scratch[1], scratch[2]
-    _lerp_(xp, exp_avg, grad, 1 - beta1, work)
-    xp.multiply(exp_avg_sq, beta2, out=exp_avg_sq)
-    _addcmul_(xp, exp_avg_sq, grad, grad, 1 - beta2, work)
     xp.divide(exp_avg_sq, bias_correction2, out=denom)
     xp.sqrt(denom, out=denom)
     xp.add(denom, eps, out=denom)
@@ -48,9 +40,8 @@ class NAdam(Optimizer):
                  decoupled_weight_decay: bool = False, *, foreach: bool | None = None,
                  maximize: bool = False, capturable: bool = False,
                  differentiable: bool = False) -> None:
-        _check_options(lr, betas, eps, weight_decay)
-        if not 0.0 <= momentum_decay:
-            raise ValueError(f"Invalid momentum_decay value: {momentum_decay}")
+        _validate(lr, eps=eps, betas=betas, weight_decay=weight_decay,
+                  momentum_decay=momentum_decay)
         defaults = {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay,
                     "momentum_decay": momentum_decay,
                     "decoupled_weight_decay": decoupled_weight_decay, "maximize": maximize,
@@ -64,6 +55,10 @@ class NAdam(Optimizer):
         _set_group_defaults(self, "maximize", "foreach", "capturable", "differentiable",
                             "decoupled_weight_decay")
 
+    def _new_state(self, param, group) -> dict:
+        return {"mu_product": _step_tensor(1.0),
+                **_zeros_state(param, "exp_avg", "exp_avg_sq")}
+
     @_use_grad
     def step(self, closure=None):
         """Update every parameter that has a gradient; returns the closure's loss."""
@@ -74,18 +69,7 @@ class NAdam(Optimizer):
             weight_decay = group["weight_decay"]
             decoupled = group["decoupled_weight_decay"]
             momentum_decay = group["momentum_decay"]
-            for param in group["params"]:
-                if param._grad is None:
-                    continue
-                state = self.state[param]
-                if len(state) == 0:
-                    state["step"] = _step_tensor()
-                    state["mu_product"] = _step_tensor(1.0)
-                    state["exp_avg"] = _zeros_like(param)
-                    state["exp_avg_sq"] = _zeros_like(param)
-                step_array = state["step"]._data
-                step_array += 1
-                step = float(step_array)
+            for param, state, step in self._params_to_update(group):
                 mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * momentum_decay)))
                 mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * momentum_decay)))
                 # mu_product is a 0-d tensor of the step dtype: its rounding is PyTorch's
@@ -98,5 +82,4 @@ class NAdam(Optimizer):
                              group["maximize"], 1 - beta2 ** step,
                              -lr * (1.0 - mu) / (1.0 - product),
                              (-lr * mu_next) / (1.0 - product * mu_next))
-                param._bump_version()
         return loss

@@ -137,28 +137,41 @@ def _check_lr(lr) -> None:
         raise ValueError(f"Invalid learning rate: {lr}")
 
 
-def _check_betas(betas) -> None:
-    if not 0.0 <= betas[0] < 1.0:
-        raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
-    if not 0.0 <= betas[1] < 1.0:
-        raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+_OPTION_LABELS = {"eps": "epsilon"}
 
 
-def _check_options(lr, betas, eps, weight_decay) -> None:
+def _validate(lr, *, nan_ok: bool = False, **options) -> None:
+    """PyTorch's constructor checks, ``lr`` first, then ``options`` in the order given:
+    ``lr`` >= 0 (a 1-element tensor allowed), ``betas`` each in [0, 1), ``rho`` in [0, 1],
+    any other option >= 0. ``nan_ok`` (SGD's ``value < 0`` tests) lets NaN options pass."""
     _check_lr(lr)
-    if not 0.0 <= eps:
-        raise ValueError(f"Invalid epsilon value: {eps}")
-    _check_betas(betas)
-    if not 0.0 <= weight_decay:
-        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+    for name, value in options.items():
+        if name == "betas":
+            for i in range(2):
+                if not 0.0 <= value[i] < 1.0:
+                    raise ValueError(f"Invalid beta parameter at index {i}: {value[i]}")
+            continue
+        if nan_ok:
+            valid = not value < 0.0
+        else:
+            valid = 0.0 <= value <= 1.0 if name == "rho" else 0.0 <= value
+        if not valid:
+            raise ValueError(f"Invalid {_OPTION_LABELS.get(name, name)} value: {value}")
 
 
-def _set_group_defaults(optimizer, *keys: str) -> None:
-    defaults = {"foreach": None, "maximize": False, "differentiable": False,
-                "capturable": False, "decoupled_weight_decay": False}
+# what a group loaded from an older checkpoint gets for an option it lacks
+_GROUP_DEFAULTS = {"foreach": None, "maximize": False, "differentiable": False,
+                   "capturable": False, "decoupled_weight_decay": False, "fused": None,
+                   "amsgrad": False, "momentum": 0, "centered": False, "nesterov": False}
+
+
+def _set_group_defaults(optimizer, *keys: str, **values) -> None:
+    """``setdefault`` every group's ``keys`` to their usual defaults, then ``values``."""
     for group in optimizer.param_groups:
         for key in keys:
-            group.setdefault(key, defaults[key])
+            group.setdefault(key, _GROUP_DEFAULTS[key])
+        for key, value in values.items():
+            group.setdefault(key, value)
 
 
 def _check_not_fused_with(fused, foreach, differentiable) -> None:
@@ -178,6 +191,11 @@ def _step_tensor(value: float = 0.0) -> Tensor:
 
 def _zeros_like(param: Tensor) -> Tensor:
     return Tensor._make(xp_of(param._data).zeros_like(param._data))
+
+
+def _zeros_state(param: Tensor, *keys: str) -> dict:
+    """State entries ``keys``, each a zero tensor like ``param``."""
+    return {key: _zeros_like(param) for key in keys}
 
 
 class Optimizer:
@@ -447,6 +465,32 @@ class Optimizer:
         return self._register(self._optimizer_load_state_dict_post_hooks, hook, prepend)
 
     # ------------------------------------------------------------------ update helpers
+    def _init_state(self, param: Tensor, group: dict) -> dict:
+        """A parameter's first state: ``step`` (0-d, 0), then ``self._new_state(param,
+        group)`` (the entries of a built-in optimizer)."""
+        state = self.state[param]
+        state["step"] = _step_tensor()
+        state.update(self._new_state(param, group))
+        return state
+
+    def _new_state(self, param: Tensor, group: dict) -> dict:
+        raise NotImplementedError
+
+    def _params_to_update(self, group: dict):
+        """``(param, state, step)`` for every parameter of ``group`` that has a gradient:
+        its state made on its first step, ``state['step']`` counted up and read as ``step``.
+        Once the caller has updated the parameter in place, its version is bumped."""
+        for param in group["params"]:
+            if param._grad is None:
+                continue
+            state = self.state[param]
+            if len(state) == 0:
+                state = self._init_state(param, group)
+            step_array = state["step"]._data
+            step_array += 1
+            yield param, state, float(step_array)
+            param._bump_version()
+
     def _scratch(self, like, shape) -> tuple:
         """Three reusable arrays of ``shape`` with ``like``'s dtype and device: the
         temporaries of an update, allocated once per optimizer, not per step."""

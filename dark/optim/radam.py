@@ -1,18 +1,15 @@
 """RAdam: rectified Adam."""
 from __future__ import annotations
 
+from .adam import _adam_moments
 from .optimizer import (
     Optimizer,
-    _addcmul_,
     _check_not_fused_with,
-    _check_options,
-    _effective_grad,
-    _lerp_,
     _set_group_defaults,
-    _step_tensor,
     _to_scalar,
     _use_grad,
-    _zeros_like,
+    _validate,
+    _zeros_state,
 )
 
 __all__ = ["RAdam"]
@@ -20,15 +17,9 @@ __all__ = ["RAdam"]
 
 def _radam_update(xp, param, grad, exp_avg, exp_avg_sq, scratch, lr, beta1, beta2, eps,
                   weight_decay, decoupled, maximize, step) -> None:
-    if weight_decay != 0 and decoupled:
-        xp.multiply(param, 1 - lr * weight_decay, out=param)
-        grad = _effective_grad(xp, param, grad, maximize, 0, scratch)
-    else:
-        grad = _effective_grad(xp, param, grad, maximize, weight_decay, scratch)
+    _adam_moments(xp, param, grad, exp_avg, exp_avg_sq, scratch, lr, beta1, beta2,
+                  weight_decay, decoupled, maximize)
     corrected, work = scratch[1], scratch[2]
-    _lerp_(xp, exp_avg, grad, 1 - beta1, work)
-    xp.multiply(exp_avg_sq, beta2, out=exp_avg_sq)
-    _addcmul_(xp, exp_avg_sq, grad, grad, 1 - beta2, work)
     bias_correction1 = 1 - beta1 ** step
     bias_correction2 = 1 - beta2 ** step
     xp.divide(exp_avg, bias_correction1, out=corrected)
@@ -57,7 +48,7 @@ class RAdam(Optimizer):
                  decoupled_weight_decay: bool = False, *, foreach: bool | None = None,
                  maximize: bool = False, capturable: bool = False,
                  differentiable: bool = False) -> None:
-        _check_options(lr, betas, eps, weight_decay)
+        _validate(lr, eps=eps, betas=betas, weight_decay=weight_decay)
         defaults = {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay,
                     "maximize": maximize, "foreach": foreach, "capturable": capturable,
                     "decoupled_weight_decay": decoupled_weight_decay,
@@ -70,6 +61,9 @@ class RAdam(Optimizer):
         _set_group_defaults(self, "foreach", "maximize", "differentiable",
                             "decoupled_weight_decay", "capturable")
 
+    def _new_state(self, param, group) -> dict:
+        return _zeros_state(param, "exp_avg", "exp_avg_sq")
+
     @_use_grad
     def step(self, closure=None):
         """Update every parameter that has a gradient; returns the closure's loss."""
@@ -78,20 +72,9 @@ class RAdam(Optimizer):
             lr = _to_scalar(group["lr"])
             beta1, beta2 = group["betas"]
             weight_decay = group["weight_decay"]
-            for param in group["params"]:
-                if param._grad is None:
-                    continue
-                state = self.state[param]
-                if len(state) == 0:
-                    state["step"] = _step_tensor()
-                    state["exp_avg"] = _zeros_like(param)
-                    state["exp_avg_sq"] = _zeros_like(param)
-                step_array = state["step"]._data
-                step_array += 1
+            for param, state, step in self._params_to_update(group):
                 self._update(_radam_update, (param._data, param._grad._data,
                                              state["exp_avg"]._data, state["exp_avg_sq"]._data),
                              lr, beta1, beta2, group["eps"], weight_decay,
-                             group["decoupled_weight_decay"], group["maximize"],
-                             float(step_array))
-                param._bump_version()
+                             group["decoupled_weight_decay"], group["maximize"], step)
         return loss

@@ -5,14 +5,14 @@ from .optimizer import (
     Optimizer,
     _addcdiv_,
     _addcmul_,
-    _check_lr,
     _check_not_fused_with,
     _effective_grad,
     _lerp_,
-    _step_tensor,
+    _set_group_defaults,
     _to_scalar,
     _use_grad,
-    _zeros_like,
+    _validate,
+    _zeros_state,
 )
 
 __all__ = ["RMSprop"]
@@ -53,15 +53,7 @@ class RMSprop(Optimizer):
                  weight_decay: float = 0, momentum: float = 0, centered: bool = False,
                  capturable: bool = False, foreach: bool | None = None, maximize: bool = False,
                  differentiable: bool = False) -> None:
-        _check_lr(lr)
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if not 0.0 <= momentum:
-            raise ValueError(f"Invalid momentum value: {momentum}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        if not 0.0 <= alpha:
-            raise ValueError(f"Invalid alpha value: {alpha}")
+        _validate(lr, eps=eps, momentum=momentum, weight_decay=weight_decay, alpha=alpha)
         defaults = {"lr": lr, "momentum": momentum, "alpha": alpha, "eps": eps,
                     "centered": centered, "weight_decay": weight_decay,
                     "capturable": capturable, "foreach": foreach, "maximize": maximize,
@@ -71,13 +63,16 @@ class RMSprop(Optimizer):
 
     def __setstate__(self, state) -> None:
         super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("momentum", 0)
-            group.setdefault("centered", False)
-            group.setdefault("foreach", None)
-            group.setdefault("maximize", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("capturable", False)
+        _set_group_defaults(self, "momentum", "centered", "foreach", "maximize",
+                            "differentiable", "capturable")
+
+    def _new_state(self, param, group) -> dict:
+        keys = ["square_avg"]
+        if group["momentum"] > 0:
+            keys.append("momentum_buffer")
+        if group["centered"]:
+            keys.append("grad_avg")
+        return _zeros_state(param, *keys)
 
     @_use_grad
     def step(self, closure=None):
@@ -86,22 +81,10 @@ class RMSprop(Optimizer):
         for group in self.param_groups:
             lr = _to_scalar(group["lr"])
             alpha, eps, momentum = group["alpha"], group["eps"], group["momentum"]
-            for param in group["params"]:
-                if param._grad is None:
-                    continue
-                state = self.state[param]
-                if len(state) == 0:
-                    state["step"] = _step_tensor()
-                    state["square_avg"] = _zeros_like(param)
-                    if momentum > 0:
-                        state["momentum_buffer"] = _zeros_like(param)
-                    if group["centered"]:
-                        state["grad_avg"] = _zeros_like(param)
-                state["step"]._data += 1
+            for param, state, _ in self._params_to_update(group):
                 grad_avg = state["grad_avg"]._data if group["centered"] else None
                 buffer = state["momentum_buffer"]._data if momentum > 0 else None
                 self._update(_rmsprop_update, (param._data, param._grad._data,
                                                state["square_avg"]._data, grad_avg, buffer),
                              lr, alpha, eps, momentum, group["maximize"], group["weight_decay"])
-                param._bump_version()
         return loss

@@ -5,11 +5,12 @@ from .._tensor import Tensor
 from ..ops._util import xp_of
 from .optimizer import (
     Optimizer,
-    _check_lr,
     _check_not_fused_with,
     _effective_grad,
+    _set_group_defaults,
     _to_scalar,
     _use_grad,
+    _validate,
 )
 
 __all__ = ["SGD"]
@@ -51,11 +52,7 @@ class SGD(Optimizer):
                  weight_decay: float = 0, nesterov: bool = False, *, maximize: bool = False,
                  foreach: bool | None = None, differentiable: bool = False,
                  fused: bool | None = None) -> None:
-        _check_lr(lr)
-        if momentum < 0.0:
-            raise ValueError(f"Invalid momentum value: {momentum}")
-        if weight_decay < 0.0:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        _validate(lr, momentum=momentum, weight_decay=weight_decay, nan_ok=True)
         defaults = {"lr": lr, "momentum": momentum, "dampening": dampening,
                     "weight_decay": weight_decay, "nesterov": nesterov, "maximize": maximize,
                     "foreach": foreach, "differentiable": differentiable, "fused": fused}
@@ -66,12 +63,9 @@ class SGD(Optimizer):
 
     def __setstate__(self, state) -> None:
         super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("nesterov", False)
-            group.setdefault("maximize", False)
-            group.setdefault("foreach", None)
-            group.setdefault("differentiable", False)
-            group.setdefault("fused", False)
+        # unlike the other optimizers, PyTorch's SGD fills a missing ``fused`` with False
+        _set_group_defaults(self, "nesterov", "maximize", "foreach", "differentiable",
+                            fused=False)
 
     @_use_grad
     def step(self, closure=None):
