@@ -140,11 +140,7 @@ class CIFAR10(VisionDataset):
         """``(image, target)``: the PIL RGB image and the int class, each passed through its
         transform when one is set."""
         img, target = Image.fromarray(self.data[index]), self.targets[index]
-        if self.transform is not None:
-            img = self.transform(img)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return img, target
+        return self._transformed(img, target)
 
     def __len__(self) -> int:
         return len(self.data)

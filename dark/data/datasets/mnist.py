@@ -185,11 +185,7 @@ class MNIST(VisionDataset):
         through its transform when one is set."""
         img = Image.fromarray(self.data.numpy(force=True)[index], mode="L")
         target = int(self.targets.numpy(force=True)[index])
-        if self.transform is not None:
-            img = self.transform(img)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return img, target
+        return self._transformed(img, target)
 
     def __len__(self) -> int:
         return len(self.data)

@@ -68,6 +68,15 @@ class VisionDataset(Dataset):
     def __getitem__(self, index: int) -> Any:
         raise NotImplementedError
 
+    def _transformed(self, input: Any, target: Any) -> tuple[Any, Any]:
+        """``(input, target)`` through ``self.transform`` / ``self.target_transform`` as they
+        are now (users may set them after construction, as with torchvision)."""
+        if self.transform is not None:
+            input = self.transform(input)
+        if self.target_transform is not None:
+            target = self.target_transform(target)
+        return input, target
+
     def __len__(self) -> int:
         raise NotImplementedError
 
