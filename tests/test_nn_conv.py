@@ -65,6 +65,33 @@ def test_op(case, device):
     check_case(case, device)
 
 
+@pytest.mark.parametrize("chunk, keep", [(1, 1 << 26), (1, 0), (1 << 24, 0)])
+@pytest.mark.parametrize("options", [
+    {"padding": 2}, {"padding": (1, 0), "dilation": (2, 1), "groups": 2}, {}])
+def test_conv2d_flat_path_chunks(monkeypatch, device, chunk, keep, options):
+    """The stride-1 2-D path in chunks of one sample and with or without the forward's kept
+    columns gives torch's output and gradients (float64)."""
+    import dark.ops.conv as conv_ops
+
+    monkeypatch.setattr(conv_ops, "_FLAT_CHUNK_ENTRIES", chunk)
+    monkeypatch.setattr(conv_ops, "_FLAT_KEEP_ENTRIES", keep)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 4, 7, 6))
+    w = rng.standard_normal((6, 4 // options.get("groups", 1), 3, 2))
+    b = rng.standard_normal(6)
+    g = None
+    results = []
+    for lib, dev in ((dark, device), (torch, "cpu")):
+        inputs = [lib.tensor(a, requires_grad=True, device=dev) for a in (x, w, b)]
+        out = lib.nn.functional.conv2d(*inputs, **options)
+        if g is None:
+            g = rng.standard_normal(tuple(out.shape))
+        out.backward(lib.tensor(g, device=dev))
+        results.append([out.detach().cpu().numpy()] + [t.grad.cpu().numpy() for t in inputs])
+    for got, expected in zip(*results):
+        np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-10)
+
+
 def test_grad_fn_names():
     x = dark.randn(2, 3, 5, 5, requires_grad=True)
     w = dark.randn(4, 3, 3, 3)

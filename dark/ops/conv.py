@@ -114,18 +114,138 @@ def _grouped_output(xp, grad_output, groups):
     return moved.reshape(groups, channels // groups, n * math.prod(grad_output.shape[2:]))
 
 
-def conv_forward(xp, x, weight, stride, padding, dilation, groups):
-    """conv(x, weight) on raw arrays, padding symmetric per spatial dim."""
+# ----------------------------------------------------------------------------- flat shifts
+# A 2-D convolution with stride 1 runs on the padded input flattened per plane: the window
+# entry (i, j) of output (y, x) is at flat position (y * Wp + x) + (i * dh * Wp + j * dw), so
+# each kernel offset is ONE contiguous run of L = oh * Wp entries of the plane (a "wide"
+# output row of Wp columns, of which the first ow are real). im2col and col2im then move long
+# runs (one per kernel offset and channel) instead of rows of ow entries, at the cost of the
+# Wp - ow junk columns, which the forward drops and the backward feeds with zero gradient.
+
+
+class _Flat:
+    """The geometry of a flat-shift convolution (2-D, stride 1) of (n, C, H, W) inputs; the
+    methods take any number of samples (the batch is worked in chunks)."""
+
+    __slots__ = ("channels", "spatial", "kernel", "padding", "dilation", "groups", "padded",
+                 "out", "length", "offsets")
+
+    def __init__(self, channels, spatial, kernel, padding, dilation, groups):
+        self.channels, self.spatial = channels, tuple(spatial)
+        self.kernel, self.padding, self.dilation = tuple(kernel), padding, dilation
+        self.groups = groups
+        self.padded = tuple(s + 2 * p for s, p in zip(spatial, padding))
+        self.out = tuple(p - d * (k - 1) for p, d, k in zip(self.padded, dilation, kernel))
+        width = self.padded[1]
+        self.length = self.out[0] * width
+        self.offsets = [i * dilation[0] * width + j * dilation[1]
+                        for i in range(kernel[0]) for j in range(kernel[1])]
+
+    @property
+    def rows(self) -> int:
+        return self.channels // self.groups * math.prod(self.kernel)
+
+    def chunks(self, n: int) -> list:
+        """Sample ranges whose column buffers hold at most _FLAT_CHUNK_ENTRIES entries."""
+        step = max(1, _FLAT_CHUNK_ENTRIES // (self.groups * self.rows * self.length))
+        return [(start, min(start + step, n)) for start in range(0, n, step)]
+
+    def _planes(self, xp, n, dtype):
+        """Zero (n, C, Hp + 1, Wp) planes: the spare row keeps the last runs in bounds."""
+        return xp.zeros((n, self.channels, self.padded[0] + 1, self.padded[1]), dtype=dtype)
+
+    def _interior(self, planes):
+        (ph, pw), (h, w) = self.padding, self.spatial
+        return planes[:, :, ph:ph + h, pw:pw + w]
+
+    def columns(self, xp, x):
+        """The im2col buffer (groups, C/groups * kh * kw, n * L) of x (n, C, H, W)."""
+        n = x.shape[0]
+        planes = self._planes(xp, n, x.dtype)
+        self._interior(planes)[...] = x
+        item = planes.itemsize
+        kh, kw = self.kernel
+        runs = xp.lib.stride_tricks.as_strided(
+            planes, (self.channels, kh, kw, n, self.length),
+            (planes.strides[1], self.dilation[0] * self.padded[1] * item,
+             self.dilation[1] * item, planes.strides[0], item))
+        columns = xp.empty(runs.shape, dtype=x.dtype)
+        xp.copyto(columns, runs)
+        return columns.reshape(self.groups, self.rows, n * self.length)
+
+    def wide_grad(self, xp, grad_output):
+        """(n, C_out, oh, ow) as (groups, C_out/groups, n * L), zero in the junk columns."""
+        n, out_channels = grad_output.shape[:2]
+        wide = xp.zeros((out_channels, n, self.out[0], self.padded[1]),
+                        dtype=grad_output.dtype)
+        wide[..., :self.out[1]] = grad_output.transpose(1, 0, 2, 3)
+        return wide.reshape(self.groups, out_channels // self.groups, n * self.length)
+
+    def narrow(self, xp, product, out, bias=None):
+        """Write the (groups, C_out/groups, n * L) product into out (n, C_out, oh, ow)."""
+        n, out_channels = out.shape[:2]
+        real = product.reshape(out_channels, n, self.out[0], self.padded[1])[
+            ..., :self.out[1]].transpose(1, 0, 2, 3)
+        if bias is None:
+            xp.copyto(out, real)
+        else:
+            xp.add(real, bias.reshape(1, -1, 1, 1), out=out)
+
+    def col2im(self, xp, columns, n):
+        """The adjoint of ``columns``: the (C * kh * kw, n * L) entries added back into the
+        planes, one add of a (C, n, L) block per kernel offset; the (n, C, H, W) interior."""
+        planes = self._planes(xp, n, columns.dtype)
+        by_channel = planes.reshape(n, self.channels, -1).transpose(1, 0, 2)
+        blocks = columns.reshape(self.channels, len(self.offsets), n, self.length)
+        for k, offset in enumerate(self.offsets):
+            by_channel[:, :, offset:offset + self.length] += blocks[:, k]
+        return self._interior(planes)
+
+
+# flat-shift column buffers are built this many entries at a time at most, and kept from the
+# forward for the weight's gradient when the whole batch's fit in _FLAT_KEEP_ENTRIES
+_FLAT_CHUNK_ENTRIES = 1 << 24
+_FLAT_KEEP_ENTRIES = 1 << 26
+
+
+def _flat(x_shape, kernel, stride, padding, dilation, groups):
+    """The flat-shift geometry when it applies (2-D, stride 1), else None."""
+    if len(kernel) != 2 or any(s != 1 for s in stride):
+        return None
+    return _Flat(x_shape[1], x_shape[2:], kernel, padding, dilation, groups)
+
+
+def conv_columns(xp, x, kernel, stride, padding, dilation, groups):
+    """The im2col buffers of x, per chunk of samples, that conv_forward and conv_weight_grad
+    can share, when the flat-shift path applies and they are small enough to keep (else
+    None)."""
+    flat = _flat(x.shape, kernel, stride, padding, dilation, groups)
+    if flat is None or flat.rows * flat.groups * flat.length * x.shape[0] > _FLAT_KEEP_ENTRIES:
+        return None
+    return [flat.columns(xp, x[start:stop]) for start, stop in flat.chunks(x.shape[0])]
+
+
+def conv_forward(xp, x, weight, stride, padding, dilation, groups, bias=None, columns=None):
+    """conv(x, weight) + bias on raw arrays, padding symmetric per spatial dim; ``columns``
+    from conv_columns when the caller keeps them."""
     kernel = weight.shape[2:]
-    out_shape = conv_output_shape(x.shape[2:], kernel, stride, padding, dilation)
     out_channels = weight.shape[0]
     grouped_weight = weight.reshape(groups, out_channels // groups, -1)
+    out_shape = conv_output_shape(x.shape[2:], kernel, stride, padding, dilation)
     out = xp.empty((x.shape[0], out_channels) + tuple(out_shape), dtype=x.dtype)
-    for start, stop, columns in _column_chunks(xp, x, out_shape, kernel, stride, padding,
-                                               dilation, groups):
-        product = xp.matmul(grouped_weight, columns)
+    flat = _flat(x.shape, kernel, stride, padding, dilation, groups)
+    if flat is not None:
+        for k, (start, stop) in enumerate(flat.chunks(x.shape[0])):
+            part = columns[k] if columns is not None else flat.columns(xp, x[start:stop])
+            flat.narrow(xp, xp.matmul(grouped_weight, part), out[start:stop], bias)
+        return out
+    for start, stop, part in _column_chunks(xp, x, out_shape, kernel, stride, padding,
+                                            dilation, groups):
+        product = xp.matmul(grouped_weight, part)
         out[start:stop] = xp.moveaxis(
             product.reshape((out_channels, stop - start) + tuple(out_shape)), 0, 1)
+    if bias is not None:
+        out += bias.reshape(_bias_shape(bias, out.ndim))
     return out
 
 
@@ -138,26 +258,44 @@ def conv_input_grad(xp, grad_output, weight, spatial, stride, padding, dilation,
     out_channels = weight.shape[0]
     in_channels = weight.shape[1] * groups
     weight_t = weight.reshape(groups, out_channels // groups, -1).transpose(0, 2, 1)
+    flat = _flat((n, in_channels) + tuple(spatial), kernel, stride, padding, dilation, groups)
+    if flat is not None and flat.out == out_shape:
+        out = xp.empty((n, in_channels) + tuple(spatial), dtype=grad_output.dtype)
+        for start, stop in flat.chunks(n):
+            part = xp.matmul(weight_t, flat.wide_grad(xp, grad_output[start:stop]))
+            out[start:stop] = flat.col2im(xp, part, stop - start)
+        return out
     buffer = _padded_zeros(xp, (n, in_channels), spatial, padding, grad_output.dtype)
     order = (1 + d, 0) + tuple(range(2 + d, 2 + 2 * d)) + tuple(range(1, 1 + d))
     chunks, _ = _chunks(n, in_channels * math.prod(kernel) * math.prod(out_shape))
     for start, stop in chunks:
-        columns = xp.matmul(weight_t, _grouped_output(xp, grad_output[start:stop], groups))
-        columns = columns.reshape((in_channels,) + kernel + (stop - start,) + out_shape)
-        _add_windows(xp, buffer[start:stop], columns.transpose(order), stride, dilation)
+        part = xp.matmul(weight_t, _grouped_output(xp, grad_output[start:stop], groups))
+        part = part.reshape((in_channels,) + kernel + (stop - start,) + out_shape)
+        _add_windows(xp, buffer[start:stop], part.transpose(order), stride, dilation)
     return _crop(buffer, spatial, padding)
 
 
-def conv_weight_grad(xp, x, grad_output, kernel, stride, padding, dilation, groups):
-    """The adjoint of conv in the weight: (C_out, C_in/groups, *kernel)."""
+def conv_weight_grad(xp, x, grad_output, kernel, stride, padding, dilation, groups,
+                     columns=None):
+    """The adjoint of conv in the weight: (C_out, C_in/groups, *kernel); ``columns`` from
+    conv_columns when the forward kept them."""
     out_shape = grad_output.shape[2:]
-    total = xp.zeros((groups, grad_output.shape[1] // groups,
-                      x.shape[1] // groups * math.prod(kernel)), dtype=x.dtype)
-    for start, stop, columns in _column_chunks(xp, x, out_shape, kernel, stride, padding,
-                                               dilation, groups):
-        total += xp.matmul(_grouped_output(xp, grad_output[start:stop], groups),
-                           columns.transpose(0, 2, 1))
-    return total.reshape((grad_output.shape[1], x.shape[1] // groups) + tuple(kernel))
+    shape = (grad_output.shape[1], x.shape[1] // groups) + tuple(kernel)
+    total = None
+    flat = _flat(x.shape, kernel, stride, padding, dilation, groups)
+    if flat is not None and flat.out == tuple(out_shape):
+        for k, (start, stop) in enumerate(flat.chunks(x.shape[0])):
+            part = columns[k] if columns is not None else flat.columns(xp, x[start:stop])
+            product = xp.matmul(flat.wide_grad(xp, grad_output[start:stop]),
+                                part.transpose(0, 2, 1))
+            total = product if total is None else total + product
+        return total.reshape(shape)
+    for start, stop, part in _column_chunks(xp, x, out_shape, kernel, stride, padding,
+                                            dilation, groups):
+        product = xp.matmul(_grouped_output(xp, grad_output[start:stop], groups),
+                            part.transpose(0, 2, 1))
+        total = product if total is None else total + product
+    return total.reshape(shape)
 
 
 def conv_output_shape(spatial, kernel, stride, padding, dilation) -> tuple:
@@ -178,16 +316,19 @@ class Convolution(Op):
 
     @staticmethod
     def forward(ctx, x, weight, bias=None, stride=(1,), padding=(0,), dilation=(1,), groups=1):
+        xp = xp_of(x)
         ctx.geometry = (stride, padding, dilation, groups)
-        ctx.save_for_backward(x, weight)
-        out = conv_forward(xp_of(x), x, weight, stride, padding, dilation, groups)
-        if bias is not None:
-            out += bias.reshape(_bias_shape(bias, out.ndim))
-        return out
+        columns = None
+        if ctx.needs_input_grad[1]:
+            # the weight's gradient multiplies the same im2col buffer: keep it (freed with
+            # the graph) instead of building it again in backward
+            columns = conv_columns(xp, x, weight.shape[2:], stride, padding, dilation, groups)
+        ctx.save_for_backward(x, weight, columns)
+        return conv_forward(xp, x, weight, stride, padding, dilation, groups, bias, columns)
 
     @staticmethod
     def backward(ctx, grad):
-        x, weight = ctx.saved_tensors
+        x, weight, columns = ctx.saved_tensors
         stride, padding, dilation, groups = ctx.geometry
         needs = ctx.needs_input_grad
         grad_x = grad_weight = grad_bias = None
@@ -198,7 +339,8 @@ class Convolution(Op):
         if needs[1]:
             grad_weight = ConvolutionBackwardWeight.apply(
                 x, grad, kernel=weight.shape[2:], stride=stride, padding=padding,
-                dilation=dilation, groups=groups)
+                dilation=dilation, groups=groups,
+                columns=columns)
         if len(needs) > 2 and needs[2]:
             grad_bias = grad.sum((0,) + tuple(range(2, grad.ndim)))
         return (grad_x, grad_weight, grad_bias)[:len(needs)]
@@ -250,11 +392,11 @@ class ConvolutionBackwardWeight(Op):
 
     @staticmethod
     def forward(ctx, x, grad_output, kernel=(), stride=(1,), padding=(0,), dilation=(1,),
-                groups=1):
+                groups=1, columns=None):
         ctx.geometry = (stride, padding, dilation, groups)
         ctx.save_for_backward(x, grad_output)
         return conv_weight_grad(xp_of(x), x, grad_output, kernel, stride, padding, dilation,
-                                groups)
+                                groups, columns)
 
     @staticmethod
     def backward(ctx, grad):
