@@ -165,3 +165,54 @@ def test_max_unpool_module():
     t_out, t_indices = torch.nn.functional.max_pool2d(torch.tensor(x), 2, return_indices=True)
     np.testing.assert_array_equal(module(out, indices, output_size=(5, 5)).numpy(),
                                   t_module(t_out, t_indices, output_size=(5, 5)).numpy())
+
+
+@pytest.mark.parametrize("name, shape, args", [
+    ("max_pool2d", (3, 4, 8, 10), (2,)),
+    ("max_pool2d", (3, 4, 9, 12), (3,)),
+    ("max_pool2d", (3, 4, 8, 9), ((2, 3),)),
+    ("max_pool2d", (3, 4, 8, 10), ((1, 2),)),
+    ("max_pool2d", (3, 4, 8, 10), ((2, 1),)),
+    ("max_pool2d", (3, 4, 9, 11), (2,)),
+    ("max_pool2d", (3, 4, 8, 10), (3, 2, 1)),
+    ("max_pool1d", (3, 4, 12), (3,)),
+    ("max_pool3d", (2, 3, 4, 6, 6), (2,)),
+    ("max_pool2d", (2, 3, 24, 24), (12,)),  # 144 kernel entries: a wider argmax dtype
+])
+def test_max_pool_many_ties_and_nans_follow_torch(name, shape, args):
+    # after a ReLU most windows tie at 0; rounding to halves makes ties of positive values
+    rng = np.random.default_rng(0)
+    array = np.maximum(np.round(rng.standard_normal(shape) * 2) / 2, 0).astype(np.float32)
+    with_nan = array.copy()
+    with_nan.reshape(-1)[rng.choice(array.size, array.size // 10, replace=False)] = np.nan
+    grad = rng.standard_normal(getattr(torch.nn.functional, name)(
+        torch.tensor(array), *args).shape).astype(np.float32)
+    for values in (array, with_nan):
+        x = dark.tensor(values, requires_grad=True)
+        t_x = torch.tensor(values, requires_grad=True)
+        out, indices = getattr(F, name)(x, *args, return_indices=True)
+        t_out, t_indices = getattr(torch.nn.functional, name)(t_x, *args, return_indices=True)
+        np.testing.assert_array_equal(out.detach().numpy(), t_out.detach().numpy())
+        np.testing.assert_array_equal(indices.numpy(), t_indices.numpy())
+        getattr(F, name)(x, *args).backward(dark.tensor(grad))
+        getattr(torch.nn.functional, name)(t_x, *args).backward(torch.tensor(grad))
+        # overlapping windows add several gradients into one entry, in another order than torch
+        np.testing.assert_allclose(x.grad.numpy(), t_x.grad.numpy(), rtol=1e-6, atol=1e-7)
+        with dark.no_grad():
+            np.testing.assert_array_equal(getattr(F, name)(dark.tensor(values), *args).numpy(),
+                                          t_out.detach().numpy())
+
+
+def test_max_pool_of_a_non_contiguous_input_follows_torch():
+    rng = np.random.default_rng(1)
+    array = np.maximum(rng.standard_normal((2, 8, 6, 3)), 0).astype(np.float32)
+    x = dark.tensor(array, requires_grad=True)
+    t_x = torch.tensor(array, requires_grad=True)
+    out, indices = F.max_pool2d(x.permute(0, 3, 1, 2), 2, return_indices=True)
+    t_out, t_indices = torch.nn.functional.max_pool2d(t_x.permute(0, 3, 1, 2), 2,
+                                                      return_indices=True)
+    np.testing.assert_array_equal(out.detach().numpy(), t_out.detach().numpy())
+    np.testing.assert_array_equal(indices.numpy(), t_indices.numpy())
+    out.sum().backward()
+    t_out.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), t_x.grad.numpy())

@@ -62,16 +62,18 @@ class _Geometry:
 
     def flat_index(self, xp, local):
         """The flat index within the input plane of the window entry ``local`` (an index in
-        the flattened kernel) of each output position."""
-        d = len(self.kernel)
+        the flattened kernel; shape (..., *out)) of each output position: the flat offset of
+        the kernel entry plus that of the window's start, one lookup and one add."""
         offsets = np.unravel_index(np.arange(math.prod(self.kernel)), self.kernel)
-        flat = 0
-        for i in range(d):
-            position = (xp.arange(self.out[i]) * self.stride[i] - self.padding[i]).reshape(
-                (-1,) + (1,) * (d - 1 - i))
-            offset = xp.asarray(offsets[i] * self.dilation[i])[local]
-            flat = flat * self.spatial[i] + position + offset
-        return flat.astype(np.int64, copy=False)
+        entry = np.zeros(len(offsets[0]), dtype=np.int64)
+        start = np.zeros((), dtype=np.int64)
+        for i, size in enumerate(self.spatial):
+            entry = entry * size + offsets[i] * self.dilation[i]
+            begin = np.arange(self.out[i], dtype=np.int64) * self.stride[i] - self.padding[i]
+            start = start[..., None] * size + begin
+        flat = xp.asarray(entry)[local.reshape(-1, start.size)]
+        flat += xp.asarray(start.reshape(-1))
+        return flat.reshape(local.shape)
 
 
 def _as_planes(x, d):
@@ -89,40 +91,133 @@ def _offsets(kernel) -> list:
     return list(itertools.product(*(range(k) for k in kernel)))
 
 
-def _argmax_windows(xp, windows, d):
-    """Max and argmax (an index in the flattened kernel) over the trailing d kernel dims of
-    a (B, 1, *out, *kernel) view, a few passes per kernel offset and no copy of the windows:
-    the max first, then the first offset that reaches it (ties keep the first maximum, and
-    a NaN wins, the last one, as in torch's kernel)."""
+def _local_dtype(kernel):
+    return np.int8 if math.prod(kernel) < 128 else np.int64
+
+
+def _argmax_windows(xp, windows, d, with_argmax=True):
+    """Max and argmax (an index in the flattened kernel; None without ``with_argmax``) over
+    the trailing d kernel dims of a (B, 1, *out, *kernel) view, a few passes per kernel
+    offset and no copy of the windows. A running maximum in window order: an offset takes
+    the argmax only where strictly greater, so ties keep the first maximum; then a NaN wins,
+    the last one, as in torch's kernel."""
     offsets = _offsets(windows.shape[2 + d:])
     best = windows[(Ellipsis,) + offsets[0]].copy()
-    for offset in offsets[1:]:
-        xp.maximum(best, windows[(Ellipsis,) + offset], out=best)
-    local = xp.zeros(best.shape, dtype=np.int8 if len(offsets) < 128 else np.int64)
-    for k in range(len(offsets) - 1, 0, -1):
-        xp.copyto(local, k, where=windows[(Ellipsis,) + offsets[k]] == best)
-    # offset 0 is the default: where it ties with a later offset the loop above chose the
-    # later one, so offset 0 is checked last
-    xp.copyto(local, 0, where=windows[(Ellipsis,) + offsets[0]] == best)
+    if not with_argmax:
+        for offset in offsets[1:]:
+            xp.maximum(best, windows[(Ellipsis,) + offset], out=best)
+        return best, None
+    dtype = _local_dtype(windows.shape[2 + d:])
+    local = None
+    for k, offset in enumerate(offsets[1:], 1):
+        window = windows[(Ellipsis,) + offset]
+        local = _choose(xp, local, (None,) * len(offsets), k, 1, xp.greater(window, best),
+                        dtype)
+        xp.maximum(best, window, out=best)
+    if local is None:
+        local = xp.zeros(best.shape, dtype=dtype)
+    _nan_argmax(xp, best, local, lambda k: windows[(Ellipsis,) + offsets[k]], len(offsets))
+    return best, local
+
+
+def _nan_argmax(xp, best, local, window, count):
+    """Where a window holds a NaN, its argmax is its last NaN (torch's rule)."""
     if best.dtype.kind == "f":
         nan = xp.isnan(best)
         if nan.any():
-            for k, offset in enumerate(offsets):
-                xp.copyto(local, k, where=nan & xp.isnan(windows[(Ellipsis,) + offset]))
+            for k in range(count):
+                xp.copyto(local, k, where=nan & xp.isnan(window(k)))
+
+
+def _tiled_max(xp, x, geometry, with_argmax):
+    """Max (and, with ``with_argmax``, the argmax within each window, an index in the
+    flattened kernel, or None) of x (*lead, *spatial) whose windows tile it (``blocks``).
+    One spatial dim at a time, the last first: the maximum of its k strided slices, so each
+    pass makes a contiguous array and later passes read long contiguous runs. The argmax is
+    carried along: a slice replaces it only where strictly greater (ties keep the first
+    maximum in window order); windows with a NaN are redone by the general rule."""
+    d = len(geometry.kernel)
+    best, local = x, None
+    stride = 1
+    dtype = _local_dtype(geometry.kernel)
+    for axis in range(d - 1, -1, -1):
+        k = geometry.kernel[axis]
+        if k > 1:
+            tail = (slice(None),) * (d - 1 - axis)
+            parts = [best[(Ellipsis, slice(j, None, k)) + tail] for j in range(k)]
+            locals_ = ([None] * k if local is None else
+                       [local[(Ellipsis, slice(j, None, k)) + tail] for j in range(k)])
+            best, local = _max_of_slices(xp, parts, locals_, stride, dtype, with_argmax)
+        stride *= k
+    if best is x:  # a 1x...x1 kernel
+        best = x.copy()
+    if not with_argmax:
+        return best, None
+    if local is None:
+        local = xp.zeros(best.shape, dtype=dtype)
+    if best.dtype.kind == "f" and xp.isnan(best).any():
+        planes, _ = _as_planes(x, d)
+        windows = geometry.windows(xp, planes, None)
+        offsets = _offsets(geometry.kernel)
+        local = local.reshape(windows.shape[:2 + d])
+        _nan_argmax(xp, best.reshape(local.shape), local,
+                    lambda k: windows[(Ellipsis,) + offsets[k]], len(offsets))
+        local = local.reshape(best.shape)
     return best, local
+
+
+def _max_of_slices(xp, parts, locals_, stride, dtype, with_argmax):
+    """The maximum of ``parts`` (the k slices of one dim) and, with ``with_argmax``, the
+    argmax ``locals_[j] + j * stride`` of the first slice that reaches it (``locals_``: the
+    argmax so far within each slice, all None before the first dim)."""
+    best = xp.maximum(parts[0], parts[1])
+    local = None
+    if with_argmax:
+        local = _choose(xp, None, locals_, 1, stride, xp.greater(parts[1], parts[0]), dtype)
+    for j in range(2, len(parts)):
+        if with_argmax:
+            local = _choose(xp, local, locals_, j, stride, xp.greater(parts[j], best), dtype)
+        xp.maximum(best, parts[j], out=best)
+    return best, local
+
+
+def _choose(xp, local, locals_, j, stride, greater, dtype):
+    """The argmax after slice j: slice j's (``locals_[j] + j * stride``) where ``greater``,
+    else the one so far (``local``, or slice 0's when None)."""
+    offset = dtype(j * stride)
+    if locals_[j] is None:
+        # j * stride is larger than every argmax so far: "set where greater" is a maximum
+        candidate = greater.astype(dtype)
+        if j * stride != 1:
+            candidate *= offset
+        return candidate if local is None else xp.maximum(local, candidate, out=local)
+    if local is None:
+        local = locals_[0].copy()
+    # local + greater * (candidate - local), in the argmax's small integer dtype
+    candidate = locals_[j] + offset
+    candidate -= local
+    candidate *= greater
+    local += candidate
+    return local
 
 
 def _spread(xp, geometry, planes_shape, dtype, part):
     """The adjoint of taking windows: add ``part(k)`` (B, 1, *out) at kernel offset k of
-    each window of a zero (B, 1, *spatial) array, one strided add per offset."""
+    each window of a zero (B, 1, *spatial) array, one strided add per offset (a copy when
+    the windows tile the array: each entry is written once)."""
+    if geometry.blocks:
+        buffer = xp.empty(planes_shape[:2] + geometry.spatial, dtype=dtype)
+        windows = geometry.windows(xp, buffer, None)
+        for k, offset in enumerate(_offsets(geometry.kernel)):
+            windows[(Ellipsis,) + offset] = part(k)
+        return buffer
     padded = tuple(s + 2 * p + e for s, p, e in zip(geometry.spatial, geometry.padding,
                                                     geometry.extra))
-    buffer = xp.zeros(planes_shape[:2] + (padded if not geometry.blocks else geometry.spatial),
-                      dtype=dtype)
+    buffer = xp.zeros(planes_shape[:2] + padded, dtype=dtype)
     windows = geometry.windows(xp, buffer, None, padded=True)
     for k, offset in enumerate(_offsets(geometry.kernel)):
         windows[(Ellipsis,) + offset] += part(k)
-    if geometry.blocks or not (any(geometry.padding) or any(geometry.extra)):
+    if not (any(geometry.padding) or any(geometry.extra)):
         return buffer
     return buffer[(slice(None), slice(None)) + tuple(
         slice(p, p + s) for p, s in zip(geometry.padding, geometry.spatial))]
@@ -136,11 +231,18 @@ class MaxPool(Op):
     def forward(ctx, x, geometry=None, with_indices=False):
         xp = xp_of(x)
         d = len(geometry.kernel)
-        planes, lead = _as_planes(x, d)
-        windows = geometry.windows(xp, planes, _lowest(x.dtype))
-        values, local = _argmax_windows(xp, windows, d)
-        ctx.geometry, ctx.local, ctx.indices = geometry, local, None
+        with_argmax = with_indices or ctx.needs_input_grad[0]
+        lead = x.shape[:x.ndim - d]
+        if geometry.blocks:
+            values, local = _tiled_max(xp, x, geometry, with_argmax)
+        else:
+            planes, lead = _as_planes(x, d)
+            windows = geometry.windows(xp, planes, _lowest(x.dtype))
+            values, local = _argmax_windows(xp, windows, d, with_argmax)
         values = values.reshape(lead + geometry.out)
+        if local is not None:
+            local = local.reshape((-1, 1) + geometry.out)
+        ctx.geometry, ctx.local, ctx.indices = geometry, local, None
         if not with_indices:
             return values
         ctx.indices = geometry.flat_index(xp, local).reshape(lead + geometry.out)
@@ -255,6 +357,8 @@ def _divisor(xp, geometry, count_include_pad, divisor_override, dtype):
     (count_include_pad) or to the input, or divisor_override."""
     if divisor_override:
         return dtype.type(divisor_override)
+    if geometry.blocks:
+        return dtype.type(math.prod(geometry.kernel))
     d = len(geometry.kernel)
     result = 1
     for i in range(d):
@@ -277,8 +381,9 @@ class AvgPool(Op):
         planes, lead = _as_planes(x, d)
         windows = geometry.windows(xp, planes, 0)
         offsets = _offsets(geometry.kernel)
-        total = windows[(Ellipsis,) + offsets[0]].copy()
-        for offset in offsets[1:]:
+        first = windows[(Ellipsis,) + offsets[0]]
+        total = first.copy() if len(offsets) == 1 else first + windows[(Ellipsis,) + offsets[1]]
+        for offset in offsets[2:]:
             total += windows[(Ellipsis,) + offset]
         total /= _divisor(xp, geometry, count_include_pad, divisor_override, x.dtype)
         return total.reshape(lead + geometry.out)
