@@ -3,14 +3,13 @@ dark Tensors of shape (..., C, H, W).
 
 PIL images go through Pillow exactly as torchvision does (resize, crop, transpose, rotate,
 transform, ImageEnhance, ImageOps.expand). Tensors are transformed with torchvision's
-formulas: crops, flips, pads, normalize and nearest / bilinear (antialias=False) resizing
-use dark ops (so they are differentiable); antialiased and bicubic resizing are a product
-with separable weight matrices (torch's ``_upsample_*_aa`` weights, also differentiable);
-rotate / affine (torchvision's affine grid plus ``grid_sample``) and the colour ops work on
-the raw arrays of the tensor's array module (numpy or CuPy) and are not differentiable.
-The affine grid follows torchvision's float32 formula, but where a nearest-neighbour source
-point falls exactly half-way between two pixels, rounding may pick the other neighbour than
-torch's ``grid_sample`` kernel does.
+formulas: crops, flips, pads, normalize and nearest resizing use dark ops (so they are
+differentiable); bilinear and bicubic resizing (antialiased or not) is one differentiable op
+that reproduces torch's CPU kernels' weights bit for bit and their order of accumulation
+(float32 results agree with torchvision's to a few ulps, see tests/test_torchvision_parity.py);
+rotate / affine (torchvision's affine grid plus ``grid_sample``, with the fused multiply-adds
+of torch's CPU kernels, bit-identical in float32) and the colour ops work on the raw arrays
+of the tensor's array module (numpy or CuPy) and are not differentiable.
 """
 from __future__ import annotations
 
@@ -27,8 +26,7 @@ from ... import _backend
 from ..._tensor import Tensor
 from ...ops.creation import as_tensor, from_numpy
 from ...ops.indexing import index_select
-from ...ops.linalg import matmul
-from ...ops.sampling import interpolate
+from ...ops.sampling import AxisResample, interpolate
 from ...ops.sampling import pad as torch_pad
 
 
@@ -330,66 +328,142 @@ def _resize_tensor(img: Tensor, size: list[int], mode: str, antialias) -> Tensor
     x = img.reshape(-1, 1, img.shape[-2], img.shape[-1])
     if out_dtype.name not in ("float32", "float64"):
         x = x.to(_backend.float32)
-    if mode == "bicubic" or antialias:
+    if mode in ("bilinear", "bicubic"):
         np_dtype = x.dtype.np
-        rows = _resample_weights(img.shape[-2], size[0], mode, antialias, np_dtype)
-        cols = _resample_weights(img.shape[-1], size[1], mode, antialias, np_dtype)
-        device = x.device
-        x = matmul(as_tensor(rows, device=device), x)
-        x = matmul(x, as_tensor(np.ascontiguousarray(cols.T), device=device))
+        # torch resamples the width first, then the height
+        plan = tuple((axis, in_size, _resample_terms(in_size, out_size, mode, antialias,
+                                                     np_dtype))
+                     for axis, in_size, out_size in ((3, img.shape[-1], size[1]),
+                                                     (2, img.shape[-2], size[0]))
+                     if antialias is False or in_size != out_size)
+        x = _resample_op(mode, antialias).apply(x, plan=plan)
     else:
-        x = interpolate(x, size=size, mode=mode,
-                        align_corners=False if mode == "bilinear" else None)
+        x = interpolate(x, size=size, mode=mode)
     if mode == "bicubic" and out_dtype.name == "uint8":
         x = x.clamp(0, 255)
     return _cast_squeeze_out(x.reshape(lead + tuple(size)), out_dtype)
 
 
-def _resample_weights(in_size: int, out_size: int, mode: str, antialias: bool, np_dtype):
-    """The (out_size, in_size) matrix of one axis of torch's resampling with
-    align_corners=False: antialiased (the filter stretched by the downscale factor and its
-    taps normalised, as torch's ``_upsample_*_aa`` and Pillow) or plain bicubic (A = -0.75,
-    source indices clamped to the border)."""
-    scale = in_size / out_size
-    dst = np.arange(out_size, dtype=np.float64)
-    weights = np.zeros((out_size, in_size), dtype=np.float64)
+# Bilinear and bicubic resizing reproduce torch's CPU kernels (``_upsample_bilinear2d_aa``,
+# ``_upsample_bicubic2d_aa``, ``upsample_bilinear2d``, ``upsample_bicubic2d`` with
+# align_corners=False) bit for bit in float32: the same weights, computed with the same
+# float32 / float64 roundings and fused multiply-adds, and the same order of accumulation
+# (one axis at a time, width first; per output ``out = x0 * w0`` then ``out = fma(xj, wj,
+# out)`` for the following taps). A float32 fma is emulated exactly enough in float64 (the
+# product of two float32 is exact there). float64 images use the same formulas without fma.
+
+def _fma(a, b, c, np_dtype):
+    """a * b + c rounded once to ``np_dtype`` (float32: through float64)."""
+    if np_dtype == np.float32:
+        return (np.asarray(a, np.float64) * np.asarray(b, np.float64)
+                + np.asarray(c, np.float64)).astype(np.float32)
+    return np.asarray(a, np_dtype) * np.asarray(b, np_dtype) + np.asarray(c, np_dtype)
+
+
+def _cubic_convolution1(x, a: float, np_dtype):
+    """((a + 2) x - (a + 3)) x x + 1 for |x| <= 1, as torch's float kernel computes it."""
+    t = _fma(np_dtype.type(a + 2), x, -np_dtype.type(a + 3), np_dtype)
+    return _fma((t * x).astype(np_dtype), x, 1.0, np_dtype)
+
+
+def _cubic_convolution2(x, a: float, np_dtype):
+    """((a x - 5 a) x + 8 a) x - 4 a for 1 < |x| < 2."""
+    t = _fma(np_dtype.type(a), x, -np_dtype.type(5 * a), np_dtype)
+    t = _fma(t, x, np_dtype.type(8 * a), np_dtype)
+    return _fma(t, x, -np_dtype.type(4 * a), np_dtype)
+
+
+def _resample_terms(in_size: int, out_size: int, mode: str, antialias: bool, np_dtype):
+    """[(index, weight)] per tap of one axis (index, weight: arrays over the outputs)."""
+    np_dtype = np.dtype(np_dtype)
+    cast = np_dtype.type
+    scale = cast(cast(in_size) / cast(out_size))
+    dst = np.arange(out_size)
     if antialias:
         interp_size = 2 if mode == "bilinear" else 4
-        support = interp_size * 0.5 * scale if scale >= 1.0 else interp_size * 0.5
-        invscale = 1.0 / scale if scale >= 1.0 else 1.0
-        center = scale * (dst + 0.5)
-        xmin = np.maximum((center - support + 0.5).astype(np.int64), 0)
-        xsize = np.minimum((center + support + 0.5).astype(np.int64), in_size) - xmin
-        taps = np.arange(max(int(xsize.max()), 1))
-        distance = np.abs((taps[None, :] + xmin[:, None] - center[:, None] + 0.5) * invscale)
-        if mode == "bilinear":
-            values = np.clip(1.0 - distance, 0.0, None)
+        if scale >= 1.0:
+            support = cast(interp_size * 0.5 * float(scale))
+            invscale = cast(1.0 / float(scale))
         else:
-            values = _cubic(distance, -0.5)
-        values = np.where(taps[None, :] < xsize[:, None], values, 0.0)
-        total = values.sum(axis=1, keepdims=True)
-        values = values / np.where(total != 0, total, 1.0)
-        columns = np.minimum(xmin[:, None] + taps[None, :], in_size - 1)
-        np.add.at(weights, (np.repeat(np.arange(out_size), taps.size), columns.ravel()),
-                  values.ravel())
-    else:
-        source = scale * (dst + 0.5) - 0.5
-        floor = np.floor(source)
-        t = source - floor
-        a = -0.75
-        coefficients = (_cubic(t + 1, a), _cubic(t, a), _cubic(1 - t, a), _cubic(2 - t, a))
-        for k, coefficient in enumerate(coefficients):
-            columns = np.clip(floor.astype(np.int64) - 1 + k, 0, in_size - 1)
-            np.add.at(weights, (np.arange(out_size), columns), coefficient)
-    return weights.astype(np_dtype)
+            support, invscale = cast(interp_size * 0.5), cast(1.0)
+        max_taps = int(math.ceil(support)) * 2 + 1
+        center = (float(scale) * (dst + 0.5)).astype(np_dtype)
+        xmin = np.maximum(np.trunc((center - support).astype(np.float64) + 0.5), 0)
+        xmin = xmin.astype(np.int64)
+        xsize = np.trunc((center + support).astype(np.float64) + 0.5).astype(np.int64)
+        xsize = np.clip(np.minimum(xsize, in_size) - xmin, 0, max_taps)
+        taps = int(xsize.max()) if out_size else 0
+        weights = []
+        for j in range(taps):
+            arg = (((j + xmin).astype(np_dtype) - center).astype(np.float64) + 0.5) * \
+                float(invscale)
+            arg = np.abs(arg.astype(np_dtype))
+            if mode == "bilinear":
+                w = np.where(arg < 1.0, (1.0 - arg).astype(np_dtype), 0)
+            else:
+                w = np.where(arg < 1.0, _cubic_convolution1(arg, -0.5, np_dtype),
+                             np.where(arg < 2.0, _cubic_convolution2(arg, -0.5, np_dtype), 0))
+            weights.append(np.where(j < xsize, w, 0).astype(np_dtype))
+        total = np.zeros(out_size, np_dtype)
+        for w in weights:  # summed in order, as torch does
+            total = (total + w).astype(np_dtype)
+        weights = [np.where(total != 0, w / np.where(total != 0, total, 1), w).astype(np_dtype)
+                   for w in weights]
+        return [(np.minimum(xmin + j, in_size - 1), w) for j, w in enumerate(weights)]
+    source = _fma(scale, (dst + np_dtype.type(0.5)).astype(np_dtype), -0.5, np_dtype)
+    if mode == "bilinear":
+        source = np.maximum(source, 0).astype(np_dtype)
+    index = np.minimum(np.floor(source).astype(np.int64), in_size - 1)
+    lam = np.clip(source - index.astype(np_dtype), 0, 1).astype(np_dtype)
+    if mode == "bilinear":
+        return [(index, (1 - lam).astype(np_dtype)),
+                (index + (index < in_size - 1), lam)]
+    a = -0.75
+    one = np_dtype.type(1.0)
+    coefficients = (_cubic_convolution2((lam + one).astype(np_dtype), a, np_dtype),
+                    _cubic_convolution1(lam, a, np_dtype))
+    opposite = (one - lam).astype(np_dtype)
+    coefficients += (_cubic_convolution1(opposite, a, np_dtype),
+                     _cubic_convolution2((opposite + one).astype(np_dtype), a, np_dtype))
+    return [(np.clip(index - 1 + k, 0, in_size - 1), w.astype(np_dtype))
+            for k, w in enumerate(coefficients)]
 
 
-def _cubic(x, a: float):
-    """Keys' cubic convolution kernel at |x| (zero beyond 2)."""
-    x = np.abs(x)
-    near = ((a + 2) * x - (a + 3)) * x * x + 1
-    far = (((x - 5) * x + 8) * x - 4) * a
-    return np.where(x < 1, near, np.where(x < 2, far, 0.0))
+class _Resample(AxisResample):
+    """Separable resampling (``plan`` as AxisResample's) accumulated in torch's order with
+    fused multiply-adds; its backward is AxisResample's (the adjoint scatter)."""
+
+    @staticmethod
+    def forward(ctx, x, plan=()):
+        ctx.plan = plan
+        xp = _backend.array_module(x)
+        np_dtype = x.dtype
+        for axis, _, terms in plan:
+            out = None
+            for index, weight in terms:
+                part = xp.take(x, xp.asarray(index), axis=axis)
+                w = xp.asarray(weight.reshape((-1,) + (1,) * (x.ndim - axis - 1)))
+                if out is None:
+                    out = part * w.astype(np_dtype)
+                elif np_dtype == np.float32:
+                    out = (part.astype(np.float64) * w.astype(np.float64)
+                           + out).astype(np.float32)
+                else:
+                    out = out + part * w.astype(np_dtype)
+            x = out
+        return x
+
+
+_RESAMPLE_OPS: dict = {}
+
+
+def _resample_op(mode: str, antialias: bool):
+    name = ("UpsampleBilinear2D" if mode == "bilinear" else "UpsampleBicubic2D") + \
+        ("AaBackward0" if antialias else "Backward0")
+    if name not in _RESAMPLE_OPS:
+        _RESAMPLE_OPS[name] = type(name.replace("Backward0", ""), (_Resample,),
+                                   {"node_name": name})
+    return _RESAMPLE_OPS[name]
 
 
 # ----------------------------------------------------------------------------- crop, pad, flip
@@ -649,17 +723,24 @@ def _grid_transform(img: Tensor, matrix: list[float], out_width: int, out_height
     theta = theta / np.array([[0.5 * width], [0.5 * height]], dtype=np_dtype)
     base_x = (np.arange(out_width) - out_width * 0.5 + 0.5).astype(np_dtype)[None, :]
     base_y = (np.arange(out_height) - out_height * 0.5 + 0.5).astype(np_dtype)[:, None]
-    grid_x = base_x * theta[0, 0] + base_y * theta[0, 1] + theta[0, 2]
-    grid_y = base_x * theta[1, 0] + base_y * theta[1, 1] + theta[1, 2]
-    ix = xp.asarray(((grid_x + 1) * width - 1) / 2)
-    iy = xp.asarray(((grid_y + 1) * height - 1) / 2)
+    # torch's bmm of the base grid (x, y, 1) with theta: round(x a) + y b fused, then + c
+    grid_x = _fma(base_y, theta[0, 1], (base_x * theta[0, 0]).astype(np_dtype), np_dtype) \
+        + theta[0, 2]
+    grid_y = _fma(base_y, theta[1, 1], (base_x * theta[1, 0]).astype(np_dtype), np_dtype) \
+        + theta[1, 2]
+    # grid_sample's unnormalisation (align_corners=False), fused as torch's CPU kernel does
+    ix = xp.asarray(_fma((grid_x + 1).astype(np_dtype), np_dtype.type(width / 2), -0.5,
+                         np_dtype))
+    iy = xp.asarray(_fma((grid_y + 1).astype(np_dtype), np_dtype.type(height / 2), -0.5,
+                         np_dtype))
     if mode == "nearest":
         taps = ((xp.rint(ix), xp.rint(iy), None),)
     else:
         x0, y0 = xp.floor(ix), xp.floor(iy)
         wx, wy = ix - x0, iy - y0
-        taps = ((x0, y0, (1 - wx) * (1 - wy)), (x0 + 1, y0, wx * (1 - wy)),
-                (x0, y0 + 1, (1 - wx) * wy), (x0 + 1, y0 + 1, wx * wy))
+        ex, sy = 1 - wx, 1 - wy
+        taps = ((x0, y0, sy * ex), (x0 + 1, y0, sy * wx), (x0, y0 + 1, wy * ex),
+                (x0 + 1, y0 + 1, wy * wx))
     out = xp.zeros(source.shape[:2] + (out_height, out_width), dtype=np_dtype)
     mask = xp.zeros((out_height, out_width), dtype=np_dtype)
     for tap_x, tap_y, weight in taps:
@@ -667,7 +748,12 @@ def _grid_transform(img: Tensor, matrix: list[float], out_width: int, out_height
         weight = inside.astype(np_dtype) if weight is None else weight * inside
         columns = xp.clip(tap_x, 0, width - 1).astype(np.int64)
         rows = xp.clip(tap_y, 0, height - 1).astype(np.int64)
-        out += source[:, :, rows, columns] * weight
+        # out = fma(value, weight, out), in float32 through float64 as torch's kernel fuses
+        if np_dtype == np.float32:
+            out = (source[:, :, rows, columns].astype(np.float64) * weight.astype(np.float64)
+                   + out).astype(np_dtype)
+        else:
+            out = out + source[:, :, rows, columns] * weight
         mask += weight
     if fill is not None:
         values = fill if isinstance(fill, (tuple, list)) else [float(fill)]
