@@ -167,3 +167,21 @@ def test_bilinear_init_and_options():
     assert np.abs(weight).max() <= bound and np.abs(module.bias.detach().numpy()).max() <= bound
     with pytest.raises(ValueError, match=r"in1_features must be > 0, but got \(in1_features=0"):
         dark.nn.Bilinear(0, 3, 4)
+
+
+@pytest.mark.parametrize("shape", [(5, 4), (2, 5, 4), (4,)])
+def test_linear_gradients_are_contiguous_and_exact(shape, device):
+    """The weight's gradient comes back through TBackward0 in the weight's own (C) layout,
+    with the values of the direct formulas."""
+    rng = np.random.default_rng(3)
+    x_np = rng.standard_normal(shape)
+    w_np, b_np = rng.standard_normal((3, 4)), rng.standard_normal(3)
+    g_np = rng.standard_normal(shape[:-1] + (3,))
+    x, w, b = (dark.tensor(a, device=device, requires_grad=True) for a in (x_np, w_np, b_np))
+    F.linear(x, w, b).backward(dark.tensor(g_np, device=device))
+    assert w.grad.is_contiguous()
+    rows, grads = x_np.reshape(-1, 4), g_np.reshape(-1, 3)
+    np.testing.assert_allclose(w.grad.cpu().numpy(), grads.T @ rows, rtol=1e-12)
+    np.testing.assert_allclose(b.grad.cpu().numpy(), grads.sum(0), rtol=1e-12)
+    np.testing.assert_allclose(x.grad.cpu().numpy(), (grads @ w_np).reshape(shape),
+                               rtol=1e-12)

@@ -3,11 +3,12 @@ legacy ``size_average``/``reduce`` arguments mapped as torch maps them), argumen
 error messages.
 
 The hot losses are fused Ops: the regression losses (MSE, L1, smooth L1, Huber), binary
-cross entropy (on probabilities and on logits), NLL and cross entropy with class indices
-(log-softmax, weights, ignore_index and label smoothing in one pass; the gradient is
-``(softmax * sum(q) - q) * scale`` where q is the weighted, smoothed target distribution).
-Their backward is written with Tensor ops, so create_graph gives second derivatives. The
-others are compositions of Tensor ops, as in torch's own Python."""
+cross entropy (on probabilities and on logits) and NLL with class indices. Cross entropy is
+built as PyTorch builds it, so its graph is torch's: NllLossBackward0 (NllLoss2DBackward0
+for spatial inputs) on LogSoftmaxBackward0, and torch's composition around them for label
+smoothing and class probabilities. Backward formulas work on raw arrays on the common path
+and with Tensor ops under create_graph, so second derivatives work. The others are
+compositions of Tensor ops, as in torch's own Python."""
 from __future__ import annotations
 
 import math
@@ -23,8 +24,10 @@ from ..autograd.grad_mode import state as _grad_state
 from ._util import broadcast_shapes, promote, xp_of
 from .activation import logsigmoid, softplus
 from .elementwise import clamp_min, exp, log, minimum, sigmoid, sign, where
+from .indexing import MaskedFill
 from .nn_ops import pairwise_distance
-from .reduction import log_softmax, softmax
+from .reduction import LogSoftmax, _softmax_input
+from .shape import Contiguous, Reshape
 
 # ----------------------------------------------------------------------------- reductions
 
@@ -332,115 +335,161 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
 
 
 def _target_weights(xp, target, weight, ignore_index, classes, dtype):
-    """For each row: its target class made safe to index with (0 where ignored) and its
-    weight (0 where ignored); IndexError for a target outside [0, classes)."""
+    """For each target: its class made safe to index with (0 where ignored), its weight (0
+    where ignored; None when every weight is 1) and whether none is ignored; IndexError for
+    a target outside [0, classes)."""
     valid = target != ignore_index
-    safe = xp.where(valid, target, 0)
-    bad = (safe < 0) | (safe >= classes)
-    if bool(bad.any()):
+    all_valid = bool(valid.all())
+    safe = target if all_valid else xp.where(valid, target, 0)
+    # one reduction checks both bounds: a negative int64 is huge as uint64
+    unsigned = safe.view(np.uint64) if safe.dtype == np.int64 else safe
+    if unsigned.size and int(unsigned.max()) >= classes:
+        bad = (safe < 0) | (safe >= classes)
         raise IndexError(f"Target {int(safe[bad][0])} is out of bounds.")
     if weight is None:
-        return safe, valid.astype(dtype), valid
-    return safe, weight[safe] * valid, valid
+        return safe, None if all_valid else valid.astype(dtype), all_valid, valid
+    target_weight = weight[safe]
+    return safe, target_weight if all_valid else target_weight * valid, all_valid, valid
+
+
+def _pick(xp, log_probs, safe):
+    """log_probs[n, safe[n, ...], ...] over the class dim (0 for a 1-D input, else 1)."""
+    if log_probs.ndim == 1:
+        return log_probs[safe]
+    if log_probs.ndim == 2:
+        return log_probs[xp.arange(log_probs.shape[0]), safe]
+    return xp.take_along_axis(log_probs, safe[:, None], 1)[:, 0]
+
+
+def _spread(xp, shape, safe, values, dtype):
+    """An array of ``shape`` with ``values`` at the target classes and 0 elsewhere."""
+    if len(shape) == 1:
+        out = xp.zeros(shape, dtype=dtype)
+        out[safe] = values
+        return out
+    if len(shape) == 2:
+        out = xp.zeros(shape, dtype=dtype)
+        out[xp.arange(shape[0]), safe] = values
+        return out
+    classes = xp.arange(shape[1]).reshape((1, shape[1]) + (1,) * (len(shape) - 2))
+    if getattr(values, "ndim", 0):
+        values = values[:, None]
+    return ((classes == safe[:, None]) * values).astype(dtype, copy=False)
 
 
 class NllLoss(Op):
-    """-weight[t] * input[i, t] for rows (M, C) of log-probabilities and class indices."""
-
-    @staticmethod
-    def forward(ctx, log_probs, target, weight, ignore_index, reduction):
-        xp = xp_of(log_probs)
-        rows, classes = log_probs.shape
-        safe, target_weight, valid = _target_weights(xp, target, weight, ignore_index,
-                                                     classes, log_probs.dtype)
-        # an ignored row adds nothing, even where its log-probability is -inf
-        losses = xp.where(valid, -log_probs[xp.arange(rows), safe] * target_weight, 0)
-        ctx.safe, ctx.target_weight, ctx.reduction = safe, target_weight, reduction
-        ctx.shape = log_probs.shape
-        return _reduce_rows(xp, ctx, losses, target_weight, reduction)
-
-    @staticmethod
-    def backward(ctx, grad):
-        xp = xp_of(ctx.safe)
-        coefficient = xp.zeros(ctx.shape, dtype=ctx.target_weight.dtype)
-        coefficient[xp.arange(ctx.shape[0]), ctx.safe] = -ctx.target_weight
-        return _scaled(grad, ctx, _constant(coefficient))
-
-
-def _reduce_rows(xp, ctx, losses, target_weight, reduction):
-    """Reduce per-row losses; the mean divides by the summed target weights (kept on ctx
-    for backward)."""
-    if reduction != "mean":
-        return _reduce_array(xp, losses, reduction)
-    ctx.total = total = xp.asarray(target_weight.sum())
-    with _quiet(xp):
-        return xp.asarray(losses.sum() / total, dtype=losses.dtype)
-
-
-def _scaled(grad: Tensor, ctx, per_row: Tensor) -> Tensor:
-    """The (M, C) gradient of a reduced per-row loss from its per-row derivative."""
-    if ctx.reduction == "none":
-        return per_row * grad.reshape(-1, 1)
-    if ctx.reduction == "mean":
-        grad = grad / _constant(ctx.total)
-    return per_row * grad
-
-
-class CrossEntropy(Op):
-    """-sum_c q[i, c] * log_softmax(x)[i, c] for rows (M, C) of logits, where q puts
-    (1 - eps) * w[t] on the target class and eps / C * w[c] on every class (0 for ignored
-    rows); the mean divides by the sum of w[t] over the rows not ignored (torch's rule)."""
+    """-weight[t] * input[n, t] for log-probabilities (C), (N, C) or (N, C, H, W) and class
+    indices (), (N) or (N, H, W); the mean divides by the summed weights of the targets
+    that are not ignored (torch's rule)."""
 
     node_name = "NllLossBackward0"
 
     @staticmethod
-    def forward(ctx, logits, target, weight, ignore_index, label_smoothing, reduction):
-        xp = xp_of(logits)
-        rows, classes = logits.shape
-        shifted = logits - logits.max(axis=1, keepdims=True)
-        log_probs = shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
-        safe, target_weight, valid = _target_weights(xp, target, weight, ignore_index,
-                                                     classes, logits.dtype)
-        losses = -log_probs[xp.arange(rows), safe] * target_weight
-        if label_smoothing > 0:
-            spread = log_probs if weight is None else log_probs * weight
-            smooth = -spread.sum(axis=1) * valid
-            losses = losses * (1 - label_smoothing) + smooth * (label_smoothing / classes)
-        ctx.safe, ctx.target_weight, ctx.valid = safe, target_weight, valid
-        ctx.weight, ctx.smoothing, ctx.reduction = weight, label_smoothing, reduction
-        ctx.save_for_backward(logits, log_probs)
-        return _reduce_rows(xp, ctx, losses, target_weight, reduction)
+    def forward(ctx, log_probs, target, weight, ignore_index, reduction):
+        xp = xp_of(log_probs)
+        classes = log_probs.shape[0 if log_probs.ndim == 1 else 1]
+        safe, target_weight, all_valid, valid = _target_weights(
+            xp, target, weight, ignore_index, classes, log_probs.dtype)
+        picked = _pick(xp, log_probs, safe)
+        losses = -picked if target_weight is None else picked * -target_weight
+        if not all_valid:  # an ignored target adds nothing, even at a -inf log-probability
+            losses = xp.where(valid, losses, 0)
+        ctx.safe, ctx.target_weight, ctx.reduction = safe, target_weight, reduction
+        ctx.shape, ctx.dtype = log_probs.shape, log_probs.dtype
+        if reduction == "none":
+            return xp.asarray(losses)
+        if reduction == "sum":
+            return xp.asarray(losses.sum(), dtype=losses.dtype)
+        ctx.total = total = picked.size if target_weight is None else target_weight.sum()
+        with _quiet(xp):
+            return xp.asarray(losses.sum() / total, dtype=losses.dtype)
 
     @staticmethod
     def backward(ctx, grad):
-        logits, log_probs = ctx.saved_tensors
         xp = xp_of(ctx.safe)
-        rows, classes = log_probs.shape
-        rows_index = xp.arange(rows)
-        eps = ctx.smoothing
-        on_target = ctx.target_weight * (1 - eps)
-        row_total = on_target
-        spread = None
-        if eps > 0:
-            class_weight = (xp.ones(classes, dtype=on_target.dtype) if ctx.weight is None
-                            else ctx.weight)
-            spread = ctx.valid[:, None] * class_weight * (eps / classes)
-            row_total = on_target + spread.sum(axis=1)
+        dtype, target_weight = ctx.dtype, ctx.target_weight
+        mean = ctx.reduction == "mean"
+        if not _grad_state.enabled:  # the common path: one raw scatter
+            scale = (-grad._data / ctx.total if mean else -grad._data).astype(dtype,
+                                                                                copy=False)
+            per_target = scale if target_weight is None else target_weight * scale
+            return _constant(_spread(xp, ctx.shape, ctx.safe, per_target, dtype))
+        # create_graph: the gradient is linear in grad, with a constant coefficient
+        if mean:
+            grad = grad / _constant(xp.asarray(ctx.total, dtype=dtype))
+        coefficient = _constant(_spread(xp, ctx.shape, ctx.safe, dtype.type(-1) if
+                                        target_weight is None else -target_weight, dtype))
+        if ctx.reduction == "none" and len(ctx.shape) > 1:
+            grad = grad.unsqueeze(1)
+        return coefficient * grad
+
+
+class NllLoss2d(NllLoss):
+    node_name = "NllLoss2DBackward0"
+
+
+class _LogSoftmax(LogSoftmax):
+    """log_softmax over the class dim, with its backward in raw arrays unless create_graph
+    (cross_entropy's hot path)."""
+
+    node_name = "LogSoftmaxBackward0"
+
+    @staticmethod
+    def forward(ctx, a, axis):
+        # torch's kernel writes a C-contiguous result, which nll_loss then views
+        return LogSoftmax.forward(ctx, xp_of(a).ascontiguousarray(a), axis)
+
+    @staticmethod
+    def backward(ctx, grad):
         if _grad_state.enabled:
-            # create_graph: the softmax must stay differentiable in the logits
-            target_mass = xp.zeros((rows, classes), dtype=on_target.dtype)
-            target_mass[rows_index, ctx.safe] = on_target
-            if spread is not None:
-                target_mass += spread
-            per_row = (softmax(logits, 1) * _constant(row_total[:, None])
-                       - _constant(target_mass))
-        else:
-            raw = xp.exp(log_probs._data) * row_total[:, None]
-            raw[rows_index, ctx.safe] -= on_target
-            if spread is not None:
-                raw -= spread
-            per_row = _constant(raw)
-        return _scaled(grad, ctx, per_row)
+            return LogSoftmax.backward(ctx, grad)
+        (log_probs,) = ctx.saved_tensors
+        g = grad._data
+        raw = xp_of(g).exp(log_probs._data)
+        raw *= g.sum(axis=ctx.dim, keepdims=True)
+        return _constant(xp_of(g).subtract(g, raw, out=raw))
+
+
+class _MulScalar(Op):
+    """``tensor * number`` as torch's C++ code records it (mul.Scalar: one edge)."""
+
+    node_name = "MulBackward1"
+
+    @staticmethod
+    def forward(ctx, a, other):
+        ctx.other = other
+        return a * a.dtype.type(other)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * ctx.other
+
+
+class _ZeroAt(MaskedFill):
+    """``tensor.masked_fill(mask, 0.0)`` with the mask and value outside the graph (torch's
+    MaskedFillBackward0 of a number: one edge)."""
+
+    node_name = "MaskedFillBackward0"
+
+    @staticmethod
+    def backward(ctx, grad):
+        return MaskedFill.apply(grad, 0, mask=ctx.mask)
+
+
+class _DivScalar(Op):
+    """``tensor / number`` as torch's C++ code records it (div.Scalar: one edge)."""
+
+    node_name = "DivBackward1"
+
+    @staticmethod
+    def forward(ctx, a, other):
+        ctx.other = other
+        with _quiet(xp_of(a)):
+            return a / a.dtype.type(other)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad / ctx.other
 
 
 def _check_target_dtype(target: Tensor) -> None:
@@ -456,10 +505,9 @@ def _check_class_weight(weight, classes: int) -> None:
                            f"{list(weight.shape)}")
 
 
-def _class_index_loss(op, input: Tensor, target: Tensor, weight, ignore_index: int,
-                      reduction: str, **params) -> Tensor:
-    """Run a class-index loss op on (M, C) rows: inputs (C,), (N, C) or (N, C, d1, ...) with
-    targets (), (N,) or (N, d1, ...), checked with torch's messages."""
+def _check_class_index(input: Tensor, target: Tensor, weight) -> None:
+    """torch's checks of a class-index loss on input (C), (N, C) or (N, C, d1, ...) and
+    target (), (N) or (N, d1, ...), with its messages."""
     ndim, target_ndim = input.dim(), target.dim()
     if ndim < 1:
         raise ValueError(f"Expected 1 or more dimensions (got {ndim})")
@@ -488,15 +536,32 @@ def _class_index_loss(op, input: Tensor, target: Tensor, weight, ignore_index: i
     if weight is not None and weight._data.dtype != input._data.dtype:
         raise RuntimeError(f"expected scalar type {_type_word(input.dtype)} but found "
                            f"{_type_word(weight.dtype)}")
-    if input._data.dtype.kind not in "fc":
-        raise NotImplementedError(f'"log_softmax_lastdim_kernel_impl" not implemented for '
-                                  f"'{_type_word(input.dtype)}'")
-    rows = input.reshape(1, classes) if ndim == 1 else (
-        input if ndim == 2 else input.movedim(1, -1).reshape(-1, classes))
-    loss = op.apply(rows, target=target._data.reshape(-1),
-                    weight=_raw(weight, input._data.dtype), ignore_index=ignore_index,
-                    reduction=reduction, **params)
-    return loss.reshape(target.shape) if reduction == "none" and ndim != 2 else loss
+
+
+def _nll_loss_nd(input: Tensor, target: Tensor, weight, ignore_index: int,
+                 reduction: str) -> Tensor:
+    """torch's nll_loss_nd: NllLoss on (C) and (N, C), NllLoss2d on (N, C, H, W), and
+    other dims viewed as (N, C, 1, rest) (the unreduced loss viewed back)."""
+    _check_class_index(input, target, weight)
+    weight = _raw(weight, input._data.dtype)
+    target_array = target._data
+    ndim = input.dim()
+    if ndim <= 2:
+        return NllLoss.apply(input, target=target_array, weight=weight,
+                             ignore_index=ignore_index, reduction=reduction)
+    if ndim == 4:
+        return NllLoss2d.apply(input, target=target_array, weight=weight,
+                               ignore_index=ignore_index, reduction=reduction)
+    batch, classes = input.shape[:2]
+    numel, target_numel = input.numel(), target.numel()
+    shape = (batch, classes, 1, numel // (batch * classes)) if numel else (batch, classes, 0, 0)
+    if not input._data.flags.c_contiguous:
+        input = Contiguous.apply(input)
+    target_array = (xp_of(target_array).ascontiguousarray(target_array).reshape(
+        (batch, 1, target_numel // batch) if target_numel else (batch, 0, 0)))
+    loss = NllLoss2d.apply(Reshape.apply(input, shape=shape), target=target_array,
+                           weight=weight, ignore_index=ignore_index, reduction=reduction)
+    return loss.reshape(target.shape) if reduction == "none" else loss
 
 
 def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
@@ -505,7 +570,10 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
     ``input`` (C), (N, C) or (N, C, d1, ...); 'mean' divides by the summed weights of the
     targets that are not ``ignore_index``."""
     reduction = _reduction(size_average, reduce, reduction)
-    return _class_index_loss(NllLoss, input, target, weight, ignore_index, reduction)
+    if input._data.dtype.kind not in "fc":
+        raise NotImplementedError(f'"log_softmax_lastdim_kernel_impl" not implemented for '
+                                  f"'{_type_word(input.dtype)}'")
+    return _nll_loss_nd(input, target, weight, ignore_index, reduction)
 
 
 def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
@@ -513,7 +581,9 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
                   reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
     """Cross entropy between the logits ``input`` (C), (N, C) or (N, C, d1, ...) and class
     indices (the shape without C) or class probabilities (the same shape as ``input``),
-    through log_softmax; ``weight`` per class, ``ignore_index``, ``label_smoothing``."""
+    through log_softmax; ``weight`` per class, ``ignore_index``, ``label_smoothing``. The
+    graph is torch's: NllLossBackward0 (NllLoss2DBackward0 for more dims) on
+    LogSoftmaxBackward0, and with label smoothing torch's composition around them."""
     reduction = _reduction(size_average, reduce, reduction)
     if input.shape == target.shape:
         return _probability_cross_entropy(input, target, weight, ignore_index, reduction,
@@ -521,8 +591,38 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
     if label_smoothing > 1.0:
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: "
                            f"{label_smoothing:g}")
-    return _class_index_loss(CrossEntropy, input, target, weight, ignore_index, reduction,
-                             label_smoothing=max(float(label_smoothing), 0.0))
+    class_dim = 0 if input.dim() == 1 else 1
+    if input.dim() == 0:
+        raise ValueError("Expected 1 or more dimensions (got 0)")
+    input, axis = _softmax_input("log_softmax", input, class_dim, None)
+    log_probs = _LogSoftmax.apply(input, axis=axis)
+    loss = _nll_loss_nd(log_probs, target, weight, ignore_index, reduction)
+    if label_smoothing <= 0:
+        return loss
+    return _smoothed(loss, log_probs, target, weight, ignore_index, reduction,
+                     float(label_smoothing), class_dim)
+
+
+def _smoothed(loss, log_probs, target, weight, ignore_index, reduction, label_smoothing,
+              class_dim):
+    """``(1 - eps) * loss + eps / C * smooth`` with smooth the (weighted) sum of -log_probs
+    over the classes, zero at ignored targets, reduced as torch reduces it (the mean over
+    the weights of the targets kept)."""
+    classes = log_probs.shape[class_dim]
+    terms = log_probs
+    if weight is not None:
+        terms = log_probs * weight.reshape((classes,) + (1,) * (log_probs.dim() - class_dim - 1))
+    ignored = target._data == ignore_index
+    smooth = _ZeroAt.apply(-terms.sum(class_dim), value=0.0, mask=ignored)
+    if reduction == "mean":
+        kept = ~ignored
+        total = kept.sum() if weight is None else weight._data[target._data[kept]].sum()
+        total = Tensor._make(xp_of(kept).asarray(total))
+        smooth = smooth.sum() / total
+    elif reduction == "sum":
+        smooth = smooth.sum()
+    return (_MulScalar.apply(loss, other=1 - label_smoothing)
+            + _MulScalar.apply(smooth, other=label_smoothing / classes))
 
 
 def _probability_cross_entropy(input, target, weight, ignore_index, reduction,
@@ -543,14 +643,15 @@ def _probability_cross_entropy(input, target, weight, ignore_index, reduction,
             raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: "
                                f"{label_smoothing:g}")
         target = target * (1 - label_smoothing) + label_smoothing / classes
-    terms = log_softmax(input, class_dim) * target
+    input, axis = _softmax_input("log_softmax", input, class_dim, None)
+    terms = _LogSoftmax.apply(input, axis=axis) * target
     if weight is not None:
         terms = terms * weight.reshape((classes,) + (1,) * (input.dim() - class_dim - 1))
     if reduction == "none":
         return -terms.sum(class_dim)
     if reduction == "sum":
         return -terms.sum()
-    return -terms.sum() / (input.numel() / classes) if input.numel() else -terms.sum() * math.nan
+    return _DivScalar.apply(-terms.sum(), other=input.numel() / classes if classes else 0.0)
 
 
 # ----------------------------------------------------------------------------- divergences

@@ -1,10 +1,12 @@
 """Layer functionals of dark.nn.functional: linear and bilinear maps, the normalizations
 (batch, instance, layer, group, RMS), dropout, embedding, one-hot and distances.
 
-Linear, the normalizations and embedding are fused ops with hand-written backward formulas
-(written with Tensor ops, so they can be differentiated again); the rest are compositions
-of existing ops. Dropout masks come from dark's default generator, drawn in the input's
-dtype."""
+Linear builds PyTorch's graph for F.linear (the weight through a TBackward0 view into
+AddmmBackward0 or MmBackward0, with torch.matmul's views around other input dims); its
+product ops take raw BLAS products in backward, and Tensor ops under create_graph. The
+normalizations and embedding are fused ops with hand-written backward formulas (written with
+Tensor ops, so they can be differentiated again); the rest are compositions of existing ops.
+Dropout masks come from dark's default generator, drawn in the input's dtype."""
 from __future__ import annotations
 
 import math
@@ -22,6 +24,7 @@ from ..autograd.grad_mode import state as _grad_state
 from ._util import broadcast_shapes, wrap_dim, xp_of
 from .indexing import _accumulate
 from .linalg import _product, einsum, vector_norm
+from .shape import Contiguous, Reshape, TransposeMatrix, UnsafeView, _viewable
 
 __all__ = ["alpha_dropout", "batch_norm", "bilinear", "cosine_similarity", "dropout",
            "dropout1d", "dropout2d", "dropout3d", "embedding", "feature_alpha_dropout",
@@ -53,46 +56,99 @@ def _check_tensor(name: str, value, argument: str, position: int) -> None:
 # ----------------------------------------------------------------------------- linear
 
 
-class _Linear(Op):
-    """``input @ weight.T + bias`` for an input of any number of leading dims."""
+class _Mm(Op):
+    """``x @ weight_t`` for a matrix x (rows, in) and the transposed weight (in, out)."""
+
+    node_name = "MmBackward0"
+
+    @staticmethod
+    def forward(ctx, x, weight_t):
+        ctx.save_for_backward(x, weight_t)
+        return xp_of(x).matmul(x, weight_t)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight_t = ctx.saved_tensors
+        need_input, need_weight = ctx.needs_input_grad[-2:]
+        grad_input = grad_weight_t = None
+        if not _grad_state.enabled:
+            # the common path: raw products; the weight's gradient is made (out, in) in C
+            # order and handed over transposed, so that TBackward0 gives it back C-contiguous
+            g = grad._data
+            if need_input:
+                grad_input = Tensor._make(g @ weight_t._data.T)
+            if need_weight:
+                grad_weight_t = Tensor._make((g.T @ x._data).T)
+        else:  # create_graph: products of graph tensors
+            if need_input:
+                grad_input = _product(grad, weight_t, transpose_b=True)
+            if need_weight:
+                grad_weight_t = _product(x, grad, transpose_a=True)
+        return grad_input, grad_weight_t
+
+
+class _Addmm(_Mm):
+    """``bias + x @ weight_t`` (torch.addmm as F.linear calls it: bias first)."""
 
     node_name = "AddmmBackward0"
 
     @staticmethod
-    def forward(ctx, x, weight, bias=None):
-        ctx.save_for_backward(x, weight)
-        ctx.has_bias = bias is not None
-        xp = xp_of(x)
-        if x.ndim > 2:
-            out = xp.matmul(x.reshape(-1, x.shape[-1]), weight.T)
-            out = out.reshape(x.shape[:-1] + (weight.shape[0],))
-        else:
-            out = xp.matmul(x, weight.T)
-        if bias is not None:  # checked to broadcast to out's shape
-            out += bias
+    def forward(ctx, bias, x, weight_t):
+        out = _Mm.forward(ctx, x, weight_t)
+        out += bias  # checked to broadcast to out's shape
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        x, weight = ctx.saved_tensors
-        need_input, need_weight = ctx.needs_input_grad[:2]
-        grad_input = grad_weight = grad_bias = None
-        if need_input:
-            grad_input = _product(grad, weight)
-        rows = grad.reshape(-1, weight.shape[0])
-        if need_weight:
-            grad_weight = _product(rows, x.reshape(-1, weight.shape[1]), transpose_a=True)
-        if ctx.has_bias and ctx.needs_input_grad[2]:
-            grad_bias = rows.sum(0)
-        return grad_input, grad_weight, grad_bias
+        grad_input, grad_weight_t = _Mm.backward(ctx, grad)
+        grad_bias = None
+        if ctx.needs_input_grad[0]:
+            # a full-size bias takes the column sums; any other the engine sums down
+            grad_bias = grad.sum(0) if ctx._input_meta[0][0] == grad._data.shape[1:] else grad
+        return grad_bias, grad_input, grad_weight_t
 
 
-class _LinearNoBias(_Linear):
-    node_name = "MmBackward0"
+class _SqueezeRow(Reshape):
+    """The (1, n) -> (n,) squeeze of a 1-D input's product (torch's in-place squeeze_)."""
+
+    node_name = "SqueezeBackward4"
 
 
-class _LinearBatched(_Linear):
-    node_name = "ViewBackward0"
+def _as_rows(input: Tensor, in_features: int) -> Tensor:
+    """input (*, in) as a matrix (rows, in): a view when the layout allows, else a copy."""
+    array = input._data
+    shape = (array.size // in_features if in_features else math.prod(array.shape[:-1]),
+             in_features)
+    if array.flags.c_contiguous or _viewable(array, shape):
+        return Reshape.apply(input, shape=shape)
+    return UnsafeView.apply(Contiguous.apply(input), shape=shape)
+
+
+def _folded_product(input: Tensor, weight_t: Tensor) -> Tensor:
+    """``input @ weight_t`` as torch.matmul builds it for an input of 1 or >= 3 dims."""
+    out_features = weight_t.shape[1]
+    if input.ndim == 1:
+        product = _Mm.apply(input.unsqueeze(0), weight_t)
+        return _SqueezeRow.apply(product, shape=(out_features,))
+    product = _Mm.apply(_as_rows(input, weight_t.shape[0]), weight_t)
+    return UnsafeView.apply(product, shape=tuple(input.shape[:-1]) + (out_features,))
+
+
+def _linear_graph(input: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+    """The product with torch's graph for F.linear: the weight passes through a TBackward0
+    view; a 2-D input gives AddmmBackward0(bias, input, weight.t()) or MmBackward0; a
+    contiguous input of other dims with a 1-D bias is viewed as rows around the addmm;
+    otherwise the product is torch.matmul's folded one and the bias is added after."""
+    weight_t = TransposeMatrix.apply(weight)
+    if input.ndim == 2:
+        return _Mm.apply(input, weight_t) if bias is None else _Addmm.apply(bias, input,
+                                                                           weight_t)
+    if bias is not None and input._data.flags.c_contiguous and (input.ndim == 3
+                                                                or bias.ndim == 1):
+        out = _Addmm.apply(bias, _as_rows(input, weight.shape[1]), weight_t)
+        return Reshape.apply(out, shape=tuple(input.shape[:-1]) + (weight.shape[0],))
+    out = _folded_product(input, weight_t)
+    return out if bias is None else out + bias
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -107,7 +163,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is "
                            f"{weight.ndim}D")
     if weight.ndim == 1:  # a vector weight: a dot product over the last dim
-        out = input.matmul(weight)
+        out = input.matmul(weight.t())
         return out if bias is None else out + bias
     rows = math.prod(input.shape[:-1])
     in_features = input.shape[-1]
@@ -128,8 +184,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
                 f"The expanded size of the tensor ({out_features}) must match the existing "
                 f"size ({bias.shape[-1]}) at non-singleton dimension 1.  Target sizes: "
                 f"[{rows}, {out_features}].  Tensor sizes: {list(bias.shape)}")
-    op = _LinearBatched if input.ndim > 2 else _Linear if bias is not None else _LinearNoBias
-    return op.apply(input, weight, bias)
+    return _linear_graph(input, weight, bias)
 
 
 def bilinear(input1: Tensor, input2: Tensor, weight: Tensor,
