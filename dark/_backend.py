@@ -2,33 +2,48 @@
 from __future__ import annotations
 
 import builtins
+import sys
 
 import numpy as np
 
 _cupy = None
 _cupy_error: str | None = None
+_device_count = 0
+
+
+def _import_cupy():
+    """``import cupy`` (a function of its own so that tests can simulate its outcomes)."""
+    import cupy  # noqa: PLC0415 - CuPy is optional and imported only for CUDA
+
+    return cupy
 
 
 def cupy_module():
-    """Import CuPy on first use; raise a clear RuntimeError when CUDA cannot be used."""
-    global _cupy, _cupy_error
+    """Import CuPy on first use; raise a RuntimeError saying why CUDA cannot be used (CuPy
+    not installed, or installed but no GPU visible). The answer is remembered."""
+    global _cupy, _cupy_error, _device_count
     if _cupy is not None:
         return _cupy
     if _cupy_error is None:
         try:
-            import cupy  # noqa: PLC0415 - CuPy is optional and imported only for CUDA
-
-            count = cupy.cuda.runtime.getDeviceCount()
-            if count == 0:
-                _cupy_error = "CUDA is not available: CuPy is installed but no GPU is visible"
-            else:
-                _cupy = cupy
-                return cupy
-        except ImportError:
+            cupy = _import_cupy()
+        except ImportError as error:
             _cupy_error = ("CUDA is not available: CuPy is not installed "
-                           "(pip install -e '.[cuda12]' or '.[cuda13]')")
+                           f"({error}); install it with pip install -e '.[cuda12]' or "
+                           "'.[cuda13]' (the CUDA major version nvidia-smi shows)")
+            raise RuntimeError(_cupy_error) from None
+        try:
+            count = int(cupy.cuda.runtime.getDeviceCount())
         except Exception as error:  # the CUDA runtime raises its own error types
-            _cupy_error = f"CUDA is not available: no GPU is visible ({error})"
+            _cupy_error = ("CUDA is not available: CuPy is installed but no GPU is visible "
+                           f"(no usable NVIDIA driver or device: {error})")
+            raise RuntimeError(_cupy_error) from None
+        if count == 0:
+            _cupy_error = ("CUDA is not available: CuPy is installed but no GPU is visible "
+                           "(the CUDA runtime reports 0 devices; check CUDA_VISIBLE_DEVICES)")
+        else:
+            _cupy, _device_count = cupy, count
+            return cupy
     raise RuntimeError(_cupy_error)
 
 
@@ -38,6 +53,21 @@ def cuda_available() -> bool:
     except RuntimeError:
         return False
     return True
+
+
+def cuda_device_count() -> int:
+    """The number of visible GPUs (0 without CuPy or a GPU)."""
+    return _device_count if cuda_available() else 0
+
+
+def check_cuda_index(index: int) -> int:
+    """``index`` if it names a visible GPU; else a RuntimeError that says how many there are."""
+    cupy_module()
+    if not 0 <= index < _device_count:
+        raise RuntimeError(f"CUDA error: invalid device ordinal: cuda:{index} is out of range "
+                           f"({_device_count} GPU{'s' if _device_count != 1 else ''} visible, "
+                           f"indices 0..{_device_count - 1})")
+    return index
 
 
 # ----------------------------------------------------------------------------- dtypes
@@ -273,7 +303,11 @@ def to_device(value) -> device:
 
 
 def cuda_index(dev: device) -> int:
+    """The GPU index of a cuda device ('cuda' alone: the current GPU), checked to be in
+    range when CUDA is available (without it, the caller's next CuPy use says why not)."""
     if dev.index is not None:
+        if cuda_available():
+            check_cuda_index(dev.index)
         return dev.index
     return cupy_module().cuda.runtime.getDevice()
 
@@ -308,3 +342,36 @@ def asarray_on(array, dev: device, np_dtype=None):
     cupy = cupy_module()
     with cupy.cuda.Device(cuda_index(dev)):
         return cupy.asarray(array, dtype=np_dtype)
+
+
+# ----------------------------------------------------------------------------- pinned memory
+
+def pin_array(array):
+    """A copy of the numpy array ``array`` in page-locked (pinned) host memory, from which
+    copies to a GPU are faster (``array`` itself when it is pinned already). A RuntimeError
+    without CUDA, as PyTorch's ``Tensor.pin_memory()``, and for an array on a GPU."""
+    if not isinstance(array, np.ndarray):
+        raise RuntimeError(f"cannot pin an array on '{device_of(array)}': only dense CPU "
+                           "tensors can be pinned")
+    try:
+        cupy_module()
+    except RuntimeError as error:
+        raise RuntimeError("Cannot access accelerator device when none is available. "
+                           f"({error})") from None
+    if is_pinned_array(array):
+        return array
+    import cupyx  # noqa: PLC0415 - part of CuPy, imported only once CUDA is in use
+
+    pinned = cupyx.empty_pinned(array.shape, dtype=array.dtype)
+    np.copyto(pinned, array)
+    return pinned
+
+
+def is_pinned_array(array) -> bool:
+    """Whether ``array`` is a numpy array in pinned host memory. False without CUDA, and
+    without asking CuPy when nothing imported it (then nothing can have pinned memory)."""
+    if not isinstance(array, np.ndarray) or array.size == 0 or "cupy" not in sys.modules \
+            or not cuda_available():
+        return False
+    runtime = _cupy.cuda.runtime
+    return runtime.pointerGetMemoryType(array.ctypes.data) == runtime.memoryTypeHost

@@ -459,6 +459,15 @@ class Tensor:
     def cpu(self) -> Tensor:
         return self.to("cpu")
 
+    def pin_memory(self, device=None) -> Tensor:
+        """A copy in pinned (page-locked) host memory, from which copies to the GPU are
+        faster; this tensor itself when it is pinned already. PyTorch's error without CUDA."""
+        array = _backend.pin_array(self._data)
+        return self if array is self._data else Tensor._make(array)
+
+    def is_pinned(self, device=None) -> bool:
+        return _backend.is_pinned_array(self._data)
+
     def cuda(self, device=None, non_blocking: bool = False) -> Tensor:
         if device is None:
             device = "cuda"

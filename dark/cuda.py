@@ -17,9 +17,7 @@ def is_available() -> bool:
 
 def device_count() -> int:
     """The number of visible GPUs (0 without CuPy or a GPU)."""
-    if not _backend.cuda_available():
-        return 0
-    return int(_backend.cupy_module().cuda.runtime.getDeviceCount())
+    return _backend.cuda_device_count()
 
 
 def is_initialized() -> bool:
@@ -32,7 +30,7 @@ def _index(device=None) -> int:
     if device is None:
         return int(cupy.cuda.runtime.getDevice())
     if isinstance(device, int):
-        return device
+        return _backend.check_cuda_index(device)
     dev = _backend.to_device(device)
     if dev.type != "cuda":
         raise ValueError(f"Expected a cuda device, but got: {dev}")
@@ -45,15 +43,20 @@ def current_device() -> int:
 
 
 def set_device(device) -> None:
-    """Make ``device`` the current GPU (the one 'cuda' without an index means)."""
+    """Make ``device`` the current GPU (the one 'cuda' without an index means); a negative
+    index is a no-op, as in PyTorch."""
+    if isinstance(device, int) and device < 0:
+        return
     _backend.cupy_module().cuda.Device(_index(device)).use()
 
 
 class device:
-    """Context manager that makes ``device`` the current GPU inside the block."""
+    """Context manager that makes ``device`` the current GPU inside the block (None or a
+    negative index: no change)."""
 
     def __init__(self, device):
-        self.index = -1 if device is None else _index(device)
+        negative = isinstance(device, int) and device < 0
+        self.index = -1 if device is None or negative else _index(device)
         self.previous = -1
 
     def __enter__(self):
@@ -69,15 +72,17 @@ class device:
 
 def get_device_name(device=None) -> str:
     """The name of a GPU (the current one by default), e.g. 'NVIDIA H100 80GB HBM3'."""
-    properties = _backend.cupy_module().cuda.runtime.getDeviceProperties(_index(device))
+    index = _index(device)
+    properties = _backend.cupy_module().cuda.runtime.getDeviceProperties(index)
     name = properties["name"]
     return name.decode() if isinstance(name, bytes) else str(name)
 
 
 def synchronize(device=None) -> None:
     """Wait until all work queued on a GPU (the current one by default) has finished."""
+    index = _index(device)
     cupy = _backend.cupy_module()
-    with cupy.cuda.Device(_index(device)):
+    with cupy.cuda.Device(index):
         cupy.cuda.runtime.deviceSynchronize()
 
 

@@ -21,7 +21,7 @@ from ._tensor import Tensor, _type_word
 from .autograd.function import Op
 from .autograd.grad_mode import state as _grad_state
 from .ops._util import broadcast_shapes
-from .ops.creation import finish, on_device, shape_arg, zeros
+from .ops.creation import finish, on_device, pinnable, shape_arg, zeros
 
 _DEFAULT_SEED = 67280421310721  # PyTorch's initial seed
 _MASK64 = (1 << 64) - 1
@@ -341,6 +341,7 @@ def _random_factory(name, kind, kernel, size_args, size, generator, out, dtype, 
                   requires_grad)
 
 
+@pinnable
 def rand(*size_args, size=None, generator=None, out=None, dtype=None, layout=None,
          device=None, requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
     """Uniform values on [0, 1) of shape ``size`` (default dtype)."""
@@ -348,6 +349,7 @@ def rand(*size_args, size=None, generator=None, out=None, dtype=None, layout=Non
                            generator, out, dtype, device, requires_grad)
 
 
+@pinnable
 def randn(*size_args, size=None, generator=None, out=None, dtype=None, layout=None,
           device=None, requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
     """Standard normal values of shape ``size`` (default dtype)."""
@@ -387,6 +389,7 @@ def _integers(generator, dev, low, high, shape, dtype) -> np.ndarray:
                                                                                copy=False))
 
 
+@pinnable
 def randint(*args, size=None, low=None, high=None, generator=None, out=None, dtype=None,
             layout=None, device=None, requires_grad: bool = False,
             pin_memory: bool = False) -> Tensor:
@@ -422,6 +425,7 @@ def randint(*args, size=None, low=None, high=None, generator=None, out=None, dty
     return finish(_integers(generator, dev, low, high, shape, dtype), out, requires_grad)
 
 
+@pinnable
 def randperm(n: int, *, generator=None, out=None, dtype=None, layout=None, device=None,
              requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
     """A random permutation of 0 .. n-1 (int64 unless ``dtype`` is given)."""
@@ -514,6 +518,7 @@ def _number(value) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
+@pinnable
 def normal(mean, std=1.0, size=None, *, generator=None, out=None, dtype=None, layout=None,
            device=None, requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
     """Normal values with the given mean and std: tensors (broadcast together) or numbers;

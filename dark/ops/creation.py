@@ -5,6 +5,7 @@ Factories build their array directly on the target device and in the target dtyp
 float64 temporaries from numpy's defaults)."""
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 import operator
@@ -186,11 +187,41 @@ def finish(array, out, requires_grad: bool) -> Tensor:
     return result
 
 
-def _fill(name, make, size, out, dtype, device, requires_grad) -> Tensor:
+def _fill(name, make, size, out, dtype, device, requires_grad, pin_memory=False) -> Tensor:
     dtype = _dtype(dtype) or (out.dtype if out is not None else _backend.get_default_dtype())
     dev = _backend.to_device(device if device is not None or out is None else out.device)
     shape = shape_arg(name, size)
-    return finish(on_device(dev, lambda xp: make(xp, shape, dtype.np)), out, requires_grad)
+    return _pinned(finish(on_device(dev, lambda xp: make(xp, shape, dtype.np)), out,
+                          requires_grad), pin_memory)
+
+
+def _pinned(out: Tensor, pin_memory: bool) -> Tensor:
+    """``out`` in pinned host memory when ``pin_memory`` (PyTorch's errors without CUDA and
+    for a tensor already on a GPU)."""
+    if not pin_memory:
+        return out
+    if out.device.type != "cpu":
+        raise RuntimeError("Only dense CPU tensors can be pinned")
+    try:
+        array = _backend.pin_array(out._data)
+    except RuntimeError as error:
+        # pin_array's words are "Cannot access accelerator device ... available. (why)"
+        why = str(error).partition("available. ")[2]
+        raise RuntimeError("pin_memory=True requires a CUDA or other accelerator backend; no "
+                           "pinned memory allocator is available on this system."
+                           + (f" {why}" if why else "")) from None
+    pinned = Tensor._make(array)
+    if out.requires_grad:
+        pinned.requires_grad_(True)
+    return pinned
+
+
+def pinnable(factory):
+    """Give a factory's ``pin_memory=True`` its meaning: the result in pinned memory."""
+    @functools.wraps(factory)
+    def make(*args, pin_memory: bool = False, **kwargs):
+        return _pinned(factory(*args, **kwargs), pin_memory)
+    return make
 
 
 def _item(value):
@@ -212,6 +243,7 @@ def tensor(data, *, dtype=None, device=None, requires_grad: bool = False,
     out = Tensor._make(_array_from_data(data, dtype, _backend.to_device(device)))
     if requires_grad:
         out.requires_grad_(True)
+    out = _pinned(out, pin_memory)
     return out
 
 
@@ -219,9 +251,9 @@ def scalar_tensor(s, *, dtype=None, layout=None, device=None, requires_grad: boo
                   pin_memory: bool = False) -> Tensor:
     """A 0-d tensor holding the number ``s`` (default dtype unless ``dtype`` is given)."""
     dtype = _dtype(dtype) or _backend.get_default_dtype()
-    return finish(on_device(_backend.to_device(device),
-                            lambda xp: xp.asarray(_item(s), dtype=dtype.np)), None,
-                  requires_grad)
+    return _pinned(finish(on_device(_backend.to_device(device),
+                                    lambda xp: xp.asarray(_item(s), dtype=dtype.np)), None,
+                          requires_grad), pin_memory)
 
 
 def from_numpy(ndarray: np.ndarray) -> Tensor:
@@ -295,7 +327,7 @@ def zeros(*size_args, size=None, out=None, dtype=None, layout=None, device=None,
     """A tensor of ``size`` filled with 0 (default dtype)."""
     return _fill("zeros", lambda xp, s, d: xp.zeros(s, dtype=d),
                  size_args if size is None else (size,), out, dtype, device,
-                 requires_grad)
+                 requires_grad, pin_memory)
 
 
 def ones(*size_args, size=None, out=None, dtype=None, layout=None, device=None,
@@ -303,7 +335,7 @@ def ones(*size_args, size=None, out=None, dtype=None, layout=None, device=None,
     """A tensor of ``size`` filled with 1 (default dtype)."""
     return _fill("ones", lambda xp, s, d: xp.ones(s, dtype=d),
                  size_args if size is None else (size,), out, dtype, device,
-                 requires_grad)
+                 requires_grad, pin_memory)
 
 
 def empty(*size_args, size=None, out=None, dtype=None, layout=None, device=None,
@@ -311,7 +343,7 @@ def empty(*size_args, size=None, out=None, dtype=None, layout=None, device=None,
     """An uninitialised tensor of ``size`` (default dtype)."""
     return _fill("empty", lambda xp, s, d: xp.empty(s, dtype=d),
                  size_args if size is None else (size,), out, dtype, device,
-                 requires_grad)
+                 requires_grad, pin_memory)
 
 
 def full(size, fill_value, *, out=None, dtype=None, layout=None, device=None,
@@ -324,7 +356,7 @@ def full(size, fill_value, *, out=None, dtype=None, layout=None, device=None,
     value = _item(fill_value)
     dtype = _dtype(dtype) or (out.dtype if out is not None else _number_dtype(value))
     return _fill("full", lambda xp, s, d: _full_array(xp, s, value, d), (size,), out, dtype,
-                 device, requires_grad)
+                 device, requires_grad, pin_memory)
 
 
 def _full_array(xp, shape, value, np_dtype):
@@ -344,7 +376,7 @@ def eye(n: int, m: int | None = None, *, out=None, dtype=None, layout=None, devi
     if m < 0:
         raise RuntimeError(f"m must be greater or equal to 0, got {m}")
     return _fill("eye", lambda xp, s, d: xp.eye(n, m, dtype=d), (), out, dtype, device,
-                 requires_grad)
+                 requires_grad, pin_memory)
 
 
 # ----------------------------------------------------------------------------- ranges
@@ -477,7 +509,7 @@ def new_zeros(self, *size, dtype=None, layout=None, device=None, requires_grad: 
     """Zeros of ``size`` with this tensor's dtype and device (unless given)."""
     dtype, device = _like_args(self, dtype, device)
     return _fill("new_zeros", lambda xp, s, d: xp.zeros(s, dtype=d), size, None, dtype, device,
-                 requires_grad)
+                 requires_grad, pin_memory)
 
 
 @tensor_method()
@@ -485,7 +517,8 @@ def new_ones(self, *size, dtype=None, layout=None, device=None, requires_grad: b
              pin_memory: bool = False) -> Tensor:
     """Ones of ``size`` with this tensor's dtype and device (unless given)."""
     dtype, device = _like_args(self, dtype, device)
-    return ones(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+    return ones(*size, dtype=dtype, device=device, requires_grad=requires_grad,
+                pin_memory=pin_memory)
 
 
 @tensor_method()
@@ -493,7 +526,8 @@ def new_empty(self, *size, dtype=None, layout=None, device=None, requires_grad: 
               pin_memory: bool = False) -> Tensor:
     """An uninitialised tensor of ``size`` with this tensor's dtype and device."""
     dtype, device = _like_args(self, dtype, device)
-    return empty(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+    return empty(*size, dtype=dtype, device=device, requires_grad=requires_grad,
+                 pin_memory=pin_memory)
 
 
 @tensor_method()
@@ -501,12 +535,13 @@ def new_full(self, size, fill_value, *, dtype=None, layout=None, device=None,
              requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
     """``fill_value`` in ``size`` with this tensor's dtype and device (unless given)."""
     dtype, device = _like_args(self, dtype, device)
-    return full(size, fill_value, dtype=dtype, device=device, requires_grad=requires_grad)
+    return full(size, fill_value, dtype=dtype, device=device, requires_grad=requires_grad,
+                pin_memory=pin_memory)
 
 
 @tensor_method()
 def new_tensor(self, data, *, dtype=None, layout=None, device=None,
-               requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
+               requires_grad: bool = False) -> Tensor:
     """A copy of ``data`` with this tensor's dtype and device (unless given)."""
     if isinstance(data, Tensor):
         warnings.warn(_COPY_WARNING, UserWarning, stacklevel=2)

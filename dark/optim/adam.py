@@ -1,6 +1,7 @@
 """Adam (and, with decoupled weight decay, AdamW's update)."""
 from __future__ import annotations
 
+from . import _fused
 from .optimizer import (
     Optimizer,
     _addcdiv_,
@@ -98,9 +99,12 @@ class Adam(Optimizer):
             eps = group["eps"]
             for param, state, step in self._params_to_update(group):
                 max_exp_avg_sq = state["max_exp_avg_sq"]._data if amsgrad else None
-                self._update(_adam_update, (param._data, param._grad._data,
-                                            state["exp_avg"]._data, state["exp_avg_sq"]._data,
-                                            max_exp_avg_sq),
-                             lr, beta1, beta2, eps, weight_decay, decoupled, group["maximize"],
-                             step)
+                arrays = (param._data, param._grad._data, state["exp_avg"]._data,
+                          state["exp_avg_sq"]._data, max_exp_avg_sq)
+                if _fused.applies(param._data, param._grad._data):
+                    _fused.adam(*arrays, lr, beta1, beta2, eps, weight_decay, decoupled,
+                                group["maximize"], step)
+                else:
+                    self._update(_adam_update, arrays, lr, beta1, beta2, eps, weight_decay,
+                                 decoupled, group["maximize"], step)
         return loss

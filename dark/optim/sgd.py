@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .._tensor import Tensor
 from ..ops._util import xp_of
+from . import _fused
 from .optimizer import (
     Optimizer,
     _check_not_fused_with,
@@ -89,8 +90,13 @@ class SGD(Optimizer):
                             xp_of(array).empty_like(array))
                         first = True
                     buffer = tensor._data
-                self._update(_sgd_update, (array, param._grad._data, buffer), lr, momentum,
-                             group["dampening"], group["nesterov"], maximize, weight_decay,
-                             first)
+                grad = param._grad._data
+                if _fused.applies(array, grad):
+                    _fused.sgd(array, grad, buffer, lr, momentum, group["dampening"],
+                               group["nesterov"], maximize, weight_decay, first)
+                else:
+                    self._update(_sgd_update, (array, grad, buffer), lr, momentum,
+                                 group["dampening"], group["nesterov"], maximize,
+                                 weight_decay, first)
                 param._bump_version()
         return loss
