@@ -1,12 +1,13 @@
-"""Forward + backward of a conv layer and a max-pool layer, dark against PyTorch (CPU).
+"""Forward + backward of a conv layer and a max-pool layer, dark against PyTorch.
 
-    python benchmarks/conv_layer.py [--repeats 10] [--threads N]
+    python benchmarks/conv_layer.py [--repeats 10] [--threads N] [--device cpu|cuda]
 
 Conv2d(64, 64, 3, padding=1) on a (32, 64, 32, 32) float32 batch, and MaxPool2d(2) on its
 output. PyTorch runs with as many threads as numpy's BLAS (``--threads`` sets both when
 threadpoolctl is installed, otherwise torch only). dark and torch calls alternate, so a
 busy machine slows both alike; prints milliseconds per call (the best and the median of the
-repeats, after a warm-up) and the ratio dark/torch of each."""
+repeats, after a warm-up) and the ratio dark/torch of each. With ``--device cuda`` both run
+on the GPU (torch only when its build sees it) and every call ends with a synchronize."""
 from __future__ import annotations
 
 import argparse
@@ -43,13 +44,16 @@ def blas_threads() -> int:
     return os.cpu_count() or 1
 
 
-def layer_step(layer, x):
-    """Forward, a backward from the sum, and the gradients cleared."""
+def layer_step(layer, x, synchronized_lib=None):
+    """Forward, a backward from the sum, and the gradients cleared; then, on a GPU, a wait
+    for the queued work (``synchronized_lib.cuda.synchronize()``)."""
     out = layer(x)
     out.sum().backward()
     x.grad = None
     for p in layer.parameters():
         p.grad = None
+    if synchronized_lib:
+        synchronized_lib.cuda.synchronize()
 
 
 def timings_ms(functions, repeats: int) -> list:
@@ -65,10 +69,10 @@ def timings_ms(functions, repeats: int) -> list:
     return [(min(record), statistics.median(record)) for record in times]
 
 
-def build(lib, array):
-    conv = lib.nn.Conv2d(64, 64, 3, padding=1)
+def build(lib, array, device: str = "cpu"):
+    conv = lib.nn.Conv2d(64, 64, 3, padding=1).to(device)
     pool = lib.nn.MaxPool2d(2)
-    x = lib.tensor(array, requires_grad=True)
+    x = lib.tensor(array, device=device, requires_grad=True)
     with lib.no_grad():
         pool_input = conv(x).detach().requires_grad_(True)
     return conv, pool, x, pool_input
@@ -78,23 +82,36 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--batch", type=int, default=SHAPE[0], help="batch size")
     args = parser.parse_args()
+    shape = (args.batch, *SHAPE[1:])
+    if args.device == "cuda":
+        try:
+            dark.zeros(1, device="cuda")
+        except RuntimeError as error:  # says why: no CuPy, or no GPU
+            parser.exit(1, f"--device cuda: {error}\n")
+    on_gpu = args.device == "cuda"
+    with_torch = torch is not None and (not on_gpu or torch.cuda.is_available())
     if args.threads is not None and threadpoolctl is not None:
         threadpoolctl.threadpool_limits(args.threads, user_api="blas")
     threads = args.threads or blas_threads()
-    array = np.random.default_rng(0).standard_normal(SHAPE).astype(np.float32)
+    array = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
     names = ("Conv2d(64, 64, 3, padding=1) fwd+bwd", "MaxPool2d(2) fwd+bwd")
-    print(f"input {SHAPE} float32, {threads} thread(s) for numpy BLAS and torch")
+    where = f"device {args.device}" + ("" if with_torch else " (dark only)")
+    print(f"{where}; input {shape} float32, {threads} thread(s) for numpy BLAS and torch")
     print(f"{'layer':38s} {'dark best/median ms':>20s} {'torch best/median ms':>21s} "
           f"{'ratio best/median':>18s}")
-    conv, pool, x, pool_input = build(dark, array)
-    dark_steps = (lambda: layer_step(conv, x), lambda: layer_step(pool, pool_input))
-    if torch is not None:
+    conv, pool, x, pool_input = build(dark, array, args.device)
+    dark_steps = (lambda: layer_step(conv, x, on_gpu and dark),
+                  lambda: layer_step(pool, pool_input, on_gpu and dark))
+    if with_torch:
         torch.set_num_threads(threads)
-        t_conv, t_pool, t_x, t_pool_input = build(torch, array)
-        torch_steps = (lambda: layer_step(t_conv, t_x), lambda: layer_step(t_pool, t_pool_input))
+        t_conv, t_pool, t_x, t_pool_input = build(torch, array, args.device)
+        torch_steps = (lambda: layer_step(t_conv, t_x, on_gpu and torch),
+                       lambda: layer_step(t_pool, t_pool_input, on_gpu and torch))
     for index, name in enumerate(names):
-        if torch is None:
+        if not with_torch:
             (best, median), = timings_ms([dark_steps[index]], args.repeats)
             print(f"{name:38s} {best:9.1f} /{median:8.1f}")
             continue

@@ -1,7 +1,8 @@
-"""One MNIST training epoch of the example's MLP and CNN, dark against PyTorch (CPU).
+"""One MNIST training epoch of the example's MLP and CNN, dark against PyTorch.
 
     python benchmarks/mnist_epoch.py [--batches 200] [--rounds 4] [--models mlp,cnn]
                                      [--batch-sizes 64,256] [--threads N] [--profile MODEL]
+                                     [--device cpu|cuda]
 
 Same model (torch gets dark's initial weights), Adam lr 1e-3, cross-entropy, the same
 batches of the real MNIST training images (normalised float32, preloaded in memory, so no
@@ -10,7 +11,9 @@ forward, loss, backward, step, loss.item()) in `--rounds` blocks per library; se
 epoch are extrapolated from the median block to the 60,000 images of an epoch. dark's
 blocks run first, a pause, then torch's: numpy's BLAS threads and torch's OpenMP threads
 both spin-wait after work, and interleaving the two on a few cores slows torch tenfold.
-torch runs on as many threads as numpy's BLAS.
+torch runs on as many threads as numpy's BLAS. With `--device cuda` the models, the
+optimizer state and the preloaded batches live on the GPU (torch's too, when its build sees
+the GPU; otherwise only dark is timed), and each block is timed between two synchronizes.
 `--profile mlp` (or cnn) runs cProfile on dark's steps instead and prints the top costs."""
 from __future__ import annotations
 
@@ -88,18 +91,20 @@ def build(lib, name: str):
 class Trainer:
     """A model, its Adam optimizer and the batches of one library; `run(k)` trains k steps."""
 
-    def __init__(self, lib, model, images: np.ndarray, labels: np.ndarray, batch_size: int):
-        self.lib, self.model = lib, model
+    def __init__(self, lib, model, images: np.ndarray, labels: np.ndarray, batch_size: int,
+                 device: str = "cpu"):
+        self.lib, self.model, self.device = lib, model.to(device), device
         self.optimizer = lib.optim.Adam(model.parameters(), lr=1e-3)
         self.criterion = lib.nn.CrossEntropyLoss()
-        self.batches = [(lib.from_numpy(images[i:i + batch_size]),
-                         lib.from_numpy(labels[i:i + batch_size]))
+        self.batches = [(lib.from_numpy(images[i:i + batch_size]).to(device),
+                         lib.from_numpy(labels[i:i + batch_size]).to(device))
                         for i in range(0, len(images) - batch_size + 1, batch_size)]
         self.position = 0
         model.train()
 
     def run(self, steps: int) -> float:
         """Seconds for `steps` training steps."""
+        self.synchronize()
         start = time.perf_counter()
         for _ in range(steps):
             data, target = self.batches[self.position % len(self.batches)]
@@ -109,26 +114,40 @@ class Trainer:
             loss.backward()
             self.optimizer.step()
             loss.item()
+        self.synchronize()
         return time.perf_counter() - start
 
+    def synchronize(self) -> None:
+        if self.device != "cpu":
+            self.lib.cuda.synchronize()
 
-def trainers(name: str, batch_size: int, images, labels, batches: int) -> tuple:
-    """dark's and torch's (None without torch) trainers, torch starting from dark's weights."""
+
+def torch_runs_on(device: str) -> bool:
+    return torch is not None and (device == "cpu" or torch.cuda.is_available())
+
+
+def trainers(name: str, batch_size: int, images, labels, batches: int,
+             device: str = "cpu") -> tuple:
+    """dark's and torch's (None without torch, or without its CUDA for 'cuda') trainers,
+    torch starting from dark's weights."""
     count = min(len(images), (batches + 1) * batch_size)
     images, labels = images[:count], labels[:count]
     dark.manual_seed(0)
     model = build(dark, name)
-    dark_trainer = Trainer(dark, model, images, labels, batch_size)
-    if torch is None:
+    torch_model = None
+    if torch_runs_on(device):
+        torch_model = build(torch, name)
+        torch_model.load_state_dict({key: torch.from_numpy(value.numpy().copy())
+                                     for key, value in model.state_dict().items()})
+    dark_trainer = Trainer(dark, model, images, labels, batch_size, device)
+    if torch_model is None:
         return dark_trainer, None
-    torch_model = build(torch, name)
-    torch_model.load_state_dict({key: torch.from_numpy(value.numpy().copy())
-                                 for key, value in model.state_dict().items()})
-    return dark_trainer, Trainer(torch, torch_model, images, labels, batch_size)
+    return dark_trainer, Trainer(torch, torch_model, images, labels, batch_size, device)
 
 
-def profile(name: str, batch_size: int, images, labels, batches: int) -> None:
-    dark_trainer, _ = trainers(name, batch_size, images, labels, batches)
+def profile(name: str, batch_size: int, images, labels, batches: int,
+            device: str = "cpu") -> None:
+    dark_trainer, _ = trainers(name, batch_size, images, labels, batches, device)
     dark_trainer.run(2)
     profiler = cProfile.Profile()
     profiler.enable()
@@ -146,9 +165,15 @@ def main() -> None:
     parser.add_argument("--batch-sizes", default="64,256")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--profile", choices=("mlp", "cnn", "net"))
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--data-root", default=os.environ.get("DARK_DATA")
                         or str(REPO.parent / "shared" / "data"))
     args = parser.parse_args()
+    if args.device == "cuda":
+        try:
+            dark.zeros(1, device="cuda")
+        except RuntimeError as error:  # says why: no CuPy, or no GPU
+            parser.exit(1, f"--device cuda: {error}\n")
     if args.threads is not None and threadpoolctl is not None:
         threadpoolctl.threadpool_limits(args.threads, user_api="blas")
     threads = args.threads or blas_threads()
@@ -157,17 +182,18 @@ def main() -> None:
     images, labels = load_mnist(args.data_root)
     batch_sizes = [int(size) for size in args.batch_sizes.split(",")]
     if args.profile:
-        profile(args.profile, batch_sizes[0], images, labels, args.batches)
+        profile(args.profile, batch_sizes[0], images, labels, args.batches, args.device)
         return
-    print(f"{threads} thread(s) for numpy's BLAS and torch; {args.batches} steps per "
-          f"library in {args.rounds} blocks, extrapolated to {EPOCH} images")
+    where = f"device {args.device}" + ("" if torch_runs_on(args.device) else " (dark only)")
+    print(f"{where}; {threads} thread(s) for numpy's BLAS and torch; {args.batches} steps "
+          f"per library in {args.rounds} blocks, extrapolated to {EPOCH} images")
     print(f"{'model':6s} {'batch':>5s} {'dark s/epoch':>13s} {'torch s/epoch':>14s} "
           f"{'dark/torch':>11s}")
     block = max(1, args.batches // args.rounds)
     for name in args.models.split(","):
         for batch_size in batch_sizes:
             dark_trainer, torch_trainer = trainers(name, batch_size, images, labels,
-                                                   args.batches)
+                                                   args.batches, args.device)
             pair = [dark_trainer] + ([torch_trainer] if torch_trainer else [])
             for trainer in pair:
                 trainer.run(2)

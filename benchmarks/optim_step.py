@@ -111,8 +111,13 @@ def run(repeats: int = 15, device: str = "cpu") -> list:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15)
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     args = parser.parse_args()
+    if args.device == "cuda":
+        try:
+            dark.zeros(1, device="cuda")
+        except RuntimeError as error:  # says why: no CuPy, or no GPU
+            parser.exit(1, f"--device cuda: {error}\n")
     threads = torch.get_num_threads() if torch is not None else 0
     print(f"device {args.device}; torch default threads: {threads}")
     header = f"{'optimizer':36s} {'dark us':>9s} {'torch(1) us':>12s} {'ratio':>7s} " \
