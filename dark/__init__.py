@@ -1,4 +1,6 @@
 """dark: a deep-learning framework on numpy (CPU) and CuPy (GPU) with PyTorch's API."""
+from . import _memory
+_memory.tune_malloc()
 from . import _backend
 from ._backend import (bool_ as bool, complex64, complex128, device, dtype, float16,
                        float32, float64, get_default_dtype, int8, int16, int32, int64,

@@ -286,10 +286,11 @@ def conv_weight_grad(xp, x, grad_output, kernel, stride, padding, dilation, grou
     if flat is not None and flat.out == tuple(out_shape):
         for k, (start, stop) in enumerate(flat.chunks(x.shape[0])):
             part = columns[k] if columns is not None else flat.columns(xp, x[start:stop])
-            product = xp.matmul(flat.wide_grad(xp, grad_output[start:stop]),
-                                part.transpose(0, 2, 1))
+            # (rows, n * L) @ (n * L, C_out): the long sum runs along both operands' rows
+            product = xp.matmul(part, flat.wide_grad(xp, grad_output[start:stop])
+                                .transpose(0, 2, 1))
             total = product if total is None else total + product
-        return total.reshape(shape)
+        return total.transpose(0, 2, 1).reshape(shape)
     for start, stop, part in _column_chunks(xp, x, out_shape, kernel, stride, padding,
                                             dilation, groups):
         product = xp.matmul(_grouped_output(xp, grad_output[start:stop], groups),
