@@ -527,12 +527,62 @@ def getitem(self: Tensor, index) -> Tensor:
     basic, name, advanced = _parse(self, index)
     out = self
     if basic is not None:
+        steps = None
+        if advanced is None and self._requires_grad and _grad_state.enabled:
+            steps = _view_steps(self._data.shape, index)
+            if steps:
+                name = steps[0][0]
+            elif steps is not None:
+                name = "Alias"
+        if steps is not None and len(steps) > 1:
+            # one node per step, as PyTorch records x[0, 1:] as Slice(Select(x))
+            for step_name, key in steps:
+                source, region = out, _Region(key)
+                out = _BASIC_OPS[step_name].apply(source, view=region)
+                _record_view(out, source, region)
+            return out
         region = _Region(basic)
         out = _BASIC_OPS[name].apply(self, view=region)
         _record_view(out, self, region)
     if advanced is not None:
         out = AdvancedIndex.apply(out, key=advanced)
     return out
+
+
+def _view_steps(shape, index) -> list | None:
+    """PyTorch's chain of view ops for a basic index (ints, slices, None, Ellipsis), as
+    (op name, key of that one step) pairs, left to right. In a tuple a slice that keeps the
+    whole dim records nothing (x[:, 0] is one Select), a lone slice always records a Slice;
+    no step at all is an Alias. None when the index is not purely basic."""
+    single = type(index) is not tuple
+    items = [_classify(i) for i in ((index,) if single else index)]
+    if any(it[0] not in ("int", "slice", "none", "ellipsis") for it in items):
+        return None
+    sizes = list(shape)
+    consumed = sum(1 for it in items if it[0] in ("int", "slice"))
+    steps = []
+    dim = 0
+    for it in items:
+        kind = it[0]
+        lead = (slice(None),) * dim
+        if kind == "ellipsis":
+            dim += len(shape) - consumed
+        elif kind == "int":
+            steps.append(("Select", lead + (it[1], Ellipsis)))
+            del sizes[dim]
+        elif kind == "none":
+            steps.append(("Unsqueeze", lead + (None, Ellipsis)))
+            sizes.insert(dim, 1)
+            dim += 1
+        else:
+            part = it[1]
+            whole = part.start in (None, 0) and (part.stop is None or part.stop >= sizes[dim]) \
+                and part.step in (None, 1)
+            if single or not whole:
+                steps.append(("Slice", lead + (part, Ellipsis)))
+                sizes[dim] = len(range(*part.indices(sizes[dim])))
+            dim += 1
+    return steps
 
 
 def _type_name(dtype) -> str:
