@@ -260,3 +260,39 @@ def test_hardtanh_module_rejects_inverted_range():
         torch.nn.Hardtanh(1.0, -1.0)
     with pytest.raises(AssertionError):
         dark.nn.Hardtanh(1.0, -1.0)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16"])
+def test_relu_backward_zeroes_nan_and_inf_gradients_like_torch(dtype, device):
+    """threshold_backward gives 0 where the output is not positive, whatever the incoming
+    gradient holds there (NaN and inf included), and the gradient itself elsewhere."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((5, 7, 9)).astype(dtype)
+    x[0, 0, :3] = 0.0
+    g = rng.standard_normal(x.shape).astype(dtype)
+    g.flat[::5] = np.nan
+    g.flat[::7] = np.inf
+    grads = []
+    for lib, dev in ((dark, device), (torch, "cpu")):
+        t = lib.tensor(x, device=dev, requires_grad=True)
+        lib.nn.functional.relu(t).backward(lib.tensor(g, device=dev))
+        grads.append(t.grad.cpu().numpy())
+    np.testing.assert_array_equal(grads[0], grads[1])
+
+
+def test_where_or_zero_matches_where():
+    from dark.ops._util import where_or_zero
+
+    rng = np.random.default_rng(1)
+    for dtype in ("float16", "float32", "float64", "int32", "int64", "uint8"):
+        values = (rng.standard_normal((4, 6)) * 50).astype(dtype)
+        if values.dtype.kind == "f":
+            values[0, :3] = [np.nan, np.inf, -np.inf]
+        keep = rng.standard_normal((4, 6)) > 0
+        expected = np.where(keep, values, np.zeros((), dtype))
+        got = where_or_zero(np, keep, values)
+        assert got.dtype == values.dtype
+        np.testing.assert_array_equal(got, expected)
+        out = np.full((6, 4), 7, dtype).T  # a non-contiguous target
+        assert where_or_zero(np, keep, values, out=out) is out
+        np.testing.assert_array_equal(out, expected)

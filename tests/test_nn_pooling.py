@@ -216,3 +216,24 @@ def test_max_pool_of_a_non_contiguous_input_follows_torch():
     out.sum().backward()
     t_out.sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), t_x.grad.numpy())
+
+
+@pytest.mark.parametrize("kernel, stride", [(2, 2), (3, 2)])
+def test_max_pool_backward_zeroes_nan_gradients_off_the_argmax(kernel, stride, device):
+    """Only the argmax of each window receives the incoming gradient: a NaN or inf gradient
+    does not leak to the other entries (torch gives them 0)."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, 8, 8)).astype(np.float32)
+    grads = []
+    g = None
+    for lib, dev in ((dark, device), (torch, "cpu")):
+        t = lib.tensor(x, device=dev, requires_grad=True)
+        out = lib.nn.functional.max_pool2d(t, kernel, stride)
+        if g is None:
+            g = rng.standard_normal(tuple(out.shape)).astype(np.float32)
+            g.flat[::3] = np.nan
+            g.flat[::4] = np.inf
+        out.backward(lib.tensor(g, device=dev))
+        grads.append(t.grad.cpu().numpy())
+    # overlapping windows add several gradients into one entry, in another order than torch
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-6, atol=0)

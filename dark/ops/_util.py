@@ -92,3 +92,23 @@ def broadcast_shapes(*shapes) -> tuple:
                         f"({size}) at non-singleton dimension {j}")
                 result[j] = size
     return tuple(result)
+
+
+def where_or_zero(xp, keep, values, out=None):
+    """``values`` where ``keep``, else 0 (a NaN or inf in ``values`` where not kept gives 0,
+    as PyTorch's threshold/pooling backward). On numpy it is a bit mask, values & -keep:
+    np.where branches per element and on the irregular masks of ReLU and max pooling runs
+    5x slower. ``out``: an array of values' shape and dtype to write into."""
+    if xp is np and values.dtype.kind in "fiu" and values.shape == keep.shape:
+        bits = np.dtype(f"i{values.dtype.itemsize}")
+        mask = np.negative(keep, dtype=bits)
+        if out is None:
+            np.bitwise_and(mask, values.view(bits), out=mask)
+            return mask.view(values.dtype)
+        np.bitwise_and(mask, values.view(bits), out=out.view(bits))
+        return out
+    result = xp.where(keep, values, xp.zeros((), dtype=values.dtype))
+    if out is None:
+        return result
+    out[...] = result
+    return out

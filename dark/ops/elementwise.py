@@ -15,7 +15,7 @@ from .._tensor import Tensor
 from ..autograd.function import Op
 from ..autograd.grad_mode import state as _grad_state
 from ._registry import TENSOR_METHODS, tensor_method
-from ._util import broadcast_shapes, promote, xp_of
+from ._util import broadcast_shapes, promote, where_or_zero, xp_of
 
 # ----------------------------------------------------------------------------- helpers
 
@@ -549,8 +549,17 @@ Ceil = _unary_op("Ceil", _keep_integers(lambda xp, a: xp.ceil(a)),
 Trunc = _unary_op("Trunc", _keep_integers(lambda xp, a: xp.trunc(a)),
                   lambda g, x, y: _zeros_like(g), None, False)
 Frac = _unary_op("Frac", _quiet(lambda xp, a: a - xp.trunc(a)), lambda g, x, y: g, None, False)
-Relu = _unary_op("Relu", lambda xp, a: xp.maximum(a, 0),
-                 lambda g, x, y: where(y > 0, g, 0.0), "output", False)
+def _relu_grad(g, x, y):
+    """threshold_backward: g where the output is positive, else 0."""
+    if _grad_state.enabled:  # create_graph: differentiable in g
+        return where(y > 0, g, 0.0)
+    grad = g._data
+    if grad.shape != y._data.shape:
+        return where(y > 0, g, 0.0)
+    return Tensor._make(where_or_zero(xp_of(grad), y._data > 0, grad))
+
+
+Relu = _unary_op("Relu", lambda xp, a: xp.maximum(a, 0), _relu_grad, "output", False)
 
 
 class Neg(Op):

@@ -18,7 +18,7 @@ import numpy as np
 
 from .._tensor import Tensor
 from ..autograd.function import Op
-from ._util import xp_of
+from ._util import where_or_zero, xp_of
 from .conv import pad_array, window_view
 
 # ----------------------------------------------------------------------------- geometry
@@ -285,11 +285,10 @@ class ScatterFlat(Op):
                 out = xp.empty(local.shape[:2] + spatial, dtype=values.dtype)
                 windows = geometry.windows(xp, out, None)
                 for k, offset in enumerate(_offsets(geometry.kernel)):
-                    xp.multiply(local == k, grad, out=windows[(Ellipsis,) + offset])
+                    where_or_zero(xp, local == k, grad, out=windows[(Ellipsis,) + offset])
                 return out.reshape(lead + spatial)
-            zero = xp.zeros((), dtype=values.dtype)
             spread = _spread(xp, geometry, local.shape[:2], values.dtype,
-                             lambda k: xp.where(local == k, grad, zero))
+                             lambda k: where_or_zero(xp, local == k, grad))
             return spread.reshape(lead + spatial)
         plane = math.prod(spatial)
         flat_values = values.reshape(-1, math.prod(values.shape[values.ndim - d:]))
