@@ -51,7 +51,7 @@ FIXTURES = REPO / "tests" / "fixtures"
 
 
 # ----------------------------------------------------------------------------- inputs
-# (tests/test_torchvision_parity.py has a copy of these two functions)
+# (tests/test_torchvision_parity.py makes its inputs with these two functions)
 
 def make_images() -> dict:
     """The deterministic PIL inputs: 'L' (18 rows x 22 columns of noise), 'RGB' (14 x 17)."""

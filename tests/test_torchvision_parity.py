@@ -9,6 +9,7 @@ torchvision calls; this test runs the same chain with dark's functions and class
 names on the same inputs and compares type, PIL mode, dtype, shape and values.
 """
 import hashlib
+import importlib.util
 import io
 import json
 import pathlib
@@ -56,21 +57,19 @@ UINT8_ROUNDING = r"(resize/.*_u8/.*/(bilinear|bicubic)|Resize/RGB_u8/)"
 
 
 # ----------------------------------------------------------------------------- inputs
-# (copies of the functions in scripts/make_torchvision_fixture.py; the stored in/ arrays
-# check that they still make the same images)
+# the inputs are made by the fixture script's own functions (it imports torchvision only
+# when run); the stored in/ arrays check that they still make the same images
 
-def make_images() -> dict:
-    gray = np.random.RandomState(0).randint(0, 256, size=(18, 22)).astype(np.uint8)
-    rgb = np.random.RandomState(1).randint(0, 256, size=(14, 17, 3)).astype(np.uint8)
-    return {"L": Image.fromarray(gray, "L"), "RGB": Image.fromarray(rgb, "RGB")}
+def _fixture_script():
+    path = pathlib.Path(__file__).resolve().parents[1] / "scripts" / "make_torchvision_fixture.py"
+    spec = importlib.util.spec_from_file_location("make_torchvision_fixture", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def make_batches() -> dict:
-    state = np.random.RandomState(2)
-    batch = (state.rand(5, 3, 6, 7) * 3.0 - 1.0).astype(np.float32)
-    gray = (state.rand(4, 1, 6, 7) * 2.0).astype(np.float32)
-    batch_u8 = state.randint(0, 256, size=(3, 3, 5, 4)).astype(np.uint8)
-    return {"batch": batch, "batch1": gray, "batch_u8": batch_u8}
+_SCRIPT = _fixture_script()
+make_images, make_batches = _SCRIPT.make_images, _SCRIPT.make_batches
 
 
 def _sha256(array) -> str:
