@@ -535,3 +535,58 @@ def test_training_steps_keep_the_memory_pool_flat():
         step()
     dark.cuda.synchronize()
     assert dark.cuda.memory_reserved() == held
+
+
+class _SmallCNN(dark.nn.Module):
+    """conv, ReLU, max pooling, dropout, linear: the layers of the MNIST example."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = dark.nn.Conv2d(1, 4, 3, padding=1)
+        self.dropout = dark.nn.Dropout(0.25)
+        self.fc = dark.nn.Linear(4 * 4 * 4, 10)
+
+    def forward(self, x):
+        x = dark.nn.functional.max_pool2d(dark.nn.functional.relu(self.conv(x)), 2)
+        return self.fc(self.dropout(dark.flatten(x, 1)))
+
+
+@needs_gpu
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_training_step_makes_no_host_transfer(optimizer, monkeypatch):
+    """A whole training step (zero_grad, forward, loss, backward, step) on the GPU neither
+    synchronises with the host (CuPy's sync detection: device-to-host copies, .item(),
+    bool() of an array) nor copies host arrays to the device; only reading the loss does."""
+    import cupy
+    import cupyx
+
+    model = _SmallCNN().to("cuda")
+    opt = (dark.optim.SGD(model.parameters(), lr=0.1, momentum=0.9) if optimizer == "sgd"
+           else dark.optim.Adam(model.parameters()))
+    x = dark.randn(8, 1, 8, 8, device="cuda")
+    target = dark.randint(0, 10, (8,), device="cuda")
+
+    def step():
+        opt.zero_grad()
+        loss = dark.nn.functional.cross_entropy(model(x), target)
+        loss.backward()
+        opt.step()
+        return loss
+
+    step()  # the first step makes the optimizer state and compiles the kernels
+    uploads = []
+    for name in ("asarray", "array"):
+        original = getattr(cupy, name)
+
+        def counting(obj, *args, _original=original, **kwargs):
+            if isinstance(obj, np.ndarray) and obj.size > 1:
+                uploads.append(obj.shape)
+            return _original(obj, *args, **kwargs)
+
+        monkeypatch.setattr(cupy, name, counting)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # allow_synchronize is deprecated, still working
+        with cupyx.allow_synchronize(False):
+            loss = step()
+    assert uploads == []
+    assert np.isfinite(loss.item())
