@@ -24,6 +24,7 @@ from PIL import Image, ImageEnhance, ImageOps
 
 from ... import _backend
 from ..._tensor import Tensor
+from ...autograd.grad_mode import state as _grad_state
 from ...ops.creation import as_tensor, from_numpy
 from ...ops.indexing import index_select
 from ...ops.sampling import AxisResample, interpolate
@@ -245,6 +246,8 @@ def normalize(tensor: Tensor, mean, std, inplace: bool = False) -> Tensor:
     if tensor.ndim < 3:
         raise ValueError("Expected tensor to be a tensor image of size (..., C, H, W). Got "
                          f"tensor.size() = {tensor.size()}.")
+    if not (tensor.requires_grad and _grad_state.enabled):
+        return _normalize_raw(tensor, mean, std, inplace)
     if not inplace:
         tensor = tensor.clone()
     dtype = tensor.dtype
@@ -258,6 +261,29 @@ def normalize(tensor: Tensor, mean, std, inplace: bool = False) -> Tensor:
     if std.ndim == 1:
         std = std.view(-1, 1, 1)
     return tensor.sub_(mean).div_(std)
+
+
+def _normalize_raw(tensor: Tensor, mean, std, inplace: bool) -> Tensor:
+    """normalize without a graph to record (the data pipeline's case): the same float
+    arithmetic, (x - mean) / std in the tensor's dtype, on the raw array in two passes."""
+    data = tensor._data
+    xp = _backend.array_module(data)
+
+    def channel_values(values):
+        values = values._data if isinstance(values, Tensor) else values
+        array = xp.asarray(values, dtype=data.dtype)
+        return array.reshape(-1, 1, 1) if array.ndim == 1 else array
+
+    mean, std = channel_values(mean), channel_values(std)
+    if bool((std == 0).any()):
+        raise ValueError(f"std evaluated to zero after conversion to {tensor.dtype}, leading "
+                         "to division by zero.")
+    if not inplace:
+        return Tensor._make(xp.divide(xp.subtract(data, mean), std))
+    xp.subtract(data, mean, out=data)
+    xp.divide(data, std, out=data)
+    tensor._bump_version()
+    return tensor
 
 
 # ----------------------------------------------------------------------------- resize
