@@ -14,3 +14,4 @@ from .dropout import *  # noqa: F403
 from .sparse import *  # noqa: F403
 from .rnn import *  # noqa: F403
 from .distance import *  # noqa: F403
+from .attention import *  # noqa: F403
