@@ -10,7 +10,8 @@ __all__ = ["Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d"]
 
 class Upsample(Module):
     """Resize (N, C, *spatial) input to ``size`` or by ``scale_factor`` with ``mode``
-    ('nearest', 'nearest-exact', 'linear', 'bilinear', 'trilinear', 'area')."""
+    ('nearest', 'nearest-exact', 'linear', 'bilinear', 'bicubic', 'trilinear', 'area'), as
+    F.interpolate (without antialiasing, which torch's Upsample does not offer either)."""
 
     def __init__(self, size=None, scale_factor=None, mode: str = "nearest",
                  align_corners: bool | None = None,
