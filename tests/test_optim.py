@@ -186,13 +186,17 @@ def test_parity(case, dtype, device):
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("case", [c for c in CASES if c[1]], ids=case_id)
 def test_parity_large_and_strided(case, dtype, device):
+    check_large_and_strided(case, dtype, device, steps=4)
+
+
+def check_large_and_strided(case, dtype, device, steps):
     """Parameters larger than the CPU update's cache-sized pieces (one not a multiple of
     them) and a non-contiguous one (updated whole) follow torch as the small ones do."""
     name, options = case
     rng = np.random.default_rng(3)
     shapes = [(130, 301), (70, 40)]
     init = [rng.standard_normal(s).astype(dtype) for s in shapes]
-    grads = [[rng.standard_normal(s).astype(dtype) for s in shapes] for _ in range(4)]
+    grads = [[rng.standard_normal(s).astype(dtype) for s in shapes] for _ in range(steps)]
     mine = [dark.tensor(init[0], device=device, requires_grad=True),
             dark.tensor(init[1].T.copy(), device=device).t().requires_grad_()]
     assert not mine[1].is_contiguous()

@@ -12,6 +12,7 @@ from test_optim import (
     TOLERANCES,
     assert_same_params,
     assert_same_state_dict,
+    check_large_and_strided,
     make_data,
     make_params,
     raised,
@@ -88,23 +89,7 @@ def test_parity(case, dtype, device):
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("case", CASES[1:4] + CASES[7:10], ids=case_id)
 def test_parity_large_and_strided(case, dtype, device):
-    """Parameters larger than the CPU update's cache-sized pieces (one not a multiple of
-    them) and a non-contiguous one (updated whole) follow torch as the small ones do."""
-    name, options = case
-    rng = np.random.default_rng(3)
-    shapes = [(130, 301), (70, 40)]
-    init = [rng.standard_normal(s).astype(dtype) for s in shapes]
-    grads = [[rng.standard_normal(s).astype(dtype) for s in shapes] for _ in range(6)]
-    mine = [dark.tensor(init[0], device=device, requires_grad=True),
-            dark.tensor(init[1].T.copy(), device=device).t().requires_grad_()]
-    assert not mine[1].is_contiguous()
-    theirs = make_params(torch, init)
-    my_opt, their_opt = build(dark, name, options, mine), build(torch, name, options, theirs)
-    run_steps(dark, my_opt, mine, grads, device)
-    run_steps(torch, their_opt, theirs, grads)
-    tol = TOLERANCES[dtype]
-    assert_same_params(mine, theirs, tol)
-    assert_same_state_dict(my_opt.state_dict(), their_opt.state_dict(), tol)
+    check_large_and_strided(case, dtype, device, steps=6)
 
 
 @pytest.mark.parametrize("name", sorted(GROUP_OPTIONS))
