@@ -255,7 +255,9 @@ def _linear_terms(in_size: int, out_size: int, scale, align_corners: bool, np_dt
         source = dst * ratio
     else:
         ratio = np_dtype(1.0 / scale if scale is not None else in_size / out_size)
-        source = np.maximum(ratio * (dst + np_dtype(0.5)) - np_dtype(0.5), np_dtype(0))
+        # torch's compiled kernel fuses this multiply-add (see _fma below)
+        source = np.maximum(_fma(ratio, (dst + np_dtype(0.5)).astype(np_dtype),
+                                 np_dtype(-0.5), np_dtype), np_dtype(0))
     low = np.minimum(source.astype(np.int64), in_size - 1)
     weight_high = np.clip(source - low, 0, 1).astype(np_dtype)
     high = np.minimum(low + 1, in_size - 1)

@@ -3,10 +3,9 @@ dark Tensors of shape (..., C, H, W).
 
 PIL images go through Pillow exactly as torchvision does (resize, crop, transpose, rotate,
 transform, ImageEnhance, ImageOps.expand). Tensors are transformed with torchvision's
-formulas: crops, flips, pads, normalize and nearest resizing use dark ops (so they are
-differentiable); bilinear and bicubic resizing (antialiased or not) is one differentiable op
-that reproduces torch's CPU kernels' weights bit for bit and their order of accumulation
-(float32 results agree with torchvision's to a few ulps, see tests/test_torchvision_parity.py);
+formulas: crops, flips, pads, normalize and resizing use dark ops (so they are
+differentiable; tensor resizing calls dark's ``interpolate`` exactly as torchvision calls
+torch's, on (C, H, W) or (N, C, H, W) tensors, see tests/test_torchvision_parity.py);
 rotate / affine (torchvision's affine grid plus ``grid_sample``, with the fused multiply-adds
 of torch's CPU kernels, bit-identical in float32) and the colour ops work on the raw arrays
 of the tensor's array module (numpy or CuPy) and are not differentiable.
@@ -27,7 +26,7 @@ from ..._tensor import Tensor
 from ...autograd.grad_mode import state as _grad_state
 from ...ops.creation import as_tensor, from_numpy
 from ...ops.indexing import index_select
-from ...ops.sampling import AxisResample, interpolate
+from ...ops.sampling import interpolate
 from ...ops.sampling import pad as torch_pad
 
 
@@ -336,160 +335,33 @@ def resize(img, size, interpolation=InterpolationMode.BILINEAR, max_size: int | 
     return _resize_tensor(img, output_size, interpolation.value, antialias)
 
 
-def _cast_squeeze_out(img: Tensor, out_dtype) -> Tensor:
-    if img.dtype is not out_dtype:
-        if not out_dtype.is_floating_point:
-            img = img.round()
-        img = img.to(out_dtype)
-    return img
-
-
 def _resize_tensor(img: Tensor, size: list[int], mode: str, antialias) -> Tensor:
+    """torchvision's _functional_tensor.resize: the image made NCHW and floating point
+    (float32 unless float32 / float64), resized by ``interpolate`` (so 2-D and 5-D tensors are
+    rejected by it, as torch's), bicubic uint8 clamped to [0, 255], then squeezed and cast back
+    (integer types rounded first)."""
     _assert_image_tensor(img)
-    if mode not in ("nearest", "nearest-exact", "bilinear", "bicubic"):
-        raise ValueError(f"Interpolation mode '{mode}' is unsupported with Tensor input")
-    antialias = bool(antialias) and mode in ("bilinear", "bicubic")
+    if antialias is None:
+        antialias = False
+    if antialias and mode not in ("bilinear", "bicubic"):
+        antialias = False  # documented: irrelevant for the other modes
+    need_squeeze = img.ndim < 4
+    x = img.unsqueeze(0) if need_squeeze else img
     out_dtype = img.dtype
-    lead = tuple(img.shape[:-2])
-    x = img.reshape(-1, 1, img.shape[-2], img.shape[-1])
-    if out_dtype.name not in ("float32", "float64"):
+    need_cast = out_dtype.name not in ("float32", "float64")
+    if need_cast:
         x = x.to(_backend.float32)
-    if mode in ("bilinear", "bicubic"):
-        np_dtype = x.dtype.np
-        # torch resamples the width first, then the height
-        plan = tuple((axis, in_size, _resample_terms(in_size, out_size, mode, antialias,
-                                                     np_dtype))
-                     for axis, in_size, out_size in ((3, img.shape[-1], size[1]),
-                                                     (2, img.shape[-2], size[0]))
-                     if antialias is False or in_size != out_size)
-        x = _resample_op(mode, antialias).apply(x, plan=plan)
-    else:
-        x = interpolate(x, size=size, mode=mode)
+    align_corners = False if mode in ("bilinear", "bicubic") else None
+    x = interpolate(x, size=size, mode=mode, align_corners=align_corners, antialias=antialias)
     if mode == "bicubic" and out_dtype.name == "uint8":
-        x = x.clamp(0, 255)
-    return _cast_squeeze_out(x.reshape(lead + tuple(size)), out_dtype)
-
-
-# Bilinear and bicubic resizing reproduce torch's CPU kernels (``_upsample_bilinear2d_aa``,
-# ``_upsample_bicubic2d_aa``, ``upsample_bilinear2d``, ``upsample_bicubic2d`` with
-# align_corners=False) bit for bit in float32: the same weights, computed with the same
-# float32 / float64 roundings and fused multiply-adds, and the same order of accumulation
-# (one axis at a time, width first; per output ``out = x0 * w0`` then ``out = fma(xj, wj,
-# out)`` for the following taps). A float32 fma is emulated exactly enough in float64 (the
-# product of two float32 is exact there). float64 images use the same formulas without fma.
-
-def _fma(a, b, c, np_dtype):
-    """a * b + c rounded once to ``np_dtype`` (float32: through float64)."""
-    if np_dtype == np.float32:
-        return (np.asarray(a, np.float64) * np.asarray(b, np.float64)
-                + np.asarray(c, np.float64)).astype(np.float32)
-    return np.asarray(a, np_dtype) * np.asarray(b, np_dtype) + np.asarray(c, np_dtype)
-
-
-def _cubic_convolution1(x, a: float, np_dtype):
-    """((a + 2) x - (a + 3)) x x + 1 for |x| <= 1, as torch's float kernel computes it."""
-    t = _fma(np_dtype.type(a + 2), x, -np_dtype.type(a + 3), np_dtype)
-    return _fma((t * x).astype(np_dtype), x, 1.0, np_dtype)
-
-
-def _cubic_convolution2(x, a: float, np_dtype):
-    """((a x - 5 a) x + 8 a) x - 4 a for 1 < |x| < 2."""
-    t = _fma(np_dtype.type(a), x, -np_dtype.type(5 * a), np_dtype)
-    t = _fma(t, x, np_dtype.type(8 * a), np_dtype)
-    return _fma(t, x, -np_dtype.type(4 * a), np_dtype)
-
-
-def _resample_terms(in_size: int, out_size: int, mode: str, antialias: bool, np_dtype):
-    """[(index, weight)] per tap of one axis (index, weight: arrays over the outputs)."""
-    np_dtype = np.dtype(np_dtype)
-    cast = np_dtype.type
-    scale = cast(cast(in_size) / cast(out_size))
-    dst = np.arange(out_size)
-    if antialias:
-        interp_size = 2 if mode == "bilinear" else 4
-        if scale >= 1.0:
-            support = cast(interp_size * 0.5 * float(scale))
-            invscale = cast(1.0 / float(scale))
-        else:
-            support, invscale = cast(interp_size * 0.5), cast(1.0)
-        max_taps = int(math.ceil(support)) * 2 + 1
-        center = (float(scale) * (dst + 0.5)).astype(np_dtype)
-        xmin = np.maximum(np.trunc((center - support).astype(np.float64) + 0.5), 0)
-        xmin = xmin.astype(np.int64)
-        xsize = np.trunc((center + support).astype(np.float64) + 0.5).astype(np.int64)
-        xsize = np.clip(np.minimum(xsize, in_size) - xmin, 0, max_taps)
-        taps = int(xsize.max()) if out_size else 0
-        weights = []
-        for j in range(taps):
-            arg = (((j + xmin).astype(np_dtype) - center).astype(np.float64) + 0.5) * \
-                float(invscale)
-            arg = np.abs(arg.astype(np_dtype))
-            if mode == "bilinear":
-                w = np.where(arg < 1.0, (1.0 - arg).astype(np_dtype), 0)
-            else:
-                w = np.where(arg < 1.0, _cubic_convolution1(arg, -0.5, np_dtype),
-                             np.where(arg < 2.0, _cubic_convolution2(arg, -0.5, np_dtype), 0))
-            weights.append(np.where(j < xsize, w, 0).astype(np_dtype))
-        total = np.zeros(out_size, np_dtype)
-        for w in weights:  # summed in order, as torch does
-            total = (total + w).astype(np_dtype)
-        weights = [np.where(total != 0, w / np.where(total != 0, total, 1), w).astype(np_dtype)
-                   for w in weights]
-        return [(np.minimum(xmin + j, in_size - 1), w) for j, w in enumerate(weights)]
-    source = _fma(scale, (dst + np_dtype.type(0.5)).astype(np_dtype), -0.5, np_dtype)
-    if mode == "bilinear":
-        source = np.maximum(source, 0).astype(np_dtype)
-    index = np.minimum(np.floor(source).astype(np.int64), in_size - 1)
-    lam = np.clip(source - index.astype(np_dtype), 0, 1).astype(np_dtype)
-    if mode == "bilinear":
-        return [(index, (1 - lam).astype(np_dtype)),
-                (index + (index < in_size - 1), lam)]
-    a = -0.75
-    one = np_dtype.type(1.0)
-    coefficients = (_cubic_convolution2((lam + one).astype(np_dtype), a, np_dtype),
-                    _cubic_convolution1(lam, a, np_dtype))
-    opposite = (one - lam).astype(np_dtype)
-    coefficients += (_cubic_convolution1(opposite, a, np_dtype),
-                     _cubic_convolution2((opposite + one).astype(np_dtype), a, np_dtype))
-    return [(np.clip(index - 1 + k, 0, in_size - 1), w.astype(np_dtype))
-            for k, w in enumerate(coefficients)]
-
-
-class _Resample(AxisResample):
-    """Separable resampling (``plan`` as AxisResample's) accumulated in torch's order with
-    fused multiply-adds; its backward is AxisResample's (the adjoint scatter)."""
-
-    @staticmethod
-    def forward(ctx, x, plan=()):
-        ctx.plan = plan
-        xp = _backend.array_module(x)
-        np_dtype = x.dtype
-        for axis, _, terms in plan:
-            out = None
-            for index, weight in terms:
-                part = xp.take(x, xp.asarray(index), axis=axis)
-                w = xp.asarray(weight.reshape((-1,) + (1,) * (x.ndim - axis - 1)))
-                if out is None:
-                    out = part * w.astype(np_dtype)
-                elif np_dtype == np.float32:
-                    out = (part.astype(np.float64) * w.astype(np.float64)
-                           + out).astype(np.float32)
-                else:
-                    out = out + part * w.astype(np_dtype)
-            x = out
-        return x
-
-
-_RESAMPLE_OPS: dict = {}
-
-
-def _resample_op(mode: str, antialias: bool):
-    name = ("UpsampleBilinear2D" if mode == "bilinear" else "UpsampleBicubic2D") + \
-        ("AaBackward0" if antialias else "Backward0")
-    if name not in _RESAMPLE_OPS:
-        _RESAMPLE_OPS[name] = type(name.replace("Backward0", ""), (_Resample,),
-                                   {"node_name": name})
-    return _RESAMPLE_OPS[name]
+        x = x.clamp(min=0, max=255)
+    if need_squeeze:
+        x = x.squeeze(0)
+    if need_cast:
+        if out_dtype.name in ("uint8", "int8", "int16", "int32", "int64"):
+            x = x.round()  # it is better to round before cast
+        x = x.to(out_dtype)
+    return x
 
 
 # ----------------------------------------------------------------------------- crop, pad, flip
@@ -730,6 +602,14 @@ def _check_grid_inputs(img: Tensor, interpolation: str, fill) -> None:
     if interpolation not in ("nearest", "bilinear"):
         raise ValueError(f"Interpolation mode '{interpolation}' is unsupported with Tensor "
                          "input")
+
+
+def _fma(a, b, c, np_dtype):
+    """a * b + c rounded once to ``np_dtype`` (float32: through float64)."""
+    if np_dtype == np.float32:
+        return (np.asarray(a, np.float64) * np.asarray(b, np.float64)
+                + np.asarray(c, np.float64)).astype(np.float32)
+    return np.asarray(a, np_dtype) * np.asarray(b, np_dtype) + np.asarray(c, np_dtype)
 
 
 def _grid_transform(img: Tensor, matrix: list[float], out_width: int, out_height: int,
