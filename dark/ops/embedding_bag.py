@@ -1,0 +1,275 @@
+"""F.embedding_bag: sums, means or maxima of bags of embedding rows, without building the
+(indices, embedding_dim) intermediate's graph.
+
+One op, ``_EmbeddingBag``, takes the weight (and the per-sample weights) and works on the
+flat indices and the bag of each index. Its backward is written with differentiable ops
+(row gathers and scatter-adds that are each other's adjoints), so it can be differentiated
+again. Gradients are dense: dark has no sparse tensors, so ``sparse=True`` is accepted (and
+checked as torch checks it) but the weight's gradient is a dense tensor, as nn.Embedding's."""
+from __future__ import annotations
+
+import numpy as np
+
+from .._tensor import Tensor
+from ..autograd.function import Op
+from ..autograd.grad_mode import no_grad
+from ._util import xp_of
+from .indexing import IndexGrad, _accumulate
+from .nn_ops import _Embedding, _embedding_renorm, _EmbeddingGrad, _type_name
+
+__all__ = ["embedding_bag"]
+
+_MODES = {"sum": 0, "mean": 1, "max": 2}
+
+
+def _constant(array) -> Tensor:
+    return Tensor._make(array)
+
+
+class _EmbeddingBag(Op):
+    """(bags, embedding_dim) reductions of the rows of weight at ``indices`` (the entries at
+    ``padding_idx`` already dropped), grouped by ``bag`` (the bag of each index)."""
+
+    node_name = "EmbeddingBagBackward0"
+
+    @staticmethod
+    def forward(ctx, weight, per_sample_weights, indices, bag, bags, mode, scale,
+                positions, total):
+        xp = xp_of(weight)
+        width = weight.shape[1]
+        ctx.indices, ctx.bag, ctx.mode, ctx.scale = indices, bag, mode, scale
+        ctx.positions, ctx.total, ctx.rows = positions, total, weight.shape[0]
+        ctx.save_for_backward(weight, per_sample_weights)
+        if mode == "max":
+            return _bag_max(ctx, xp, weight, indices, bag, bags)
+        samples = None if per_sample_weights is None else per_sample_weights[positions]
+        table, filled, lengths = _bag_table(xp, indices, bag, bags)
+        if table.size <= 4 * indices.shape[0] + bags:
+            # a (bags, longest, embedding_dim) block summed along the bag: contiguous work,
+            # several times faster than a scatter-add
+            factor = filled.astype(weight.dtype)
+            if samples is not None:
+                factor[bag, _slots(xp, bag, lengths)] = samples
+            out = (xp.take(weight, table, axis=0) * factor[:, :, None]).sum(axis=1)
+        else:  # very uneven bags: a scatter-add by bag
+            rows = xp.take(weight, indices, axis=0)
+            if samples is not None:
+                rows = rows * samples[:, None]
+            out = xp.zeros((bags, width), dtype=weight.dtype)
+            _accumulate(out, None, (bag,), rows)
+        if mode == "mean":
+            out /= xp.maximum(lengths, 1).astype(weight.dtype)[:, None]
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        weight, per_sample_weights = ctx.saved_tensors
+        need_weight, need_samples = ctx.needs_input_grad[:2]
+        if ctx.mode == "max":
+            return _bag_max_backward(ctx, grad), None
+        rows_grad = _Embedding.apply(grad, indices=ctx.bag)  # (indices, embedding_dim)
+        grad_weight = grad_samples = None
+        if need_samples:
+            products = (rows_grad * _Embedding.apply(weight, indices=ctx.indices)).sum(-1)
+            grad_samples = IndexGrad.apply(products, shape=(ctx.total,),
+                                           key=(ctx.positions,))
+        if need_weight:
+            if ctx.scale is not None:
+                rows_grad = rows_grad * _constant(ctx.scale[:, None])
+            if per_sample_weights is not None:
+                rows_grad = rows_grad * _Embedding.apply(per_sample_weights.unsqueeze(-1),
+                                                         indices=ctx.positions)
+            grad_weight = _EmbeddingGrad.apply(rows_grad, indices=ctx.indices, rows=ctx.rows)
+        return grad_weight, grad_samples
+
+
+def _slots(xp, bag, lengths):
+    """The place of each index inside its bag (bags are contiguous runs of ``bag``)."""
+    starts = xp.cumsum(lengths) - lengths
+    return xp.arange(bag.shape[0]) - starts[bag]
+
+
+def _bag_table(xp, indices, bag, bags):
+    """(bags, longest) weight rows of each bag padded with row 0, the mask of real entries,
+    and the bag lengths."""
+    count = indices.shape[0]
+    lengths = xp.bincount(bag, minlength=bags)[:bags] if count else xp.zeros(bags, np.int64)
+    longest = max(int(lengths.max()) if bags else 0, 1)
+    slots = _slots(xp, bag, lengths)
+    table = xp.zeros((bags, longest), dtype=np.int64)
+    filled = xp.zeros((bags, longest), dtype=bool)
+    table[bag, slots] = indices
+    filled[bag, slots] = True
+    return table, filled, lengths
+
+
+def _bag_max(ctx, xp, weight, indices, bag, bags):
+    """Per bag and column, the largest entry (the first one on ties); empty bags give 0.
+    The bags are laid out as a (bags, longest, embedding_dim) block padded with -inf."""
+    table, filled, lengths = _bag_table(xp, indices, bag, bags)
+    values = xp.take(weight, table, axis=0)
+    values = xp.where(filled[:, :, None], values, xp.asarray(-np.inf, dtype=weight.dtype))
+    best = xp.argmax(values, axis=1)  # (bags, embedding_dim), the first maximum
+    nonempty = lengths > 0
+    ctx.argmax_rows = xp.take_along_axis(table, best, axis=1)  # weight row of each maximum
+    ctx.nonempty = nonempty
+    out = xp.take_along_axis(values, best[:, None, :], axis=1)[:, 0, :]
+    return xp.where(nonempty[:, None], out, xp.zeros((), dtype=weight.dtype))
+
+
+def _bag_max_backward(ctx, grad):
+    xp = xp_of(ctx.argmax_rows)
+    width = ctx.argmax_rows.shape[1]
+    grad = grad * _constant(ctx.nonempty[:, None].astype(grad._data.dtype))
+    columns = xp.broadcast_to(xp.arange(width), ctx.argmax_rows.shape)
+    return IndexGrad.apply(grad, shape=(ctx.rows, width), key=(ctx.argmax_rows, columns))
+
+
+def _index_type_error(tensor: Tensor) -> RuntimeError:
+    return RuntimeError(
+        "Expected tensor for argument #1 'indices' to have one of the following scalar types: "
+        f"Long, Int; but got dark.{_type_name(tensor)}Tensor instead (while checking "
+        "arguments for embedding_bag)")
+
+
+def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None,
+                  max_norm: float | None = None, norm_type: float = 2,
+                  scale_grad_by_freq: bool = False, mode: str = "mean", sparse: bool = False,
+                  per_sample_weights: Tensor | None = None, include_last_offset: bool = False,
+                  padding_idx: int | None = None) -> Tensor:
+    """Reduce bags of rows of weight (num_embeddings, embedding_dim) -> (bags, embedding_dim).
+
+    input is (bags, n) fixed-size bags with offsets None, or 1-D with 1-D ``offsets`` (the
+    start of each bag; with ``include_last_offset`` the last entry only closes the list).
+    mode 'sum' (optionally weighted by ``per_sample_weights``, shaped as input), 'mean' or
+    'max'; entries equal to ``padding_idx`` are left out and empty bags give zeros. The
+    weight's gradient is dense even with ``sparse=True`` (dark has no sparse tensors).
+    offsets must be non-decreasing. ``scale_grad_by_freq`` divides each index's gradient by
+    its count in input, as documented (torch's CPU kernel uses the count of another index
+    when counts differ)."""
+    if per_sample_weights is not None and tuple(input.shape) != tuple(per_sample_weights.shape):
+        raise ValueError(
+            f"embedding_bag: If per_sample_weights ({_size(per_sample_weights)}) is not None, "
+            f"then it must have the same shape as the input ({_size(input)})")
+    if weight.dim() != 2:
+        raise ValueError(
+            f"weight has to be a 2D Tensor, but got Tensor of dimension {weight.dim()}")
+    if input.dim() == 2:
+        if offsets is not None:
+            raise ValueError(
+                "if input is 2D, then offsets has to be None, as input is treated is a "
+                "mini-batch of fixed length sequences. However, found offsets of type "
+                f"{_type_str(offsets)}")
+        if input.shape[1] == 0:
+            raise RuntimeError("step must be nonzero")
+        xp = input._xp()
+        offsets_array = xp.arange(0, input.numel(), input.shape[1], dtype=input._data.dtype)
+        include_last_offset = False
+        input = input.reshape(-1)
+        if per_sample_weights is not None:
+            per_sample_weights = per_sample_weights.reshape(-1)
+    elif input.dim() == 1:
+        if offsets is None:
+            raise ValueError("offsets has to be a 1D Tensor but got None")
+        if offsets.dim() != 1:
+            raise ValueError("offsets has to be a 1D Tensor")
+        offsets_array = None
+    else:
+        raise ValueError(
+            f"input has to be 1D or 2D Tensor, but got Tensor of dimension {input.dim()}")
+    if mode not in _MODES:
+        raise ValueError("mode has to be one of sum, mean or max")
+    if mode == "max":
+        if scale_grad_by_freq:
+            raise ValueError("max mode does not support scaling the gradient by the frequency")
+        if sparse:
+            raise ValueError("max mode does not support sparse weights")
+    indices = input._data
+    if indices.dtype not in (np.int64, np.int32):
+        raise _index_type_error(input)
+    if offsets_array is None:
+        if offsets._data.dtype not in (np.int64, np.int32):
+            raise _index_type_error(offsets)
+        offsets_array = offsets._data
+    if weight._data.dtype.kind != "f":
+        raise RuntimeError(
+            "Expected tensor for argument #1 'weight' to have one of the following scalar "
+            f"types: Half, BFloat16, Float, Double; but got dark.{_type_name(weight)}Tensor "
+            "instead (while checking arguments for embedding_bag)")
+    if max_norm is not None:
+        with no_grad():
+            _embedding_renorm(weight, indices, max_norm, norm_type)
+    if per_sample_weights is not None and mode != "sum":
+        raise NotImplementedError(
+            "embedding_bag: per_sample_weights was not None. per_sample_weights is only "
+            f"supported for mode='sum' (got mode='{mode}'). Please open a feature request "
+            "on GitHub.")
+    if per_sample_weights is not None and per_sample_weights.dtype != weight.dtype:
+        raise RuntimeError(
+            "Expected tensor for argument #1 'weight' to have the same type as tensor for "
+            f"argument #1 'per_sample_weights'; but type dark.{_type_name(weight)}Tensor does "
+            f"not equal dark.{_type_name(per_sample_weights)}Tensor (while checking "
+            "arguments for embedding_bag)")
+    return _bags(input, weight, offsets_array, scale_grad_by_freq, mode, per_sample_weights,
+                 include_last_offset, padding_idx)
+
+
+def _type_str(value) -> str:
+    """``str(type(value))`` with dark.Tensor spelled as torch spells torch.Tensor."""
+    return "<class 'dark.Tensor'>" if type(value) is Tensor else str(type(value))
+
+
+def _size(tensor: Tensor) -> str:
+    return f"dark.Size({list(tensor.shape)})"
+
+
+def _bags(input, weight, offsets, scale_grad_by_freq, mode, per_sample_weights,
+          include_last_offset, padding_idx) -> Tensor:
+    """Check the offsets, indices and padding_idx as torch's kernel does, then apply."""
+    xp = weight._xp()
+    indices = input._data.astype(np.int64).reshape(-1)
+    total = indices.shape[0]
+    rows = weight.shape[0]
+    count = offsets.shape[0]
+    offsets_word = "Long" if offsets.dtype == np.int64 else "Int"
+    offsets = offsets.astype(np.int64)
+    if count and int(offsets[0]) != 0:
+        raise RuntimeError(
+            "offsets[0] has to be 0, i.e., the first sequence in the mini-batch has to start "
+            f"from position 0. However, got {int(offsets[0])}\n[ dark.{offsets_word}Tensor{{}} ]")
+    if count and int(offsets[-1]) > total:
+        raise RuntimeError(f"offsets[-1] can not be greater than input's length {total} but "
+                           f"got offsets[-1] of {int(offsets[-1])}")
+    if padding_idx is not None:
+        if not -rows <= padding_idx < rows:
+            raise RuntimeError(f"padding_idx must be within the number of embeddings, {-rows} "
+                               f"through {rows - 1}, but got {padding_idx}")
+        padding_idx = padding_idx % rows
+    if total:
+        bad = (indices < 0) | (indices >= rows)
+        if bool(bad.any()):
+            first = int(indices[int(xp.argmax(bad))])
+            raise RuntimeError("embedding_bag: Expected idx >= 0 && idx < num_embeddings but "
+                               f"found idx to be {first}")
+    # torch's kernel ends the last bag at the end of input, even with include_last_offset
+    starts = offsets[:-1] if include_last_offset else offsets
+    bags = starts.shape[0]
+    bag = xp.searchsorted(starts, xp.arange(total), side="right") - 1
+    positions = xp.arange(total)
+    keep = bag >= 0  # no bag at all when offsets is empty
+    if padding_idx is not None:
+        keep &= indices != padding_idx
+    if not bool(keep.all()):
+        positions, indices, bag = positions[keep], indices[keep], bag[keep]
+    scale = None
+    if mode != "max" and weight.requires_grad:
+        scale = xp.ones(indices.shape[0], dtype=weight._data.dtype)
+        if scale_grad_by_freq:
+            counts = xp.bincount(input._data.reshape(-1).astype(np.int64), minlength=rows)
+            scale /= counts[indices]
+        if mode == "mean":
+            lengths = xp.bincount(bag, minlength=bags)[:bags]
+            scale /= lengths[bag]
+    return _EmbeddingBag.apply(weight, per_sample_weights, indices=indices, bag=bag,
+                               bags=bags, mode=mode, scale=scale, positions=positions,
+                               total=total)
