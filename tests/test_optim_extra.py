@@ -394,3 +394,22 @@ def test_exported():
     for name in ("Rprop", "ASGD", "SparseAdam"):
         assert name in dark.optim.__all__
         assert issubclass(getattr(dark.optim, name), dark.optim.Optimizer)
+
+
+@pytest.mark.parametrize("name, keys", [("Rprop", ("step",)), ("ASGD", ("step", "eta", "mu"))])
+def test_setstate_turns_old_numbers_into_tensors(name, keys):
+    """Older checkpoints hold python numbers for the 0-d state entries; __setstate__ makes
+    them tensors of torch's dtype, with the same values."""
+    results = []
+    for lib in (dark, torch):
+        params = make_params(lib, make_data("float32")[0])
+        optimizer = getattr(lib.optim, name)(params, lr=0.2)
+        params[0].grad = lib.ones_like(params[0])
+        optimizer.step()
+        state = optimizer.state[params[0]]
+        for key in keys:
+            state[key] = float(state[key]) + 0.5
+        optimizer.__setstate__(optimizer.__dict__)
+        results.append({key: (str(state[key].dtype).split(".")[-1], float(state[key]))
+                        for key in keys})
+    assert results[0] == results[1]

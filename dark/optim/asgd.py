@@ -10,6 +10,7 @@ from .optimizer import (
     Optimizer,
     _check_not_fused_with,
     _effective_grad,
+    _numbers_to_tensors,
     _set_group_defaults,
     _to_scalar,
     _use_grad,
@@ -111,14 +112,7 @@ class ASGD(Optimizer):
     def __setstate__(self, state) -> None:
         super().__setstate__(state)
         _set_group_defaults(self, "foreach", "maximize", "differentiable", "capturable")
-        for group in self.param_groups:
-            for param in group["params"]:
-                param_state = self.state.get(param, {})
-                if len(param_state) == 0:
-                    continue
-                for key in ("step", "eta", "mu"):  # numbers in old checkpoints
-                    if not isinstance(param_state[key], Tensor):
-                        param_state[key] = _scalar_state(param, float(param_state[key]))
+        _numbers_to_tensors(self, ("step", "eta", "mu"), _scalar_state)
 
     def _init_state(self, param, group) -> dict:
         state = self.state[param]

@@ -189,6 +189,20 @@ def _step_tensor(value: float = 0.0) -> Tensor:
     return Tensor._make(np.array(value, dtype=dtype))
 
 
+def _numbers_to_tensors(optimizer, keys, make) -> None:
+    """Checkpoints from older PyTorch hold python numbers where the state now keeps 0-d
+    tensors: replace each ``state[key]`` number of every parameter by
+    ``make(param, value)``."""
+    for group in optimizer.param_groups:
+        for param in group["params"]:
+            state = optimizer.state.get(param, {})
+            if not state:
+                continue
+            for key in keys:
+                if not isinstance(state[key], Tensor):
+                    state[key] = make(param, float(state[key]))
+
+
 def _zeros_like(param: Tensor) -> Tensor:
     return Tensor._make(xp_of(param._data).zeros_like(param._data))
 

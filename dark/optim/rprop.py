@@ -8,6 +8,7 @@ from .optimizer import (
     Optimizer,
     _check_lr,
     _check_not_fused_with,
+    _numbers_to_tensors,
     _set_group_defaults,
     _step_tensor,
     _to_scalar,
@@ -79,11 +80,7 @@ class Rprop(Optimizer):
     def __setstate__(self, state) -> None:
         super().__setstate__(state)
         _set_group_defaults(self, "foreach", "maximize", "differentiable", "capturable")
-        for group in self.param_groups:
-            for param in group["params"]:
-                param_state = self.state.get(param, {})
-                if len(param_state) != 0 and not isinstance(param_state["step"], Tensor):
-                    param_state["step"] = _step_tensor(float(param_state["step"]))
+        _numbers_to_tensors(self, ("step",), lambda param, value: _step_tensor(value))
 
     def _new_state(self, param, group) -> dict:
         array = param._data
