@@ -40,6 +40,16 @@ class Case:
         return self.name
 
 
+def error_of(call):
+    """(type, message) of what ``call()`` raises, torch's module name written as dark's,
+    or None when it raises nothing: the error itself is what parity tests compare."""
+    try:
+        call()
+    except Exception as error:  # noqa: BLE001 - the error itself is compared
+        return type(error), str(error).replace("torch.", "dark.")
+    return None
+
+
 def ids(cases):
     return [c.name for c in cases]
 

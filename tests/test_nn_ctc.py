@@ -4,6 +4,7 @@ blank positions, repeated labels, empty targets, impossible alignments and zero_
 gradcheck through log_softmax, where torch's gradient is the true one; errors."""
 import numpy as np
 import pytest
+from harness import error_of
 
 import dark
 import dark.nn.functional as DF
@@ -169,14 +170,6 @@ def test_double_backward_raises_like_torch(device):
     assert messages[0] == messages[1]
 
 
-def _error(call):
-    try:
-        call()
-    except Exception as error:  # noqa: BLE001 - the error itself is compared
-        return type(error), str(error).replace("torch.", "dark.")
-    return None
-
-
 def _ctc(lib, log_probs=None, targets=((1, 2), (3, 3)), input_lengths=(5, 4),
          target_lengths=(2, 2), as_tensors=True, **kwargs):
     if log_probs is None:
@@ -216,8 +209,8 @@ ERRORS = {
 
 @pytest.mark.parametrize("name", list(ERRORS))
 def test_errors_match_torch(name):
-    mine = _error(lambda: ERRORS[name](dark))
-    theirs = _error(lambda: ERRORS[name](torch))
+    mine = error_of(lambda: ERRORS[name](dark))
+    theirs = error_of(lambda: ERRORS[name](torch))
     assert theirs is not None
     assert mine == theirs
 

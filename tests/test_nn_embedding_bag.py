@@ -3,6 +3,7 @@ input layout, padding_idx, include_last_offset and per_sample_weights; errors; t
 state_dict, repr and from_pretrained."""
 import numpy as np
 import pytest
+from harness import error_of
 
 import dark
 import dark.nn.functional as DF
@@ -169,14 +170,6 @@ def test_gradcheck(device, mode):
     assert dark.autograd.gradgradcheck(f, inputs)
 
 
-def _error(call):
-    try:
-        call()
-    except Exception as error:  # noqa: BLE001 - the error itself is compared
-        return type(error), str(error).replace("torch.", "dark.")
-    return None
-
-
 ERRORS = {
     "psw_shape": lambda L, w: L.nn.functional.embedding_bag(
         L.tensor([0, 1, 2]), w, L.tensor([0]), mode="sum",
@@ -225,8 +218,8 @@ ERRORS = {
 @pytest.mark.parametrize("name", list(ERRORS))
 def test_errors_match_torch(name):
     make = ERRORS[name]
-    mine = _error(lambda: make(dark, dark.zeros((5, 3), dtype=dark.float64)))
-    theirs = _error(lambda: make(torch, torch.zeros((5, 3), dtype=torch.float64)))
+    mine = error_of(lambda: make(dark, dark.zeros((5, 3), dtype=dark.float64)))
+    theirs = error_of(lambda: make(torch, torch.zeros((5, 3), dtype=torch.float64)))
     assert theirs is not None
     assert mine == theirs
 
