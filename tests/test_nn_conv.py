@@ -73,7 +73,7 @@ def test_conv2d_flat_path_chunks(monkeypatch, device, chunk, options):
     torch's output and gradients (float64)."""
     import dark.ops.conv as conv_ops
 
-    monkeypatch.setattr(conv_ops, "_FLAT_CHUNK_ENTRIES", chunk)
+    monkeypatch.setattr(conv_ops, "_CHUNK_ENTRIES", chunk)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((3, 4, 7, 6))
     w = rng.standard_normal((6, 4 // options.get("groups", 1), 3, 2))
