@@ -14,7 +14,6 @@ turns it off."""
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import sys
 
@@ -35,8 +34,9 @@ def tune_malloc() -> bool:
             not sys.platform.startswith("linux"):
         return tuned
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
+        # the symbols the process already has: glibc's mallopt, without find_library's
+        # subprocess at import
+        mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):  # not glibc (musl, ...): nothing to tune
         return False
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)

@@ -243,8 +243,7 @@ def tensor(data, *, dtype=None, device=None, requires_grad: bool = False,
     out = Tensor._make(_array_from_data(data, dtype, _backend.to_device(device)))
     if requires_grad:
         out.requires_grad_(True)
-    out = _pinned(out, pin_memory)
-    return out
+    return _pinned(out, pin_memory)
 
 
 def scalar_tensor(s, *, dtype=None, layout=None, device=None, requires_grad: bool = False,
