@@ -26,7 +26,7 @@ from ..._tensor import Tensor
 from ...autograd.grad_mode import state as _grad_state
 from ...ops.creation import as_tensor, from_numpy
 from ...ops.indexing import index_select
-from ...ops.sampling import interpolate
+from ...ops.sampling import _fma, interpolate
 from ...ops.sampling import pad as torch_pad
 
 
@@ -602,14 +602,6 @@ def _check_grid_inputs(img: Tensor, interpolation: str, fill) -> None:
     if interpolation not in ("nearest", "bilinear"):
         raise ValueError(f"Interpolation mode '{interpolation}' is unsupported with Tensor "
                          "input")
-
-
-def _fma(a, b, c, np_dtype):
-    """a * b + c rounded once to ``np_dtype`` (float32: through float64)."""
-    if np_dtype == np.float32:
-        return (np.asarray(a, np.float64) * np.asarray(b, np.float64)
-                + np.asarray(c, np.float64)).astype(np.float32)
-    return np.asarray(a, np_dtype) * np.asarray(b, np_dtype) + np.asarray(c, np_dtype)
 
 
 def _grid_transform(img: Tensor, matrix: list[float], out_width: int, out_height: int,
