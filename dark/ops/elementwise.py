@@ -554,8 +554,6 @@ def _relu_grad(g, x, y):
     if _grad_state.enabled:  # create_graph: differentiable in g
         return where(y > 0, g, 0.0)
     grad = g._data
-    if grad.shape != y._data.shape:
-        return where(y > 0, g, 0.0)
     return Tensor._make(where_or_zero(xp_of(grad), y._data > 0, grad))
 
 
