@@ -20,7 +20,7 @@ from .._tensor import Tensor
 from ..ops.creation import empty
 from . import _worker
 from ._worker import ExceptionWrapper, IterableEnd, ResumeIteration, get_worker_info
-from .collate import default_collate, default_convert
+from .collate import _rebuild_mapping, _rebuild_sequence, default_collate, default_convert
 from .dataset import Dataset, IterableDataset
 from .sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
 
@@ -233,29 +233,22 @@ class DataLoader(Generic[T_co]):
 
 def pin_memory(data):
     """``data`` (a batch: tensors in mappings, namedtuples and sequences, or an object with
-    a ``pin_memory()`` method) with every CPU tensor copied to pinned host memory."""
+    a ``pin_memory()`` method) with every CPU tensor copied to pinned host memory; the
+    containers are rebuilt as default_convert rebuilds them (PyTorch's pin_memory)."""
     if isinstance(data, Tensor):
-        return Tensor._make(_backend.pin_array(data._data)) if data.is_cpu else data
+        return data.pin_memory() if data.is_cpu else data
+    if hasattr(data, "pin_memory"):
+        return data.pin_memory()
     if isinstance(data, (str, bytes)):
         return data
     if isinstance(data, Mapping):
-        pinned = {key: pin_memory(value) for key, value in data.items()}
-        try:
-            return type(data)(pinned)
-        except TypeError:  # a mapping type that cannot be built from a dict
-            return pinned
+        return _rebuild_mapping(data, {key: pin_memory(value) for key, value in data.items()})
     if isinstance(data, tuple) and hasattr(data, "_fields"):  # namedtuple
         return type(data)(*(pin_memory(item) for item in data))
     if isinstance(data, tuple):
         return tuple(pin_memory(item) for item in data)
     if isinstance(data, Sequence):
-        pinned = [pin_memory(item) for item in data]
-        try:
-            return type(data)(pinned)
-        except TypeError:
-            return pinned
-    if hasattr(data, "pin_memory"):
-        return data.pin_memory()
+        return _rebuild_sequence(data, [pin_memory(item) for item in data])
     return data
 
 
