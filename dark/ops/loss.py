@@ -428,28 +428,6 @@ class NllLoss2d(NllLoss):
     node_name = "NllLoss2DBackward0"
 
 
-class _LogSoftmax(LogSoftmax):
-    """log_softmax over the class dim, with its backward in raw arrays unless create_graph
-    (cross_entropy's hot path)."""
-
-    node_name = "LogSoftmaxBackward0"
-
-    @staticmethod
-    def forward(ctx, a, axis):
-        # torch's kernel writes a C-contiguous result, which nll_loss then views
-        return LogSoftmax.forward(ctx, xp_of(a).ascontiguousarray(a), axis)
-
-    @staticmethod
-    def backward(ctx, grad):
-        if _grad_state.enabled:
-            return LogSoftmax.backward(ctx, grad)
-        (log_probs,) = ctx.saved_tensors
-        g = grad._data
-        raw = xp_of(g).exp(log_probs._data)
-        raw *= g.sum(axis=ctx.dim, keepdims=True)
-        return _constant(xp_of(g).subtract(g, raw, out=raw))
-
-
 class _MulScalar(Op):
     """``tensor * number`` as torch's C++ code records it (mul.Scalar: one edge)."""
 
@@ -595,7 +573,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
     if input.dim() == 0:
         raise ValueError("Expected 1 or more dimensions (got 0)")
     input, axis = _softmax_input("log_softmax", input, class_dim, None)
-    log_probs = _LogSoftmax.apply(input, axis=axis)
+    log_probs = LogSoftmax.apply(input, axis=axis)
     loss = _nll_loss_nd(log_probs, target, weight, ignore_index, reduction)
     if label_smoothing <= 0:
         return loss
@@ -644,7 +622,7 @@ def _probability_cross_entropy(input, target, weight, ignore_index, reduction,
                                f"{label_smoothing:g}")
         target = target * (1 - label_smoothing) + label_smoothing / classes
     input, axis = _softmax_input("log_softmax", input, class_dim, None)
-    terms = _LogSoftmax.apply(input, axis=axis) * target
+    terms = LogSoftmax.apply(input, axis=axis) * target
     if weight is not None:
         terms = terms * weight.reshape((classes,) + (1,) * (input.dim() - class_dim - 1))
     if reduction == "none":

@@ -17,6 +17,7 @@ import numpy as np
 from .. import _backend
 from .._tensor import Tensor, _type_word
 from ..autograd.function import Op
+from ..autograd.grad_mode import state as _grad_state
 from . import elementwise as _elementwise
 from ._registry import tensor_method
 from ._util import float_dtype_for, wrap_dim, wrap_dims, xp_of
@@ -946,6 +947,9 @@ class LogSoftmax(Op):
         if a.size == 0:
             return a.copy()
         xp = xp_of(a)
+        # a C-contiguous result, as torch's kernel writes (nll_loss then views it)
+        if not a.flags.c_contiguous:  # (ascontiguousarray would make a 0-d array 1-d)
+            a = xp.ascontiguousarray(a)
         shifted = _shifted(xp, a, axis)
         out = _array(shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True)))
         ctx.dim = 0 if axis is None else axis
@@ -955,7 +959,13 @@ class LogSoftmax(Op):
     @staticmethod
     def backward(ctx, grad):
         (y,) = ctx.saved_tensors
-        return grad - y.exp() * sum(grad, ctx.dim, keepdim=True)
+        g = grad._data
+        if _grad_state.enabled or g.ndim == 0:  # create_graph (or 0-d): Tensor ops
+            return grad - y.exp() * sum(grad, ctx.dim, keepdim=True)
+        xp = xp_of(g)
+        raw = xp.exp(y._data)
+        raw *= g.sum(axis=ctx.dim, keepdims=True)
+        return Tensor._make(xp.subtract(g, raw, out=raw))
 
 
 @tensor_method()
