@@ -188,6 +188,8 @@ CASES = [
     ("index_negative_start", lambda L, a: a[-5:, 1] + a[..., 0, :], [(3, 4, 5)], None),
     ("index_ellipsis_none", lambda L, a: a[1:2, None, ..., 0], [(3, 4, 5)], None),
     ("index_none_none", lambda L, a: a[None, None], [(3, 4, 5)], None),
+    ("masked_fill", lambda L, a, v: a.masked_fill(a > 0, 0.5).sum()
+     + a.masked_fill(a < 0, v).sum(), [(3, 4), ()], None),
     ("cat", lambda L, a, b: L.cat([a, b]).sum(), [(2, 3), (1, 3)], None),
     ("cat_const", lambda L, a, b: L.cat([a, b], 1), [(2, 3), (2, 1)], [True, False]),
 ]

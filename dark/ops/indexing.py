@@ -910,8 +910,11 @@ def take(input: Tensor, index: Tensor) -> Tensor:
 # ----------------------------------------------------------------------------- masks
 
 class MaskedFill(Op):
+    """input with a number where ``mask``: the number is a keyword, not an input, so the
+    node has the one edge PyTorch's MaskedFillBackward0 has."""
+
     @staticmethod
-    def forward(ctx, a, value, mask):
+    def forward(ctx, a, value=None, mask=None):
         ctx.mask = mask
         xp = xp_of(a)
         fill = xp.asarray(value).astype(a.dtype)
@@ -919,15 +922,26 @@ class MaskedFill(Op):
 
     @staticmethod
     def backward(ctx, grad):
+        return MaskedFill.apply(grad, value=0, mask=ctx.mask)
+
+
+class MaskedFillTensor(MaskedFill):
+    """input with a 0-d tensor ``value`` (an input: MaskedFillBackward1) where ``mask``."""
+
+    node_name = "MaskedFillBackward1"
+
+    @staticmethod
+    def forward(ctx, a, value, mask=None):
+        return MaskedFill.forward(ctx, a, value, mask)
+
+    @staticmethod
+    def backward(ctx, grad):
         grad_input = grad_value = None
         if ctx.needs_input_grad[0]:
-            grad_input = MaskedFill.apply(grad, 0, mask=ctx.mask)
+            grad_input = MaskedFill.apply(grad, value=0, mask=ctx.mask)
         if ctx.needs_input_grad[1]:
-            grad_value = MaskedFill.apply(grad, 0, mask=~ctx.mask)
+            grad_value = MaskedFill.apply(grad, value=0, mask=~ctx.mask)
         return grad_input, grad_value
-
-
-MaskedFillTensor = _named(MaskedFill, "MaskedFillTensor", "MaskedFillBackward1")
 
 _MASK_DTYPE_NAMES = {"float32": "float", "float64": "double", "float16": "half",
                      "int64": "long int", "int32": "int", "uint8": "unsigned char"}
@@ -952,8 +966,9 @@ def masked_fill(input: Tensor, mask: Tensor, value) -> Tensor:
     shape = broadcast_shapes(array.shape, input._data.shape)
     if shape != input._data.shape:
         input = input.expand(shape)
-    op = MaskedFillTensor if isinstance(value, Tensor) else MaskedFill
-    return op.apply(input, value, mask=array)
+    if isinstance(value, Tensor):
+        return MaskedFillTensor.apply(input, value, mask=array)
+    return MaskedFill.apply(input, value=value, mask=array)
 
 
 @tensor_method()

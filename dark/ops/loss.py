@@ -443,17 +443,6 @@ class _MulScalar(Op):
         return grad * ctx.other
 
 
-class _ZeroAt(MaskedFill):
-    """``tensor.masked_fill(mask, 0.0)`` with the mask and value outside the graph (torch's
-    MaskedFillBackward0 of a number: one edge)."""
-
-    node_name = "MaskedFillBackward0"
-
-    @staticmethod
-    def backward(ctx, grad):
-        return MaskedFill.apply(grad, 0, mask=ctx.mask)
-
-
 class _DivScalar(Op):
     """``tensor / number`` as torch's C++ code records it (div.Scalar: one edge)."""
 
@@ -591,7 +580,7 @@ def _smoothed(loss, log_probs, target, weight, ignore_index, reduction, label_sm
     if weight is not None:
         terms = log_probs * weight.reshape((classes,) + (1,) * (log_probs.dim() - class_dim - 1))
     ignored = target._data == ignore_index
-    smooth = _ZeroAt.apply(-terms.sum(class_dim), value=0.0, mask=ignored)
+    smooth = MaskedFill.apply(-terms.sum(class_dim), value=0.0, mask=ignored)
     if reduction == "mean":
         kept = ~ignored
         total = kept.sum() if weight is None else weight._data[target._data[kept]].sum()
