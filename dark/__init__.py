@@ -22,6 +22,7 @@ from . import optim  # noqa: E402
 from . import data, utils  # noqa: E402
 from .serialization import *  # noqa: E402, F403
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
+from ._parallel import get_num_threads, set_num_threads
 
 half = float16
 float = float32

@@ -5,13 +5,21 @@ import numbers
 
 import numpy as np
 
-from .. import _backend
+from .. import _backend, _parallel
 from .._tensor import Tensor
 
 
 def xp_of(array):
     """The array module (numpy or cupy) of a raw array."""
     return np if type(array) is np.ndarray else _backend.array_module(array)
+
+
+def matmul(a, b):
+    """``a @ b`` of raw arrays: on the CPU through dark's threads (``_parallel.matmul``),
+    on the GPU by CuPy."""
+    if type(a) is np.ndarray and type(b) is np.ndarray:
+        return _parallel.matmul(a, b)
+    return xp_of(a).matmul(a, b)
 
 
 def promote(a, b):

@@ -13,9 +13,12 @@ import itertools
 import math
 import numbers
 
+import numpy as np
+
+from .. import _parallel
 from .._tensor import Tensor
 from ..autograd.function import Op
-from ._util import xp_of
+from ._util import matmul, xp_of
 
 # ----------------------------------------------------------------------------- geometry
 
@@ -83,31 +86,51 @@ def col2im(xp, columns, spatial: tuple, padding: tuple, stride: tuple, dilation:
 # the forward's columns for the weight's gradient: batch 256 173 ms (2**21) vs 192 ms (kept)
 # vs 212 ms (whole), batch 64 even.
 _CHUNK_ENTRIES = 1 << 21
+# A chunk handed to another thread costs a handoff (~50-100 us here): smaller work than this
+# (1 MB of float32 columns) runs whole in the calling thread.
+_MIN_PART_ENTRIES = 1 << 18
 
 
-def _chunks(n: int, per_sample: int):
-    step = max(1, min(n, _CHUNK_ENTRIES // max(per_sample, 1)))
-    return [(start, min(start + step, n)) for start in range(0, n, step)], step
+def _chunks(xp, n: int, per_sample: int) -> list:
+    """The sample ranges of a batch of n, each within _CHUNK_ENTRIES; on the CPU, when the
+    work is large enough, in a multiple of the threads that _map spreads them over (equal
+    parts keep the threads equally busy), none under _MIN_PART_ENTRIES."""
+    total = n * max(per_sample, 1)
+    parts = -(-total // _CHUNK_ENTRIES)
+    threads = _parallel.workers() if xp is np else 1
+    if threads > 1:
+        parts = max(parts, min(-(-parts // threads) * threads, total // _MIN_PART_ENTRIES))
+    parts = min(parts, n)
+    step = -(-n // parts)
+    return [(start, min(start + step, n)) for start in range(0, n, step)]
 
 
-def _column_chunks(xp, x, out_shape, kernel, stride, padding, dilation, groups):
-    """Yield (start, stop, columns): the im2col buffer (groups, C/groups * prod(kernel),
-    n * prod(out_shape)) of samples start:stop, so that each chunk is ONE matmul per group
-    (few large BLAS calls); the buffer is reused from chunk to chunk."""
+def _map(xp, function, chunks) -> list:
+    """``function(start, stop)`` of each chunk: on the CPU spread over dark's threads (each
+    chunk's copies and matmul are independent), on the GPU in order."""
+    if xp is np:
+        return _parallel.parallel_map(lambda chunk: function(*chunk), chunks)
+    return [function(*chunk) for chunk in chunks]
+
+
+def _column_source(xp, x, out_shape, kernel, stride, padding, dilation, groups):
+    """(chunks, columns): the sample ranges of x and ``columns(start, stop)``, the im2col
+    buffer (groups, C/groups * prod(kernel), n * prod(out_shape)) of samples start:stop, so
+    that each chunk is ONE matmul per group (few large BLAS calls)."""
     d = len(kernel)
     windows = window_view(xp, pad_array(xp, x, padding), out_shape, kernel, stride, dilation)
     order = (1,) + tuple(range(2 + d, 2 + 2 * d)) + (0,) + tuple(range(2, 2 + d))
     windows = windows.transpose(order)
     rows = x.shape[1] // groups * math.prod(kernel)
     size = math.prod(out_shape)
-    chunks, step = _chunks(x.shape[0], groups * rows * size)
-    buffer = xp.empty(windows.shape[:1 + d] + (step,) + windows.shape[2 + d:], dtype=x.dtype)
-    for start, stop in chunks:
-        part = buffer[(slice(None),) * (1 + d) + (slice(0, stop - start),)]
-        if stop - start < step:
-            part = xp.empty(part.shape, dtype=x.dtype)
+
+    def columns(start, stop):
+        part = xp.empty(windows.shape[:1 + d] + (stop - start,) + windows.shape[2 + d:],
+                        dtype=x.dtype)
         xp.copyto(part, windows[(slice(None),) * (1 + d) + (slice(start, stop),)])
-        yield start, stop, part.reshape(groups, rows, (stop - start) * size)
+        return part.reshape(groups, rows, (stop - start) * size)
+
+    return _chunks(xp, x.shape[0], groups * rows * size), columns
 
 
 def _grouped_output(xp, grad_output, groups):
@@ -148,9 +171,9 @@ class _Flat:
     def rows(self) -> int:
         return self.channels // self.groups * math.prod(self.kernel)
 
-    def chunks(self, n: int) -> list:
+    def chunks(self, xp, n: int) -> list:
         """Sample ranges whose column buffers hold at most _CHUNK_ENTRIES entries."""
-        return _chunks(n, self.groups * self.rows * self.length)[0]
+        return _chunks(xp, n, self.groups * self.rows * self.length)
 
     def _planes(self, xp, n, dtype):
         """Zero (n, C, Hp + 1, Wp) planes: the spare row keeps the last runs in bounds."""
@@ -220,15 +243,21 @@ def conv_forward(xp, x, weight, stride, padding, dilation, groups, bias=None):
     out = xp.empty((x.shape[0], out_channels) + tuple(out_shape), dtype=x.dtype)
     flat = _flat(x.shape, kernel, stride, padding, dilation, groups)
     if flat is not None:
-        for start, stop in flat.chunks(x.shape[0]):
-            flat.narrow(xp, xp.matmul(grouped_weight, flat.columns(xp, x[start:stop])),
+        def flat_chunk(start, stop):
+            flat.narrow(xp, matmul(grouped_weight, flat.columns(xp, x[start:stop])),
                         out[start:stop], bias)
+
+        _map(xp, flat_chunk, flat.chunks(xp, x.shape[0]))
         return out
-    for start, stop, part in _column_chunks(xp, x, out_shape, kernel, stride, padding,
-                                            dilation, groups):
-        product = xp.matmul(grouped_weight, part)
+    chunks, columns = _column_source(xp, x, out_shape, kernel, stride, padding, dilation,
+                                     groups)
+
+    def chunk(start, stop):
+        product = matmul(grouped_weight, columns(start, stop))
         out[start:stop] = xp.moveaxis(
             product.reshape((out_channels, stop - start) + tuple(out_shape)), 0, 1)
+
+    _map(xp, chunk, chunks)
     if bias is not None:
         out += bias.reshape(_bias_shape(bias, out.ndim))
     return out
@@ -246,17 +275,22 @@ def conv_input_grad(xp, grad_output, weight, spatial, stride, padding, dilation,
     flat = _flat((n, in_channels) + tuple(spatial), kernel, stride, padding, dilation, groups)
     if flat is not None and flat.out == out_shape:
         out = xp.empty((n, in_channels) + tuple(spatial), dtype=grad_output.dtype)
-        for start, stop in flat.chunks(n):
-            part = xp.matmul(weight_t, flat.wide_grad(xp, grad_output[start:stop]))
+
+        def flat_chunk(start, stop):
+            part = matmul(weight_t, flat.wide_grad(xp, grad_output[start:stop]))
             out[start:stop] = flat.col2im(xp, part, stop - start)
+
+        _map(xp, flat_chunk, flat.chunks(xp, n))
         return out
     buffer = _padded_zeros(xp, (n, in_channels), spatial, padding, grad_output.dtype)
     order = (1 + d, 0) + tuple(range(2 + d, 2 + 2 * d)) + tuple(range(1, 1 + d))
-    chunks, _ = _chunks(n, in_channels * math.prod(kernel) * math.prod(out_shape))
-    for start, stop in chunks:
-        part = xp.matmul(weight_t, _grouped_output(xp, grad_output[start:stop], groups))
+
+    def chunk(start, stop):  # each chunk adds into its own samples of the buffer
+        part = matmul(weight_t, _grouped_output(xp, grad_output[start:stop], groups))
         part = part.reshape((in_channels,) + kernel + (stop - start,) + out_shape)
         _add_windows(xp, buffer[start:stop], part.transpose(order), stride, dilation)
+
+    _map(xp, chunk, _chunks(xp, n, in_channels * math.prod(kernel) * math.prod(out_shape)))
     return _crop(buffer, spatial, padding)
 
 
@@ -264,22 +298,32 @@ def conv_weight_grad(xp, x, grad_output, kernel, stride, padding, dilation, grou
     """The adjoint of conv in the weight: (C_out, C_in/groups, *kernel)."""
     out_shape = grad_output.shape[2:]
     shape = (grad_output.shape[1], x.shape[1] // groups) + tuple(kernel)
-    total = None
     flat = _flat(x.shape, kernel, stride, padding, dilation, groups)
     if flat is not None and flat.out == tuple(out_shape):
-        for start, stop in flat.chunks(x.shape[0]):
-            part = flat.columns(xp, x[start:stop])
+        def flat_chunk(start, stop):
             # (rows, n * L) @ (n * L, C_out): the long sum runs along both operands' rows
-            product = xp.matmul(part, flat.wide_grad(xp, grad_output[start:stop])
-                                .transpose(0, 2, 1))
-            total = product if total is None else total + product
-        return total.transpose(0, 2, 1).reshape(shape)
-    for start, stop, part in _column_chunks(xp, x, out_shape, kernel, stride, padding,
-                                            dilation, groups):
-        product = xp.matmul(_grouped_output(xp, grad_output[start:stop], groups),
-                            part.transpose(0, 2, 1))
-        total = product if total is None else total + product
-    return total.reshape(shape)
+            return matmul(flat.columns(xp, x[start:stop]),
+                             flat.wide_grad(xp, grad_output[start:stop]).transpose(0, 2, 1))
+
+        return _sum(_map(xp, flat_chunk, flat.chunks(xp, x.shape[0]))) \
+            .transpose(0, 2, 1).reshape(shape)
+    chunks, columns = _column_source(xp, x, out_shape, kernel, stride, padding, dilation,
+                                     groups)
+
+    def chunk(start, stop):
+        return matmul(_grouped_output(xp, grad_output[start:stop], groups),
+                         columns(start, stop).transpose(0, 2, 1))
+
+    return _sum(_map(xp, chunk, chunks)).reshape(shape)
+
+
+def _sum(products: list):
+    """The chunks' partial products added in chunk order: the same result from run to run,
+    whichever thread finished first."""
+    total = products[0]
+    for product in products[1:]:
+        total = total + product
+    return total
 
 
 def conv_output_shape(spatial, kernel, stride, padding, dilation) -> tuple:

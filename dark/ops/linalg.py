@@ -17,6 +17,7 @@ from .._tensor import Tensor
 from ..autograd.function import Op
 from ._registry import TENSOR_METHODS, tensor_method
 from ._util import broadcast_shapes, wrap_dim, wrap_dims, xp_of
+from ._util import matmul as matmul_arrays
 from .elementwise import _maybe_out, where
 
 # PyTorch's C++ names of dtypes, as its "expected m1 and m2 to have the same dtype" says them.
@@ -66,9 +67,9 @@ class MatMul(Op):
         if a.ndim > 2 and b.ndim <= 2:
             # A batch against one matrix is one gemm on the folded batch: no per-matrix loop.
             rows = math.prod(a.shape[:-1])
-            out = xp.matmul(a.reshape(rows, a.shape[-1]), b)
+            out = matmul_arrays(a.reshape(rows, a.shape[-1]), b)
             return out.reshape(a.shape[:-1] + out.shape[1:])
-        return xp.asarray(xp.matmul(a, b))
+        return xp.asarray(matmul_arrays(a, b))
 
     @staticmethod
     def backward(ctx, grad):

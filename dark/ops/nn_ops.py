@@ -21,7 +21,7 @@ from .._tensor import Tensor
 from ..autograd.function import Op
 from ..autograd.grad_mode import no_grad
 from ..autograd.grad_mode import state as _grad_state
-from ._util import broadcast_shapes, wrap_dim, xp_of
+from ._util import broadcast_shapes, matmul, wrap_dim, xp_of
 from .indexing import _accumulate
 from .linalg import _product, einsum, vector_norm
 from .shape import Contiguous, Reshape, TransposeMatrix, UnsafeView, _viewable
@@ -64,7 +64,7 @@ class _Mm(Op):
     @staticmethod
     def forward(ctx, x, weight_t):
         ctx.save_for_backward(x, weight_t)
-        return xp_of(x).matmul(x, weight_t)
+        return matmul(x, weight_t)
 
     @staticmethod
     def backward(ctx, grad):
@@ -76,9 +76,9 @@ class _Mm(Op):
             # order and handed over transposed, so that TBackward0 gives it back C-contiguous
             g = grad._data
             if need_input:
-                grad_input = Tensor._make(g @ weight_t._data.T)
+                grad_input = Tensor._make(matmul(g, weight_t._data.T))
             if need_weight:
-                grad_weight_t = Tensor._make((g.T @ x._data).T)
+                grad_weight_t = Tensor._make(matmul(g.T, x._data).T)
         else:  # create_graph: products of graph tensors
             if need_input:
                 grad_input = _product(grad, weight_t, transpose_b=True)

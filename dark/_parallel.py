@@ -1,0 +1,289 @@
+"""Intra-op parallelism on the CPU: ``set_num_threads`` / ``get_num_threads`` and the pool
+that spreads one op's work (a convolution over a batch) over the cores.
+
+numpy runs its copies, adds and ufunc loops on one core; only its BLAS uses several. An op
+whose work is mostly such passes (im2col, col2im, the transposes around a conv's matmul)
+then leaves the other cores idle, where PyTorch's OpenMP loops use them all. ``parallel_map``
+runs the independent parts of such an op (chunks of the batch) in a pool of
+``get_num_threads()`` threads, each with its own passes and matmuls: numpy releases the GIL
+in all of them. Meanwhile BLAS is held to one thread: its own threads spin-wait for work
+and would take the cores the pool needs (splitting only the copies over a pool, BLAS left
+at two threads, made the MNIST CNN step no faster; the fwd+bwd of its second conv went from
+17 to 19 ms, and with BLAS held to one thread to 11.5 ms).
+
+That needs control over the BLAS's thread count: numpy's bundled OpenBLAS (the wheels' own)
+or any loaded OpenBLAS built with pthreads or single-threaded, found by its
+``openblas_set_num_threads`` (with the scipy-openblas prefix and 64-bit-integer suffix where
+the build has them). With another BLAS (MKL, Accelerate, an OpenMP OpenBLAS, whose limit
+would not reach the pool's threads) the work runs in order in the calling thread, as
+before. CuPy arrays never come here: the GPU runs each op in parallel already."""
+from __future__ import annotations
+
+import ctypes
+import glob
+import itertools
+import math
+import numbers
+import os
+import pathlib
+import threading
+
+import numpy
+from numpy import matmul as numpy_matmul
+
+_blas = None          # (set_num_threads, get_num_threads) of numpy's BLAS, or False
+_blas_threads = 1     # the BLAS's own thread count outside dark's calls
+_threads = None       # set_num_threads's value, or None for the default
+_workers = []        # the pool's threads, started on first need
+_lock = threading.Lock()
+_local = threading.local()
+
+_OPENBLAS_SEQUENTIAL, _OPENBLAS_PTHREADS = 0, 1
+
+
+def _openblas_paths() -> list:
+    """numpy's bundled OpenBLAS first, then any OpenBLAS this process has loaded."""
+    package = pathlib.Path(numpy.__file__).resolve().parent
+    paths = []
+    for folder in (package.parent / "numpy.libs", package / ".dylibs"):
+        paths += sorted(glob.glob(str(folder / "*openblas*")))
+    try:
+        with open("/proc/self/maps") as maps:
+            for line in maps:
+                fields = line.split()
+                if len(fields) >= 6 and "openblas" in os.path.basename(fields[-1]):
+                    paths.append(fields[-1])
+    except OSError:
+        pass
+    paths = list(dict.fromkeys(paths))
+    return paths
+
+
+def _find_blas():
+    """(set_num_threads, get_num_threads) of a pthreads or sequential OpenBLAS, or False."""
+    for path in _openblas_paths():
+        try:
+            library = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for prefix in ("scipy_openblas", "openblas"):
+            for suffix in ("64_", ""):
+                try:
+                    setter = getattr(library, f"{prefix}_set_num_threads{suffix}")
+                    getter = getattr(library, f"{prefix}_get_num_threads{suffix}")
+                    parallel = getattr(library, f"{prefix}_get_parallel{suffix}")
+                except AttributeError:
+                    continue
+                setter.argtypes, setter.restype = (ctypes.c_int,), None
+                getter.restype = parallel.restype = ctypes.c_int
+                if parallel() not in (_OPENBLAS_SEQUENTIAL, _OPENBLAS_PTHREADS):
+                    return False
+                return setter, getter
+    return False
+
+
+def _blas_control():
+    global _blas, _blas_threads
+    if _blas is None:
+        _blas = _find_blas()
+        if _blas:
+            _blas_threads = max(1, _blas[1]())
+    return _blas
+
+
+def get_num_threads() -> int:
+    """The number of threads dark uses for parallelizing CPU operations (PyTorch's
+    ``torch.get_num_threads``): by default numpy's BLAS's (``OMP_NUM_THREADS`` /
+    ``OPENBLAS_NUM_THREADS``, else the cores)."""
+    if _threads is not None:
+        return _threads
+    if _blas_control():
+        return _blas_threads
+    return os.cpu_count() or 1
+
+
+def set_num_threads(num_threads: int) -> None:
+    """Set the number of threads for CPU operations: the pool's and numpy's BLAS's (PyTorch's
+    ``torch.set_num_threads``)."""
+    global _threads, _blas_threads
+    if isinstance(num_threads, bool) or not isinstance(num_threads, numbers.Integral):
+        raise RuntimeError("set_num_threads expects an int, but got "
+                           f"{type(num_threads).__name__}")
+    num_threads = int(num_threads)
+    if num_threads <= 0:
+        raise RuntimeError("set_num_threads expects a positive integer")
+    blas = _blas_control()
+    with _lock:
+        _threads = num_threads
+        if blas:
+            _blas_threads = num_threads
+            blas[0](num_threads)
+
+
+class _Worker:
+    """A pool thread that runs one task at a time, handed over and back by two locks: the
+    quickest handoff of the threading module (ThreadPoolExecutor's queue and futures added
+    about 150 us to each parallel matmul here)."""
+
+    def __init__(self):
+        self._go, self._done = threading.Lock(), threading.Lock()
+        self._go.acquire()
+        self._done.acquire()
+        self._task = None
+        threading.Thread(target=self._loop, name="dark-intra-op", daemon=True).start()
+
+    def _loop(self):
+        # the pool's threads only ever run inside parallel_map, where the BLAS is held
+        _local.held = True
+        while True:
+            self._go.acquire()
+            try:
+                self._task()
+            finally:
+                self._task = None
+                self._done.release()
+
+    def start(self, task) -> None:
+        self._task = task
+        self._go.release()
+
+    def join(self) -> None:
+        self._done.acquire()
+
+
+def _get_workers(count: int) -> list:
+    while len(_workers) < count:
+        _workers.append(_Worker())
+    return _workers[:count]
+
+
+def workers() -> int:
+    """How many threads ``parallel_map`` spreads work over from this thread now: 1 where it
+    would run the work in order."""
+    if getattr(_local, "held", False) or not _blas_control():
+        return 1
+    return get_num_threads()
+
+
+def parallel_map(function, items) -> list:
+    """``[function(item) for item in items]``, the calls spread over ``get_num_threads()``
+    threads (this one and the pool's, each taking the next item when done) with BLAS held to
+    one thread meanwhile; in order in this thread when there is one item, one thread, no
+    control over BLAS, or a parallel_map already running (in a pool thread or another thread
+    of the program). The first exception, in item order, is raised once every call has
+    ended."""
+    items = list(items)
+    size = min(workers(), len(items))
+    if size < 2 or not _lock.acquire(blocking=False):
+        return [function(item) for item in items]
+    results = [None] * len(items)
+    errors = [None] * len(items)
+    taken = itertools.count()
+
+    def drain():
+        # itertools.count's next() is atomic under the GIL: each item is taken once
+        for index in iter(taken.__next__, len(items)):
+            if index > len(items):
+                return
+            try:
+                results[index] = function(items[index])
+            except BaseException as error:  # raised below, in the caller's thread
+                errors[index] = error
+
+    try:
+        _blas[0](1)
+        try:
+            helpers = _get_workers(size - 1)
+            for helper in helpers:
+                helper.start(drain)
+            _local.held = True
+            try:
+                drain()
+            finally:
+                _local.held = False
+                for helper in helpers:
+                    helper.join()
+        finally:
+            _blas[0](_blas_threads)
+    finally:
+        _lock.release()
+    for error in errors:
+        if error is not None:
+            raise error
+    return results
+
+
+# A product smaller than this many multiply-adds runs whole in the calling thread: splitting
+# it costs more in handing the parts to the pool than the second thread saves.
+_SPLIT_MULTIPLY_ADDS = 1 << 25
+
+
+def matmul(a, b):
+    """``numpy.matmul(a, b)`` of 2-D or batched (..., n, k) @ (..., k, m) arrays, with the
+    BLAS held to one thread and, when the product is large, its rows (or the batch) split
+    over dark's threads.
+
+    Every matrix product of dark's CPU ops comes here. A multi-threaded BLAS call leaves the
+    BLAS's threads spin-waiting for ~0.1 s (OpenBLAS's thread timeout), fighting the pool's
+    threads for the cores: with the MNIST CNN step's linear layers left to OpenBLAS's two
+    threads, the parallel convolutions made the step 20% slower instead of 25% faster."""
+    if not _blas_control():
+        return numpy_matmul(a, b)
+    threads = workers()
+    rows = a.shape[-2] if a.ndim >= 2 else 1
+    batch = math.prod(a.shape[:-2]) if a.ndim > 2 else 1
+    work = batch * rows * a.shape[-1] * (b.shape[-1] if b.ndim >= 2 else 1)
+    if threads < 2 or work < _SPLIT_MULTIPLY_ADDS or a.ndim < 2 or b.ndim < 2 or \
+            a.shape[:-2] != b.shape[:-2] and b.ndim != 2:
+        return _single_threaded(numpy_matmul, a, b)
+    out = numpy.empty(a.shape[:-1] + b.shape[-1:], dtype=numpy.result_type(a, b))
+    if batch >= threads:  # split the batch (b is a matrix or has the same batch)
+        flat_a = a.reshape((batch,) + a.shape[-2:])
+        flat_b = b if b.ndim == 2 else b.reshape((batch,) + b.shape[-2:])
+        flat_out = out.reshape((batch,) + out.shape[-2:])
+
+        def part(span):
+            start, stop = span
+            numpy_matmul(flat_a[start:stop], flat_b if flat_b.ndim == 2 else
+                         flat_b[start:stop], out=flat_out[start:stop])
+        parallel_map(part, _spans(batch, threads))
+        return out
+
+    if rows >= b.shape[-1]:  # split the longer side: each part packs the other side whole
+        def rows_part(span):
+            start, stop = span
+            numpy_matmul(a[..., start:stop, :], b, out=out[..., start:stop, :])
+        parallel_map(rows_part, _spans(rows, threads))
+        return out
+
+    def columns_part(span):
+        start, stop = span
+        numpy_matmul(a, b[..., start:stop], out=out[..., start:stop])
+    parallel_map(columns_part, _spans(b.shape[-1], threads))
+    return out
+
+
+def _spans(n: int, parts: int) -> list:
+    step = -(-n // parts)
+    return [(start, min(start + step, n)) for start in range(0, n, step)]
+
+
+def _single_threaded(function, *args):
+    """``function(*args)`` with the BLAS held to one thread."""
+    if getattr(_local, "held", False):  # inside parallel_map: held already
+        return function(*args)
+    _blas[0](1)
+    try:
+        return function(*args)
+    finally:
+        _blas[0](_blas_threads)
+
+
+def _after_fork_in_child():
+    """The pool's threads do not exist in a forked child (a DataLoader worker): start anew."""
+    global _workers, _lock
+    _workers, _lock = [], threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
