@@ -296,3 +296,16 @@ def test_where_or_zero_matches_where():
         out = np.full((6, 4), 7, dtype).T  # a non-contiguous target
         assert where_or_zero(np, keep, values, out=out) is out
         np.testing.assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_relu_backward_passes_the_gradient_of_a_nan_output(create_graph):
+    """threshold_backward zeroes where output <= 0: a NaN output (not <= 0) passes g."""
+    data = np.array([np.nan, -1.0, 0.0, 2.0], dtype=np.float32)
+    x = dark.tensor(data, requires_grad=True)
+    (grad,) = dark.autograd.grad(dark.relu(x), x, dark.tensor([1.0, 2.0, 3.0, 4.0]),
+                                 create_graph=create_graph)
+    np.testing.assert_array_equal(grad.detach().numpy(), [1.0, 0.0, 0.0, 4.0])
+    t = torch.tensor(data, requires_grad=True)
+    (expected,) = torch.autograd.grad(torch.relu(t), t, torch.tensor([1.0, 2.0, 3.0, 4.0]))
+    np.testing.assert_array_equal(grad.detach().numpy(), expected.numpy())

@@ -185,3 +185,39 @@ def test_forked_child_runs_parallel_ops(threads):
     child.join(60)
     assert child.exitcode == 0, "the forked child hung or failed"
     assert np.isfinite(queue.get(timeout=5))
+
+
+@needs_blas
+def test_pool_and_relu_split_over_threads_give_the_same_values(threads):
+    """Large enough for parts in two threads (_parallel.split); the values and gradients
+    equal the whole-array computation's bit for bit, and torch's."""
+    rng = np.random.default_rng(1)
+    data = rng.standard_normal((64, 16, 28, 28)).astype(np.float32)
+    data[0, 0, 0, :4] = [np.nan, 1.0, 1.0, np.nan]  # NaN windows and ties
+    upstream = rng.standard_normal((64, 16, 14, 14)).astype(np.float32)
+    upstream[1, 0, 0, 0] = np.inf  # an inf gradient on a non-argmax stays out of the rest
+    results = []
+    for count in (1, 2):
+        dark.set_num_threads(count)
+        assert len(_parallel.split(data.shape[0], data.size)) == count
+        x = dark.tensor(data, requires_grad=True)
+        out = F.max_pool2d(F.relu(x), 2)
+        out.backward(dark.tensor(upstream))
+        results.append((out.detach().numpy(), x.grad.numpy()))
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_array_equal(results[0][1], results[1][1])
+    if torch is not None:
+        x = torch.tensor(data, requires_grad=True)
+        out = torch.nn.functional.max_pool2d(torch.relu(x), 2)
+        out.backward(torch.tensor(upstream))
+        np.testing.assert_array_equal(results[1][0], out.detach().numpy())
+        np.testing.assert_array_equal(results[1][1], x.grad.numpy())
+
+
+def test_in_parts_falls_back_to_one_call_for_strided_arrays(threads):
+    from dark.ops._util import in_parts
+
+    values = np.arange(2 * 400_000, dtype=np.float32).reshape(2, -1)[:, ::2]
+    out = np.empty(values.shape, dtype=np.float32)
+    in_parts(lambda a, out: np.negative(a, out=out), out, values)
+    np.testing.assert_array_equal(out, -values)

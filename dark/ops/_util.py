@@ -109,14 +109,56 @@ def where_or_zero(xp, keep, values, out=None):
     5x slower. ``out``: an array of values' shape and dtype to write into."""
     if xp is np and values.dtype.kind in "fiu" and values.shape == keep.shape:
         bits = np.dtype(f"i{values.dtype.itemsize}")
-        mask = np.negative(keep, dtype=bits)
-        if out is None:
-            np.bitwise_and(mask, values.view(bits), out=mask)
-            return mask.view(values.dtype)
-        np.bitwise_and(mask, values.view(bits), out=out.view(bits))
-        return out
+        target = np.empty(values.shape, dtype=bits) if out is None else out.view(bits)
+
+        def select(keep, values, out):
+            np.negative(keep, dtype=bits, out=out)
+            np.bitwise_and(out, values, out=out)
+
+        in_parts(select, target, keep, values.view(bits))
+        return target.view(values.dtype) if out is None else out
     result = xp.where(keep, values, xp.zeros((), dtype=values.dtype))
     if out is None:
         return result
     out[...] = result
     return out
+
+
+def positive_or_zero(xp, output, grad):
+    """``grad`` where not ``output`` <= 0, else 0: ReLU's backward (PyTorch's
+    threshold_backward, which passes the gradient of a NaN output), the comparison and the
+    select done part by part in dark's threads on the CPU."""
+    if xp is not np or grad.dtype.kind != "f" or grad.shape != output.shape:
+        return where_or_zero(xp, ~(output <= 0), grad)
+    bits = np.dtype(f"i{grad.dtype.itemsize}")
+    target = np.empty(grad.shape, dtype=bits)
+
+    def select(output, grad, out):
+        np.subtract(np.less_equal(output, 0), 1, dtype=bits, out=out)  # 0 or all bits
+        np.bitwise_and(out, grad, out=out)
+
+    in_parts(select, target, output, grad.view(bits))
+    return target.view(grad.dtype)
+
+
+def relu_forward(xp, a):
+    """max(a, 0), in parts in dark's threads on the CPU."""
+    if xp is not np:
+        return xp.maximum(a, 0)
+    out = np.empty(a.shape, dtype=np.result_type(a, 0))
+    in_parts(lambda a, out: np.maximum(a, 0, out=out), out, a)
+    return out
+
+
+def in_parts(function, out, *arrays) -> None:
+    """``function(*arrays, out=out)`` of an elementwise numpy function, on ranges of the
+    flattened arrays in dark's threads when all are C-contiguous and large (a whole call
+    otherwise)."""
+    if not (out.flags.c_contiguous and all(a.flags.c_contiguous for a in arrays)):
+        function(*arrays, out=out)
+        return
+    flat_out = out.reshape(-1)
+    flat = [a.reshape(-1) for a in arrays]
+    _parallel.map_ranges(lambda start, stop: function(*(a[start:stop] for a in flat),
+                                                       out=flat_out[start:stop]),
+                         _parallel.split(flat_out.size, flat_out.size))

@@ -15,7 +15,7 @@ from .._tensor import Tensor
 from ..autograd.function import Op
 from ..autograd.grad_mode import state as _grad_state
 from ._registry import TENSOR_METHODS, tensor_method
-from ._util import broadcast_shapes, promote, where_or_zero, xp_of
+from ._util import broadcast_shapes, positive_or_zero, promote, relu_forward, xp_of
 
 # ----------------------------------------------------------------------------- helpers
 
@@ -550,14 +550,15 @@ Trunc = _unary_op("Trunc", _keep_integers(lambda xp, a: xp.trunc(a)),
                   lambda g, x, y: _zeros_like(g), None, False)
 Frac = _unary_op("Frac", _quiet(lambda xp, a: a - xp.trunc(a)), lambda g, x, y: g, None, False)
 def _relu_grad(g, x, y):
-    """threshold_backward: g where the output is positive, else 0."""
+    """threshold_backward: 0 where the output is <= 0, else g (a NaN output passes g, as
+    in PyTorch)."""
     if _grad_state.enabled:  # create_graph: differentiable in g
-        return where(y > 0, g, 0.0)
+        return where(y <= 0, 0.0, g)
     grad = g._data
-    return Tensor._make(where_or_zero(xp_of(grad), y._data > 0, grad))
+    return Tensor._make(positive_or_zero(xp_of(grad), y._data, grad))
 
 
-Relu = _unary_op("Relu", lambda xp, a: xp.maximum(a, 0), _relu_grad, "output", False)
+Relu = _unary_op("Relu", relu_forward, _relu_grad, "output", False)
 
 
 class Neg(Op):

@@ -16,6 +16,7 @@ import numbers
 
 import numpy as np
 
+from .. import _parallel
 from .._tensor import Tensor
 from ..autograd.function import Op
 from ._util import where_or_zero, xp_of
@@ -223,6 +224,23 @@ def _spread(xp, geometry, planes_shape, dtype, part):
         slice(p, p + s) for p, s in zip(geometry.padding, geometry.spatial))]
 
 
+def _in_threads(xp, function, n: int, entries: int) -> list:
+    """``function(start, stop)`` over ranges of the n leading rows, in dark's threads on the
+    CPU when the work is large (``_parallel.split``), else once for (0, n)."""
+    ranges = _parallel.split(n, entries) if xp is np else [(0, n)]
+    return _parallel.map_ranges(function, ranges)
+
+
+def _by_samples(xp, function, x) -> tuple:
+    """``function(x)`` (a tuple of arrays or None, each with x's leading dim) computed on
+    ranges of x's leading dim in dark's threads and joined."""
+    parts = _in_threads(xp, lambda start, stop: function(x[start:stop]), x.shape[0], x.size)
+    if len(parts) == 1:
+        return parts[0]
+    return tuple(None if part is None else xp.concatenate([p[i] for p in parts])
+                 for i, part in enumerate(parts[0]))
+
+
 class MaxPool(Op):
     """Max pooling; the flat indices are made (and returned) only with ``with_indices``,
     the backward scatters by the window-local argmax."""
@@ -234,7 +252,8 @@ class MaxPool(Op):
         with_argmax = with_indices or ctx.needs_input_grad[0]
         lead = x.shape[:x.ndim - d]
         if geometry.blocks:
-            values, local = _tiled_max(xp, x, geometry, with_argmax)
+            values, local = _by_samples(xp, lambda part: _tiled_max(xp, part, geometry,
+                                                                    with_argmax), x)
         else:
             planes, lead = _as_planes(x, d)
             windows = geometry.windows(xp, planes, _lowest(x.dtype))
@@ -283,9 +302,15 @@ class ScatterFlat(Op):
             if geometry.blocks:
                 # windows tile the input: each entry is written once, no zeros to add to
                 out = xp.empty(local.shape[:2] + spatial, dtype=values.dtype)
-                windows = geometry.windows(xp, out, None)
-                for k, offset in enumerate(_offsets(geometry.kernel)):
-                    where_or_zero(xp, local == k, grad, out=windows[(Ellipsis,) + offset])
+
+                def scatter(start, stop):
+                    windows = geometry.windows(xp, out[start:stop], None)
+                    part, part_grad = local[start:stop], grad[start:stop]
+                    for k, offset in enumerate(_offsets(geometry.kernel)):
+                        where_or_zero(xp, part == k, part_grad,
+                                      out=windows[(Ellipsis,) + offset])
+
+                _in_threads(xp, scatter, out.shape[0], out.size)
                 return out.reshape(lead + spatial)
             spread = _spread(xp, geometry, local.shape[:2], values.dtype,
                              lambda k: where_or_zero(xp, local == k, grad))
