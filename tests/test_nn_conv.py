@@ -68,20 +68,23 @@ def test_op(case, device):
 @pytest.mark.parametrize("chunk", [1, 2000, 1 << 24])
 @pytest.mark.parametrize("options", [
     {"padding": 2}, {"padding": (1, 0), "dilation": (2, 1), "groups": 2}, {}])
-def test_conv2d_flat_path_chunks(monkeypatch, device, chunk, options):
+@pytest.mark.parametrize("channels, bias", [(4, True), (16, True), (16, False)])
+def test_conv2d_flat_path_chunks(monkeypatch, device, chunk, options, channels, bias):
     """The stride-1 2-D path in chunks of one sample, of a few and of the whole batch gives
-    torch's output and gradients (float64)."""
+    torch's output and gradients (float64); 16 channels of a 3x2 kernel make 96 rows, where
+    the CPU forward takes the positions-first product."""
     import dark.ops.conv as conv_ops
 
     monkeypatch.setattr(conv_ops, "_CHUNK_ENTRIES", chunk)
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((3, 4, 7, 6))
-    w = rng.standard_normal((6, 4 // options.get("groups", 1), 3, 2))
+    x = rng.standard_normal((3, channels, 7, 6))
+    w = rng.standard_normal((6, channels // options.get("groups", 1), 3, 2))
     b = rng.standard_normal(6)
     g = None
     results = []
     for lib, dev in ((dark, device), (torch, "cpu")):
-        inputs = [lib.tensor(a, requires_grad=True, device=dev) for a in (x, w, b)]
+        inputs = [lib.tensor(a, requires_grad=True, device=dev)
+                  for a in ((x, w, b) if bias else (x, w))]
         out = lib.nn.functional.conv2d(*inputs, **options)
         if g is None:
             g = rng.standard_normal(tuple(out.shape))

@@ -216,6 +216,17 @@ class _Flat:
         else:
             xp.add(real, bias.reshape(1, -1, 1, 1), out=out)
 
+    def narrow_positions(self, xp, product, out, bias=None):
+        """Write the (n * L, C_out) product (positions by channels, groups == 1) into out
+        (n, C_out, oh, ow)."""
+        n, out_channels = out.shape[:2]
+        real = product.reshape(n, self.out[0], self.padded[1], out_channels)[
+            :, :, :self.out[1]].transpose(0, 3, 1, 2)
+        if bias is None:
+            xp.copyto(out, real)
+        else:
+            xp.add(real, bias.reshape(1, -1, 1, 1), out=out)
+
     def col2im(self, xp, columns, n):
         """The adjoint of ``columns``: the (C * kh * kw, n * L) entries added back into the
         planes, one add of a (C, n, L) block per kernel offset; the (n, C, H, W) interior."""
@@ -234,6 +245,13 @@ def _flat(x_shape, kernel, stride, padding, dilation, groups):
     return _Flat(x_shape[1], x_shape[2:], kernel, padding, dilation, groups)
 
 
+# From this many rows (C_in * prod(kernel)) on, the CPU forward computes the product as
+# columns.T @ weight.T, positions by channels: OpenBLAS runs that shape 20-30% faster (MNIST
+# CNN conv2, 400 rows: 1.29 -> 1.00 ms per 16 samples), which outweighs transposing the result
+# back to channels first; with few rows (conv1, 25) the transpose costs more than it saves.
+_POSITIONS_FIRST_ROWS = 64
+
+
 def conv_forward(xp, x, weight, stride, padding, dilation, groups, bias=None):
     """conv(x, weight) + bias on raw arrays, padding symmetric per spatial dim."""
     kernel = weight.shape[2:]
@@ -242,11 +260,16 @@ def conv_forward(xp, x, weight, stride, padding, dilation, groups, bias=None):
     out_shape = conv_output_shape(x.shape[2:], kernel, stride, padding, dilation)
     out = xp.empty((x.shape[0], out_channels) + tuple(out_shape), dtype=x.dtype)
     flat = _flat(x.shape, kernel, stride, padding, dilation, groups)
-    if flat is not None:
+    if flat is not None and groups == 1 and xp is np and flat.rows >= _POSITIONS_FIRST_ROWS:
+        def flat_chunk(start, stop):
+            columns = flat.columns(xp, x[start:stop])[0]
+            flat.narrow_positions(xp, matmul(columns.T, grouped_weight[0].T),
+                                  out[start:stop], bias)
+    elif flat is not None:
         def flat_chunk(start, stop):
             flat.narrow(xp, matmul(grouped_weight, flat.columns(xp, x[start:stop])),
                         out[start:stop], bias)
-
+    if flat is not None:
         _map(xp, flat_chunk, flat.chunks(xp, x.shape[0]))
         return out
     chunks, columns = _column_source(xp, x, out_shape, kernel, stride, padding, dilation,
