@@ -80,12 +80,12 @@ def col2im(xp, columns, spatial: tuple, padding: tuple, stride: tuple, dilation:
     return _crop(buffer, spatial, padding)
 
 
-# The im2col buffers are filled and used a few samples at a time, this many entries (8 MB of
-# float32) at most: each chunk's buffer is still in cache when its matmul reads it. Measured
-# on the MNIST CNN step (flat-shift path), against whole-batch buffers and against keeping
-# the forward's columns for the weight's gradient: batch 256 173 ms (2**21) vs 192 ms (kept)
-# vs 212 ms (whole), batch 64 even.
-_CHUNK_ENTRIES = 1 << 21
+# The im2col buffers are filled and used a few samples at a time, this many entries (16 MB of
+# float32) at most, in each thread: a buffer is consumed while still in the cache, and the
+# memory held stays bounded for any batch. Measured on the MNIST CNN step with two threads
+# (each a chunk at a time): batch 64 20.6 ms (2**21), 19.7 ms (2**22), 20.0 ms (2**23);
+# batch 256 72 / 66 / 67 ms; smaller chunks (2**17 to 2**20) were slower still.
+_CHUNK_ENTRIES = 1 << 22
 # A chunk handed to another thread costs a handoff (~50-100 us here): smaller work than this
 # (1 MB of float32 columns) runs whole in the calling thread.
 _MIN_PART_ENTRIES = 1 << 18
