@@ -3,15 +3,14 @@
     python benchmarks/conv_layer.py [--repeats 10] [--threads N] [--device cpu|cuda]
 
 Conv2d(64, 64, 3, padding=1) on a (32, 64, 32, 32) float32 batch, and MaxPool2d(2) on its
-output. PyTorch runs with as many threads as numpy's BLAS (``--threads`` sets both when
-threadpoolctl is installed, otherwise torch only). dark and torch calls alternate, so a
+output. PyTorch runs on as many threads as dark (``dark.get_num_threads()``; ``--threads`` sets
+both). dark and torch calls alternate, so a
 busy machine slows both alike; prints milliseconds per call (the best and the median of the
 repeats, after a warm-up) and the ratio dark/torch of each. With ``--device cuda`` both run
 on the GPU (torch only when its build sees it) and every call ends with a synchronize."""
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
 
@@ -24,24 +23,7 @@ try:
 except ImportError:  # dark alone is still timed
     torch = None
 
-try:
-    import threadpoolctl
-except ImportError:
-    threadpoolctl = None
-
 SHAPE = (32, 64, 32, 32)
-
-
-def blas_threads() -> int:
-    """The number of threads numpy's BLAS uses."""
-    if threadpoolctl is not None:
-        for pool in threadpoolctl.threadpool_info():
-            if pool.get("user_api") == "blas":
-                return pool["num_threads"]
-    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        if os.environ.get(name):
-            return int(os.environ[name])
-    return os.cpu_count() or 1
 
 
 def layer_step(layer, x, synchronized_lib=None):
@@ -93,13 +75,13 @@ def main() -> None:
             parser.exit(1, f"--device cuda: {error}\n")
     on_gpu = args.device == "cuda"
     with_torch = torch is not None and (not on_gpu or torch.cuda.is_available())
-    if args.threads is not None and threadpoolctl is not None:
-        threadpoolctl.threadpool_limits(args.threads, user_api="blas")
-    threads = args.threads or blas_threads()
+    if args.threads is not None:
+        dark.set_num_threads(args.threads)  # dark's pool and numpy's BLAS
+    threads = dark.get_num_threads()
     array = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
     names = ("Conv2d(64, 64, 3, padding=1) fwd+bwd", "MaxPool2d(2) fwd+bwd")
     where = f"device {args.device}" + ("" if with_torch else " (dark only)")
-    print(f"{where}; input {shape} float32, {threads} thread(s) for numpy BLAS and torch")
+    print(f"{where}; input {shape} float32, {threads} thread(s) for dark and torch")
     print(f"{'layer':38s} {'dark best/median ms':>20s} {'torch best/median ms':>21s} "
           f"{'ratio best/median':>18s}")
     conv, pool, x, pool_input = build(dark, array, args.device)

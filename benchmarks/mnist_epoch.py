@@ -9,9 +9,9 @@ batches of the real MNIST training images (normalised float32, preloaded in memo
 data loading is timed). Each configuration runs `--batches` training steps (zero_grad,
 forward, loss, backward, step, loss.item()) in `--rounds` blocks per library; seconds per
 epoch are extrapolated from the median block to the 60,000 images of an epoch. dark's
-blocks run first, a pause, then torch's: numpy's BLAS threads and torch's OpenMP threads
-both spin-wait after work, and interleaving the two on a few cores slows torch tenfold.
-torch runs on as many threads as numpy's BLAS. With `--device cuda` the models, the
+blocks run first, a pause, then torch's: torch's OpenMP threads spin-wait after work, and
+interleaving the two on a few cores slows both. torch runs on as many threads as dark
+(`dark.get_num_threads()`; `--threads` sets both). With `--device cuda` the models, the
 optimizer state and the preloaded batches live on the GPU (torch's too, when its build sees
 the GPU; otherwise only dark is timed), and each block is timed between two synchronizes.
 `--profile mlp` (or cnn) runs cProfile on dark's steps instead and prints the top costs."""
@@ -36,25 +36,8 @@ try:
 except ImportError:  # dark alone is still timed
     torch = None
 
-try:
-    import threadpoolctl
-except ImportError:
-    threadpoolctl = None
-
 REPO = pathlib.Path(__file__).resolve().parents[1]
 EPOCH = 60000
-
-
-def blas_threads() -> int:
-    """The number of threads numpy's BLAS uses."""
-    if threadpoolctl is not None:
-        for pool in threadpoolctl.threadpool_info():
-            if pool.get("user_api") == "blas":
-                return pool["num_threads"]
-    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        if os.environ.get(name):
-            return int(os.environ[name])
-    return os.cpu_count() or 1
 
 
 def load_mnist(root: str) -> tuple:
@@ -174,9 +157,9 @@ def main() -> None:
             dark.zeros(1, device="cuda")
         except RuntimeError as error:  # says why: no CuPy, or no GPU
             parser.exit(1, f"--device cuda: {error}\n")
-    if args.threads is not None and threadpoolctl is not None:
-        threadpoolctl.threadpool_limits(args.threads, user_api="blas")
-    threads = args.threads or blas_threads()
+    if args.threads is not None:
+        dark.set_num_threads(args.threads)  # dark's pool and numpy's BLAS
+    threads = dark.get_num_threads()
     if torch is not None:
         torch.set_num_threads(threads)
     images, labels = load_mnist(args.data_root)
@@ -185,7 +168,7 @@ def main() -> None:
         profile(args.profile, batch_sizes[0], images, labels, args.batches, args.device)
         return
     where = f"device {args.device}" + ("" if torch_runs_on(args.device) else " (dark only)")
-    print(f"{where}; {threads} thread(s) for numpy's BLAS and torch; {args.batches} steps "
+    print(f"{where}; {threads} thread(s) for dark and torch; {args.batches} steps "
           f"per library in {args.rounds} blocks, extrapolated to {EPOCH} images")
     print(f"{'model':6s} {'batch':>5s} {'dark s/epoch':>13s} {'torch s/epoch':>14s} "
           f"{'dark/torch':>11s}")

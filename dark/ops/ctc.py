@@ -15,7 +15,7 @@ import numpy as np
 
 from .._tensor import Tensor
 from ..autograd.function import Op
-from ._util import xp_of
+from ._util import matmul, xp_of
 from .elementwise import where
 
 __all__ = ["ctc_loss"]
@@ -133,7 +133,7 @@ class _CtcLossGrad(Op):
         top = products.max(axis=2, keepdims=True)
         top = xp.where(xp.isneginf(top), xp.zeros((), dtype=top.dtype), top)
         one_hot = (labels[:, :, None] == xp.arange(classes)).astype(log_probs.dtype)
-        summed = xp.matmul(xp.exp(products - top).transpose(1, 0, 2), one_hot)  # (N, T, C)
+        summed = matmul(xp.exp(products - top).transpose(1, 0, 2), one_hot)  # (N, T, C)
         with np.errstate(divide="ignore"):
             log_class = xp.log(summed).transpose(1, 0, 2) + top  # (T, N, C)
         with np.errstate(invalid="ignore"):

@@ -19,7 +19,7 @@ import numpy as np
 
 from .._tensor import Tensor
 from ..autograd.function import Op
-from ._util import xp_of
+from ._util import matmul, xp_of
 
 # ----------------------------------------------------------------------------- resampling ops
 
@@ -34,11 +34,11 @@ def _apply_matrix(xp, x, matrix, axis: int):
     runs several times slower on transposed or stacked operands."""
     if axis == x.ndim - 1:
         right = xp.asarray(np.ascontiguousarray(matrix.T), dtype=x.dtype)
-        out = xp.matmul(x.reshape(-1, x.shape[-1]), right)
+        out = matmul(x.reshape(-1, x.shape[-1]), right)
         return out.reshape(x.shape[:-1] + (matrix.shape[0],))
     left = xp.asarray(np.ascontiguousarray(matrix), dtype=x.dtype)
     if axis == x.ndim - 2:
-        return xp.matmul(left, x)
+        return matmul(left, x)
     return xp.moveaxis(xp.tensordot(x, left, axes=([axis], [1])), -1, axis)
 
 
