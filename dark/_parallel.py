@@ -268,10 +268,10 @@ def matmul(a, b):
 MIN_PART_ENTRIES = 1 << 17
 
 
-def split(n: int, entries: int) -> list:
+def split(n: int, entries: int, minimum: int = MIN_PART_ENTRIES) -> list:
     """(start, stop) ranges of n rows holding ``entries`` entries in all: one per thread of
-    dark's when each would hold at least MIN_PART_ENTRIES, else the one range (0, n)."""
-    parts = max(1, min(workers(), n, entries // MIN_PART_ENTRIES))
+    dark's when each would hold at least ``minimum`` entries, else the one range (0, n)."""
+    parts = max(1, min(workers(), n, entries // minimum))
     return _spans(n, parts)
 
 

@@ -188,9 +188,18 @@ def test_forked_child_runs_parallel_ops(threads):
 
 
 @needs_blas
-def test_pool_and_relu_split_over_threads_give_the_same_values(threads):
-    """Large enough for parts in two threads (_parallel.split); the values and gradients
-    equal the whole-array computation's bit for bit, and torch's."""
+def test_pool_and_relu_split_over_threads_give_the_same_values(threads, monkeypatch):
+    """Large enough for parts in two threads (_parallel.split; ReLU's bound lowered to
+    split it too); the values and gradients equal the whole-array computation's bit for
+    bit, and torch's."""
+    from dark.ops import _util
+
+    monkeypatch.setattr(_util, "_ELEMENTWISE_PART_ENTRIES", 1 << 17)
+    calls = []
+    original = _parallel.map_ranges
+    monkeypatch.setattr(_parallel, "map_ranges",
+                        lambda function, ranges: calls.append(len(ranges)) or
+                        original(function, ranges))
     rng = np.random.default_rng(1)
     data = rng.standard_normal((64, 16, 28, 28)).astype(np.float32)
     data[0, 0, 0, :4] = [np.nan, 1.0, 1.0, np.nan]  # NaN windows and ties
@@ -204,6 +213,9 @@ def test_pool_and_relu_split_over_threads_give_the_same_values(threads):
         out = F.max_pool2d(F.relu(x), 2)
         out.backward(dark.tensor(upstream))
         results.append((out.detach().numpy(), x.grad.numpy()))
+        # relu fwd, pool fwd, pool bwd (its scatter), relu bwd: each in `count` parts
+        assert calls == [count] * 4
+        calls.clear()
     np.testing.assert_array_equal(results[0][0], results[1][0])
     np.testing.assert_array_equal(results[0][1], results[1][1])
     if torch is not None:
