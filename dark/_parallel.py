@@ -27,6 +27,7 @@ import numbers
 import os
 import pathlib
 import threading
+import time
 
 import numpy
 from numpy import matmul as numpy_matmul
@@ -35,6 +36,10 @@ _blas = None          # (set_num_threads, get_num_threads) of numpy's BLAS, or F
 _blas_threads = 1     # the BLAS's own thread count outside dark's calls
 _threads = None       # set_num_threads's value, or None for the default
 _workers = []        # the pool's threads, started on first need
+_last_parallel = -math.inf  # time.monotonic() at the end of the last parallel_map
+# The pool counts as in use for this long after a parallel_map: OpenBLAS's threads spin for
+# ~0.1 s after a call, and a training step's parallel ops come every few ms.
+POOL_IN_USE_SECONDS = 1.0
 _lock = threading.Lock()
 _local = threading.local()
 
@@ -190,6 +195,7 @@ def parallel_map(function, items) -> list:
             except BaseException as error:  # raised below, in the caller's thread
                 errors[index] = error
 
+    global _last_parallel
     try:
         _blas[0](1)
         try:
@@ -205,6 +211,7 @@ def parallel_map(function, items) -> list:
                     helper.join()
         finally:
             _blas[0](_blas_threads)
+            _last_parallel = time.monotonic()
     finally:
         _lock.release()
     for error in errors:
@@ -219,15 +226,20 @@ _SPLIT_MULTIPLY_ADDS = 1 << 25
 
 
 def matmul(a, b):
-    """``numpy.matmul(a, b)`` of 2-D or batched (..., n, k) @ (..., k, m) arrays, with the
-    BLAS held to one thread and, when the product is large, its rows (or the batch) split
-    over dark's threads.
+    """``numpy.matmul(a, b)`` of 2-D or batched (..., n, k) @ (..., k, m) arrays. While the
+    pool is in use (a parallel_map in the last POOL_IN_USE_SECONDS), with the BLAS held to one
+    thread and, when the product is large, its rows (or the batch) split over dark's threads;
+    otherwise by the BLAS's own threads.
 
     Every matrix product of dark's CPU ops comes here. A multi-threaded BLAS call leaves the
     BLAS's threads spin-waiting for ~0.1 s (OpenBLAS's thread timeout), fighting the pool's
     threads for the cores: with the MNIST CNN step's linear layers left to OpenBLAS's two
-    threads, the parallel convolutions made the step 20% slower instead of 25% faster."""
-    if not _blas_control():
+    threads, the parallel convolutions made the step 20% slower instead of 25% faster. The
+    BLAS's spinning threads take a product over faster than the pool's (a handoff there costs
+    ~75 us), so a program without parallel ops (an MLP) keeps them: the example's MLP at
+    batch 64 took 3.0 s an epoch with them, 3.4 s held to one thread, 3.5-3.8 s split over
+    the pool (torch 2.2 s)."""
+    if not _blas_control() or time.monotonic() - _last_parallel > POOL_IN_USE_SECONDS:
         return numpy_matmul(a, b)
     threads = workers()
     rows = a.shape[-2] if a.ndim >= 2 else 1

@@ -131,11 +131,19 @@ def test_nested_parallel_map_runs_in_order_in_its_thread(threads):
 def test_matmul_equals_numpy(shape_a, shape_b, dtype, threads, monkeypatch):
     dark.set_num_threads(2)
     monkeypatch.setattr(_parallel, "_SPLIT_MULTIPLY_ADDS", 1 << 12)  # split these sizes
+    monkeypatch.setattr(_parallel, "_last_parallel", np.inf)  # as if the pool were in use
+    maps = []
+    original = _parallel.parallel_map
+    monkeypatch.setattr(_parallel, "parallel_map",
+                        lambda function, items: maps.append(1) or original(function, items))
     rng = np.random.default_rng(0)
     a = rng.standard_normal(shape_a).astype(dtype)
     b = rng.standard_normal(shape_b).astype(dtype)
     got = _parallel.matmul(a, b)
     expected = np.matmul(a, b)
+    split = len(shape_a) >= 2 and len(shape_b) >= 2 and min(shape_a[-2], shape_b[-1]) > 7 \
+        and (shape_a[:-2] == shape_b[:-2] or len(shape_b) == 2)
+    assert bool(maps) == (split and _parallel.workers() > 1)
     assert got.dtype == expected.dtype and got.shape == expected.shape
     np.testing.assert_allclose(got, expected, rtol=1e-5 if dtype == np.float32 else 1e-12,
                                atol=1e-4 if dtype == np.float32 else 1e-10)
@@ -233,3 +241,20 @@ def test_in_parts_falls_back_to_one_call_for_strided_arrays(threads):
     out = np.empty(values.shape, dtype=np.float32)
     in_parts(lambda a, out: np.negative(a, out=out), out, values)
     np.testing.assert_array_equal(out, -values)
+
+
+@needs_blas
+def test_matmul_keeps_blas_threads_while_the_pool_is_idle(threads, monkeypatch):
+    """With no parallel op for POOL_IN_USE_SECONDS a product runs on the BLAS's own threads;
+    right after one, held to one thread (split over the pool when large)."""
+    dark.set_num_threads(2)
+    seen = []
+    monkeypatch.setattr(_parallel, "numpy_matmul",
+                        lambda a, b, **kwargs: seen.append(_parallel._blas[1]()) or
+                        np.matmul(a, b, **kwargs))
+    a = np.ones((8, 8), dtype=np.float32)
+    monkeypatch.setattr(_parallel, "_last_parallel", -np.inf)
+    _parallel.matmul(a, a)
+    _parallel.parallel_map(lambda item: item, [0, 1])  # the pool is in use now
+    _parallel.matmul(a, a)
+    assert seen == [2, 1]
