@@ -9,7 +9,9 @@ runs the independent parts of such an op (chunks of the batch) in a pool of
 in all of them. Meanwhile BLAS is held to one thread: its own threads spin-wait for work
 and would take the cores the pool needs (splitting only the copies over a pool, BLAS left
 at two threads, made the MNIST CNN step no faster; the fwd+bwd of its second conv went from
-17 to 19 ms, and with BLAS held to one thread to 11.5 ms).
+17 to 19 ms, and with BLAS held to one thread to 11.5 ms). For the same reason dark's
+products (``matmul``) are held to one thread, or split over the pool when large, while the
+pool is in use; in a program without parallel ops they keep the BLAS's own threads.
 
 That needs control over the BLAS's thread count: numpy's bundled OpenBLAS (the wheels' own)
 or any loaded OpenBLAS built with pthreads or single-threaded, found by its
@@ -64,8 +66,21 @@ def _openblas_paths() -> list:
     return paths
 
 
+def _numpy_blas_is_openblas() -> bool:
+    """False when numpy's build says its BLAS is another (MKL, Accelerate): an OpenBLAS that
+    another package loaded would then not be numpy's."""
+    try:
+        name = numpy.__config__.CONFIG["Build Dependencies"]["blas"]["name"]
+    except (AttributeError, KeyError, TypeError):  # older numpy: no structured config
+        return True
+    return "openblas" in str(name).lower()
+
+
 def _find_blas():
-    """(set_num_threads, get_num_threads) of a pthreads or sequential OpenBLAS, or False."""
+    """(set_num_threads, get_num_threads) of numpy's OpenBLAS when it is built with pthreads
+    or single-threaded, or False."""
+    if not _numpy_blas_is_openblas():
+        return False
     for path in _openblas_paths():
         try:
             library = ctypes.CDLL(path)

@@ -258,3 +258,20 @@ def test_matmul_keeps_blas_threads_while_the_pool_is_idle(threads, monkeypatch):
     _parallel.parallel_map(lambda item: item, [0, 1])  # the pool is in use now
     _parallel.matmul(a, a)
     assert seen == [2, 1]
+
+
+def test_another_blas_is_left_alone(monkeypatch):
+    """numpy built on MKL or Accelerate: no OpenBLAS to hold, so no pool; ops run in order."""
+    blas = getattr(np.__config__, "CONFIG", {}).get("Build Dependencies", {}).get("blas")
+    if not isinstance(blas, dict) or "name" not in blas:
+        pytest.skip("this numpy has no structured build config")
+    monkeypatch.setitem(blas, "name", "mkl-sdl")
+    assert _parallel._find_blas() is False
+    monkeypatch.setattr(_parallel, "_blas", False)
+    assert _parallel.workers() == 1
+    assert _parallel.parallel_map(lambda item: item * 2, [1, 2, 3]) == [2, 4, 6]
+    x = np.random.default_rng(0).standard_normal((64, 16, 14, 14)).astype(np.float32)
+    weight = np.random.default_rng(1).standard_normal((32, 16, 5, 5)).astype(np.float32)
+    out = F.conv2d(dark.tensor(x), dark.tensor(weight), padding=2)
+    expected = F.conv2d(dark.tensor(x[:1]), dark.tensor(weight), padding=2)
+    np.testing.assert_allclose(out.numpy()[:1], expected.numpy(), rtol=1e-5, atol=1e-4)

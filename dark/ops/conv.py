@@ -109,7 +109,7 @@ def _map(xp, function, chunks) -> list:
     """``function(start, stop)`` of each chunk: on the CPU spread over dark's threads (each
     chunk's copies and matmul are independent), on the GPU in order."""
     if xp is np:
-        return _parallel.parallel_map(lambda chunk: function(*chunk), chunks)
+        return _parallel.map_ranges(function, chunks)
     return [function(*chunk) for chunk in chunks]
 
 
@@ -326,7 +326,7 @@ def conv_weight_grad(xp, x, grad_output, kernel, stride, padding, dilation, grou
         def flat_chunk(start, stop):
             # (rows, n * L) @ (n * L, C_out): the long sum runs along both operands' rows
             return matmul(flat.columns(xp, x[start:stop]),
-                             flat.wide_grad(xp, grad_output[start:stop]).transpose(0, 2, 1))
+                          flat.wide_grad(xp, grad_output[start:stop]).transpose(0, 2, 1))
 
         return _sum(_map(xp, flat_chunk, flat.chunks(xp, x.shape[0]))) \
             .transpose(0, 2, 1).reshape(shape)
@@ -335,7 +335,7 @@ def conv_weight_grad(xp, x, grad_output, kernel, stride, padding, dilation, grou
 
     def chunk(start, stop):
         return matmul(_grouped_output(xp, grad_output[start:stop], groups),
-                         columns(start, stop).transpose(0, 2, 1))
+                      columns(start, stop).transpose(0, 2, 1))
 
     return _sum(_map(xp, chunk, chunks)).reshape(shape)
 
