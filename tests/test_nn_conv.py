@@ -69,13 +69,17 @@ def test_op(case, device):
 @pytest.mark.parametrize("options", [
     {"padding": 2}, {"padding": (1, 0), "dilation": (2, 1), "groups": 2}, {}])
 @pytest.mark.parametrize("channels, bias", [(4, True), (16, True), (16, False)])
-def test_conv2d_flat_path_chunks(monkeypatch, device, chunk, options, channels, bias):
+@pytest.mark.parametrize("per_sample", [True, False])
+def test_conv2d_flat_path_chunks(monkeypatch, device, chunk, options, channels, bias,
+                                 per_sample):
     """The stride-1 2-D path in chunks of one sample, of a few and of the whole batch gives
     torch's output and gradients (float64); 16 channels of a 3x2 kernel make 96 rows, where
-    the CPU forward takes the positions-first product."""
+    the CPU forward takes the positions-first product; the weight's gradient as one product
+    per chunk or per sample (on the CPU)."""
     import dark.ops.conv as conv_ops
 
     monkeypatch.setattr(conv_ops, "_CHUNK_ENTRIES", chunk)
+    monkeypatch.setattr(conv_ops, "_PER_SAMPLE_PRODUCT", 1 << 30 if per_sample else 0)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((3, channels, 7, 6))
     w = rng.standard_normal((6, channels // options.get("groups", 1), 3, 2))
