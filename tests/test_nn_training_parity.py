@@ -59,9 +59,9 @@ def _cross_entropy(logits, labels):
     return -logits.log_softmax(1).gather(1, labels[:, None]).mean()
 
 
-def _train(lib, model, inputs, target, loss_function, lr):
+def _train(lib, model, inputs, target, loss_function, lr, steps=STEPS):
     losses = []
-    for _ in range(STEPS):
+    for _ in range(steps):
         loss = loss_function(model(inputs), target)
         loss.backward()
         with lib.no_grad():
@@ -72,7 +72,7 @@ def _train(lib, model, inputs, target, loss_function, lr):
     return losses
 
 
-def _check_training(build, inputs, target, loss_function, lr, device):
+def _check_training(build, inputs, target, loss_function, lr, device, steps=STEPS):
     torch.manual_seed(0)
     torch_model = build(torch)
     dark_model = build(dark)
@@ -80,9 +80,9 @@ def _check_training(build, inputs, target, loss_function, lr, device):
     dark_model.load_state_dict(state)
     dark_model.to(device)
     torch_losses = _train(torch, torch_model, torch.tensor(inputs), torch.tensor(target),
-                          loss_function, lr)
+                          loss_function, lr, steps)
     dark_losses = _train(dark, dark_model, dark.tensor(inputs, device=device),
-                         dark.tensor(target, device=device), loss_function, lr)
+                         dark.tensor(target, device=device), loss_function, lr, steps)
     assert torch_losses[-1] < 0.9 * torch_losses[0]  # the run does learn something
     np.testing.assert_allclose(dark_losses, torch_losses, rtol=1e-4)
     torch_state = torch_model.state_dict()
@@ -103,4 +103,8 @@ def test_lenet_trains_like_torch(device):
     rng = np.random.default_rng(1)
     inputs = rng.standard_normal((8, 1, 28, 28)).astype(np.float32)
     labels = rng.integers(0, 10, 8)
-    _check_training(_lenet, inputs, labels, _cross_entropy, 0.05, device)
+    # 30 steps: past step ~41 this run is chaotic (a ReLU/max-pool kink is crossed), and torch
+    # itself, started from its own weights moved by one ulp on half the entries, ends 50 steps
+    # 1e-3 away in loss with ~2,000 parameters outside the tolerances below; after 30 steps
+    # none are. A horizon that 1-ulp rounding differences decide measures luck, not parity.
+    _check_training(_lenet, inputs, labels, _cross_entropy, 0.05, device, steps=30)

@@ -18,6 +18,7 @@ import numpy as np
 from .. import _parallel
 from .._tensor import Tensor
 from ..autograd.function import Op
+from ..autograd.grad_mode import state as _grad_state
 from ._util import matmul, xp_of
 
 # ----------------------------------------------------------------------------- geometry
@@ -294,17 +295,11 @@ def conv_input_grad(xp, grad_output, weight, spatial, stride, padding, dilation,
     kernel = tuple(weight.shape[2:])
     out_channels = weight.shape[0]
     in_channels = weight.shape[1] * groups
-    weight_t = weight.reshape(groups, out_channels // groups, -1).transpose(0, 2, 1)
     flat = _flat((n, in_channels) + tuple(spatial), kernel, stride, padding, dilation, groups)
     if flat is not None and flat.out == out_shape:
-        out = xp.empty((n, in_channels) + tuple(spatial), dtype=grad_output.dtype)
-
-        def flat_chunk(start, stop):
-            part = matmul(weight_t, flat.wide_grad(xp, grad_output[start:stop]))
-            out[start:stop] = flat.col2im(xp, part, stop - start)
-
-        _map(xp, flat_chunk, flat.chunks(xp, n))
-        return out
+        return _flat_backward(xp, flat, None, grad_output, weight, weight.shape,
+                              (True, False, False))[0]
+    weight_t = weight.reshape(groups, out_channels // groups, -1).transpose(0, 2, 1)
     buffer = _padded_zeros(xp, (n, in_channels), spatial, padding, grad_output.dtype)
     order = (1 + d, 0) + tuple(range(2 + d, 2 + 2 * d)) + tuple(range(1, 1 + d))
 
@@ -331,23 +326,7 @@ def conv_weight_grad(xp, x, grad_output, kernel, stride, padding, dilation, grou
     shape = (grad_output.shape[1], x.shape[1] // groups) + tuple(kernel)
     flat = _flat(x.shape, kernel, stride, padding, dilation, groups)
     if flat is not None and flat.out == tuple(out_shape):
-        out_per_group = shape[0] // groups
-        per_sample = xp is np and flat.rows * out_per_group < _PER_SAMPLE_PRODUCT
-
-        def flat_chunk(start, stop):
-            columns = flat.columns(xp, x[start:stop])
-            wide = flat.wide_grad(xp, grad_output[start:stop])
-            if per_sample:  # (n, rows, L) @ (n, L, C_out), then the sum over the samples
-                n = stop - start
-                return matmul(
-                    columns.reshape(groups, flat.rows, n, flat.length).transpose(0, 2, 1, 3),
-                    wide.reshape(groups, out_per_group, n, flat.length).transpose(0, 2, 3, 1)
-                ).sum(axis=1)
-            # (rows, n * L) @ (n * L, C_out): the long sum runs along both operands' rows
-            return matmul(columns, wide.transpose(0, 2, 1))
-
-        return _sum(_map(xp, flat_chunk, flat.chunks(xp, x.shape[0]))) \
-            .transpose(0, 2, 1).reshape(shape)
+        return _flat_backward(xp, flat, x, grad_output, None, shape, (False, True, False))[1]
     chunks, columns = _column_source(xp, x, out_shape, kernel, stride, padding, dilation,
                                      groups)
 
@@ -356,6 +335,50 @@ def conv_weight_grad(xp, x, grad_output, kernel, stride, padding, dilation, grou
                       columns(start, stop).transpose(0, 2, 1))
 
     return _sum(_map(xp, chunk, chunks)).reshape(shape)
+
+
+def _flat_backward(xp, flat, x, grad_output, weight, weight_shape, needs):
+    """The gradients of a flat-shift conv in (x, weight, bias) that ``needs`` asks for, in
+    one pass over chunks of the batch (in dark's threads on the CPU): each chunk's gradient
+    is widened once for all three. ``x`` is needed for the weight's gradient only, ``weight``
+    for the input's."""
+    need_input, need_weight, need_bias = needs
+    n = grad_output.shape[0]
+    groups, rows = flat.groups, flat.rows
+    out_per_group = grad_output.shape[1] // groups
+    grad_input = None
+    if need_input:
+        weight_t = weight.reshape(groups, out_per_group, -1).transpose(0, 2, 1)
+        grad_input = xp.empty((n, flat.channels) + flat.spatial, dtype=grad_output.dtype)
+    per_sample = xp is np and rows * out_per_group < _PER_SAMPLE_PRODUCT
+
+    def chunk(start, stop):
+        wide = flat.wide_grad(xp, grad_output[start:stop])
+        if need_input:
+            grad_input[start:stop] = flat.col2im(xp, matmul(weight_t, wide), stop - start)
+        weight_part = bias_part = None
+        if need_weight:
+            columns = flat.columns(xp, x[start:stop])
+            if per_sample:  # (n, rows, L) @ (n, L, C_out), then the sum over the samples
+                count = stop - start
+                weight_part = matmul(
+                    columns.reshape(groups, rows, count, flat.length).transpose(0, 2, 1, 3),
+                    wide.reshape(groups, out_per_group, count, flat.length)
+                    .transpose(0, 2, 3, 1)).sum(axis=1)
+            else:  # (rows, n * L) @ (n * L, C_out): the long sum runs along both rows
+                weight_part = matmul(columns, wide.transpose(0, 2, 1))
+        if need_bias:  # the junk columns hold zeros
+            bias_part = wide.sum(axis=-1)
+        return weight_part, bias_part
+
+    parts = _map(xp, chunk, flat.chunks(xp, n))
+    grad_weight = grad_bias = None
+    if need_weight:
+        grad_weight = _sum([part[0] for part in parts]).transpose(0, 2, 1).reshape(
+            weight_shape)
+    if need_bias:
+        grad_bias = _sum([part[1] for part in parts]).reshape(-1)
+    return grad_input, grad_weight, grad_bias
 
 
 def _sum(products: list):
@@ -394,6 +417,14 @@ class Convolution(Op):
         x, weight = ctx.saved_tensors
         stride, padding, dilation, groups = ctx.geometry
         needs = ctx.needs_input_grad
+        flat = _flat(x.shape, weight.shape[2:], stride, padding, dilation, groups)
+        if not _grad_state.enabled and flat is not None and flat.out == grad.shape[2:]:
+            # the common path (no graph of the backward): the three gradients in one pass
+            gradients = _flat_backward(
+                xp_of(grad._data), flat, x._data, grad._data, weight._data, weight.shape,
+                (needs[0], needs[1], len(needs) > 2 and needs[2]))
+            return tuple(None if g is None else Tensor._make(g)
+                         for g in gradients)[:len(needs)]
         grad_x = grad_weight = grad_bias = None
         if needs[0]:
             grad_x = ConvolutionBackwardInput.apply(
