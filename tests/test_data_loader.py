@@ -748,3 +748,26 @@ def test_sampler_base_and_custom_sampler():
 
     ours, theirs = both(lambda lib: Squares(5), sampler=Reverse(5), batch_size=2)
     assert ours == theirs and ours[0][1][0][3] == [4, 3]
+
+
+class _ThreadCount:
+    """Each item: the intra-op thread count of the library in the process that loads it."""
+
+    def __init__(self, lib):
+        self.lib = lib
+
+    def __len__(self):
+        return 2
+
+    def __getitem__(self, index):
+        return self.lib.get_num_threads()
+
+
+def test_workers_run_one_intra_op_thread_like_torch():
+    """torch's workers call set_num_threads(1): the workers are the parallelism."""
+    ours = [int(b) for b in ddata.DataLoader(_ThreadCount(dark), batch_size=None,
+                                              num_workers=2)]
+    theirs = [int(b) for b in tdata.DataLoader(_ThreadCount(torch), batch_size=None,
+                                               num_workers=2)]
+    assert ours == theirs == [1, 1]
+    assert dark.get_num_threads() >= 1  # the main process keeps its own count

@@ -154,8 +154,9 @@ def _payload(index_and_data, worker_id: int) -> bytes:
 
 def worker_loop(iterable, dataset, index_queue, result_queue, done_event, auto_collation,
                 collate_fn, drop_last, base_seed, init_fn, worker_id, num_workers) -> None:
-    """Body of a worker process: seed the RNGs (python's and dark's with base_seed +
-    worker_id, numpy's from a hash of both), run ``init_fn(worker_id)``, then answer each
+    """Body of a worker process: one intra-op thread (``dark.set_num_threads(1)``), seed
+    the RNGs (python's and dark's with base_seed + worker_id, numpy's from a hash of both),
+    run ``init_fn(worker_id)``, then answer each
     ``(task_index, index)`` from ``index_queue`` with ``(task_index, batch)`` on
     ``result_queue`` until it gets None or the main process is gone."""
     global _worker_info
@@ -163,6 +164,9 @@ def worker_loop(iterable, dataset, index_queue, result_queue, done_event, auto_c
 
     where = f"in DataLoader worker process {worker_id}"
     try:
+        # one thread per worker, as torch's workers: the workers are the parallelism, and
+        # each with a pool of its own would oversubscribe the cores
+        dark.set_num_threads(1)
         seed = base_seed + worker_id
         random.seed(seed)
         dark.manual_seed(seed)
