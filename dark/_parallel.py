@@ -202,9 +202,7 @@ def parallel_map(function, items) -> list:
 
     def drain():
         # itertools.count's next() is atomic under the GIL: each item is taken once
-        for index in iter(taken.__next__, len(items)):
-            if index > len(items):
-                return
+        while (index := next(taken)) < len(items):
             try:
                 results[index] = function(items[index])
             except BaseException as error:  # raised below, in the caller's thread
@@ -263,30 +261,28 @@ def matmul(a, b):
     if threads < 2 or work < _SPLIT_MULTIPLY_ADDS or a.ndim < 2 or b.ndim < 2 or \
             a.shape[:-2] != b.shape[:-2] and b.ndim != 2:
         return _single_threaded(numpy_matmul, a, b)
-    out = numpy.empty(a.shape[:-1] + b.shape[-1:], dtype=numpy.result_type(a, b))
     if batch >= threads:  # split the batch (b is a matrix or has the same batch)
         flat_a = a.reshape((batch,) + a.shape[-2:])
         flat_b = b if b.ndim == 2 else b.reshape((batch,) + b.shape[-2:])
-        flat_out = out.reshape((batch,) + out.shape[-2:])
 
-        def part(span):
-            start, stop = span
+        def part(start, stop):  # out is C-contiguous: the reshape is a view
             numpy_matmul(flat_a[start:stop], flat_b if flat_b.ndim == 2 else
-                         flat_b[start:stop], out=flat_out[start:stop])
-        parallel_map(part, _spans(batch, threads))
-        return out
-
-    if rows >= b.shape[-1]:  # split the longer side: each part packs the other side whole
-        def rows_part(span):
-            start, stop = span
+                         flat_b[start:stop],
+                         out=out.reshape((batch,) + out.shape[-2:])[start:stop])
+        size = batch
+    elif rows >= b.shape[-1]:  # split the longer side: each part packs the other side whole
+        def part(start, stop):
             numpy_matmul(a[..., start:stop, :], b, out=out[..., start:stop, :])
-        parallel_map(rows_part, _spans(rows, threads))
-        return out
-
-    def columns_part(span):
-        start, stop = span
-        numpy_matmul(a, b[..., start:stop], out=out[..., start:stop])
-    parallel_map(columns_part, _spans(b.shape[-1], threads))
+        size = rows
+    else:
+        def part(start, stop):
+            numpy_matmul(a, b[..., start:stop], out=out[..., start:stop])
+        size = b.shape[-1]
+    spans = _spans(size, threads)
+    if len(spans) < 2:  # nothing to split (a one-row, one-column product)
+        return _single_threaded(numpy_matmul, a, b)
+    out = numpy.empty(a.shape[:-1] + b.shape[-1:], dtype=numpy.result_type(a, b))
+    map_ranges(part, spans)
     return out
 
 
