@@ -300,12 +300,14 @@ def test_where_or_zero_matches_where():
 
 @pytest.mark.parametrize("create_graph", [False, True])
 def test_relu_backward_passes_the_gradient_of_a_nan_output(create_graph):
-    """threshold_backward zeroes where output <= 0: a NaN output (not <= 0) passes g."""
-    data = np.array([np.nan, -1.0, 0.0, 2.0], dtype=np.float32)
+    """threshold_backward zeroes where output <= 0: a NaN output (not <= 0) passes g, and an
+    inf or NaN g where the output is 0 gives 0."""
+    data = np.array([np.nan, -1.0, 0.0, 2.0, -0.0], dtype=np.float32)
+    upstream = [1.0, np.inf, np.nan, 4.0, -np.inf]
     x = dark.tensor(data, requires_grad=True)
-    (grad,) = dark.autograd.grad(dark.relu(x), x, dark.tensor([1.0, 2.0, 3.0, 4.0]),
+    (grad,) = dark.autograd.grad(dark.relu(x), x, dark.tensor(upstream),
                                  create_graph=create_graph)
-    np.testing.assert_array_equal(grad.detach().numpy(), [1.0, 0.0, 0.0, 4.0])
+    np.testing.assert_array_equal(grad.detach().numpy(), [1.0, 0.0, 0.0, 4.0, 0.0])
     t = torch.tensor(data, requires_grad=True)
-    (expected,) = torch.autograd.grad(torch.relu(t), t, torch.tensor([1.0, 2.0, 3.0, 4.0]))
+    (expected,) = torch.autograd.grad(torch.relu(t), t, torch.tensor(upstream))
     np.testing.assert_array_equal(grad.detach().numpy(), expected.numpy())

@@ -112,8 +112,11 @@ def where_or_zero(xp, keep, values, out=None):
         target = np.empty(values.shape, dtype=bits) if out is None else out.view(bits)
 
         def select(keep, values, out):
-            np.negative(keep, dtype=bits, out=out)
-            np.bitwise_and(out, values, out=out)
+            if out.flags.c_contiguous:
+                np.negative(keep, dtype=bits, out=out)
+                np.bitwise_and(out, values, out=out)
+            else:  # a strided out (max pooling's windows) is only written, once
+                np.bitwise_and(np.negative(keep, dtype=bits), values, out=out)
 
         in_parts(select, target, keep, values.view(bits))
         return target.view(values.dtype) if out is None else out
@@ -126,16 +129,17 @@ def where_or_zero(xp, keep, values, out=None):
 
 def positive_or_zero(xp, output, grad):
     """``grad`` where not ``output`` <= 0, else 0: ReLU's backward (PyTorch's
-    threshold_backward, which passes the gradient of a NaN output), the comparison and the
-    select done part by part in dark's threads on the CPU."""
+    threshold_backward, which passes the gradient of a NaN output), in parts in dark's
+    threads on the CPU. ``output`` is a ReLU's, never below zero, so "not <= 0" is "!= 0";
+    the select is an integer product of grad's bits with that mask: two passes, and a NaN or
+    inf gradient where the output is 0 still gives 0."""
     if xp is not np or grad.dtype.kind != "f" or grad.shape != output.shape:
         return where_or_zero(xp, ~(output <= 0), grad)
     bits = np.dtype(f"i{grad.dtype.itemsize}")
     target = np.empty(grad.shape, dtype=bits)
 
     def select(output, grad, out):
-        np.subtract(np.less_equal(output, 0), 1, dtype=bits, out=out)  # 0 or all bits
-        np.bitwise_and(out, grad, out=out)
+        np.multiply(grad, np.not_equal(output, 0), out=out)
 
     in_parts(select, target, output, grad.view(bits))
     return target.view(grad.dtype)
