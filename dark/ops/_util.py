@@ -104,19 +104,15 @@ def broadcast_shapes(*shapes) -> tuple:
 
 def where_or_zero(xp, keep, values, out=None):
     """``values`` where ``keep``, else 0 (a NaN or inf in ``values`` where not kept gives 0,
-    as PyTorch's threshold/pooling backward). On numpy it is a bit mask, values & -keep:
-    np.where branches per element and on the irregular masks of ReLU and max pooling runs
-    5x slower. ``out``: an array of values' shape and dtype to write into."""
+    as PyTorch's threshold/pooling backward). On numpy it is an integer product of values'
+    bits with keep: np.where branches per element and on the irregular masks of ReLU and max
+    pooling runs 5x slower. ``out``: an array of values' shape and dtype to write into."""
     if xp is np and values.dtype.kind in "fiu" and values.shape == keep.shape:
         bits = np.dtype(f"i{values.dtype.itemsize}")
         target = np.empty(values.shape, dtype=bits) if out is None else out.view(bits)
 
-        def select(keep, values, out):
-            if out.flags.c_contiguous:
-                np.negative(keep, dtype=bits, out=out)
-                np.bitwise_and(out, values, out=out)
-            else:  # a strided out (max pooling's windows) is only written, once
-                np.bitwise_and(np.negative(keep, dtype=bits), values, out=out)
+        def select(keep, values, out):  # the bits times 0 or 1: one pass, out written once
+            np.multiply(values, keep, out=out)
 
         in_parts(select, target, keep, values.view(bits))
         return target.view(values.dtype) if out is None else out
