@@ -162,6 +162,14 @@ def assert_same_state_dict(mine, theirs, tol):
         assert_same_value(m, t, tol, f"param_groups[{i}]")
 
 
+def check_same_run(my_opt, their_opt, mine, theirs, grads, tol, device="cpu"):
+    """Both optimizers stepped through ``grads``: the same parameters and state_dict after."""
+    run_steps(dark, my_opt, mine, grads, device)
+    run_steps(torch, their_opt, theirs, grads)
+    assert_same_params(mine, theirs, tol)
+    assert_same_state_dict(my_opt.state_dict(), their_opt.state_dict(), tol)
+
+
 def assert_same_params(mine, theirs, tol):
     for i, (m, t) in enumerate(zip(mine, theirs)):
         assert_close(to_numpy(m), to_numpy(t), tol, f"param {i}")
@@ -176,11 +184,7 @@ def test_parity(case, dtype, device):
     init, grads = make_data(dtype)
     mine, theirs = make_params(dark, init, device), make_params(torch, init)
     my_opt, their_opt = build(dark, name, options, mine), build(torch, name, options, theirs)
-    run_steps(dark, my_opt, mine, grads, device)
-    run_steps(torch, their_opt, theirs, grads)
-    tol = TOLERANCES[dtype]
-    assert_same_params(mine, theirs, tol)
-    assert_same_state_dict(my_opt.state_dict(), their_opt.state_dict(), tol)
+    check_same_run(my_opt, their_opt, mine, theirs, grads, TOLERANCES[dtype], device)
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -202,11 +206,7 @@ def check_large_and_strided(case, dtype, device, steps):
     assert not mine[1].is_contiguous()
     theirs = make_params(torch, init)
     my_opt, their_opt = build(dark, name, options, mine), build(torch, name, options, theirs)
-    run_steps(dark, my_opt, mine, grads, device)
-    run_steps(torch, their_opt, theirs, grads)
-    tol = TOLERANCES[dtype]
-    assert_same_params(mine, theirs, tol)
-    assert_same_state_dict(my_opt.state_dict(), their_opt.state_dict(), tol)
+    check_same_run(my_opt, their_opt, mine, theirs, grads, TOLERANCES[dtype], device)
 
 
 @pytest.mark.parametrize("name", sorted(GROUP_OPTIONS))
@@ -216,11 +216,7 @@ def test_param_groups(name, device):
     options = {"lr": 0.02} if name != "Adadelta" else {}
     my_opt = build(dark, name, options, mine, grouped=True)
     their_opt = build(torch, name, options, theirs, grouped=True)
-    run_steps(dark, my_opt, mine, grads, device)
-    run_steps(torch, their_opt, theirs, grads)
-    tol = TOLERANCES["float64"]
-    assert_same_params(mine, theirs, tol)
-    assert_same_state_dict(my_opt.state_dict(), their_opt.state_dict(), tol)
+    check_same_run(my_opt, their_opt, mine, theirs, grads, TOLERANCES["float64"], device)
 
 
 def run_resumed(lib, name, options, init, grads, device="cpu"):

@@ -13,6 +13,7 @@ from test_optim import (
     assert_same_params,
     assert_same_state_dict,
     check_large_and_strided,
+    check_same_run,
     make_data,
     make_params,
     raised,
@@ -79,11 +80,7 @@ def test_parity(case, dtype, device):
     init, grads = make_data(dtype)
     mine, theirs = make_params(dark, init, device), make_params(torch, init)
     my_opt, their_opt = build(dark, name, options, mine), build(torch, name, options, theirs)
-    run_steps(dark, my_opt, mine, grads, device)
-    run_steps(torch, their_opt, theirs, grads)
-    tol = TOLERANCES[dtype]
-    assert_same_params(mine, theirs, tol)
-    assert_same_state_dict(my_opt.state_dict(), their_opt.state_dict(), tol)
+    check_same_run(my_opt, their_opt, mine, theirs, grads, TOLERANCES[dtype], device)
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -98,11 +95,7 @@ def test_param_groups(name, device):
     mine, theirs = make_params(dark, init, device), make_params(torch, init)
     my_opt = build(dark, name, {"lr": 0.02}, mine, grouped=True)
     their_opt = build(torch, name, {"lr": 0.02}, theirs, grouped=True)
-    run_steps(dark, my_opt, mine, grads, device)
-    run_steps(torch, their_opt, theirs, grads)
-    tol = TOLERANCES["float64"]
-    assert_same_params(mine, theirs, tol)
-    assert_same_state_dict(my_opt.state_dict(), their_opt.state_dict(), tol)
+    check_same_run(my_opt, their_opt, mine, theirs, grads, TOLERANCES["float64"], device)
 
 
 @pytest.mark.parametrize("name", ["Rprop", "ASGD"])
@@ -113,12 +106,8 @@ def test_parity_under_float64_default(name, default_float64, device):
     options = {"lr": 0.1, "t0": 3} if name == "ASGD" else {"lr": 0.05}
     mine, theirs = make_params(dark, init, device), make_params(torch, init)
     my_opt, their_opt = build(dark, name, options, mine), build(torch, name, options, theirs)
-    run_steps(dark, my_opt, mine, grads, device)
-    run_steps(torch, their_opt, theirs, grads)
+    check_same_run(my_opt, their_opt, mine, theirs, grads, TOLERANCES["float64"], device)
     assert my_opt.state[mine[0]]["step"].dtype == dark.float64
-    tol = TOLERANCES["float64"]
-    assert_same_params(mine, theirs, tol)
-    assert_same_state_dict(my_opt.state_dict(), their_opt.state_dict(), tol)
 
 
 @pytest.mark.parametrize("name", ["Rprop", "ASGD"])
@@ -138,11 +127,7 @@ def test_complex_parameters(name, device):
             dark.tensor(init[1].T.copy(), device=device).t().requires_grad_()]
     theirs = make_params(torch, init)
     my_opt, their_opt = build(dark, name, options, mine), build(torch, name, options, theirs)
-    run_steps(dark, my_opt, mine, grads, device)
-    run_steps(torch, their_opt, theirs, grads)
-    tol = TOLERANCES["float64"]
-    assert_same_params(mine, theirs, tol)
-    assert_same_state_dict(my_opt.state_dict(), their_opt.state_dict(), tol)
+    check_same_run(my_opt, their_opt, mine, theirs, grads, TOLERANCES["float64"], device)
 
 
 @pytest.mark.parametrize("name", ["Rprop", "ASGD"])
