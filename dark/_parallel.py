@@ -238,8 +238,8 @@ def parallel_map(function, items) -> list:
 _SPLIT_MULTIPLY_ADDS = 1 << 25
 
 
-def matmul(a, b):
-    """``numpy.matmul(a, b)`` of 2-D or batched (..., n, k) @ (..., k, m) arrays. While the
+def matmul(a, b, out=None):
+    """``numpy.matmul(a, b, out=out)`` of 2-D or batched (..., n, k) @ (..., k, m) arrays. While the
     pool is in use (a parallel_map in the last POOL_IN_USE_SECONDS), with the BLAS held to one
     thread and, when the product is large, its rows (or the batch) split over dark's threads;
     otherwise by the BLAS's own threads.
@@ -253,14 +253,14 @@ def matmul(a, b):
     batch 64 took 3.0 s an epoch with them, 3.4 s held to one thread, 3.5-3.8 s split over
     the pool (torch 2.2 s)."""
     if not _blas_control() or time.monotonic() - _last_parallel > POOL_IN_USE_SECONDS:
-        return numpy_matmul(a, b)
+        return numpy_matmul(a, b, out=out)
     threads = workers()
     rows = a.shape[-2] if a.ndim >= 2 else 1
     batch = math.prod(a.shape[:-2]) if a.ndim > 2 else 1
     work = batch * rows * a.shape[-1] * (b.shape[-1] if b.ndim >= 2 else 1)
     if threads < 2 or work < _SPLIT_MULTIPLY_ADDS or a.ndim < 2 or b.ndim < 2 or \
             a.shape[:-2] != b.shape[:-2] and b.ndim != 2:
-        return _single_threaded(numpy_matmul, a, b)
+        return _single_threaded(numpy_matmul, a, b, out=out)
     if batch >= threads:  # split the batch (b is a matrix or has the same batch)
         flat_a = a.reshape((batch,) + a.shape[-2:])
         flat_b = b if b.ndim == 2 else b.reshape((batch,) + b.shape[-2:])
@@ -280,8 +280,9 @@ def matmul(a, b):
         size = b.shape[-1]
     spans = _spans(size, threads)
     if len(spans) < 2:  # nothing to split (a one-row, one-column product)
-        return _single_threaded(numpy_matmul, a, b)
-    out = numpy.empty(a.shape[:-1] + b.shape[-1:], dtype=numpy.result_type(a, b))
+        return _single_threaded(numpy_matmul, a, b, out=out)
+    if out is None:
+        out = numpy.empty(a.shape[:-1] + b.shape[-1:], dtype=numpy.result_type(a, b))
     map_ranges(part, spans)
     return out
 
@@ -310,13 +311,13 @@ def _spans(n: int, parts: int) -> list:
     return [(start, min(start + step, n)) for start in range(0, n, step)]
 
 
-def _single_threaded(function, *args):
-    """``function(*args)`` with the BLAS held to one thread."""
+def _single_threaded(function, *args, **kwargs):
+    """``function(*args, **kwargs)`` with the BLAS held to one thread."""
     if getattr(_local, "held", False):  # inside parallel_map: held already
-        return function(*args)
+        return function(*args, **kwargs)
     _blas[0](1)
     try:
-        return function(*args)
+        return function(*args, **kwargs)
     finally:
         _blas[0](_blas_threads)
 

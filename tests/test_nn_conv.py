@@ -291,3 +291,27 @@ def test_conv_module_on_dtype():
     module = nn.Conv2d(3, 4, 3, dtype=dark.float64)
     assert module.weight.dtype == dark.float64 and module.bias.dtype == dark.float64
     assert module(dark.randn(1, 3, 5, 5, dtype=dark.float64)).dtype == dark.float64
+
+
+@pytest.mark.parametrize("x_shape, weight_shape, options", [
+    ((0, 16, 14, 14), (32, 16, 5, 5), {"padding": 2}),
+    ((0, 3, 8, 8), (4, 3, 3, 3), {}),
+    ((0, 4, 8, 8), (6, 2, 3, 3), {"stride": 2, "groups": 2}),
+    ((0, 3, 8), (4, 3, 3), {"padding": 1}),
+])
+def test_conv_of_an_empty_batch(x_shape, weight_shape, options):
+    """A batch of no samples: an empty output, an empty input gradient and a zero weight
+    gradient, as torch gives."""
+    results = []
+    for lib in (dark, torch):
+        x = lib.zeros(x_shape, requires_grad=True)
+        w = lib.ones(weight_shape, requires_grad=True)
+        b = lib.ones(weight_shape[0], requires_grad=True)
+        call = lib.nn.functional.conv2d if len(x_shape) == 4 else lib.nn.functional.conv1d
+        out = call(x, w, b, **options)
+        out.sum().backward()
+        results.append([tuple(out.shape)] + [t.grad.numpy() for t in (x, w, b)])
+    assert results[0][0] == results[1][0]
+    for got, expected in zip(results[0][1:], results[1][1:]):
+        assert got.shape == expected.shape
+        np.testing.assert_array_equal(got, expected)

@@ -14,12 +14,12 @@ def xp_of(array):
     return np if type(array) is np.ndarray else _backend.array_module(array)
 
 
-def matmul(a, b):
-    """``a @ b`` of raw arrays: on the CPU through dark's threads (``_parallel.matmul``),
-    on the GPU by CuPy."""
+def matmul(a, b, out=None):
+    """``a @ b`` of raw arrays (into ``out`` when given): on the CPU through dark's threads
+    (``_parallel.matmul``), on the GPU by CuPy."""
     if type(a) is np.ndarray and type(b) is np.ndarray:
-        return _parallel.matmul(a, b)
-    return xp_of(a).matmul(a, b)
+        return _parallel.matmul(a, b, out)
+    return xp_of(a).matmul(a, b, out=out)
 
 
 def promote(a, b):

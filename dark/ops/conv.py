@@ -6,7 +6,9 @@ the weight in ONE matmul. Three Ops close under differentiation, as in PyTorch:
 ``Convolution`` (y = conv(x, w)), ``ConvolutionBackwardInput`` (its adjoint in x, which is
 conv_transpose) and ``ConvolutionBackwardWeight`` (its adjoint in w). The backward of each is
 made of the other two, so second derivatives (gradgradcheck, create_graph) come out exactly.
-The adjoint in x scatters the columns back by col2im: one strided add per kernel offset."""
+The adjoint in x scatters the columns back by col2im: one strided add per kernel offset.
+On the CPU, a stride-1 2-D convolution where it costs clearly less (``fourier``) runs in the
+frequencies of the discrete Fourier transform instead (conv_fourier.py)."""
 from __future__ import annotations
 
 import itertools
@@ -19,6 +21,7 @@ from .. import _parallel
 from .._tensor import Tensor
 from ..autograd.function import Op
 from ..autograd.grad_mode import state as _grad_state
+from . import conv_fourier
 from ._util import matmul, xp_of
 
 # ----------------------------------------------------------------------------- geometry
@@ -96,6 +99,8 @@ def _chunks(xp, n: int, per_sample: int) -> list:
     """The sample ranges of a batch of n, each within _CHUNK_ENTRIES; on the CPU, when the
     work is large enough, in a multiple of the threads that _map spreads them over (equal
     parts keep the threads equally busy), none under _MIN_PART_ENTRIES."""
+    if n == 0:  # an empty batch: one empty chunk, so that its results have their shapes
+        return [(0, 0)]
     total = n * max(per_sample, 1)
     parts = -(-total // _CHUNK_ENTRIES)
     threads = _parallel.workers() if xp is np else 1
@@ -232,7 +237,8 @@ class _Flat:
         """The adjoint of ``columns``: the (C * kh * kw, n * L) entries added back into the
         planes, one add of a (C, n, L) block per kernel offset; the (n, C, H, W) interior."""
         planes = self._planes(xp, n, columns.dtype)
-        by_channel = planes.reshape(n, self.channels, -1).transpose(1, 0, 2)
+        by_channel = planes.reshape(n, self.channels, math.prod(planes.shape[2:])) \
+            .transpose(1, 0, 2)
         blocks = columns.reshape(self.channels, len(self.offsets), n, self.length)
         for k, offset in enumerate(self.offsets):
             by_channel[:, :, offset:offset + self.length] += blocks[:, k]
@@ -253,13 +259,19 @@ def _flat(x_shape, kernel, stride, padding, dilation, groups):
 _POSITIONS_FIRST_ROWS = 64
 
 
-def conv_forward(xp, x, weight, stride, padding, dilation, groups, bias=None):
-    """conv(x, weight) + bias on raw arrays, padding symmetric per spatial dim."""
+def conv_forward(xp, x, weight, stride, padding, dilation, groups, bias=None, spectra=None):
+    """conv(x, weight) + bias on raw arrays, padding symmetric per spatial dim. On the
+    Fourier path, the input's spectrum of each chunk goes into the dict ``spectra`` when
+    given (keyed by the chunk's sample range), for the weight's gradient."""
     kernel = weight.shape[2:]
     out_channels = weight.shape[0]
     grouped_weight = weight.reshape(groups, out_channels // groups, -1)
     out_shape = conv_output_shape(x.shape[2:], kernel, stride, padding, dilation)
     out = xp.empty((x.shape[0], out_channels) + tuple(out_shape), dtype=x.dtype)
+    plan = fourier(x.shape, weight.shape, stride, padding, dilation, groups, x.dtype, xp)
+    if plan is not None:
+        _fourier_forward(plan, x, weight, bias, out, spectra)
+        return out
     flat = _flat(x.shape, kernel, stride, padding, dilation, groups)
     if flat is not None and groups == 1 and xp is np and flat.rows >= _POSITIONS_FIRST_ROWS:
         def flat_chunk(start, stop):
@@ -295,7 +307,11 @@ def conv_input_grad(xp, grad_output, weight, spatial, stride, padding, dilation,
     kernel = tuple(weight.shape[2:])
     out_channels = weight.shape[0]
     in_channels = weight.shape[1] * groups
-    flat = _flat((n, in_channels) + tuple(spatial), kernel, stride, padding, dilation, groups)
+    x_shape = (n, in_channels) + tuple(spatial)
+    plan = fourier(x_shape, weight.shape, stride, padding, dilation, groups, weight.dtype, xp)
+    if plan is not None and plan.out == out_shape:
+        return _fourier_backward(plan, None, grad_output, weight, (True, False, False))[0]
+    flat = _flat(x_shape, kernel, stride, padding, dilation, groups)
     if flat is not None and flat.out == out_shape:
         return _flat_backward(xp, flat, None, grad_output, weight, weight.shape,
                               (True, False, False))[0]
@@ -324,6 +340,9 @@ def conv_weight_grad(xp, x, grad_output, kernel, stride, padding, dilation, grou
     """The adjoint of conv in the weight: (C_out, C_in/groups, *kernel)."""
     out_shape = grad_output.shape[2:]
     shape = (grad_output.shape[1], x.shape[1] // groups) + tuple(kernel)
+    plan = fourier(x.shape, shape, stride, padding, dilation, groups, x.dtype, xp)
+    if plan is not None and plan.out == tuple(out_shape):
+        return _fourier_backward(plan, x, grad_output, None, (False, True, False))[1]
     flat = _flat(x.shape, kernel, stride, padding, dilation, groups)
     if flat is not None and flat.out == tuple(out_shape):
         return _flat_backward(xp, flat, x, grad_output, None, shape, (False, True, False))[1]
@@ -381,6 +400,74 @@ def _flat_backward(xp, flat, x, grad_output, weight, weight_shape, needs):
     return grad_input, grad_weight, grad_bias
 
 
+def _fourier_chunks(plan, n: int) -> list:
+    """Sample ranges for the Fourier path: a chunk's largest spectrum is F * max(C) complex."""
+    return _chunks(np, n, 2 * plan.frequencies * max(plan.in_channels, plan.out_channels))
+
+
+def fourier(x_shape, weight_shape, stride, padding, dilation, groups, dtype, xp):
+    """The Fourier path's geometry (conv_fourier.Fourier) when it applies to this
+    convolution and its estimated cost is clearly below im2col's, else None."""
+    plan = conv_fourier.geometry(x_shape, weight_shape, stride, padding, dilation, groups,
+                                 dtype, xp)
+    if plan is None:
+        return None
+    start, stop = _fourier_chunks(plan, x_shape[0])[0]
+    if plan.cost(max(stop - start, 1)) < conv_fourier.FOURIER_MARGIN * plan.direct_cost():
+        return plan
+    return None
+
+
+def _fourier_forward(plan, x, weight, bias, out, spectra):
+    """conv(x, weight) + bias into out by the Fourier path, chunks of samples in dark's
+    threads; each chunk's input spectrum into ``spectra`` when it is a dict."""
+    weight_spectrum = np.conj(plan.weight_spectrum(weight)).transpose(0, 2, 1)
+
+    def chunk(start, stop):
+        spectrum = plan.input_spectrum(x[start:stop])
+        plan.output(matmul(spectrum, weight_spectrum), out[start:stop])
+        if bias is not None:
+            out[start:stop] += bias.reshape(1, -1, 1, 1)
+        return spectrum
+
+    chunks = _fourier_chunks(plan, x.shape[0])
+    spectrums = _map(np, chunk, chunks)
+    if spectra is not None:
+        spectra.update(zip(chunks, spectrums))
+
+
+def _fourier_backward(plan, x, grad_output, weight, needs, spectra=None):
+    """The gradients in (x, weight, bias) that ``needs`` asks for, by the Fourier path, in
+    one pass over chunks of the batch; the weight's from the chunks' input spectra in
+    ``spectra`` where the forward left them, else from x."""
+    need_input, need_weight, need_bias = needs
+    n = grad_output.shape[0]
+    grad_input = weight_spectrum = None
+    if need_input:
+        weight_spectrum = plan.weight_spectrum(weight)
+        grad_input = np.empty((n, plan.in_channels) + plan.spatial, dtype=grad_output.dtype)
+
+    def chunk(start, stop):
+        spectrum = plan.output_spectrum(grad_output[start:stop])
+        if need_input:
+            plan.input(matmul(spectrum, weight_spectrum), grad_input[start:stop])
+        weight_part = bias_part = None
+        if need_weight:
+            inputs = (spectra or {}).get((start, stop))
+            if inputs is None:
+                inputs = plan.input_spectrum(x[start:stop])
+            weight_part = matmul(np.conj(spectrum).transpose(0, 2, 1), inputs)
+        if need_bias:
+            bias_part = grad_output[start:stop].reshape(
+                stop - start, plan.out_channels, math.prod(plan.out)).sum(axis=2).sum(axis=0)
+        return weight_part, bias_part
+
+    parts = _map(np, chunk, _fourier_chunks(plan, n))
+    grad_weight = plan.weight(_sum([part[0] for part in parts])) if need_weight else None
+    grad_bias = _sum([part[1] for part in parts]) if need_bias else None
+    return grad_input, grad_weight, grad_bias
+
+
 def _sum(products: list):
     """The chunks' partial products added in chunk order: the same result from run to run,
     whichever thread finished first."""
@@ -410,19 +497,29 @@ class Convolution(Op):
     def forward(ctx, x, weight, bias=None, stride=(1,), padding=(0,), dilation=(1,), groups=1):
         ctx.geometry = (stride, padding, dilation, groups)
         ctx.save_for_backward(x, weight)
-        return conv_forward(xp_of(x), x, weight, stride, padding, dilation, groups, bias)
+        ctx.spectra = {}
+        return conv_forward(xp_of(x), x, weight, stride, padding, dilation, groups, bias,
+                            ctx.spectra)
 
     @staticmethod
     def backward(ctx, grad):
         x, weight = ctx.saved_tensors
         stride, padding, dilation, groups = ctx.geometry
         needs = ctx.needs_input_grad
+        needs_all = (needs[0], needs[1], len(needs) > 2 and needs[2])
+        plan = fourier(x.shape, weight.shape, stride, padding, dilation, groups,
+                       x._data.dtype, xp_of(grad._data))
+        if not _grad_state.enabled and plan is not None and plan.out == grad.shape[2:]:
+            gradients = _fourier_backward(plan, x._data, grad._data, weight._data, needs_all,
+                                          ctx.spectra)
+            return tuple(None if g is None else Tensor._make(g)
+                         for g in gradients)[:len(needs)]
         flat = _flat(x.shape, weight.shape[2:], stride, padding, dilation, groups)
         if not _grad_state.enabled and flat is not None and flat.out == grad.shape[2:]:
             # the common path (no graph of the backward): the three gradients in one pass
             gradients = _flat_backward(
                 xp_of(grad._data), flat, x._data, grad._data, weight._data, weight.shape,
-                (needs[0], needs[1], len(needs) > 2 and needs[2]))
+                needs_all)
             return tuple(None if g is None else Tensor._make(g)
                          for g in gradients)[:len(needs)]
         grad_x = grad_weight = grad_bias = None
