@@ -134,3 +134,25 @@ def test_weight_gradient_from_the_forwards_spectra_and_from_x(forced):
     assert w.grad.grad_fn is not None  # the last one went through the graph path
     for gradient in gradients:
         np.testing.assert_allclose(gradient, tw.grad.numpy(), rtol=1e-10, atol=1e-10)
+
+
+def test_spectra_kept_only_for_the_weight_gradient_and_freed_by_backward():
+    """The forward keeps its input spectra when the weight needs a gradient, and only then;
+    a backward without retain_graph frees them with the saved tensors (a training loop that
+    keeps its losses does not hold them)."""
+    import gc
+    import weakref
+
+    x = dark.randn(8, 16, 14, 14, requires_grad=True)
+    frozen = dark.nn.functional.conv2d(x, dark.randn(32, 16, 5, 5), padding=2)
+    assert frozen.grad_fn.saved_tensors[2] is None
+    w = dark.randn(32, 16, 5, 5, requires_grad=True)
+    out = dark.nn.functional.conv2d(x, w, padding=2)
+    spectra = out.grad_fn.saved_tensors[2]
+    assert spectra and all(s.shape[1:] == (stop - start, 16) for (start, stop), s in
+                           spectra.items())
+    kept = [weakref.ref(spectrum) for spectrum in spectra.values()]
+    del spectra
+    out.sum().backward()
+    gc.collect()
+    assert all(ref() is None for ref in kept)

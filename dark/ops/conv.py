@@ -496,14 +496,16 @@ class Convolution(Op):
     @staticmethod
     def forward(ctx, x, weight, bias=None, stride=(1,), padding=(0,), dilation=(1,), groups=1):
         ctx.geometry = (stride, padding, dilation, groups)
-        ctx.save_for_backward(x, weight)
-        ctx.spectra = {}
+        # the Fourier path's input spectra, kept for the weight's gradient when it is needed
+        # and freed with the saved tensors after the backward
+        spectra = {} if ctx.needs_input_grad[1] else None
+        ctx.save_for_backward(x, weight, spectra)
         return conv_forward(xp_of(x), x, weight, stride, padding, dilation, groups, bias,
-                            ctx.spectra)
+                            spectra)
 
     @staticmethod
     def backward(ctx, grad):
-        x, weight = ctx.saved_tensors
+        x, weight, spectra = ctx.saved_tensors
         stride, padding, dilation, groups = ctx.geometry
         needs = ctx.needs_input_grad
         needs_all = (needs[0], needs[1], len(needs) > 2 and needs[2])
@@ -511,7 +513,7 @@ class Convolution(Op):
                        x._data.dtype, xp_of(grad._data))
         if not _grad_state.enabled and plan is not None and plan.out == grad.shape[2:]:
             gradients = _fourier_backward(plan, x._data, grad._data, weight._data, needs_all,
-                                          ctx.spectra)
+                                          spectra)
             return tuple(None if g is None else Tensor._make(g)
                          for g in gradients)[:len(needs)]
         flat = _flat(x.shape, weight.shape[2:], stride, padding, dilation, groups)
