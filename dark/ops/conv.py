@@ -215,23 +215,15 @@ class _Flat:
     def narrow(self, xp, product, out, bias=None):
         """Write the (groups, C_out/groups, n * L) product into out (n, C_out, oh, ow)."""
         n, out_channels = out.shape[:2]
-        real = product.reshape(out_channels, n, self.out[0], self.padded[1])[
-            ..., :self.out[1]].transpose(1, 0, 2, 3)
-        if bias is None:
-            xp.copyto(out, real)
-        else:
-            xp.add(real, bias.reshape(1, -1, 1, 1), out=out)
+        _store(xp, product.reshape(out_channels, n, self.out[0], self.padded[1])[
+            ..., :self.out[1]].transpose(1, 0, 2, 3), out, bias)
 
     def narrow_positions(self, xp, product, out, bias=None):
         """Write the (n * L, C_out) product (positions by channels, groups == 1) into out
         (n, C_out, oh, ow)."""
         n, out_channels = out.shape[:2]
-        real = product.reshape(n, self.out[0], self.padded[1], out_channels)[
-            :, :, :self.out[1]].transpose(0, 3, 1, 2)
-        if bias is None:
-            xp.copyto(out, real)
-        else:
-            xp.add(real, bias.reshape(1, -1, 1, 1), out=out)
+        _store(xp, product.reshape(n, self.out[0], self.padded[1], out_channels)[
+            :, :, :self.out[1]].transpose(0, 3, 1, 2), out, bias)
 
     def col2im(self, xp, columns, n):
         """The adjoint of ``columns``: the (C * kh * kw, n * L) entries added back into the
@@ -243,6 +235,14 @@ class _Flat:
         for k, offset in enumerate(self.offsets):
             by_channel[:, :, offset:offset + self.length] += blocks[:, k]
         return self._interior(planes)
+
+
+def _store(xp, real, out, bias):
+    """out (n, C_out, oh, ow) = real (+ bias per channel), in one pass."""
+    if bias is None:
+        xp.copyto(out, real)
+    else:
+        xp.add(real, bias.reshape(1, -1, 1, 1), out=out)
 
 
 def _flat(x_shape, kernel, stride, padding, dilation, groups):
@@ -307,14 +307,11 @@ def conv_input_grad(xp, grad_output, weight, spatial, stride, padding, dilation,
     kernel = tuple(weight.shape[2:])
     out_channels = weight.shape[0]
     in_channels = weight.shape[1] * groups
-    x_shape = (n, in_channels) + tuple(spatial)
-    plan = fourier(x_shape, weight.shape, stride, padding, dilation, groups, weight.dtype, xp)
-    if plan is not None and plan.out == out_shape:
-        return _fourier_backward(plan, None, grad_output, weight, (True, False, False))[0]
-    flat = _flat(x_shape, kernel, stride, padding, dilation, groups)
-    if flat is not None and flat.out == out_shape:
-        return _flat_backward(xp, flat, None, grad_output, weight, weight.shape,
-                              (True, False, False))[0]
+    gradients = _one_pass_gradients(xp, (n, in_channels) + tuple(spatial), weight.shape, None,
+                                    grad_output, weight, stride, padding, dilation, groups,
+                                    (True, False, False))
+    if gradients is not None:
+        return gradients[0]
     weight_t = weight.reshape(groups, out_channels // groups, -1).transpose(0, 2, 1)
     buffer = _padded_zeros(xp, (n, in_channels), spatial, padding, grad_output.dtype)
     order = (1 + d, 0) + tuple(range(2 + d, 2 + 2 * d)) + tuple(range(1, 1 + d))
@@ -340,12 +337,10 @@ def conv_weight_grad(xp, x, grad_output, kernel, stride, padding, dilation, grou
     """The adjoint of conv in the weight: (C_out, C_in/groups, *kernel)."""
     out_shape = grad_output.shape[2:]
     shape = (grad_output.shape[1], x.shape[1] // groups) + tuple(kernel)
-    plan = fourier(x.shape, shape, stride, padding, dilation, groups, x.dtype, xp)
-    if plan is not None and plan.out == tuple(out_shape):
-        return _fourier_backward(plan, x, grad_output, None, (False, True, False))[1]
-    flat = _flat(x.shape, kernel, stride, padding, dilation, groups)
-    if flat is not None and flat.out == tuple(out_shape):
-        return _flat_backward(xp, flat, x, grad_output, None, shape, (False, True, False))[1]
+    gradients = _one_pass_gradients(xp, x.shape, shape, x, grad_output, None, stride, padding,
+                                    dilation, groups, (False, True, False))
+    if gradients is not None:
+        return gradients[1]
     chunks, columns = _column_source(xp, x, out_shape, kernel, stride, padding, dilation,
                                      groups)
 
@@ -354,6 +349,23 @@ def conv_weight_grad(xp, x, grad_output, kernel, stride, padding, dilation, grou
                       columns(start, stop).transpose(0, 2, 1))
 
     return _sum(_map(xp, chunk, chunks)).reshape(shape)
+
+
+def _one_pass_gradients(xp, x_shape, weight_shape, x, grad_output, weight, stride, padding,
+                        dilation, groups, needs, spectra=None):
+    """The gradients in (x, weight, bias) that ``needs`` asks for, in one pass over the
+    batch, by the Fourier path or else the flat-shift path when one applies to this
+    convolution (and grad_output has its output's shape), else None. ``x`` is needed for the
+    weight's gradient only, ``weight`` for the input's; ``spectra`` are the forward's."""
+    out_shape = tuple(grad_output.shape[2:])
+    plan = fourier(x_shape, weight_shape, stride, padding, dilation, groups,
+                   grad_output.dtype, xp)
+    if plan is not None and plan.out == out_shape:
+        return _fourier_backward(plan, x, grad_output, weight, needs, spectra)
+    flat = _flat(x_shape, weight_shape[2:], stride, padding, dilation, groups)
+    if flat is not None and flat.out == out_shape:
+        return _flat_backward(xp, flat, x, grad_output, weight, weight_shape, needs)
+    return None
 
 
 def _flat_backward(xp, flat, x, grad_output, weight, weight_shape, needs):
@@ -508,22 +520,14 @@ class Convolution(Op):
         x, weight, spectra = ctx.saved_tensors
         stride, padding, dilation, groups = ctx.geometry
         needs = ctx.needs_input_grad
-        needs_all = (needs[0], needs[1], len(needs) > 2 and needs[2])
-        plan = fourier(x.shape, weight.shape, stride, padding, dilation, groups,
-                       x._data.dtype, xp_of(grad._data))
-        if not _grad_state.enabled and plan is not None and plan.out == grad.shape[2:]:
-            gradients = _fourier_backward(plan, x._data, grad._data, weight._data, needs_all,
-                                          spectra)
-            return tuple(None if g is None else Tensor._make(g)
-                         for g in gradients)[:len(needs)]
-        flat = _flat(x.shape, weight.shape[2:], stride, padding, dilation, groups)
-        if not _grad_state.enabled and flat is not None and flat.out == grad.shape[2:]:
-            # the common path (no graph of the backward): the three gradients in one pass
-            gradients = _flat_backward(
-                xp_of(grad._data), flat, x._data, grad._data, weight._data, weight.shape,
-                needs_all)
-            return tuple(None if g is None else Tensor._make(g)
-                         for g in gradients)[:len(needs)]
+        if not _grad_state.enabled:  # the common path (no graph of the backward)
+            gradients = _one_pass_gradients(
+                xp_of(grad._data), x.shape, weight.shape, x._data, grad._data, weight._data,
+                stride, padding, dilation, groups,
+                (needs[0], needs[1], len(needs) > 2 and needs[2]), spectra)
+            if gradients is not None:
+                return tuple(None if g is None else Tensor._make(g)
+                             for g in gradients)[:len(needs)]
         grad_x = grad_weight = grad_bias = None
         if needs[0]:
             grad_x = ConvolutionBackwardInput.apply(
