@@ -239,7 +239,12 @@ def test_state_dict_resume(case, dtype, device):
     """A run resumed from a mid-run state_dict ends where torch's uninterrupted run does,
     with the state torch's resumed run has (loading casts state such as NAdam's
     mu_product to the parameter's dtype)."""
-    name, options = case
+    check_resume(*case, dtype, device)
+
+
+def check_resume(name, options, dtype, device):
+    """dark's run resumed from a state_dict (run_resumed) against torch's resumed and
+    uninterrupted runs: the same parameters, and the resumed state_dicts the same."""
     init, grads = make_data(dtype, seed=2)
     mine, my_opt = run_resumed(dark, name, options, init, grads, device)
     theirs, their_opt = run_resumed(torch, name, options, init, grads)

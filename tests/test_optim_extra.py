@@ -13,11 +13,11 @@ from test_optim import (
     assert_same_params,
     assert_same_state_dict,
     check_large_and_strided,
+    check_resume,
     check_same_run,
     make_data,
     make_params,
     raised,
-    run_resumed,
     run_steps,
     to_numpy,
 )
@@ -158,16 +158,7 @@ def test_tensor_lr_and_closure(name, device):
 def test_state_dict_resume(case, dtype, device):
     """A run resumed from a mid-run state_dict (deep copy, loaded into a fresh optimizer
     over fresh parameters) ends where torch's runs end, with torch's resumed state."""
-    name, options = case
-    init, grads = make_data(dtype, seed=2)
-    mine, my_opt = run_resumed(dark, name, options, init, grads, device)
-    theirs, their_opt = run_resumed(torch, name, options, init, grads)
-    uninterrupted = make_params(torch, init)
-    run_steps(torch, build(torch, name, options, uninterrupted), uninterrupted, grads)
-    tol = TOLERANCES[dtype]
-    assert_same_params(mine, uninterrupted, tol)
-    assert_same_params(mine, theirs, tol)
-    assert_same_state_dict(my_opt.state_dict(), their_opt.state_dict(), tol)
+    check_resume(*case, dtype, device)
 
 
 def to_dark(value):
