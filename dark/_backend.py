@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import builtins
+import numbers
 import sys
 
 import numpy as np
@@ -75,11 +76,16 @@ def check_cuda_index(index: int) -> int:
 class dtype:
     """A tensor element type (``dark.float32`` ...), wrapping a numpy dtype."""
 
-    __slots__ = ("name", "np", "is_floating_point", "is_signed", "itemsize", "is_complex")
+    __slots__ = ("name", "np", "is_floating_point", "is_signed", "itemsize", "is_complex",
+                 "scalar_name", "cpp_name")
 
-    def __init__(self, name: str, np_dtype):
+    def __init__(self, name: str, np_dtype, scalar_name: str, cpp_name: str):
         self.name = name
         self.np = np.dtype(np_dtype)
+        # PyTorch's two spellings of the type in its messages: the scalar-type name
+        # ("Float", as in FloatTensor) and the C++ name ("float", as in "float != double").
+        self.scalar_name = scalar_name
+        self.cpp_name = cpp_name
         self.is_floating_point = self.np.kind == "f"
         self.is_complex = self.np.kind == "c"
         self.is_signed = self.np.kind in "fic"
@@ -95,17 +101,17 @@ class dtype:
         return self
 
 
-float16 = dtype("float16", np.float16)
-float32 = dtype("float32", np.float32)
-float64 = dtype("float64", np.float64)
-int8 = dtype("int8", np.int8)
-int16 = dtype("int16", np.int16)
-int32 = dtype("int32", np.int32)
-int64 = dtype("int64", np.int64)
-uint8 = dtype("uint8", np.uint8)
-bool_ = dtype("bool", np.bool_)
-complex64 = dtype("complex64", np.complex64)
-complex128 = dtype("complex128", np.complex128)
+float16 = dtype("float16", np.float16, "Half", "c10::Half")
+float32 = dtype("float32", np.float32, "Float", "float")
+float64 = dtype("float64", np.float64, "Double", "double")
+int8 = dtype("int8", np.int8, "Char", "signed char")
+int16 = dtype("int16", np.int16, "Short", "short int")
+int32 = dtype("int32", np.int32, "Int", "int")
+int64 = dtype("int64", np.int64, "Long", "long int")
+uint8 = dtype("uint8", np.uint8, "Byte", "unsigned char")
+bool_ = dtype("bool", np.bool_, "Bool", "bool")
+complex64 = dtype("complex64", np.complex64, "ComplexFloat", "c10::complex<float>")
+complex128 = dtype("complex128", np.complex128, "ComplexDouble", "c10::complex<double>")
 
 _ALL_DTYPES = (float16, float32, float64, int8, int16, int32, int64, uint8, bool_,
                complex64, complex128)
@@ -115,6 +121,18 @@ _BY_NAME = {d.name: d for d in _ALL_DTYPES}
 
 def _dtype_by_name(name: str) -> dtype:
     return _BY_NAME[name]
+
+
+def scalar_name(np_dtype) -> str:
+    """PyTorch's scalar-type name of a numpy dtype ("Float" for float32, as in FloatTensor)."""
+    found = _FROM_NP.get(np.dtype(np_dtype))
+    return found.scalar_name if found is not None else np.dtype(np_dtype).name
+
+
+def tensor_type_name(array) -> str:
+    """``x.type()`` of a tensor holding ``array``: 'dark.FloatTensor', 'dark.cuda.LongTensor'."""
+    prefix = "dark." if isinstance(array, np.ndarray) else "dark.cuda."
+    return f"{prefix}{scalar_name(array.dtype)}Tensor"
 
 
 def from_numpy_dtype(np_dtype) -> dtype:
@@ -313,8 +331,9 @@ def cuda_index(dev: device) -> int:
 
 
 def array_module(array):
-    """numpy for a numpy array (or scalar), cupy for a cupy array."""
-    if isinstance(array, (np.ndarray, np.generic)):
+    """numpy for a numpy array (or scalar), cupy for a cupy array: the one accessor of the
+    array module (a Tensor's is ``array_module(t._data)``)."""
+    if type(array) is np.ndarray or isinstance(array, (np.ndarray, np.generic)):
         return np
     return cupy_module().get_array_module(array)
 
@@ -375,3 +394,47 @@ def is_pinned_array(array) -> bool:
         return False
     runtime = _cupy.cuda.runtime
     return runtime.pointerGetMemoryType(array.ctypes.data) == runtime.memoryTypeHost
+
+
+# ----------------------------------------------------------------------------- dims, shapes
+
+def wrap_dim(dim: int, ndim: int) -> int:
+    """A dim in [-ndim, ndim) made non-negative; IndexError (PyTorch's words) otherwise."""
+    size = max(ndim, 1)
+    if not isinstance(dim, numbers.Integral):
+        raise TypeError(f"dim must be an int, got {type(dim).__name__}")
+    if not -size <= dim < size:
+        raise IndexError(f"Dimension out of range (expected to be in range of "
+                         f"[{-size}, {size - 1}], but got {dim})")
+    return int(dim) % size
+
+
+def wrap_dims(dim, ndim: int) -> tuple:
+    """A dim argument (None, int, or tuple/list) as a sorted tuple of non-negative dims."""
+    if dim is None:
+        return tuple(range(ndim))
+    if isinstance(dim, numbers.Integral):
+        return (wrap_dim(dim, ndim),)
+    dims = tuple(wrap_dim(d, ndim) for d in dim)
+    seen = set()
+    for d in dims:
+        if d in seen:
+            raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
+        seen.add(d)
+    return tuple(sorted(dims))
+
+
+def broadcast_shapes(*shapes) -> tuple:
+    """The broadcast shape of ``shapes``; RuntimeError naming them when they do not match."""
+    ndim = max((len(s) for s in shapes), default=0)
+    result = [1] * ndim
+    for shape in shapes:
+        for i, size in enumerate(shape):
+            j = ndim - len(shape) + i
+            if size != 1:
+                if result[j] != 1 and result[j] != size:
+                    raise RuntimeError(
+                        f"The size of tensor a ({result[j]}) must match the size of tensor b "
+                        f"({size}) at non-singleton dimension {j}")
+                result[j] = size
+    return tuple(result)

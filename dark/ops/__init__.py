@@ -6,8 +6,6 @@ from . import (creation, elementwise, indexing, linalg, operators, reduction,  #
                shape)
 from ._registry import TENSOR_METHODS
 
-FAMILIES = (creation, elementwise, indexing, linalg, reduction, shape)
-
 
 def _install() -> None:
     for name, function in TENSOR_METHODS.items():

@@ -1,17 +1,11 @@
 """Helpers shared by the op families: dtype promotion on raw arrays, dim normalisation."""
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from .. import _backend, _parallel
-from .._tensor import Tensor
-
-
-def xp_of(array):
-    """The array module (numpy or cupy) of a raw array."""
-    return np if type(array) is np.ndarray else _backend.array_module(array)
+from .._backend import array_module as xp_of  # noqa: F401 - re-exported for the ops
+from .._backend import broadcast_shapes, wrap_dim, wrap_dims  # noqa: F401
 
 
 def matmul(a, b, out=None):
@@ -43,63 +37,6 @@ def float_dtype_for(array):
     if array.dtype.kind in "fc":
         return array.dtype
     return _backend.get_default_dtype().np
-
-
-def to_float(array):
-    if array.dtype.kind in "fc":
-        return array
-    return array.astype(_backend.get_default_dtype().np)
-
-
-def wrap_dim(dim: int, ndim: int) -> int:
-    """A dim in [-ndim, ndim) made non-negative; IndexError (PyTorch's words) otherwise."""
-    size = max(ndim, 1)
-    if not isinstance(dim, numbers.Integral):
-        raise TypeError(f"dim must be an int, got {type(dim).__name__}")
-    if not -size <= dim < size:
-        raise IndexError(f"Dimension out of range (expected to be in range of "
-                         f"[{-size}, {size - 1}], but got {dim})")
-    return int(dim) % size
-
-
-def wrap_dims(dim, ndim: int) -> tuple:
-    """A dim argument (None, int, or tuple/list) as a sorted tuple of non-negative dims."""
-    if dim is None:
-        return tuple(range(ndim))
-    if isinstance(dim, numbers.Integral):
-        return (wrap_dim(dim, ndim),)
-    dims = tuple(wrap_dim(d, ndim) for d in dim)
-    seen = set()
-    for d in dims:
-        if d in seen:
-            raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
-        seen.add(d)
-    return tuple(sorted(dims))
-
-
-def as_tensor_arg(value, like: Tensor) -> Tensor:
-    """A python number or array-like as a tensor on ``like``'s device (no grad)."""
-    if isinstance(value, Tensor):
-        return value
-    from .creation import tensor  # noqa: PLC0415
-
-    return tensor(value, device=like.device)
-
-
-def broadcast_shapes(*shapes) -> tuple:
-    """The broadcast shape of ``shapes``; RuntimeError naming them when they do not match."""
-    ndim = max((len(s) for s in shapes), default=0)
-    result = [1] * ndim
-    for shape in shapes:
-        for i, size in enumerate(shape):
-            j = ndim - len(shape) + i
-            if size != 1:
-                if result[j] != 1 and result[j] != size:
-                    raise RuntimeError(
-                        f"The size of tensor a ({result[j]}) must match the size of tensor b "
-                        f"({size}) at non-singleton dimension {j}")
-                result[j] = size
-    return tuple(result)
 
 
 def where_or_zero(xp, keep, values, out=None):
