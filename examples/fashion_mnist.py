@@ -7,15 +7,13 @@ batch shapes, the model, the loss every 100 batches and the test accuracy per ep
 saves the weights, loads them into a new model and predicts the first test image."""
 import argparse
 import os
-import pathlib
+import sys
 
 import dark
 from dark import nn
 from dark.data import datasets
 from dark.data.transforms import ToTensor
 from dark.utils.data import DataLoader, Subset
-
-REPO = pathlib.Path(__file__).resolve().parents[1]
 
 classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
            "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
@@ -76,21 +74,30 @@ def test(dataloader, model, loss_fn, device):
 
 
 def main() -> None:
-    shared = REPO.parent / "shared" / "data"
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--limit", type=int,
                         help="use only the first N training and N//6 test samples")
-    parser.add_argument("--data-root", default=os.environ.get("DARK_DATA") or (
-        str(shared) if (shared / "FashionMNIST" / "raw").is_dir() else "data"))
+    parser.add_argument("--data-root", default=os.environ.get("DARK_DATA") or "data",
+                        metavar="DIR",
+                        help="folder holding FashionMNIST/raw/; default: $DARK_DATA when set, "
+                             "else ./data. Missing files are downloaded there")
     parser.add_argument("--save", default="model.pth")
     args = parser.parse_args()
+    if args.limit is not None and args.limit < 1:
+        parser.error(f"--limit must be >= 1, got {args.limit}")
 
     # Download training data from open datasets (a no-op when the files are there).
-    training_data = datasets.FashionMNIST(root=args.data_root, train=True, download=True,
+    try:
+        training_data = datasets.FashionMNIST(root=args.data_root, train=True, download=True,
+                                              transform=ToTensor())
+        test_data = datasets.FashionMNIST(root=args.data_root, train=False, download=True,
                                           transform=ToTensor())
-    test_data = datasets.FashionMNIST(root=args.data_root, train=False, download=True,
-                                      transform=ToTensor())
+    except RuntimeError as error:
+        folder = os.path.abspath(os.path.join(args.data_root, "FashionMNIST", "raw"))
+        sys.exit(f"fashion_mnist.py: {error}\nThe files were looked for in {folder}; point "
+                 "--data-root DIR (or the DARK_DATA environment variable) at a folder that "
+                 "holds FashionMNIST/raw/.")
     if args.limit:
         training_data = Subset(training_data, range(args.limit))
         test_data = Subset(test_data, range(max(1, args.limit // 6)))

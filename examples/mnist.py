@@ -5,6 +5,10 @@
     python examples/mnist.py --model mlp      # MLP 784-512-256-10, >= 98%
     python examples/mnist.py --limit 2000 --epochs 1   # a quick run on a slice
 
+The MNIST files are read from --data-root (default: $DARK_DATA when set, else ./data, the
+folder PyTorch's quickstart tutorial uses), in torchvision's layout DIR/MNIST/raw/. When they
+are missing they are downloaded there (11 MB, MD5-checked); --no-download forbids that.
+
 Each epoch shows a progress bar with the running loss and accuracy, then the test loss and
 accuracy and the wall time; a checkpoint (model, optimizer, epoch) is written after each
 epoch, and at the end a PNG of the training curves and of misclassified test digits."""
@@ -13,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import pathlib
+import sys
 import time
 
 from tqdm import tqdm
@@ -24,8 +29,6 @@ import dark.optim as optim
 from dark.data import datasets, transforms
 from dark.optim.lr_scheduler import StepLR
 from dark.utils.data import DataLoader, Subset
-
-REPO = pathlib.Path(__file__).resolve().parents[1]
 
 # Measured on 2 CPU cores (see README): the settings that reach the targets quickly.
 DEFAULTS = {
@@ -94,11 +97,32 @@ MODELS = {"mlp": MLP, "cnn": CNN, "net": Net}
 
 
 def default_data_root() -> str:
-    """$DARK_DATA, else ../shared/data beside the repository when it holds MNIST, else ./data."""
+    """$DARK_DATA when set, else ./data (the root of PyTorch's quickstart tutorial)."""
+    return os.environ.get("DARK_DATA") or "data"
+
+
+def data_error_message(root: str, error: RuntimeError) -> str:
+    """What to tell the user when the MNIST files cannot be read: the folder(s) looked in,
+    how to point the example at files elsewhere, and the URLs to fetch them by hand."""
+    text = str(error)
+    if not text.startswith(("Error downloading", "Dataset not found")):
+        return f"mnist.py: {text}"  # a file that is there but corrupt: the message names it
+    folder = os.path.abspath(os.path.join(os.path.expanduser(root), "MNIST", "raw"))
+    places = [folder]
     if os.environ.get("DARK_DATA"):
-        return os.environ["DARK_DATA"]
-    shared = REPO.parent / "shared" / "data"
-    return str(shared) if (shared / "MNIST" / "raw").is_dir() else "data"
+        shared = os.path.abspath(os.path.join(
+            os.path.expanduser(os.environ["DARK_DATA"]), "MNIST", "raw"))
+        places += [f"{shared} (DARK_DATA)"] if shared != folder else []
+    head = f"mnist.py: the MNIST files are not in {' nor in '.join(places)}"
+    if text.startswith("Error downloading"):
+        head += f" and downloading them failed (no network?):\n{text}"
+    else:
+        head += " and --no-download forbids downloading them."
+    urls = "\n".join(f"  {datasets.MNIST.mirrors[0]}{name}"
+                     for name, _ in datasets.MNIST.resources)
+    return (f"{head}\nPoint --data-root DIR (or the DARK_DATA environment variable) at a "
+            f"folder that holds MNIST/raw/, or download these four files by hand into "
+            f"{folder}:\n{urls}")
 
 
 def train(model, device, loader, optimizer, epoch: int) -> tuple:
@@ -190,6 +214,35 @@ def make_optimizer(name: str, parameters, lr: float, momentum: float):
         parameters, lr=lr)
 
 
+def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Rejects (parser.error: usage and exit status 2) values that would make the run fail
+    late or silently do something else, before any data is read."""
+    for name, value, least in (("--epochs", args.epochs, 1), ("--limit", args.limit, 1),
+                               ("--batch-size", args.batch_size, 1),
+                               ("--test-batch-size", args.test_batch_size, 1),
+                               ("--num-workers", args.num_workers, 0)):
+        if value is not None and value < least:
+            parser.error(f"{name} must be >= {least}, got {value}")
+    for name, value in (("--lr", args.lr), ("--gamma", args.gamma)):
+        if value is not None and not value > 0:
+            parser.error(f"{name} must be > 0, got {value:g}")
+    if not args.momentum >= 0:
+        parser.error(f"--momentum must be >= 0, got {args.momentum:g}")
+    for name, path in (("--save", args.save), ("--plot", args.plot)):
+        if not path:
+            continue
+        if os.path.isdir(path):
+            parser.error(f"{name} {path}: is a directory; give a file name")
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            parser.error(f"{name} {path}: the directory {folder} does not exist")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            parser.error(f"{name} {path}: the directory {folder} is not writable")
+    root = os.path.expanduser(args.data_root)
+    if os.path.exists(root) and not os.path.isdir(root):
+        parser.error(f"--data-root {args.data_root}: not a directory")
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="dark MNIST example")
     parser.add_argument("--model", choices=MODELS, default="cnn",
@@ -205,7 +258,12 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="StepLR: learning-rate factor per epoch (1 keeps it constant)")
     parser.add_argument("--device", choices=("cpu", "cuda"),
                         help="default: cuda when available, else cpu")
-    parser.add_argument("--data-root", default=default_data_root())
+    parser.add_argument("--data-root", default=default_data_root(), metavar="DIR",
+                        help="folder holding MNIST/raw/ (torchvision's layout); default: "
+                             "$DARK_DATA when set, else ./data. Missing files are downloaded "
+                             "there")
+    parser.add_argument("--no-download", dest="download", action="store_false",
+                        help="never download: fail with a message when the files are missing")
     parser.add_argument("--save", help="checkpoint path (default: mnist_<model>.pt)")
     parser.add_argument("--plot", default="training_curves.png",
                         help="PNG of the curves and misclassified digits ('' for none)")
@@ -220,8 +278,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.lr is None:
         args.lr = defaults["lr"] if args.optimizer == defaults["optimizer"] else {
             "sgd": 0.01, "adam": 1e-3, "adamw": 1e-3, "adadelta": 1.0}[args.optimizer]
-    args.epochs = args.epochs or defaults["epochs"]
+    if args.epochs is None:
+        args.epochs = defaults["epochs"]
     args.save = args.save or f"mnist_{args.model}.pt"
+    check_args(parser, args)
     if args.device is None:
         args.device = "cuda" if dark.cuda.is_available() else "cpu"
     elif args.device == "cuda" and not dark.cuda.is_available():
@@ -236,8 +296,13 @@ def main(argv=None) -> None:
     device = dark.device(args.device)
     transform = transforms.Compose([transforms.ToTensor(),
                                     transforms.Normalize((0.1307,), (0.3081,))])
-    train_set = datasets.MNIST(args.data_root, train=True, transform=transform)
-    test_set = datasets.MNIST(args.data_root, train=False, transform=transform)
+    try:
+        train_set = datasets.MNIST(args.data_root, train=True, transform=transform,
+                                   download=args.download)
+        test_set = datasets.MNIST(args.data_root, train=False, transform=transform,
+                                  download=args.download)
+    except RuntimeError as error:
+        sys.exit(data_error_message(args.data_root, error))
     if args.limit:
         train_set = Subset(train_set, range(min(args.limit, len(train_set))))
         test_set = Subset(test_set, range(min(max(1, args.limit // 6), len(test_set))))

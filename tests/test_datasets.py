@@ -282,16 +282,22 @@ def _leftovers(folder):
 
 
 def test_download_falls_through_mirrors(data_root, tmp_path, server, monkeypatch,
-                                        no_dark_data):
+                                        no_dark_data, capsys):
     base, requests = server
     _serve_mnist(data_root, tmp_path)
-    monkeypatch.setattr(MNIST, "mirrors", [_dead_url(), f"{base}/bad/", f"{base}/good/"])
+    dead = _dead_url()
+    monkeypatch.setattr(MNIST, "mirrors", [dead, f"{base}/bad/", f"{base}/good/"])
     ds = MNIST(str(tmp_path / "root"), train=False, download=True)
     raw = tmp_path / "root" / "MNIST" / "raw"
     for file, md5 in MNIST.resources:
         assert md5_of(raw / file) == md5
     assert sorted(os.listdir(raw)) == sorted(FILES)
     assert requests.count("/bad/t10k-images-idx3-ubyte.gz") == 1
+    # Each try is announced as torchvision does: "Downloading <url> to <path>".
+    tries = [line for line in capsys.readouterr().out.splitlines()
+             if line.startswith("Downloading ")]
+    assert tries == [f"Downloading {mirror}{file} to {raw / file}" for file in FILES
+                     for mirror in (dead, f"{base}/bad/", f"{base}/good/")]
     images, labels = reference(data_root, "MNIST", False)
     assert np.array_equal(ds.data.numpy(), images)
     assert np.array_equal(ds.targets.numpy(), labels)

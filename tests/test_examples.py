@@ -1,11 +1,18 @@
 """The example programs run end to end on a slice of the real data, each in a subprocess as a
-user runs it: exit code, printed accuracy, checkpoint contents, plot (or its note)."""
+user runs it: exit code, printed accuracy, checkpoint contents, plot (or its note). The MNIST
+example's download, its messages without data or network, and its argument checks too."""
+import functools
+import hashlib
+import http.server
 import importlib.util
 import os
 import pathlib
 import re
+import shutil
+import socket
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -89,3 +96,201 @@ def test_fashion_mnist_example(data_root, tmp_path):
     classes = load_example("fashion_mnist").classes
     predicted, actual = re.search(r'Predicted: "(.+)", Actual: "(.+)"', out).groups()
     assert predicted in classes and actual == "Ankle boot"  # the first test image is a boot
+
+
+# ---------------------------------------------------------------- MNIST data: download, none
+
+MNIST_FILES = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+               "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
+
+
+def run_mnist_with_mirrors(mirrors, *args, cwd, dark_data=None):
+    """Runs examples/mnist.py as __main__ in a subprocess, as `python examples/mnist.py ARGS`
+    does, with dark.data.datasets.MNIST.mirrors set to ``mirrors`` (local URLs: the test never
+    reaches the network) and DARK_DATA set to ``dark_data`` or unset. Returns the
+    CompletedProcess."""
+    env = {k: v for k, v in os.environ.items() if k != "DARK_DATA"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    if dark_data is not None:
+        env["DARK_DATA"] = str(dark_data)
+    script = str(EXAMPLES / "mnist.py")
+    code = ("import runpy, sys\n"
+            "from dark.data import datasets\n"
+            f"datasets.MNIST.mirrors = {list(mirrors)!r}\n"
+            f"sys.argv = {[script, *args]!r}\n"
+            "runpy.run_path(sys.argv[0], run_name='__main__')\n")
+    return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+def closed_port_url() -> str:
+    """A URL on a local port nothing listens on: connecting fails at once, as offline."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}/mnist/"
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    requests: list
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        self.requests.append(self.path)
+        super().do_GET()
+
+
+@pytest.fixture
+def mnist_server(tmp_path):
+    """A local HTTP server serving tmp_path/www; yields (base URL, requested paths)."""
+    www = tmp_path / "www"
+    www.mkdir()
+    requests = []
+    handler = type("Handler", (_Quiet,), {"requests": requests})
+    httpd = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(handler, directory=str(www)))
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/", requests
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_mnist_example_downloads_missing_files(data_root, tmp_path, mnist_server):
+    base, requests = mnist_server
+    for name in MNIST_FILES:
+        shutil.copy(pathlib.Path(data_root, "MNIST", "raw", name), tmp_path / "www" / name)
+    work = tmp_path / "work"
+    work.mkdir()
+    dead = closed_port_url()
+    result = run_mnist_with_mirrors(
+        [dead, base], "--model", "mlp", "--limit", "600", "--epochs", "1", "--device", "cpu",
+        "--plot", "", cwd=work)
+    assert result.returncode == 0, result.stderr[-3000:]
+    raw = work / "data" / "MNIST" / "raw"  # the default root: ./data
+    assert sorted(os.listdir(raw)) == sorted(MNIST_FILES)  # no .part left over
+    md5s = dict(load_example("mnist").datasets.MNIST.resources)
+    for name in MNIST_FILES:
+        assert hashlib.md5((raw / name).read_bytes()).hexdigest() == md5s[name]
+        assert f"Downloading {base}{name} to " in result.stdout
+    assert f"Downloading {dead}train-images-idx3-ubyte.gz" in result.stdout  # tried first
+    assert "600 training / 100 test samples" in result.stdout
+    assert "Final test accuracy" in result.stdout
+    # A second run finds the files and fetches nothing.
+    requests.clear()
+    result = run_mnist_with_mirrors(
+        [base], "--model", "mlp", "--limit", "60", "--epochs", "1", "--device", "cpu",
+        "--plot", "", cwd=work)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert requests == [] and "Downloading" not in result.stdout
+
+
+def test_mnist_example_without_network(tmp_path):
+    dead = [closed_port_url(), closed_port_url()]
+    result = run_mnist_with_mirrors(dead, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr + result.stdout
+    message = result.stderr
+    folder = tmp_path / "data" / "MNIST" / "raw"
+    assert f"the MNIST files are not in {folder} and downloading them failed" in message
+    assert f"{dead[0]}train-images-idx3-ubyte.gz: " in message  # why each mirror failed
+    assert f"{dead[1]}train-images-idx3-ubyte.gz: " in message
+    assert "--data-root DIR" in message and "DARK_DATA" in message
+    assert f"download these four files by hand into {folder}:" in message
+    for name in MNIST_FILES:
+        assert f"\n  {dead[0]}{name}" in message
+    assert "download=True" not in message
+    assert len(message.splitlines()) <= 12
+    assert os.listdir(folder) == []  # nothing half-written
+
+
+def test_mnist_example_no_download(tmp_path, mnist_server):
+    base, requests = mnist_server
+    for name in MNIST_FILES:
+        (tmp_path / "www" / name).write_bytes(b"would be fetched")
+    shared = tmp_path / "shared"
+    result = run_mnist_with_mirrors([base], "--no-download", "--data-root", str(tmp_path / "r"),
+                                    cwd=tmp_path, dark_data=shared)
+    assert result.returncode == 1 and requests == []
+    assert "Traceback" not in result.stderr + result.stdout
+    folder = tmp_path / "r" / "MNIST" / "raw"
+    assert (f"the MNIST files are not in {folder} nor in {shared / 'MNIST' / 'raw'} (DARK_DATA) "
+            "and --no-download forbids downloading them.") in result.stderr
+    assert f"download these four files by hand into {folder}:\n  {base}{MNIST_FILES[0]}" \
+        in result.stderr
+    assert not (tmp_path / "r").exists()
+
+
+def test_mnist_example_help_documents_data_options():
+    result = subprocess.run([sys.executable, str(EXAMPLES / "mnist.py"), "--help"],
+                            env=dict(os.environ, PYTHONPATH=str(REPO)), capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0
+    text = " ".join(result.stdout.split())
+    assert "--data-root DIR folder holding MNIST/raw/" in text
+    assert "$DARK_DATA when set, else ./data" in text and "downloaded" in text
+    assert "--no-download never download" in text
+    assert "shared" not in text
+
+
+# ---------------------------------------------------------------- MNIST argument checks
+
+@pytest.mark.parametrize("argv, message", [
+    (["--epochs", "0"], "--epochs must be >= 1, got 0"),
+    (["--limit", "0"], "--limit must be >= 1, got 0"),
+    (["--limit", "-5"], "--limit must be >= 1, got -5"),
+    (["--batch-size", "0"], "--batch-size must be >= 1, got 0"),
+    (["--test-batch-size", "-1"], "--test-batch-size must be >= 1, got -1"),
+    (["--num-workers", "-1"], "--num-workers must be >= 0, got -1"),
+    (["--lr", "0"], "--lr must be > 0, got 0"),
+    (["--lr", "-0.1"], "--lr must be > 0, got -0.1"),
+    (["--lr", "nan"], "--lr must be > 0, got nan"),
+    (["--gamma", "0"], "--gamma must be > 0, got 0"),
+    (["--optimizer", "sgd", "--momentum", "-0.5"], "--momentum must be >= 0, got -0.5"),
+    (["--save", "/missing/dir/m.pt"], "--save /missing/dir/m.pt: the directory /missing/dir "
+                                      "does not exist"),
+    (["--plot", "/missing/dir/c.png"], "--plot /missing/dir/c.png: the directory /missing/dir "
+                                       "does not exist"),
+])
+def test_mnist_example_rejects_bad_arguments(argv, message, capsys):
+    parse_args = load_example("mnist").parse_args
+    with pytest.raises(SystemExit) as info:
+        parse_args(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: ") and f"error: {message}\n" in err
+
+
+def test_mnist_example_rejects_directories_as_files(tmp_path, capsys):
+    parse_args = load_example("mnist").parse_args
+    for argv, message in (
+            (["--save", str(tmp_path)], f"--save {tmp_path}: is a directory"),
+            (["--data-root", __file__], f"--data-root {__file__}: not a directory")):
+        with pytest.raises(SystemExit) as info:
+            parse_args(argv)
+        assert info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_mnist_example_defaults_and_explicit_values(tmp_path):
+    parse_args = load_example("mnist").parse_args
+    args = parse_args(["--device", "cpu", "--save", str(tmp_path / "m.pt")])
+    assert (args.model, args.epochs, args.lr, args.optimizer, args.limit, args.download) == (
+        "cnn", 3, 1e-3, "adam", None, True)
+    args = parse_args(["--model", "net", "--epochs", "1", "--limit", "1", "--no-download",
+                       "--device", "cpu", "--save", str(tmp_path / "m.pt")])
+    assert (args.epochs, args.limit, args.lr, args.optimizer, args.download) == (
+        1, 1, 1.0, "adadelta", False)
+
+
+def test_mnist_example_checks_save_path_before_loading_data(tmp_path):
+    # No data anywhere and downloads forbidden: the bad --save is reported first, at once.
+    env = {k: v for k, v in os.environ.items() if k != "DARK_DATA"}
+    env["PYTHONPATH"] = str(REPO)
+    result = subprocess.run([sys.executable, str(EXAMPLES / "mnist.py"), "--no-download",
+                             "--save", str(tmp_path / "missing" / "m.pt")], cwd=tmp_path,
+                            env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert f"the directory {tmp_path / 'missing'} does not exist" in result.stderr
+    assert "MNIST files" not in result.stderr

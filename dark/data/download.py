@@ -69,7 +69,8 @@ def _fetch(url: str, destination: str) -> None:
 def download_url(url: str, root: str | os.PathLike, filename: str | None = None,
                  md5: str | None = None) -> str:
     """Download ``url`` to ``root/filename`` (the URL's last component by default) and
-    return that path. Nothing is fetched when the file is already there with the right
+    return that path, printing ``Downloading <url> to <path>`` and a progress bar (as
+    torchvision does). Nothing is fetched when the file is already there with the right
     ``md5`` (or, without ``md5``, when it is there at all). The bytes go to
     ``<filename>.part`` first and are renamed only once complete and verified; on any
     failure the ``.part`` file is removed and the error re-raised (an MD5 mismatch raises
@@ -81,6 +82,7 @@ def download_url(url: str, root: str | os.PathLike, filename: str | None = None,
         return fpath
     os.makedirs(root, exist_ok=True)
     partial = fpath + ".part"
+    print(f"Downloading {url} to {fpath}", flush=True)
     try:
         _fetch(url, partial)
         if md5 is not None:
