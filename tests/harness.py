@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import pytest
 
 import dark
 
@@ -19,6 +20,14 @@ try:
     import torch
 except ImportError:  # parity checks skip without torch
     torch = None
+
+# The one marker for tests that compare with PyTorch and cannot run without it; everything
+# else (gradcheck, numpy references, literal error messages, shapes) runs without torch.
+requires_torch = pytest.mark.skipif(torch is None, reason="torch not installed: parity check")
+
+# For programs written once for ``lib`` (dark or torch) whose assertions are literal: the
+# dark run always happens, the torch run (the check that the literals are torch's) skips.
+LIBS = [pytest.param(dark, id="dark"), pytest.param(torch, id="torch", marks=requires_torch)]
 
 
 @dataclasses.dataclass

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 import pytest
-import torch
+from harness import LIBS, requires_torch, torch
 
 import dark
 from dark.nn import init
@@ -18,6 +18,7 @@ from dark.nn import init
     ("conv_transpose1d", None), ("conv_transpose2d", None), ("conv_transpose3d", None),
     ("sigmoid", None), ("tanh", None), ("relu", None), ("leaky_relu", None),
     ("leaky_relu", 0.2), ("leaky_relu", 3), ("leaky_relu", math.sqrt(5)), ("selu", None)])
+@requires_torch
 def test_calculate_gain_matches_torch(nonlinearity, param):
     expected = torch.nn.init.calculate_gain(nonlinearity, param)
     got = init.calculate_gain(nonlinearity, param)
@@ -26,6 +27,7 @@ def test_calculate_gain_matches_torch(nonlinearity, param):
 
 @pytest.mark.parametrize("args", [("softmax", None), ("leaky_relu", "0.1"),
                                   ("leaky_relu", True)])
+@requires_torch
 def test_calculate_gain_errors(args):
     with pytest.raises(ValueError) as expected:
         torch.nn.init.calculate_gain(*args)
@@ -34,6 +36,7 @@ def test_calculate_gain_errors(args):
 
 
 @pytest.mark.parametrize("shape", [(3, 5), (4, 2, 3), (6, 3, 2, 5), (2, 2, 1, 2, 3), (0, 3)])
+@requires_torch
 def test_fans_match_torch(shape):
     assert init._calculate_fan_in_and_fan_out(dark.empty(shape)) == \
         torch.nn.init._calculate_fan_in_and_fan_out(torch.empty(shape))
@@ -43,6 +46,7 @@ def test_fans_match_torch(shape):
     ("_calculate_fan_in_and_fan_out", ()), ("xavier_uniform_", ()), ("xavier_normal_", ()),
     ("kaiming_uniform_", ()), ("kaiming_normal_", ()), ("orthogonal_", ()), ("eye_", ()),
     ("sparse_", (0.5,)), ("dirac_", ())])
+@requires_torch
 def test_dimension_errors_match_torch(function, args):
     with pytest.raises(ValueError) as expected:
         getattr(torch.nn.init, function)(torch.empty(5), *args)
@@ -51,13 +55,13 @@ def test_dimension_errors_match_torch(function, args):
     assert str(got.value) == str(expected.value)
 
 
-def test_mode_and_groups_errors_match_torch():
-    for lib_init, lib in ((torch.nn.init, torch), (init, dark)):
-        with pytest.raises(ValueError, match=r"Mode fan_avg not supported, please use one of "
-                                             r"\['fan_in', 'fan_out'\]"):
-            lib_init.kaiming_uniform_(lib.empty(3, 4), mode="fan_avg")
-        with pytest.raises(ValueError, match="dim 0 must be divisible by groups"):
-            lib_init.dirac_(lib.empty(3, 2, 3), groups=2)
+@pytest.mark.parametrize("lib", LIBS)
+def test_mode_and_groups_errors_match_torch(lib):
+    with pytest.raises(ValueError, match=r"Mode fan_avg not supported, please use one of "
+                                         r"\['fan_in', 'fan_out'\]"):
+        lib.nn.init.kaiming_uniform_(lib.empty(3, 4), mode="fan_avg")
+    with pytest.raises(ValueError, match="dim 0 must be divisible by groups"):
+        lib.nn.init.dirac_(lib.empty(3, 2, 3), groups=2)
 
 
 SHAPE = (400, 50, 3)  # fan_in 150, fan_out 1200, 60000 values
@@ -68,11 +72,26 @@ def _std_uniform(bound):
 
 
 def _fans(shape):
-    return torch.nn.init._calculate_fan_in_and_fan_out(torch.empty(shape))
+    """torch's formula (checked against torch's function below)."""
+    receptive = math.prod(shape[2:])
+    return shape[1] * receptive, shape[0] * receptive
 
 
 def _gain(nonlinearity, a):
-    return torch.nn.init.calculate_gain(nonlinearity, a)
+    """torch's documented gains (checked against torch's function below)."""
+    return {"relu": math.sqrt(2.0), "tanh": 5.0 / 3,
+            "leaky_relu": math.sqrt(2.0 / (1 + a ** 2))}[nonlinearity]
+
+
+@pytest.mark.parametrize("nonlinearity,a", [("relu", 0), ("tanh", 0), ("leaky_relu", 0),
+                                            ("leaky_relu", 0.1), ("leaky_relu", 0.3),
+                                            ("leaky_relu", math.sqrt(5))])
+@requires_torch
+def test_reference_gains_and_fans_are_torchs(nonlinearity, a):
+    """The distribution tests below take their expected bounds and stds from these."""
+    assert _fans(SHAPE) == torch.nn.init._calculate_fan_in_and_fan_out(torch.empty(SHAPE))
+    assert _gain(nonlinearity, a) == pytest.approx(torch.nn.init.calculate_gain(nonlinearity, a),
+                                                   rel=1e-15)
 
 
 UNIFORM_CASES = [
@@ -171,6 +190,7 @@ def test_orthogonal_is_haar_distributed():
     assert abs(firsts.mean()) < 0.1
 
 
+@requires_torch
 def test_constant_ones_zeros_eye_dirac_match_torch():
     cases = [("constant_", (3, 4), (0.25,)), ("ones_", (2, 3), ()), ("zeros_", (2, 3), ()),
              ("eye_", (3, 5), ()), ("eye_", (4, 2), ()), ("dirac_", (4, 2, 3), ()),
@@ -219,10 +239,10 @@ def test_generator_reproducible(name, args):
     np.testing.assert_array_equal(first.numpy(), second.numpy())
 
 
-def test_kaiming_zero_element_warns():
-    for lib_init, lib in ((torch.nn.init, torch), (init, dark)):
-        with pytest.warns(UserWarning, match="Initializing zero-element tensors is a no-op"):
-            lib_init.kaiming_uniform_(lib.empty(0, 3))
+@pytest.mark.parametrize("lib", LIBS)
+def test_kaiming_zero_element_warns(lib):
+    with pytest.warns(UserWarning, match="Initializing zero-element tensors is a no-op"):
+        lib.nn.init.kaiming_uniform_(lib.empty(0, 3))
 
 
 def test_deprecated_aliases():
