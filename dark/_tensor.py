@@ -5,6 +5,7 @@ and the python operators below call them."""
 from __future__ import annotations
 
 import numbers
+from collections import OrderedDict
 
 import numpy as np
 
@@ -13,8 +14,9 @@ from ._backend import device_of, from_numpy_dtype
 from ._backend import dtype as _dtype_cls
 from .autograd import engine as _engine
 from .autograd import function as _function
-from .autograd.function import AccumulateGrad, _HookHandle
+from .autograd.function import AccumulateGrad
 from .autograd.grad_mode import state as _grad_state
+from .utils.hooks import RemovableHandle
 
 
 class Size(tuple):
@@ -259,14 +261,15 @@ class Tensor:
         if self.grad_fn is not None:
             handle = self.grad_fn._add_pre_hook(self._output_nr, hook)
             hooks = self.grad_fn._pre_hooks
-            retain = [h for h in hooks if isinstance(h[1], _RetainHook)]
-            for item in retain:  # retain_grad sees the gradient after the user's hooks
-                hooks.remove(item)
-                hooks.append(item)
+            retain = [key for key, (_, fn) in hooks.items() if isinstance(fn, _RetainHook)]
+            for key in retain:  # retain_grad sees the gradient after the user's hooks
+                hooks.move_to_end(key)
             return handle
         if self._hooks is None:
-            self._hooks = []
-        return _HookHandle(self._hooks, hook)
+            self._hooks = OrderedDict()
+        handle = RemovableHandle(self._hooks)
+        self._hooks[handle.id] = hook
+        return handle
 
     # ------------------------------------------------------------------ metadata
     @property

@@ -228,7 +228,7 @@ def _add_to_buffer(buffers, node, output_nr, grad):
 
 def _run_pre_hooks(node, grads):
     grads = list(grads)
-    for output_nr, hook in list(node._pre_hooks):
+    for output_nr, hook in list(node._pre_hooks.values()):
         if output_nr is None:
             result = hook(tuple(grads))
             if result is not None:
@@ -252,7 +252,7 @@ def _run_node(node, grads, buffers, retain_graph, check_nan):
     if len(result) != len(edges):
         result = _fit_gradients(node, result, edges)
     if node._post_hooks:
-        for hook in list(node._post_hooks):
+        for hook in list(node._post_hooks.values()):
             replaced = hook(result, tuple(grads))
             if replaced is not None:
                 result = tuple(replaced)
@@ -316,7 +316,7 @@ def _reduce_to_shape(node, index, grad, shape):
 
 
 def _run_leaf_hooks(variable, grad):
-    for hook in list(variable._hooks):
+    for hook in list(variable._hooks.values()):
         result = hook(grad)
         if result is not None:
             grad = result

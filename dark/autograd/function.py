@@ -10,10 +10,12 @@ from __future__ import annotations
 import os
 import re
 import weakref
+from collections import OrderedDict
 
 import numpy as np
 
 from .. import _backend
+from ..utils.hooks import RemovableHandle
 from .grad_mode import state as _grad_state
 
 Tensor = None  # set by dark._tensor once the Tensor class exists (it sits above this module)
@@ -150,20 +152,22 @@ class BackwardNode:
                 + hint)
 
     # ---- hooks on the node, as torch.autograd.graph.Node
-    def register_hook(self, fn):
+    def register_hook(self, fn) -> RemovableHandle:
         """fn(grad_inputs, grad_outputs) -> optional new grad_inputs, after this node runs."""
         if self._post_hooks is None:
-            self._post_hooks = []
-        return _HookHandle(self._post_hooks, fn)
+            self._post_hooks = OrderedDict()
+        return _add_hook(self._post_hooks, fn)
 
-    def register_prehook(self, fn):
+    def register_prehook(self, fn) -> RemovableHandle:
         """fn(grad_outputs) -> optional new grad_outputs, before this node runs."""
         return self._add_pre_hook(None, fn)
 
-    def _add_pre_hook(self, output_nr, fn):
+    def _add_pre_hook(self, output_nr, fn) -> RemovableHandle:
+        """``(output_nr, fn)`` into the pre-hooks: fn sees output ``output_nr``'s gradient,
+        or all of them for None."""
         if self._pre_hooks is None:
-            self._pre_hooks = []
-        return _HookHandle(self._pre_hooks, (output_nr, fn))
+            self._pre_hooks = OrderedDict()
+        return _add_hook(self._pre_hooks, (output_nr, fn))
 
     def _release(self) -> None:
         if self._saved is not None:
@@ -195,23 +199,11 @@ class AccumulateGrad:
         return self._metadata
 
 
-class _HookHandle:
-    """Returned by register_hook; ``remove()`` takes the hook out."""
-
-    def __init__(self, hooks: list, item):
-        self.hooks = hooks
-        self.item = item
-        hooks.append(item)
-
-    def remove(self) -> None:
-        if self.item in self.hooks:
-            self.hooks.remove(self.item)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.remove()
+def _add_hook(hooks: OrderedDict, hook) -> RemovableHandle:
+    """Store ``hook`` last in ``hooks`` under a new handle's id; returns the handle."""
+    handle = RemovableHandle(hooks)
+    hooks[handle.id] = hook
+    return handle
 
 
 def _type_name(array) -> str:

@@ -23,6 +23,7 @@ from .. import _backend
 from .._tensor import Tensor
 from ..autograd.grad_mode import enable_grad, no_grad
 from ..ops._util import xp_of
+from ..utils.hooks import RemovableHandle
 
 __all__ = ["Optimizer", "register_optimizer_step_post_hook",
            "register_optimizer_step_pre_hook"]
@@ -36,26 +37,6 @@ class _RequiredParameter:
 
 
 required = _RequiredParameter()
-
-
-class RemovableHandle:
-    """Returned by the ``register_*_hook`` methods; ``remove()`` takes the hook out."""
-
-    _next_id = 0
-
-    def __init__(self, hooks: dict):
-        self.hooks = hooks
-        self.id = RemovableHandle._next_id
-        RemovableHandle._next_id += 1
-
-    def remove(self) -> None:
-        self.hooks.pop(self.id, None)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.remove()
 
 
 _global_optimizer_pre_hooks: OrderedDict = OrderedDict()

@@ -14,6 +14,7 @@ from ..._tensor import Tensor
 from ...autograd.function import Function
 from ...autograd.grad_mode import no_grad
 from ...autograd.grad_mode import state as _grad_state
+from ...utils.hooks import RemovableHandle
 from ..parameter import Buffer, Parameter, _typename
 
 __all__ = ["Module"]
@@ -26,32 +27,6 @@ def _addindent(text: str, num_spaces: int) -> str:
     if len(lines) == 1:
         return text
     return lines[0] + "\n" + "\n".join(num_spaces * " " + line for line in lines[1:])
-
-
-class RemovableHandle:
-    """The handle a ``register_*_hook`` returns: ``remove()`` unregisters the hook."""
-
-    next_id = 0
-
-    def __init__(self, hooks_dict, *, extra_dict=None):
-        self.hooks_dict_ref = hooks_dict
-        self.id = RemovableHandle.next_id
-        RemovableHandle.next_id += 1
-        if extra_dict is None:
-            extra_dict = []
-        elif isinstance(extra_dict, dict):
-            extra_dict = [extra_dict]
-        self.extra_dict_ref = extra_dict
-
-    def remove(self) -> None:
-        for hooks in (self.hooks_dict_ref, *self.extra_dict_ref):
-            hooks.pop(self.id, None)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.remove()
 
 
 class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
