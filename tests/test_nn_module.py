@@ -11,7 +11,7 @@ from collections import OrderedDict
 
 import numpy as np
 import pytest
-import torch
+from harness import LIBS, requires_torch, torch
 
 import dark
 
@@ -81,7 +81,7 @@ def classes(lib):
 
 
 DARK = classes(dark)
-TORCH = classes(torch)
+TORCH = classes(torch) if torch is not None else None
 
 
 def pair(index, *args):
@@ -122,8 +122,12 @@ def test_parameter_is_a_tensor_sharing_memory():
     assert dark.nn.Parameter().shape == (0,)
     with pytest.raises(RuntimeError):
         dark.nn.Parameter(dark.tensor([1, 2]))
+
+
+@pytest.mark.parametrize("lib", LIBS)
+def test_parameter_of_integers_raises(lib):
     with pytest.raises(RuntimeError):
-        torch.nn.Parameter(torch.tensor([1, 2]))
+        lib.nn.Parameter(lib.tensor([1, 2]))
 
 
 @pytest.mark.parametrize("make", [lambda lib: lib.nn.Parameter(lib.tensor([1.0, 2.5])),
@@ -131,6 +135,7 @@ def test_parameter_is_a_tensor_sharing_memory():
                                                                           dtype=lib.float64),
                                                                requires_grad=False),
                                   lambda lib: lib.nn.Parameter()])
+@requires_torch
 def test_parameter_repr(make):
     assert repr(make(dark)) == darkify(repr(make(torch)))
 
@@ -148,16 +153,16 @@ def test_parameter_deepcopy_and_pickle():
     assert loaded.tolist() == [1.0, 1.0]
 
 
-def test_buffer_marker():
-    for lib in (dark, torch):
-        buffer = lib.nn.Buffer(lib.ones(2), persistent=False)
-        assert isinstance(buffer, lib.Tensor) and isinstance(buffer, lib.nn.Buffer)
-        assert not isinstance(lib.ones(2), lib.nn.Buffer)
-        module = lib.nn.Module()
-        module.stat = buffer
-        module.kept = lib.nn.Buffer(lib.zeros(1))
-        assert list(module._buffers) == ["stat", "kept"]
-        assert list(module.state_dict()) == ["kept"]
+@pytest.mark.parametrize("lib", LIBS)
+def test_buffer_marker(lib):
+    buffer = lib.nn.Buffer(lib.ones(2), persistent=False)
+    assert isinstance(buffer, lib.Tensor) and isinstance(buffer, lib.nn.Buffer)
+    assert not isinstance(lib.ones(2), lib.nn.Buffer)
+    module = lib.nn.Module()
+    module.stat = buffer
+    module.kept = lib.nn.Buffer(lib.zeros(1))
+    assert list(module._buffers) == ["stat", "kept"]
+    assert list(module.state_dict()) == ["kept"]
 
 
 # ------------------------------------------------------------------ registration and errors
@@ -298,6 +303,7 @@ def _error_cases():
 
 
 @pytest.mark.parametrize("case", _error_cases(), ids=lambda f: f.__name__)
+@requires_torch
 def test_errors_match_torch(case):
     with pytest.raises(Exception) as expected:
         case(torch)
@@ -306,28 +312,29 @@ def test_errors_match_torch(case):
     assert str(got.value) == darkify(str(expected.value))
 
 
-def test_setattr_routes_and_delattr():
-    for lib in (dark, torch):
-        m = classes(lib)[0](2)
-        m.weight = None                      # a registered parameter may become None
-        assert "weight" in m._parameters and m.weight is None
-        m.extra = lib.nn.Parameter(lib.ones(1))
-        m.child = lib.nn.Identity()
-        m.running = lib.ones(2)              # a tensor on a buffer name stays a buffer
-        m.plain = lib.ones(1)                # a tensor elsewhere is a plain attribute
-        assert "extra" in m._parameters and "child" in m._modules
-        assert "running" in m._buffers and "plain" in m.__dict__
-        m.child = lib.nn.Parameter(lib.ones(1))  # re-assigning moves the name
-        assert "child" in m._parameters and "child" not in m._modules
-        del m.child, m.running, m.plain
-        assert "child" not in m._parameters and "running" not in m._buffers
-        assert "scratch" in dir(m) and "weight" in dir(m)
-        with pytest.raises(AttributeError):
-            del m.nothing
+@pytest.mark.parametrize("lib", LIBS)
+def test_setattr_routes_and_delattr(lib):
+    m = classes(lib)[0](2)
+    m.weight = None                      # a registered parameter may become None
+    assert "weight" in m._parameters and m.weight is None
+    m.extra = lib.nn.Parameter(lib.ones(1))
+    m.child = lib.nn.Identity()
+    m.running = lib.ones(2)              # a tensor on a buffer name stays a buffer
+    m.plain = lib.ones(1)                # a tensor elsewhere is a plain attribute
+    assert "extra" in m._parameters and "child" in m._modules
+    assert "running" in m._buffers and "plain" in m.__dict__
+    m.child = lib.nn.Parameter(lib.ones(1))  # re-assigning moves the name
+    assert "child" in m._parameters and "child" not in m._modules
+    del m.child, m.running, m.plain
+    assert "child" not in m._parameters and "running" not in m._buffers
+    assert "scratch" in dir(m) and "weight" in dir(m)
+    with pytest.raises(AttributeError):
+        del m.nothing
 
 
 # ------------------------------------------------------------------ structure parity
 @pytest.mark.parametrize("remove_duplicate", [True, False])
+@requires_torch
 def test_traversal_names_and_order_match_torch(remove_duplicate):
     mine, theirs = pair(2)
     kw = {"remove_duplicate": remove_duplicate}
@@ -345,27 +352,38 @@ def test_traversal_names_and_order_match_torch(remove_duplicate):
     assert [type(m).__name__ for m in mine.children()] == [
         type(m).__name__ for m in theirs.children()]
     assert len(list(mine.buffers())) == len(list(theirs.buffers()))
-    params = mine.parameters()
+
+
+def test_parameters_is_a_generator_of_parameters():
+    params = DARK[2]().parameters()
     assert iter(params) is params  # a generator, as torch's
     assert all(isinstance(p, dark.nn.Parameter) for p in params)
 
 
-def test_state_dict_keys_values_and_detached():
+@requires_torch
+def test_state_dict_keys_and_values_match_torch():
     mine, theirs = pair(2)
     state = mine.state_dict()
-    assert isinstance(state, OrderedDict)
     assert names_shapes(state.items()) == names_shapes(theirs.state_dict().items())
     assert list(state._metadata) == list(theirs.state_dict()._metadata)
     for key, value in theirs.state_dict().items():
         np.testing.assert_array_equal(state[key].numpy(), value.numpy())
-        assert type(state[key]) is dark.Tensor and not state[key].requires_grad
+    assert list(mine.state_dict(prefix="m.")) == list(theirs.state_dict(prefix="m."))
+
+
+def test_state_dict_detached_sharing_memory():
+    mine = DARK[2]()
+    state = mine.state_dict()
+    assert isinstance(state, OrderedDict)
+    for key, value in state.items():
+        assert type(value) is dark.Tensor and not value.requires_grad, key
     state["features.block.scale"].add_(1)  # detached, but the same memory
     assert mine.features.block.scale.item() == state["features.block.scale"].item()
     kept = mine.state_dict(keep_vars=True)
     assert kept["heads.0.weight"] is mine.heads[0].weight
-    assert list(mine.state_dict(prefix="m.")) == list(theirs.state_dict(prefix="m."))
 
 
+@requires_torch
 def test_forward_and_gradients_match_torch():
     mine, theirs = pair(2)
     x = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
@@ -386,6 +404,7 @@ def test_forward_and_gradients_match_torch():
 
 
 # ------------------------------------------------------------------ load_state_dict
+@requires_torch
 def test_load_state_dict_strict_and_non_strict_match_torch():
     for strict in (True, False):
         results = []
@@ -400,12 +419,16 @@ def test_load_state_dict_strict_and_non_strict_match_torch():
             except RuntimeError as error:
                 results.append(("error", darkify(str(error))))
         assert results[0] == results[1]
+
+
+def test_load_state_dict_all_keys_matched():
     mine = DARK[0](3)
     ok = mine.load_state_dict(DARK[0](3).state_dict())
     assert repr(ok) == "<All keys matched successfully>"
     assert ok.missing_keys == [] and ok.unexpected_keys == []
 
 
+@requires_torch
 def test_load_state_dict_size_mismatch_and_nested_messages():
     for source_n in (2, 3):
         messages = []
@@ -442,15 +465,15 @@ def test_load_state_dict_accepts_numpy_casts_and_scalars():
     assert mine.scale.item() == 7.0 and mine.scale.dtype == dark.float32
 
 
-def test_load_state_dict_assign():
-    for lib in (dark, torch):
-        module = classes(lib)[0](2)
-        source = classes(lib)[0](2).state_dict()
-        old = module.weight
-        module.load_state_dict(source, assign=True)
-        assert module.weight is not old and isinstance(module.weight, lib.nn.Parameter)
-        assert module.weight.requires_grad
-        assert module.running is source["running"]
+@pytest.mark.parametrize("lib", LIBS)
+def test_load_state_dict_assign(lib):
+    module = classes(lib)[0](2)
+    source = classes(lib)[0](2).state_dict()
+    old = module.weight
+    module.load_state_dict(source, assign=True)
+    assert module.weight is not old and isinstance(module.weight, lib.nn.Parameter)
+    assert module.weight.requires_grad
+    assert module.running is source["running"]
 
 
 def test_load_state_dict_post_hook():
@@ -483,10 +506,12 @@ def _repr_models(lib):
 
 
 @pytest.mark.parametrize("index", range(10))
+@requires_torch
 def test_repr_matches_torch(index):
     assert repr(_repr_models(dark)[index]) == darkify(repr(_repr_models(torch)[index]))
 
 
+@requires_torch
 def test_repr_with_linear_layers():
     if not hasattr(dark.nn, "Linear") or not hasattr(dark.nn, "ReLU"):
         pytest.skip("dark.nn.Linear / ReLU not written yet")
@@ -530,6 +555,7 @@ def _hook_log(lib):
     return log
 
 
+@requires_torch
 def test_forward_hooks_match_torch():
     assert _hook_log(dark) == _hook_log(torch)
 
@@ -553,12 +579,12 @@ def _always_call_log(lib):
     return log
 
 
-def test_forward_hook_always_call_and_kwargs_replacement():
-    assert _always_call_log(dark) == _always_call_log(torch) == ["always", [3.0], "always"]
+@pytest.mark.parametrize("lib", LIBS)
+def test_forward_hook_always_call_and_kwargs_replacement(lib):
+    assert _always_call_log(lib) == ["always", [3.0], "always"]
 
 
 def _backward_hook_run(lib, modify: bool, input_requires_grad: bool = True):
-    torch.manual_seed(0)
     Affine = classes(lib)[0]
     module = Affine(3)
     with lib.no_grad():
@@ -590,6 +616,7 @@ def _backward_hook_run(lib, modify: bool, input_requires_grad: bool = True):
 @pytest.mark.parametrize("modify,input_requires_grad", [(False, True), (True, True),
                                                          (False, False)])
 @pytest.mark.filterwarnings("ignore:Full backward hook is firing")
+@requires_torch
 def test_full_backward_hooks_match_torch(modify, input_requires_grad):
     mine = _backward_hook_run(dark, modify, input_requires_grad)
     theirs = _backward_hook_run(torch, modify, input_requires_grad)
@@ -612,14 +639,14 @@ def test_backward_hook_handle_removal():
 
 
 # ------------------------------------------------------------------ modes, grads, apply
-def test_train_eval_propagate():
-    for lib in (dark, torch):
-        model = classes(lib)[2]()
-        assert model.eval() is model
-        assert all(not m.training for m in model.modules())
-        assert model.train() is model and all(m.training for m in model.modules())
-        model.features.train(False)
-        assert [m.training for m in model.modules()][:4] == [True, False, False, False]
+@pytest.mark.parametrize("lib", LIBS)
+def test_train_eval_propagate(lib):
+    model = classes(lib)[2]()
+    assert model.eval() is model
+    assert all(not m.training for m in model.modules())
+    assert model.train() is model and all(m.training for m in model.modules())
+    model.features.train(False)
+    assert [m.training for m in model.modules()][:4] == [True, False, False, False]
 
 
 def test_zero_grad_requires_grad_and_apply():
@@ -635,10 +662,16 @@ def test_zero_grad_requires_grad_and_apply():
     assert not any(p.requires_grad for p in model.parameters())
     visited = []
     assert model.apply(lambda m: visited.append(type(m).__name__)) is model
-    expected = []
-    classes(torch)[1](2).apply(lambda m: expected.append(type(m).__name__))
-    assert visited == expected
+    assert sorted(visited) == sorted(type(m).__name__ for m in model.modules())
     assert model.share_memory() is model
+
+
+@requires_torch
+def test_apply_order_matches_torch():
+    visited, expected = [], []
+    DARK[1](2).apply(lambda m: visited.append(type(m).__name__))
+    TORCH[1](2).apply(lambda m: expected.append(type(m).__name__))
+    assert visited == expected
 
 
 # ------------------------------------------------------------------ to / dtype / device
@@ -730,19 +763,19 @@ def test_model_copy(clone):
 
 
 # ------------------------------------------------------------------ submodule access
-def test_get_and_set_submodule():
-    for lib in (dark, torch):
-        model = classes(lib)[1](2)
-        assert model.get_submodule("") is model
-        assert model.get_submodule("seq.1") is model.seq[1]
-        assert model.get_parameter("seq.1.bias") is model.seq[1].bias
-        assert model.get_buffer("first.running") is model.first.running
-        model.set_submodule("seq.0", lib.nn.Identity())
-        assert type(model.seq[0]).__name__ == "Identity"
-        model.set_submodule("seq.extra", lib.nn.Identity())
-        assert "extra" in model.seq._modules
-        with pytest.raises(AttributeError):
-            model.set_submodule("seq.other", lib.nn.Identity(), strict=True)
+@pytest.mark.parametrize("lib", LIBS)
+def test_get_and_set_submodule(lib):
+    model = classes(lib)[1](2)
+    assert model.get_submodule("") is model
+    assert model.get_submodule("seq.1") is model.seq[1]
+    assert model.get_parameter("seq.1.bias") is model.seq[1].bias
+    assert model.get_buffer("first.running") is model.first.running
+    model.set_submodule("seq.0", lib.nn.Identity())
+    assert type(model.seq[0]).__name__ == "Identity"
+    model.set_submodule("seq.extra", lib.nn.Identity())
+    assert "extra" in model.seq._modules
+    with pytest.raises(AttributeError):
+        model.set_submodule("seq.other", lib.nn.Identity(), strict=True)
 
 
 # ------------------------------------------------------------------ containers
@@ -776,6 +809,7 @@ def _sequential_ops(lib):
     return out
 
 
+@requires_torch
 def test_sequential_api_matches_torch():
     assert _sequential_ops(dark) == _sequential_ops(torch)
 
@@ -806,6 +840,7 @@ def _modulelist_ops(lib):
     return out
 
 
+@requires_torch
 def test_modulelist_api_matches_torch():
     assert _modulelist_ops(dark) == _modulelist_ops(torch)
 
@@ -826,6 +861,7 @@ def _moduledict_ops(lib):
     return out
 
 
+@requires_torch
 def test_moduledict_api_matches_torch():
     assert _moduledict_ops(dark) == _moduledict_ops(torch)
 
@@ -854,6 +890,7 @@ def _parameter_containers(lib):
     return out
 
 
+@requires_torch
 def test_parameter_containers_match_torch():
     assert _parameter_containers(dark) == _parameter_containers(torch)
 
@@ -874,6 +911,7 @@ def test_parameter_list_registers_parameters_in_models():
     (lambda nn: nn.Unflatten(-1, [2, -1]), (2, 3, 8)),
     (lambda nn: nn.Identity(54, unused="x"), (2, 3)),
 ])
+@requires_torch
 def test_reshaping_modules(build, shape):
     x = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
     mine, theirs = build(dark.nn), build(torch.nn)
@@ -902,6 +940,7 @@ def _grads(lib, rng_seed, dtype=np.float32, scale=1.0):
 
 @pytest.mark.parametrize("norm_type", [2.0, 1, 3.5, math.inf, "inf"])
 @pytest.mark.parametrize("max_norm", [0.5, 100.0])
+@requires_torch
 def test_clip_grad_norm_matches_torch(norm_type, max_norm):
     mine, theirs = _grads(dark, 0), _grads(torch, 0)
     total_mine = dark.nn.utils.clip_grad_norm_(mine, max_norm, norm_type)
@@ -915,11 +954,15 @@ def test_clip_grad_norm_matches_torch(norm_type, max_norm):
             np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-5, atol=1e-7)
 
 
-def test_clip_grad_norm_forms_and_errors():
+@requires_torch
+def test_clip_grad_norm_of_one_tensor_matches_torch():
     single = _grads(dark, 1)[0]
     expected = torch.nn.utils.clip_grad_norm_(_grads(torch, 1)[0], 0.1)
     np.testing.assert_allclose(dark.nn.utils.clip_grad_norm_(single, 0.1).item(),
                                expected.item(), rtol=1e-6)
+
+
+def test_clip_grad_norm_forms_and_errors():
     assert dark.nn.utils.clip_grad_norm_([], 1.0).item() == 0.0
     with pytest.warns(UserWarning, match="empty generator"):
         dark.nn.utils.clip_grad_norm_((p for p in []), 1.0)
@@ -935,6 +978,7 @@ def test_clip_grad_norm_forms_and_errors():
     np.testing.assert_allclose(clipped.item(), 1e-3, rtol=1e-3)
 
 
+@requires_torch
 def test_clip_grad_value_matches_torch():
     mine, theirs = _grads(dark, 3, scale=2.0), _grads(torch, 3, scale=2.0)
     assert dark.nn.utils.clip_grad_value_(mine, 0.7) is None
@@ -944,11 +988,16 @@ def test_clip_grad_value_matches_torch():
             np.testing.assert_array_equal(a.grad.numpy(), b.grad.numpy())
 
 
-def test_parameters_vector_roundtrip():
-    mine, theirs = _grads(dark, 4), _grads(torch, 4)
-    vec_mine = dark.nn.utils.parameters_to_vector(mine)
-    vec_theirs = torch.nn.utils.parameters_to_vector(theirs)
+@requires_torch
+def test_parameters_to_vector_matches_torch():
+    vec_mine = dark.nn.utils.parameters_to_vector(_grads(dark, 4))
+    vec_theirs = torch.nn.utils.parameters_to_vector(_grads(torch, 4))
     np.testing.assert_array_equal(vec_mine.detach().numpy(), vec_theirs.detach().numpy())
+
+
+def test_parameters_vector_roundtrip():
+    mine = _grads(dark, 4)
+    vec_mine = dark.nn.utils.parameters_to_vector(mine)
     vec_mine.sum().backward()  # differentiable, as torch's
     assert mine[0].grad is not None
     new = dark.arange(float(vec_mine.numel()))
