@@ -7,8 +7,7 @@ import os
 
 import numpy as np
 import pytest
-import torch
-import torch.nn.functional as TF
+from harness import requires_torch, torch
 from PIL import Image
 
 import dark
@@ -17,6 +16,7 @@ from dark.data import transforms as T
 from dark.data.transforms import functional as F
 
 RNG = np.random.default_rng(1234)
+TF = torch.nn.functional if torch is not None else None
 
 
 def _image(shape, dtype=np.float32):
@@ -105,18 +105,25 @@ def test_to_pil_image_mode_inference():
 
 # ----------------------------------------------------------------------------- normalize
 
-def test_normalize_formula_and_torch(device):
+def test_normalize_formula(device):
     x = _image((3, 4, 5))
     mean, std = (0.5, 0.25, 0.1), (0.2, 0.5, 2.0)
     out = T.Normalize(mean, std)(_to(device, x))
     expected = (x - np.array(mean, np.float32)[:, None, None]) / np.array(
         std, np.float32)[:, None, None]
     np.testing.assert_allclose(_np(out), expected, rtol=1e-6, atol=1e-7)
+    batch = _to(device, _image((2, 3, 4, 5)))
+    assert tuple(F.normalize(batch, mean, std).shape) == (2, 3, 4, 5)
+
+
+@requires_torch
+def test_normalize_takes_torchs_float32_steps(device):
+    x = _image((3, 4, 5))
+    mean, std = (0.5, 0.25, 0.1), (0.2, 0.5, 2.0)
+    out = T.Normalize(mean, std)(_to(device, x))
     reference = torch.from_numpy(x).sub(torch.tensor(mean).view(-1, 1, 1)).div(
         torch.tensor(std).view(-1, 1, 1))
     np.testing.assert_array_equal(_np(out), reference.numpy())  # the same float32 steps
-    batch = _to(device, _image((2, 3, 4, 5)))
-    assert tuple(F.normalize(batch, mean, std).shape) == (2, 3, 4, 5)
 
 
 def test_normalize_inplace_grad_and_errors():
@@ -199,7 +206,7 @@ _RESIZE_ATOL = {"nearest": 0.0, "bilinear": 8 * 2.0 ** -23, "bicubic": 4 * 2.0 *
                                             ("bilinear", True), ("bicubic", False),
                                             ("bicubic", True)])
 @pytest.mark.parametrize("size", [(7, 9), (26, 40), (13, 5)])
-def test_resize_tensor_matches_torch_interpolate(device, mode, antialias, size):
+def test_resize_tensor_is_interpolate(device, mode, antialias, size):
     # torchvision's tensor resize is torch's interpolate (align_corners=False where it
     # applies); dark's is dark's interpolate, called the same way
     x = _image((2, 3, 13, 17))
@@ -208,6 +215,25 @@ def test_resize_tensor_matches_torch_interpolate(device, mode, antialias, size):
     same = dark.nn.functional.interpolate(_to(device, x), size=size, mode=mode,
                                           align_corners=align_corners, antialias=antialias)
     np.testing.assert_array_equal(_np(out), _np(same))
+    # 3-D images go through a batch of one; float64 stays float64
+    out = F.resize(_to(device, x[0].astype(np.float64)), list(size), F.InterpolationMode(mode),
+                   antialias=antialias)
+    assert out.dtype is dark.float64 and tuple(out.shape) == (3,) + size
+    same = dark.nn.functional.interpolate(_to(device, x[:1].astype(np.float64)), size=size,
+                                          mode=mode, align_corners=align_corners,
+                                          antialias=antialias)[0]
+    np.testing.assert_array_equal(_np(out), _np(same))
+
+
+@pytest.mark.parametrize("mode,antialias", [("nearest", False), ("bilinear", False),
+                                            ("bilinear", True), ("bicubic", False),
+                                            ("bicubic", True)])
+@pytest.mark.parametrize("size", [(7, 9), (26, 40), (13, 5)])
+@requires_torch
+def test_resize_tensor_matches_torch_interpolate(device, mode, antialias, size):
+    x = _image((2, 3, 13, 17))
+    out = F.resize(_to(device, x), list(size), F.InterpolationMode(mode), antialias=antialias)
+    align_corners = None if mode == "nearest" else False
     expected = TF.interpolate(torch.from_numpy(x), size=size, mode=mode,
                               align_corners=align_corners, antialias=antialias)
     np.testing.assert_allclose(_np(out), expected.numpy(), rtol=0, atol=_RESIZE_ATOL[mode])
@@ -220,6 +246,7 @@ def test_resize_tensor_matches_torch_interpolate(device, mode, antialias, size):
     np.testing.assert_allclose(_np(out), expected.numpy(), rtol=1e-12, atol=1e-14)
 
 
+@requires_torch
 def test_resize_uint8_tensor_rounds_like_torchvision():
     # torchvision: float32, interpolate, clamp (bicubic, uint8 only), round, cast back
     x = _image((3, 11, 14), np.uint8)
@@ -238,6 +265,7 @@ def test_resize_uint8_tensor_rounds_like_torchvision():
 
 
 @pytest.mark.parametrize("dtype", ["float16", "int32", "int64", "int16", "bool"])
+@requires_torch
 def test_resize_other_dtypes_round_trip_through_float32(dtype):
     # torchvision rounds before casting back to the integer types it lists; float16 and bool
     # are cast without rounding
@@ -253,8 +281,8 @@ def test_resize_other_dtypes_round_trip_through_float32(dtype):
     np.testing.assert_array_equal(_np(out), expected.to(source.dtype).numpy())
 
 
-def test_resize_tensor_errors_and_modes_as_torchvision():
-    img = dark.zeros(3, 10, 12)
+@requires_torch
+def test_resize_tensor_wrong_dims_error_is_torchs():
     # torchvision adds a batch dim below 4-D and calls interpolate: (H, W) and 5-D images
     # reach it with the wrong number of spatial dims and get torch's error
     for shape in [(10, 12), (2, 2, 3, 10, 12)]:
@@ -265,6 +293,10 @@ def test_resize_tensor_errors_and_modes_as_torchvision():
         with pytest.raises(ValueError) as actual:
             F.resize(dark.zeros(*shape), [5, 6])
         assert str(actual.value) == str(expected.value)
+
+
+def test_resize_tensor_mode_errors_as_torchvision():
+    img = dark.zeros(3, 10, 12)
     # box and hamming are not interpolate modes; lanczos is, but torchvision passes
     # antialias=False for it
     for mode in ["box", "hamming"]:
@@ -272,6 +304,10 @@ def test_resize_tensor_errors_and_modes_as_torchvision():
             F.resize(img, [5, 6], F.InterpolationMode(mode))
     with pytest.raises(ValueError, match="Lanczos mode requires antialias=True"):
         F.resize(img, [5, 6], F.InterpolationMode.LANCZOS)
+
+
+@requires_torch
+def test_resize_antialias_none_and_nearest_exact_match_torch():
     # antialias=None means False; nearest ignores antialias=True
     x = _image((1, 3, 20, 16))
     out = F.resize(dark.from_numpy(x), [7, 5], antialias=None)
@@ -301,6 +337,19 @@ def test_resize_gradients(device, mode, antialias, size):
     leaf = _to(device, x).requires_grad_()
     assert dark.autograd.gradcheck(
         lambda t: F.resize(t, size, F.InterpolationMode(mode), antialias=antialias), (leaf,))
+    # a 3-D image is squeezed back from a batch of one, under torch's grad_fn name
+    out = F.resize(leaf, size, F.InterpolationMode(mode), antialias=antialias)
+    assert type(out.grad_fn).__name__ == "SqueezeBackward1"
+
+
+@pytest.mark.parametrize("mode,antialias,size", [("bilinear", True, [3, 4]),
+                                                 ("bilinear", False, [8, 9]),
+                                                 ("bicubic", True, [4, 3]),
+                                                 ("bicubic", False, [7, 5])])
+@requires_torch
+def test_resize_gradients_match_torch(device, mode, antialias, size):
+    x = _image((2, 5, 6)).astype(np.float64)
+    leaf = _to(device, x).requires_grad_()
     # torch's gradient of the same resize; the grad_fn names are torch's (a 3-D image is
     # squeezed back from a batch of one)
     out = F.resize(leaf, size, F.InterpolationMode(mode), antialias=antialias)
@@ -452,6 +501,7 @@ def _torch_affine_reference(x, matrix, mode, fill=None):
     return out[0].numpy()
 
 
+@requires_torch
 def test_affine_bilinear_matches_grid_sample(device):
     x = _image((3, 9, 11))
     center, angle, translate, scale, shear = [0.0, 0.0], 23.0, [1.0, -2.0], 1.2, [5.0, -3.0]
@@ -534,6 +584,7 @@ def test_color_adjustments_float(device):
     np.testing.assert_allclose(g3, np.repeat(_gray(x)[None], 3, axis=0), rtol=1e-6)
 
 
+@requires_torch
 def test_color_adjustments_uint8_truncate():
     """torchvision's uint8 blends, written with torch ops: float32 maths, then a truncating
     cast (the grayscale image is itself truncated to uint8)."""
@@ -608,6 +659,7 @@ def test_color_jitter_draw_order_and_repr():
         T.ColorJitter(hue=0.7)
 
 
+@requires_torch
 def test_convert_image_dtype_vs_torch_rule():
     u8 = _image((3, 4, 4), np.uint8)
     out = T.ConvertImageDtype(dark.float32)(dark.from_numpy(u8))
@@ -616,6 +668,11 @@ def test_convert_image_dtype_vs_torch_rule():
     out = F.convert_image_dtype(dark.from_numpy(floats), dark.uint8)
     expected = torch.from_numpy(floats).mul(255 + 1.0 - 1e-3).to(torch.uint8)
     np.testing.assert_array_equal(_np(out), expected.numpy())
+
+
+def test_convert_image_dtype_integer_rules():
+    u8 = _image((3, 4, 4), np.uint8)
+    floats = _image((3, 4, 4))
     as_int32 = F.convert_image_dtype(dark.from_numpy(u8), dark.int32)
     np.testing.assert_array_equal(_np(as_int32), u8.astype(np.int32) * (2 ** 31 // 256))
     back = F.convert_image_dtype(as_int32, dark.uint8)
