@@ -1,6 +1,8 @@
 """Helpers shared by the op families: dtype promotion on raw arrays, dim normalisation."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import _backend, _parallel
@@ -37,6 +39,99 @@ def float_dtype_for(array):
     if array.dtype.kind in "fc":
         return array.dtype
     return _backend.get_default_dtype().np
+
+
+# ----------------------------------------------------------------------------- numbers in a dtype
+
+# The C++ type names of PyTorch's "value cannot be converted to type ... without overflow"
+# for a Scalar argument: c10's own spellings, not quite dtype.cpp_name ("int8_t", not "signed
+# char"). torch.tensor's data names the dtype instead ("int32").
+_OVERFLOW_NAMES = {"bool": "bool", "uint8": "uint8_t", "int8": "int8_t", "int16": "int16_t",
+                   "int32": "int", "int64": "int64_t", "float16": "c10::Half",
+                   "float32": "float", "float64": "double", "complex64": "c10::complex<float>",
+                   "complex128": "c10::complex<double>"}
+_INT64 = (-(1 << 63), (1 << 63) - 1)
+_UNPACK_ERROR = "Overflow when unpacking long long"
+
+
+def _fits(value, np_dtype) -> bool:
+    """c10's ``not overflows<To>(value)``: an int within an integer dtype's range (an unsigned
+    one also takes -max..-1, which wrap around: -1 is 255 in uint8); a float within the range
+    (NaN fits no integer dtype, +-inf any floating one); a complex number fits a real dtype
+    only with no imaginary part, and a complex dtype part by part."""
+    kind = np_dtype.kind
+    if kind == "b":
+        return True
+    if isinstance(value, complex):
+        if kind != "c":
+            return value.imag == 0 and _fits(value.real, np_dtype)
+        return _fits(value.real, np_dtype) and _fits(value.imag, np_dtype)
+    if kind in "fc":
+        top = float(np.finfo(np_dtype).max)
+        return -top <= value <= top or (isinstance(value, float) and math.isinf(value))
+    info = np.iinfo(np_dtype)
+    if isinstance(value, float):
+        return float(info.min) <= value <= float(info.max)
+    return (-info.max if kind == "u" else info.min) <= value <= info.max
+
+
+def check_scalar(value, dtype, how: str = "scalar"):
+    """The python number ``value`` (or numpy scalar) as PyTorch stores it in a tensor of
+    ``dtype`` (a dark or numpy dtype), or PyTorch's error when it does not fit. ``how`` is the
+    way the number goes in torch:
+
+    - "scalar": an op's Scalar argument (full, fill_, masked_fill, clamp's bounds, alpha ...):
+      checked for every dtype, the error naming the C++ type ("int", "c10::Half"); an int
+      outside [-2**63, 2**64) makes no Scalar at all;
+    - "scalar_tensor": a Scalar made a 0-d tensor (scalar_tensor, where): as "scalar", but a
+      float16 value is checked as a double only (a large one becomes inf);
+    - "index": ``x[i] = v``: as "scalar_tensor", with an int that must be an int64;
+    - "tensor": an item of torch.tensor's data: only integer dtypes are checked (floats
+      overflow to inf), the error naming the dtype ("int32"); an int must be an int64 and a
+      complex number cannot be a real dtype's.
+
+    The result is what numpy then stores without an error or a warning: an int for an integer
+    dtype (a float truncated, a negative int wrapped around an unsigned dtype as PyTorch's
+    cast does: -1 is 255 in uint8), a bool for bool, a real number for a real dtype, +-inf
+    for a float beyond an unchecked float dtype's range."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    np_dtype = np.dtype(getattr(dtype, "np", dtype))
+    kind = np_dtype.kind
+    checked = np_dtype
+    if how == "tensor":
+        if isinstance(value, complex) and kind in "iuf":
+            raise TypeError("must be real number, not complex" if kind == "f"
+                            else "'complex' object cannot be interpreted as an integer")
+        if kind in "iu" and isinstance(value, int) and not _INT64[0] <= value <= _INT64[1]:
+            raise ValueError(_UNPACK_ERROR)
+        name = np_dtype.name
+        if kind not in "iu":
+            checked = None
+    else:
+        if isinstance(value, int):
+            if how == "index" and not _INT64[0] <= value <= _INT64[1]:
+                raise ValueError(_UNPACK_ERROR)
+            if value >= 1 << 64:
+                raise OverflowError("int too big to convert")
+            if value < _INT64[0]:
+                raise OverflowError("can't convert negative int to unsigned")
+        if how != "scalar" and np_dtype == np.float16:
+            checked = np.dtype(np.float64)
+        name = _OVERFLOW_NAMES.get(checked.name, checked.name)
+    if checked is not None and not _fits(value, checked):
+        raise RuntimeError(f"value cannot be converted to type {name} without overflow")
+    if kind == "b":
+        return bool(value)
+    if isinstance(value, complex) and kind != "c":
+        value = value.real
+    if kind in "iu":
+        info = np.iinfo(np_dtype)
+        return (int(value) - info.min) % (1 << 8 * np_dtype.itemsize) + info.min
+    if kind == "f" and not _fits(value, np_dtype):  # rounds to the largest value or to inf
+        with np.errstate(over="ignore"):
+            return float(np_dtype.type(value))
+    return value
 
 
 def where_or_zero(xp, keep, values, out=None):
