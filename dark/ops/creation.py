@@ -16,6 +16,7 @@ import numpy as np
 from .. import _backend
 from .._tensor import Tensor
 from ._registry import tensor_method
+from ._util import check_scalar
 
 _COPY_WARNING = ("To copy construct from a tensor, it is recommended to use "
                  "sourceTensor.detach().clone() or sourceTensor.detach().clone()."
@@ -101,8 +102,9 @@ def _check_nested(data, dim: int = 0, shape: list | None = None):
         _check_nested(item, dim + 1, shape)
 
 
-def _nested_array(data) -> np.ndarray:
-    """A numpy array from python numbers / nested sequences (numpy's own dtype)."""
+def _nested_array(data, dtype: _backend.dtype) -> np.ndarray:
+    """A numpy array from python numbers / nested sequences, checked for ``dtype`` as
+    torch.tensor checks its data (check_scalar's "tensor" rules) and ready to cast to it."""
     host = _to_host_nested(data)
     try:
         array = np.array(host)
@@ -111,15 +113,49 @@ def _nested_array(data) -> np.ndarray:
         raise
     except OverflowError:
         raise ValueError("Overflow when unpacking long long") from None
-    if array.dtype == object:
+    if array.dtype == object or array.dtype == np.uint64:  # an int beyond int64
         _check_nested(host)
-        if any(isinstance(v, int) for v in array.ravel()):
+        if array.dtype == object and not any(isinstance(v, int) for v in array.ravel()):
+            raise TypeError(f"can't build a tensor from {type(data).__name__}")
+        if dtype.np.kind in "iu":
             raise ValueError("Overflow when unpacking long long")
-        raise TypeError(f"can't build a tensor from {type(data).__name__}")
+        # a float, complex or bool dtype takes the int as torch does (2**70 as a float)
+        array = np.array(host, dtype=np.complex128 if dtype.is_complex else
+                         np.bool_ if dtype is _backend.bool_ else np.float64)
     if array.dtype.kind in "US":
         raise TypeError(f"new(): invalid data type '{type(array.ravel()[0].item()).__name__}'")
-    if array.dtype == np.uint64:
-        raise ValueError("Overflow when unpacking long long")
+    return _checked_data(array, host, dtype)
+
+
+def _checked_data(array, host, dtype: _backend.dtype) -> np.ndarray:
+    """``array`` (numpy's reading of the python numbers ``host``) when every number fits
+    ``dtype``; else check_scalar's error for the first that does not. A vectorised bound
+    check, never looser than the exact one, picks the arrays whose numbers are checked one by
+    one: numpy has made floats of ints mixed with floats ([1, 2.0**40]), and torch checks an
+    int (-1 fits uint8) and a float (-1.0 does not) differently."""
+    kind = dtype.np.kind
+    if not array.size or array.dtype.kind == "b" or (
+            kind not in "iu" and not (array.dtype.kind == "c" and kind != "c")):
+        return array
+    if kind in "iu":
+        info = np.iinfo(dtype.np)
+        if array.dtype.kind in "iu":
+            low = -info.max if kind == "u" else info.min
+            suspect = bool(array.min() < low or array.max() > info.max)
+        else:  # floats: NaN, and the int64 edges, which floats do not hold exactly
+            low = 0 if kind == "u" else info.min
+            suspect = array.dtype.kind == "c" or not bool(
+                (array >= low).all() and (array <= info.max).all()) or (
+                dtype.np == np.int64 and bool((np.abs(array) >= 2.0**63).any()))
+    else:
+        suspect = True  # complex numbers for a real dtype
+    if suspect:
+        for value in np.array(host, dtype=object).ravel():
+            check_scalar(value, dtype, "tensor")
+    if kind in "iu" and array.dtype.kind == "f":
+        # truncated toward zero as C's cast, then wrapped (a -1 read as -1.0 is 255 in uint8)
+        with np.errstate(invalid="ignore"):
+            array = array.astype(np.int64)
     return array
 
 
@@ -127,15 +163,21 @@ def _array_from_data(data, dtype: _backend.dtype, device: _backend.device):
     """A new array holding a copy of ``data`` in ``dtype`` on ``device``."""
     if isinstance(data, Tensor):
         source = data._data
-    elif isinstance(data, (np.ndarray, np.generic)) \
-            or hasattr(data, "__cuda_array_interface__"):
-        source = data
+    elif isinstance(data, np.ndarray) or hasattr(data, "__cuda_array_interface__"):
+        source = data  # arrays are cast as torch casts tensors (300 wraps to 44 in uint8)
     else:
-        source = _nested_array(data)
+        source = _nested_array(data, dtype)  # numpy scalars are numbers: checked
     array = _backend.asarray_on(source, device)
     if array is source or array.dtype != dtype.np:
-        array = array.astype(dtype.np)  # astype copies, so the result never aliases data
+        array = _cast(array, dtype.np)  # astype copies: the result never aliases data
     return array
+
+
+def _cast(array, np_dtype):
+    """``array.astype(np_dtype)`` (a copy) without numpy's overflow and invalid-value
+    warnings: PyTorch's casts give inf, or wrap around, silently."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return array.astype(np_dtype)
 
 
 def _dtype(dtype):
@@ -250,8 +292,9 @@ def scalar_tensor(s, *, dtype=None, layout=None, device=None, requires_grad: boo
                   pin_memory: bool = False) -> Tensor:
     """A 0-d tensor holding the number ``s`` (default dtype unless ``dtype`` is given)."""
     dtype = _dtype(dtype) or _backend.get_default_dtype()
+    value = check_scalar(_item(s), dtype, "scalar_tensor")
     return _pinned(finish(on_device(_backend.to_device(device),
-                                    lambda xp: xp.asarray(_item(s), dtype=dtype.np)), None,
+                                    lambda xp: xp.asarray(value, dtype=dtype.np)), None,
                           requires_grad), pin_memory)
 
 
@@ -279,7 +322,7 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
     if isinstance(data, np.ndarray) and (dev is None or dev.type == "cpu"):
         if dtype is None or dtype.np == data.dtype:
             return from_numpy(data)
-        return Tensor._make(data.astype(dtype.np))
+        return Tensor._make(_cast(data, dtype.np))
     if hasattr(data, "__cuda_array_interface__") and (dev is None or dev.type == "cuda"):
         target = dev or _backend.device_of(data)
         array = _backend.asarray_on(data, target)
@@ -354,13 +397,14 @@ def full(size, fill_value, *, out=None, dtype=None, layout=None, device=None,
                         f"{type(size).__name__}")
     value = _item(fill_value)
     dtype = _dtype(dtype) or (out.dtype if out is not None else _number_dtype(value))
+    value = check_scalar(value, dtype)
     return _fill("full", lambda xp, s, d: _full_array(xp, s, value, d), (size,), out, dtype,
                  device, requires_grad, pin_memory)
 
 
 def _full_array(xp, shape, value, np_dtype):
     array = xp.empty(shape, dtype=np_dtype)
-    # casting='unsafe' lets -1 fill a uint8 tensor as 255, as PyTorch's cast does
+    # value is check_scalar's: it fits (2**63 as a float32 is numpy's uint64 before the cast)
     xp.copyto(array, np.asarray(value), casting="unsafe")
     return array
 
@@ -412,10 +456,10 @@ def arange(start=0, end=None, step=1, *, out=None, dtype=None, layout=None, devi
         raise RuntimeError("upper bound and lower bound inconsistent with step sign")
     if isinstance(start, int) and isinstance(end, int) and isinstance(step, int):
         length = -((start - end) // step)
-        make = lambda xp: (xp.arange(length, dtype=np.int64) * step + start).astype(dtype.np)  # noqa: E731
+        make = lambda xp: _cast(xp.arange(length, dtype=np.int64) * step + start, dtype.np)  # noqa: E731
     else:
         length = math.ceil((end - start) / step)
-        make = lambda xp: (xp.arange(length, dtype=np.float64) * step + start).astype(dtype.np)  # noqa: E731
+        make = lambda xp: _cast(xp.arange(length, dtype=np.float64) * step + start, dtype.np)  # noqa: E731
     dev = _backend.to_device(device if device is not None or out is None else out.device)
     return finish(on_device(dev, make), out, requires_grad)
 
@@ -447,9 +491,16 @@ def linspace(start, end, steps: int, *, out=None, dtype=None, layout=None, devic
     """``steps`` evenly spaced values from ``start`` to ``end`` inclusive (default dtype)."""
     start, end, steps = _item(start), _item(end), _steps_arg(steps)
     dtype = _dtype(dtype) or (out.dtype if out is not None else _backend.get_default_dtype())
+    start, end = _bounds_in(start, end, dtype)
     dev = _backend.to_device(device if device is not None or out is None else out.device)
-    return finish(on_device(dev, lambda xp: _linspace_values(xp, start, end, steps, dtype.np)
-                            .astype(dtype.np, copy=False)), out, requires_grad)
+    return finish(on_device(dev, lambda xp: _cast(
+        _linspace_values(xp, start, end, steps, dtype.np), dtype.np)), out, requires_grad)
+
+
+def _bounds_in(start, end, dtype):
+    """linspace's and logspace's bounds as numbers of ``dtype``, as torch takes them first
+    (0.9 is 0 for an integer dtype; PyTorch's error when one does not fit)."""
+    return check_scalar(start, dtype), check_scalar(end, dtype)
 
 
 def logspace(start, end, steps: int, base: float = 10.0, *, out=None, dtype=None,
@@ -457,11 +508,13 @@ def logspace(start, end, steps: int, base: float = 10.0, *, out=None, dtype=None
     """``base ** linspace(start, end, steps)`` (default dtype)."""
     start, end, steps = _item(start), _item(end), _steps_arg(steps)
     dtype = _dtype(dtype) or (out.dtype if out is not None else _backend.get_default_dtype())
+    start, end = _bounds_in(start, end, dtype)
     dev = _backend.to_device(device if device is not None or out is None else out.device)
 
     def make(xp):
         exponents = _linspace_values(xp, start, end, steps, np.dtype(np.float64))
-        return xp.power(np.float64(base), exponents).astype(dtype.np)
+        with np.errstate(over="ignore"):  # a float16 result may overflow to inf, silently
+            return _cast(xp.power(np.float64(base), exponents), dtype.np)
 
     return finish(on_device(dev, make), out, requires_grad)
 
