@@ -3,15 +3,13 @@ it, and, with it forced on, the op table's convolutions (forward, gradcheck, gra
 torch parity) and torch's outputs and gradients for many geometries, in chunks."""
 import numpy as np
 import pytest
-from harness import check_case, ids
+from harness import check_case, ids, requires_torch, torch
 from test_nn_conv import CASES
 
 import dark
 import dark.ops.conv as conv_ops
 import dark.ops.conv_fourier as conv_fourier
 from dark.ops.conv import fourier
-
-torch = pytest.importorskip("torch")
 
 
 @pytest.fixture
@@ -69,6 +67,7 @@ def test_op_table_on_the_fourier_path(case, forced):
     ((0, 4, 6, 6), (5, 4, 3, 3), {"padding": 1}),  # an empty batch
 ])
 @pytest.mark.parametrize("bias", [True, False])
+@requires_torch
 def test_fourier_path_gives_torchs_numbers(monkeypatch, forced, chunk, x_shape,
                                            weight_shape, options, bias):
     """Output and the three gradients in float64 to 1e-10, in chunks of one sample, of a
@@ -92,6 +91,7 @@ def test_fourier_path_gives_torchs_numbers(monkeypatch, forced, chunk, x_shape,
         np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-10)
 
 
+@requires_torch
 def test_fourier_path_float32_matches_torch():
     """The MNIST CNN's conv2 in float32 (its own choice of path): within float32 rounding of
     torch's output and gradients."""
@@ -114,24 +114,39 @@ def test_fourier_path_float32_matches_torch():
         np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5 * scale)
 
 
-def test_weight_gradient_from_the_forwards_spectra_and_from_x(forced):
+def _weight_gradients():
     """The weight gradient of a plain backward (from the spectra the forward kept), of a
     second one (retain_graph) and of a create_graph backward (recomputed from x, through
-    ConvolutionBackwardWeight) are torch's."""
+    ConvolutionBackwardWeight), with the float64 arrays they came from."""
     rng = np.random.default_rng(1)
-    x = dark.tensor(rng.standard_normal((4, 6, 9, 9)), requires_grad=True)
-    w = dark.tensor(rng.standard_normal((5, 6, 3, 3)), requires_grad=True)
-    grad_output = rng.standard_normal((4, 5, 9, 9))
-    tw = torch.tensor(w.detach().numpy(), requires_grad=True)
-    torch.nn.functional.conv2d(torch.tensor(x.detach().numpy()), tw, padding=1).backward(
-        torch.tensor(grad_output))
+    arrays = [rng.standard_normal((4, 6, 9, 9)), rng.standard_normal((5, 6, 3, 3)),
+              rng.standard_normal((4, 5, 9, 9))]
+    x = dark.tensor(arrays[0], requires_grad=True)
+    w = dark.tensor(arrays[1], requires_grad=True)
     out = dark.nn.functional.conv2d(x, w, padding=1)
     gradients = []
     for options in ({"retain_graph": True}, {"retain_graph": True}, {"create_graph": True}):
         w.grad = None
-        out.backward(dark.tensor(grad_output), **options)
+        out.backward(dark.tensor(arrays[2]), **options)
         gradients.append(w.grad.detach().numpy())
     assert w.grad.grad_fn is not None  # the last one went through the graph path
+    return arrays, gradients
+
+
+def test_weight_gradient_from_the_forwards_spectra_and_from_x(forced):
+    """The three weight gradients agree (the spectra path and the graph path)."""
+    _, gradients = _weight_gradients()
+    assert forced
+    for gradient in gradients[1:]:
+        np.testing.assert_allclose(gradient, gradients[0], rtol=1e-10, atol=1e-10)
+
+
+@requires_torch
+def test_weight_gradient_from_the_forwards_spectra_and_from_x_is_torchs(forced):
+    (x, w, grad_output), gradients = _weight_gradients()
+    tw = torch.tensor(w, requires_grad=True)
+    torch.nn.functional.conv2d(torch.tensor(x), tw, padding=1).backward(
+        torch.tensor(grad_output))
     for gradient in gradients:
         np.testing.assert_allclose(gradient, tw.grad.numpy(), rtol=1e-10, atol=1e-10)
 
