@@ -20,7 +20,7 @@ from .._tensor import Tensor
 from ..autograd.function import Op
 from ..autograd.grad_mode import state as _grad_state
 from ._registry import tensor_method
-from ._util import broadcast_shapes, wrap_dim, xp_of
+from ._util import broadcast_shapes, check_scalar, wrap_dim, xp_of
 
 # ----------------------------------------------------------------------------- locations
 
@@ -625,6 +625,8 @@ def setitem(self: Tensor, index, value) -> None:
     if not isinstance(value, (Tensor, numbers.Number)):
         raise TypeError(f"can't assign a {type(value).__name__} to a "
                         f"dark.{_type_name(self.dtype)}Tensor")
+    if not isinstance(value, Tensor):
+        value = check_scalar(value, self.dtype, "index")
     basic, _, advanced = _parse(self, index)
     region = None if basic is None else _Region(basic)
     target = _read(self._data, region, None)
@@ -685,18 +687,20 @@ def _vector_index(index, name: str, message_dtype: str, error=IndexError):
     return array.reshape(-1)
 
 
-def _fill_value(value, name: str):
+def _fill_value(value, name: str, dtype):
+    """The fill value of masked_fill/index_fill: a 0-d tensor that requires grad, else the
+    number (a 0-d tensor's item, as torch reads it) checked for ``dtype``."""
     if isinstance(value, Tensor):
         if value._data.ndim != 0:
             raise RuntimeError(f"{name} only supports a 0-dimensional value tensor, but got "
                                f"tensor with {value._data.ndim} dimension(s).")
-        if not value._requires_grad:
-            return value.item()
-        return value
+        if value._requires_grad:
+            return value
+        value = value.item()
     if not isinstance(value, numbers.Number):
         raise TypeError(f"{name}(): argument 'value' must be Number, not "
                         f"{type(value).__name__}")
-    return value
+    return check_scalar(value, dtype)
 
 
 def _inplace_method(function, name: str):
@@ -773,7 +777,7 @@ def scatter(input: Tensor, dim: int, index: Tensor, src=None, *, value=None,
     if src is None:
         src = value
     if isinstance(src, numbers.Number):
-        value, src = src, None
+        value, src = check_scalar(src, input.dtype), None
     if reduce is not None and reduce not in ("add", "multiply"):
         raise RuntimeError("reduce argument must be either add or multiply.")
     source = src if src is not None else value
@@ -865,7 +869,7 @@ def index_fill(input: Tensor, dim: int, index: Tensor, value) -> Tensor:
     """A copy of input with ``value`` (a number or 0-d tensor) at ``index`` along ``dim``."""
     array = _vector_index(index, "index_fill_", "index_fill_(): Expected dtype int64 for index",
                           RuntimeError)
-    value = _fill_value(value, "index_fill_")
+    value = _fill_value(value, "index_fill_", input.dtype)
     ndim = input._data.ndim
     dim = wrap_dim(dim, ndim)
     _check_bounds(array, input._data.shape[dim] if ndim else 1, dim)
@@ -880,6 +884,8 @@ def index_put(input: Tensor, indices, values, accumulate: bool = False) -> Tenso
     added instead of written when ``accumulate``."""
     basic, _, advanced = _parse(input, tuple(indices))
     region = None if basic is None else _Region(basic)
+    if isinstance(values, numbers.Number):
+        values = check_scalar(values, input.dtype, "index")
     if isinstance(values, Tensor):
         if values._data.dtype != input._data.dtype:
             raise RuntimeError(f"Index put requires the source and destination dtypes match, "
@@ -962,7 +968,7 @@ def masked_fill(input: Tensor, mask: Tensor, value) -> Tensor:
     is true."""
     array = _mask_array(mask, "masked_fill",
                         "masked_fill_ only supports boolean masks, but got mask with dtype {}")
-    value = _fill_value(value, "masked_fill_")
+    value = _fill_value(value, "masked_fill_", input.dtype)
     shape = broadcast_shapes(array.shape, input._data.shape)
     if shape != input._data.shape:
         input = input.expand(shape)

@@ -13,7 +13,7 @@ from .. import _backend
 from .._tensor import Tensor
 from ..autograd.grad_mode import state as _grad_state
 from . import elementwise as E
-from ._util import broadcast_shapes, xp_of
+from ._util import broadcast_shapes, check_scalar, xp_of
 
 
 def _records(self, args) -> bool:
@@ -118,7 +118,9 @@ def _overlap_error():
                         "performing the operation.")
 
 
-def _fill_value(value):
+def _fill_value(value, dtype):
+    """A 0-d tensor (cast as torch casts tensors: it may wrap around), or the number checked
+    for ``dtype``."""
     if isinstance(value, Tensor):
         if value._data.ndim:
             raise RuntimeError("fill_ only supports 0-dimension value tensor but got tensor "
@@ -127,12 +129,12 @@ def _fill_value(value):
     if not isinstance(value, numbers.Number):
         raise TypeError(f"fill_(): argument 'value' (position 1) must be Number, not "
                         f"{type(value).__name__}")
-    return value
+    return check_scalar(value, dtype)
 
 
 def fill_(self, value) -> Tensor:
     """Set every element to ``value`` (a number or a 0-d tensor), cast to this dtype."""
-    value = _fill_value(value)
+    value = _fill_value(value, self.dtype)
     if _records(self, (value,)):
         return self._inplace(lambda source, v: E.Fill.apply(source, v), value)
     if isinstance(value, Tensor):
