@@ -5,11 +5,9 @@ import operator
 
 import numpy as np
 import pytest
-from harness import Case, check_case, ids
+from harness import LIBS, Case, check_case, ids, requires_torch, torch
 
 import dark
-
-torch = pytest.importorskip("torch")
 
 
 def ints(*shape, low=-5, high=6, dtype=np.int64):
@@ -219,6 +217,7 @@ def _pair(dtype, ndim, lib):
 
 @pytest.mark.parametrize("left", DTYPES)
 @pytest.mark.parametrize("dims", [(1, 1), (0, 1), (1, 0), (0, 0)])
+@requires_torch
 def test_result_type_grid(left, dims):
     for right in DTYPES:
         expected = torch.result_type(_pair(left, dims[0], torch), _pair(right, dims[1], torch))
@@ -228,6 +227,7 @@ def test_result_type_grid(left, dims):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("scalar", [True, 3, 2.5])
+@requires_torch
 def test_result_type_with_scalars(dtype, scalar):
     for ndim in (0, 1):
         expected = torch.result_type(_pair(dtype, ndim, torch), scalar)
@@ -236,6 +236,7 @@ def test_result_type_with_scalars(dtype, scalar):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@requires_torch
 def test_binary_ops_dtypes_follow_torch(dtype):
     """add/mul/div/maximum/eq of each dtype pair give torch's dtype (and values)."""
     for other in DTYPES:
@@ -261,6 +262,7 @@ def test_erf_accuracy_float64():
     np.testing.assert_array_equal(specials, [1.0, -1.0, math.nan])
 
 
+@requires_torch
 def test_erf_float32_matches_torch():
     x = np.linspace(-6, 6, 10001).astype(np.float32)
     actual = dark.erf(dark.tensor(x))
@@ -294,6 +296,7 @@ def _node_structure(lib, expression):
 
 
 @pytest.mark.parametrize("expression", NODE_EXPRESSIONS)
+@requires_torch
 def test_grad_fn_names_match_torch(expression):
     assert _node_structure(dark, expression) == _node_structure(torch, expression)
 
@@ -346,13 +349,19 @@ INPLACE_CASES = [
 
 
 @pytest.mark.parametrize("name, fn", INPLACE_CASES, ids=[c[0] for c in INPLACE_CASES])
-def test_inplace_no_grad_matches_torch_in_place(name, fn):
-    d, t = _lib_pair([0.5, -1.5, 2.0])
+def test_inplace_no_grad_in_place(name, fn):
+    d = dark.tensor([0.5, -1.5, 2.0])
     pointer, version = d.data_ptr(), d._version
     assert fn(d, dark) is d
-    fn(t, torch)
     assert d.data_ptr() == pointer, "in-place op replaced the array"
     assert d._version > version
+
+
+@pytest.mark.parametrize("name, fn", INPLACE_CASES, ids=[c[0] for c in INPLACE_CASES])
+@requires_torch
+def test_inplace_no_grad_matches_torch_in_place(name, fn):
+    d, t = _lib_pair([0.5, -1.5, 2.0])
+    assert fn(d, dark) is d and fn(t, torch) is t
     assert d.dtype.name == str(t.dtype).replace("torch.", "")
     np.testing.assert_allclose(d.numpy(), t.numpy(), rtol=1e-6, atol=1e-7)
 
@@ -361,6 +370,7 @@ GRAPH_INPLACE_CASES = [c for c in INPLACE_CASES if c[0] != "eq_"]
 
 
 @pytest.mark.parametrize("name, fn", GRAPH_INPLACE_CASES, ids=[c[0] for c in GRAPH_INPLACE_CASES])
+@requires_torch
 def test_inplace_in_graph_matches_torch_gradients(name, fn):
     results = {}
     for lib in (dark, torch):
@@ -396,12 +406,15 @@ def test_fast_path_writes_into_own_array():
     np.testing.assert_allclose(array, ((before - 0.2) * 0.5 - 2.0) / 2, rtol=1e-6)
 
 
+@pytest.mark.parametrize("lib", LIBS)
+def test_inplace_keeps_its_integer_dtype(lib):
+    x = lib.ones(3, dtype=lib.int32)
+    x.add_(lib.ones(3, dtype=lib.int64))
+    x += 1
+    assert x.tolist() == [3, 3, 3] and x.dtype == lib.int32
+
+
 def test_inplace_casting_rules():
-    for lib in (dark, torch):
-        x = lib.ones(3, dtype=lib.int32)
-        x.add_(lib.ones(3, dtype=lib.int64))
-        x += 1
-        assert x.tolist() == [3, 3, 3] and x.dtype == lib.int32
     for call in (lambda x, lib: x.add_(2.5), lambda x, lib: x.div_(2),
                  lambda x, lib: x.__iadd__(lib.ones(3)), lambda x, lib: x.exp_(),
                  lambda x, lib: x.mul_(lib.ones(3, dtype=lib.float64))):
@@ -465,21 +478,21 @@ def test_fill_zero_copy():
         x.copy_(3)
 
 
-def test_copy_and_fill_gradients_match_torch():
-    grads = []
-    for lib in (dark, torch):
-        a = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
-        b = lib.tensor([4.0], dtype=lib.float64, requires_grad=True)
-        v = lib.tensor(2.0, requires_grad=True)
-        x = a * 2
-        x.copy_(b)
-        z = a * 3
-        z.fill_(v)
-        (x * lib.tensor([1.0, 2.0, 3.0]) + z).sum().backward()
-        assert type(x.grad_fn).__name__ == "CopyBackwards"
-        grads.append([t.grad.numpy() for t in (a, b, v)])
-    for mine, theirs in zip(*grads):
-        np.testing.assert_allclose(mine, theirs)
+@pytest.mark.parametrize("lib", LIBS)
+def test_copy_and_fill_gradients_match_torch(lib):
+    a = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    b = lib.tensor([4.0], dtype=lib.float64, requires_grad=True)
+    v = lib.tensor(2.0, requires_grad=True)
+    x = a * 2
+    x.copy_(b)
+    z = a * 3
+    z.fill_(v)
+    (x * lib.tensor([1.0, 2.0, 3.0]) + z).sum().backward()
+    assert type(x.grad_fn).__name__ == "CopyBackwards"
+    # a is overwritten by both: no gradient flows to it; b is broadcast over 3 entries
+    assert a.grad.tolist() == [0.0, 0.0, 0.0] and a.grad.dtype == lib.float32
+    assert b.grad.tolist() == [6.0] and b.grad.dtype == lib.float64
+    assert v.grad.item() == 3.0 and v.grad.shape == ()
 
 
 # ----------------------------------------------------------------------------- out=
@@ -569,6 +582,7 @@ def test_comparison_with_other_types():
     assert x in [x]
 
 
+@requires_torch
 def test_allclose_equal_match_torch():
     pairs = [([1.0, 2.0], [1.0, 2.000001]), ([1.0, 2.0], [1.0, 2.1]),
              ([1.0, math.inf], [1.0, math.inf]), ([math.nan], [math.nan])]
@@ -578,6 +592,9 @@ def test_allclose_equal_match_torch():
                 torch.allclose(torch.tensor(left), torch.tensor(right), **kwargs)
         assert dark.equal(dark.tensor(left), dark.tensor(right)) == \
             torch.equal(torch.tensor(left), torch.tensor(right))
+
+
+def test_equal_across_dtypes_and_shapes():
     assert dark.equal(dark.ones(3), dark.ones(3, dtype=dark.int64))
     assert not dark.equal(dark.ones(3), dark.ones(4))
 
