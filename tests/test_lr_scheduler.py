@@ -8,10 +8,9 @@ import warnings
 
 import numpy as np
 import pytest
+from harness import LIBS, requires_torch, torch
 
 import dark
-
-torch = pytest.importorskip("torch")
 
 STEPS = 30
 
@@ -123,6 +122,7 @@ def resume(lib, name, factory, optimizer, scheduler):
 
 
 @pytest.mark.parametrize(("key", "name", "factory"), SCHEDULERS, ids=[s[0] for s in SCHEDULERS])
+@requires_torch
 def test_rates_match_torch(key, name, factory):
     mine, _ = run(dark, name, factory)
     theirs, _ = run(torch, name, factory)
@@ -131,6 +131,16 @@ def test_rates_match_torch(key, name, factory):
 
 @pytest.mark.parametrize(("key", "name", "factory"), SCHEDULERS, ids=[s[0] for s in SCHEDULERS])
 def test_state_dict_round_trip(key, name, factory):
+    """A run resumed from state_dicts at step 11 is the run without the interruption."""
+    resumed, resumed_scheduler = run(dark, name, factory, resume_at=11)
+    plain, plain_scheduler = run(dark, name, factory)
+    assert resumed == plain
+    assert_same_state(resumed_scheduler.state_dict(), plain_scheduler.state_dict())
+
+
+@pytest.mark.parametrize(("key", "name", "factory"), SCHEDULERS, ids=[s[0] for s in SCHEDULERS])
+@requires_torch
+def test_state_dict_round_trip_matches_torch(key, name, factory):
     mine, my_scheduler = run(dark, name, factory, resume_at=11)
     theirs, their_scheduler = run(torch, name, factory)
     assert mine == theirs
@@ -150,18 +160,19 @@ def assert_same_state(mine, theirs):
             assert mine[key] == value, key
 
 
-def test_lambda_object_state_saved():
-    for lib in (dark, torch):
-        optimizer = make_optimizer(lib)
-        halving = Halving()
-        scheduler = S(lib).LambdaLR(optimizer, halving)
-        state = scheduler.state_dict()
-        assert state["lr_lambdas"] == [{"factor": 0.5}, {"factor": 0.5}]
-        halving.factor = 0.1
-        scheduler.load_state_dict(state)
-        assert halving.factor == 0.5
+@pytest.mark.parametrize("lib", LIBS)
+def test_lambda_object_state_saved(lib):
+    optimizer = make_optimizer(lib)
+    halving = Halving()
+    scheduler = S(lib).LambdaLR(optimizer, halving)
+    state = scheduler.state_dict()
+    assert state["lr_lambdas"] == [{"factor": 0.5}, {"factor": 0.5}]
+    halving.factor = 0.1
+    scheduler.load_state_dict(state)
+    assert halving.factor == 0.5
 
 
+@requires_torch
 def test_warm_restarts_fractional_epochs():
     results = {}
     for lib in (dark, torch):
@@ -186,6 +197,7 @@ def test_warm_restarts_fractional_epochs():
     lambda lib, o: S(lib).PolynomialLR(o, 8, 1.5),
     lambda lib, o: S(lib).ConstantLR(o, total_iters=4),
 ], ids=["step", "multistep", "exponential", "cosine", "linear", "polynomial", "constant"])
+@requires_torch
 def test_step_with_epoch_uses_closed_form(factory):
     results = {}
     for lib in (dark, torch):
@@ -216,6 +228,7 @@ METRICS = [1.0, 0.9, 0.95, 0.95, 0.95, 0.95, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.799
     {"patience": 0, "factor": 0.5, "min_lr": 0.02, "eps": 0.02},
     {"mode": "max", "threshold_mode": "abs", "patience": 2, "cooldown": 1},
 ], ids=["default", "patience", "max", "abs-cooldown", "min-lrs", "eps", "max-abs"])
+@requires_torch
 def test_reduce_on_plateau(options):
     results = {}
     for lib in (dark, torch):
@@ -236,18 +249,18 @@ def test_reduce_on_plateau(options):
     assert_same_state(results["dark"][1], results["torch"][1])
 
 
-def test_initial_lr_bookkeeping():
-    for lib in (dark, torch):
-        optimizer = make_optimizer(lib)
-        S(lib).StepLR(optimizer, 3)
-        assert [g["initial_lr"] for g in optimizer.param_groups] == [0.1, 0.05]
-        fresh = make_optimizer(lib)
-        resumed = S(lib).StepLR(fresh, 3)
-        for _ in range(4):
-            fresh.step()
-            resumed.step()
-        again = S(lib).StepLR(fresh, 3, last_epoch=3)
-        assert again.base_lrs == [0.1, 0.05]
+@pytest.mark.parametrize("lib", LIBS)
+def test_initial_lr_bookkeeping(lib):
+    optimizer = make_optimizer(lib)
+    S(lib).StepLR(optimizer, 3)
+    assert [g["initial_lr"] for g in optimizer.param_groups] == [0.1, 0.05]
+    fresh = make_optimizer(lib)
+    resumed = S(lib).StepLR(fresh, 3)
+    for _ in range(4):
+        fresh.step()
+        resumed.step()
+    again = S(lib).StepLR(fresh, 3, last_epoch=3)
+    assert again.base_lrs == [0.1, 0.05]
 
 
 def test_scheduler_before_optimizer_step_warns():
@@ -328,6 +341,7 @@ def raised(fn):
 
 
 @pytest.mark.parametrize("which", list(_errors(dark)))
+@requires_torch
 def test_errors_match_torch(which):
     theirs = raised(_errors(torch)[which])
     mine = raised(_errors(dark)[which])
