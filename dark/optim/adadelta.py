@@ -19,7 +19,7 @@ __all__ = ["Adadelta"]
 def _adadelta_update(xp, param, grad, square_avg, acc_delta, scratch, lr, rho, eps, maximize,
                      weight_decay) -> None:
     grad = _effective_grad(xp, param, grad, maximize, weight_decay, scratch)
-    std, delta = scratch[1], scratch[2]
+    std, delta = scratch.term, scratch.work
     xp.multiply(square_avg, rho, out=square_avg)
     _addcmul_(xp, square_avg, grad, grad, 1 - rho, std)
     xp.add(square_avg, eps, out=std)

@@ -21,7 +21,7 @@ __all__ = ["Adagrad"]
 def _adagrad_update(xp, param, grad, state_sum, scratch, clr, eps, maximize,
                     weight_decay) -> None:
     grad = _effective_grad(xp, param, grad, maximize, weight_decay, scratch)
-    std, work = scratch[1], scratch[2]
+    std, work = scratch.term, scratch.work
     _addcmul_(xp, state_sum, grad, grad, 1, work)
     xp.sqrt(state_sum, out=std)
     xp.add(std, eps, out=std)

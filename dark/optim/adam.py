@@ -3,11 +3,14 @@ from __future__ import annotations
 
 from . import _fused
 from .optimizer import (
+    _EFFECTIVE_GRAD_CUDA,
+    _EFFECTIVE_GRAD_CUDA_PARAMS,
     Optimizer,
     _addcdiv_,
     _addcmul_,
     _check_not_fused_with,
     _effective_grad,
+    _effective_grad_cuda_args,
     _lerp_,
     _set_group_defaults,
     _to_scalar,
@@ -23,23 +26,38 @@ def _adam_moments(xp, param, grad, exp_avg, exp_avg_sq, scratch, lr, beta1, beta
                   weight_decay, decoupled, maximize):
     """The weight decay (L2, or decoupled: ``param *= 1 - lr * weight_decay``) and the
     moment updates shared by Adam, NAdam and RAdam; returns the gradient used, which may
-    live in ``scratch[0]`` (``scratch[1:]`` are free again)."""
+    live in ``scratch.grad`` (``scratch.term`` and ``scratch.work`` are free again)."""
     if weight_decay != 0 and decoupled:
         xp.multiply(param, 1 - lr * weight_decay, out=param)
         grad = _effective_grad(xp, param, grad, maximize, 0, scratch)
     else:
         grad = _effective_grad(xp, param, grad, maximize, weight_decay, scratch)
-    _lerp_(xp, exp_avg, grad, 1 - beta1, scratch[2])
+    _lerp_(xp, exp_avg, grad, 1 - beta1, scratch.work)
     xp.multiply(exp_avg_sq, beta2, out=exp_avg_sq)
-    _addcmul_(xp, exp_avg_sq, grad, grad, 1 - beta2, scratch[2])
+    _addcmul_(xp, exp_avg_sq, grad, grad, 1 - beta2, scratch.work)
     return grad
+
+
+# _adam_moments in a fused kernel: decoupled decay shrinks the parameter before the gradient
+# is read (AdamW); exp_avg.lerp_ with PyTorch's two formulas (chosen on the host by the
+# weight's size), then exp_avg_sq.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+_ADAM_MOMENTS_CUDA = """
+if (decoupled_decay) param = param * decay_factor;
+""" + _EFFECTIVE_GRAD_CUDA + """
+exp_avg = lerp_small ? exp_avg + (g - exp_avg) * lerp_weight
+                     : g - (g - exp_avg) * lerp_complement;
+exp_avg_sq = exp_avg_sq * beta2;
+exp_avg_sq = exp_avg_sq + g * one_minus_beta2 * g;
+"""
 
 
 def _adam_update(xp, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, scratch, lr, beta1,
                  beta2, eps, weight_decay, decoupled, maximize, step) -> None:
+    """One Adam (AdamW with ``decoupled``) step on raw arrays (numpy path);
+    ``max_exp_avg_sq`` None: no amsgrad."""
     _adam_moments(xp, param, grad, exp_avg, exp_avg_sq, scratch, lr, beta1, beta2,
                   weight_decay, decoupled, maximize)
-    denom, work = scratch[1], scratch[2]
+    denom, work = scratch.term, scratch.work
     bias_correction1 = 1 - beta1 ** step
     bias_correction2 = 1 - beta2 ** step
     if max_exp_avg_sq is not None:
@@ -50,6 +68,52 @@ def _adam_update(xp, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, scratch, 
     xp.divide(denom, bias_correction2 ** 0.5, out=denom)
     xp.add(denom, eps, out=denom)
     _addcdiv_(xp, param, exp_avg, denom, -lr / bias_correction1, work)
+
+
+# _adam_update as one CUDA kernel per parameter (see _fused): the same operations in the
+# same order, bit for bit; change both together
+_ADAM_DENOM_CUDA = """
+T denom = sqrt(exp_avg_sq) / bias_correction2_sqrt + eps;
+"""
+
+# numpy.maximum: NaN in either operand gives NaN
+_ADAM_DENOM_AMSGRAD_CUDA = """
+max_exp_avg_sq = (max_exp_avg_sq != max_exp_avg_sq || max_exp_avg_sq >= exp_avg_sq)
+                 ? max_exp_avg_sq : exp_avg_sq;
+T denom = sqrt(max_exp_avg_sq) / bias_correction2_sqrt + eps;
+"""
+
+_ADAM_STEP_CUDA = """
+param = param + exp_avg * step_size / denom;
+"""
+
+_ADAM_CUDA_PARAMS = (_EFFECTIVE_GRAD_CUDA_PARAMS + ", int32 decoupled_decay, T decay_factor, "
+                     "int32 lerp_small, T lerp_weight, T lerp_complement, T beta2, "
+                     "T one_minus_beta2, T bias_correction2_sqrt, T eps, T step_size")
+_ADAM_KERNEL = _fused.define("dark_adam", _ADAM_CUDA_PARAMS,
+                             "T param, T exp_avg, T exp_avg_sq",
+                             _ADAM_MOMENTS_CUDA + _ADAM_DENOM_CUDA + _ADAM_STEP_CUDA)
+_ADAM_AMSGRAD_KERNEL = _fused.define(
+    "dark_adam_amsgrad", _ADAM_CUDA_PARAMS, "T param, T exp_avg, T exp_avg_sq, T max_exp_avg_sq",
+    _ADAM_MOMENTS_CUDA + _ADAM_DENOM_AMSGRAD_CUDA + _ADAM_STEP_CUDA)
+
+
+def _adam_update_cuda(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, lr, beta1, beta2,
+                      eps, weight_decay, decoupled, maximize, step) -> None:
+    """``_adam_update`` in one kernel, on CuPy arrays (``max_exp_avg_sq`` None: no
+    amsgrad)."""
+    weight = 1 - beta1
+    bias_correction1 = 1 - beta1 ** step
+    bias_correction2 = 1 - beta2 ** step
+    decay = weight_decay != 0
+    args = (*_effective_grad_cuda_args(grad, maximize, 0 if decoupled else weight_decay),
+            int(decay and decoupled), float(1 - lr * weight_decay), int(abs(weight) < 0.5),
+            float(weight), float(1 - weight), float(beta2), float(1 - beta2),
+            float(bias_correction2 ** 0.5), float(eps), float(-lr / bias_correction1))
+    if max_exp_avg_sq is None:
+        _fused.kernel(_ADAM_KERNEL)(*args, param, exp_avg, exp_avg_sq)
+    else:
+        _fused.kernel(_ADAM_AMSGRAD_KERNEL)(*args, param, exp_avg, exp_avg_sq, max_exp_avg_sq)
 
 
 class Adam(Optimizer):
@@ -102,8 +166,8 @@ class Adam(Optimizer):
                 arrays = (param._data, param._grad._data, state["exp_avg"]._data,
                           state["exp_avg_sq"]._data, max_exp_avg_sq)
                 if _fused.applies(param._data, param._grad._data):
-                    _fused.adam(*arrays, lr, beta1, beta2, eps, weight_decay, decoupled,
-                                group["maximize"], step)
+                    _adam_update_cuda(*arrays, lr, beta1, beta2, eps, weight_decay, decoupled,
+                                      group["maximize"], step)
                 else:
                     self._update(_adam_update, arrays, lr, beta1, beta2, eps, weight_decay,
                                  decoupled, group["maximize"], step)

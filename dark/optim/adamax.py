@@ -20,7 +20,7 @@ __all__ = ["Adamax"]
 def _adamax_update(xp, param, grad, exp_avg, exp_inf, scratch, clr, beta1, beta2, eps,
                    maximize, weight_decay) -> None:
     grad = _effective_grad(xp, param, grad, maximize, weight_decay, scratch)
-    norm, work = scratch[1], scratch[2]
+    norm, work = scratch.term, scratch.work
     _lerp_(xp, exp_avg, grad, 1 - beta1, work)
     xp.multiply(exp_inf, beta2, out=exp_inf)
     xp.abs(grad, out=norm)

@@ -33,16 +33,22 @@ def _scalar_state(param: Tensor, value: float) -> Tensor:
     return Tensor._make(xp_of(array).full_like(array, value, dtype=_scalar_dtype(), shape=()))
 
 
+def _blend_average(xp, ax, param, mu: float, work) -> None:
+    """``ax += mu * (param - ax)``."""
+    xp.subtract(param, ax, out=work)
+    xp.multiply(work, mu, out=work)
+    xp.add(ax, work, out=ax)
+
+
 def _asgd_update(xp, param, grad, ax, scratch, lambd, eta, mu, weight_decay,
                  maximize) -> None:
     grad = _effective_grad(xp, param, grad, maximize, weight_decay, scratch)
     xp.multiply(param, 1 - lambd * eta, out=param)  # decay term
-    xp.multiply(grad, -eta, out=scratch[2])
-    xp.add(param, scratch[2], out=param)
+    step = scratch.work
+    xp.multiply(grad, -eta, out=step)
+    xp.add(param, step, out=param)
     if mu != 1:  # averaging: ax += mu * (param - ax)
-        xp.subtract(param, ax, out=scratch[1])
-        xp.multiply(scratch[1], mu, out=scratch[1])
-        xp.add(ax, scratch[1], out=ax)
+        _blend_average(xp, ax, param, mu, scratch.term)
     else:
         xp.copyto(ax, param)
 
@@ -52,22 +58,20 @@ def _asgd_foreach_update(xp, param, grad, ax, scratch, lambd, eta, mu, weight_de
     """PyTorch's multi-tensor (``foreach``) ASGD: ``param -= eta * (grad + lambd * param)``
     and the average always blended (``ax += mu * (param - ax)``)."""
     if maximize:
-        xp.negative(grad, out=scratch[0])
-        grad = scratch[0]
-    step_term = scratch[1]
+        xp.negative(grad, out=scratch.grad)
+        grad = scratch.grad
+    step_term, work = scratch.term, scratch.work
     if weight_decay != 0:
-        xp.multiply(param, weight_decay, out=scratch[2])
-        xp.add(grad, scratch[2], out=step_term)
-        xp.multiply(param, lambd, out=scratch[2])
-        xp.add(step_term, scratch[2], out=step_term)
+        xp.multiply(param, weight_decay, out=work)
+        xp.add(grad, work, out=step_term)
+        xp.multiply(param, lambd, out=work)
+        xp.add(step_term, work, out=step_term)
     else:
-        xp.multiply(param, lambd, out=scratch[2])
-        xp.add(grad, scratch[2], out=step_term)
+        xp.multiply(param, lambd, out=work)
+        xp.add(grad, work, out=step_term)
     xp.multiply(step_term, eta, out=step_term)
     xp.subtract(param, step_term, out=param)
-    xp.subtract(param, ax, out=scratch[1])
-    xp.multiply(scratch[1], mu, out=scratch[1])
-    xp.add(ax, scratch[1], out=ax)
+    _blend_average(xp, ax, param, mu, scratch.term)
 
 
 def _foreach_eta(step_array, lr: float, lambd: float, alpha: float) -> float:

@@ -22,7 +22,7 @@ def _nadam_update(xp, param, grad, exp_avg, exp_avg_sq, scratch, lr, beta1, beta
                   exp_avg_value) -> None:
     grad = _adam_moments(xp, param, grad, exp_avg, exp_avg_sq, scratch, lr, beta1, beta2,
                          weight_decay, decoupled, maximize)
-    denom, work = scratch[1], scratch[2]
+    denom, work = scratch.term, scratch.work
     xp.divide(exp_avg_sq, bias_correction2, out=denom)
     xp.sqrt(denom, out=denom)
     xp.add(denom, eps, out=denom)

@@ -15,7 +15,7 @@ from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable
 from copy import deepcopy
 from itertools import chain
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -229,6 +229,7 @@ class Optimizer:
         self._optimizer_load_state_dict_pre_hooks = OrderedDict()
         self._optimizer_load_state_dict_post_hooks = OrderedDict()
         self._scratch_buffers = {}
+        self._scratch_views = {}
 
     def __getstate__(self) -> dict[str, Any]:
         return {"defaults": self.defaults, "state": self.state,
@@ -486,23 +487,39 @@ class Optimizer:
             yield param, state, float(step_array)
             param._bump_version()
 
-    def _scratch(self, like, shape) -> tuple:
-        """Three reusable arrays of ``shape`` with ``like``'s dtype and device: the
-        temporaries of an update, allocated once per optimizer, not per step."""
+    def _buffers(self, like, shape: tuple, count: int, dtype=None, make=tuple):
+        """``make`` of ``count`` reusable arrays of ``shape`` on ``like``'s device, of
+        ``dtype`` (default ``like``'s). The arrays are allocated once per optimizer, not per
+        step, and shared by every parameter (the largest one sets their size); their views
+        of each shape are kept too."""
+        dtype = like.dtype if dtype is None else np.dtype(dtype)
+        key = (dtype, type(like), getattr(getattr(like, "device", None), "id", None), count)
+        views = self._scratch_views.get((key, shape, make))
+        if views is not None:
+            return views
         size = 1
         for n in shape:
             size *= n
-        key = (like.dtype, type(like), getattr(getattr(like, "device", None), "id", None))
         buffers = self._scratch_buffers.get(key)
         if buffers is None or buffers[0].size < size:
             xp = xp_of(like)
-            buffers = tuple(xp.empty(size, dtype=like.dtype) for _ in range(3))
-            self._scratch_buffers[key] = buffers
-        return tuple(b[:size].reshape(shape) for b in buffers)
+            buffers = self._scratch_buffers[key] = [xp.empty(size, dtype=dtype)
+                                                    for _ in range(count)]
+            # views of the smaller arrays would keep them alive
+            self._scratch_views = {k: v for k, v in self._scratch_views.items()
+                                   if k[0] != key}
+        views = self._scratch_views[key, shape, make] = make(
+            b[:size].reshape(shape) for b in buffers)
+        return views
+
+    def _scratch(self, like, shape: tuple) -> _Scratch:
+        """The temporaries of an update of an array like ``like`` of ``shape``."""
+        return self._buffers(like, shape, len(_Scratch._fields), make=_Scratch._make)
 
     def _update(self, update, arrays: tuple, *options) -> None:
         """``update(xp, *arrays, scratch, *options)`` over the raw arrays of one parameter
-        (``arrays[0]``, then its gradient and state; entries may be None).
+        (``arrays[0]``, then its gradient and state; entries may be None), ``scratch`` a
+        ``_Scratch`` of arrays of their shape.
 
         Elementwise updates stream every array through memory a dozen times; on the CPU a
         large parameter is therefore updated in pieces of ``_CHUNK_BYTES`` per array, so that
@@ -520,7 +537,7 @@ class Optimizer:
         for start in range(0, size, chunk):
             stop = min(start + chunk, size)
             if stop - start < chunk:
-                scratch = tuple(s[:stop - start] for s in scratch)
+                scratch = _Scratch._make(s[:stop - start] for s in scratch)
             update(xp, *(None if a is None else a[start:stop] for a in flat), scratch,
                    *options)
 
@@ -528,17 +545,49 @@ class Optimizer:
 _CHUNK_BYTES = 1 << 17  # 128 KiB: the ~8 arrays of an update fit in a core's L2 cache
 
 
+class _Scratch(NamedTuple):
+    """The temporaries of an elementwise update (numpy path), each an array of the
+    parameter's shape and dtype, reused by every parameter and every step:
+
+    ``grad``: the gradient the update uses, when it differs from ``.grad`` (negated for
+    ``maximize``, plus ``weight_decay * param``); built by ``_effective_grad``.
+    ``term``: an intermediate of the update that lives across several ops (a denominator,
+    a damped gradient, a momentum step); ``_effective_grad`` uses it before that.
+    ``work``: the temporary of one compound op (``_lerp_``, ``_addcmul_``, ``_addcdiv_``)
+    or of the final ``param += step``."""
+
+    grad: Any
+    term: Any
+    work: Any
+
+
 def _effective_grad(xp, param, grad, maximize: bool, weight_decay: float, scratch):
     """The gradient an update uses: ``-grad`` when maximizing, plus ``weight_decay * param``
-    (L2), built in ``scratch[0]`` (with ``scratch[1]``) so that ``.grad`` stays as it is."""
+    (L2), built in ``scratch.grad`` (with ``scratch.term``) so that ``.grad`` stays as it
+    is."""
     if maximize:
-        xp.negative(grad, out=scratch[0])
-        grad = scratch[0]
+        xp.negative(grad, out=scratch.grad)
+        grad = scratch.grad
     if weight_decay != 0:
-        xp.multiply(param, weight_decay, out=scratch[1])
-        xp.add(grad, scratch[1], out=scratch[0])
-        grad = scratch[0]
+        xp.multiply(param, weight_decay, out=scratch.term)
+        xp.add(grad, scratch.term, out=scratch.grad)
+        grad = scratch.grad
     return grad
+
+
+# _effective_grad in a fused kernel (see _fused): the in params it adds, the values that
+# the host passes for them, and the code, which leaves the gradient in ``g``
+_EFFECTIVE_GRAD_CUDA_PARAMS = "T grad, int32 maximize, int32 l2_decay, T weight_decay"
+
+
+def _effective_grad_cuda_args(grad, maximize: bool, weight_decay: float) -> tuple:
+    return (grad, int(maximize), int(weight_decay != 0), float(weight_decay))
+
+
+_EFFECTIVE_GRAD_CUDA = """
+T g = maximize ? -grad : grad;
+if (l2_decay) g = g + param * weight_decay;
+"""
 
 
 def _lerp_(xp, self_array, end, weight: float, scratch) -> None:

@@ -19,7 +19,7 @@ def _radam_update(xp, param, grad, exp_avg, exp_avg_sq, scratch, lr, beta1, beta
                   weight_decay, decoupled, maximize, step) -> None:
     _adam_moments(xp, param, grad, exp_avg, exp_avg_sq, scratch, lr, beta1, beta2,
                   weight_decay, decoupled, maximize)
-    corrected, work = scratch[1], scratch[2]
+    corrected, work = scratch.term, scratch.work
     bias_correction1 = 1 - beta1 ** step
     bias_correction2 = 1 - beta2 ** step
     xp.divide(exp_avg, bias_correction1, out=corrected)

@@ -21,7 +21,7 @@ __all__ = ["RMSprop"]
 def _rmsprop_update(xp, param, grad, square_avg, grad_avg, buffer, scratch, lr, alpha, eps,
                     momentum, maximize, weight_decay) -> None:
     grad = _effective_grad(xp, param, grad, maximize, weight_decay, scratch)
-    avg, work = scratch[1], scratch[2]
+    avg, work = scratch.term, scratch.work
     xp.multiply(square_avg, alpha, out=square_avg)
     _addcmul_(xp, square_avg, grad, grad, 1 - alpha, work)
     if grad_avg is not None:  # centered: subtract the squared mean gradient

@@ -26,7 +26,7 @@ def _rprop_update(xp, param, grad, prev, step_size, mask, scratch, etaminus, eta
     gradient is then taken as 0), 1 where it is 0; ``step_size`` is scaled by it and clamped,
     the parameter moves by ``-sign(grad) * step_size`` and ``prev`` keeps the gradient used.
     ``mask`` is a boolean buffer of the parameter's shape."""
-    grad_used, factor, work = scratch
+    grad_used, factor, work = scratch.grad, scratch.term, scratch.work
     if maximize:
         xp.negative(grad, out=grad_used)
     else:
@@ -97,7 +97,7 @@ class Rprop(Optimizer):
 
     def _mask(self, like, shape):
         """A reusable boolean buffer of ``shape`` on ``like``'s device."""
-        return self._scratch(xp_of(like).empty(0, dtype=bool), shape)[0]
+        return self._buffers(like, shape, 1, dtype=bool)[0]
 
     @_use_grad
     def step(self, closure=None):

@@ -5,9 +5,12 @@ from .._tensor import Tensor
 from ..ops._util import xp_of
 from . import _fused
 from .optimizer import (
+    _EFFECTIVE_GRAD_CUDA,
+    _EFFECTIVE_GRAD_CUDA_PARAMS,
     Optimizer,
     _check_not_fused_with,
     _effective_grad,
+    _effective_grad_cuda_args,
     _set_group_defaults,
     _to_scalar,
     _use_grad,
@@ -19,6 +22,7 @@ __all__ = ["SGD"]
 
 def _sgd_update(xp, param, grad, buffer, scratch, lr, momentum, dampening, nesterov,
                 maximize, weight_decay, first) -> None:
+    """One SGD step on raw arrays (numpy path); ``buffer`` None: no momentum."""
     grad = _effective_grad(xp, param, grad, maximize, weight_decay, scratch)
     update = grad
     if buffer is not None:
@@ -29,16 +33,60 @@ def _sgd_update(xp, param, grad, buffer, scratch, lr, momentum, dampening, neste
             if dampening == 0:
                 xp.add(buffer, grad, out=buffer)
             else:
-                xp.multiply(grad, 1 - dampening, out=scratch[1])
-                xp.add(buffer, scratch[1], out=buffer)
+                damped = scratch.term
+                xp.multiply(grad, 1 - dampening, out=damped)
+                xp.add(buffer, damped, out=buffer)
         if nesterov:
-            update = scratch[1]
+            update = scratch.term
             xp.multiply(buffer, momentum, out=update)
             xp.add(grad, update, out=update)
         else:
             update = buffer
-    xp.multiply(update, -lr, out=scratch[2])
-    xp.add(param, scratch[2], out=param)
+    step = scratch.work
+    xp.multiply(update, -lr, out=step)
+    xp.add(param, step, out=param)
+
+
+# _sgd_update as one CUDA kernel per parameter (see _fused): the same operations in the same
+# order, bit for bit; change both together
+_SGD_PLAIN_CUDA = """
+T update = g;
+"""
+
+# the buffer starts as a copy of the first gradient (``first``)
+_SGD_MOMENTUM_CUDA = """
+if (first) {
+    buf = g;
+} else {
+    buf = buf * momentum;
+    buf = undampened ? buf + g : buf + g * one_minus_dampening;
+}
+T update = nesterov ? g + buf * momentum : buf;
+"""
+
+_SGD_STEP_CUDA = """
+param = param + update * negative_lr;
+"""
+
+_SGD_CUDA_PARAMS = _EFFECTIVE_GRAD_CUDA_PARAMS + ", T negative_lr"
+_SGD_KERNEL = _fused.define("dark_sgd", _SGD_CUDA_PARAMS, "T param",
+                            _EFFECTIVE_GRAD_CUDA + _SGD_PLAIN_CUDA + _SGD_STEP_CUDA)
+_SGD_MOMENTUM_KERNEL = _fused.define(
+    "dark_sgd_momentum", _SGD_CUDA_PARAMS + ", T momentum, int32 first, int32 undampened, "
+    "T one_minus_dampening, int32 nesterov", "T param, T buf",
+    _EFFECTIVE_GRAD_CUDA + _SGD_MOMENTUM_CUDA + _SGD_STEP_CUDA)
+
+
+def _sgd_update_cuda(param, grad, buffer, lr, momentum, dampening, nesterov, maximize,
+                     weight_decay, first) -> None:
+    """``_sgd_update`` in one kernel, on CuPy arrays (``buffer`` None: no momentum)."""
+    common = (*_effective_grad_cuda_args(grad, maximize, weight_decay), float(-lr))
+    if buffer is None:
+        _fused.kernel(_SGD_KERNEL)(*common, param)
+        return
+    _fused.kernel(_SGD_MOMENTUM_KERNEL)(*common, float(momentum), int(first),
+                                        int(dampening == 0), float(1 - dampening),
+                                        int(nesterov), param, buffer)
 
 
 class SGD(Optimizer):
@@ -92,8 +140,8 @@ class SGD(Optimizer):
                     buffer = tensor._data
                 grad = param._grad._data
                 if _fused.applies(array, grad):
-                    _fused.sgd(array, grad, buffer, lr, momentum, group["dampening"],
-                               group["nesterov"], maximize, weight_decay, first)
+                    _sgd_update_cuda(array, grad, buffer, lr, momentum, group["dampening"],
+                                     group["nesterov"], maximize, weight_decay, first)
                 else:
                     self._update(_sgd_update, (array, grad, buffer), lr, momentum,
                                  group["dampening"], group["nesterov"], maximize,
