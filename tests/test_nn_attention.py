@@ -5,15 +5,15 @@ import warnings
 
 import numpy as np
 import pytest
+from harness import LIBS, requires_torch, torch
 
 import dark
 import dark.nn.functional as F
 from dark.autograd import gradcheck, gradgradcheck
 
-torch = pytest.importorskip("torch")
-
-DTYPES = {"float32": (np.float32, dark.float32, torch.float32, 1e-5),
-          "float64": (np.float64, dark.float64, torch.float64, 1e-12)}
+# numpy dtype, dark dtype, torch dtype's name, tolerance
+DTYPES = {"float32": (np.float32, dark.float32, "float32", 1e-5),
+          "float64": (np.float64, dark.float64, "float64", 1e-12)}
 
 
 def _numpy(tensor):
@@ -91,6 +91,7 @@ def _options(kwargs, make):
 
 @pytest.mark.parametrize("dtype", list(DTYPES))
 @pytest.mark.parametrize("name", list(SDPA_CASES))
+@requires_torch
 def test_sdpa_matches_torch(name, dtype, device):
     np_dtype, dark_dtype, _, tol = DTYPES[dtype]
     arrays, kwargs = _sdpa_inputs(name, np_dtype)
@@ -125,6 +126,15 @@ def test_sdpa_gradcheck(name, device):
     assert gradgradcheck(function, inputs)
 
 
+def test_sdpa_float_mask_gradcheck(device):
+    rng = np.random.default_rng(3)
+    arrays = [rng.standard_normal(s) for s in ((2, 3, 8), (2, 4, 8), (2, 4, 5), (3, 4))]
+    dark_inputs = [dark.tensor(a, device=device, requires_grad=True) for a in arrays]
+    assert gradcheck(lambda q, k, v, m: F.scaled_dot_product_attention(q, k, v, attn_mask=m),
+                     dark_inputs)
+
+
+@requires_torch
 def test_sdpa_float_mask_gradient(device):
     rng = np.random.default_rng(3)
     arrays = [rng.standard_normal(s) for s in ((2, 3, 8), (2, 4, 8), (2, 4, 5), (3, 4))]
@@ -135,16 +145,24 @@ def test_sdpa_float_mask_gradient(device):
     (out * out).sum().backward()
     (expected * expected).sum().backward()
     _close(dark_inputs[3].grad, torch_inputs[3].grad, 1e-12)
-    assert gradcheck(lambda q, k, v, m: F.scaled_dot_product_attention(q, k, v, attn_mask=m),
-                     dark_inputs)
 
 
-def test_sdpa_float32_mask_with_float64_inputs(device):
+def _float32_mask_with_float64_inputs(device):
     rng = np.random.default_rng(4)
     arrays = [rng.standard_normal(s) for s in ((3, 8), (4, 8), (4, 5))]
     mask = rng.standard_normal((3, 4)).astype(np.float32)
     out = F.scaled_dot_product_attention(*(dark.tensor(a, device=device) for a in arrays),
                                          attn_mask=dark.tensor(mask, device=device))
+    return arrays, mask, out
+
+
+def test_sdpa_float32_mask_with_float64_inputs_is_float64(device):
+    assert _float32_mask_with_float64_inputs(device)[2].dtype == dark.float64
+
+
+@requires_torch
+def test_sdpa_float32_mask_with_float64_inputs(device):
+    arrays, mask, out = _float32_mask_with_float64_inputs(device)
     expected = torch.nn.functional.scaled_dot_product_attention(
         *(torch.tensor(a) for a in arrays), attn_mask=torch.tensor(mask))
     assert out.dtype == dark.float64
@@ -222,25 +240,37 @@ SDPA_ERRORS = [
 
 
 @pytest.mark.parametrize("index", range(len(SDPA_ERRORS)))
-def test_sdpa_errors_match_torch(index, device):
+@pytest.mark.parametrize("lib", LIBS)
+def test_sdpa_errors_match_torch(lib, index, device):
     call, error, message = SDPA_ERRORS[index]
-    for lib, sdpa in ((dark, F.scaled_dot_product_attention),
-                      (torch, torch.nn.functional.scaled_dot_product_attention)):
-        options = {"device": device} if lib is dark else {}
+    options = {"device": device} if lib is dark else {}
 
-        def make(*shape, dtype="float32", lib=lib, options=options):
-            return lib.zeros(*shape, dtype=getattr(lib, dtype), **options)
+    def make(*shape, dtype="float32"):
+        return lib.zeros(*shape, dtype=getattr(lib, dtype), **options)
 
-        with pytest.raises(error) as raised:
-            call(sdpa, make, make(2, 3, 4, 8), make(2, 3, 5, 8), make(2, 3, 5, 6))
-        assert str(raised.value) == message, lib.__name__
+    with pytest.raises(error) as raised:
+        call(lib.nn.functional.scaled_dot_product_attention, make, make(2, 3, 4, 8),
+             make(2, 3, 5, 8), make(2, 3, 5, 6))
+    assert str(raised.value) == message
 
 
 # ----------------------------------------------------------------------------- MHA
 
+def _dark_module(dtype, **kwargs):
+    """dark's module alone, its biases made to count as _modules does with torch's."""
+    dark.manual_seed(0)
+    module = dark.nn.MultiheadAttention(8, 2, dtype=DTYPES[dtype][1], **kwargs)
+    if module.bias_k is None and module.in_proj_bias is not None:
+        with dark.no_grad():
+            module.in_proj_bias.normal_()
+            module.out_proj.bias.normal_()
+    return module
+
+
 def _modules(dtype, **kwargs):
     torch.manual_seed(0)
-    reference = torch.nn.MultiheadAttention(8, 2, dtype=DTYPES[dtype][2], **kwargs)
+    reference = torch.nn.MultiheadAttention(8, 2, dtype=getattr(torch, DTYPES[dtype][2]),
+                                            **kwargs)
     module = dark.nn.MultiheadAttention(8, 2, dtype=DTYPES[dtype][1], **kwargs)
     if reference.bias_k is None:
         with torch.no_grad():  # torch leaves the biases at 0: make them count
@@ -324,6 +354,7 @@ def _call(module, tensors, kwargs, make, **more):
 @pytest.mark.parametrize("need_weights,average", [(True, True), (True, False), (False, True)])
 @pytest.mark.parametrize("dtype", list(DTYPES))
 @pytest.mark.parametrize("name", list(MHA_CASES))
+@requires_torch
 def test_multihead_attention_matches_torch(name, dtype, need_weights, average, device):
     np_dtype, _, _, tol = DTYPES[dtype]
     module, reference = _modules(dtype, **MHA_CASES[name][0])
@@ -363,7 +394,7 @@ def test_multihead_attention_matches_torch(name, dtype, need_weights, average, d
 @pytest.mark.parametrize("name", ["cross_kdim_vdim", "both_masks", "bias_kv_zero_attn",
                                   "self_unbatched"])
 def test_multihead_attention_gradcheck(name, device):
-    module, _ = _modules("float64", **MHA_CASES[name][0])
+    module = _dark_module("float64", **MHA_CASES[name][0])
     module.to(device)
     arrays, kwargs = _mha_inputs(name, module, np.float64)
     inputs = [dark.tensor(a, device=device, requires_grad=True) for a in arrays]
@@ -377,7 +408,7 @@ def test_multihead_attention_gradcheck(name, device):
 
 
 def test_multihead_attention_dropout(device):
-    module, _ = _modules("float32", dropout=0.5)
+    module = _dark_module("float32", dropout=0.5)
     module.to(device)
     x = dark.tensor(np.random.default_rng(7).standard_normal((4, 2, 8)).astype(np.float32),
                     device=device)
@@ -394,6 +425,7 @@ def test_multihead_attention_dropout(device):
     assert not np.allclose(_numpy(eval_out), _numpy(first))
 
 
+@requires_torch
 def test_multihead_attention_state_dict_and_repr():
     for kwargs in ({}, {"kdim": 3, "vdim": 5}, {"add_bias_kv": True, "bias": False},
                    {"add_zero_attn": True, "batch_first": True, "dropout": 0.1}):
@@ -475,6 +507,7 @@ def test_mismatched_mask_types_warn():
                attn_mask=dark.zeros(4, 4))
 
 
+@requires_torch
 def test_functional_multi_head_attention_static_kv(device):
     """multi_head_attention_forward with static_k / static_v against torch's."""
     rng = np.random.default_rng(8)
