@@ -12,11 +12,14 @@ import codecs
 import collections
 import importlib
 import io
+import math
 import pickle
 import re
 import struct
+import sys
 import uuid
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -37,7 +40,15 @@ class UnsupportedError(RuntimeError):
 
 
 class WeightsOnlyError(pickle.UnpicklingError):
-    """A global outside the weights-only allowlist; never wrapped, so the reason stays visible."""
+    """A global outside the weights-only allowlist; never wrapped, so the reason stays visible.
+    ``path`` is the global's name."""
+
+    def __init__(self, message: str, path: str):
+        super().__init__(message)
+        self.path = path
+
+
+_WRITERS = "written by dark.save or torch.save"
 
 
 # ----------------------------------------------------------------------------- dtypes
@@ -138,6 +149,8 @@ class Storage:
             raise CorruptError(f"invalid tensor geometry: offset {offset!r}, size {size!r}, "
                                f"stride {stride!r}")
         size, stride = tuple(size), tuple(stride)
+        if math.prod(size) * flat.dtype.itemsize > sys.maxsize:
+            raise CorruptError(f"a tensor of size {list(size)} is larger than any array can be")
         xp = _backend.array_module(flat)
         if 0 in size:
             return xp.empty(size, dtype=flat.dtype)
@@ -516,7 +529,7 @@ class TorchUnpickler(pickle.Unpickler):
             return user_safe_globals[path]
         if self._weights_only:
             shown = name if module3 == "builtins" else path
-            raise WeightsOnlyError(_weights_only_message(shown))
+            raise WeightsOnlyError(_weights_only_message(shown), path)
         if module3 == "torch" or module3.startswith("torch."):
             return _dark_equivalent(module3, name)
         return super().find_class(module, name)
@@ -542,14 +555,108 @@ def _read_exact(file, size: int) -> bytes:
     return data
 
 
-def _read_into(record, array: np.ndarray) -> None:
-    view = memoryview(array.view(np.uint8).reshape(-1))
+_CHUNK = 1 << 18  # bytes decoded or decompressed at a time: a bounded temporary, not a copy
+
+
+def _fill(file, view: memoryview, what: str) -> None:
+    """Fill ``view`` from ``file``'s position: straight into it where the file has
+    ``readinto``, without a temporary of the view's size."""
+    readinto = getattr(file, "readinto", None)
     filled = 0
     while filled < view.nbytes:
-        count = record.readinto(view[filled:])
+        part = view[filled:filled + (1 << 26)]
+        if readinto is not None:
+            count = readinto(part)
+        else:
+            data = file.read(part.nbytes)
+            count = len(data)
+            part[:count] = data
         if not count:
-            raise CorruptError(f"a storage record ends early ({filled} of {view.nbytes} bytes)")
+            raise CorruptError(f"{what} ends early ({filled} of {view.nbytes} bytes)")
         filled += count
+
+
+class _RecordReader:
+    """Reads a zip record's bytes in order into the caller's buffers: a stored record straight
+    from the file at its offset, a compressed one through zipfile a piece at a time. The
+    CRC-32 is checked once the whole record was read, as zipfile checks it."""
+
+    def __init__(self, archive: zipfile.ZipFile, info: zipfile.ZipInfo):
+        self.info, self.done, self.crc = info, 0, 0
+        self.fp = archive.fp
+        if info.compress_type == zipfile.ZIP_STORED:
+            self.start, self.record = _data_offset(archive.fp, info), None
+        else:
+            self.record = archive.open(info)
+
+    def readinto(self, view: memoryview) -> None:
+        what = f"record {self.info.filename!r}"
+        if self.record is None:
+            self.fp.seek(self.start + self.done)
+            _fill(self.fp, view, what)
+            self.crc = zlib.crc32(view, self.crc)
+        else:
+            filled = 0
+            while filled < view.nbytes:
+                data = self.record.read(min(_CHUNK, view.nbytes - filled))
+                if not data:
+                    raise CorruptError(f"{what} ends early ({self.done + filled} of "
+                                       f"{self.info.file_size} bytes)")
+                view[filled:filled + len(data)] = data
+                filled += len(data)
+        self.done += view.nbytes
+
+    def close(self) -> None:
+        if self.record is not None:
+            self.record.close()  # zipfile checked the CRC on reading the last byte
+        elif self.done == self.info.file_size and self.crc != self.info.CRC:
+            raise zipfile.BadZipFile(f"Bad CRC-32 for file {self.info.filename!r}")
+
+
+def _read_storage(readinto, storage_type: StorageType, disk: np.dtype, numel: int, out=None):
+    """``numel`` elements stored as ``disk`` read by ``readinto(memoryview)``, decoded into
+    ``out`` (a flat numpy or cupy array of ``storage_type.held``; a new numpy one if None).
+    When the bytes are the values, they are read straight into ``out``; otherwise (bfloat16,
+    big-endian, a GPU destination) a piece at a time, so that no full-size temporary exists."""
+    if out is None:
+        out = np.empty(numel, storage_type.held)
+    if isinstance(out, np.ndarray) and disk == out.dtype:
+        readinto(memoryview(out.view(np.uint8)))
+        return out
+    step = max(1, _CHUNK // disk.itemsize)
+    buffer = np.empty(min(step, numel), disk)
+    for begin in range(0, numel, step):
+        raw = buffer[:min(step, numel - begin)]
+        readinto(memoryview(raw.view(np.uint8)))
+        values = storage_type.decode(raw)
+        if isinstance(out, np.ndarray):
+            out[begin:begin + raw.size] = values
+        else:
+            out[begin:begin + raw.size].set(np.ascontiguousarray(values, out.dtype))
+    return out
+
+
+_DEFLATE_RATIO = 1032  # deflate expands its input at most this many times
+
+
+def _check_records(archive: zipfile.ZipFile) -> None:
+    """Refuse records whose sizes in the central directory cannot be true of this file, before
+    anything is allocated or read on their word."""
+    file_size = archive.fp.seek(0, 2)
+    for info in archive.infolist():
+        header = info.header_offset + 30 + len(info.filename.encode())  # the least it takes
+        room = max(file_size - header, 0)
+        if info.compress_size > room:
+            raise CorruptError(f"record {info.filename!r} claims {info.compress_size} bytes "
+                               f"but the file has {room} after its header")
+        if info.compress_type == zipfile.ZIP_STORED and info.file_size != info.compress_size:
+            raise CorruptError(f"stored record {info.filename!r} claims {info.file_size} "
+                               f"bytes and {info.compress_size} stored")
+        if (info.compress_type == zipfile.ZIP_DEFLATED and
+                info.file_size > _DEFLATE_RATIO * info.compress_size):
+            raise CorruptError(f"deflated record {info.filename!r} claims {info.file_size} "
+                               f"bytes from {info.compress_size} compressed, more than "
+                               f"deflate can expand ({_DEFLATE_RATIO} times)")
 
 
 def _check_pid(pid, length: int):
@@ -565,6 +672,7 @@ def read_zip(file, restore, weights_only: bool, mmap_path: str | None, encoding:
     """Load the object of a torch zip checkpoint; ``restore(storage, location)`` places each
     storage (map_location)."""
     with zipfile.ZipFile(file) as archive:
+        _check_records(archive)
         names = archive.namelist()
         pickles = [n for n in names if n.endswith("/data.pkl") and n.count("/") == 1]
         if not pickles:
@@ -591,11 +699,14 @@ def read_zip(file, restore, weights_only: bool, mmap_path: str | None, encoding:
             if whole is not None and info.compress_type == zipfile.ZIP_STORED:
                 raw = np.ndarray((numel,), disk, buffer=whole,
                                  offset=_data_offset(archive.fp, info))
+                array = storage_type.decode(raw)
             else:
-                raw = np.empty(numel, disk)
-                with archive.open(info) as record:
-                    _read_into(record, raw)
-            storage = storages[key] = restore(Storage(storage_type.decode(raw)), location)
+                reader = _RecordReader(archive, info)
+                try:
+                    array = _read_storage(reader.readinto, storage_type, disk, numel)
+                finally:
+                    reader.close()
+            storage = storages[key] = restore(Storage(array), location)
             return storage
 
         data = io.BytesIO(archive.read(pickles[0]))
@@ -618,8 +729,17 @@ def read_legacy(file, restore, weights_only: bool, encoding: str):
     def header():
         return TorchUnpickler(file, None, True, encoding).load()
 
-    if header() != MAGIC_NUMBER:
-        raise CorruptError("invalid magic number")
+    try:
+        magic = header()
+    except WeightsOnlyError as error:  # whatever weights_only says: headers hold no objects
+        raise CorruptError(f"the file is a pickle of other objects (it names {error.path}), not "
+                           f"a checkpoint {_WRITERS}; open it with pickle.load if you trust "
+                           "it") from None
+    if not (_is_int(magic) and magic == MAGIC_NUMBER):
+        found = f"the number {magic}" if _is_int(magic) else f"of type {type(magic).__name__}"
+        raise CorruptError(f"invalid magic number: the file is a pickle whose first object is "
+                           f"{found}, not a checkpoint {_WRITERS} (which starts with "
+                           f"{MAGIC_NUMBER:#x}); open it with pickle.load if you trust it")
     protocol = header()
     if protocol != LEGACY_PROTOCOL_VERSION:
         raise CorruptError(f"invalid protocol version: {protocol!r}")
@@ -649,18 +769,17 @@ def read_legacy(file, restore, weights_only: bool, encoding: str):
 
     result = TorchUnpickler(file, load_storage, weights_only, encoding).load()
     for key in header():
+        if key not in storages:
+            raise CorruptError(f"the list of storages names {key!r}, which the pickle does "
+                               "not use")
         storage, storage_type = storages[key]
         disk = storage_type.disk.newbyteorder(">") if big_endian else storage_type.disk
         (numel,) = struct.unpack("<q", _read_exact(file, 8))
         if numel != storage.array.size:
             raise CorruptError(f"storage {key} holds {numel} elements, {storage.array.size} "
                                "expected")
-        raw = np.frombuffer(_read_exact(file, numel * disk.itemsize), disk)
-        values = storage_type.decode(raw)
-        if isinstance(storage.array, np.ndarray):
-            storage.array[...] = values
-        else:
-            storage.array.set(np.ascontiguousarray(values, storage.array.dtype))
+        _read_storage(lambda view: _fill(file, view, "the file"), storage_type, disk, numel,
+                      storage.array)
     return result
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import math
 import os
 import pickle
 import secrets
@@ -84,6 +85,9 @@ def load(f: FileLike, map_location=None, pickle_module: Any = None, *,
     name = os.fspath(f) if is_path else getattr(f, "name", repr(f))
     if is_path and os.fspath(f).endswith(".safetensors"):
         return _read_safetensors(os.fspath(f), restore)
+    if not is_path and (isinstance(f, io.TextIOBase) or isinstance(f.read(0), str)):
+        raise TypeError(f"dark.load: the file object {name!r} is in text mode (it reads str); "
+                        "open the file in binary mode, open(path, 'rb'), or pass its path")
     with open(f, "rb") if is_path else contextlib.nullcontext(_seekable(f)) as file:
         try:
             return _load_file(file, restore, weights_only, os.fspath(f) if mmap else None,
@@ -91,12 +95,30 @@ def load(f: FileLike, map_location=None, pickle_module: Any = None, *,
         except _tp.WeightsOnlyError:
             raise
         except _CORRUPT_ERRORS as error:
-            raise RuntimeError(f"{name} is not a valid checkpoint: {error}") from error
+            raise RuntimeError(f"{name} is not a valid checkpoint: {_cause(error)}") from error
+        except Exception as error:
+            if str(error):
+                raise
+            raise RuntimeError(f"dark.load of {name} failed: {_cause(error)}") from error
 
 
 _CORRUPT_ERRORS = (_tp.CorruptError, zipfile.BadZipFile, zipfile.LargeZipFile, EOFError,
                    struct.error, KeyError, IndexError, ValueError, TypeError, OverflowError,
                    NotImplementedError, pickle.UnpicklingError)
+_SILENT_CAUSES = {EOFError: "the data ends early (EOFError)"}
+
+
+def _cause(error: BaseException) -> str:
+    """What went wrong, never empty: the message (with the exception's type, unless dark
+    raised it), or the type and what it means where the exception has no message."""
+    if isinstance(error, KeyError) and len(error.args) == 1 and isinstance(error.args[0], str):
+        text = error.args[0]  # str() of a KeyError is the repr of its argument
+    else:
+        text = str(error)
+    kind = type(error).__name__
+    if not text:
+        return _SILENT_CAUSES.get(type(error), f"{kind} raised without a message")
+    return text if isinstance(error, _tp.CorruptError) else f"{text} ({kind})"
 
 
 def _seekable(f):
@@ -204,6 +226,7 @@ _SAFETENSORS_DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "
 _SAFETENSORS_CODES = {np.dtype(v): k for k, v in _SAFETENSORS_DTYPES.items()}
 _SAFETENSORS_READ = {**_SAFETENSORS_DTYPES, "BF16": "<u2"}
 _MAX_HEADER = 100_000_000  # the safetensors library's limit
+_MAX_DIMS = 64  # numpy's (and cupy's) limit
 
 
 def save_safetensors(tensors: dict[str, Tensor], path: str | os.PathLike,
@@ -261,7 +284,8 @@ def _read_safetensors(path: str, restore) -> dict[str, Tensor]:
         try:
             entries, start = _safetensors_header(file, size)
         except (ValueError, struct.error) as error:
-            raise RuntimeError(f"{path} is not a valid safetensors file: {error}") from None
+            raise RuntimeError(f"{path} is not a valid safetensors file: "
+                               f"{_cause(error)}") from None
         file.seek(start)
         result = {}
         for name, code, shape, _, _ in entries:
@@ -303,6 +327,9 @@ def _safetensors_header(file, size: int) -> tuple[list, int]:
                 all(_natural(n) for n in offsets) and offsets[0] <= offsets[1]):
             raise ValueError(f"tensor {name!r} has an invalid shape {shape!r} or data_offsets "
                              f"{offsets!r}")
+        if len(shape) > _MAX_DIMS:
+            raise ValueError(f"tensor {name!r} has {len(shape)} dimensions, more than the "
+                             f"{_MAX_DIMS} an array can have")
         entries.append((name, code, tuple(shape), offsets[0], offsets[1]))
     entries.sort(key=lambda entry: entry[3:])
     position = 0
@@ -310,7 +337,8 @@ def _safetensors_header(file, size: int) -> tuple[list, int]:
         if begin != position:
             raise ValueError(f"tensor {name!r} starts at byte {begin}, not {position} (the "
                              "data must be contiguous)")
-        expected = int(np.prod(shape, dtype=np.int64)) * np.dtype(_SAFETENSORS_READ[code]).itemsize
+        # python ints: a size in int64 (np.prod) can wrap around and pass for a small one
+        expected = math.prod(shape) * np.dtype(_SAFETENSORS_READ[code]).itemsize
         if end - begin != expected:
             raise ValueError(f"tensor {name!r} of dtype {code} and shape {list(shape)} needs "
                              f"{expected} bytes, its data_offsets span {end - begin}")

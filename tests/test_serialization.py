@@ -10,6 +10,7 @@ import pickle
 import struct
 import subprocess
 import sys
+import tracemalloc
 import zipfile
 
 import numpy as np
@@ -239,15 +240,18 @@ def test_argument_errors(tmp_path):
 
 
 # ----------------------------------------------------------------------------- map_location
-def _tensor_pickle(size, stride, offset=0, numel=4, location="cpu") -> bytes:
-    """A data.pkl holding one float32 tensor, written opcode by opcode as torch writes it."""
+def _tensor_pickle(size, stride, offset=0, numel=4, location="cpu",
+                   storage_type="FloatStorage") -> bytes:
+    """A data.pkl holding one tensor (float32 unless told), written opcode by opcode as torch
+    writes it."""
     def text(value: str) -> bytes:
         return b"X" + struct.pack("<I", len(value)) + value.encode()
 
     def ints(values) -> bytes:
         return b"(" + b"".join(b"J" + struct.pack("<i", v) for v in values) + b"t"
 
-    storage = (b"(" + text("storage") + b"ctorch\nFloatStorage\n" + text("0") + text(location)
+    storage = (b"(" + text("storage") + f"ctorch\n{storage_type}\n".encode() + text("0")
+               + text(location)
                + b"J" + struct.pack("<i", numel) + b"tQ")
     return (b"\x80\x02ctorch._utils\n_rebuild_tensor_v2\n(" + storage + b"J"
             + struct.pack("<i", offset) + ints(size) + ints(stride)
@@ -390,20 +394,46 @@ class _Point:
         return isinstance(other, _Point) and other.x == self.x
 
 
-@pytest.mark.parametrize("container", ["zip", "legacy"])
-def test_malicious_pickle_is_refused(container, tmp_path):
+def test_malicious_pickle_is_refused(tmp_path):
     marker = tmp_path / "pwned"
     payload = pickle.dumps({"w": _RunsCommand(f"touch {marker}")}, protocol=2)
     path = tmp_path / "evil.pt"
-    if container == "zip":
-        _write_zip(path, payload)
-    else:
-        path.write_bytes(payload)
+    _write_zip(path, payload)
     with pytest.raises(pickle.UnpicklingError,
                        match=r"(?s)Weights only load failed.*Unsupported global: GLOBAL "
                              rf"{os.system.__module__}\.system"):
         dark.load(path)
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("weights_only", [True, False])
+@pytest.mark.parametrize("contents", ["command", "class", "dict", "int"])
+def test_weights_only_messages_are_true(contents, weights_only, tmp_path):
+    """A pickle that dark.save / torch.save did not write is not loaded (nor run), whatever
+    weights_only says, and the message says so rather than suggest weights_only=False; on a
+    real checkpoint (zip or legacy), weights_only=False does load what True refused."""
+    marker = tmp_path / "pwned"
+    value = {"command": {"w": _RunsCommand(f"touch {marker}")}, "class": {"p": _Point(1)},
+             "dict": {"w": [1, 2]}, "int": 7}[contents]
+    path = tmp_path / "plain.pkl"
+    path.write_bytes(pickle.dumps(value, protocol=2))
+    with pytest.raises(RuntimeError, match="plain.pkl is not a valid checkpoint: .*not a "
+                       "checkpoint written by dark.save or torch.save") as info:
+        dark.load(path, weights_only=weights_only)
+    assert "weights_only" not in str(info.value).replace(str(path), "")
+    if contents in ("command", "class"):
+        assert ("system" if contents == "command" else "_Point") in str(info.value)
+    assert not marker.exists()
+    if contents != "class":
+        return
+    for legacy in (False, True):
+        dark.save(value, path, _use_new_zipfile_serialization=not legacy)
+        if weights_only:
+            with pytest.raises(pickle.UnpicklingError, match="`weights_only` set to `False` "
+                               "will likely succeed"):
+                dark.load(path, weights_only=True)
+        else:
+            assert dark.load(path, weights_only=False) == value
 
 
 def test_custom_classes_need_weights_only_false_or_allowlisting(tmp_path):
@@ -451,6 +481,125 @@ def test_truncated_legacy_files(cut, tmp_path):
     path.write_bytes(path.read_bytes()[:cut])
     with pytest.raises(RuntimeError, match="is not a valid checkpoint"):
         dark.load(path)
+
+
+def _set_central_sizes(path, name: str, compressed: int, size: int) -> None:
+    """Make the central directory claim these sizes for the record ``name``."""
+    data = bytearray(path.read_bytes())
+    start = data.index(b"PK\x01\x02")
+    while True:
+        (length,) = struct.unpack("<H", data[start + 28:start + 30])
+        if data[start + 46:start + 46 + length].decode() == name:
+            data[start + 20:start + 28] = struct.pack("<II", compressed, size)
+            break
+        start = data.index(b"PK\x01\x02", start + 4)
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("record, compressed, size, message", [
+    ("data.pkl", 0xFFFFFFF0, 0xFFFFFFF0, "record 'archive/data.pkl' claims 4294967280 bytes "
+     "but the file has"),
+    ("data/0", 0xFFFFFFF0, 0xFFFFFFF0, "record 'archive/data/0' claims 4294967280 bytes"),
+    ("data/0", 16, 32, "stored record 'archive/data/0' claims 32 bytes and 16 stored"),
+], ids=["pickle", "storage", "stored-sizes"])
+def test_record_sizes_beyond_the_file(record, compressed, size, message, tmp_path):
+    path = tmp_path / "x.pt"
+    _write_zip(path, _tensor_pickle((4,), (1,), numel=4), {"0": bytes(16)})
+    _set_central_sizes(path, f"archive/{record}", compressed, size)
+    with pytest.raises(RuntimeError, match=f"x.pt is not a valid checkpoint: {message}"):
+        dark.load(path)
+
+
+def test_deflated_record_claiming_more_than_deflate_gives(tmp_path):
+    path = tmp_path / "x.pt"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("archive/data.pkl", _tensor_pickle((4,), (1,), numel=4))
+        archive.writestr("archive/data/0", bytes(16))
+    compressed = zipfile.ZipFile(path).getinfo("archive/data/0").compress_size
+    _set_central_sizes(path, "archive/data/0", compressed, 2 ** 31)
+    with pytest.raises(RuntimeError, match=f"deflated record 'archive/data/0' claims {2 ** 31} "
+                       f"bytes from {compressed} compressed"):
+        dark.load(path)
+
+
+@pytest.mark.parametrize("error, message", [
+    (EOFError(), "x.pt is not a valid checkpoint: the data ends early \\(EOFError\\)$"),
+    (ValueError(), "x.pt is not a valid checkpoint: ValueError raised without a message$"),
+    (KeyError("archive/data/7"), "x.pt is not a valid checkpoint: archive/data/7 \\(KeyError\\)$"),
+    (MemoryError(), "dark.load of .*x.pt failed: MemoryError raised without a message$"),
+], ids=["EOFError", "ValueError", "KeyError", "MemoryError"])
+def test_load_errors_name_their_cause(error, message, tmp_path, monkeypatch):
+    path = tmp_path / "x.pt"
+    dark.save(dark.ones(2), path)
+
+    def fail(*args):
+        raise error
+
+    monkeypatch.setattr(_torch_pickle, "read_zip", fail)
+    with pytest.raises(RuntimeError, match=message):
+        dark.load(path)
+
+
+def test_huge_tensor_geometry_is_refused(tmp_path):
+    path = tmp_path / "x.pt"
+    big = 2 ** 31 - 1
+    _write_zip(path, _tensor_pickle((big, big, big), (0, 0, 0), numel=4), {"0": bytes(16)})
+    with pytest.raises(RuntimeError, match=rf"x.pt is not a valid checkpoint: a tensor of size "
+                       rf"\[{big}, {big}, {big}\] is larger than any array can be"):
+        dark.load(path)
+
+
+@pytest.mark.parametrize("opened", ["open", "stringio"])
+def test_text_mode_file_is_refused(opened, tmp_path):
+    path = tmp_path / "x.pt"
+    dark.save(dark.ones(2), path)
+    with (open(path, encoding="latin-1") if opened == "open" else io.StringIO("PK")) as file:
+        with pytest.raises(TypeError, match="dark.load: the file object .* is in text mode "
+                           r"\(it reads str\); open the file in binary mode, open\(path, 'rb'\)"):
+            dark.load(file)
+
+
+# ----------------------------------------------------------------------------- memory
+def _traced_peak(load):
+    """The result of ``load()`` and tracemalloc's peak while it ran (numpy traces its arrays'
+    memory, so the peak counts the loaded tensors and every temporary)."""
+    tracemalloc.start()
+    try:
+        result = load()
+        return result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def _deflate_zip(source, target) -> None:
+    with zipfile.ZipFile(source) as zin, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED,
+                                                         compresslevel=1) as zout:
+        for info in zin.infolist():
+            zout.writestr(info.filename, zin.read(info))
+
+
+@pytest.mark.parametrize("kind", ["stored", "deflated", "legacy", "bfloat16"])
+def test_load_needs_little_more_memory_than_the_tensor(kind, tmp_path):
+    """Records are read into the tensor's memory (pieces at a time where they are compressed
+    or need converting), never as a whole bytes object beside it."""
+    values = np.arange(4 * 2 ** 20, dtype=np.float32) * 0.25  # 16 MiB
+    path = tmp_path / "x.pt"
+    if kind == "bfloat16":  # the top halves of float32s; loads as those float32s
+        values = (values.view(np.uint32) & 0xFFFF0000).view(np.float32)
+        top = (values.view(np.uint32) >> 16).astype("<u2")
+        _write_zip(path, _tensor_pickle((values.size,), (1,), numel=values.size,
+                                        storage_type="BFloat16Storage"), {"0": top.tobytes()})
+        del top
+    else:
+        dark.save(dark.from_numpy(values), path, _use_new_zipfile_serialization=kind != "legacy")
+    if kind == "deflated":
+        _deflate_zip(path, tmp_path / "deflated.pt")
+        path = tmp_path / "deflated.pt"
+        assert {info.compress_type for info in zipfile.ZipFile(path).infolist()} == {
+            zipfile.ZIP_DEFLATED}
+    loaded, peak = _traced_peak(lambda: dark.load(path))
+    _assert_tensor(loaded, values)
+    assert peak < 1.2 * values.nbytes, f"peak {peak / values.nbytes:.2f}x the tensor's bytes"
 
 
 def test_short_storage_record(tmp_path):
@@ -682,6 +831,23 @@ def test_safetensors_bad_header_and_dtype(tmp_path):
                       bytes(2))
     with pytest.raises(TypeError, match="dtype U16, which dark cannot load"):
         dark.load_safetensors(path)
+
+
+@pytest.mark.parametrize("shape, offsets, message", [
+    ([2 ** 32, 2 ** 32], [0, 0], f"needs {2 ** 64 * 4} bytes, its data_offsets span 0"),
+    ([2 ** 62, 4], [0, 0], f"needs {2 ** 64 * 4} bytes, its data_offsets span 0"),
+    ([1] * 65, [0, 4], "65 dimensions, more than the 64"),
+], ids=["wraps-to-zero", "wraps-int64", "too-many-dimensions"])
+def test_safetensors_sizes_beyond_int64(shape, offsets, message, tmp_path):
+    path = tmp_path / "big.safetensors"
+    _safetensors_file(path, {"huge": {"dtype": "F32", "shape": shape, "data_offsets": offsets}},
+                      bytes(offsets[1]))
+    for load in (dark.load_safetensors, dark.load):
+        with pytest.raises(RuntimeError) as info:
+            load(path)
+        assert str(info.value).startswith(f"{path} is not a valid safetensors file: tensor "
+                                          f"'huge' ")
+        assert message in str(info.value)
 
 
 @pytest.mark.skipif(safetensors_numpy is None, reason="the safetensors package is not installed")
