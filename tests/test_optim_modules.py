@@ -40,3 +40,14 @@ def test_a_pickled_cyclical_scheduler_names_the_public_module(make):
     assert type(copy) is type(scheduler)
     assert copy.get_last_lr() == scheduler.get_last_lr()
     assert copy.state_dict() == scheduler.state_dict()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "int64", "uint8", "bool",
+                                   "complex64", "complex128"])
+def test_a_tensor_given_as_params_is_named_as_torch_names_it(dtype):
+    def message(lib):
+        with pytest.raises(TypeError) as info:
+            lib.optim.SGD(lib.ones(2, dtype=getattr(lib, dtype)), lr=0.1)
+        return str(info.value)
+
+    assert message(dark) == message(torch).replace("torch.", "dark.")

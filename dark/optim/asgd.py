@@ -11,6 +11,7 @@ from .optimizer import (
     _check_not_fused_with,
     _effective_grad,
     _numbers_to_tensors,
+    _scalar_dtype,
     _set_group_defaults,
     _to_scalar,
     _use_grad,
@@ -19,11 +20,6 @@ from .optimizer import (
 )
 
 __all__ = ["ASGD"]
-
-
-def _scalar_dtype():
-    """PyTorch's ``_get_scalar_dtype()``: float64 under a float64 default, else float32."""
-    return np.float64 if _backend.get_default_dtype().np == np.float64 else np.float32
 
 
 def _scalar_state(param: Tensor, value: float) -> Tensor:

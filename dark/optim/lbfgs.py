@@ -143,17 +143,10 @@ class LBFGS(Optimizer):
         if len(self.param_groups) != 1:
             raise ValueError("LBFGS doesn't support per-parameter options (parameter groups)")
         self._params = self.param_groups[0]["params"]
-        self._numel_cache = None
 
     def __setstate__(self, state) -> None:
         super().__setstate__(state)
         self._params = self.param_groups[0]["params"]
-        self._numel_cache = None
-
-    def _numel(self) -> int:
-        if self._numel_cache is None:
-            self._numel_cache = sum(p.numel() for p in self._params)
-        return self._numel_cache
 
     def _gather_flat_grad(self) -> Tensor:
         views = [zeros(p.numel(), dtype=p.dtype, device=p.device) if p._grad is None

@@ -95,12 +95,9 @@ def _use_grad(step):
 
 
 def _typename(obj) -> str:
+    """torch.typename of a parameter (``dark.FloatTensor``) or of what stands in its place."""
     if isinstance(obj, Tensor):
-        names = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
-                 "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
-                 "bool": "Bool"}
-        prefix = "dark." if obj.is_cpu else "dark.cuda."
-        return f"{prefix}{names.get(obj.dtype.name, obj.dtype.name)}Tensor"
+        return _backend.tensor_type_name(obj._data)
     module = type(obj).__module__
     name = type(obj).__qualname__
     return name if module in ("builtins", None) else f"{module}.{name}"
@@ -163,11 +160,15 @@ def _check_not_fused_with(fused, foreach, differentiable) -> None:
         raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
 
 
+def _scalar_dtype():
+    """PyTorch's ``_get_scalar_dtype()``: float64 under a float64 default, else float32."""
+    return np.float64 if _backend.get_default_dtype().np == np.float64 else np.float32
+
+
 def _step_tensor(value: float = 0.0) -> Tensor:
-    """A 0-d CPU tensor counting steps, float32 (float64 under a float64 default) as
-    PyTorch's ``state['step']``."""
-    dtype = np.float64 if _backend.get_default_dtype().np == np.float64 else np.float32
-    return Tensor._make(np.array(value, dtype=dtype))
+    """A 0-d CPU tensor counting steps, of the scalar dtype, as PyTorch's
+    ``state['step']``."""
+    return Tensor._make(np.array(value, dtype=_scalar_dtype()))
 
 
 def _numbers_to_tensors(optimizer, keys, make) -> None:
