@@ -7,13 +7,13 @@ import pickle
 import pickletools
 
 import pytest
+from harness import requires_torch, torch
 
 import dark
 from dark.optim import lr_scheduler
 
-torch = pytest.importorskip("torch")
 
-
+@requires_torch
 @pytest.mark.parametrize("name", sorted(lr_scheduler.__all__))
 def test_schedulers_live_where_torch_has_them(name):
     expected = getattr(torch.optim.lr_scheduler, name).__module__.replace("torch", "dark", 1)
@@ -42,6 +42,7 @@ def test_a_pickled_cyclical_scheduler_names_the_public_module(make):
     assert copy.state_dict() == scheduler.state_dict()
 
 
+@requires_torch
 @pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "int64", "uint8", "bool",
                                    "complex64", "complex128"])
 def test_a_tensor_given_as_params_is_named_as_torch_names_it(dtype):

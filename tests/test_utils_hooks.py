@@ -11,6 +11,7 @@ import weakref
 from collections import OrderedDict
 
 import pytest
+from harness import LIBS
 
 import dark
 from dark.utils.hooks import RemovableHandle
@@ -50,9 +51,8 @@ def _every_kind_of_handle(lib):
     return handles
 
 
-@pytest.mark.parametrize("lib_name", ["dark", "torch"])
-def test_every_register_hook_returns_the_one_handle_class(lib_name):
-    lib = dark if lib_name == "dark" else pytest.importorskip("torch")
+@pytest.mark.parametrize("lib", LIBS)
+def test_every_register_hook_returns_the_one_handle_class(lib):
     handle_class = lib.utils.hooks.RemovableHandle
     handles = _every_kind_of_handle(lib)
     try:
@@ -101,9 +101,8 @@ def test_a_module_hook_handle_survives_the_module():
     handle.remove()
 
 
-@pytest.mark.parametrize("lib_name", ["dark", "torch"])
-def test_pickled_with_its_module_the_handle_removes_from_the_copy(lib_name):
-    lib = dark if lib_name == "dark" else pytest.importorskip("torch")
+@pytest.mark.parametrize("lib", LIBS)
+def test_pickled_with_its_module_the_handle_removes_from_the_copy(lib):
     module = lib.nn.Linear(2, 2)
     handle = module.register_forward_hook(_record, with_kwargs=True, always_call=True)
     module_copy, handle_copy = pickle.loads(pickle.dumps((module, handle)))
@@ -118,9 +117,8 @@ def test_pickled_with_its_module_the_handle_removes_from_the_copy(lib_name):
         assert list(getattr(module, name)) == [handle.id]  # the original keeps its hook
 
 
-@pytest.mark.parametrize("lib_name", ["dark", "torch"])
-def test_unpickling_a_handle_moves_the_id_counter_past_its_id(lib_name):
-    lib = dark if lib_name == "dark" else pytest.importorskip("torch")
+@pytest.mark.parametrize("lib", LIBS)
+def test_unpickling_a_handle_moves_the_id_counter_past_its_id(lib):
     handle_class = lib.utils.hooks.RemovableHandle
     hooks = OrderedDict()
     far_id = handle_class(hooks).id + 1000  # as saved by a process that made more hooks
@@ -131,9 +129,8 @@ def test_unpickling_a_handle_moves_the_id_counter_past_its_id(lib_name):
     assert handle_class(hooks).id == far_id + 1
 
 
-@pytest.mark.parametrize("lib_name", ["dark", "torch"])
-def test_a_handle_unpickled_without_its_dict_removes_nothing(lib_name):
-    lib = dark if lib_name == "dark" else pytest.importorskip("torch")
+@pytest.mark.parametrize("lib", LIBS)
+def test_a_handle_unpickled_without_its_dict_removes_nothing(lib):
     handle_class = lib.utils.hooks.RemovableHandle
     hooks = OrderedDict()
     handle = handle_class.__new__(handle_class)
