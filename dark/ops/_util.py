@@ -52,6 +52,11 @@ _OVERFLOW_NAMES = {"bool": "bool", "uint8": "uint8_t", "int8": "int8_t", "int16"
                    "complex128": "c10::complex<double>"}
 _INT64 = (-(1 << 63), (1 << 63) - 1)
 _UNPACK_ERROR = "Overflow when unpacking long long"
+# the lowest and largest value of each dtype (a complex dtype's parts'), looked up once
+_RANGES = {np.dtype(t): (int(np.iinfo(t).min), int(np.iinfo(t).max))
+           for t in (np.uint8, np.int8, np.int16, np.int32, np.int64)}
+_RANGES.update({np.dtype(t): (-float(np.finfo(t).max), float(np.finfo(t).max))
+                for t in (np.float16, np.float32, np.float64, np.complex64, np.complex128)})
 
 
 def _fits(value, np_dtype) -> bool:
@@ -66,13 +71,13 @@ def _fits(value, np_dtype) -> bool:
         if kind != "c":
             return value.imag == 0 and _fits(value.real, np_dtype)
         return _fits(value.real, np_dtype) and _fits(value.imag, np_dtype)
+    low, high = _RANGES[np_dtype]
     if kind in "fc":
-        top = float(np.finfo(np_dtype).max)
-        return -top <= value <= top or (isinstance(value, float) and math.isinf(value))
-    info = np.iinfo(np_dtype)
+        infinite = isinstance(value, float) and math.isinf(value)
+        return infinite or not (value < low or value > high)  # NaN fits
     if isinstance(value, float):
-        return float(info.min) <= value <= float(info.max)
-    return (-info.max if kind == "u" else info.min) <= value <= info.max
+        return float(low) <= value <= float(high)
+    return (-high if kind == "u" else low) <= value <= high
 
 
 def check_scalar(value, dtype, how: str = "scalar"):
@@ -105,7 +110,6 @@ def check_scalar(value, dtype, how: str = "scalar"):
                             else "'complex' object cannot be interpreted as an integer")
         if kind in "iu" and isinstance(value, int) and not _INT64[0] <= value <= _INT64[1]:
             raise ValueError(_UNPACK_ERROR)
-        name = np_dtype.name
         if kind not in "iu":
             checked = None
     else:
@@ -118,16 +122,16 @@ def check_scalar(value, dtype, how: str = "scalar"):
                 raise OverflowError("can't convert negative int to unsigned")
         if how != "scalar" and np_dtype == np.float16:
             checked = np.dtype(np.float64)
-        name = _OVERFLOW_NAMES.get(checked.name, checked.name)
     if checked is not None and not _fits(value, checked):
+        name = checked.name if how == "tensor" else _OVERFLOW_NAMES[checked.name]
         raise RuntimeError(f"value cannot be converted to type {name} without overflow")
     if kind == "b":
         return bool(value)
     if isinstance(value, complex) and kind != "c":
         value = value.real
     if kind in "iu":
-        info = np.iinfo(np_dtype)
-        return (int(value) - info.min) % (1 << 8 * np_dtype.itemsize) + info.min
+        low = _RANGES[np_dtype][0]
+        return (int(value) - low) % (1 << 8 * np_dtype.itemsize) + low
     if kind == "f" and not _fits(value, np_dtype):  # rounds to the largest value or to inf
         with np.errstate(over="ignore"):
             return float(np_dtype.type(value))

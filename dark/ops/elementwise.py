@@ -15,7 +15,7 @@ from .._tensor import Tensor
 from ..autograd.function import Op
 from ..autograd.grad_mode import state as _grad_state
 from ._registry import TENSOR_METHODS, tensor_method
-from ._util import broadcast_shapes, positive_or_zero, promote, relu_forward, xp_of
+from ._util import broadcast_shapes, check_scalar, positive_or_zero, promote, relu_forward, xp_of
 
 # ----------------------------------------------------------------------------- helpers
 
@@ -36,10 +36,18 @@ def _wrap_int(value, np_dtype):
     return value
 
 
+_FLOAT_MAX = {np.dtype(t): float(np.finfo(t).max) for t in (np.float16, np.float32)}
+
+
 def _binary(compute, a, b, result_dtype=None):
     """``compute(xp, a, b)`` on operands promoted to PyTorch's result dtype; the output is
     cast to ``result_dtype`` (default: the promoted dtype) if the array module chose another."""
     a, b, np_dtype = promote(a, b)
+    top = _FLOAT_MAX.get(np_dtype)
+    if top is not None and (type(a) is float and not -top <= a <= top
+                            or type(b) is float and not -top <= b <= top):
+        # a python float beyond a float16/float32 result is inf (numpy's cast warns)
+        a, b = (check_scalar(v, np_dtype, "tensor") if type(v) is float else v for v in (a, b))
     xp = xp_of(a if hasattr(a, "dtype") else b)
     try:
         out = compute(xp, a, b)
@@ -1100,24 +1108,32 @@ def equal(input: Tensor, other: Tensor) -> bool:
 def add(input, other, *, alpha=1, out=None):
     """input + alpha * other, broadcast, with PyTorch's type promotion."""
     _check_operands("add", input, other)
-    _check_alpha(input, other, alpha)
+    alpha = _check_alpha(input, other, alpha)
     return _maybe_out(Add.apply(input, other, alpha=alpha), out)
 
 
 def _check_alpha(input, other, alpha):
-    if alpha == 1 or isinstance(alpha, bool):
-        return
+    """``alpha`` as a number of the result's dtype, or PyTorch's error (its alpha_check, then
+    the Scalar's overflow check)."""
+    if type(alpha) is int and alpha == 1:
+        return alpha
     result = _backend.result_type(input, other)
+    if isinstance(alpha, bool) and result is not _backend.bool_:
+        raise RuntimeError("Boolean alpha only supported for Boolean results.")
     if not (result.is_floating_point or result.is_complex) and isinstance(alpha, float):
         raise RuntimeError("For integral input tensors, argument alpha must not be a floating "
                            "point number.")
+    if not result.is_complex and isinstance(alpha, complex):
+        raise RuntimeError("For non-complex input tensors, argument alpha must not be a complex "
+                           "number.")
+    return check_scalar(alpha, result)
 
 
 @tensor_method("sub", "subtract")
 def sub(input, other, *, alpha=1, out=None):
     """input - alpha * other, broadcast, with PyTorch's type promotion."""
     _check_operands("sub", input, other)
-    _check_alpha(input, other, alpha)
+    alpha = _check_alpha(input, other, alpha)
     return _maybe_out(Sub.apply(input, other, alpha=alpha), out)
 
 
@@ -1128,7 +1144,7 @@ subtract = sub
 def rsub(input, other, *, alpha=1):
     """other - alpha * input."""
     _check_operands("rsub", input, other)
-    _check_alpha(input, other, alpha)
+    alpha = _check_alpha(input, other, alpha)
     if isinstance(other, Tensor) and isinstance(input, Tensor):
         return Rsub.apply(input, other, alpha=alpha)
     if not isinstance(input, Tensor):
@@ -1206,6 +1222,10 @@ def pow(input, exponent, *, out=None):
     if not isinstance(exponent, numbers.Number):
         raise _type_error("pow", "exponent", 2, exponent, "Tensor or Number")
     _check_negative_int_power(input, exponent)
+    result = _backend.result_type(input, exponent)
+    if result.np.kind in "iu" or result is _backend.float16:
+        # torch's kernel takes the exponent in the dtype (float32/64: as a double)
+        exponent = check_scalar(exponent, result)
     return _maybe_out(Pow.apply(input, exponent=exponent), out)
 
 
@@ -1364,7 +1384,14 @@ def clamp(input: Tensor, min=None, max=None, *, out=None) -> Tensor:
         if bound is not None and not isinstance(bound, numbers.Number):
             raise TypeError(f"clamp(): argument 'min' must be Number or Tensor, not "
                             f"{type(bound).__name__}")
+    min, max = _bounds(input, min, max)
     return _maybe_out(ClampScalar.apply(input, min=min, max=max), out)
+
+
+def _bounds(input, *bounds):
+    """clamp's number bounds as numbers of the result's dtype, or PyTorch's overflow error."""
+    result = _backend.result_type(input, *bounds)
+    return [None if b is None else check_scalar(b, result) for b in bounds]
 
 
 clip = clamp
@@ -1375,6 +1402,7 @@ def clamp_min(input: Tensor, min) -> Tensor:
     """max(input, min) elementwise."""
     if isinstance(min, Tensor):
         return ClampTensor.apply(input, min, None)
+    (min,) = _bounds(input, min)
     return ClampMin.apply(input, min=min)
 
 
@@ -1383,6 +1411,7 @@ def clamp_max(input: Tensor, max) -> Tensor:
     """min(input, max) elementwise."""
     if isinstance(max, Tensor):
         return ClampTensor.apply(input, None, max)
+    (max,) = _bounds(input, max)
     return ClampMax.apply(input, max=max)
 
 
@@ -1420,6 +1449,10 @@ def where(condition: Tensor, input=None, other=None):
                                f"least two devices, {condition.device} and {value.device}!")
         if not isinstance(value, (Tensor, numbers.Number)):
             raise _type_error("where", "input", 2, value, "Tensor or Number")
+    if not (isinstance(input, Tensor) and isinstance(other, Tensor)):
+        result = _backend.result_type(input, other)
+        input, other = (v if isinstance(v, Tensor) else check_scalar(v, result, "scalar_tensor")
+                        for v in (input, other))
     return Where.apply(input, other, condition=condition._data)
 
 

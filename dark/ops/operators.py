@@ -85,8 +85,7 @@ def _fast_arithmetic(name, function):
             result = _backend.get_default_dtype()
         if name == "sub":
             E._check_bool_sub(data, value)
-        if alpha != 1:
-            E._check_alpha(self, other, alpha)
+        alpha = E._check_alpha(self, other, alpha)
         if result is not self.dtype and not E.can_cast(result, self.dtype):
             raise E.cast_error(result, self.dtype)
         if not _writable(data):
