@@ -19,7 +19,7 @@ import numpy as np
 
 from .._tensor import Tensor
 from ..autograd.function import Op
-from ._util import matmul, xp_of
+from ._util import check_scalar, matmul, xp_of
 
 # ----------------------------------------------------------------------------- resampling ops
 
@@ -200,7 +200,9 @@ def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) 
                 raise RuntimeError(f"The input size {size}, plus negative padding {a} and {b} "
                                    f"resulted in a negative output size, which is invalid. "
                                    "Check dimension of your input.")
-        return ConstantPadNd.apply(input, widths=pairs, value=0 if value is None else value)
+        # torch takes the value as a double, then checks it for the dtype (-1 does not fit uint8)
+        value = 0 if value is None else check_scalar(float(value), input.dtype)
+        return ConstantPadNd.apply(input, widths=pairs, value=value)
     if mode not in _PAD_NAMES:
         raise NotImplementedError(f"Unrecognised padding mode {mode}")
     if value is not None and value != 0:
