@@ -6,13 +6,11 @@ import re
 
 import numpy as np
 import pytest
-from harness import Case, check_case, ids
+from harness import LIBS, Case, check_case, ids, requires_torch, torch
 
 import dark
 import dark.nn as nn
 import dark.nn.functional as F
-
-torch = pytest.importorskip("torch")
 
 
 def conv(name, shapes, **options):
@@ -70,6 +68,7 @@ def test_op(case, device):
     {"padding": 2}, {"padding": (1, 0), "dilation": (2, 1), "groups": 2}, {}])
 @pytest.mark.parametrize("channels, bias", [(4, True), (16, True), (16, False)])
 @pytest.mark.parametrize("per_sample", [True, False])
+@requires_torch
 def test_conv2d_flat_path_chunks(monkeypatch, device, chunk, options, channels, bias,
                                  per_sample):
     """The stride-1 2-D path in chunks of one sample, of a few and of the whole batch gives
@@ -140,6 +139,7 @@ def _raises_like(dark_call, torch_call):
     ("conv_transpose2d", [(2, 3), (3, 8, 3, 3)], {}),
     ("conv_transpose1d", [(2, 3, 5), (3, 8, 3)], {"output_padding": 1}),
 ])
+@requires_torch
 def test_conv_errors(name, shapes, options):
     arrays = [np.ones(s, dtype=np.float32) for s in shapes]
     _raises_like(lambda: getattr(F, name)(*[dark.tensor(a) for a in arrays], **options),
@@ -159,6 +159,7 @@ def test_conv_dtype_mismatch():
     lambda f, x: f.fold(x.reshape(2, 12, 4)[:, :, :3], (4, 4), 2),
     lambda f, x: f.fold(x.reshape(2, 12, 4)[:, :11], (4, 4), 2),
 ])
+@requires_torch
 def test_fold_errors(call):
     x = np.ones((2, 3, 4, 4), dtype=np.float32)
     _raises_like(lambda: call(F, dark.tensor(x)), lambda: call(torch.nn.functional,
@@ -230,39 +231,48 @@ def check_module(dark_module, torch_module, shape, *, float64=True, call=None, a
     (lambda m: m.Unfold((2, 3), padding=1, stride=2), (2, 3, 5, 6)),
     (lambda m: m.Fold((4, 5), 2, stride=(1, 2)), (2, 12, 6)),
 ])
+@requires_torch
 def test_module_parity(build, shape):
     check_module(build(nn), build(torch.nn), shape)
 
 
-def test_conv_transpose_output_size():
+@requires_torch
+def test_conv_transpose_output_size_matches_torch():
     kwargs = {"stride": 2, "padding": 1}
     module, t_module = nn.ConvTranspose2d(3, 2, 3, **kwargs), torch.nn.ConvTranspose2d(
         3, 2, 3, **kwargs)
     check_module(module, t_module, (2, 3, 4, 4), call=lambda m, x: m(x, output_size=[8, 8]))
+
+
+def test_conv_transpose_output_size():
+    module = nn.ConvTranspose2d(3, 2, 3, stride=2, padding=1, dtype=dark.float64)
+    x = dark.randn(2, 3, 4, 4, dtype=dark.float64)
+    assert module(x, output_size=[8, 8]).shape == (2, 2, 8, 8)
     assert module(dark.randn(2, 3, 4, 4, dtype=dark.float64),
                   output_size=(2, 2, 7, 8)).shape == (2, 2, 7, 8)
     with pytest.raises(ValueError, match="requested an output size of"):
         module(dark.randn(2, 3, 4, 4, dtype=dark.float64), output_size=(10, 10))
 
 
-@pytest.mark.parametrize("build", [
-    lambda m: m.Conv2d(16, 8, 3),
-    lambda m: m.Conv1d(6, 12, 5, groups=3),
-    lambda m: m.ConvTranspose2d(8, 16, 3, groups=2),
+@pytest.mark.parametrize("build, weight_shape, bias_shape", [
+    (lambda m: m.Conv2d(16, 8, 3), (8, 16, 3, 3), (8,)),
+    (lambda m: m.Conv1d(6, 12, 5, groups=3), (12, 2, 5), (12,)),
+    (lambda m: m.ConvTranspose2d(8, 16, 3, groups=2), (8, 8, 3, 3), (16,)),
 ])
-def test_default_init(build):
+@pytest.mark.parametrize("lib", LIBS)
+def test_default_init(lib, build, weight_shape, bias_shape):
     """kaiming_uniform(a=sqrt(5)): weight and bias uniform on +-1/sqrt(fan_in), fan_in
     from weight.shape[1] * prod(kernel) as torch."""
-    module, t_module = build(nn), build(torch.nn)
-    fan_in = t_module.weight.shape[1] * math.prod(t_module.weight.shape[2:])
+    module = build(lib.nn)
+    fan_in = weight_shape[1] * math.prod(weight_shape[2:])
     bound = 1 / math.sqrt(fan_in)
-    for name in ("weight", "bias"):
+    for name, shape in (("weight", weight_shape), ("bias", bias_shape)):
         values = getattr(module, name).detach().numpy()
-        assert values.shape == tuple(getattr(t_module, name).shape)
+        assert values.shape == shape
         assert values.dtype == np.float32
         assert np.abs(values).max() <= bound + 1e-7
         assert np.abs(values).max() > 0.5 * bound
-    assert isinstance(module.weight, nn.Parameter) and module.weight.requires_grad
+    assert isinstance(module.weight, lib.nn.Parameter) and module.weight.requires_grad
 
 
 def _sorted_sets(message: str) -> str:
@@ -276,6 +286,7 @@ def _sorted_sets(message: str) -> str:
     {"groups": 0}, {"groups": 2, "in_channels": 3}, {"groups": 2, "out_channels": 3},
     {"padding": "full"}, {"padding": "same", "stride": 2}, {"padding_mode": "mirror"},
 ])
+@requires_torch
 def test_conv_module_errors(kwargs):
     options = {"in_channels": 4, "out_channels": 4, "kernel_size": 3, **kwargs}
     with pytest.raises(ValueError) as expected:
@@ -283,8 +294,12 @@ def test_conv_module_errors(kwargs):
     with pytest.raises(ValueError) as got:
         nn.Conv2d(**options)
     assert _sorted_sets(str(got.value)) == _sorted_sets(str(expected.value))
+
+
+@pytest.mark.parametrize("lib", LIBS)
+def test_conv_transpose_padding_mode_error(lib):
     with pytest.raises(ValueError, match='Only "zeros" padding mode'):
-        nn.ConvTranspose2d(3, 3, 3, padding_mode="reflect")
+        lib.nn.ConvTranspose2d(3, 3, 3, padding_mode="reflect")
 
 
 def test_conv_module_on_dtype():
@@ -293,25 +308,22 @@ def test_conv_module_on_dtype():
     assert module(dark.randn(1, 3, 5, 5, dtype=dark.float64)).dtype == dark.float64
 
 
-@pytest.mark.parametrize("x_shape, weight_shape, options", [
-    ((0, 16, 14, 14), (32, 16, 5, 5), {"padding": 2}),
-    ((0, 3, 8, 8), (4, 3, 3, 3), {}),
-    ((0, 4, 8, 8), (6, 2, 3, 3), {"stride": 2, "groups": 2}),
-    ((0, 3, 8), (4, 3, 3), {"padding": 1}),
+@pytest.mark.parametrize("x_shape, weight_shape, options, out_shape", [
+    ((0, 16, 14, 14), (32, 16, 5, 5), {"padding": 2}, (0, 32, 14, 14)),
+    ((0, 3, 8, 8), (4, 3, 3, 3), {}, (0, 4, 6, 6)),
+    ((0, 4, 8, 8), (6, 2, 3, 3), {"stride": 2, "groups": 2}, (0, 6, 3, 3)),
+    ((0, 3, 8), (4, 3, 3), {"padding": 1}, (0, 4, 8)),
 ])
-def test_conv_of_an_empty_batch(x_shape, weight_shape, options):
+@pytest.mark.parametrize("lib", LIBS)
+def test_conv_of_an_empty_batch(lib, x_shape, weight_shape, options, out_shape):
     """A batch of no samples: an empty output, an empty input gradient and a zero weight
     gradient, as torch gives."""
-    results = []
-    for lib in (dark, torch):
-        x = lib.zeros(x_shape, requires_grad=True)
-        w = lib.ones(weight_shape, requires_grad=True)
-        b = lib.ones(weight_shape[0], requires_grad=True)
-        call = lib.nn.functional.conv2d if len(x_shape) == 4 else lib.nn.functional.conv1d
-        out = call(x, w, b, **options)
-        out.sum().backward()
-        results.append([tuple(out.shape)] + [t.grad.numpy() for t in (x, w, b)])
-    assert results[0][0] == results[1][0]
-    for got, expected in zip(results[0][1:], results[1][1:]):
-        assert got.shape == expected.shape
-        np.testing.assert_array_equal(got, expected)
+    x = lib.zeros(x_shape, requires_grad=True)
+    w = lib.ones(weight_shape, requires_grad=True)
+    b = lib.ones(weight_shape[0], requires_grad=True)
+    call = lib.nn.functional.conv2d if len(x_shape) == 4 else lib.nn.functional.conv1d
+    out = call(x, w, b, **options)
+    out.sum().backward()
+    assert tuple(out.shape) == out_shape
+    for t in (x, w, b):
+        np.testing.assert_array_equal(t.grad.numpy(), np.zeros(tuple(t.shape), np.float32))
