@@ -309,8 +309,10 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
         raise RuntimeError(f"Found dtype {_type_word(target.dtype)} but expected "
                            f"{_type_word(input.dtype)}")
     data = input._data
-    if data.size and bool(((data < 0) | (data > 1)).any()):
-        raise RuntimeError("all elements of input should be between 0 and 1")
+    for name, array in (("input", data), ("target", target._data)):
+        # "not within [0, 1]" rather than "below 0 or above 1": NaN is out of range too
+        if array.size and not bool(((array >= 0) & (array <= 1)).all()):
+            raise RuntimeError(f"all elements of {name} should be between 0 and 1")
     return BinaryCrossEntropy.apply(input, target, reduction=reduction,
                                     weight=_raw(weight, data.dtype))
 
@@ -611,7 +613,8 @@ def _probability_cross_entropy(input, target, weight, ignore_index, reduction,
                                f"{label_smoothing:g}")
         target = target * (1 - label_smoothing) + label_smoothing / classes
     input, axis = _softmax_input("log_softmax", input, class_dim, None)
-    terms = LogSoftmax.apply(input, axis=axis) * target
+    with _quiet(xp_of(input._data)):  # a -inf logit times a 0 probability: NaN, as torch
+        terms = LogSoftmax.apply(input, axis=axis) * target
     if weight is not None:
         terms = terms * weight.reshape((classes,) + (1,) * (input.dim() - class_dim - 1))
     if reduction == "none":
@@ -636,15 +639,17 @@ def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None,
                       "support size.'batchmean' divides only by the batch size, and aligns "
                       "with the KL div math definition.'mean' will be changed to behave the "
                       "same as 'batchmean' in the next major release.", stacklevel=2)
-    if log_target:
-        loss = exp(target) * (target - input)
-    else:
-        safe = where(target == 0, 1.0, target)
-        loss = target * log(safe) - target * input
-    if reduction == "batchmean":
-        total = loss.sum()
-        return total / input.shape[0] if input.dim() else total
-    return _reduce(loss, _reduction(None, None, reduction))
+    # 0 * -inf (a 0 probability), inf - inf in the sum: NaN, silently as torch
+    with _quiet(xp_of(input._data)):
+        if log_target:
+            loss = exp(target) * (target - input)
+        else:
+            safe = where(target == 0, 1.0, target)
+            loss = target * log(safe) - target * input
+        if reduction == "batchmean":
+            total = loss.sum()
+            return total / input.shape[0] if input.dim() else total
+        return _reduce(loss, _reduction(None, None, reduction))
 
 
 def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True, full: bool = False,

@@ -920,7 +920,13 @@ def _softmax_input(name, input, dim, dtype):
 
 
 def _shifted(xp, a, axis):
-    return a - xp.max(a, axis=axis, keepdims=True)
+    """``a`` less its max along ``axis``: a row with +inf, or only -inf, is NaN (inf - inf),
+    silently as torch's softmax (numpy would warn of the invalid value)."""
+    peak = xp.max(a, axis=axis, keepdims=True)
+    if xp is np:
+        with np.errstate(invalid="ignore"):
+            return a - peak
+    return a - peak
 
 
 class Softmax(Op):
