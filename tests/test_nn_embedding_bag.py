@@ -3,13 +3,12 @@ input layout, padding_idx, include_last_offset and per_sample_weights; errors; t
 state_dict, repr and from_pretrained."""
 import numpy as np
 import pytest
-from harness import error_of
+from harness import LIBS, error_of, requires_torch, torch
 
 import dark
 import dark.nn.functional as DF
 
-torch = pytest.importorskip("torch")
-TF = torch.nn.functional
+TF = torch.nn.functional if torch is not None else None
 
 ROWS, WIDTH = 9, 4
 FLAT = [0, 3, 3, 8, 1, 2, 3, 5, 1, 1, 7, 4]
@@ -66,6 +65,7 @@ def _compare(device, index, offsets, dtype=np.float64, per_sample=False, **kwarg
 @pytest.mark.parametrize("mode", ["sum", "mean", "max"])
 @pytest.mark.parametrize("layout", list(LAYOUTS))
 @pytest.mark.parametrize("padding_idx", [None, 3, -8])
+@requires_torch
 def test_parity_modes_layouts_padding(device, mode, layout, padding_idx):
     index, offsets, last = LAYOUTS[layout]
     _compare(device, index, offsets, mode=mode, include_last_offset=last,
@@ -73,6 +73,7 @@ def test_parity_modes_layouts_padding(device, mode, layout, padding_idx):
 
 
 @pytest.mark.parametrize("mode", ["sum", "mean", "max"])
+@requires_torch
 def test_parity_float32(device, mode):
     index, offsets, _ = LAYOUTS["offsets"]
     _compare(device, index, offsets, dtype=np.float32, mode=mode)
@@ -80,12 +81,14 @@ def test_parity_float32(device, mode):
 
 @pytest.mark.parametrize("layout", list(LAYOUTS))
 @pytest.mark.parametrize("padding_idx", [None, 1])
+@requires_torch
 def test_per_sample_weights(device, layout, padding_idx):
     index, offsets, last = LAYOUTS[layout]
     _compare(device, index, offsets, per_sample=True, mode="sum", include_last_offset=last,
              padding_idx=padding_idx)
 
 
+@requires_torch
 def test_int32_indices_and_offsets(device):
     index, offsets, _ = LAYOUTS["offsets"]
     _compare(device, index.astype(np.int32), np.array(offsets, dtype=np.int32), mode="mean")
@@ -100,6 +103,7 @@ def test_all_padding_bag_gives_zeros(device):
         assert out[1].abs().sum().item() > 0
 
 
+@requires_torch
 def test_scale_grad_by_freq_each_index_twice(device):
     # torch's CPU kernel scales the k-th distinct index by the count of the k-th entry of
     # the sorted indices; that is the true frequency when every index has the same count
@@ -109,6 +113,7 @@ def test_scale_grad_by_freq_each_index_twice(device):
 
 
 @pytest.mark.parametrize("mode", ["sum", "mean"])
+@requires_torch
 def test_scale_grad_by_freq_matches_embedding(device, mode):
     # with uneven counts, compare with the documented meaning, built from torch's
     # F.embedding(scale_grad_by_freq=True) (whose kernel is right) and per-bag reductions
@@ -130,6 +135,7 @@ def test_scale_grad_by_freq_matches_embedding(device, mode):
     np.testing.assert_allclose(w.grad.cpu().numpy(), reference.grad.numpy(), rtol=1e-12)
 
 
+@requires_torch
 def test_max_norm_renormalizes_like_torch(device):
     rng = np.random.default_rng(2)
     weight = rng.standard_normal((ROWS, WIDTH)) * 3
@@ -216,6 +222,7 @@ ERRORS = {
 
 
 @pytest.mark.parametrize("name", list(ERRORS))
+@requires_torch
 def test_errors_match_torch(name):
     make = ERRORS[name]
     mine = error_of(lambda: make(dark, dark.zeros((5, 3), dtype=dark.float64)))
@@ -224,18 +231,35 @@ def test_errors_match_torch(name):
     assert mine == theirs
 
 
-@pytest.mark.parametrize("kwargs", [
+MODULE_OPTIONS = [
     {}, {"mode": "sum"}, {"mode": "max", "max_norm": 1.0}, {"norm_type": 1.0},
     {"scale_grad_by_freq": True, "padding_idx": -1}, {"include_last_offset": True},
-    {"sparse": True}])
+    {"sparse": True}]
+
+
+@pytest.mark.parametrize("kwargs", MODULE_OPTIONS)
+def test_module_state_dict_padding_and_dense_gradient(device, kwargs):
+    mine = dark.nn.EmbeddingBag(7, 3, device=device, **kwargs)
+    assert list(mine.state_dict()) == ["weight"]
+    assert mine.padding_idx == (None if "padding_idx" not in kwargs else 6)
+    if mine.padding_idx is not None:
+        assert mine.weight[mine.padding_idx].abs().sum().item() == 0
+    index, offsets = np.array([1, 2, 4, 4, 0, 6]), np.array([0, 2, 6])
+    out = mine(dark.tensor(index, device=device), dark.tensor(offsets, device=device))
+    assert tuple(out.shape) == ((2, 3) if kwargs.get("include_last_offset") else (3, 3))
+    out.sum().backward()
+    # dark has no sparse tensors: with sparse=True the gradient is dense
+    assert tuple(mine.weight.grad.shape) == (7, 3)
+
+
+@pytest.mark.parametrize("kwargs", MODULE_OPTIONS)
+@requires_torch
 def test_module_repr_state_dict_and_parity(device, kwargs):
     mine = dark.nn.EmbeddingBag(7, 3, device=device, **kwargs)
     theirs = torch.nn.EmbeddingBag(7, 3, **kwargs)
     assert repr(mine) == repr(theirs)
     assert list(mine.state_dict()) == list(theirs.state_dict())
     assert mine.padding_idx == theirs.padding_idx
-    if mine.padding_idx is not None:
-        assert mine.weight[mine.padding_idx].abs().sum().item() == 0
     theirs.load_state_dict({"weight": torch.tensor(mine.weight.detach().cpu().numpy())})
     index, offsets = np.array([1, 2, 4, 4, 0, 6]), np.array([0, 2, 6])
     a = mine(dark.tensor(index, device=device), dark.tensor(offsets, device=device))
@@ -249,9 +273,17 @@ def test_module_repr_state_dict_and_parity(device, kwargs):
                                theirs.weight.grad.to_dense().numpy(), rtol=1e-6)
 
 
-def test_module_dtype_and_forward_per_sample_weights(device):
+def test_module_dtype(device):
     mine = dark.nn.EmbeddingBag(5, 2, mode="sum", dtype=dark.float64, device=device)
     assert mine.weight.dtype == dark.float64
+    samples = dark.tensor([[0.5, 2.0], [1.0, -1.5]], dtype=dark.float64, device=device)
+    assert mine(dark.tensor([[0, 4], [3, 3]], device=device),
+                per_sample_weights=samples).dtype == dark.float64
+
+
+@requires_torch
+def test_module_dtype_and_forward_per_sample_weights(device):
+    mine = dark.nn.EmbeddingBag(5, 2, mode="sum", dtype=dark.float64, device=device)
     theirs = torch.nn.EmbeddingBag(5, 2, mode="sum", dtype=torch.float64)
     theirs.load_state_dict({"weight": torch.tensor(mine.weight.detach().cpu().numpy())})
     index, samples = [[0, 4], [3, 3]], [[0.5, 2.0], [1.0, -1.5]]
@@ -263,14 +295,14 @@ def test_module_dtype_and_forward_per_sample_weights(device):
 
 
 @pytest.mark.parametrize("freeze", [True, False])
-def test_from_pretrained(device, freeze):
+@pytest.mark.parametrize("lib", LIBS)
+def test_from_pretrained(lib, device, freeze):
+    put = (lambda a: dark.tensor(a, device=device)) if lib is dark else lib.tensor
     values = np.arange(12, dtype=np.float32).reshape(4, 3)
-    mine = dark.nn.EmbeddingBag.from_pretrained(dark.tensor(values, device=device),
-                                                freeze=freeze, mode="max", padding_idx=2)
-    theirs = torch.nn.EmbeddingBag.from_pretrained(torch.tensor(values), freeze=freeze,
-                                                   mode="max", padding_idx=2)
-    assert repr(mine) == repr(theirs)
-    assert mine.weight.requires_grad == theirs.weight.requires_grad
-    index = [[1, 2], [2, 2], [3, 0]]
-    np.testing.assert_array_equal(mine(dark.tensor(index, device=device)).detach().cpu().numpy(),
-                                  theirs(torch.tensor(index)).detach().numpy())
+    module = lib.nn.EmbeddingBag.from_pretrained(put(values), freeze=freeze, mode="max",
+                                                 padding_idx=2)
+    assert repr(module) == "EmbeddingBag(4, 3, mode='max', padding_idx=2)"
+    assert module.weight.requires_grad == (not freeze)
+    # the padding row is left out of each bag's max; a bag of padding only gives zeros
+    out = module(put(np.array([[1, 2], [2, 2], [3, 0]])))
+    assert out.tolist() == [[3.0, 4.0, 5.0], [0.0, 0.0, 0.0], [9.0, 10.0, 11.0]]
