@@ -3,12 +3,10 @@ import math
 
 import numpy as np
 import pytest
-from harness import Case, check_case, ids
+from harness import Case, check_case, ids, requires_torch, torch
 
 import dark
 import dark.nn.functional as F
-
-torch = pytest.importorskip("torch")
 
 CASES = [
     Case("linear", lambda t, x, w, b: t.nn.functional.linear(x, w, b), [(4, 5), (3, 5), (3,)]),
@@ -57,12 +55,14 @@ def _raises_like(dark_call, torch_call):
     [(64, 784), (10, 512)], [(784,), (10, 512)], [(2, 3, 784), (10, 512), (10,)],
     [(2, 3, 512), (10, 512), (7,)], [(), (10, 512)], [(3, 512), (2, 10, 512)],
 ])
+@requires_torch
 def test_linear_errors(shapes):
     arrays = [np.ones(s, dtype=np.float32) for s in shapes]
     _raises_like(lambda: F.linear(*[dark.tensor(a) for a in arrays]),
                  lambda: torch.nn.functional.linear(*[torch.tensor(a) for a in arrays]))
 
 
+@requires_torch
 def test_linear_dtype_errors():
     x, w, b = np.ones((3, 4)), np.ones((2, 4)), np.ones(2)
     _raises_like(lambda: F.linear(dark.tensor(x, dtype=dark.float32), dark.tensor(w)),
@@ -79,6 +79,7 @@ def test_linear_dtype_errors():
     [(3, 4), (3, 6), (6, 4, 5)], [(3, 4), (2, 5), (6, 4, 5)], [(3, 3), (3, 5), (6, 4, 5)],
     [(3, 4), (3, 5), (6, 4, 5), (7,)],
 ])
+@requires_torch
 def test_bilinear_errors(shapes):
     arrays = [np.ones(s, dtype=np.float32) for s in shapes]
     _raises_like(lambda: F.bilinear(*[dark.tensor(a) for a in arrays]),
@@ -117,6 +118,7 @@ def _check_module(dark_module, torch_module, inputs, tolerance):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("bias", [True, False])
+@requires_torch
 def test_linear_module(dtype, bias):
     rng = np.random.default_rng(1)
     d_module, t_module = dark.nn.Linear(5, 3, bias=bias), torch.nn.Linear(5, 3, bias=bias)
@@ -127,6 +129,7 @@ def test_linear_module(dtype, bias):
 
 
 @pytest.mark.parametrize("bias", [True, False])
+@requires_torch
 def test_bilinear_module(bias):
     rng = np.random.default_rng(2)
     d_module, t_module = dark.nn.Bilinear(3, 2, 4, bias), torch.nn.Bilinear(3, 2, 4, bias)
