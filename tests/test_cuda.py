@@ -15,6 +15,8 @@ import dark
 import dark.data as ddata
 from dark import _backend
 from dark.optim import _fused
+from dark.optim import adam as adam_module
+from dark.optim import sgd as sgd_module
 
 HAS_GPU = dark._backend.cuda_available()
 needs_gpu = pytest.mark.skipif(not HAS_GPU, reason="CUDA is not available (no CuPy or GPU)")
@@ -298,8 +300,8 @@ def test_fused_kernels_are_not_used_for_numpy_arrays(case, monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("fused kernel called for a numpy parameter")
 
-    monkeypatch.setattr(_fused, "sgd", refuse)
-    monkeypatch.setattr(_fused, "adam", refuse)
+    monkeypatch.setattr(sgd_module, "_sgd_update_cuda", refuse)
+    monkeypatch.setattr(adam_module, "_adam_update_cuda", refuse)
     run_optimizer(*case, "float32")
     assert not _fused.applies(np.zeros(2, np.float32), np.zeros(2, np.float32))
 
@@ -334,7 +336,7 @@ CPU_PREAMBLE = "#include <cmath>\nusing std::sqrt;\n" + GPU_PREAMBLE
 
 
 def compiled_on_cpu(tmp_path_factory):
-    """A stand-in for _fused._kernel: KERNELS compiled by the host C++ compiler (no
+    """A stand-in for _fused.kernel: KERNELS compiled by the host C++ compiler (no
     contraction into fused multiply-adds, as on the GPU) and run on numpy arrays."""
     compiled = {}
 
@@ -374,7 +376,7 @@ def test_fused_kernel_bodies_compute_the_numpy_path_bit_for_bit(case, dtype, mon
     exactly the numpy path's parameters and state (so do the scalars the host computes)."""
     expected = run_optimizer(*case, dtype)
     monkeypatch.setattr(_fused, "applies", lambda param, grad: True)
-    monkeypatch.setattr(_fused, "_kernel", compiled_on_cpu(tmp_path_factory))
+    monkeypatch.setattr(_fused, "kernel", compiled_on_cpu(tmp_path_factory))
     assert_same_run(run_optimizer(*case, dtype), expected)
 
 
@@ -507,9 +509,10 @@ def test_pin_memory_on_gpu():
 @pytest.mark.parametrize("case", FUSED_CASES, ids=str)
 def test_fused_kernels_on_gpu_match_the_numpy_path(case, dtype, monkeypatch):
     calls = []
-    for function in ("sgd", "adam"):
-        real = getattr(_fused, function)
-        monkeypatch.setattr(_fused, function,
+    for module, function in ((sgd_module, "_sgd_update_cuda"),
+                             (adam_module, "_adam_update_cuda")):
+        real = getattr(module, function)
+        monkeypatch.setattr(module, function,
                             lambda *a, _real=real, **k: calls.append(1) or _real(*a, **k))
     assert_same_run(run_optimizer(*case, dtype, device="cuda"), run_optimizer(*case, dtype))
     assert calls, "the fused kernel was not used for CuPy parameters"
