@@ -138,6 +138,16 @@ def check_scalar(value, dtype, how: str = "scalar"):
     return value
 
 
+def cast(array, np_dtype):
+    """``array.astype(np_dtype)`` (a copy) as PyTorch casts between tensors: a float beyond
+    the new dtype's range is inf, or wraps around an integer dtype, without numpy's overflow
+    and invalid-value warnings (only casts from a float can raise them)."""
+    if type(array) is np.ndarray and array.dtype.kind in "fc":
+        with np.errstate(over="ignore", invalid="ignore"):
+            return array.astype(np_dtype)
+    return array.astype(np_dtype)
+
+
 def where_or_zero(xp, keep, values, out=None):
     """``values`` where ``keep``, else 0 (a NaN or inf in ``values`` where not kept gives 0,
     as PyTorch's threshold/pooling backward). On numpy it is an integer product of values'

@@ -16,7 +16,7 @@ import numpy as np
 from .. import _backend
 from .._tensor import Tensor
 from ._registry import tensor_method
-from ._util import check_scalar
+from ._util import cast, check_scalar
 
 _COPY_WARNING = ("To copy construct from a tensor, it is recommended to use "
                  "sourceTensor.detach().clone() or sourceTensor.detach().clone()."
@@ -169,15 +169,8 @@ def _array_from_data(data, dtype: _backend.dtype, device: _backend.device):
         source = _nested_array(data, dtype)  # numpy scalars are numbers: checked
     array = _backend.asarray_on(source, device)
     if array is source or array.dtype != dtype.np:
-        array = _cast(array, dtype.np)  # astype copies: the result never aliases data
+        array = cast(array, dtype.np)  # a copy: the result never aliases data
     return array
-
-
-def _cast(array, np_dtype):
-    """``array.astype(np_dtype)`` (a copy) without numpy's overflow and invalid-value
-    warnings: PyTorch's casts give inf, or wrap around, silently."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        return array.astype(np_dtype)
 
 
 def _dtype(dtype):
@@ -322,7 +315,7 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
     if isinstance(data, np.ndarray) and (dev is None or dev.type == "cpu"):
         if dtype is None or dtype.np == data.dtype:
             return from_numpy(data)
-        return Tensor._make(_cast(data, dtype.np))
+        return Tensor._make(cast(data, dtype.np))
     if hasattr(data, "__cuda_array_interface__") and (dev is None or dev.type == "cuda"):
         target = dev or _backend.device_of(data)
         array = _backend.asarray_on(data, target)
@@ -456,10 +449,10 @@ def arange(start=0, end=None, step=1, *, out=None, dtype=None, layout=None, devi
         raise RuntimeError("upper bound and lower bound inconsistent with step sign")
     if isinstance(start, int) and isinstance(end, int) and isinstance(step, int):
         length = -((start - end) // step)
-        make = lambda xp: _cast(xp.arange(length, dtype=np.int64) * step + start, dtype.np)  # noqa: E731
+        make = lambda xp: cast(xp.arange(length, dtype=np.int64) * step + start, dtype.np)  # noqa: E731
     else:
         length = math.ceil((end - start) / step)
-        make = lambda xp: _cast(xp.arange(length, dtype=np.float64) * step + start, dtype.np)  # noqa: E731
+        make = lambda xp: cast(xp.arange(length, dtype=np.float64) * step + start, dtype.np)  # noqa: E731
     dev = _backend.to_device(device if device is not None or out is None else out.device)
     return finish(on_device(dev, make), out, requires_grad)
 
@@ -493,7 +486,7 @@ def linspace(start, end, steps: int, *, out=None, dtype=None, layout=None, devic
     dtype = _dtype(dtype) or (out.dtype if out is not None else _backend.get_default_dtype())
     start, end = _bounds_in(start, end, dtype)
     dev = _backend.to_device(device if device is not None or out is None else out.device)
-    return finish(on_device(dev, lambda xp: _cast(
+    return finish(on_device(dev, lambda xp: cast(
         _linspace_values(xp, start, end, steps, dtype.np), dtype.np)), out, requires_grad)
 
 
@@ -514,7 +507,7 @@ def logspace(start, end, steps: int, base: float = 10.0, *, out=None, dtype=None
     def make(xp):
         exponents = _linspace_values(xp, start, end, steps, np.dtype(np.float64))
         with np.errstate(over="ignore"):  # a float16 result may overflow to inf, silently
-            return _cast(xp.power(np.float64(base), exponents), dtype.np)
+            return cast(xp.power(np.float64(base), exponents), dtype.np)
 
     return finish(on_device(dev, make), out, requires_grad)
 

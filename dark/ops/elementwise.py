@@ -15,7 +15,15 @@ from .._tensor import Tensor
 from ..autograd.function import Op
 from ..autograd.grad_mode import state as _grad_state
 from ._registry import TENSOR_METHODS, tensor_method
-from ._util import broadcast_shapes, check_scalar, positive_or_zero, promote, relu_forward, xp_of
+from ._util import (
+    broadcast_shapes,
+    cast,
+    check_scalar,
+    positive_or_zero,
+    promote,
+    relu_forward,
+    xp_of,
+)
 
 # ----------------------------------------------------------------------------- helpers
 
@@ -710,16 +718,19 @@ class Minimum(Op):
                 where(a < b, 0.0, shared) if ctx.needs_input_grad[1] else None)
 
 
+def _in_dtype(array, np_dtype):
+    """A raw array in ``np_dtype`` (itself when it already is), cast silently as torch."""
+    return array if array.dtype == np_dtype else cast(array, np_dtype)
+
+
 def _clamp_array(a, low, high, np_dtype):
     xp = xp_of(a)
-    out = a.astype(np_dtype, copy=False)
+    out = _in_dtype(a, np_dtype)
     try:
         if low is not None:
-            out = xp.maximum(out, low.astype(np_dtype, copy=False) if hasattr(low, "dtype")
-                             else low)
+            out = xp.maximum(out, _in_dtype(low, np_dtype) if hasattr(low, "dtype") else low)
         if high is not None:
-            out = xp.minimum(out, high.astype(np_dtype, copy=False) if hasattr(high, "dtype")
-                             else high)
+            out = xp.minimum(out, _in_dtype(high, np_dtype) if hasattr(high, "dtype") else high)
     except ValueError:
         broadcast_shapes(a.shape, _shape_of(low), _shape_of(high))
         raise
@@ -873,7 +884,7 @@ class Copy(Op):
     @staticmethod
     def forward(ctx, dst, src):
         out = xp_of(dst).empty_like(dst)
-        out[...] = src
+        out[...] = _in_dtype(src, dst.dtype)
         return out
 
     @staticmethod
@@ -1503,7 +1514,7 @@ class ToCopy(Op):
         if device is not None and _backend.device_of(a) != device:
             out = _backend.asarray_on(out, device)
         if np_dtype is not None and out.dtype != np_dtype:
-            out = out.astype(np_dtype)
+            out = cast(out, np_dtype)  # inf or wrapped around, silently as torch
         if copy and out is a:
             out = a.copy()
         return out

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import numbers
 
+import numpy as np
+
 from .. import _backend
 from .._tensor import Tensor
 from ..autograd.grad_mode import state as _grad_state
 from . import elementwise as E
-from ._util import broadcast_shapes, check_scalar, xp_of
+from ._util import broadcast_shapes, cast, check_scalar, xp_of
 
 
 def _records(self, args) -> bool:
@@ -137,7 +139,12 @@ def fill_(self, value) -> Tensor:
     if _records(self, (value,)):
         return self._inplace(lambda source, v: E.Fill.apply(source, v), value)
     if isinstance(value, Tensor):
-        value = value._data if type(value._data) is type(self._data) else value.item()
+        value = value._data if type(value._data) is type(self._data) else np.asarray(
+            value.item())
+        if value.dtype != self._data.dtype:
+            value = cast(value, self._data.dtype)  # inf or wrapped around, silently as torch
+        if type(value) is not type(self._data):  # from another device: as a number
+            value = value.item()
     if not _writable(self._data):
         raise _overlap_error()
     self._data[...] = value
@@ -175,6 +182,8 @@ def copy_(self, src, non_blocking: bool = False) -> Tensor:
     value = src._data
     if type(value) is not type(self._data) or src.device != self.device:
         value = _backend.asarray_on(value, self.device)
+    if value.dtype != self._data.dtype:
+        value = cast(value, self._data.dtype)  # inf or wrapped around, silently as torch
     if not _writable(self._data):
         raise _overlap_error()
     xp_of(self._data).copyto(self._data, value, casting="unsafe")
