@@ -2,12 +2,10 @@
 pairwise_distance, pdist and the distance modules."""
 import numpy as np
 import pytest
-from harness import Case, check_case, ids
+from harness import Case, check_case, ids, requires_torch, torch
 
 import dark
 import dark.nn.functional as F
-
-torch = pytest.importorskip("torch")
 
 
 def _indices(shape, rows, weight_shape):
@@ -74,6 +72,26 @@ def test_embedding_gradgrad():
 
 
 def test_embedding_max_norm_renormalizes_in_place():
+    """The looked-up rows longer than max_norm (in norm_type) are scaled to it in place; the
+    others are left as they were."""
+    array = np.random.default_rng(0).standard_normal((6, 4)).astype(np.float32) * 3
+    weight = dark.tensor(array, requires_grad=True)
+    out = F.embedding(dark.tensor([[0, 2], [2, 5]]), weight, max_norm=1.5, norm_type=3.0)
+    after = weight.detach().numpy()
+    norms = (np.abs(array) ** 3).sum(1) ** (1 / 3)
+    for row in range(6):
+        if row in (0, 2, 5) and norms[row] > 1.5:
+            np.testing.assert_allclose((np.abs(after[row]) ** 3).sum() ** (1 / 3), 1.5,
+                                       rtol=1e-5)
+            np.testing.assert_allclose(after[row] * norms[row], array[row] * 1.5, rtol=1e-5)
+        else:
+            np.testing.assert_array_equal(after[row], array[row])
+    assert not np.allclose(after, array)  # rows 0, 2, 5 were too long
+    np.testing.assert_array_equal(out.detach().numpy(), after[[[0, 2], [2, 5]]])
+
+
+@requires_torch
+def test_embedding_max_norm_renormalizes_in_place_as_torch():
     array = np.random.default_rng(0).standard_normal((6, 4)).astype(np.float32) * 3
     indices = np.array([[0, 2], [2, 5]])
     d_weight, t_weight = dark.tensor(array, requires_grad=True), torch.tensor(array,
@@ -84,7 +102,6 @@ def test_embedding_max_norm_renormalizes_in_place():
     np.testing.assert_allclose(d_out.detach().numpy(), t_out.detach().numpy(), rtol=1e-5)
     np.testing.assert_allclose(d_weight.detach().numpy(), t_weight.detach().numpy(),
                                rtol=1e-5)
-    assert not np.allclose(d_weight.detach().numpy(), array)  # rows 0, 2, 5 were too long
 
 
 def _raises_like(dark_call, torch_call):
@@ -116,6 +133,7 @@ def _raises_like(dark_call, torch_call):
                                                 t.ones(3, 4, dtype=t.int64)),
     lambda t: t.nn.functional.pdist(t.ones(4, 3, 2)),
 ])
+@requires_torch
 def test_errors(call):
     _raises_like(lambda: call(dark), lambda: call(torch))
 
@@ -124,9 +142,20 @@ def test_errors(call):
     ([0, 2, 1], -1), ([0, 2, 1], 5), ([[3], [0]], -1), (2, 3), ([], 3),
 ])
 def test_one_hot(values, num_classes):
+    out = F.one_hot(dark.tensor(values, dtype=dark.int64), num_classes)
+    assert out.dtype == dark.int64 and not out.requires_grad
+    classes = num_classes if num_classes >= 0 else np.max(values) + 1
+    np.testing.assert_array_equal(out.numpy(), np.eye(classes, dtype=np.int64)[
+        np.asarray(values, dtype=np.int64)])
+
+
+@pytest.mark.parametrize("values, num_classes", [
+    ([0, 2, 1], -1), ([0, 2, 1], 5), ([[3], [0]], -1), (2, 3), ([], 3),
+])
+@requires_torch
+def test_one_hot_matches_torch(values, num_classes):
     d_out = F.one_hot(dark.tensor(values, dtype=dark.int64), num_classes)
     t_out = torch.nn.functional.one_hot(torch.tensor(values, dtype=torch.int64), num_classes)
-    assert d_out.dtype == dark.int64 and not d_out.requires_grad
     np.testing.assert_array_equal(d_out.numpy(), t_out.numpy())
 
 
@@ -138,6 +167,7 @@ def test_cosine_similarity_integer_inputs_and_bounds():
     np.testing.assert_allclose(out.numpy(), [1.0], rtol=1e-6)
 
 
+@requires_torch
 def test_cosine_similarity_clamped_norm_gradient_as_torch():
     rng = np.random.default_rng(2)
     a, b = rng.standard_normal((4, 3)) * 0.1, rng.standard_normal((4, 3))
@@ -158,14 +188,22 @@ def test_normalize_out():
 # ----------------------------------------------------------------------------- modules
 
 
-@pytest.mark.parametrize("options", [
+EMBEDDING_OPTIONS = [
     {}, {"padding_idx": 1}, {"padding_idx": -2, "scale_grad_by_freq": True},
     {"max_norm": 1.0, "norm_type": 1.0}, {"sparse": True},
-])
+]
+
+
+@pytest.mark.parametrize("options", EMBEDDING_OPTIONS)
+def test_embedding_module_state_dict(options):
+    assert list(dark.nn.Embedding(6, 3, **options).state_dict()) == ["weight"]
+
+
+@pytest.mark.parametrize("options", EMBEDDING_OPTIONS)
+@requires_torch
 def test_embedding_module_parity(options):
     d_module, t_module = dark.nn.Embedding(6, 3, **options), torch.nn.Embedding(6, 3, **options)
     assert repr(d_module) == repr(t_module)
-    assert list(d_module.state_dict()) == ["weight"]
     d_module.load_state_dict({"weight": dark.tensor(t_module.weight.detach().numpy())})
     indices = np.array([[0, 1, 4], [4, 4, 5]])
     d_out, t_out = d_module(dark.tensor(indices)), t_module(torch.tensor(indices))
@@ -202,14 +240,28 @@ def test_embedding_from_pretrained():
     assert trainable.weight[0].detach().numpy().any()  # pretrained rows are kept as given
 
 
-@pytest.mark.parametrize("name, args", [
+DISTANCES = [
     ("CosineSimilarity", {}), ("CosineSimilarity", {"dim": 0, "eps": 1e-6}),
     ("PairwiseDistance", {}), ("PairwiseDistance", {"p": 1.0, "eps": 1e-3, "keepdim": True}),
-])
+]
+
+
+@pytest.mark.parametrize("name, args", DISTANCES)
+def test_distance_modules_are_their_functionals(name, args):
+    module = getattr(dark.nn, name)(**args)
+    assert list(module.state_dict()) == []
+    rng = np.random.default_rng(3)
+    a, b = dark.tensor(rng.standard_normal((4, 5))), dark.tensor(rng.standard_normal((4, 5)))
+    functional = F.cosine_similarity if name == "CosineSimilarity" else F.pairwise_distance
+    np.testing.assert_array_equal(module(a, b).numpy(), functional(a, b, **args).numpy())
+
+
+@pytest.mark.parametrize("name, args", DISTANCES)
+@requires_torch
 def test_distance_modules(name, args):
     module = getattr(dark.nn, name)(**args)
     t_module = getattr(torch.nn, name)(**args)
-    assert repr(module) == repr(t_module) and list(module.state_dict()) == []
+    assert repr(module) == repr(t_module)
     rng = np.random.default_rng(3)
     a, b = rng.standard_normal((4, 5)), rng.standard_normal((4, 5))
     np.testing.assert_allclose(module(dark.tensor(a), dark.tensor(b)).numpy(),
