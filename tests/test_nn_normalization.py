@@ -2,12 +2,10 @@
 (parity with torch over several training steps, running statistics, errors)."""
 import numpy as np
 import pytest
-from harness import Case, check_case, ids
+from harness import Case, check_case, ids, requires_torch, torch
 
 import dark
 import dark.nn.functional as F
-
-torch = pytest.importorskip("torch")
 
 
 def _stats(shape, channels):
@@ -65,6 +63,27 @@ def _pair(array):
 
 
 @pytest.mark.parametrize("momentum", [0.1, 0.5])
+def test_batch_norm_running_stats_updated_in_place(momentum):
+    """running = (1 - momentum) * running + momentum * batch statistic (the variance
+    unbiased), in place and in float32."""
+    rng = np.random.default_rng(0)
+    mean, var = dark.zeros(3), dark.ones(3)
+    expected_mean, expected_var = np.zeros(3), np.ones(3)
+    for _ in range(3):
+        array = rng.standard_normal((4, 3, 5)).astype(np.float32) * 2 + 1
+        version = mean._version
+        F.batch_norm(dark.tensor(array), mean, var, training=True, momentum=momentum)
+        assert mean._version > version  # updated in place
+        values = array.transpose(1, 0, 2).reshape(3, -1).astype(np.float64)
+        expected_mean = (1 - momentum) * expected_mean + momentum * values.mean(1)
+        expected_var = (1 - momentum) * expected_var + momentum * values.var(1, ddof=1)
+    assert mean.dtype == dark.float32 and var.dtype == dark.float32
+    np.testing.assert_allclose(mean.numpy(), expected_mean, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(var.numpy(), expected_var, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("momentum", [0.1, 0.5])
+@requires_torch
 def test_batch_norm_running_stats_functional(momentum):
     rng = np.random.default_rng(0)
     d_mean, t_mean = _pair(np.zeros(3, np.float32))
@@ -80,6 +99,7 @@ def test_batch_norm_running_stats_functional(momentum):
     np.testing.assert_allclose(d_var.numpy(), t_var.numpy(), rtol=1e-5, atol=1e-6)
 
 
+@requires_torch
 def test_instance_norm_running_stats_functional():
     rng = np.random.default_rng(1)
     d_mean, t_mean = _pair(np.zeros(3, np.float32))
@@ -148,6 +168,7 @@ BATCH_NORMS = [
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name, shape, options", BATCH_NORMS)
+@requires_torch
 def test_batch_norm_module(name, shape, options, dtype):
     rng = np.random.default_rng(3)
     d_module = getattr(dark.nn, name)(3, **options)
@@ -213,6 +234,7 @@ NORMS = [
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name, shape, args, options", NORMS)
+@requires_torch
 def test_norm_module(name, shape, args, options, dtype):
     rng = np.random.default_rng(4)
     d_module = getattr(dark.nn, name)(*args, **options)
@@ -256,6 +278,7 @@ def _raises_like(dark_call, torch_call):
     (lambda nn: nn.InstanceNorm1d(3, affine=True), (2, 4, 5)),
     (lambda nn: nn.InstanceNorm2d(3), (2, 3)),
 ])
+@requires_torch
 def test_module_errors(build, shape):
     array = np.ones(shape, dtype=np.float32)
     _raises_like(lambda: build(dark.nn)(dark.tensor(array)),
@@ -270,6 +293,7 @@ def test_module_errors(build, shape):
     lambda t, x: t.nn.functional.batch_norm(x, None, None, training=True, eps=0.0),
     lambda t, x: t.nn.functional.batch_norm(x, t.zeros(3), t.ones(3)),
 ])
+@requires_torch
 def test_functional_errors(call):
     array = np.ones((2, 6, 3), dtype=np.float32)
     _raises_like(lambda: call(dark, dark.tensor(array)),
@@ -282,11 +306,19 @@ def test_group_norm_module_errors():
         dark.nn.GroupNorm(3, 4)
 
 
-def test_instance_norm_unbatched_and_warning():
+@requires_torch
+def test_instance_norm_unbatched_matches_torch():
     module = dark.nn.InstanceNorm1d(3)
     array = np.random.default_rng(5).standard_normal((3, 6)).astype(np.float32)
     expected = torch.nn.InstanceNorm1d(3)(torch.tensor(array)).numpy()
     np.testing.assert_allclose(module(dark.tensor(array)).numpy(), expected, atol=1e-5)
+
+
+def test_instance_norm_unbatched_and_warning():
+    module = dark.nn.InstanceNorm1d(3)
+    array = np.random.default_rng(5).standard_normal((3, 6)).astype(np.float32)
+    np.testing.assert_array_equal(module(dark.tensor(array)).numpy(),
+                                  module(dark.tensor(array[None])).numpy()[0])
     with pytest.warns(UserWarning, match="does not match num_features"):
         module(dark.tensor(np.ones((2, 4, 5), np.float32)))
 
