@@ -2,14 +2,12 @@
 gradgradcheck, torch parity), pooling modules (parity, repr) and errors vs torch."""
 import numpy as np
 import pytest
-from harness import Case, check_case, ids
+from harness import Case, check_case, ids, requires_torch, torch
 from test_nn_conv import check_module
 
 import dark
 import dark.nn as nn
 import dark.nn.functional as F
-
-torch = pytest.importorskip("torch")
 
 
 def pool(name, shape, *args, **options):
@@ -77,6 +75,7 @@ def test_op(case, device):
     check_case(case, device)
 
 
+@requires_torch
 def test_max_pool_ties_and_nan_follow_torch():
     nan = float("nan")
     array = np.array([[[[1, 1, 2, 2], [1, 3, 3, 2], [nan, 0, 1, nan], [0, nan, 1, 1]]]],
@@ -87,6 +86,9 @@ def test_max_pool_ties_and_nan_follow_torch():
                                                           return_indices=True)
         np.testing.assert_array_equal(out.numpy(), t_out.numpy())
         np.testing.assert_array_equal(indices.numpy(), t_indices.numpy())
+
+
+def test_max_pool_tie_gradient_goes_to_the_first_entry():
     x = dark.tensor(np.ones((1, 1, 2, 2), np.float32), requires_grad=True)
     F.max_pool2d(x, 2).sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [[[[1, 0], [0, 0]]]])
@@ -128,6 +130,7 @@ def _raises_like(dark_call, torch_call):
     lambda f, x: f.adaptive_avg_pool1d(x, 3),
     lambda f, x: f.adaptive_max_pool2d(x[0, 0], 3),
 ])
+@requires_torch
 def test_pool_errors(call):
     x = np.ones((2, 3, 4, 5), dtype=np.float32)
     _raises_like(lambda: call(F, dark.tensor(x)), lambda: call(torch.nn.functional,
@@ -153,10 +156,12 @@ def test_pool_errors(call):
     (lambda m: m.LPPool2d(2, 2), (2, 3, 6, 8)),
     (lambda m: m.LPPool1d(3, 2, stride=1), (2, 3, 7)),
 ])
+@requires_torch
 def test_module_parity(build, shape):
     check_module(build(nn), build(torch.nn), shape)
 
 
+@requires_torch
 def test_max_unpool_module():
     module, t_module = nn.MaxUnpool2d(2), torch.nn.MaxUnpool2d(2)
     assert repr(module) == repr(t_module)
@@ -179,6 +184,7 @@ def test_max_unpool_module():
     ("max_pool3d", (2, 3, 4, 6, 6), (2,)),
     ("max_pool2d", (2, 3, 24, 24), (12,)),  # 144 kernel entries: a wider argmax dtype
 ])
+@requires_torch
 def test_max_pool_many_ties_and_nans_follow_torch(name, shape, args):
     # after a ReLU most windows tie at 0; rounding to halves makes ties of positive values
     rng = np.random.default_rng(0)
@@ -203,6 +209,7 @@ def test_max_pool_many_ties_and_nans_follow_torch(name, shape, args):
                                           t_out.detach().numpy())
 
 
+@requires_torch
 def test_max_pool_of_a_non_contiguous_input_follows_torch():
     rng = np.random.default_rng(1)
     array = np.maximum(rng.standard_normal((2, 8, 6, 3)), 0).astype(np.float32)
@@ -219,6 +226,7 @@ def test_max_pool_of_a_non_contiguous_input_follows_torch():
 
 
 @pytest.mark.parametrize("kernel, stride", [(2, 2), (3, 2)])
+@requires_torch
 def test_max_pool_backward_zeroes_nan_gradients_off_the_argmax(kernel, stride, device):
     """Only the argmax of each window receives the incoming gradient: a NaN or inf gradient
     does not leak to the other entries (torch gives them 0)."""
