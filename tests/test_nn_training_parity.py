@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from harness import requires_torch, torch
 
 import dark
 
-torch = pytest.importorskip("torch")
+pytestmark = requires_torch  # every test here trains torch's model beside dark's
 
 STEPS = 50
 
