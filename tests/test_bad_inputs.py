@@ -188,6 +188,25 @@ ERRORS = {
             _overflow("int8_t")),
     "pad_negative_uint8": (lambda L: L.nn.functional.pad(L.zeros(2, dtype=L.uint8), (1, 1),
                                                           value=-1), _overflow("uint8_t")),
+    "index_add_alpha": (lambda L: L.zeros(2, dtype=L.int8).index_add(
+        0, L.tensor([0]), L.ones(1, dtype=L.int8), alpha=300), _overflow("int8_t")),
+    "threshold_value": (lambda L: L.nn.functional.threshold(L.zeros(2, dtype=L.int8), 0, 300),
+                        _overflow("int8_t")),
+    "threshold_value_float16": (
+        lambda L: L.nn.functional.threshold(L.zeros(2, dtype=L.float16), 0, 1e6),
+        _overflow("c10::Half")),
+    "threshold_threshold_int8": (
+        lambda L: L.nn.functional.threshold(L.zeros(2, dtype=L.int8), 300, 0),
+        _overflow("int8_t")),
+    "threshold_": (lambda L: L.nn.functional.threshold_(L.zeros(2, dtype=L.int8), 0, 300),
+                   _overflow("int8_t")),
+    "hardtanh": (lambda L: L.nn.functional.hardtanh(L.zeros(2, dtype=L.int8), -300, 300),
+                 _overflow("int8_t")),
+    "hardtanh_float16": (lambda L: L.nn.functional.hardtanh(L.zeros(2, dtype=L.float16), -1, 1e6),
+                         _overflow("c10::Half")),
+    "hardtanh_uint8_negative": (
+        lambda L: L.nn.functional.hardtanh(L.zeros(2, dtype=L.uint8), -1, 5),
+        (RuntimeError, "cannot do hardtanh on an unsigned type with negative limits")),
     "linspace_uint8": (lambda L: L.linspace(0, 300, 3, dtype=L.uint8), _overflow("uint8_t")),
     "linspace_float32": (lambda L: L.linspace(0, 1e40, 3), _overflow("float")),
     "logspace_uint8": (lambda L: L.logspace(0, 300, 3, dtype=L.uint8), _overflow("uint8_t")),
@@ -242,6 +261,13 @@ VALUES = {
                             [-inf]),
     "arange_float16_inf": (lambda L: L.arange(0, 1e6, 5e5, dtype=L.float16), "float16",
                            [0.0, inf]),
+    "nan_to_num_float16_inf": (
+        lambda L: L.nan_to_num(L.tensor([nan, inf], dtype=L.float16), nan=1e6, posinf=-1e6),
+        "float16", [inf, -inf]),
+    "add__float16_inf": (lambda L: L.ones(2, dtype=L.float16).add_(1e6), "float16", [inf, inf]),
+    "mul__float32_inf": (lambda L: L.ones(2).mul_(-1e40), "float32", [-inf, -inf]),
+    "div__float16_tiny": (lambda L: L.ones(2, dtype=L.float16).div_(1e-8), "float16",
+                          [inf, inf]),
     # casts between tensors (and from arrays) are not checked: a float beyond float16 is inf
     "to_float16_inf": (lambda L: L.tensor([1e6, -1e6]).to(L.float16), "float16", [inf, -inf]),
     "half_inf": (lambda L: L.tensor([1e6], dtype=L.float64).half(), "float16", [inf]),

@@ -17,7 +17,7 @@ from .._tensor import Tensor, _type_word
 from ..autograd.function import Op
 from ..autograd.grad_mode import state as _grad_state
 from . import elementwise as _elementwise
-from ._util import wrap_dim, xp_of
+from ._util import check_scalar, wrap_dim, xp_of
 from .elementwise import erf, erf_array, exp, sigmoid, tanh, where
 from .elementwise import relu as _relu
 from .reduction import log_softmax as _log_softmax
@@ -142,6 +142,10 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
     """input clamped to [min_val, max_val]; the gradient is zero outside the open interval."""
     if min_val > max_val:
         raise ValueError("min_val cannot be greater than max_val")
+    if input._data.dtype == np.uint8 and (min_val < 0 or max_val < 0):
+        raise RuntimeError("cannot do hardtanh on an unsigned type with negative limits")
+    # the limits in the input's dtype, as torch takes them (PyTorch's error when they do not fit)
+    min_val, max_val = check_scalar(min_val, input.dtype), check_scalar(max_val, input.dtype)
     return _inplace_or(_hardtanh, input, inplace, min_val, max_val)
 
 
@@ -160,11 +164,19 @@ def _threshold(input: Tensor, threshold: float, value: float) -> Tensor:
 
 def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
     """input where input > threshold, else ``value``."""
-    return _inplace_or(_threshold, input, inplace, threshold, value)
+    return _inplace_or(_threshold, input, inplace, *_threshold_numbers(input, threshold, value))
 
 
 def threshold_(input: Tensor, threshold: float, value: float) -> Tensor:
-    return input._inplace(_threshold, threshold, value)
+    return input._inplace(_threshold, *_threshold_numbers(input, threshold, value))
+
+
+def _threshold_numbers(input: Tensor, threshold, value):
+    """``value`` checked for the input's dtype, as torch; ``threshold`` too for an integer
+    dtype (torch compares a float16 input with it in float32)."""
+    if input._data.dtype.kind in "iu":
+        threshold = check_scalar(threshold, input.dtype)
+    return threshold, check_scalar(value, input.dtype)
 
 
 def prelu(input: Tensor, weight: Tensor) -> Tensor:

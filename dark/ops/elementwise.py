@@ -47,15 +47,21 @@ def _wrap_int(value, np_dtype):
 _FLOAT_MAX = {np.dtype(t): float(np.finfo(t).max) for t in (np.float16, np.float32)}
 
 
+def float_operand(value, np_dtype):
+    """A python float operand of an op with a float16/float32 result as numpy casts it, inf
+    beyond the dtype's range, without numpy's overflow warning (torch's inf, silently)."""
+    top = _FLOAT_MAX.get(np_dtype)
+    if top is not None and type(value) is float and not -top <= value <= top:
+        return check_scalar(value, np_dtype, "tensor")
+    return value
+
+
 def _binary(compute, a, b, result_dtype=None):
     """``compute(xp, a, b)`` on operands promoted to PyTorch's result dtype; the output is
     cast to ``result_dtype`` (default: the promoted dtype) if the array module chose another."""
     a, b, np_dtype = promote(a, b)
-    top = _FLOAT_MAX.get(np_dtype)
-    if top is not None and (type(a) is float and not -top <= a <= top
-                            or type(b) is float and not -top <= b <= top):
-        # a python float beyond a float16/float32 result is inf (numpy's cast warns)
-        a, b = (check_scalar(v, np_dtype, "tensor") if type(v) is float else v for v in (a, b))
+    if type(a) is float or type(b) is float:
+        a, b = float_operand(a, np_dtype), float_operand(b, np_dtype)
     xp = xp_of(a if hasattr(a, "dtype") else b)
     try:
         out = compute(xp, a, b)
@@ -1351,6 +1357,9 @@ def nan_to_num(input: Tensor, nan: float = 0.0, posinf: float | None = None,
                neginf: float | None = None, *, out=None) -> Tensor:
     """NaN -> ``nan``, +inf -> ``posinf`` (default: the dtype's largest value), -inf ->
     ``neginf`` (default: the lowest)."""
+    if input._data.dtype.kind in "fc":  # the numbers are not checked: 1e6 is inf in float16
+        nan, posinf, neginf = (None if v is None else check_scalar(v, input.dtype, "tensor")
+                               for v in (nan, posinf, neginf))
     return _maybe_out(NanToNum.apply(input, nan=nan, posinf=posinf, neginf=neginf), out)
 
 

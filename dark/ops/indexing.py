@@ -853,7 +853,7 @@ def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha=1
     """A copy of input with ``alpha * source`` added at ``index`` along ``dim``."""
     view, key = _index_source_checks(input, dim, index, source, "index_add_")
     if alpha != 1:
-        source = source * alpha
+        source = source * check_scalar(alpha, input.dtype)
     return IndexAdd.apply(input, source, view=view, key=key, mode="add")
 
 

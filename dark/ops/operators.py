@@ -96,8 +96,13 @@ def _fast_arithmetic(name, function):
         if alpha != 1:
             value = xp.multiply(value, alpha, dtype=result.np)
         ufunc = getattr(xp, ufunc_name)
+        value = E.float_operand(value, result.np)
         try:
-            ufunc(data, value, out=data, dtype=result.np, casting="unsafe")
+            if name == "div" and xp is np:
+                with np.errstate(divide="ignore", invalid="ignore"):  # x / 0: inf, nan
+                    ufunc(data, value, out=data, dtype=result.np, casting="unsafe")
+            else:
+                ufunc(data, value, out=data, dtype=result.np, casting="unsafe")
         except OverflowError:  # a python int beyond the dtype wraps around, as in PyTorch
             ufunc(data, E._wrap_int(value, data.dtype), out=data, casting="unsafe")
         self._bump_version()
