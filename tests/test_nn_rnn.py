@@ -8,13 +8,12 @@ import warnings
 
 import numpy as np
 import pytest
+from harness import LIBS, requires_torch, torch
 
 import dark
 from dark.autograd import gradcheck, gradgradcheck
 from dark.nn.modules.rnn import _rnn_forward
 from dark.nn.utils import rnn as rnn_utils
-
-torch = pytest.importorskip("torch")
 
 TOLERANCE = {"float32": dict(rtol=1e-5, atol=1e-5), "float64": dict(rtol=1e-10, atol=1e-10)}
 
@@ -122,6 +121,7 @@ def _state_arrays(rng, name, kwargs, batch, dtype):
 @pytest.mark.parametrize("batched", [True, False], ids=["batched", "unbatched"])
 @pytest.mark.parametrize("with_hx", [False, True], ids=["no_hx", "hx"])
 @pytest.mark.parametrize("config", CONFIGS, ids=[_config_id(c) for c in CONFIGS])
+@requires_torch
 def test_recurrent_layer_parity(config, with_hx, batched, dtype, device):
     name, kwargs = config
     torch_module, dark_module = _pair(name, INPUT, HIDDEN, dtype=dtype, device=device,
@@ -147,6 +147,7 @@ def test_recurrent_layer_parity(config, with_hx, batched, dtype, device):
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=[_config_id(c) for c in CONFIGS])
+@requires_torch
 def test_state_dict_and_all_weights_match_torch(config):
     name, kwargs = config
     torch_module = getattr(torch.nn, name)(INPUT, HIDDEN, **kwargs)
@@ -175,6 +176,23 @@ def test_default_initialisation_is_uniform_in_bound(name):
 
 
 @pytest.mark.parametrize("name", ["RNN", "LSTM", "GRU"])
+def test_dropout_of_one_between_layers_only_in_training(name, device):
+    """p = 1 zeroes the second layer's input in training: deterministic, and not the eval
+    output; no warning with num_layers > 1."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        module = getattr(dark.nn, name)(INPUT, HIDDEN, num_layers=2, dropout=1.0).to(device)
+    x = _dark(np.random.default_rng(2).standard_normal((STEPS, BATCH, INPUT)).astype(
+        np.float32), device)
+    train, again = _numpy(module.train()(x)[0]), _numpy(module(x)[0])
+    evaluated = _numpy(module.eval()(x)[0])
+    np.testing.assert_array_equal(train, again)
+    np.testing.assert_array_equal(evaluated, _numpy(module(x)[0]))
+    assert not np.allclose(train, evaluated)
+
+
+@pytest.mark.parametrize("name", ["RNN", "LSTM", "GRU"])
+@requires_torch
 def test_dropout_between_layers_only_in_training(name, device):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no warning with num_layers > 1
@@ -220,6 +238,7 @@ CELLS = [("RNNCell", {}), ("RNNCell", {"nonlinearity": "relu"}), ("RNNCell", {"b
 @pytest.mark.parametrize("batched", [True, False], ids=["batched", "unbatched"])
 @pytest.mark.parametrize("with_hx", [False, True], ids=["no_hx", "hx"])
 @pytest.mark.parametrize("config", CELLS, ids=[_config_id(c) for c in CELLS])
+@requires_torch
 def test_cell_parity(config, with_hx, batched, dtype, device):
     name, kwargs = config
     torch_module, dark_module = _pair(name, INPUT, HIDDEN, dtype=dtype, device=device,
@@ -239,6 +258,7 @@ def test_cell_parity(config, with_hx, batched, dtype, device):
     _check_parity(torch_module, dark_module, arrays, call, dtype, device)
 
 
+@requires_torch
 def test_cells_state_dict_and_repr_match_torch():
     for name, kwargs in CELLS:
         torch_module = getattr(torch.nn, name)(INPUT, HIDDEN, **kwargs)
@@ -313,23 +333,30 @@ ERRORS = [
 ]
 
 
-@pytest.mark.parametrize("case", ERRORS, ids=[f"{c[0]}-{c[4][:20]}" for c in ERRORS])
-def test_forward_errors_match_torch(case):
+def _forward_error(lib, case):
     name, args, input_shape, state_shapes, message = case
-    torch_module = getattr(torch.nn, name)(*args)
-    dark_module = getattr(dark.nn, name)(*args)
-    results = []
-    for lib, module in ((torch, torch_module), (dark, dark_module)):
-        input = lib.zeros(*input_shape)
-        call = (input,)
-        if state_shapes is not None:
-            states = tuple(lib.zeros(*shape) for shape in state_shapes)
-            call += (states if name.startswith("LSTM") else states[0],)
-        with pytest.raises(Exception, match=re.escape(message)) as error:
-            module(*call)
-        results.append(error)
-    assert results[1].type is results[0].type
-    assert str(results[1].value) == str(results[0].value)
+    module = getattr(lib.nn, name)(*args)
+    call = (lib.zeros(*input_shape),)
+    if state_shapes is not None:
+        states = tuple(lib.zeros(*shape) for shape in state_shapes)
+        call += (states if name.startswith("LSTM") else states[0],)
+    with pytest.raises(Exception, match=re.escape(message)) as error:
+        module(*call)
+    return error
+
+
+@pytest.mark.parametrize("case", ERRORS, ids=[f"{c[0]}-{c[4][:20]}" for c in ERRORS])
+@pytest.mark.parametrize("lib", LIBS)
+def test_forward_errors(lib, case):
+    _forward_error(lib, case)
+
+
+@pytest.mark.parametrize("case", ERRORS, ids=[f"{c[0]}-{c[4][:20]}" for c in ERRORS])
+@requires_torch
+def test_forward_errors_match_torch(case):
+    expected, got = _forward_error(torch, case), _forward_error(dark, case)
+    assert got.type is expected.type
+    assert str(got.value) == str(expected.value)
 
 
 CONSTRUCTOR_ERRORS = [
@@ -345,6 +372,7 @@ CONSTRUCTOR_ERRORS = [
 
 
 @pytest.mark.parametrize("case", CONSTRUCTOR_ERRORS, ids=[str(c) for c in CONSTRUCTOR_ERRORS])
+@requires_torch
 def test_constructor_errors_match_torch(case):
     name, args, kwargs = case
     with pytest.raises(Exception) as torch_error:
@@ -373,6 +401,7 @@ def _sequences(lib, rng_seed=5, trailing=(3,), requires_grad=True):
 
 @pytest.mark.parametrize("batch_first", [False, True])
 @pytest.mark.parametrize("padding_side", ["right", "left"])
+@requires_torch
 def test_pad_sequence(batch_first, padding_side):
     results = []
     for lib in (torch, dark):
@@ -389,6 +418,7 @@ def test_pad_sequence(batch_first, padding_side):
 
 
 @pytest.mark.parametrize("count, padding_side", [(0, "right"), (1, "middle")])
+@requires_torch
 def test_pad_sequence_errors_match_torch(count, padding_side):
     with pytest.raises(RuntimeError) as torch_error:
         torch.nn.utils.rnn.pad_sequence([torch.ones(2)] * count, padding_side=padding_side)
@@ -399,6 +429,7 @@ def test_pad_sequence_errors_match_torch(count, padding_side):
 
 @pytest.mark.parametrize("batch_first", [False, True])
 @pytest.mark.parametrize("enforce_sorted", [False, True])
+@requires_torch
 def test_pack_and_pad_packed_round_trip(batch_first, enforce_sorted):
     lengths = sorted(LENGTHS, reverse=True) if enforce_sorted else LENGTHS
     rng = np.random.default_rng(6)
@@ -428,6 +459,7 @@ def test_pack_and_pad_packed_round_trip(batch_first, enforce_sorted):
     _close(d_grad, t_grad, "float64")
 
 
+@requires_torch
 def test_pack_errors_match_torch():
     cases = [(([3, 4],), {}), (([3, 0],), {"enforce_sorted": False})]
     for (lengths,), kwargs in cases:
@@ -445,6 +477,35 @@ def test_pack_errors_match_torch():
     assert str(dark_error.value) == str(torch_error.value)
 
 
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("enforce_sorted", [False, True])
+def test_pack_and_pad_packed_round_trip_values(batch_first, enforce_sorted):
+    """pad_packed_sequence(pack_padded_sequence(x)) is x up to each length, padding_value
+    after it and up to total_length; the gradient flows to the kept entries only."""
+    lengths = sorted(LENGTHS, reverse=True) if enforce_sorted else LENGTHS
+    rng = np.random.default_rng(6)
+    shape = (len(lengths), max(lengths), 3) if batch_first else (max(lengths), len(lengths), 3)
+    array = rng.standard_normal(shape)
+    padded = dark.tensor(array, requires_grad=True)
+    packed = rnn_utils.pack_padded_sequence(padded, lengths, batch_first=batch_first,
+                                            enforce_sorted=enforce_sorted)
+    assert _numpy(packed.batch_sizes).tolist() == [
+        sum(n > step for n in lengths) for step in range(max(lengths))]
+    unpacked, out_lengths = rnn_utils.pad_packed_sequence(
+        packed, batch_first=batch_first, padding_value=7.0, total_length=5)
+    (unpacked * unpacked).sum().backward()
+    by_step = array if not batch_first else array.transpose(1, 0, 2)
+    kept = np.arange(max(lengths))[:, None] < np.array(lengths)[None, :]  # (steps, batch)
+    expected = np.full((5, len(lengths), 3), 7.0)
+    expected[:max(lengths)][kept] = by_step[kept]
+    if batch_first:
+        expected = expected.transpose(1, 0, 2)
+        kept = kept.T
+    np.testing.assert_array_equal(_numpy(unpacked), expected)
+    assert _numpy(out_lengths).tolist() == list(lengths) and out_lengths.dtype == dark.int64
+    np.testing.assert_array_equal(_numpy(padded.grad), np.where(kept[..., None], 2 * array, 0))
+
+
 def test_pack_sequence_unpack_and_unpad():
     sequences = _sequences(dark, requires_grad=False)
     for restored in (rnn_utils.unpack_sequence(rnn_utils.pack_sequence(sequences, False)),
@@ -459,6 +520,7 @@ def test_pack_sequence_unpack_and_unpad():
                                     ("LSTM", {"proj_size": 2})],
                          ids=_config_id)
 @pytest.mark.parametrize("with_hx", [False, True], ids=["no_hx", "hx"])
+@requires_torch
 def test_packed_sequence_through_recurrent_layers(config, with_hx):
     name, kwargs = config
     torch_module, dark_module = _pair(name, 3, HIDDEN, dtype="float64", **kwargs)
