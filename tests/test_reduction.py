@@ -4,11 +4,9 @@ import math
 
 import numpy as np
 import pytest
-from harness import Case, check_case, host, ids
+from harness import LIBS, Case, check_case, host, ids, requires_torch, torch
 
 import dark
-
-torch = pytest.importorskip("torch")
 
 INF = math.inf
 
@@ -226,6 +224,7 @@ def _close(actual, expected):
 
 
 @pytest.mark.parametrize("name", ["max", "min", "amax", "amin"])
+@requires_torch
 def test_gradient_shared_among_three_ties(name, device):
     d, t = _both([[3.0, 1.0, 3.0, 3.0], [-2.0, -2.0, 0.0, -2.0]], device)
     getattr(dark, name)(d).backward()
@@ -233,6 +232,7 @@ def test_gradient_shared_among_three_ties(name, device):
     _close(d.grad, t.grad)
 
 
+@requires_torch
 def test_max_with_dim_gradient_goes_to_the_index(device):
     d, t = _both([[3.0, 1.0, 3.0], [0.0, 2.0, 2.0]], device)
     d.max(1).values.sum().backward()
@@ -240,6 +240,7 @@ def test_max_with_dim_gradient_goes_to_the_index(device):
     _close(d.grad, t.grad)
 
 
+@requires_torch
 def test_mode_and_median_gradients(device):
     values = [[1.0, 2.0, 2.0, 3.0, 2.0], [4.0, 4.0, 1.0, 1.0, 0.0]]
     d, t = _both(values, device)
@@ -248,6 +249,7 @@ def test_mode_and_median_gradients(device):
     _close(d.grad, t.grad)
 
 
+@requires_torch
 def test_logsumexp_gradient_of_minus_inf_row(device):
     d, t = _both([[-INF, -INF], [0.0, -INF]], device)
     dark.logsumexp(d, 1).sum().backward()
@@ -256,6 +258,7 @@ def test_logsumexp_gradient_of_minus_inf_row(device):
 
 
 @pytest.mark.parametrize("p", [2, 1, 3, INF])
+@requires_torch
 def test_norm_gradient_at_zero_vector(p, device):
     d, t = _both([0.0, 0.0, 0.0], device)
     dark.norm(d, p).backward()
@@ -263,6 +266,7 @@ def test_norm_gradient_at_zero_vector(p, device):
     _close(d.grad, t.grad)
 
 
+@requires_torch
 def test_prod_double_backward_with_zeros_matches_torch(device):
     values = [[0.0, 2.0, -1.5, 0.5], [0.0, 0.0, 3.0, 1.0], [1.0, 0.0, 0.0, 0.0]]
     d, t = _both(values, device)
@@ -288,6 +292,7 @@ def test_named_tuples(device):
     assert x.max(1).indices.tolist() == [1, 0]
 
 
+@requires_torch
 def test_var_std_overloads_match_torch(device):
     d, t = _both([[1.0, 2.0, 4.0], [0.5, 0.0, 3.0]], device, requires_grad=False)
     for call in (lambda m, x: m.var(x, True), lambda m, x: m.var(x, 1, True, True),
@@ -297,27 +302,32 @@ def test_var_std_overloads_match_torch(device):
         _close(call(dark, d), call(torch, t))
 
 
-def test_var_with_no_degrees_of_freedom_warns_and_is_nan(device):
-    d, t = _both([2.0], device, requires_grad=False)
+def _on(lib, device):
+    """lib.tensor on ``device`` for dark; torch's tensors stay on the CPU."""
+    return lambda values: lib.tensor(values, dtype=lib.float64,
+                                     device=device if lib is dark else "cpu")
+
+
+@pytest.mark.parametrize("lib", LIBS)
+def test_var_with_no_degrees_of_freedom_warns_and_is_nan(lib, device):
     with pytest.warns(UserWarning, match="degrees of freedom is <= 0"):
-        result = dark.var(d)
-    with pytest.warns(UserWarning):
-        _close(result, torch.var(t))
+        result = lib.var(_on(lib, device)([2.0]))
+    assert math.isnan(result.item())
 
 
-def test_cumsum_inplace(device):
-    d, t = _both([[1.0, 2.0], [3.0, 4.0]], device, requires_grad=False)
-    assert d.cumsum_(1) is d
-    _close(d, t.cumsum_(1))
+@pytest.mark.parametrize("lib", LIBS)
+def test_cumsum_inplace(lib, device):
+    x = _on(lib, device)([[1.0, 2.0], [3.0, 4.0]])
+    assert x.cumsum_(1) is x
+    assert x.tolist() == [[1.0, 3.0], [3.0, 7.0]]
 
 
-def test_max_binary_form(device):
-    if not hasattr(dark, "maximum"):
-        pytest.skip("dark.maximum is not written yet (elementwise family)")
-    d, t = _both([1.0, 5.0, -2.0], device, requires_grad=False)
-    e, u = _both([3.0, 0.0, -1.0], device, requires_grad=False)
-    _close(dark.max(d, e), torch.max(t, u))
-    _close(d.min(e), t.min(u))
+@pytest.mark.parametrize("lib", LIBS)
+def test_max_binary_form(lib, device):
+    put = _on(lib, device)
+    x, y = put([1.0, 5.0, -2.0]), put([3.0, 0.0, -1.0])
+    assert lib.max(x, y).tolist() == [3.0, 5.0, -1.0]
+    assert x.min(y).tolist() == [1.0, 0.0, -2.0]
 
 
 def test_empty_reductions(device):
@@ -347,7 +357,7 @@ def test_dtypes(device):
     assert x.all().dtype == dark.bool
 
 
-@pytest.mark.parametrize("call, error, match", [
+ERRORS = [
     (lambda m, x, e: m.sum(x, 2), IndexError,
      r"Dimension out of range \(expected to be in range of \[-2, 1\], but got 2\)"),
     (lambda m, x, e: x.mean((0, -2)), RuntimeError, "dim 0 appears multiple times"),
@@ -378,10 +388,20 @@ def test_dtypes(device):
     (lambda m, x, e: m.var(x, 0, True, correction=1), TypeError, "var\\(\\)"),
     (lambda m, x, e: m.norm(e, INF, 0), RuntimeError, "cannot compute the inf norm"),
     (lambda m, x, e: m.mode(e, 0), IndexError, "mode\\(\\): Expected reduction dim 0"),
-])
-def test_errors_match_torch(call, error, match, device):
-    values = np.arange(6.0).reshape(2, 3)
-    with pytest.raises(error):
-        call(torch, torch.tensor(values), torch.zeros(0, 3))
+]
+
+
+@pytest.mark.parametrize("call, error, match", ERRORS)
+def test_errors(call, error, match, device):
+    put = _on(dark, device)
     with pytest.raises(error, match=match):
-        call(dark, dark.tensor(values, device=device), dark.zeros(0, 3, device=device))
+        call(dark, put(np.arange(6.0).reshape(2, 3)), put(np.zeros((0, 3))))
+
+
+@pytest.mark.parametrize("call, error, match", ERRORS)
+@requires_torch
+def test_errors_match_torch(call, error, match):
+    """torch raises the same type (for a tuple dim its message also names the position:
+    "argument 'dim' (position 2) must be int, not tuple")."""
+    with pytest.raises(error):
+        call(torch, torch.tensor(np.arange(6.0).reshape(2, 3)), torch.zeros(0, 3))
