@@ -141,11 +141,19 @@ def check_scalar(value, dtype, how: str = "scalar"):
 def cast(array, np_dtype):
     """``array.astype(np_dtype)`` (a copy) as PyTorch casts between tensors: a float beyond
     the new dtype's range is inf, or wraps around an integer dtype, without numpy's overflow
-    and invalid-value warnings (only casts from a float can raise them)."""
-    if type(array) is np.ndarray and array.dtype.kind in "fc":
-        with np.errstate(over="ignore", invalid="ignore"):
-            return array.astype(np_dtype)
+    and invalid-value warnings (which only a float narrowed, or made an integer, raises)."""
+    source = array.dtype
+    if type(array) is np.ndarray and source.kind in "fc":
+        target = np.dtype(np_dtype)
+        if target.kind in "iub" or _part_size(target) < _part_size(source):
+            with np.errstate(over="ignore", invalid="ignore"):
+                return array.astype(target)
     return array.astype(np_dtype)
+
+
+def _part_size(np_dtype) -> int:
+    """The bytes of a real number of the dtype (a complex one's parts')."""
+    return np_dtype.itemsize // 2 if np_dtype.kind == "c" else np_dtype.itemsize
 
 
 def where_or_zero(xp, keep, values, out=None):

@@ -134,7 +134,7 @@ def _checked_data(array, host, dtype: _backend.dtype) -> np.ndarray:
     one: numpy has made floats of ints mixed with floats ([1, 2.0**40]), and torch checks an
     int (-1 fits uint8) and a float (-1.0 does not) differently."""
     kind = dtype.np.kind
-    if not array.size or array.dtype.kind == "b" or (
+    if array.dtype == dtype.np or not array.size or array.dtype.kind == "b" or (
             kind not in "iu" and not (array.dtype.kind == "c" and kind != "c")):
         return array
     if kind in "iu":
