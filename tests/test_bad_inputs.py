@@ -207,6 +207,8 @@ ERRORS = {
     "hardtanh_uint8_negative": (
         lambda L: L.nn.functional.hardtanh(L.zeros(2, dtype=L.uint8), -1, 5),
         (RuntimeError, "cannot do hardtanh on an unsigned type with negative limits")),
+    "compare_beyond_uint64": (lambda L: L.tensor([1], dtype=L.int8) < 2**64,
+                              (OverflowError, "int too big to convert")),
     "linspace_uint8": (lambda L: L.linspace(0, 300, 3, dtype=L.uint8), _overflow("uint8_t")),
     "linspace_float32": (lambda L: L.linspace(0, 1e40, 3), _overflow("float")),
     "logspace_uint8": (lambda L: L.logspace(0, 300, 3, dtype=L.uint8), _overflow("uint8_t")),
@@ -268,6 +270,14 @@ VALUES = {
     "mul__float32_inf": (lambda L: L.ones(2).mul_(-1e40), "float32", [-inf, -inf]),
     "div__float16_tiny": (lambda L: L.ones(2, dtype=L.float16).div_(1e-8), "float16",
                           [inf, inf]),
+    # an integer tensor compared with a python int: the int wraps into the dtype first, as in
+    # the arithmetic (int8 < 300 is int8 < 44)
+    "lt_wraps": (lambda L: L.tensor([100, -100], dtype=L.int8) < 300, "bool", [False, True]),
+    "eq_wraps": (lambda L: L.tensor([100], dtype=L.int8) == 356, "bool", [True]),
+    "ge_method_wraps": (lambda L: L.tensor([100, -100], dtype=L.int8).ge(2**40), "bool",
+                        [True, False]),
+    "gt_uint8_negative_wraps": (lambda L: L.tensor([100], dtype=L.uint8) > -1, "bool", [False]),
+    "reflected_wraps": (lambda L: 300 > L.tensor([100], dtype=L.int8), "bool", [False]),
     # casts between tensors (and from arrays) are not checked: a float beyond float16 is inf
     "to_float16_inf": (lambda L: L.tensor([1e6, -1e6]).to(L.float16), "float16", [inf, -inf]),
     "half_inf": (lambda L: L.tensor([1e6], dtype=L.float64).half(), "float16", [inf]),

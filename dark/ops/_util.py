@@ -116,10 +116,7 @@ def check_scalar(value, dtype, how: str = "scalar"):
         if isinstance(value, int):
             if how == "index" and not _INT64[0] <= value <= _INT64[1]:
                 raise ValueError(_UNPACK_ERROR)
-            if value >= 1 << 64:
-                raise OverflowError("int too big to convert")
-            if value < _INT64[0]:
-                raise OverflowError("can't convert negative int to unsigned")
+            _check_scalar_int(value)
         if how != "scalar" and np_dtype == np.float16:
             checked = np.dtype(np.float64)
     if checked is not None and not _fits(value, checked):
@@ -136,6 +133,25 @@ def check_scalar(value, dtype, how: str = "scalar"):
         with np.errstate(over="ignore"):
             return float(np_dtype.type(value))
     return value
+
+
+def _check_scalar_int(value: int) -> None:
+    """PyTorch's error for a python int that makes no Scalar (int64 or uint64)."""
+    if value >= 1 << 64:
+        raise OverflowError("int too big to convert")
+    if value < _INT64[0]:
+        raise OverflowError("can't convert negative int to unsigned")
+
+
+def wrapped_int(value: int, np_dtype) -> int:
+    """The python int ``value`` as an integer dtype holds it after C's cast, wrapped around
+    (300 is 44 in int8): how PyTorch takes a python int operand of an integer tensor's
+    arithmetic and comparisons (no overflow check there)."""
+    low, high = _RANGES[np.dtype(np_dtype)]
+    if low <= value <= high:
+        return value
+    _check_scalar_int(value)
+    return (value - low) % (high - low + 1) + low
 
 
 def cast(array, np_dtype):

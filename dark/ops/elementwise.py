@@ -22,6 +22,7 @@ from ._util import (
     positive_or_zero,
     promote,
     relu_forward,
+    wrapped_int,
     xp_of,
 )
 
@@ -953,6 +954,8 @@ def _comparison(name):
 
     def function(input, other, *, out=None):
         _check_tensor_number(name, input, other)
+        if type(other) is int and input._data.dtype.kind in "iu":
+            other = wrapped_int(other, input._data.dtype)  # as torch: int8 < 300 is int8 < 44
         return _maybe_out(op.apply(input, other), out)
 
     function.__name__ = name
