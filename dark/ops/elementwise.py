@@ -40,8 +40,8 @@ def _broadcast_error(a, b):
 
 def _wrap_int(value, np_dtype):
     """A python int outside an integer dtype's range wraps around, as PyTorch's C casts do."""
-    if isinstance(value, int) and not isinstance(value, bool) and np.dtype(np_dtype).kind in "iu":
-        return np.array(value).astype(np_dtype)[()]
+    if type(value) is int and np.dtype(np_dtype).kind in "iu":
+        return wrapped_int(value, np_dtype)
     return value
 
 
