@@ -6,11 +6,11 @@ import copy
 
 import numpy as np
 import pytest
+from harness import LIBS, requires_torch, torch
 
 import dark
 
-torch = pytest.importorskip("torch")
-
+TENSORS = (dark.Tensor,) + ((torch.Tensor,) if torch is not None else ())
 SHAPES = [(3, 4), (4,), (2, 3, 2)]
 STEPS = 10
 TOLERANCES = {"float64": dict(rtol=1e-10, atol=1e-12), "float32": dict(rtol=1e-5, atol=1e-6)}
@@ -122,8 +122,9 @@ def dtype_name(t) -> str:
 
 
 def assert_same_value(mine, theirs, tol, where=""):
-    """dark value == torch value: tensors by value (and dtype, shape), containers entrywise."""
-    if isinstance(theirs, torch.Tensor):
+    """dark value == torch's (or dark's) value: tensors by value (and dtype, shape),
+    containers entrywise."""
+    if isinstance(theirs, TENSORS):
         assert isinstance(mine, dark.Tensor), f"{where}: {type(mine)} is not a Tensor"
         assert tuple(mine.shape) == tuple(theirs.shape), where
         assert dtype_name(mine) == dtype_name(theirs), where
@@ -179,6 +180,7 @@ def assert_same_params(mine, theirs, tol):
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("case", CASES, ids=case_id)
+@requires_torch
 def test_parity(case, dtype, device):
     name, options = case
     init, grads = make_data(dtype)
@@ -189,6 +191,7 @@ def test_parity(case, dtype, device):
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("case", [c for c in CASES if c[1]], ids=case_id)
+@requires_torch
 def test_parity_large_and_strided(case, dtype, device):
     check_large_and_strided(case, dtype, device, steps=4)
 
@@ -210,6 +213,7 @@ def check_large_and_strided(case, dtype, device, steps):
 
 
 @pytest.mark.parametrize("name", sorted(GROUP_OPTIONS))
+@requires_torch
 def test_param_groups(name, device):
     init, grads = make_data("float64", seed=1)
     mine, theirs = make_params(dark, init, device), make_params(torch, init)
@@ -235,6 +239,36 @@ def run_resumed(lib, name, options, init, grads, device="cpu"):
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("case", CASES[::3], ids=case_id)
+def test_state_dict_resume_is_the_uninterrupted_run(case, dtype, device):
+    check_resume_against_uninterrupted(*case, dtype, device)
+
+
+def check_resume_against_uninterrupted(name, options, dtype, device):
+    """dark's run resumed from a mid-run state_dict (run_resumed) ends where dark's
+    uninterrupted run ends, with the same state_dict."""
+    init, grads = make_data(dtype, seed=2)
+    resumed, resumed_opt = run_resumed(dark, name, options, init, grads, device)
+    plain = make_params(dark, init, device)
+    plain_opt = build(dark, name, options, plain)
+    run_steps(dark, plain_opt, plain, grads, device)
+    tol = TOLERANCES[dtype]
+    assert_same_params(resumed, plain, tol)
+    got, expected = (copy.deepcopy(o.state_dict()) for o in (resumed_opt, plain_opt))
+    if name == "NAdam":
+        # loading casts mu_product (made float32) to the parameter's dtype, as torch's does;
+        # the uninterrupted run keeps multiplying it in float32
+        for key, state in expected["state"].items():
+            mu_product = got["state"][key].pop("mu_product")
+            float32 = state.pop("mu_product")
+            assert mu_product.dtype == plain[0].dtype and float32.dtype == dark.float32
+            assert_close(to_numpy(mu_product), to_numpy(float32), TOLERANCES["float32"],
+                         f"state[{key}]['mu_product']")
+    assert_same_state_dict(got, expected, tol)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("case", CASES[::3], ids=case_id)
+@requires_torch
 def test_state_dict_resume(case, dtype, device):
     """A run resumed from a mid-run state_dict ends where torch's uninterrupted run does,
     with the state torch's resumed run has (loading casts state such as NAdam's
@@ -279,6 +313,7 @@ def test_load_state_dict_group_options_restored():
     assert other.param_groups[0]["lr"] == 0.5 and other.param_groups[0]["momentum"] == 0.9
 
 
+@requires_torch
 def test_state_dict_fresh_layout_matches_torch():
     init, _ = make_data("float32")
     for name in GROUP_OPTIONS:
@@ -351,6 +386,16 @@ def test_add_param_group_gets_defaults():
     assert optimizer.param_groups[1]["lr"] == 0.01
 
 
+@pytest.mark.parametrize("lib", LIBS)
+def test_named_parameters_in_the_state_dict(lib):
+    init = make_data("float32")[0]
+    groups = lib.optim.Adam(list(zip("abc", make_params(lib, init)))).state_dict()[
+        "param_groups"]
+    assert len(groups) == 1
+    assert groups[0]["params"] == [0, 1, 2] and groups[0]["param_names"] == ["a", "b", "c"]
+
+
+@requires_torch
 def test_named_parameters():
     init = make_data("float32")[0]
     mine = dark.optim.Adam(list(zip("abc", make_params(dark, init))))
@@ -413,6 +458,7 @@ def raised(fn):
 
 
 @pytest.mark.parametrize("case", ERROR_CASES, ids=case_id)
+@requires_torch
 def test_option_errors(case):
     name, options = case
     init = make_data("float32")[0]
@@ -439,6 +485,7 @@ def _param_errors(lib):
 
 
 @pytest.mark.parametrize("which", list(_param_errors(dark)))
+@requires_torch
 def test_param_errors(which):
     theirs = raised(_param_errors(torch)[which])
     mine = raised(_param_errors(dark)[which])
@@ -447,17 +494,17 @@ def test_param_errors(which):
     assert mine[1] == theirs[1].replace("torch", "dark")
 
 
-def test_load_state_dict_errors():
-    for lib in (dark, torch):
-        a = lib.tensor([1.0], requires_grad=True)
-        b = lib.tensor([1.0], requires_grad=True)
-        one_group = lib.optim.SGD([a, b], lr=0.1).state_dict()
-        two_groups = lib.optim.SGD([{"params": [a]}, {"params": [b]}], lr=0.1)
-        with pytest.raises(ValueError, match="different number of parameter groups"):
-            two_groups.load_state_dict(one_group)
-        smaller = lib.optim.SGD([a], lr=0.1)
-        with pytest.raises(ValueError, match="doesn't match the size of optimizer's group"):
-            smaller.load_state_dict(one_group)
+@pytest.mark.parametrize("lib", LIBS)
+def test_load_state_dict_errors(lib):
+    a = lib.tensor([1.0], requires_grad=True)
+    b = lib.tensor([1.0], requires_grad=True)
+    one_group = lib.optim.SGD([a, b], lr=0.1).state_dict()
+    two_groups = lib.optim.SGD([{"params": [a]}, {"params": [b]}], lr=0.1)
+    with pytest.raises(ValueError, match="different number of parameter groups"):
+        two_groups.load_state_dict(one_group)
+    smaller = lib.optim.SGD([a], lr=0.1)
+    with pytest.raises(ValueError, match="doesn't match the size of optimizer's group"):
+        smaller.load_state_dict(one_group)
 
 
 # ----------------------------------------------------------------------------- LBFGS
@@ -484,6 +531,7 @@ PROBLEMS = [("float64", rosenbrock), ("float64", quartic), ("float32", quartic)]
     {"lr": 0.5, "max_iter": 7, "history_size": 3},
     {"line_search_fn": "strong_wolfe", "history_size": 4, "max_eval": 12},
 ], ids=["plain", "wolfe", "short-history", "wolfe-short"])
+@requires_torch
 def test_lbfgs(options, dtype, objective, device):
     start = np.array([-1.2, 1.0, -0.5, 0.8, 1.5], dtype=dtype)
     results = {}
