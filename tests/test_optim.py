@@ -254,16 +254,18 @@ def check_resume_against_uninterrupted(name, options, dtype, device):
     tol = TOLERANCES[dtype]
     assert_same_params(resumed, plain, tol)
     got, expected = (copy.deepcopy(o.state_dict()) for o in (resumed_opt, plain_opt))
-    if name == "NAdam":
-        # loading casts mu_product (made float32) to the parameter's dtype, as torch's does;
-        # the uninterrupted run keeps multiplying it in float32
+    # loading casts these 0-d entries (made float32) to the parameter's dtype, as torch's
+    # does; the uninterrupted run keeps computing them in float32
+    for entry in CAST_ON_LOAD.get(name, ()):
         for key, state in expected["state"].items():
-            mu_product = got["state"][key].pop("mu_product")
-            float32 = state.pop("mu_product")
-            assert mu_product.dtype == plain[0].dtype and float32.dtype == dark.float32
-            assert_close(to_numpy(mu_product), to_numpy(float32), TOLERANCES["float32"],
-                         f"state[{key}]['mu_product']")
+            loaded, float32 = got["state"][key].pop(entry), state.pop(entry)
+            assert loaded.dtype == plain[0].dtype and float32.dtype == dark.float32
+            assert_close(to_numpy(loaded), to_numpy(float32), TOLERANCES["float32"],
+                         f"state[{key}][{entry!r}]")
     assert_same_state_dict(got, expected, tol)
+
+
+CAST_ON_LOAD = {"NAdam": ("mu_product",), "ASGD": ("eta", "mu")}
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])

@@ -8,12 +8,14 @@ import copy
 
 import numpy as np
 import pytest
+from harness import LIBS, requires_torch, torch
 from test_optim import (
     TOLERANCES,
     assert_same_params,
     assert_same_state_dict,
     check_large_and_strided,
     check_resume,
+    check_resume_against_uninterrupted,
     check_same_run,
     make_data,
     make_params,
@@ -23,8 +25,6 @@ from test_optim import (
 )
 
 import dark
-
-torch = pytest.importorskip("torch")
 
 CASES = [
     ("Rprop", {}),
@@ -62,17 +62,19 @@ def build(lib, name, options, params, grouped=False):
 
 @pytest.fixture
 def default_float64():
-    dark.set_default_dtype(dark.float64)
-    torch.set_default_dtype(torch.float64)
+    libraries = [dark] + ([torch] if torch is not None else [])
+    for lib in libraries:
+        lib.set_default_dtype(lib.float64)
     yield
-    dark.set_default_dtype(dark.float32)
-    torch.set_default_dtype(torch.float32)
+    for lib in libraries:
+        lib.set_default_dtype(lib.float32)
 
 
 # ----------------------------------------------------------------------------- parity
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("case", CASES, ids=case_id)
+@requires_torch
 def test_parity(case, dtype, device):
     """10 steps (one parameter without a gradient at two of them): the same parameters and
     the same state_dict (entry names, dtypes, shapes, values, group options)."""
@@ -85,11 +87,13 @@ def test_parity(case, dtype, device):
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("case", CASES[1:4] + CASES[7:10], ids=case_id)
+@requires_torch
 def test_parity_large_and_strided(case, dtype, device):
     check_large_and_strided(case, dtype, device, steps=6)
 
 
 @pytest.mark.parametrize("name", sorted(GROUP_OPTIONS))
+@requires_torch
 def test_param_groups(name, device):
     init, grads = make_data("float64", seed=1)
     mine, theirs = make_params(dark, init, device), make_params(torch, init)
@@ -99,6 +103,20 @@ def test_param_groups(name, device):
 
 
 @pytest.mark.parametrize("name", ["Rprop", "ASGD"])
+def test_float64_default_makes_float64_state(name, default_float64, device):
+    """A float64 default dtype makes the 0-d state (``step``, ASGD's ``eta`` and ``mu``)
+    float64."""
+    init, grads = make_data("float64", seed=4)
+    options = {"lr": 0.1, "t0": 3} if name == "ASGD" else {"lr": 0.05}
+    params = make_params(dark, init, device)
+    optimizer = build(dark, name, options, params)
+    run_steps(dark, optimizer, params, grads, device)
+    for key in ("step", "eta", "mu") if name == "ASGD" else ("step",):
+        assert optimizer.state[params[0]][key].dtype == dark.float64, key
+
+
+@pytest.mark.parametrize("name", ["Rprop", "ASGD"])
+@requires_torch
 def test_parity_under_float64_default(name, default_float64, device):
     """A float64 default dtype makes the 0-d state (``step``, ASGD's ``eta`` and ``mu``)
     float64, and ASGD's new eta/mu are no longer rounded to float32."""
@@ -111,6 +129,7 @@ def test_parity_under_float64_default(name, default_float64, device):
 
 
 @pytest.mark.parametrize("name", ["Rprop", "ASGD"])
+@requires_torch
 def test_complex_parameters(name, device):
     """Complex parameters: Rprop treats them as pairs of reals (step_size starts at lr in
     both halves), ASGD's update is the same formula in complex arithmetic."""
@@ -131,6 +150,7 @@ def test_complex_parameters(name, device):
 
 
 @pytest.mark.parametrize("name", ["Rprop", "ASGD"])
+@requires_torch
 def test_tensor_lr_and_closure(name, device):
     init, grads = make_data("float64", seed=6)
     mine, theirs = make_params(dark, init, device), make_params(torch, init)
@@ -155,6 +175,13 @@ def test_tensor_lr_and_closure(name, device):
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("case", CASES[1::2], ids=case_id)
+def test_state_dict_resume_is_the_uninterrupted_run(case, dtype, device):
+    check_resume_against_uninterrupted(*case, dtype, device)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("case", CASES[1::2], ids=case_id)
+@requires_torch
 def test_state_dict_resume(case, dtype, device):
     """A run resumed from a mid-run state_dict (deep copy, loaded into a fresh optimizer
     over fresh parameters) ends where torch's runs end, with torch's resumed state."""
@@ -163,7 +190,9 @@ def test_state_dict_resume(case, dtype, device):
 
 def to_dark(value):
     """A torch state_dict as dark's: tensors copied (dtype and shape kept), the rest as is."""
-    if isinstance(value, torch.Tensor):
+    if isinstance(value, dark.Tensor):
+        return dark.tensor(value.detach().cpu().numpy())
+    if torch is not None and isinstance(value, torch.Tensor):
         return dark.tensor(value.detach().numpy())
     if isinstance(value, dict):
         return {k: to_dark(v) for k, v in value.items()}
@@ -173,6 +202,30 @@ def to_dark(value):
 
 
 @pytest.mark.parametrize("case", [CASES[2], CASES[8], CASES[11]], ids=case_id)
+def test_load_state_dict_casts_to_the_parameters_dtype(case, device):
+    """dark's float32 checkpoint loaded for float64 parameters: state follows the
+    parameter's dtype except ``step`` (so ASGD's eta and mu become float64)."""
+    name, options = case
+    init, grads = make_data("float32", seed=7)
+    first = make_params(dark, init, device)
+    optimizer = build(dark, name, options, first)
+    run_steps(dark, optimizer, first, grads[:4], device)
+    saved = to_dark(copy.deepcopy(optimizer.state_dict()))
+    params = make_params(dark, [to_numpy(p).astype("float64") for p in first], device)
+    resumed = build(dark, name, options, params)
+    resumed.load_state_dict(saved)
+    state = resumed.state[params[0]]
+    assert state["step"].dtype == dark.float32
+    for key, value in state.items():
+        if key != "step":
+            assert value.dtype == dark.float64, key
+    run_steps(dark, resumed, params, [[None if g is None else g.astype("float64")
+                                       for g in gs] for gs in grads[4:]], device)
+    assert all(p.dtype == dark.float64 for p in params)
+
+
+@pytest.mark.parametrize("case", [CASES[2], CASES[8], CASES[11]], ids=case_id)
+@requires_torch
 def test_load_state_dict_casts_like_torch(case, device):
     """A float32 run's checkpoint (torch's, so both start alike) loaded for float64
     parameters: state follows the parameter's dtype except ``step`` (so ASGD's eta and mu
@@ -201,6 +254,7 @@ def test_load_state_dict_casts_like_torch(case, device):
 
 
 @pytest.mark.parametrize("name", ["Rprop", "ASGD", "SparseAdam"])
+@requires_torch
 def test_fresh_state_dict_and_repr_match_torch(name):
     init, _ = make_data("float32")
     mine = getattr(dark.optim, name)(make_params(dark, init))
@@ -215,20 +269,33 @@ def test_fresh_state_dict_and_repr_match_torch(name):
     assert repr(mine) == repr(theirs)
 
 
+def _options_after_old_checkpoint(lib, name):
+    params = make_params(lib, make_data("float32")[0])
+    optimizer = getattr(lib.optim, name)(params, lr=0.2)
+    saved = optimizer.state_dict()
+    for group in saved["param_groups"]:
+        for key in ("foreach", "maximize", "differentiable", "capturable"):
+            del group[key]
+    optimizer.load_state_dict(saved)
+    fresh = getattr(lib.optim, name)(params, lr=0.2).param_groups[0]
+    return ({k: v for k, v in optimizer.param_groups[0].items() if k != "params"},
+            {k: v for k, v in fresh.items() if k != "params"})
+
+
 @pytest.mark.parametrize("name", ["Rprop", "ASGD"])
+@pytest.mark.parametrize("lib", LIBS)
+def test_setstate_fills_missing_options_with_the_defaults(lib, name):
+    """A checkpoint whose groups lack the newer options gets the defaults back."""
+    loaded, fresh = _options_after_old_checkpoint(lib, name)
+    assert loaded == fresh
+
+
+@pytest.mark.parametrize("name", ["Rprop", "ASGD"])
+@requires_torch
 def test_setstate_fills_missing_options(name):
     """A checkpoint whose groups lack the newer options gets torch's defaults."""
-    results = []
-    for lib in (dark, torch):
-        params = make_params(lib, make_data("float32")[0])
-        optimizer = getattr(lib.optim, name)(params, lr=0.2)
-        saved = optimizer.state_dict()
-        for group in saved["param_groups"]:
-            for key in ("foreach", "maximize", "differentiable", "capturable"):
-                del group[key]
-        optimizer.load_state_dict(saved)
-        results.append({k: v for k, v in optimizer.param_groups[0].items() if k != "params"})
-    assert results[0] == results[1]
+    assert _options_after_old_checkpoint(dark, name) == _options_after_old_checkpoint(torch,
+                                                                                      name)
 
 
 # ----------------------------------------------------------------------------- in place
@@ -284,6 +351,7 @@ ERROR_CASES = [
 
 
 @pytest.mark.parametrize("case", ERROR_CASES, ids=case_id)
+@requires_torch
 def test_option_errors(case):
     name, options = case
     init = make_data("float32")[0]
@@ -294,6 +362,7 @@ def test_option_errors(case):
 
 
 @pytest.mark.parametrize("name", ["Rprop", "ASGD", "SparseAdam"])
+@requires_torch
 def test_tensor_lr_errors(name):
     theirs = raised(lambda: getattr(torch.optim, name)(
         [torch.zeros(2, requires_grad=True)], lr=torch.tensor([0.1, 0.2])))
@@ -303,6 +372,17 @@ def test_tensor_lr_errors(name):
     assert mine == theirs
 
 
+def test_asgd_positional_arguments_are_torchs_order():
+    """ASGD's options are positional in torch (lr, lambd, alpha, t0, weight_decay, foreach,
+    maximize, differentiable, capturable)."""
+    params = make_params(dark, make_data("float64")[0])
+    by_position = dark.optim.ASGD(params, 0.1, 0.01, 0.5, 2, 0.1, None, True)
+    by_name = dark.optim.ASGD(params, lr=0.1, lambd=0.01, alpha=0.5, t0=2, weight_decay=0.1,
+                              foreach=None, maximize=True)
+    assert by_position.defaults == by_name.defaults
+
+
+@requires_torch
 def test_asgd_positional_arguments():
     """ASGD's options are positional in torch (lr, lambd, alpha, t0, weight_decay, foreach,
     maximize, differentiable, capturable)."""
@@ -324,6 +404,18 @@ def test_differentiable_refused(name):
         getattr(dark.optim, name)([dark.zeros(2, requires_grad=True)], differentiable=True)
 
 
+def test_sparse_adam_refuses_dense_gradients_before_any_state(device):
+    init, grads = make_data("float64")
+    params = make_params(dark, init, device)
+    optimizer = dark.optim.SparseAdam(params, lr=0.01)
+    loss = optimizer.step(lambda: (params[0] * 2).sum())
+    assert float(loss) == pytest.approx(2 * init[0].sum(), rel=1e-12)
+    with pytest.raises(RuntimeError, match="SparseAdam does not support dense gradients"):
+        run_steps(dark, optimizer, params, grads[:1], device)
+    assert len(optimizer.state) == 0
+
+
+@requires_torch
 def test_sparse_adam_refuses_dense_gradients(device):
     """dark's gradients are dense; torch's SparseAdam raises for a dense gradient, and so
     does dark's, with the same error, before any state is made; without gradients the
@@ -355,6 +447,13 @@ def test_sparse_adam_refuses_embedding_gradients():
     assert len(optimizer.state) == 0
 
 
+def test_sparse_adam_complex_params_raise_value_error():
+    with pytest.raises(ValueError):
+        dark.optim.SparseAdam([dark.zeros(2, requires_grad=True),
+                               dark.zeros(2, dtype=dark.complex64, requires_grad=True)])
+
+
+@requires_torch
 def test_sparse_adam_complex_params_error():
     theirs = raised(lambda: torch.optim.SparseAdam(
         [torch.zeros(2, requires_grad=True), torch.zeros(2, dtype=torch.complex64,
@@ -373,19 +472,18 @@ def test_exported():
 
 
 @pytest.mark.parametrize("name, keys", [("Rprop", ("step",)), ("ASGD", ("step", "eta", "mu"))])
-def test_setstate_turns_old_numbers_into_tensors(name, keys):
+@pytest.mark.parametrize("lib", LIBS)
+def test_setstate_turns_old_numbers_into_tensors(lib, name, keys):
     """Older checkpoints hold python numbers for the 0-d state entries; __setstate__ makes
-    them tensors of torch's dtype, with the same values."""
-    results = []
-    for lib in (dark, torch):
-        params = make_params(lib, make_data("float32")[0])
-        optimizer = getattr(lib.optim, name)(params, lr=0.2)
-        params[0].grad = lib.ones_like(params[0])
-        optimizer.step()
-        state = optimizer.state[params[0]]
-        for key in keys:
-            state[key] = float(state[key]) + 0.5
-        optimizer.__setstate__(optimizer.__dict__)
-        results.append({key: (str(state[key].dtype).split(".")[-1], float(state[key]))
-                        for key in keys})
-    assert results[0] == results[1]
+    them float32 tensors (torch's dtype), with the same values."""
+    params = make_params(lib, make_data("float32")[0])
+    optimizer = getattr(lib.optim, name)(params, lr=0.2)
+    params[0].grad = lib.ones_like(params[0])
+    optimizer.step()
+    state = optimizer.state[params[0]]
+    numbers = {key: float(state[key]) + 0.5 for key in keys}
+    state.update(numbers)
+    optimizer.__setstate__(optimizer.__dict__)
+    for key in keys:
+        assert isinstance(state[key], lib.Tensor) and state[key].dtype == lib.float32, key
+        assert float(state[key]) == pytest.approx(numbers[key], rel=1e-7), key
