@@ -538,6 +538,30 @@ class Tensor:
 
 _new = object.__new__
 
+# The methods Tensor's class body defines: what the layers above add never replaces them.
+_CLASS_BODY = frozenset(Tensor.__dict__)
+
+
+def install_methods(methods: dict) -> None:
+    """Make each ``name: function`` (or property) of ``methods`` an attribute of Tensor,
+    unless Tensor's class body defines the name; a later install of a name replaces an
+    earlier one. The one way the layers above (ops, autograd, in-place forms, random) give
+    Tensor its methods."""
+    for name, method in methods.items():
+        if name not in _CLASS_BODY:
+            setattr(Tensor, name, method)
+
+
+def tensor_method(*names: str):
+    """Decorator: install the function as ``Tensor.<name>`` for each name (default: its own
+    name); its first argument is self."""
+
+    def install(function):
+        install_methods(dict.fromkeys(names or (function.__name__,), function))
+        return function
+
+    return install
+
 
 def _rebuild(array, device, requires_grad):
     t = Tensor._make(_backend.asarray_on(array, _backend.device(device)))

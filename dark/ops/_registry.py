@@ -1,15 +1,7 @@
-"""Marks functions of dark.ops that are also Tensor methods (installed by dark.ops)."""
+"""Tensor methods of dark.ops: ``tensor_method`` (dark._tensor's) installs at definition;
+TENSOR_METHODS collects the ones assigned by name, installed by dark.ops after its families."""
 from __future__ import annotations
 
+from .._tensor import tensor_method  # noqa: F401 - the families import it from here
+
 TENSOR_METHODS: dict = {}
-
-
-def tensor_method(*names: str):
-    """Register the decorated function as ``Tensor.<name>`` (its first argument is self)."""
-
-    def register(function):
-        for name in names or (function.__name__,):
-            TENSOR_METHODS[name] = function
-        return function
-
-    return register
