@@ -4,15 +4,10 @@ import math
 
 import numpy as np
 import pytest
-from harness import Case, check_case, ids
+from harness import LIBS, Case, check_case, ids, requires_torch, torch
 
 import dark
 import dark.linalg  # noqa: F401 - makes dark.linalg available to the lambdas below
-
-try:
-    import torch
-except ImportError:
-    torch = None
 
 
 def _square(*shape, shift=3.0):
@@ -276,21 +271,18 @@ ERRORS = [
 
 
 @pytest.mark.parametrize("fn,message", [e[1:] for e in ERRORS], ids=[e[0] for e in ERRORS])
-def test_error(fn, message):
+@pytest.mark.parametrize("lib", LIBS)
+def test_error(lib, fn, message):
     with pytest.raises(RuntimeError) as info:
-        fn(dark)
+        fn(lib)
     assert str(info.value) == message
-    if torch is not None:
-        with pytest.raises(RuntimeError) as torch_info:
-            fn(torch)
-        assert str(torch_info.value) == message
 
 
-def test_bool_matmul_not_implemented():
-    for lib in (dark, torch) if torch is not None else (dark,):
-        a = lib.ones((2, 2), dtype=lib.bool)
-        with pytest.raises(NotImplementedError, match="not implemented for 'Bool'"):
-            a @ a
+@pytest.mark.parametrize("lib", LIBS)
+def test_bool_matmul_not_implemented(lib):
+    a = lib.ones((2, 2), dtype=lib.bool)
+    with pytest.raises(NotImplementedError, match="not implemented for 'Bool'"):
+        a @ a
 
 
 def test_singular_matrices():
@@ -352,7 +344,7 @@ def test_batch_against_matrix_gradient_is_folded():
     np.testing.assert_allclose(w.grad.numpy(), expected, rtol=1e-12)
 
 
-@pytest.mark.skipif(torch is None, reason="needs torch for the complex reference")
+@requires_torch
 @pytest.mark.parametrize("shapes", [((3,), (3,)), ((2, 3), (3,)), ((3,), (3, 2)),
                                     ((2, 2, 3), (3, 2)), ((2, 2, 3), (2, 3, 4))])
 def test_complex_matmul_gradients_match_torch(shapes):
@@ -369,7 +361,7 @@ def test_complex_matmul_gradients_match_torch(shapes):
         np.testing.assert_allclose(mine, reference, rtol=1e-10)
 
 
-@pytest.mark.skipif(torch is None, reason="needs torch for the complex reference")
+@requires_torch
 def test_complex_vdot_matches_torch():
     rng = np.random.default_rng(1)
     arrays = [rng.standard_normal(3) + 1j * rng.standard_normal(3) for _ in range(2)]
