@@ -5,15 +5,11 @@ import threading
 
 import numpy as np
 import pytest
+from harness import LIBS, requires_torch, torch
 
 import dark
 import dark.nn.functional as F
 from dark import _parallel
-
-try:
-    import torch
-except ImportError:
-    torch = None
 
 needs_blas = pytest.mark.skipif(not _parallel._blas_control(),
                                 reason="numpy's BLAS is not an OpenBLAS dark can control")
@@ -32,14 +28,17 @@ def test_get_num_threads_is_a_positive_int():
     assert isinstance(count, int) and count >= 1
 
 
-@pytest.mark.parametrize("value", [0, -1, 1.5, "2", True])
-def test_set_num_threads_rejects_what_torch_rejects(value, threads):
+@pytest.mark.parametrize("value, message", [
+    (0, "set_num_threads expects a positive integer"),
+    (-1, "set_num_threads expects a positive integer"),
+    (1.5, "set_num_threads expects an int, but got float"),
+    ("2", "set_num_threads expects an int, but got str"),
+    (True, "set_num_threads expects an int, but got bool")])
+@pytest.mark.parametrize("lib", LIBS)
+def test_set_num_threads_rejects_what_torch_rejects(lib, value, message, threads):
     with pytest.raises(RuntimeError) as error:
-        dark.set_num_threads(value)
-    if torch is not None:
-        with pytest.raises(RuntimeError) as expected:
-            torch.set_num_threads(value)
-        assert str(error.value) == str(expected.value)
+        lib.set_num_threads(value)
+    assert str(error.value) == message
 
 
 def test_set_num_threads_takes_numpy_integers(threads):
@@ -199,7 +198,7 @@ def test_forked_child_runs_parallel_ops(threads):
 def test_pool_and_relu_split_over_threads_give_the_same_values(threads, monkeypatch):
     """Large enough for parts in two threads (_parallel.split; ReLU's bound lowered to
     split it too); the values and gradients equal the whole-array computation's bit for
-    bit, and torch's."""
+    bit."""
     from dark.ops import _util
 
     monkeypatch.setattr(_util, "_ELEMENTWISE_PART_ENTRIES", 1 << 17)
@@ -208,11 +207,7 @@ def test_pool_and_relu_split_over_threads_give_the_same_values(threads, monkeypa
     monkeypatch.setattr(_parallel, "map_ranges",
                         lambda function, ranges: calls.append(len(ranges)) or
                         original(function, ranges))
-    rng = np.random.default_rng(1)
-    data = rng.standard_normal((64, 16, 28, 28)).astype(np.float32)
-    data[0, 0, 0, :4] = [np.nan, 1.0, 1.0, np.nan]  # NaN windows and ties
-    upstream = rng.standard_normal((64, 16, 14, 14)).astype(np.float32)
-    upstream[1, 0, 0, 0] = np.inf  # an inf gradient on a non-argmax stays out of the rest
+    data, upstream = _pool_relu_arrays()
     results = []
     for count in (1, 2):
         dark.set_num_threads(count)
@@ -226,12 +221,28 @@ def test_pool_and_relu_split_over_threads_give_the_same_values(threads, monkeypa
         calls.clear()
     np.testing.assert_array_equal(results[0][0], results[1][0])
     np.testing.assert_array_equal(results[0][1], results[1][1])
-    if torch is not None:
-        x = torch.tensor(data, requires_grad=True)
-        out = torch.nn.functional.max_pool2d(torch.relu(x), 2)
-        out.backward(torch.tensor(upstream))
-        np.testing.assert_array_equal(results[1][0], out.detach().numpy())
-        np.testing.assert_array_equal(results[1][1], x.grad.numpy())
+
+
+def _pool_relu_arrays():
+    rng = np.random.default_rng(1)
+    data = rng.standard_normal((64, 16, 28, 28)).astype(np.float32)
+    data[0, 0, 0, :4] = [np.nan, 1.0, 1.0, np.nan]  # NaN windows and ties
+    upstream = rng.standard_normal((64, 16, 14, 14)).astype(np.float32)
+    upstream[1, 0, 0, 0] = np.inf  # an inf gradient on a non-argmax stays out of the rest
+    return data, upstream
+
+
+@requires_torch
+def test_pool_and_relu_of_nans_ties_and_infs_give_torchs_values():
+    data, upstream = _pool_relu_arrays()
+    results = []
+    for lib in (dark, torch):
+        x = lib.tensor(data, requires_grad=True)
+        out = lib.nn.functional.max_pool2d(lib.relu(x), 2)
+        out.backward(lib.tensor(upstream))
+        results.append((out.detach().numpy(), x.grad.numpy()))
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_array_equal(results[0][1], results[1][1])
 
 
 def test_in_parts_falls_back_to_one_call_for_strided_arrays(threads):
