@@ -289,6 +289,9 @@ VALUES = {
                          "float16", [inf, 2.0]),
     "fill_tensor_float16_inf": (lambda L: L.zeros(2, dtype=L.float16).fill_(L.tensor(1e6)),
                                 "float16", [inf, inf]),
+    "fill_tensor_float16_inf_recorded": (
+        lambda L: L.zeros(2, dtype=L.float16, requires_grad=True).clone().fill_(
+            L.tensor(1e6, requires_grad=True)).detach(), "float16", [inf, inf]),
     "clamp_tensor_bound_float16": (
         lambda L: L.zeros(2, dtype=L.float16).clamp(max=L.tensor(1e6)), "float16", [0.0, 0.0]),
     "tensor_of_array_float16_inf": (lambda L: L.tensor(np.array([1e6]), dtype=L.float16),

@@ -908,7 +908,7 @@ class Fill(Op):
     @staticmethod
     def forward(ctx, a, value):
         out = xp_of(a).empty_like(a)
-        out[...] = value
+        out[...] = _in_dtype(value, a.dtype) if hasattr(value, "dtype") else value
         return out
 
     @staticmethod
