@@ -5,14 +5,9 @@ import warnings
 
 import numpy as np
 import pytest
-from harness import Case, check_case, ids
+from harness import LIBS, Case, check_case, ids, requires_torch, torch
 
 import dark
-
-try:
-    import torch
-except ImportError:
-    torch = None
 
 
 def _mixed(rng):
@@ -192,17 +187,28 @@ VIEWS = [
 
 @pytest.mark.parametrize("name,fn,shape", VIEWS, ids=[v[0] for v in VIEWS])
 def test_view_shares_memory_and_version(name, fn, shape, device):
+    """Negating the view negates exactly the base's entries it shows (the base's values are
+    all distinct, so they say which entries those are)."""
     x = _pair(dark, shape, device)
+    original = x.cpu().numpy().copy()
     y = fn(x)
+    shown = y.cpu().numpy().copy()
     y.mul_(-1)
     assert y._version == x._version == 1
     assert y._base is x
-    if torch is not None:
-        tx = _pair(torch, shape)
-        fn(tx).mul_(-1)
-        np.testing.assert_array_equal(x.cpu().numpy(), tx.numpy())
-    else:
-        assert (x.cpu().numpy() <= 0).all() and (x.cpu().numpy() < 0).any()
+    np.testing.assert_array_equal(y.cpu().numpy(), -shown)
+    np.testing.assert_array_equal(x.cpu().numpy(),
+                                  np.where(np.isin(original, shown), -original, original))
+
+
+@pytest.mark.parametrize("name,fn,shape", VIEWS, ids=[v[0] for v in VIEWS])
+@requires_torch
+def test_view_writes_where_torchs_does(name, fn, shape, device):
+    x = _pair(dark, shape, device)
+    fn(x).mul_(-1)
+    tx = _pair(torch, shape)
+    fn(tx).mul_(-1)
+    np.testing.assert_array_equal(x.cpu().numpy(), tx.numpy())
 
 
 COPIES = [
@@ -281,7 +287,7 @@ GRAD_FN_NAMES = [
 ]
 
 
-@pytest.mark.skipif(torch is None, reason="torch gives the expected names")
+@requires_torch
 @pytest.mark.parametrize("name,fn", GRAD_FN_NAMES, ids=[g[0] for g in GRAD_FN_NAMES])
 def test_grad_fn_names(name, fn):
     x = _pair(dark, (3, 4)).requires_grad_()
@@ -335,18 +341,30 @@ def test_inplace_view_forms(name, fn, shape, device):
         fn(base)
     with dark.no_grad():
         fn(base)
-    if torch is not None:
-        tbase = torch.tensor(np.arange(np.prod(shape), dtype=np.float64).reshape(shape),
-                             requires_grad=True)
-        ty = tbase * 1
-        fn(ty)
-        assert tuple(y.shape) == tuple(ty.shape)
-        np.testing.assert_array_equal(y.detach().cpu().numpy(), ty.detach().numpy())
-        (ty * torch.tensor(weights)).sum().backward()
-        np.testing.assert_array_equal(base.grad.cpu().numpy(), tbase.grad.numpy())
-        with torch.no_grad():
-            fn(tbase)
-        assert tuple(base.shape) == tuple(tbase.shape)
+
+
+@pytest.mark.parametrize("name,fn,shape", INPLACE_VIEWS, ids=[v[0] for v in INPLACE_VIEWS])
+@requires_torch
+def test_inplace_view_forms_match_torch(name, fn, shape, device):
+    base = dark.tensor(np.arange(np.prod(shape), dtype=np.float64).reshape(shape),
+                       device=device, requires_grad=True)
+    y = base * 1
+    fn(y)
+    weights = np.arange(y.numel(), dtype=np.float64).reshape(tuple(y.shape))
+    (y * dark.tensor(weights, device=device)).sum().backward()
+    with dark.no_grad():
+        fn(base)
+    tbase = torch.tensor(np.arange(np.prod(shape), dtype=np.float64).reshape(shape),
+                         requires_grad=True)
+    ty = tbase * 1
+    fn(ty)
+    assert tuple(y.shape) == tuple(ty.shape)
+    np.testing.assert_array_equal(y.detach().cpu().numpy(), ty.detach().numpy())
+    (ty * torch.tensor(weights)).sum().backward()
+    np.testing.assert_array_equal(base.grad.cpu().numpy(), tbase.grad.numpy())
+    with torch.no_grad():
+        fn(tbase)
+    assert tuple(base.shape) == tuple(tbase.shape)
 
 
 def test_inplace_triangles(device):
@@ -375,9 +393,16 @@ def test_view_dtype(dtype, device):
     assert y.dtype is getattr(dark, dtype)
     assert not y.requires_grad
     assert y._base is x
-    if torch is not None:
-        ty = torch.tensor(x.detach().cpu().numpy()).view(getattr(torch, dtype))
-        np.testing.assert_array_equal(y.cpu().numpy(), ty.numpy())
+    # the same bytes read as the new dtype
+    np.testing.assert_array_equal(y.cpu().numpy(), x.detach().cpu().numpy().view(dtype))
+
+
+@pytest.mark.parametrize("dtype", ["float16", "int32", "int8", "float64", "bool"])
+@requires_torch
+def test_view_dtype_matches_torch(dtype, device):
+    x = dark.tensor(np.linspace(-2, 2, 8, dtype=np.float32).reshape(2, 4), device=device)
+    ty = torch.tensor(x.cpu().numpy()).view(getattr(torch, dtype))
+    np.testing.assert_array_equal(x.view(getattr(dark, dtype)).cpu().numpy(), ty.numpy())
 
 
 def test_views_of_views_share_one_counter(device):
@@ -531,12 +556,10 @@ ERRORS = [
 
 
 @pytest.mark.parametrize("name,fn,error,match", ERRORS, ids=[e[0] for e in ERRORS])
-def test_errors(name, fn, error, match):
+@pytest.mark.parametrize("lib", LIBS)
+def test_errors(lib, name, fn, error, match):
     with pytest.raises(error, match=match):
-        fn(dark)
-    if torch is not None:
-        with pytest.raises(error, match=match):
-            fn(torch)
+        fn(lib)
 
 
 def test_public_names():
