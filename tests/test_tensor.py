@@ -1,29 +1,25 @@
 """Tensor attributes, conversions and printing, compared with torch where it is installed."""
 import numpy as np
 import pytest
+from harness import LIBS, requires_torch, torch
 
 import dark
 
-try:
-    import torch
-except ImportError:
-    torch = None
-
-needs_torch = pytest.mark.skipif(torch is None, reason="torch is not installed")
-LIBS = [dark] + ([torch] if torch is not None else [])
-lib_param = pytest.mark.parametrize("lib", LIBS, ids=lambda m: m.__name__)
+lib_param = pytest.mark.parametrize("lib", LIBS)
 
 
-def same_error(program, match):
-    """``program(lib)`` raises the same exception type for torch and dark."""
-    expected = Exception
-    if torch is not None:
-        with pytest.raises(Exception) as torch_error:
-            program(torch)
-        expected = type(torch_error.value)
-    with pytest.raises(expected, match=match) as dark_error:
+def same_error(lib, program, match):
+    """With ``lib`` dark, ``program(dark)`` raises an error whose message matches ``match``;
+    with ``lib`` torch, ``program(torch)`` raises an error of the type dark raises."""
+    if lib is dark:
+        with pytest.raises(Exception, match=match):
+            program(dark)
+        return
+    with pytest.raises(Exception) as theirs:
+        program(torch)
+    with pytest.raises(Exception) as mine:
         program(dark)
-    assert torch is None or type(dark_error.value) is expected
+    assert type(mine.value) is type(theirs.value)
 
 
 # ----------------------------------------------------------------------- autograd attributes
@@ -45,14 +41,18 @@ def test_grad_assignment_checks():
     np.testing.assert_array_equal(x.grad.numpy(), [0.5, 0.5])
     x.grad = None
     assert x.grad is None
-    same_error(lambda lib: setattr(lib.tensor([1.0, 2.0], requires_grad=True), "grad",
-                                   lib.tensor([1.0, 2.0, 3.0])),
-               r"attempting to assign a gradient of size '\[3\]' to a tensor of size '\[2\]'")
-    same_error(lambda lib: setattr(lib.tensor([1.0, 2.0], requires_grad=True), "grad",
-                                   lib.tensor([1.0, 2.0], dtype=lib.float64)),
-               "attempting to assign a gradient with dtype")
-    same_error(lambda lib: setattr(lib.tensor([1.0], requires_grad=True), "grad", [1.0]),
-               "assigned grad expected to be a Tensor or None but got grad of type list")
+
+
+@lib_param
+def test_grad_assignment_errors(lib):
+    same_error(lib, lambda lib: setattr(lib.tensor([1.0, 2.0], requires_grad=True), "grad",
+                                        lib.tensor([1.0, 2.0, 3.0])),
+                    r"attempting to assign a gradient of size '\[3\]' to a tensor of size '\[2\]'")
+    same_error(lib, lambda lib: setattr(lib.tensor([1.0, 2.0], requires_grad=True), "grad",
+                                        lib.tensor([1.0, 2.0], dtype=lib.float64)),
+                    "attempting to assign a gradient with dtype")
+    same_error(lib, lambda lib: setattr(lib.tensor([1.0], requires_grad=True), "grad", [1.0]),
+                    "assigned grad expected to be a Tensor or None but got grad of type list")
 
 
 def test_requires_grad_setter():
@@ -61,14 +61,18 @@ def test_requires_grad_setter():
     x.requires_grad = True
     assert x.requires_grad and x.is_leaf
     assert x.requires_grad_(False) is x and not x.requires_grad
-    same_error(lambda lib: setattr(lib.tensor([1, 2]), "requires_grad", True),
-               "only Tensors of floating point and complex dtype can require gradients")
+
+
+@lib_param
+def test_requires_grad_setter_errors(lib):
+    same_error(lib, lambda lib: setattr(lib.tensor([1, 2]), "requires_grad", True),
+                    "only Tensors of floating point and complex dtype can require gradients")
 
     def non_leaf(lib):
         y = lib.tensor([1.0], requires_grad=True) * 2
         y.requires_grad = False
 
-    same_error(non_leaf, "you can only change requires_grad flags of leaf variables")
+    same_error(lib, non_leaf, "you can only change requires_grad flags of leaf variables")
 
 
 @lib_param
@@ -89,6 +93,9 @@ def test_detach_shares_memory_and_version_counter():
     np.testing.assert_array_equal(y.detach().numpy(), [2.0, 3.0])
     assert y._version == d._version == 1
 
+
+@lib_param
+def test_detached_change_breaks_the_backward(lib):
     def program(lib):
         x = lib.tensor([1.0, 2.0], requires_grad=True)
         y = x * 1
@@ -96,7 +103,7 @@ def test_detach_shares_memory_and_version_counter():
         y.detach().add_(1)
         z.sum().backward()
 
-    same_error(program, "modified by an inplace operation")
+    same_error(lib, program, "modified by an inplace operation")
 
 
 def test_detach_in_place():
@@ -133,9 +140,10 @@ def test_shape_size_dim_numel(lib):
     assert x.shape.numel() == 24
 
 
-def test_size_dim_out_of_range():
-    same_error(lambda lib: lib.zeros(2, 3).size(2),
-               r"Dimension out of range \(expected to be in range of \[-2, 1\], but got 2\)")
+@lib_param
+def test_size_dim_out_of_range(lib):
+    same_error(lib, lambda lib: lib.zeros(2, 3).size(2),
+                    r"Dimension out of range \(expected to be in range of \[-2, 1\], but got 2\)")
 
 
 @lib_param
@@ -192,23 +200,24 @@ def test_item_tolist_numpy(lib):
     np.testing.assert_array_equal(np.asarray(x, dtype=np.float64), [9.0, 2.0])
 
 
-def test_conversion_errors():
-    same_error(lambda lib: lib.tensor([1.0, 2.0]).item(),
-               "a Tensor with 2 elements cannot be converted to Scalar")
-    same_error(lambda lib: lib.tensor([1.0], requires_grad=True).numpy(),
-               r"Can't call numpy\(\) on Tensor that requires grad. Use "
-               r"tensor.detach\(\).numpy\(\) instead.")
-    same_error(lambda lib: np.asarray(lib.tensor([1.0], requires_grad=True)),
-               r"Can't call numpy\(\) on Tensor that requires grad")
-    same_error(lambda lib: float(lib.tensor([1.0, 2.0])),
-               "only one element tensors can be converted to Python scalars")
-    same_error(lambda lib: bool(lib.tensor([1.0, 2.0])),
-               "Boolean value of Tensor with more than one value is ambiguous")
-    same_error(lambda lib: bool(lib.tensor([])), "Boolean value of Tensor with no values")
-    same_error(lambda lib: len(lib.tensor(1.0)), "len\\(\\) of a 0-d tensor")
-    same_error(lambda lib: iter(lib.tensor(1.0)), "iteration over a 0-d tensor")
-    same_error(lambda lib: [1, 2][lib.tensor(1.5)],
-               "only integer tensors of a single element can be converted to an index")
+@lib_param
+def test_conversion_errors(lib):
+    same_error(lib, lambda lib: lib.tensor([1.0, 2.0]).item(),
+                    "a Tensor with 2 elements cannot be converted to Scalar")
+    same_error(lib, lambda lib: lib.tensor([1.0], requires_grad=True).numpy(),
+                    r"Can't call numpy\(\) on Tensor that requires grad. Use "
+                    r"tensor.detach\(\).numpy\(\) instead.")
+    same_error(lib, lambda lib: np.asarray(lib.tensor([1.0], requires_grad=True)),
+                    r"Can't call numpy\(\) on Tensor that requires grad")
+    same_error(lib, lambda lib: float(lib.tensor([1.0, 2.0])),
+                    "only one element tensors can be converted to Python scalars")
+    same_error(lib, lambda lib: bool(lib.tensor([1.0, 2.0])),
+                    "Boolean value of Tensor with more than one value is ambiguous")
+    same_error(lib, lambda lib: bool(lib.tensor([])), "Boolean value of Tensor with no values")
+    same_error(lib, lambda lib: len(lib.tensor(1.0)), "len\\(\\) of a 0-d tensor")
+    same_error(lib, lambda lib: iter(lib.tensor(1.0)), "iteration over a 0-d tensor")
+    same_error(lib, lambda lib: [1, 2][lib.tensor(1.5)],
+                    "only integer tensors of a single element can be converted to an index")
 
 
 @lib_param
@@ -302,7 +311,7 @@ def _repr_cases(np_module):
 REPR_CASES = _repr_cases(np)
 
 
-@needs_torch
+@requires_torch
 @pytest.mark.parametrize("name", list(REPR_CASES))
 def test_repr_matches_torch(name):
     array = REPR_CASES[name]
@@ -311,7 +320,7 @@ def test_repr_matches_torch(name):
     assert str(dark.from_numpy(array.copy())) == expected
 
 
-@needs_torch
+@requires_torch
 @pytest.mark.parametrize("program", [
     lambda lib: lib.tensor([1.0, 2.0], requires_grad=True),
     lambda lib: lib.tensor([1.0, 2.0], requires_grad=True) * 2,
