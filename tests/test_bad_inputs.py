@@ -285,6 +285,9 @@ VALUES = {
     # casts between tensors (and from arrays) are not checked: a float beyond float16 is inf
     "to_float16_inf": (lambda L: L.tensor([1e6, -1e6]).to(L.float16), "float16", [inf, -inf]),
     "half_inf": (lambda L: L.tensor([1e6], dtype=L.float64).half(), "float16", [inf]),
+    "half_of_int_inf": (lambda L: L.tensor([70000, 1]).half(), "float16", [inf, 1.0]),
+    "tensor_int_to_float16_inf": (lambda L: L.tensor([2**40, 1], dtype=L.float16), "float16",
+                                  [inf, 1.0]),
     "copy_float16_inf": (lambda L: L.zeros(2, dtype=L.float16).copy_(L.tensor([1e6, 2.0])),
                          "float16", [inf, 2.0]),
     "fill_tensor_float16_inf": (lambda L: L.zeros(2, dtype=L.float16).fill_(L.tensor(1e6)),

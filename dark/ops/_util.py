@@ -157,14 +157,15 @@ def wrapped_int(value: int, np_dtype) -> int:
 def cast(array, np_dtype):
     """``array.astype(np_dtype)`` (a copy) as PyTorch casts between tensors: a float beyond
     the new dtype's range is inf, or wraps around an integer dtype, without numpy's overflow
-    and invalid-value warnings (which only a float narrowed, or made an integer, raises)."""
-    source = array.dtype
-    if type(array) is np.ndarray and source.kind in "fc":
-        target = np.dtype(np_dtype)
-        if target.kind in "iub" or _part_size(target) < _part_size(source):
-            with np.errstate(over="ignore", invalid="ignore"):
-                return array.astype(target)
-    return array.astype(np_dtype)
+    and invalid-value warnings (which only a float narrowed or made an integer, or an integer
+    made a float16, raises)."""
+    source, target = array.dtype, np.dtype(np_dtype)
+    narrowed = source.kind in "fc" and (target.kind in "iub"
+                                        or _part_size(target) < _part_size(source))
+    if type(array) is np.ndarray and (narrowed or source.kind in "iu" and target == np.float16):
+        with np.errstate(over="ignore", invalid="ignore"):
+            return array.astype(target)
+    return array.astype(target)
 
 
 def _part_size(np_dtype) -> int:
