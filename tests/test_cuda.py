@@ -10,6 +10,7 @@ import warnings
 
 import numpy as np
 import pytest
+from harness import LIBS, requires_torch, torch
 
 import dark
 import dark.data as ddata
@@ -29,15 +30,15 @@ def test_is_available_agrees_with_backend():
 
 
 @no_gpu
-def test_without_gpu_answers_like_torch_cpu_build():
-    torch = pytest.importorskip("torch")
-    if torch.cuda.is_available():
-        pytest.skip("torch sees a GPU")
-    assert dark.cuda.is_available() is torch.cuda.is_available() is False
-    assert dark.cuda.device_count() == torch.cuda.device_count() == 0
-    assert dark.cuda.memory_allocated() == torch.cuda.memory_allocated() == 0
-    assert dark.cuda.max_memory_allocated() == torch.cuda.max_memory_allocated() == 0
-    assert dark.cuda.memory_reserved() == 0
+@pytest.mark.parametrize("lib", LIBS)
+def test_without_gpu_answers_like_torch_cpu_build(lib):
+    if lib.cuda.is_available():
+        pytest.skip(f"{lib.__name__} sees a GPU")
+    assert lib.cuda.is_available() is False
+    assert lib.cuda.device_count() == 0
+    assert lib.cuda.memory_allocated() == 0
+    assert lib.cuda.max_memory_allocated() == 0
+    assert lib.cuda.memory_reserved() == 0
     dark.cuda.empty_cache()
     dark.cuda.manual_seed(1)
     dark.cuda.manual_seed_all(1)
@@ -167,42 +168,67 @@ def test_device_parsing():
     d = dark.device("cuda:1")
     assert (d.type, d.index, str(d)) == ("cuda", 1, "cuda:1")
     assert dark.device("cuda", 1) == d == "cuda:1" and dark.device(1) == d
-    assert repr(d) == repr(__import__("torch").device("cuda:1"))
+    assert repr(d) == "device(type='cuda', index=1)"
     with pytest.raises(RuntimeError, match="Expected one of cpu, cuda"):
         dark.device("gpu:0")
+
+
+@requires_torch
+def test_device_repr_is_torchs():
+    assert repr(dark.device("cuda:1")) == repr(torch.device("cuda:1"))
 
 
 # ----------------------------------------------------------------------------- pinned memory
 
 @no_gpu
+@requires_torch
 def test_pin_memory_without_gpu_matches_torch():
-    torch = pytest.importorskip("torch")
     if torch.cuda.is_available():
         pytest.skip("torch sees a GPU")
     with pytest.raises(RuntimeError) as theirs:
         torch.ones(2).pin_memory()
-    with pytest.raises(RuntimeError, match="Cannot access accelerator device when none is "
-                                           "available") as mine:
+    with pytest.raises(RuntimeError) as mine:
         _backend.pin_array(np.ones(2, dtype=np.float32))
     assert str(theirs.value) in str(mine.value)
-    assert _backend.is_pinned_array(np.ones(2)) is torch.ones(2).is_pinned() is False
+    assert torch.ones(2).is_pinned() is False
+
+
+@no_gpu
+def test_pin_memory_without_gpu():
+    with pytest.raises(RuntimeError, match="Cannot access accelerator device when none is "
+                                           "available"):
+        _backend.pin_array(np.ones(2, dtype=np.float32))
+    assert _backend.is_pinned_array(np.ones(2)) is False
     with pytest.raises(RuntimeError, match="Cannot access accelerator device"):
         dark.ones(2).pin_memory()
     assert dark.ones(2).is_pinned() is False
 
 
-@no_gpu
-@pytest.mark.parametrize("factory", [
+PIN_FACTORIES = [
     lambda lib: lib.zeros(2, pin_memory=True), lambda lib: lib.ones(2, pin_memory=True),
     lambda lib: lib.empty(2, pin_memory=True), lambda lib: lib.full((2,), 1.0, pin_memory=True),
     lambda lib: lib.eye(2, pin_memory=True), lambda lib: lib.tensor([1.0], pin_memory=True),
     lambda lib: lib.randn(2, pin_memory=True), lambda lib: lib.rand(2, pin_memory=True),
     lambda lib: lib.randint(0, 3, (2,), pin_memory=True),
     lambda lib: lib.randperm(3, pin_memory=True),
-    lambda lib: lib.zeros(1).new_zeros(2, pin_memory=True)])
-def test_factory_pin_memory_without_gpu_matches_torch(factory):
+    lambda lib: lib.zeros(1).new_zeros(2, pin_memory=True)]
+
+
+@no_gpu
+@pytest.mark.parametrize("factory", PIN_FACTORIES)
+def test_factory_pin_memory_without_gpu(factory):
     """pin_memory=True is never ignored: without CUDA it is torch's error, with the reason."""
-    torch = pytest.importorskip("torch")
+    with pytest.raises(RuntimeError, match=r"^pin_memory=True requires a CUDA or other "
+                                           r"accelerator backend; no pinned memory allocator "
+                                           r"is available on this system\. \(CUDA is not "
+                                           r"available: "):
+        factory(dark)
+
+
+@no_gpu
+@pytest.mark.parametrize("factory", PIN_FACTORIES)
+@requires_torch
+def test_factory_pin_memory_without_gpu_matches_torch(factory):
     if torch.cuda.is_available():
         pytest.skip("torch sees a GPU")
     with pytest.raises(RuntimeError) as theirs:
@@ -213,8 +239,8 @@ def test_factory_pin_memory_without_gpu_matches_torch(factory):
 
 
 @no_gpu
+@requires_torch
 def test_data_loader_pin_memory_without_gpu_warns_like_torch():
-    torch = pytest.importorskip("torch")
     with warnings.catch_warnings(record=True) as theirs:
         warnings.simplefilter("always")
         expected = [b.tolist() for b in torch.utils.data.DataLoader(
