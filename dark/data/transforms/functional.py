@@ -24,10 +24,10 @@ from PIL import Image, ImageEnhance, ImageOps
 from ... import _backend
 from ..._tensor import Tensor
 from ...autograd.grad_mode import state as _grad_state
+from ...nn.functional.resampling import _fma, interpolate
+from ...nn.functional.resampling import pad as torch_pad
 from ...ops.creation import as_tensor, from_numpy
 from ...ops.indexing import index_select
-from ...ops.sampling import _fma, interpolate
-from ...ops.sampling import pad as torch_pad
 
 
 class InterpolationMode(Enum):

@@ -6,8 +6,8 @@ import warnings
 from collections.abc import Callable
 
 from ..._tensor import Tensor
-from ...ops.loss import legacy_get_string
 from .. import functional as F
+from ..functional.loss import legacy_get_string
 from .distance import PairwiseDistance
 from .module import Module
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._tensor import Tensor
-from ..autograd.function import Op
-from ..autograd.grad_mode import no_grad
-from ._util import xp_of
-from .indexing import IndexGrad, _accumulate
-from .nn_ops import _Embedding, _embedding_renorm, _EmbeddingGrad, _type_name
+from ..._tensor import Tensor
+from ...autograd.function import Op
+from ...autograd.grad_mode import no_grad
+from ...ops._util import xp_of
+from ...ops.indexing import IndexGrad, _accumulate
+from .normalization import _Embedding, _embedding_renorm, _EmbeddingGrad, _type_name
 
 __all__ = ["embedding_bag"]
 

@@ -17,12 +17,12 @@ import numbers
 
 import numpy as np
 
-from .. import _parallel
-from .._tensor import Tensor
-from ..autograd.function import Op
-from ..autograd.grad_mode import state as _grad_state
-from . import conv_fourier
-from ._util import matmul, xp_of
+from ... import _parallel
+from ..._kernels import conv_fourier
+from ..._tensor import Tensor
+from ...autograd.function import Op
+from ...autograd.grad_mode import state as _grad_state
+from ...ops._util import matmul, xp_of
 
 # ----------------------------------------------------------------------------- geometry
 
@@ -723,7 +723,7 @@ def _same_padding(input: Tensor, weight: Tensor, d: int, dilation: tuple):
     left = tuple(t // 2 for t in total)
     extra = [t - 2 * (t // 2) for t in total]
     if any(extra):
-        from .sampling import pad  # noqa: PLC0415 - sampling is above conv in the family order
+        from .resampling import pad  # noqa: PLC0415 - sampling is above conv in the family order
 
         widths = []
         for e in reversed(extra):

@@ -16,10 +16,10 @@ import numbers
 
 import numpy as np
 
-from .. import _parallel
-from .._tensor import Tensor
-from ..autograd.function import Op
-from ._util import where_or_zero, xp_of
+from ... import _parallel
+from ..._tensor import Tensor
+from ...autograd.function import Op
+from ...ops._util import where_or_zero, xp_of
 from .conv import pad_array, window_view
 
 # ----------------------------------------------------------------------------- geometry

@@ -15,16 +15,16 @@ import warnings
 
 import numpy as np
 
-from .. import _backend
-from .. import random as _random
-from .._tensor import Tensor
-from ..autograd.function import Op
-from ..autograd.grad_mode import no_grad
-from ..autograd.grad_mode import state as _grad_state
-from ._util import broadcast_shapes, matmul, wrap_dim, xp_of
-from .indexing import _accumulate
-from .linalg import _product, einsum, vector_norm
-from .shape import Contiguous, Reshape, TransposeMatrix, UnsafeView, _viewable
+from ... import _backend
+from ... import random as _random
+from ..._tensor import Tensor
+from ...autograd.function import Op
+from ...autograd.grad_mode import no_grad
+from ...autograd.grad_mode import state as _grad_state
+from ...ops._util import broadcast_shapes, matmul, wrap_dim, xp_of
+from ...ops.indexing import _accumulate
+from ...ops.linalg import _product, einsum, vector_norm
+from ...ops.shape import Contiguous, Reshape, TransposeMatrix, UnsafeView, _viewable
 
 __all__ = ["alpha_dropout", "batch_norm", "bilinear", "cosine_similarity", "dropout",
            "dropout1d", "dropout2d", "dropout3d", "embedding", "feature_alpha_dropout",
@@ -726,7 +726,7 @@ def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12,
     denom = input.norm(p, dim, keepdim=True).clamp_min(eps).expand_as(input)
     if out is None:
         return input / denom
-    from .elementwise import div  # noqa: PLC0415 - only for out=
+    from ...ops.elementwise import div  # noqa: PLC0415 - only for out=
 
     return div(input, denom, out=out)
 

@@ -13,10 +13,10 @@ import numbers
 
 import numpy as np
 
-from .._tensor import Tensor
-from ..autograd.function import Op
-from ._util import matmul, xp_of
-from .elementwise import where
+from ..._tensor import Tensor
+from ...autograd.function import Op
+from ...ops._util import matmul, xp_of
+from ...ops.elementwise import where
 
 __all__ = ["ctc_loss"]
 

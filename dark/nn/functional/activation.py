@@ -13,15 +13,15 @@ import warnings
 
 import numpy as np
 
-from .._tensor import Tensor, _type_word
-from ..autograd.function import Op
-from ..autograd.grad_mode import state as _grad_state
-from . import elementwise as _elementwise
-from ._util import check_scalar, wrap_dim, xp_of
-from .elementwise import erf, erf_array, exp, sigmoid, tanh, where
-from .elementwise import relu as _relu
-from .reduction import log_softmax as _log_softmax
-from .reduction import softmax as _softmax
+from ..._tensor import Tensor, _type_word
+from ...autograd.function import Op
+from ...autograd.grad_mode import state as _grad_state
+from ...ops import elementwise as _elementwise
+from ...ops._util import check_scalar, wrap_dim, xp_of
+from ...ops.elementwise import erf, erf_array, exp, sigmoid, tanh, where
+from ...ops.elementwise import relu as _relu
+from ...ops.reduction import log_softmax as _log_softmax
+from ...ops.reduction import softmax as _softmax
 
 # ----------------------------------------------------------------------------- helpers
 

@@ -17,9 +17,9 @@ import numbers
 
 import numpy as np
 
-from .._tensor import Tensor
-from ..autograd.function import Op
-from ._util import check_scalar, matmul, xp_of
+from ..._tensor import Tensor
+from ...autograd.function import Op
+from ...ops._util import check_scalar, matmul, xp_of
 
 # ----------------------------------------------------------------------------- resampling ops
 

@@ -28,7 +28,7 @@ import math
 
 import numpy as np
 
-from ._util import matmul
+from . import matmul
 
 _COMPLEX = {np.dtype(np.float32): np.dtype(np.complex64),
             np.dtype(np.float64): np.dtype(np.complex128)}

@@ -17,17 +17,17 @@ import warnings
 
 import numpy as np
 
-from .._tensor import Tensor, _type_word
-from ..autograd.function import Op
-from ..autograd.grad_mode import no_grad
-from ..autograd.grad_mode import state as _grad_state
-from ._util import broadcast_shapes, promote, xp_of
+from ..._tensor import Tensor, _type_word
+from ...autograd.function import Op
+from ...autograd.grad_mode import no_grad
+from ...autograd.grad_mode import state as _grad_state
+from ...ops._util import broadcast_shapes, promote, xp_of
+from ...ops.elementwise import clamp_min, exp, log, minimum, sigmoid, sign, where
+from ...ops.indexing import MaskedFill
+from ...ops.reduction import LogSoftmax, _softmax_input
+from ...ops.shape import Contiguous, Reshape
 from .activation import logsigmoid, softplus
-from .elementwise import clamp_min, exp, log, minimum, sigmoid, sign, where
-from .indexing import MaskedFill
-from .nn_ops import pairwise_distance
-from .reduction import LogSoftmax, _softmax_input
-from .shape import Contiguous, Reshape
+from .normalization import pairwise_distance
 
 # ----------------------------------------------------------------------------- reductions
 

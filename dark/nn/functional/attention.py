@@ -13,15 +13,15 @@ import warnings
 
 import numpy as np
 
-from .._tensor import Tensor
-from ._util import broadcast_shapes
+from ..._tensor import Tensor
+from ...ops._util import broadcast_shapes
+from ...ops.creation import on_device, zeros
+from ...ops.indexing import masked_fill
+from ...ops.linalg import baddbmm, bmm, matmul
+from ...ops.shape import cat
 from .activation import softmax
-from .creation import on_device, zeros
-from .indexing import masked_fill
-from .linalg import baddbmm, bmm, matmul
-from .nn_ops import _check_tensor, _short_type, dropout, linear
-from .sampling import pad
-from .shape import cat
+from .normalization import _check_tensor, _short_type, dropout, linear
+from .resampling import pad
 
 __all__ = ["multi_head_attention_forward", "scaled_dot_product_attention"]
 
