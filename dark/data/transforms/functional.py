@@ -22,10 +22,11 @@ import numpy as np
 from PIL import Image, ImageEnhance, ImageOps
 
 from ... import _backend
+from ..._kernels.resample import fma
 from ..._tensor import Tensor
 from ...autograd.grad_mode import state as _grad_state
-from ...nn.functional.resampling import _fma, interpolate
-from ...nn.functional.resampling import pad as torch_pad
+from ...nn.functional.padding import pad as torch_pad
+from ...nn.functional.resampling import interpolate
 from ...ops.creation import as_tensor, from_numpy
 from ...ops.indexing import index_select
 
@@ -622,14 +623,14 @@ def _grid_transform(img: Tensor, matrix: list[float], out_width: int, out_height
     base_x = (np.arange(out_width) - out_width * 0.5 + 0.5).astype(np_dtype)[None, :]
     base_y = (np.arange(out_height) - out_height * 0.5 + 0.5).astype(np_dtype)[:, None]
     # torch's bmm of the base grid (x, y, 1) with theta: round(x a) + y b fused, then + c
-    grid_x = _fma(base_y, theta[0, 1], (base_x * theta[0, 0]).astype(np_dtype), np_dtype) \
+    grid_x = fma(base_y, theta[0, 1], (base_x * theta[0, 0]).astype(np_dtype), np_dtype) \
         + theta[0, 2]
-    grid_y = _fma(base_y, theta[1, 1], (base_x * theta[1, 0]).astype(np_dtype), np_dtype) \
+    grid_y = fma(base_y, theta[1, 1], (base_x * theta[1, 0]).astype(np_dtype), np_dtype) \
         + theta[1, 2]
     # grid_sample's unnormalisation (align_corners=False), fused as torch's CPU kernel does
-    ix = xp.asarray(_fma((grid_x + 1).astype(np_dtype), np_dtype.type(width / 2), -0.5,
+    ix = xp.asarray(fma((grid_x + 1).astype(np_dtype), np_dtype.type(width / 2), -0.5,
                          np_dtype))
-    iy = xp.asarray(_fma((grid_y + 1).astype(np_dtype), np_dtype.type(height / 2), -0.5,
+    iy = xp.asarray(fma((grid_y + 1).astype(np_dtype), np_dtype.type(height / 2), -0.5,
                          np_dtype))
     if mode == "nearest":
         taps = ((xp.rint(ix), xp.rint(iy), None),)

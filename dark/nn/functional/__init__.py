@@ -6,8 +6,12 @@ from .attention import *  # noqa: F403
 from .attention import _canonical_mask  # noqa: F401
 from .conv import *  # noqa: F403
 from .ctc import *  # noqa: F403
+from .distance import *  # noqa: F403
+from .dropouts import *  # noqa: F403
+from .linear_maps import *  # noqa: F403
 from .loss import *  # noqa: F403
 from .normalization import *  # noqa: F403
+from .padding import *  # noqa: F403
 from .pooling import *  # noqa: F403
 from .resampling import *  # noqa: F403
 from .sparse import *  # noqa: F403

@@ -19,9 +19,11 @@ from ...ops.creation import on_device, zeros
 from ...ops.indexing import masked_fill
 from ...ops.linalg import baddbmm, bmm, matmul
 from ...ops.shape import cat
+from ._checks import check_tensor
 from .activation import softmax
-from .normalization import _check_tensor, _short_type, dropout, linear
-from .resampling import pad
+from .dropouts import dropout
+from .linear_maps import linear
+from .padding import pad
 
 __all__ = ["multi_head_attention_forward", "scaled_dot_product_attention"]
 
@@ -37,14 +39,14 @@ def _check_sdpa_inputs(query: Tensor, key: Tensor, value: Tensor, attn_mask) -> 
     name = "scaled_dot_product_attention"
     for position, (argument, tensor) in enumerate(
             (("query", query), ("key", key), ("value", value)), start=1):
-        _check_tensor(name, tensor, argument, position)
+        check_tensor(name, tensor, argument, position)
     if attn_mask is not None:
-        _check_tensor(name, attn_mask, "attn_mask", 4)
+        check_tensor(name, attn_mask, "attn_mask", 4)
     if not query.dtype == key.dtype == value.dtype:
         raise RuntimeError(
             f"Expected query, key, and value to have the same dtype, but got query.dtype: "
-            f"{_short_type(query)} key.dtype: {_short_type(key)} and value.dtype: "
-            f"{_short_type(value)} instead.")
+            f"{query.dtype.cpp_name} key.dtype: {key.dtype.cpp_name} and value.dtype: "
+            f"{value.dtype.cpp_name} instead.")
     if not query.device == key.device == value.device:
         raise RuntimeError(
             f"Expected query, key, and value to have the same device type, but got "
@@ -60,11 +62,11 @@ def _check_sdpa_inputs(query: Tensor, key: Tensor, value: Tensor, attn_mask) -> 
         if not (kind == np.bool_ or kind == np.float32 or kind == query._data.dtype):
             raise RuntimeError(
                 f"Expected attn_mask dtype to be bool or float or to match query dtype, but "
-                f"got attn_mask.dtype: {_short_type(attn_mask)} and  query.dtype: "
-                f"{_short_type(query)} instead.")
+                f"got attn_mask.dtype: {attn_mask.dtype.cpp_name} and  query.dtype: "
+                f"{query.dtype.cpp_name} instead.")
     if query._data.dtype.kind != "f":
         raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: float != "
-                           f"{_short_type(key)}")
+                           f"{key.dtype.cpp_name}")
 
 
 def _repeat_heads(query: Tensor, key: Tensor, value: Tensor) -> tuple:

@@ -27,7 +27,7 @@ from ...ops.indexing import MaskedFill
 from ...ops.reduction import LogSoftmax, _softmax_input
 from ...ops.shape import Contiguous, Reshape
 from .activation import logsigmoid, softplus
-from .normalization import pairwise_distance
+from .distance import pairwise_distance
 
 # ----------------------------------------------------------------------------- reductions
 

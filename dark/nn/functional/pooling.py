@@ -17,10 +17,10 @@ import numbers
 import numpy as np
 
 from ... import _parallel
+from ..._kernels.windows import pad_array, window_view
 from ..._tensor import Tensor
 from ...autograd.function import Op
 from ...ops._util import where_or_zero, xp_of
-from .conv import pad_array, window_view
 
 # ----------------------------------------------------------------------------- geometry
 
@@ -493,7 +493,7 @@ def _apply_matrices(xp, x, matrices, transpose: bool):
     return xp.ascontiguousarray(x)
 
 
-def _adaptive_avg_pool(input: Tensor, output_size: tuple, d: int) -> Tensor:
+def adaptive_avg_pool(input: Tensor, output_size: tuple, d: int) -> Tensor:
     spatial = tuple(input.shape[input.dim() - d:])
     output_size = tuple(s if o is None else o for s, o in zip(spatial, output_size))
     if all(o > 0 and s % o == 0 for s, o in zip(spatial, output_size)):
@@ -711,7 +711,7 @@ def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:
     _check_1d("adaptive_avg_pool1d", input, _dims_message("adaptive_avg_pool1d", input)
               if isinstance(input, Tensor) else None)
     size = _adaptive_size("adaptive_avg_pool1d", output_size, 1)
-    return _adaptive_avg_pool(input.unsqueeze(-2), (1,) + size, 2).squeeze(-2)
+    return adaptive_avg_pool(input.unsqueeze(-2), (1,) + size, 2).squeeze(-2)
 
 
 def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
@@ -719,7 +719,7 @@ def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
     None entries keep the input size)."""
     if input.dim() < 3:
         raise ValueError("Input dimension should be at least 3")
-    return _adaptive_avg_pool(input, _adaptive_size("adaptive_avg_pool2d", output_size, 2), 2)
+    return adaptive_avg_pool(input, _adaptive_size("adaptive_avg_pool2d", output_size, 2), 2)
 
 
 def _adaptive_max(d: int, input: Tensor, output_size, return_indices: bool):

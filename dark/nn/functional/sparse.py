@@ -1,29 +1,145 @@
-"""F.embedding_bag: sums, means or maxima of bags of embedding rows, without building the
-(indices, embedding_dim) intermediate's graph.
+"""Sparse functions of dark.nn.functional (PyTorch's name for the family): embedding,
+embedding_bag and one_hot.
 
-One op, ``_EmbeddingBag``, takes the weight (and the per-sample weights) and works on the
-flat indices and the bag of each index. Its backward is written with differentiable ops
-(row gathers and scatter-adds that are each other's adjoints), so it can be differentiated
-again. Gradients are dense: dark has no sparse tensors, so ``sparse=True`` is accepted (and
-checked as torch checks it) but the weight's gradient is a dense tensor, as nn.Embedding's."""
+``embedding`` is one op whose backward adds each gradient row at its index (the adjoint
+gather and scatter-add ops are each other's backward). ``embedding_bag`` takes sums, means
+or maxima of bags of embedding rows without building the (indices, embedding_dim)
+intermediate's graph: one op, ``_EmbeddingBag``, takes the weight (and the per-sample
+weights) and works on the flat indices and the bag of each index; its backward is written
+with differentiable ops (row gathers and scatter-adds that are each other's adjoints), so it
+can be differentiated again. Gradients are dense: dark has no sparse tensors, so
+``sparse=True`` is accepted (and checked as torch checks it) but the weight's gradient is a
+dense tensor, as nn.Embedding's."""
 from __future__ import annotations
 
 import numpy as np
 
+from ..._backend import array_module
 from ..._tensor import Tensor
 from ...autograd.function import Op
 from ...autograd.grad_mode import no_grad
-from ...ops._util import xp_of
 from ...ops.indexing import IndexGrad, _accumulate
-from .normalization import _Embedding, _embedding_renorm, _EmbeddingGrad, _type_name
+from ._checks import check_tensor
 
-__all__ = ["embedding_bag"]
+__all__ = ["embedding", "embedding_bag", "one_hot"]
+
+# ----------------------------------------------------------------------------- embedding
+
+
+class _Embedding(Op):
+    """The rows of weight at ``indices``; the gradient sums over repeated indices (times a
+    constant ``scale`` per index: 0 at padding_idx, 1 / count with scale_grad_by_freq)."""
+
+    node_name = "EmbeddingBackward0"
+
+    @staticmethod
+    def forward(ctx, weight, indices, scale=None):
+        ctx.indices, ctx.scale, ctx.rows = indices, scale, weight.shape[0]
+        return array_module(weight).take(weight, indices, axis=0)
+
+    @staticmethod
+    def backward(ctx, grad):
+        if ctx.scale is not None:
+            grad = grad * Tensor._make(ctx.scale)
+        return _EmbeddingGrad.apply(grad, indices=ctx.indices, rows=ctx.rows)
+
+
+class _EmbeddingGrad(Op):
+    """Rows of zeros with each gradient row added at its index."""
+
+    node_name = "EmbeddingDenseBackward0"
+
+    @staticmethod
+    def forward(ctx, grad, indices, rows):
+        ctx.indices = indices
+        width = grad.shape[-1]
+        out = array_module(grad).zeros((rows, width), dtype=grad.dtype)
+        _accumulate(out, None, (indices.reshape(-1),), grad.reshape(-1, width))
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return _Embedding.apply(grad, indices=ctx.indices)
+
+
+def _embedding_renorm(weight: Tensor, indices, max_norm: float, norm_type: float) -> None:
+    """Rescale (in place) the rows used whose norm exceeds max_norm to norm max_norm."""
+    xp = weight._xp()
+    rows = xp.unique(indices)
+    values = weight._data[rows]
+    norms = xp.linalg.norm(values, ord=norm_type, axis=1)
+    scale = xp.where(norms > max_norm, max_norm / (norms + 1e-7), 1).astype(values.dtype)
+    weight._data[rows] = values * scale[:, None]
+    weight._bump_version()
+
+
+def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
+              max_norm: float | None = None, norm_type: float = 2.0,
+              scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
+    """The rows of weight (num_embeddings, embedding_dim) at the int64/int32 indices input
+    (*) -> (*, embedding_dim). No gradient flows to row ``padding_idx``; ``max_norm``
+    renormalizes the rows used, in place. Gradients are dense (``sparse`` is accepted)."""
+    check_tensor("embedding", input, "input", 1)
+    check_tensor("embedding", weight, "weight", 2)
+    rows = weight.shape[0] if weight.ndim else 0
+    if padding_idx is not None:
+        if padding_idx > 0 and padding_idx >= rows:
+            raise AssertionError("Padding_idx must be within num_embeddings")
+        if padding_idx < 0:
+            if padding_idx < -rows:
+                raise AssertionError("Padding_idx must be within num_embeddings")
+            padding_idx = rows + padding_idx
+    indices = input._data
+    if indices.dtype not in (np.int64, np.int32):
+        raise RuntimeError(f"Expected tensor for argument #1 'indices' to have one of the "
+                           f"following scalar types: Long, Int; but got "
+                           f"dark.{input.dtype.scalar_name}Tensor instead (while checking "
+                           f"arguments for embedding)")
+    if weight.ndim != 2:
+        raise RuntimeError("'weight' must be 2-D")
+    if indices.size and bool(((indices < 0) | (indices >= rows)).any()):
+        raise IndexError("index out of range in self")
+    if max_norm is not None:
+        with no_grad():
+            _embedding_renorm(weight, indices, max_norm, norm_type)
+    scale = None
+    if (padding_idx is not None or scale_grad_by_freq) and weight.requires_grad:
+        xp = weight._xp()
+        scale = xp.ones(indices.shape, dtype=weight._data.dtype)
+        if scale_grad_by_freq:
+            counts = xp.bincount(indices.reshape(-1), minlength=rows)
+            scale /= counts[indices]
+        if padding_idx is not None:
+            scale[indices == padding_idx] = 0
+        scale = scale[..., None]
+    return _Embedding.apply(weight, indices=indices, scale=scale)
+
+
+def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
+    """int64 (*, num_classes) with a 1 at each value of the int64 tensor (*); num_classes=-1
+    takes the largest value + 1."""
+    if tensor._data.dtype != np.int64:
+        raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
+    values = tensor._data
+    xp = tensor._xp()
+    if values.size == 0:
+        if num_classes <= 0:
+            raise RuntimeError("Can not infer total number of classes from empty tensor.")
+    else:
+        if int(values.min()) < 0:
+            raise RuntimeError("Class values must be non-negative.")
+        largest = int(values.max())
+        if num_classes == -1:
+            num_classes = largest + 1
+        elif num_classes <= largest:
+            raise RuntimeError("Class values must be smaller than num_classes.")
+    classes = xp.arange(num_classes, dtype=np.int64)
+    return Tensor._make((values[..., None] == classes).astype(np.int64))
+
+
+# ----------------------------------------------------------------------------- embedding_bag
 
 _MODES = {"sum": 0, "mean": 1, "max": 2}
-
-
-def _constant(array) -> Tensor:
-    return Tensor._make(array)
 
 
 class _EmbeddingBag(Op):
@@ -35,7 +151,7 @@ class _EmbeddingBag(Op):
     @staticmethod
     def forward(ctx, weight, per_sample_weights, indices, bag, bags, mode, scale,
                 positions, total):
-        xp = xp_of(weight)
+        xp = array_module(weight)
         width = weight.shape[1]
         ctx.indices, ctx.bag, ctx.mode, ctx.scale = indices, bag, mode, scale
         ctx.positions, ctx.total, ctx.rows = positions, total, weight.shape[0]
@@ -75,7 +191,7 @@ class _EmbeddingBag(Op):
                                            key=(ctx.positions,))
         if need_weight:
             if ctx.scale is not None:
-                rows_grad = rows_grad * _constant(ctx.scale[:, None])
+                rows_grad = rows_grad * Tensor._make(ctx.scale[:, None])
             if per_sample_weights is not None:
                 rows_grad = rows_grad * _Embedding.apply(per_sample_weights.unsqueeze(-1),
                                                          indices=ctx.positions)
@@ -118,9 +234,9 @@ def _bag_max(ctx, xp, weight, indices, bag, bags):
 
 
 def _bag_max_backward(ctx, grad):
-    xp = xp_of(ctx.argmax_rows)
+    xp = array_module(ctx.argmax_rows)
     width = ctx.argmax_rows.shape[1]
-    grad = grad * _constant(ctx.nonempty[:, None].astype(grad._data.dtype))
+    grad = grad * Tensor._make(ctx.nonempty[:, None].astype(grad._data.dtype))
     columns = xp.broadcast_to(xp.arange(width), ctx.argmax_rows.shape)
     return IndexGrad.apply(grad, shape=(ctx.rows, width), key=(ctx.argmax_rows, columns))
 
@@ -128,7 +244,7 @@ def _bag_max_backward(ctx, grad):
 def _index_type_error(tensor: Tensor) -> RuntimeError:
     return RuntimeError(
         "Expected tensor for argument #1 'indices' to have one of the following scalar types: "
-        f"Long, Int; but got dark.{_type_name(tensor)}Tensor instead (while checking "
+        f"Long, Int; but got dark.{tensor.dtype.scalar_name}Tensor instead (while checking "
         "arguments for embedding_bag)")
 
 
@@ -194,7 +310,7 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None,
     if weight._data.dtype.kind != "f":
         raise RuntimeError(
             "Expected tensor for argument #1 'weight' to have one of the following scalar "
-            f"types: Half, BFloat16, Float, Double; but got dark.{_type_name(weight)}Tensor "
+            f"types: Half, BFloat16, Float, Double; but got dark.{weight.dtype.scalar_name}Tensor "
             "instead (while checking arguments for embedding_bag)")
     if max_norm is not None:
         with no_grad():
@@ -207,8 +323,9 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None,
     if per_sample_weights is not None and per_sample_weights.dtype != weight.dtype:
         raise RuntimeError(
             "Expected tensor for argument #1 'weight' to have the same type as tensor for "
-            f"argument #1 'per_sample_weights'; but type dark.{_type_name(weight)}Tensor does "
-            f"not equal dark.{_type_name(per_sample_weights)}Tensor (while checking "
+            "argument #1 'per_sample_weights'; but type "
+            f"dark.{weight.dtype.scalar_name}Tensor does not equal "
+            f"dark.{per_sample_weights.dtype.scalar_name}Tensor (while checking "
             "arguments for embedding_bag)")
     return _bags(input, weight, offsets_array, scale_grad_by_freq, mode, per_sample_weights,
                  include_last_offset, padding_idx)
