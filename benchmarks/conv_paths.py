@@ -19,8 +19,8 @@ import time
 import numpy as np
 
 import dark
+import dark._kernels.conv as conv_ops
 import dark._kernels.conv_fourier as conv_fourier
-import dark.nn.functional.conv as conv_ops
 
 try:
     import torch

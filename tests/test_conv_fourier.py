@@ -7,9 +7,9 @@ from harness import check_case, ids, requires_torch, torch
 from test_nn_conv import CASES
 
 import dark
+import dark._kernels.conv as conv_ops
 import dark._kernels.conv_fourier as conv_fourier
-import dark.nn.functional.conv as conv_ops
-from dark.nn.functional.conv import fourier
+from dark._kernels.conv import fourier
 
 
 @pytest.fixture

@@ -315,7 +315,7 @@ def test_relu_backward_zeroes_nan_and_inf_gradients_like_torch(dtype, device):
 
 
 def test_where_or_zero_matches_where():
-    from dark.ops._util import where_or_zero
+    from dark._kernels.elementwise import where_or_zero
 
     rng = np.random.default_rng(1)
     for dtype in ("float16", "float32", "float64", "int32", "int64", "uint8"):

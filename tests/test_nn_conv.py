@@ -75,7 +75,7 @@ def test_conv2d_flat_path_chunks(monkeypatch, device, chunk, options, channels, 
     torch's output and gradients (float64); 16 channels of a 3x2 kernel make 96 rows, where
     the CPU forward takes the positions-first product; the weight's gradient as one product
     per chunk or per sample (on the CPU)."""
-    import dark.nn.functional.conv as conv_ops
+    import dark._kernels.conv as conv_ops
 
     monkeypatch.setattr(conv_ops, "_CHUNK_ENTRIES", chunk)
     monkeypatch.setattr(conv_ops, "_PER_SAMPLE_PRODUCT", 1 << 30 if per_sample else 0)

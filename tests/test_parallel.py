@@ -199,9 +199,9 @@ def test_pool_and_relu_split_over_threads_give_the_same_values(threads, monkeypa
     """Large enough for parts in two threads (_parallel.split; ReLU's bound lowered to
     split it too); the values and gradients equal the whole-array computation's bit for
     bit."""
-    from dark.ops import _util
+    from dark._kernels import elementwise
 
-    monkeypatch.setattr(_util, "_ELEMENTWISE_PART_ENTRIES", 1 << 17)
+    monkeypatch.setattr(elementwise, "_ELEMENTWISE_PART_ENTRIES", 1 << 17)
     calls = []
     original = _parallel.map_ranges
     monkeypatch.setattr(_parallel, "map_ranges",
@@ -246,7 +246,7 @@ def test_pool_and_relu_of_nans_ties_and_infs_give_torchs_values():
 
 
 def test_in_parts_falls_back_to_one_call_for_strided_arrays(threads):
-    from dark.ops._util import in_parts
+    from dark._kernels.elementwise import in_parts
 
     values = np.arange(2 * 400_000, dtype=np.float32).reshape(2, -1)[:, ::2]
     out = np.empty(values.shape, dtype=np.float32)

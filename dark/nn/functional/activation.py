@@ -13,11 +13,12 @@ import warnings
 
 import numpy as np
 
+from ..._backend import array_module, wrap_dim
 from ..._tensor import Tensor, _type_word
 from ...autograd.function import Op
 from ...autograd.grad_mode import state as _grad_state
 from ...ops import elementwise as _elementwise
-from ...ops._util import check_scalar, wrap_dim, xp_of
+from ...ops._util import check_scalar
 from ...ops.elementwise import erf, erf_array, exp, sigmoid, tanh, where
 from ...ops.elementwise import relu as _relu
 from ...ops.reduction import log_softmax as _log_softmax
@@ -59,7 +60,7 @@ class _Activation(Op):
 
     @classmethod
     def forward(cls, ctx, a, **params):
-        xp = xp_of(a)
+        xp = array_module(a)
         with _quiet(xp):
             out = _typed(cls.compute(xp, a, **params), a)
         ctx.params = params
@@ -302,7 +303,7 @@ class Gelu(Op):
 
     @staticmethod
     def forward(ctx, a, approximate):
-        xp = xp_of(a)
+        xp = array_module(a)
         ctx.approximate = approximate
         if approximate == "tanh":
             inner = (a + a * a * a * _GELU_CUBIC) * _SQRT_2_OVER_PI

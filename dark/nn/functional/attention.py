@@ -13,8 +13,8 @@ import warnings
 
 import numpy as np
 
+from ..._backend import broadcast_shapes
 from ..._tensor import Tensor
-from ...ops._util import broadcast_shapes
 from ...ops.creation import on_device, zeros
 from ...ops.indexing import masked_fill
 from ...ops.linalg import baddbmm, bmm, matmul

@@ -13,9 +13,10 @@ import numbers
 
 import numpy as np
 
+from ..._backend import array_module
+from ..._kernels import matmul
 from ..._tensor import Tensor
 from ...autograd.function import Op
-from ...ops._util import matmul, xp_of
 from ...ops.elementwise import where
 
 __all__ = ["ctc_loss"]
@@ -43,7 +44,7 @@ class _CtcLoss(Op):
 
     @staticmethod
     def forward(ctx, log_probs, labels, input_lengths, target_lengths, zero_infinity):
-        xp = xp_of(log_probs)
+        xp = array_module(log_probs)
         steps, batch, _ = log_probs.shape
         width = labels.shape[1]  # 2 * longest target + 1
         positions = xp.arange(width)
@@ -99,7 +100,7 @@ class _CtcLossGrad(Op):
     def forward(ctx, grad, log_probs, saved):
         (labels, input_lengths, target_lengths, alpha, nll, skip, emissions,
          zero_infinity) = saved
-        xp = xp_of(log_probs)
+        xp = array_module(log_probs)
         steps, batch, classes = log_probs.shape
         width = labels.shape[1]
         neg_inf = xp.asarray(-np.inf, dtype=log_probs.dtype)

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import math
 
+from ..._kernels import matmul
 from ..._tensor import Tensor
 from ...autograd.function import Op
 from ...autograd.grad_mode import state as _grad_state
-from ...ops._util import matmul
 from ...ops.linalg import _product, einsum
 from ...ops.shape import Contiguous, Reshape, TransposeMatrix, UnsafeView, _viewable
 from ._checks import check_tensor

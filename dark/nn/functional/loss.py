@@ -17,11 +17,12 @@ import warnings
 
 import numpy as np
 
+from ..._backend import array_module, broadcast_shapes
 from ..._tensor import Tensor, _type_word
 from ...autograd.function import Op
 from ...autograd.grad_mode import no_grad
 from ...autograd.grad_mode import state as _grad_state
-from ...ops._util import broadcast_shapes, promote, xp_of
+from ...ops._util import promote
 from ...ops.elementwise import clamp_min, exp, log, minimum, sigmoid, sign, where
 from ...ops.indexing import MaskedFill
 from ...ops.reduction import LogSoftmax, _softmax_input
@@ -121,7 +122,7 @@ class _ElementwiseLoss(Op):
     @classmethod
     def forward(cls, ctx, x, t, reduction="mean", **params):
         x, t, _ = promote(x, t)
-        xp = xp_of(x)
+        xp = array_module(x)
         with _quiet(xp):
             loss = cls.compute(xp, x, t, **params)
         if loss.dtype != x.dtype:
@@ -388,7 +389,7 @@ class NllLoss(Op):
 
     @staticmethod
     def forward(ctx, log_probs, target, weight, ignore_index, reduction):
-        xp = xp_of(log_probs)
+        xp = array_module(log_probs)
         classes = log_probs.shape[0 if log_probs.ndim == 1 else 1]
         safe, target_weight, all_valid, valid = _target_weights(
             xp, target, weight, ignore_index, classes, log_probs.dtype)
@@ -408,7 +409,7 @@ class NllLoss(Op):
 
     @staticmethod
     def backward(ctx, grad):
-        xp = xp_of(ctx.safe)
+        xp = array_module(ctx.safe)
         dtype, target_weight = ctx.dtype, ctx.target_weight
         mean = ctx.reduction == "mean"
         if not _grad_state.enabled:  # the common path: one raw scatter
@@ -453,7 +454,7 @@ class _DivScalar(Op):
     @staticmethod
     def forward(ctx, a, other):
         ctx.other = other
-        with _quiet(xp_of(a)):
+        with _quiet(array_module(a)):
             return a / a.dtype.type(other)
 
     @staticmethod
@@ -526,7 +527,7 @@ def _nll_loss_nd(input: Tensor, target: Tensor, weight, ignore_index: int,
     shape = (batch, classes, 1, numel // (batch * classes)) if numel else (batch, classes, 0, 0)
     if not input._data.flags.c_contiguous:
         input = Contiguous.apply(input)
-    target_array = (xp_of(target_array).ascontiguousarray(target_array).reshape(
+    target_array = (array_module(target_array).ascontiguousarray(target_array).reshape(
         (batch, 1, target_numel // batch) if target_numel else (batch, 0, 0)))
     loss = NllLoss2d.apply(Reshape.apply(input, shape=shape), target=target_array,
                            weight=weight, ignore_index=ignore_index, reduction=reduction)
@@ -586,7 +587,7 @@ def _smoothed(loss, log_probs, target, weight, ignore_index, reduction, label_sm
     if reduction == "mean":
         kept = ~ignored
         total = kept.sum() if weight is None else weight._data[target._data[kept]].sum()
-        total = Tensor._make(xp_of(kept).asarray(total))
+        total = Tensor._make(array_module(kept).asarray(total))
         smooth = smooth.sum() / total
     elif reduction == "sum":
         smooth = smooth.sum()
@@ -613,7 +614,7 @@ def _probability_cross_entropy(input, target, weight, ignore_index, reduction,
                                f"{label_smoothing:g}")
         target = target * (1 - label_smoothing) + label_smoothing / classes
     input, axis = _softmax_input("log_softmax", input, class_dim, None)
-    with _quiet(xp_of(input._data)):  # a -inf logit times a 0 probability: NaN, as torch
+    with _quiet(array_module(input._data)):  # a -inf logit times a 0 probability: NaN, as torch
         terms = LogSoftmax.apply(input, axis=axis) * target
     if weight is not None:
         terms = terms * weight.reshape((classes,) + (1,) * (input.dim() - class_dim - 1))
@@ -640,7 +641,7 @@ def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None,
                       "with the KL div math definition.'mean' will be changed to behave the "
                       "same as 'batchmean' in the next major release.", stacklevel=2)
     # 0 * -inf (a 0 probability), inf - inf in the sum: NaN, silently as torch
-    with _quiet(xp_of(input._data)):
+    with _quiet(array_module(input._data)):
         if log_target:
             loss = exp(target) * (target - input)
         else:
@@ -824,7 +825,7 @@ def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float =
         hinge = hinge * hinge
     if weight is not None:
         hinge = hinge * weight[index]
-    is_target = index == Tensor._make(xp_of(index._data).arange(classes))
+    is_target = index == Tensor._make(array_module(index._data).arange(classes))
     loss = where(is_target, 0.0, hinge).sum(1) / classes
     if input.dim() < 2 and reduction == "none":
         loss = loss.reshape(target.shape)

@@ -1,0 +1,77 @@
+"""Elementwise passes in parts in dark's threads: ReLU's forward and backward, and the
+masked select (``where_or_zero``) of pooling's and threshold's backward."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _parallel
+
+
+def where_or_zero(xp, keep, values, out=None):
+    """``values`` where ``keep``, else 0 (a NaN or inf in ``values`` where not kept gives 0,
+    as PyTorch's threshold/pooling backward). On numpy it is an integer product of values'
+    bits with keep: np.where branches per element and runs several times slower on the
+    irregular masks of ReLU and max pooling. ``out``: an array of values' shape and dtype to
+    write into."""
+    if xp is np and values.dtype.kind in "fiu" and values.shape == keep.shape:
+        bits = np.dtype(f"i{values.dtype.itemsize}")
+        target = np.empty(values.shape, dtype=bits) if out is None else out.view(bits)
+
+        def select(keep, values, out):  # the bits times 0 or 1: one pass, out written once
+            np.multiply(values, keep, out=out)
+
+        in_parts(select, target, keep, values.view(bits))
+        return target.view(values.dtype) if out is None else out
+    result = xp.where(keep, values, xp.zeros((), dtype=values.dtype))
+    if out is None:
+        return result
+    out[...] = result
+    return out
+
+
+def positive_or_zero(xp, output, grad):
+    """``grad`` where not ``output`` <= 0, else 0: ReLU's backward (PyTorch's
+    threshold_backward, which passes the gradient of a NaN output), in parts in dark's
+    threads on the CPU. ``output`` is a ReLU's, never below zero, so "not <= 0" is "!= 0";
+    the select is an integer product of grad's bits with that mask: two passes, and a NaN or
+    inf gradient where the output is 0 still gives 0."""
+    if xp is not np or grad.dtype.kind != "f" or grad.shape != output.shape:
+        return where_or_zero(xp, ~(output <= 0), grad)
+    bits = np.dtype(f"i{grad.dtype.itemsize}")
+    target = np.empty(grad.shape, dtype=bits)
+
+    def select(output, grad, out):
+        np.multiply(grad, np.not_equal(output, 0), out=out)
+
+    in_parts(select, target, output, grad.view(bits))
+    return target.view(grad.dtype)
+
+
+def relu_forward(xp, a):
+    """max(a, 0), in parts in dark's threads on the CPU."""
+    if xp is not np:
+        return xp.maximum(a, 0)
+    out = np.empty(a.shape, dtype=np.result_type(a, 0))
+    in_parts(lambda a, out: np.maximum(a, 0, out=out), out, a)
+    return out
+
+
+# A few elementwise passes are bound by the memory's bandwidth, which a second thread barely
+# raises: below this many entries the handoffs to the threads cost about what they save, and
+# the pass runs whole (benchmarks/mnist_epoch.py times the steps where it matters).
+_ELEMENTWISE_PART_ENTRIES = 1 << 20
+
+
+def in_parts(function, out, *arrays) -> None:
+    """``function(*arrays, out=out)`` of an elementwise numpy function, on ranges of the
+    flattened arrays in dark's threads when all are C-contiguous and large (a whole call
+    otherwise)."""
+    if not (out.flags.c_contiguous and all(a.flags.c_contiguous for a in arrays)):
+        function(*arrays, out=out)
+        return
+    flat_out = out.reshape(-1)
+    flat = [a.reshape(-1) for a in arrays]
+    _parallel.map_ranges(lambda start, stop: function(*(a[start:stop] for a in flat),
+                                                       out=flat_out[start:stop]),
+                         _parallel.split(flat_out.size, flat_out.size,
+                                         _ELEMENTWISE_PART_ENTRIES))
