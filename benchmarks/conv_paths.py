@@ -1,5 +1,5 @@
 """dark's two CPU paths for a stride-1 2-D convolution, im2col and Fourier, against each other
-and against PyTorch: the measurements behind the choice in dark/ops/conv.py (``fourier``).
+and against PyTorch: the measurements behind the choice in dark/_kernels/conv.py (``fourier``).
 
     python benchmarks/conv_paths.py [--repeats 7] [--threads N]
 

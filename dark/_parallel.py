@@ -8,8 +8,8 @@ runs the independent parts of such an op (chunks of the batch) in a pool of
 ``get_num_threads()`` threads, each with its own passes and matmuls: numpy releases the GIL
 in all of them. Meanwhile BLAS is held to one thread: its own threads spin-wait for work
 and would take the cores the pool needs (splitting only the copies over a pool, BLAS left
-at two threads, made the MNIST CNN step no faster; the fwd+bwd of its second conv went from
-17 to 19 ms, and with BLAS held to one thread to 11.5 ms). For the same reason dark's
+on its own threads, made the MNIST CNN step no faster; with BLAS held to one thread it ran
+clearly faster). For the same reason dark's
 products (``matmul``) are held to one thread, or split over the pool when large, while the
 pool is in use; in a program without parallel ops they keep the BLAS's own threads.
 
@@ -142,8 +142,8 @@ def set_num_threads(num_threads: int) -> None:
 
 class _Worker:
     """A pool thread that runs one task at a time, handed over and back by two locks: the
-    quickest handoff of the threading module (ThreadPoolExecutor's queue and futures added
-    about 150 us to each parallel matmul here)."""
+    quickest handoff of the threading module (ThreadPoolExecutor's queue and futures cost
+    more on each parallel matmul)."""
 
     def __init__(self):
         self._go, self._done = threading.Lock(), threading.Lock()
@@ -246,12 +246,11 @@ def matmul(a, b, out=None):
 
     Every matrix product of dark's CPU ops comes here. A multi-threaded BLAS call leaves the
     BLAS's threads spin-waiting for ~0.1 s (OpenBLAS's thread timeout), fighting the pool's
-    threads for the cores: with the MNIST CNN step's linear layers left to OpenBLAS's two
-    threads, the parallel convolutions made the step 20% slower instead of 25% faster. The
-    BLAS's spinning threads take a product over faster than the pool's (a handoff there costs
-    ~75 us), so a program without parallel ops (an MLP) keeps them: the example's MLP at
-    batch 64 took 3.0 s an epoch with them, 3.4 s held to one thread, 3.5-3.8 s split over
-    the pool (torch 2.2 s)."""
+    threads for the cores: with the MNIST CNN step's linear layers left to OpenBLAS's
+    threads, the parallel convolutions made the step slower instead of faster. The BLAS's
+    spinning threads take a product over faster than the pool's (a handoff there costs
+    more), so a program without parallel ops (an MLP) keeps them: the MLP of
+    benchmarks/mnist_epoch.py runs fastest that way, ahead of one thread and of the pool."""
     if not _blas_control() or time.monotonic() - _last_parallel > POOL_IN_USE_SECONDS:
         return numpy_matmul(a, b, out=out)
     threads = workers()
@@ -288,7 +287,7 @@ def matmul(a, b, out=None):
 
 
 # Entries of work below which handing a part to another thread costs more than it saves (a
-# handoff is ~50-100 us here; a pass over 2**17 float32 entries ~30-60 us).
+# handoff takes about as long as a pass over this many float32 entries).
 MIN_PART_ENTRIES = 1 << 17
 
 

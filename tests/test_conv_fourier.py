@@ -1,4 +1,4 @@
-"""The Fourier path of 2-D convolutions (dark/ops/conv_fourier.py): which convolutions take
+"""The Fourier path of 2-D convolutions (dark/_kernels/conv_fourier.py): which convolutions take
 it, and, with it forced on, the op table's convolutions (forward, gradcheck, gradgradcheck,
 torch parity) and torch's outputs and gradients for many geometries, in chunks."""
 import numpy as np

@@ -1,7 +1,7 @@
 """F.ctc_loss and nn.CTCLoss against torch: losses and torch's gradients (which are not the
-derivative for arbitrary log_probs, see dark/ops/ctc.py) for padded and concatenated targets,
-blank positions, repeated labels, empty targets, impossible alignments and zero_infinity;
-gradcheck through log_softmax, where torch's gradient is the true one; errors."""
+derivative for arbitrary log_probs, see dark/nn/functional/ctc.py) for padded and
+concatenated targets, blank positions, repeated labels, empty targets, impossible alignments
+and zero_infinity; gradcheck through log_softmax, where torch's gradient is the true one; errors."""
 import numpy as np
 import pytest
 from harness import LIBS, error_of, requires_torch, torch

@@ -58,12 +58,11 @@ def col2im(xp, columns, spatial: tuple, padding: tuple, stride: tuple, dilation:
 
 # The im2col buffers are filled and used a few samples at a time, this many entries (16 MB of
 # float32) at most, in each thread: a buffer is consumed while still in the cache, and the
-# memory held stays bounded for any batch. Measured on the MNIST CNN step with two threads
-# (each a chunk at a time): batch 64 20.6 ms (2**21), 19.7 ms (2**22), 20.0 ms (2**23);
-# batch 256 72 / 66 / 67 ms; smaller chunks (2**17 to 2**20) were slower still.
+# memory held stays bounded for any batch. Both larger and smaller chunks made the MNIST CNN
+# step slower (benchmarks/mnist_epoch.py --models cnn times it).
 _CHUNK_ENTRIES = 1 << 22
-# A chunk handed to another thread costs a handoff (~50-100 us here): smaller work than this
-# (1 MB of float32 columns) runs whole in the calling thread.
+# A chunk handed to another thread costs a handoff (dark._parallel's): smaller work than
+# this (1 MB of float32 columns) runs whole in the calling thread.
 _MIN_PART_ENTRIES = 1 << 18
 
 
@@ -225,9 +224,9 @@ def _flat(x_shape, kernel, stride, padding, dilation, groups):
 
 
 # From this many rows (C_in * prod(kernel)) on, the CPU forward computes the product as
-# columns.T @ weight.T, positions by channels: OpenBLAS runs that shape 20-30% faster (MNIST
-# CNN conv2, 400 rows: 1.29 -> 1.00 ms per 16 samples), which outweighs transposing the result
-# back to channels first; with few rows (conv1, 25) the transpose costs more than it saves.
+# columns.T @ weight.T, positions by channels: OpenBLAS runs that shape faster (the MNIST
+# CNN's conv2, 400 rows), which outweighs transposing the result back to channels first;
+# with few rows (conv1, 25) the transpose costs more than it saves.
 _POSITIONS_FIRST_ROWS = 64
 
 
@@ -299,9 +298,9 @@ def conv_input_grad(xp, grad_output, weight, spatial, stride, padding, dilation,
 
 # A weight gradient with fewer entries than this per group (C_in/groups * prod(kernel) rows
 # by C_out/groups) is a product too thin for OpenBLAS over a long sum: as one
-# (rows, n * L) @ (n * L, C_out) call it ran no faster in two threads than in one (MNIST
-# conv1, 25 x 16: 0.49 ms alone, 1.04 ms for two at once); per sample and summed, 0.32 ms
-# and 0.37 ms. Wider products (conv2, 400 x 32) run as fast or faster in one call.
+# (rows, n * L) @ (n * L, C_out) call it runs no faster in two threads than in one (the
+# MNIST CNN's conv1, 25 x 16), where per sample and summed it does. Wider products (conv2,
+# 400 x 32) run as fast or faster in one call.
 _PER_SAMPLE_PRODUCT = 2048
 
 

@@ -13,10 +13,10 @@ Against im2col, the channel product has fewer multiply-adds: Hp * (Wp/2 + 1) fre
 (C_in + C_out) * (Hp + Wp) per position, and the weight's spectrum, F * C_in * C_out
 complex entries, is large. ``conv.fourier`` takes this path where ``Fourier.cost`` is clearly
 below ``Fourier.direct_cost``: 5x5 and 7x7 kernels on small planes with a few dozen channels
-(the MNIST CNN's conv2, 16 -> 32 channels at 5x5: fwd+bwd 10.0 -> 5.0 ms at batch 64), not
-3x3 kernels, one input channel (conv1) or many channels at a small batch. The results match
-im2col's to float rounding (~1e-6 of the largest entry in float32): each output is a sum of
-the same terms, in another order.
+(the MNIST CNN's conv2, 16 -> 32 channels at 5x5), not 3x3 kernels, one input channel
+(conv1) or many channels at a small batch. The results match im2col's to float rounding
+(~1e-6 of the largest entry in float32): each output is a sum of the same terms, in another
+order.
 
 The backward uses the same spectra: the input's gradient is G(f) @ W(f), transformed back
 over the padded plane and cropped; the weight's is the sum over the samples of
@@ -181,12 +181,13 @@ class Fourier:
         return positions * rows * self.out_channels * (1 + COLUMN_PASS / self.out_channels)
 
 
-# The weights of the two costs above, fitted to 22 convolutions timed on this project's
-# 2-core machine (forward and backward, both paths, 2 threads; benchmarks/conv_paths.py):
-# with them the cheaper estimate picked the faster path in all 22. Fourier won by 1.1-2.1x
-# with 5x5 and 7x7 kernels on planes up to 32x32 (the MNIST CNN's conv2: 10.0 -> 5.0 ms at
-# batch 64) and lost by 1.03-4.6x with 3x3 kernels, with one input channel, and with 128
-# channels at batch 8. FOURIER_MARGIN asks for a clear win.
+# The weights of the two costs above are fitted to the convolutions of
+# benchmarks/conv_paths.py, timed forward and backward on both paths in dark's threads, so
+# that the cheaper estimate picks the faster path; that benchmark prints the times and how
+# often dark's choice was the faster one (refit the weights where it is often wrong). The
+# Fourier path wins with 5x5 and 7x7 kernels on small planes, and loses with 3x3 kernels,
+# with one input channel, and with many channels at a small batch. FOURIER_MARGIN asks for a
+# clear win.
 WEIGHT_PASS = 320
 COLUMN_PASS = 32
 FOURIER_MARGIN = 0.9

@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 
 from ..._backend import array_module, wrap_dim
-from ..._tensor import Tensor, _type_word
+from ..._tensor import Tensor
 from ...autograd.function import Op
 from ...autograd.grad_mode import state as _grad_state
 from ...ops import elementwise as _elementwise
@@ -31,7 +31,7 @@ def _check_float(input: Tensor, kernel: str) -> None:
     """torch's kernels for smooth activations refuse integer and bool tensors."""
     if input._data.dtype.kind not in "fc":
         raise NotImplementedError(f'"{kernel}" not implemented for '
-                                  f"'{_type_word(input.dtype)}'")
+                                  f"'{input.dtype.scalar_name}'")
 
 
 def _quiet(xp):
@@ -187,7 +187,7 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
                            f"ndim = {weight._data.ndim}")
     if input._data.dtype != weight._data.dtype:
         raise RuntimeError(f"prelu: Type promoting not supported. Got "
-                           f"{_type_word(input.dtype)} and {_type_word(weight.dtype)}")
+                           f"{input.dtype.scalar_name} and {weight.dtype.scalar_name}")
     count = weight.numel()
     if count != 1:
         channels = input.shape[1] if input.dim() >= 2 else 1
@@ -495,7 +495,7 @@ def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
     if lambd < 0:
         limit = np.finfo(input._data.dtype).max
         raise RuntimeError(f"lambda must be in range [0, {limit:g}] for input dtype "
-                           f"{_type_word(input.dtype)}, but found {lambd:g}")
+                           f"{input.dtype.scalar_name}, but found {lambd:g}")
     return Softshrink.apply(input, lambd=lambd)
 
 

@@ -190,11 +190,6 @@ def expand_param(name: str, value, d: int, what: str = "the convolution dimensio
     return values
 
 
-def _type_name(tensor: Tensor) -> str:
-    return {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
-            "int32": "Int", "bool": "Bool"}.get(tensor.dtype.name, tensor.dtype.name)
-
-
 def _check_input_dims(name: str, input: Tensor, d: int) -> bool:
     """True when the input is batched; torch's error for a wrong number of dims."""
     if not isinstance(input, Tensor):
@@ -214,12 +209,11 @@ def _check_common(input: Tensor, weight: Tensor, bias, d: int, stride, padding, 
                            f"{input.dim()}-dimensional input of size {list(input.shape)} "
                            "instead")
     if input.dtype != weight.dtype:
-        raise RuntimeError(f"Input type (dark.{_type_name(input)}Tensor) and weight type "
-                           f"(dark.{_type_name(weight)}Tensor) should be the same")
+        raise RuntimeError(f"Input type (dark.{input.dtype.scalar_name}Tensor) and weight type "
+                           f"(dark.{weight.dtype.scalar_name}Tensor) should be the same")
     if bias is not None and bias.dtype != input.dtype:
-        raise RuntimeError(f"Input type ({input.dtype.name.replace('float32', 'float')}) and "
-                           f"bias type ({bias.dtype.name.replace('float32', 'float')}) "
-                           "should be the same")
+        raise RuntimeError(f"Input type ({input.dtype.cpp_name}) and bias type "
+                           f"({bias.dtype.cpp_name}) should be the same")
     if any(s <= 0 for s in stride):
         raise RuntimeError("non-positive stride is not supported")
     if any(p < 0 for p in padding):

@@ -178,9 +178,8 @@ def _check_arguments(log_probs, targets, input_lengths, target_lengths, blank):
             "targets, Tensor input_lengths, Tensor target_lengths, int blank = 0, int "
             "reduction = at::Reduction::Mean, bool zero_infinity = False)")
     if log_probs._data.dtype not in (np.float32, np.float64):
-        word = {"int64": "Long", "int32": "Int", "float16": "Half", "bool": "Bool"}.get(
-            log_probs._data.dtype.name, log_probs._data.dtype.name)
-        raise NotImplementedError(f"\"ctc_loss_cpu\" not implemented for '{word}'")
+        raise NotImplementedError("\"ctc_loss_cpu\" not implemented for "
+                                  f"'{log_probs.dtype.scalar_name}'")
 
 
 def _padded_labels(xp, targets, target_lengths, batch: int, blank: int):

@@ -18,7 +18,7 @@ import warnings
 import numpy as np
 
 from ..._backend import array_module, broadcast_shapes
-from ..._tensor import Tensor, _type_word
+from ..._tensor import Tensor
 from ...autograd.function import Op
 from ...autograd.grad_mode import no_grad
 from ...autograd.grad_mode import state as _grad_state
@@ -307,8 +307,8 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
                          f"input size ({input.size()}) is deprecated. Please ensure they have "
                          "the same size.")
     if target.dtype != input.dtype:
-        raise RuntimeError(f"Found dtype {_type_word(target.dtype)} but expected "
-                           f"{_type_word(input.dtype)}")
+        raise RuntimeError(f"Found dtype {target.dtype.scalar_name} but expected "
+                           f"{input.dtype.scalar_name}")
     data = input._data
     for name, array in (("input", data), ("target", target._data)):
         # "not within [0, 1]" rather than "below 0 or above 1": NaN is out of range too
@@ -465,7 +465,7 @@ class _DivScalar(Op):
 def _check_target_dtype(target: Tensor) -> None:
     if target._data.dtype not in (np.int64, np.uint8):
         raise RuntimeError("expected target dtype to be Long or Byte, but got "
-                           f"{_type_word(target.dtype)}")
+                           f"{target.dtype.scalar_name}")
 
 
 def _check_class_weight(weight, classes: int) -> None:
@@ -504,8 +504,8 @@ def _check_class_index(input: Tensor, target: Tensor, weight) -> None:
     classes = input.shape[0] if ndim == 1 else input.shape[1]
     _check_class_weight(weight, classes)
     if weight is not None and weight._data.dtype != input._data.dtype:
-        raise RuntimeError(f"expected scalar type {_type_word(input.dtype)} but found "
-                           f"{_type_word(weight.dtype)}")
+        raise RuntimeError(f"expected scalar type {input.dtype.scalar_name} but found "
+                           f"{weight.dtype.scalar_name}")
 
 
 def _nll_loss_nd(input: Tensor, target: Tensor, weight, ignore_index: int,
@@ -542,7 +542,7 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
     reduction = _reduction(size_average, reduce, reduction)
     if input._data.dtype.kind not in "fc":
         raise NotImplementedError(f'"log_softmax_lastdim_kernel_impl" not implemented for '
-                                  f"'{_type_word(input.dtype)}'")
+                                  f"'{input.dtype.scalar_name}'")
     return _nll_loss_nd(input, target, weight, ignore_index, reduction)
 
 
@@ -599,7 +599,7 @@ def _probability_cross_entropy(input, target, weight, ignore_index, reduction,
                                label_smoothing):
     if target._data.dtype.kind not in "fc":
         raise RuntimeError("Expected floating point type for target with class probabilities, "
-                           f"got {_type_word(target.dtype)}")
+                           f"got {target.dtype.scalar_name}")
     if ignore_index >= 0:
         raise RuntimeError("ignore_index is not supported for floating point target")
     class_dim = 0 if input.dim() == 1 else 1

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ... import _backend
 from ..._backend import array_module
 from ..._tensor import Tensor
 from ...autograd.function import Op
@@ -348,7 +349,7 @@ def _bags(input, weight, offsets, scale_grad_by_freq, mode, per_sample_weights,
     total = indices.shape[0]
     rows = weight.shape[0]
     count = offsets.shape[0]
-    offsets_word = "Long" if offsets.dtype == np.int64 else "Int"
+    offsets_word = _backend.scalar_name(offsets.dtype)
     offsets = offsets.astype(np.int64)
     if count and int(offsets[0]) != 0:
         raise RuntimeError(
