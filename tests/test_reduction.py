@@ -44,11 +44,16 @@ def _distinct(rng, shape):
 
 CASES = [
     # sum / mean / nansum / nanmean
+    Case("sum_all", lambda t, a: a.sum(), [(3, 4)]),
+    Case("sum_dim_keepdim", lambda t, a: a.sum(-1, keepdim=True), [(2, 3, 4)]),
+    Case("sum_dims", lambda t, a: a.sum((0, 2)), [(2, 3, 4)]),
     Case("sum_neg_dim", lambda t, a: t.sum(a, -2), [(2, 3, 4)]),
     Case("sum_dim_list_keepdim", lambda t, a: a.sum([0, -1], keepdim=True), [(2, 3, 4)]),
     Case("sum_dtype", lambda t, a: a.sum(1, dtype=t.float32), [(2, 3)], grad=False),
     Case("sum_int", lambda t, a: t.sum(a, 0), make=_ints, grad=False),
+    Case("sum_0d", lambda t, a: a.sum(), [()]),
     Case("sum_0d_dim", lambda t, a: a.sum(-1, keepdim=True), [()]),
+    Case("sum_empty", lambda t, a: a.sum(0), [(0, 3)], gradgrad=False),
     Case("sum_empty_all", lambda t, a: a.sum(), [(0, 3)], gradgrad=False),
     Case("mean_all", lambda t, a: t.mean(a), [(3, 4)]),
     Case("mean_dims_keepdim", lambda t, a: a.mean((0, 2), keepdim=True), [(2, 3, 4)]),

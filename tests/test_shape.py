@@ -16,10 +16,12 @@ def _mixed(rng):
 
 CASES = [
     # reshape / view family
+    Case("reshape", lambda t, a: a.reshape(4, -1), [(2, 3, 4)]),
     Case("reshape_noncontiguous", lambda t, a: a.t().reshape(-1), [(3, 4)]),
     Case("reshape_list", lambda t, a: t.reshape(a, [2, -1]), [(3, 4)]),
     Case("reshape_0d", lambda t, a: a.reshape(1, 1), [()]),
     Case("reshape_empty", lambda t, a: a.reshape(3, 0), [(0, 3)]),
+    Case("view", lambda t, a: a.view(6, 4), [(2, 3, 4)]),
     Case("view_flat", lambda t, a: a.view(-1), [(2, 3, 4)]),
     Case("view_tuple", lambda t, a: a.view((4, 6)), [(2, 3, 4)]),
     Case("view_0d", lambda t, a: a.view(1), [()]),
@@ -65,6 +67,7 @@ CASES = [
     Case("moveaxis", lambda t, a: t.moveaxis(a, -1, 0), [(2, 3, 4)]),
     Case("movedim_0d", lambda t, a: a.movedim(0, -1), [()]),
     # expand / repeat
+    Case("expand", lambda t, a: a.expand(2, 3, 4), [(3, 1)]),
     Case("expand_leading", lambda t, a: a.expand(2, -1, 4), [(3, 1)]),
     Case("expand_as", lambda t, a, b: a.expand_as(b), [(3, 1), (2, 3, 4)], grad_inputs=(0,)),
     Case("expand_0d", lambda t, a: a.expand(2, 3), [()]),
