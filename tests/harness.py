@@ -59,6 +59,17 @@ def error_of(call):
     return None
 
 
+def raises_like(dark_call, torch_call):
+    """``dark_call()`` raises what ``torch_call()`` raises: the same type (or a subclass)
+    and message, torch's module name written as dark's."""
+    with pytest.raises(Exception) as expected:
+        torch_call()
+    message = str(expected.value).replace("torch.", "dark.")
+    with pytest.raises(type(expected.value)) as got:
+        dark_call()
+    assert str(got.value) == message
+
+
 def ids(cases):
     return [c.name for c in cases]
 

@@ -1,8 +1,8 @@
-"""Embedding (functional and module), one_hot, normalize, cosine_similarity,
-pairwise_distance, pdist and the distance modules."""
+"""F.embedding and F.one_hot (torch.nn.functional's sparse functions; F.embedding_bag has
+test_nn_embedding_bag.py): the op table, gradients, max_norm, errors; and nn.Embedding."""
 import numpy as np
 import pytest
-from harness import Case, check_case, ids, requires_torch, torch
+from harness import Case, check_case, ids, raises_like, requires_torch, torch
 
 import dark
 import dark.nn.functional as F
@@ -25,27 +25,6 @@ CASES = [
         i, w, padding_idx=-1), make=_indices((6,), 3, (3, 2)), grad=False),
     Case("embedding_0d_index", lambda t, i, w: t.nn.functional.embedding(i, w),
          make=_indices((), 4, (4, 3))),
-    Case("normalize", lambda t, x: t.nn.functional.normalize(x), [(3, 4)]),
-    Case("normalize_p1_dim0", lambda t, x: t.nn.functional.normalize(x, p=1.0, dim=0),
-         [(3, 4, 2)], domain="nonzero"),
-    Case("normalize_eps", lambda t, x: t.nn.functional.normalize(x, dim=-1, eps=10.0),
-         [(3, 4)]),
-    Case("cosine_similarity", lambda t, a, b: t.nn.functional.cosine_similarity(a, b),
-         [(4, 5), (4, 5)]),
-    Case("cosine_similarity_broadcast", lambda t, a, b: t.nn.functional.cosine_similarity(
-        a, b, dim=-1), [(3, 1, 5), (4, 5)]),
-    # torch clamps the norms without a gradient: compared with torch's below, not gradcheck
-    Case("cosine_similarity_eps", lambda t, a, b: t.nn.functional.cosine_similarity(
-        a, b, dim=0, eps=3.0), [(4, 2), (4, 2)], grad=False),
-    Case("pairwise_distance", lambda t, a, b: t.nn.functional.pairwise_distance(a, b),
-         [(4, 5), (4, 5)]),
-    Case("pairwise_distance_p1_keepdim", lambda t, a, b: t.nn.functional.pairwise_distance(
-        a, b, p=1.0, keepdim=True), [(3, 4), (4,)], domain="nonzero", gradgrad=False),
-    Case("pairwise_distance_p3", lambda t, a, b: t.nn.functional.pairwise_distance(
-        a, b, p=3.0, eps=1e-3), [(2, 3, 4), (2, 3, 4)]),
-    Case("pdist", lambda t, x: t.nn.functional.pdist(x), [(4, 3)]),
-    Case("pdist_p1", lambda t, x: t.nn.functional.pdist(x, p=1.0), [(3, 5)], gradgrad=False),
-    Case("pdist_one_row", lambda t, x: t.nn.functional.pdist(x), [(1, 3)], grad=False),
 ]
 
 
@@ -104,15 +83,6 @@ def test_embedding_max_norm_renormalizes_in_place_as_torch():
                                rtol=1e-5)
 
 
-def _raises_like(dark_call, torch_call):
-    with pytest.raises(Exception) as expected:
-        torch_call()
-    message = str(expected.value).replace("torch.", "dark.")
-    with pytest.raises(type(expected.value)) as got:
-        dark_call()
-    assert str(got.value) == message
-
-
 @pytest.mark.parametrize("call", [
     lambda t: t.nn.functional.embedding(t.tensor([1.0, 2.0]), t.ones(10, 3)),
     lambda t: t.nn.functional.embedding(t.tensor([1, 10]), t.ones(10, 3)),
@@ -127,15 +97,10 @@ def _raises_like(dark_call, torch_call):
     lambda t: t.nn.functional.one_hot(t.tensor([0.0, 2.0])),
     lambda t: t.nn.functional.one_hot(t.tensor([0, 2], dtype=t.int32)),
     lambda t: t.nn.functional.one_hot(t.tensor([], dtype=t.int64)),
-    lambda t: t.nn.functional.cosine_similarity(t.ones(3, 4), t.ones(5)),
-    lambda t: t.nn.functional.cosine_similarity(t.ones(3, 4), t.ones(3, 4), dim=2),
-    lambda t: t.nn.functional.cosine_similarity(t.ones(3, 4, dtype=t.int64),
-                                                t.ones(3, 4, dtype=t.int64)),
-    lambda t: t.nn.functional.pdist(t.ones(4, 3, 2)),
 ])
 @requires_torch
 def test_errors(call):
-    _raises_like(lambda: call(dark), lambda: call(torch))
+    raises_like(lambda: call(dark), lambda: call(torch))
 
 
 @pytest.mark.parametrize("values, num_classes", [
@@ -158,32 +123,6 @@ def test_one_hot_matches_torch(values, num_classes):
     t_out = torch.nn.functional.one_hot(torch.tensor(values, dtype=torch.int64), num_classes)
     np.testing.assert_array_equal(d_out.numpy(), t_out.numpy())
 
-
-def test_cosine_similarity_integer_inputs_and_bounds():
-    a = dark.tensor([[1, 2, 3]])
-    b = dark.tensor([[2.0, 4.0, 6.0]]) * 1e15
-    out = F.cosine_similarity(a, b)
-    assert out.dtype == dark.float32 and float(out) <= 1.0
-    np.testing.assert_allclose(out.numpy(), [1.0], rtol=1e-6)
-
-
-@requires_torch
-def test_cosine_similarity_clamped_norm_gradient_as_torch():
-    rng = np.random.default_rng(2)
-    a, b = rng.standard_normal((4, 3)) * 0.1, rng.standard_normal((4, 3))
-    d_a, d_b = dark.tensor(a, requires_grad=True), dark.tensor(b, requires_grad=True)
-    t_a, t_b = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
-    F.cosine_similarity(d_a, d_b, eps=0.5).sum().backward()
-    torch.nn.functional.cosine_similarity(t_a, t_b, eps=0.5).sum().backward()
-    np.testing.assert_allclose(d_a.grad.numpy(), t_a.grad.numpy(), rtol=1e-10)
-    np.testing.assert_allclose(d_b.grad.numpy(), t_b.grad.numpy(), rtol=1e-10)
-
-
-def test_normalize_out():
-    x = dark.tensor([[3.0, 4.0]])
-    out = dark.empty(1, 2)
-    F.normalize(x, out=out)
-    np.testing.assert_allclose(out.numpy(), [[0.6, 0.8]], rtol=1e-6)
 
 # ----------------------------------------------------------------------------- modules
 
@@ -238,31 +177,3 @@ def test_embedding_from_pretrained():
     trainable = dark.nn.Embedding.from_pretrained(table, freeze=False, padding_idx=0)
     assert trainable.weight.requires_grad and trainable.padding_idx == 0
     assert trainable.weight[0].detach().numpy().any()  # pretrained rows are kept as given
-
-
-DISTANCES = [
-    ("CosineSimilarity", {}), ("CosineSimilarity", {"dim": 0, "eps": 1e-6}),
-    ("PairwiseDistance", {}), ("PairwiseDistance", {"p": 1.0, "eps": 1e-3, "keepdim": True}),
-]
-
-
-@pytest.mark.parametrize("name, args", DISTANCES)
-def test_distance_modules_are_their_functionals(name, args):
-    module = getattr(dark.nn, name)(**args)
-    assert list(module.state_dict()) == []
-    rng = np.random.default_rng(3)
-    a, b = dark.tensor(rng.standard_normal((4, 5))), dark.tensor(rng.standard_normal((4, 5)))
-    functional = F.cosine_similarity if name == "CosineSimilarity" else F.pairwise_distance
-    np.testing.assert_array_equal(module(a, b).numpy(), functional(a, b, **args).numpy())
-
-
-@pytest.mark.parametrize("name, args", DISTANCES)
-@requires_torch
-def test_distance_modules(name, args):
-    module = getattr(dark.nn, name)(**args)
-    t_module = getattr(torch.nn, name)(**args)
-    assert repr(module) == repr(t_module)
-    rng = np.random.default_rng(3)
-    a, b = rng.standard_normal((4, 5)), rng.standard_normal((4, 5))
-    np.testing.assert_allclose(module(dark.tensor(a), dark.tensor(b)).numpy(),
-                               t_module(torch.tensor(a), torch.tensor(b)).numpy(), rtol=1e-10)

@@ -1,8 +1,9 @@
-"""Batch, instance, layer, group and RMS normalization: functionals (op table) and modules
-(parity with torch over several training steps, running statistics, errors)."""
+"""Batch, instance, layer, group and RMS normalization and F.normalize: functionals (op
+table) and modules (parity with torch over several training steps, running statistics,
+errors)."""
 import numpy as np
 import pytest
-from harness import Case, check_case, ids, requires_torch, torch
+from harness import Case, check_case, ids, raises_like, requires_torch, torch
 
 import dark
 import dark.nn.functional as F
@@ -50,6 +51,11 @@ CASES = [
     Case("rms_norm", lambda t, x, w: t.nn.functional.rms_norm(x, [4], w), [(3, 4), (4,)]),
     Case("rms_norm_eps", lambda t, x: t.nn.functional.rms_norm(x, (2, 3), eps=1e-4),
          [(2, 2, 3)]),
+    Case("normalize", lambda t, x: t.nn.functional.normalize(x), [(3, 4)]),
+    Case("normalize_p1_dim0", lambda t, x: t.nn.functional.normalize(x, p=1.0, dim=0),
+         [(3, 4, 2)], domain="nonzero"),
+    Case("normalize_eps", lambda t, x: t.nn.functional.normalize(x, dim=-1, eps=10.0),
+         [(3, 4)]),
 ]
 
 
@@ -118,6 +124,13 @@ def test_batch_norm_no_grad_through_running_stats_and_gradgrad():
     mean, var = dark.zeros(3, dtype=dark.float64), dark.ones(3, dtype=dark.float64)
     function = lambda x, w: F.batch_norm(x, mean, var, w, None, training=True)  # noqa: E731
     assert dark.autograd.gradgradcheck(function, (x, w))
+
+
+def test_normalize_out():
+    x = dark.tensor([[3.0, 4.0]])
+    out = dark.empty(1, 2)
+    F.normalize(x, out=out)
+    np.testing.assert_allclose(out.numpy(), [[0.6, 0.8]], rtol=1e-6)
 
 # ----------------------------------------------------------------------------- modules
 
@@ -257,15 +270,6 @@ def test_norm_module(name, shape, args, options, dtype):
     _step(d_module, t_module, rng.standard_normal(shape).astype(dtype), tolerance)
 
 
-def _raises_like(dark_call, torch_call):
-    with pytest.raises(Exception) as expected:
-        torch_call()
-    message = str(expected.value).replace("torch.", "dark.")
-    with pytest.raises(type(expected.value)) as got:
-        dark_call()
-    assert str(got.value) == message
-
-
 @pytest.mark.parametrize("build, shape", [
     (lambda nn: nn.BatchNorm1d(3), (2, 3, 4, 5)),
     (lambda nn: nn.BatchNorm1d(3), (1, 3)),
@@ -281,8 +285,8 @@ def _raises_like(dark_call, torch_call):
 @requires_torch
 def test_module_errors(build, shape):
     array = np.ones(shape, dtype=np.float32)
-    _raises_like(lambda: build(dark.nn)(dark.tensor(array)),
-                 lambda: build(torch.nn)(torch.tensor(array)))
+    raises_like(lambda: build(dark.nn)(dark.tensor(array)),
+                lambda: build(torch.nn)(torch.tensor(array)))
 
 
 @pytest.mark.parametrize("call", [
@@ -296,8 +300,8 @@ def test_module_errors(build, shape):
 @requires_torch
 def test_functional_errors(call):
     array = np.ones((2, 6, 3), dtype=np.float32)
-    _raises_like(lambda: call(dark, dark.tensor(array)),
-                 lambda: call(torch, torch.tensor(array)))
+    raises_like(lambda: call(dark, dark.tensor(array)),
+                lambda: call(torch, torch.tensor(array)))
 
 
 def test_group_norm_module_errors():
