@@ -93,12 +93,14 @@ def make_params(lib, init, device="cpu"):
     return [torch.tensor(a, requires_grad=True) for a in init]
 
 
-def build(lib, name, options, params, grouped=False):
+def build(lib, name, options, params, grouped=False, group_options=None):
+    """``name``'s optimizer over ``params``; ``grouped``: the first parameter in a group of
+    its own, the others in a second group with ``(group_options or GROUP_OPTIONS)[name]``."""
     cls = getattr(lib.optim, name)
     if not grouped:
         return cls(params, **options)
-    return cls([{"params": params[:1]}, {"params": params[1:], **GROUP_OPTIONS[name]}],
-               **options)
+    second = (group_options or GROUP_OPTIONS)[name]
+    return cls([{"params": params[:1]}, {"params": params[1:], **second}], **options)
 
 
 def run_steps(lib, optimizer, params, grads, device="cpu"):
@@ -325,6 +327,22 @@ def test_state_dict_fresh_layout_matches_torch():
         assert repr(mine) == repr(theirs)
 
 
+def check_fresh_state_dict_and_repr(name):
+    """``name``'s fresh optimizer (defaults only, then with a group added) has torch's
+    defaults, state_dict and repr."""
+    init, _ = make_data("float32")
+    mine = getattr(dark.optim, name)(make_params(dark, init))
+    theirs = getattr(torch.optim, name)(make_params(torch, init))
+    assert mine.defaults == theirs.defaults
+    assert_same_state_dict(mine.state_dict(), theirs.state_dict(), TOLERANCES["float32"])
+    assert repr(mine) == repr(theirs)
+    extra = {"lr": 0.5}
+    mine.add_param_group({"params": [dark.zeros(2, requires_grad=True)], **extra})
+    theirs.add_param_group({"params": [torch.zeros(2, requires_grad=True)], **extra})
+    assert_same_state_dict(mine.state_dict(), theirs.state_dict(), TOLERANCES["float32"])
+    assert repr(mine) == repr(theirs)
+
+
 # ----------------------------------------------------------------------------- base class
 
 def test_zero_grad():
@@ -424,6 +442,13 @@ def test_custom_optimizer_subclass():
     assert float(x) == 2.0 and seen == [1]
 
 
+def test_exported():
+    """Every optimizer is in dark.optim.__all__ and an Optimizer."""
+    for name in sorted({name for name, _ in CASES} | {"LBFGS", "Rprop", "ASGD", "SparseAdam"}):
+        assert name in dark.optim.__all__
+        assert issubclass(getattr(dark.optim, name), dark.optim.Optimizer)
+
+
 # ----------------------------------------------------------------------------- errors
 
 ERROR_CASES = [
@@ -459,15 +484,29 @@ def raised(fn):
     return None, None
 
 
-@pytest.mark.parametrize("case", ERROR_CASES, ids=case_id)
-@requires_torch
-def test_option_errors(case):
-    name, options = case
+def check_option_error(name, options):
+    """``name``'s optimizer made with ``options`` raises torch's error."""
     init = make_data("float32")[0]
     theirs = raised(lambda: getattr(torch.optim, name)(make_params(torch, init), **options))
     mine = raised(lambda: getattr(dark.optim, name)(make_params(dark, init), **options))
     assert theirs[0] is not None
     assert mine == theirs
+
+
+def check_tensor_lr_error(name):
+    """A tensor lr of more than one element: torch's error."""
+    theirs = raised(lambda: getattr(torch.optim, name)(
+        [torch.zeros(2, requires_grad=True)], lr=torch.tensor([0.1, 0.2])))
+    mine = raised(lambda: getattr(dark.optim, name)(
+        [dark.zeros(2, requires_grad=True)], lr=dark.tensor([0.1, 0.2])))
+    assert theirs[0] is not None
+    assert mine == theirs
+
+
+@pytest.mark.parametrize("case", ERROR_CASES, ids=case_id)
+@requires_torch
+def test_option_errors(case):
+    check_option_error(*case)
 
 
 def _param_errors(lib):

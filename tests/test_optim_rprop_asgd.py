@@ -1,7 +1,7 @@
-"""dark.optim.Rprop, ASGD and SparseAdam against torch.optim: N-step parity from the same
-parameters and gradients, state_dict layout and resumption, argument errors, in-place
-updates. (No gradcheck: these steps run without a graph; ``differentiable=True`` is
-refused, as by every dark optimizer.)"""
+"""dark.optim.Rprop and ASGD against torch.optim: N-step parity from the same parameters
+and gradients, state_dict layout and resumption, argument errors, in-place updates. (No
+gradcheck: these steps run without a graph; ``differentiable=True`` is refused, as by every
+dark optimizer.) SparseAdam has test_optim_sparse_adam.py."""
 from __future__ import annotations
 
 import copy
@@ -13,13 +13,17 @@ from test_optim import (
     TOLERANCES,
     assert_same_params,
     assert_same_state_dict,
+    build,
+    case_id,
+    check_fresh_state_dict_and_repr,
     check_large_and_strided,
+    check_option_error,
     check_resume,
     check_resume_against_uninterrupted,
     check_same_run,
+    check_tensor_lr_error,
     make_data,
     make_params,
-    raised,
     run_steps,
     to_numpy,
 )
@@ -45,19 +49,6 @@ GROUP_OPTIONS = {
     "Rprop": {"lr": 0.003, "etas": (0.4, 1.3), "maximize": True},
     "ASGD": {"lr": 0.05, "t0": 2, "lambd": 0.01, "weight_decay": 0.1},
 }
-
-
-def case_id(case) -> str:
-    name, options = case
-    return name + "".join(f"-{k}={v}" for k, v in options.items())
-
-
-def build(lib, name, options, params, grouped=False):
-    cls = getattr(lib.optim, name)
-    if not grouped:
-        return cls(params, **options)
-    return cls([{"params": params[:1]}, {"params": params[1:], **GROUP_OPTIONS[name]}],
-               **options)
 
 
 @pytest.fixture
@@ -97,8 +88,9 @@ def test_parity_large_and_strided(case, dtype, device):
 def test_param_groups(name, device):
     init, grads = make_data("float64", seed=1)
     mine, theirs = make_params(dark, init, device), make_params(torch, init)
-    my_opt = build(dark, name, {"lr": 0.02}, mine, grouped=True)
-    their_opt = build(torch, name, {"lr": 0.02}, theirs, grouped=True)
+    my_opt = build(dark, name, {"lr": 0.02}, mine, grouped=True, group_options=GROUP_OPTIONS)
+    their_opt = build(torch, name, {"lr": 0.02}, theirs, grouped=True,
+                      group_options=GROUP_OPTIONS)
     check_same_run(my_opt, their_opt, mine, theirs, grads, TOLERANCES["float64"], device)
 
 
@@ -253,20 +245,10 @@ def test_load_state_dict_casts_like_torch(case, device):
     assert_same_state_dict(my_opt.state_dict(), their_opt.state_dict(), tol)
 
 
-@pytest.mark.parametrize("name", ["Rprop", "ASGD", "SparseAdam"])
+@pytest.mark.parametrize("name", ["Rprop", "ASGD"])
 @requires_torch
 def test_fresh_state_dict_and_repr_match_torch(name):
-    init, _ = make_data("float32")
-    mine = getattr(dark.optim, name)(make_params(dark, init))
-    theirs = getattr(torch.optim, name)(make_params(torch, init))
-    assert mine.defaults == theirs.defaults
-    assert_same_state_dict(mine.state_dict(), theirs.state_dict(), TOLERANCES["float32"])
-    assert repr(mine) == repr(theirs)
-    extra = {"lr": 0.5}
-    mine.add_param_group({"params": [dark.zeros(2, requires_grad=True)], **extra})
-    theirs.add_param_group({"params": [torch.zeros(2, requires_grad=True)], **extra})
-    assert_same_state_dict(mine.state_dict(), theirs.state_dict(), TOLERANCES["float32"])
-    assert repr(mine) == repr(theirs)
+    check_fresh_state_dict_and_repr(name)
 
 
 def _options_after_old_checkpoint(lib, name):
@@ -341,35 +323,19 @@ ERROR_CASES = [
     ("ASGD", {"weight_decay": -0.1}),
     ("ASGD", {"lr": -1.0, "weight_decay": -0.1}),
     ("ASGD", {"etas": (0.5, 1.2)}),
-    ("SparseAdam", {"lr": 0.0}),
-    ("SparseAdam", {"lr": -1.0}),
-    ("SparseAdam", {"eps": 0.0}),
-    ("SparseAdam", {"betas": (1.0, 0.9)}),
-    ("SparseAdam", {"betas": (0.9, -0.5)}),
-    ("SparseAdam", {"weight_decay": 0.1}),
 ]
 
 
 @pytest.mark.parametrize("case", ERROR_CASES, ids=case_id)
 @requires_torch
 def test_option_errors(case):
-    name, options = case
-    init = make_data("float32")[0]
-    theirs = raised(lambda: getattr(torch.optim, name)(make_params(torch, init), **options))
-    mine = raised(lambda: getattr(dark.optim, name)(make_params(dark, init), **options))
-    assert theirs[0] is not None
-    assert mine == theirs
+    check_option_error(*case)
 
 
-@pytest.mark.parametrize("name", ["Rprop", "ASGD", "SparseAdam"])
+@pytest.mark.parametrize("name", ["Rprop", "ASGD"])
 @requires_torch
 def test_tensor_lr_errors(name):
-    theirs = raised(lambda: getattr(torch.optim, name)(
-        [torch.zeros(2, requires_grad=True)], lr=torch.tensor([0.1, 0.2])))
-    mine = raised(lambda: getattr(dark.optim, name)(
-        [dark.zeros(2, requires_grad=True)], lr=dark.tensor([0.1, 0.2])))
-    assert theirs[0] is not None
-    assert mine == theirs
+    check_tensor_lr_error(name)
 
 
 def test_asgd_positional_arguments_are_torchs_order():
@@ -402,73 +368,6 @@ def test_differentiable_refused(name):
     as by every dark optimizer (torch's differentiable step needs non-leaf parameters)."""
     with pytest.raises(RuntimeError, match="differentiable=True"):
         getattr(dark.optim, name)([dark.zeros(2, requires_grad=True)], differentiable=True)
-
-
-def test_sparse_adam_refuses_dense_gradients_before_any_state(device):
-    init, grads = make_data("float64")
-    params = make_params(dark, init, device)
-    optimizer = dark.optim.SparseAdam(params, lr=0.01)
-    loss = optimizer.step(lambda: (params[0] * 2).sum())
-    assert float(loss) == pytest.approx(2 * init[0].sum(), rel=1e-12)
-    with pytest.raises(RuntimeError, match="SparseAdam does not support dense gradients"):
-        run_steps(dark, optimizer, params, grads[:1], device)
-    assert len(optimizer.state) == 0
-
-
-@requires_torch
-def test_sparse_adam_refuses_dense_gradients(device):
-    """dark's gradients are dense; torch's SparseAdam raises for a dense gradient, and so
-    does dark's, with the same error, before any state is made; without gradients the
-    step returns the closure's loss."""
-    init, grads = make_data("float64")
-    results = []
-    for lib, dev in ((dark, device), (torch, "cpu")):
-        params = make_params(lib, init, dev)
-        optimizer = lib.optim.SparseAdam(params, lr=0.01)
-        loss = optimizer.step(lambda params=params: (params[0] * 2).sum())
-        error = raised(lambda params=params, optimizer=optimizer, lib=lib, dev=dev:
-                       run_steps(lib, optimizer, params, grads[:1], dev))
-        results.append((float(loss.detach()), error, optimizer))
-    (my_loss, my_error, mine), (their_loss, their_error, theirs) = results
-    assert my_loss == pytest.approx(their_loss, rel=1e-10)
-    assert their_error[0] is RuntimeError
-    assert my_error == their_error
-    assert_same_state_dict(mine.state_dict(), theirs.state_dict(), TOLERANCES["float64"])
-
-
-def test_sparse_adam_refuses_embedding_gradients():
-    """nn.Embedding(sparse=True) gives dense gradients in dark, which SparseAdam refuses
-    (in torch the same module's sparse gradient is what SparseAdam takes)."""
-    embedding = dark.nn.Embedding(10, 3, sparse=True)
-    optimizer = dark.optim.SparseAdam(embedding.parameters())
-    embedding(dark.tensor([1, 2, 4])).sum().backward()
-    with pytest.raises(RuntimeError, match="SparseAdam does not support dense gradients"):
-        optimizer.step()
-    assert len(optimizer.state) == 0
-
-
-def test_sparse_adam_complex_params_raise_value_error():
-    with pytest.raises(ValueError):
-        dark.optim.SparseAdam([dark.zeros(2, requires_grad=True),
-                               dark.zeros(2, dtype=dark.complex64, requires_grad=True)])
-
-
-@requires_torch
-def test_sparse_adam_complex_params_error():
-    theirs = raised(lambda: torch.optim.SparseAdam(
-        [torch.zeros(2, requires_grad=True), torch.zeros(2, dtype=torch.complex64,
-                                                         requires_grad=True)]))
-    mine = raised(lambda: dark.optim.SparseAdam(
-        [dark.zeros(2, requires_grad=True), dark.zeros(2, dtype=dark.complex64,
-                                                       requires_grad=True)]))
-    assert theirs[0] is ValueError
-    assert mine == theirs
-
-
-def test_exported():
-    for name in ("Rprop", "ASGD", "SparseAdam"):
-        assert name in dark.optim.__all__
-        assert issubclass(getattr(dark.optim, name), dark.optim.Optimizer)
 
 
 @pytest.mark.parametrize("name, keys", [("Rprop", ("step",)), ("ASGD", ("step", "eta", "mu"))])
