@@ -10,17 +10,16 @@ import math
 
 import numpy as np
 import pytest
+from harness import LIBS
 
 import dark
 
 inf, nan = math.inf, math.nan
 
 
-@pytest.fixture(params=["dark", "torch"])
+@pytest.fixture(params=LIBS)
 def lib(request):
-    if request.param == "torch":
-        return pytest.importorskip("torch")
-    return dark
+    return request.param
 
 
 def _set(tensor, index, value):

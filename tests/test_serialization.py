@@ -15,21 +15,16 @@ import zipfile
 
 import numpy as np
 import pytest
+from harness import requires_torch, torch
 
 import dark
 from dark import _torch_pickle
-
-try:
-    import torch
-except ImportError:  # interop tests skip without torch
-    torch = None
 
 try:
     import safetensors.numpy as safetensors_numpy
 except ImportError:
     safetensors_numpy = None
 
-needs_torch = pytest.mark.skipif(torch is None, reason="torch is not installed")
 TESTS = pathlib.Path(__file__).resolve().parent
 FIXTURES = TESTS / "fixtures"
 DTYPES = ["float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool",
@@ -610,7 +605,7 @@ def test_short_storage_record(tmp_path):
 
 
 # ----------------------------------------------------------------------------- torch interop
-@needs_torch
+@requires_torch
 @pytest.mark.parametrize("legacy", [False, True], ids=["zip", "legacy"])
 def test_dark_save_torch_load(legacy, tmp_path):
     path = tmp_path / "x.pt"
@@ -634,7 +629,7 @@ def test_dark_save_torch_load(legacy, tmp_path):
         assert torch.load(path, mmap=True)["base"].tolist() == base.tolist()
 
 
-@needs_torch
+@requires_torch
 @pytest.mark.parametrize("legacy", [False, True], ids=["zip", "legacy"])
 def test_torch_save_dark_load(legacy, tmp_path):
     base = torch.arange(12.0).reshape(3, 4)
@@ -659,7 +654,7 @@ def test_torch_save_dark_load(legacy, tmp_path):
     assert loaded["device"] == dark.device("cuda:1")
 
 
-@needs_torch
+@requires_torch
 def test_torch_buffer_archive_and_optimizer_state():
     model = torch.nn.Linear(3, 2)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
@@ -677,7 +672,7 @@ def test_torch_buffer_archive_and_optimizer_state():
                    state["state"][0]["momentum_buffer"].numpy())
 
 
-@needs_torch
+@requires_torch
 def test_torch_whole_module_with_weights_only_false():
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU())
@@ -865,7 +860,7 @@ def test_safetensors_package_interop(tmp_path):
         assert array.dtype == arrays[name].dtype
 
 
-@needs_torch
+@requires_torch
 @pytest.mark.skipif(safetensors_numpy is None, reason="the safetensors package is not installed")
 def test_torch_made_safetensors(tmp_path):
     import safetensors.torch  # noqa: PLC0415
