@@ -5,7 +5,9 @@ svdvals).
 Every product goes through one op, ``MatMul``, whose ``transpose_a`` / ``transpose_b`` flags
 take the adjoint of an operand on the fly (a strided view, which BLAS reads as is): the
 backward formulas are themselves such products, so gradients (and gradients of gradients)
-need no transpose op and no copy."""
+need no transpose op and no copy. Outside a graph (the common backward) a 2-D product's
+gradients are raw products, each in its operand's layout: F.linear's ``weight.t()`` gets a
+gradient that TBackward0 gives back C-contiguous, as the weight."""
 from __future__ import annotations
 
 import math
@@ -15,6 +17,7 @@ import numpy as np
 
 from .._tensor import Tensor
 from ..autograd.function import Op
+from ..autograd.grad_mode import state as _grad_state
 from ._registry import TENSOR_METHODS, tensor_method
 from ._util import broadcast_shapes, wrap_dim, wrap_dims, xp_of
 from ._util import matmul as matmul_arrays
@@ -75,7 +78,10 @@ class MatMul(Op):
     def backward(ctx, grad):
         a, b = ctx.saved_tensors
         transpose_a, transpose_b = ctx.transposed
-        need_a, need_b = ctx.needs_input_grad[:2]
+        need_a, need_b = ctx.needs_input_grad[-2:]  # the last two: a subclass may take more
+        if not _grad_state.enabled and a.ndim == 2 and b.ndim == 2:
+            return _matrix_gradients(a._data, b._data, grad._data, ctx.transposed,
+                                     (need_a, need_b))
         # A vector operand is a one-row (a) or one-column (b) matrix whose dim the result
         # dropped: put it back in the gradient, then remove it from the operand's gradient.
         vector_a, vector_b = a.ndim == 1, b.ndim == 1
@@ -113,8 +119,35 @@ def _adjoint(xp, array):
     return xp.conj(array) if array.dtype.kind == "c" else array
 
 
+def _matrix_gradients(a, b, grad, transposed, needs) -> tuple:
+    """MatMul's backward for 2-D operands outside a graph: the same formulas as raw products.
+    The gradient of an operand held as the transpose of a C matrix (F.linear's weight.t())
+    is computed as the adjoint of the product in the other order, so that it has the
+    operand's layout: the weight's gradient then comes back C-contiguous through
+    TBackward0, as the weight (optimizers and accumulation run on C arrays)."""
+    xp = xp_of(grad)
+    transpose_a, transpose_b = transposed
+
+    def product(x, y, adjoint_x, adjoint_y):
+        return matmul_arrays(_adjoint(xp, x) if adjoint_x else x,
+                             _adjoint(xp, y) if adjoint_y else y)
+
+    grad_a = grad_b = None
+    if needs[0]:
+        grad_a = (product(b, grad, transpose_b, True) if transpose_a
+                  else product(grad, b, False, not transpose_b))
+    if needs[1]:
+        if transpose_b:
+            grad_b = product(grad, a, True, transpose_a)
+        elif not b.flags.c_contiguous and b.flags.f_contiguous:
+            grad_b = _adjoint(xp, product(grad, a, True, transpose_a))
+        else:
+            grad_b = product(a, grad, not transpose_a, False)
+    return tuple(None if g is None else Tensor._make(g) for g in (grad_a, grad_b))
+
+
 class Mm(MatMul):
-    pass
+    """A product of two matrices (torch.mm, and F.linear's, whose Addmm adds the bias)."""
 
 
 class Mv(MatMul):

@@ -2,68 +2,35 @@
 
 Linear builds PyTorch's graph for F.linear (the weight through a TBackward0 view into
 AddmmBackward0 or MmBackward0, with torch.matmul's views around other input dims); its
-product ops take raw BLAS products in backward, and Tensor ops under create_graph. Bilinear
-is one einsum."""
+products are linalg's ``Mm`` (through MatMul, whose backward outside a graph is raw BLAS
+products, the weight's gradient in the weight's layout). Bilinear is one einsum."""
 from __future__ import annotations
 
 import math
 
-from ..._kernels import matmul
 from ..._tensor import Tensor
-from ...autograd.function import Op
-from ...autograd.grad_mode import state as _grad_state
-from ...ops.linalg import _product, einsum
+from ...ops.linalg import Mm, einsum
 from ...ops.shape import Contiguous, Reshape, TransposeMatrix, UnsafeView, _viewable
 from ._checks import check_tensor
 
 __all__ = ["bilinear", "linear"]
 
 
-class _Mm(Op):
-    """``x @ weight_t`` for a matrix x (rows, in) and the transposed weight (in, out)."""
-
-    node_name = "MmBackward0"
-
-    @staticmethod
-    def forward(ctx, x, weight_t):
-        ctx.save_for_backward(x, weight_t)
-        return matmul(x, weight_t)
-
-    @staticmethod
-    def backward(ctx, grad):
-        x, weight_t = ctx.saved_tensors
-        need_input, need_weight = ctx.needs_input_grad[-2:]
-        grad_input = grad_weight_t = None
-        if not _grad_state.enabled:
-            # the common path: raw products; the weight's gradient is made (out, in) in C
-            # order and handed over transposed, so that TBackward0 gives it back C-contiguous
-            g = grad._data
-            if need_input:
-                grad_input = Tensor._make(matmul(g, weight_t._data.T))
-            if need_weight:
-                grad_weight_t = Tensor._make(matmul(g.T, x._data).T)
-        else:  # create_graph: products of graph tensors
-            if need_input:
-                grad_input = _product(grad, weight_t, transpose_b=True)
-            if need_weight:
-                grad_weight_t = _product(x, grad, transpose_a=True)
-        return grad_input, grad_weight_t
-
-
-class _Addmm(_Mm):
-    """``bias + x @ weight_t`` (torch.addmm as F.linear calls it: bias first)."""
+class _Addmm(Mm):
+    """``bias + x @ weight_t`` (torch.addmm as F.linear calls it: bias first): linalg's
+    matrix product with the bias added."""
 
     node_name = "AddmmBackward0"
 
     @staticmethod
     def forward(ctx, bias, x, weight_t):
-        out = _Mm.forward(ctx, x, weight_t)
+        out = Mm.forward(ctx, x, weight_t)
         out += bias  # checked to broadcast to out's shape
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        grad_input, grad_weight_t = _Mm.backward(ctx, grad)
+        grad_input, grad_weight_t = Mm.backward(ctx, grad)
         grad_bias = None
         if ctx.needs_input_grad[0]:
             # a full-size bias takes the column sums; any other the engine sums down
@@ -91,9 +58,9 @@ def _folded_product(input: Tensor, weight_t: Tensor) -> Tensor:
     """``input @ weight_t`` as torch.matmul builds it for an input of 1 or >= 3 dims."""
     out_features = weight_t.shape[1]
     if input.ndim == 1:
-        product = _Mm.apply(input.unsqueeze(0), weight_t)
+        product = Mm.apply(input.unsqueeze(0), weight_t)
         return _SqueezeRow.apply(product, shape=(out_features,))
-    product = _Mm.apply(_as_rows(input, weight_t.shape[0]), weight_t)
+    product = Mm.apply(_as_rows(input, weight_t.shape[0]), weight_t)
     return UnsafeView.apply(product, shape=tuple(input.shape[:-1]) + (out_features,))
 
 
@@ -104,7 +71,7 @@ def _linear_graph(input: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
     otherwise the product is torch.matmul's folded one and the bias is added after."""
     weight_t = TransposeMatrix.apply(weight)
     if input.ndim == 2:
-        return _Mm.apply(input, weight_t) if bias is None else _Addmm.apply(bias, input,
+        return Mm.apply(input, weight_t) if bias is None else _Addmm.apply(bias, input,
                                                                            weight_t)
     if bias is not None and input._data.flags.c_contiguous and (input.ndim == 3
                                                                 or bias.ndim == 1):
