@@ -11,6 +11,7 @@ from .ops.creation import *  # noqa: F403
 from .ops.elementwise import *  # noqa: F403
 from .ops.indexing import *  # noqa: F403
 from .ops.linalg import *  # noqa: F403
+from .ops.random import *  # noqa: F403
 from .ops.reduction import *  # noqa: F403
 from .ops.shape import *  # noqa: F403
 from .random import *  # noqa: F403
@@ -20,9 +21,12 @@ from .autograd.anomaly_mode import is_anomaly_enabled
 from . import nn  # noqa: E402 - nn stands on the ops above
 from . import optim  # noqa: E402
 from . import data, utils  # noqa: E402
+from .utils import data as _utils_data  # noqa: E402 - sets dark.utils.data
 from .serialization import *  # noqa: E402, F403
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from ._parallel import get_num_threads, set_num_threads
+
+del _utils_data
 
 half = float16
 float = float32

@@ -1,22 +1,20 @@
 """Tensor: state (array, grad, requires_grad, grad_fn, version) and thin methods.
 
-Ops live in dark.ops; the functions there marked with ``@tensor_method`` become methods here,
-and the python operators below call them."""
+This module stands on the arrays layer only (_backend, _tensor_str). The layers above give
+Tensor the rest of its methods with ``tensor_method`` / ``install_methods``: autograd its
+backward, hooks and gradient accumulator, dark.ops every op and the python operators, in-place
+forms and the in-place machinery (dark.ops.inplace)."""
 from __future__ import annotations
 
 import numbers
-from collections import OrderedDict
+import warnings
 
 import numpy as np
 
 from . import _backend
-from ._backend import device_of, from_numpy_dtype
+from ._backend import cast, check_scalar, device_of, from_numpy_dtype
 from ._backend import dtype as _dtype_cls
-from .autograd import engine as _engine
-from .autograd import function as _function
-from .autograd.function import AccumulateGrad
-from .autograd.grad_mode import state as _grad_state
-from .utils.hooks import RemovableHandle
+from ._tensor_str import tensor_repr
 
 
 class Size(tuple):
@@ -55,12 +53,10 @@ class Tensor:
     def __init__(self, *args, device=None, dtype=None, requires_grad=False):
         """``dark.Tensor(data)`` builds a tensor of the default dtype from data;
         ``dark.Tensor(2, 3)`` an uninitialised one of that shape, as torch.Tensor."""
-        from .ops.creation import _array_from_data  # noqa: PLC0415
-
         dtype = _backend.to_dtype(dtype) if dtype is not None else _backend.get_default_dtype()
         dev = _backend.to_device(device)
         if len(args) == 1 and not isinstance(args[0], numbers.Integral):
-            array = _array_from_data(args[0], dtype, dev)
+            array = array_from_data(args[0], dtype, dev)
         else:
             shape = tuple(args[0]) if len(args) == 1 and not isinstance(
                 args[0], numbers.Integral) else tuple(int(a) for a in args)
@@ -87,6 +83,7 @@ class Tensor:
         return t
 
     def _xp(self):
+        """``_backend.array_module(self._data)``, which new code calls directly."""
         return np if type(self._data) is np.ndarray else _backend.array_module(self._data)
 
     def _version_counter(self):
@@ -148,8 +145,6 @@ class Tensor:
     @property
     def grad(self):
         if self._grad is None and self.grad_fn is not None and not self._retains_grad:
-            import warnings  # noqa: PLC0415
-
             warnings.warn("The .grad attribute of a Tensor that is not a leaf Tensor is being "
                           "accessed. Its .grad attribute won't be populated during "
                           "autograd.backward(). If you indeed want the .grad field to be "
@@ -181,41 +176,6 @@ class Tensor:
                                    f"{value.device} vs {self.device}")
         self._grad = value
 
-    def _grad_accumulator(self) -> AccumulateGrad:
-        acc = self._grad_acc() if self._grad_acc is not None else None
-        if acc is None:
-            import weakref  # noqa: PLC0415
-
-            acc = AccumulateGrad(self)
-            self._grad_acc = weakref.ref(acc)
-        return acc
-
-    def _owned_copy(self) -> Tensor:
-        return Tensor._make(self._data.copy())
-
-    def _accumulate_(self, grad: Tensor) -> None:
-        self._xp().add(self._data, grad._data, out=self._data)
-        self._bump_version()
-
-    def _cast_grad(self, np_dtype) -> Tensor:
-        from .ops.elementwise import to_dtype  # noqa: PLC0415
-
-        return to_dtype(self, from_numpy_dtype(np_dtype))
-
-    def _accumulate_retained(self, grad: Tensor, create_graph: bool) -> None:
-        if self._grad is None:
-            self._grad = grad if create_graph else grad.detach()._owned_copy()
-        elif create_graph:
-            self._grad = self._grad + grad
-        else:
-            self._grad._accumulate_(grad)
-
-    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
-        """Compute the gradient of this tensor w.r.t. the graph leaves into their ``.grad``."""
-        from .autograd import backward  # noqa: PLC0415
-
-        backward(self, gradient, retain_graph, create_graph, inputs)
-
     def detach(self) -> Tensor:
         """A new tensor on the same memory, cut from the graph."""
         out = Tensor._make(self._data, False, None, 0, self._version_counter())
@@ -229,47 +189,9 @@ class Tensor:
         self.__dict__.pop("_output_nr", None)
         return self
 
-    def retain_grad(self) -> None:
-        """Keep the gradient of this non-leaf tensor in ``.grad`` after backward."""
-        if self.grad_fn is None:
-            if not self._requires_grad:
-                raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
-            return
-        if self._retains_grad:
-            return
-        import weakref  # noqa: PLC0415
-
-        ref = weakref.ref(self)
-
-        def retain(grad):
-            tensor = ref()
-            if tensor is not None:
-                tensor._accumulate_retained(grad, _grad_state.enabled)
-
-        self._retains_grad = True
-        self.grad_fn._add_pre_hook(self._output_nr, _RetainHook(retain))
-
     @property
     def retains_grad(self) -> bool:
         return self._retains_grad
-
-    def register_hook(self, hook):
-        """``hook(grad) -> Tensor or None`` runs when the gradient of this tensor is computed."""
-        if not self._requires_grad:
-            raise RuntimeError("cannot register a hook on a tensor that doesn't require "
-                               "gradient")
-        if self.grad_fn is not None:
-            handle = self.grad_fn._add_pre_hook(self._output_nr, hook)
-            hooks = self.grad_fn._pre_hooks
-            retain = [key for key, (_, fn) in hooks.items() if isinstance(fn, _RetainHook)]
-            for key in retain:  # retain_grad sees the gradient after the user's hooks
-                hooks.move_to_end(key)
-            return handle
-        if self._hooks is None:
-            self._hooks = OrderedDict()
-        handle = RemovableHandle(self._hooks)
-        self._hooks[handle.id] = hook
-        return handle
 
     # ------------------------------------------------------------------ metadata
     @property
@@ -279,7 +201,7 @@ class Tensor:
     def size(self, dim: int | None = None):
         if dim is None:
             return Size(self._data.shape)
-        return self._data.shape[_wrap_dim(dim, self._data.ndim)]
+        return self._data.shape[_backend.wrap_dim(dim, self._data.ndim)]
 
     def dim(self) -> int:
         return self._data.ndim
@@ -338,7 +260,7 @@ class Tensor:
     def stride(self, dim: int | None = None):
         item = self._data.dtype.itemsize
         strides = tuple(s // item for s in self._data.strides)
-        return strides if dim is None else strides[_wrap_dim(dim, self._data.ndim)]
+        return strides if dim is None else strides[_backend.wrap_dim(dim, self._data.ndim)]
 
     def data_ptr(self) -> int:
         if self.is_cpu:
@@ -422,8 +344,6 @@ class Tensor:
         return id(self)
 
     def __repr__(self) -> str:
-        from ._tensor_str import tensor_repr  # noqa: PLC0415
-
         return tensor_repr(self)
 
     def __format__(self, spec: str) -> str:
@@ -481,60 +401,6 @@ class Tensor:
     def type_as(self, other: Tensor) -> Tensor:
         return self.to(other.dtype)
 
-    # ------------------------------------------------------------------ in-place machinery
-    def _check_inplace(self) -> None:
-        if self._requires_grad and self.grad_fn is None and _grad_state.enabled:
-            raise RuntimeError("a leaf Variable that requires grad is being used in an "
-                               "in-place operation.")
-
-    def _inplace(self, function, *args, **kwargs) -> Tensor:
-        """Compute ``function(self, *args)`` and write the result into this tensor's memory.
-
-        When a graph is recorded the tensor takes the result's history (and a view's base
-        takes a CopySlices node), as PyTorch does."""
-        record = _grad_state.enabled and (self._requires_grad or any(
-            isinstance(a, Tensor) and a._requires_grad for a in args))
-        if not record:
-            result = function(self, *args, **kwargs)
-            self._write(result._data, result.dtype)
-            return self
-        self._check_inplace()
-        source = Tensor._make(self._data.copy(), self._requires_grad, self.grad_fn,
-                              self._output_nr)
-        result = function(source, *args, **kwargs)
-        self._check_result(result._data, result.dtype)
-        base = self._base
-        if base is not None and (base._requires_grad or result._requires_grad):
-            from .ops.indexing import rebase_view  # noqa: PLC0415
-
-            rebase_view(self, result)
-            return self
-        self._write(result._data, result.dtype)
-        self.grad_fn = result.grad_fn
-        self._requires_grad = result._requires_grad
-        if result._output_nr or self._output_nr:
-            self._output_nr = result._output_nr
-        if "_views" in self.__dict__:
-            from .ops.indexing import refresh_views  # noqa: PLC0415
-
-            refresh_views(self)
-        return self
-
-    def _check_result(self, array, result_dtype) -> None:
-        if array.shape != self._data.shape:
-            raise RuntimeError(f"output with shape {list(self._data.shape)} doesn't match the "
-                               f"broadcast shape {list(array.shape)}")
-        mine = self.dtype
-        if result_dtype is not mine and not _backend.can_cast(result_dtype, mine):
-            raise RuntimeError(f"result type {_type_word(result_dtype)} can't be cast to the "
-                               f"desired output type {_type_word(mine)}")
-
-    def _write(self, array, result_dtype) -> None:
-        self._check_result(array, result_dtype)
-        if array is not self._data:
-            self._xp().copyto(self._data, array, casting="unsafe")
-        self._bump_version()
-
 
 _new = object.__new__
 
@@ -570,29 +436,114 @@ def _rebuild(array, device, requires_grad):
     return t
 
 
-class _RetainHook:
-    """The hook retain_grad() adds; kept last among a node's hooks."""
+# ----------------------------------------------------------------------------- reading data
 
-    def __init__(self, fn):
-        self.fn = fn
-
-    def __call__(self, grad):
-        self.fn(grad)
-
-
-def _type_word(d) -> str:
-    return {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
-            "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
-            "bool": "Bool"}.get(d.name, d.name)
-
-
-def _wrap_dim(dim: int, ndim: int) -> int:
-    size = max(ndim, 1)
-    if not -size <= dim < size:
-        raise IndexError(f"Dimension out of range (expected to be in range of "
-                         f"[{-size}, {size - 1}], but got {dim})")
-    return dim % size
+def _to_host_nested(data):
+    """Replace tensors inside nested sequences by python numbers (PyTorch reads a tensor
+    item of a list as a scalar) so that numpy can read the whole."""
+    if isinstance(data, Tensor):
+        if data.numel() != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
+        return data.item()
+    if isinstance(data, (list, tuple)):
+        return [_to_host_nested(item) for item in data]
+    if hasattr(data, "__cuda_array_interface__"):
+        return data.get()
+    return data
 
 
-_function.Tensor = Tensor
-_engine.Tensor = Tensor
+def _check_nested(data, dim: int = 0, shape: list | None = None):
+    """Raise PyTorch's error for a ragged nested sequence (the first items set the shape)."""
+    if shape is None:
+        shape = []
+        item = data
+        while isinstance(item, (list, tuple, np.ndarray)):
+            shape.append(len(item))
+            if not len(item):
+                break
+            item = item[0]
+    if dim == len(shape):
+        if isinstance(data, (list, tuple)):
+            raise TypeError(f"'{type(data).__name__}' object cannot be interpreted as a number "
+                            f"(a sequence at dim {dim} where a scalar was expected)")
+        return
+    if not isinstance(data, (list, tuple, np.ndarray)):
+        raise TypeError(f"not a sequence (a {type(data).__name__} at dim {dim})")
+    if len(data) != shape[dim]:
+        raise ValueError(f"expected sequence of length {shape[dim]} at dim {dim} "
+                         f"(got {len(data)})")
+    for item in data:
+        _check_nested(item, dim + 1, shape)
+
+
+def _nested_array(data, dtype: _backend.dtype) -> np.ndarray:
+    """A numpy array from python numbers / nested sequences, checked for ``dtype`` as
+    torch.tensor checks its data (check_scalar's "tensor" rules) and ready to cast to it."""
+    host = _to_host_nested(data)
+    try:
+        array = np.array(host)
+    except (ValueError, TypeError):
+        _check_nested(host)
+        raise
+    except OverflowError:
+        raise ValueError("Overflow when unpacking long long") from None
+    if array.dtype == object or array.dtype == np.uint64:  # an int beyond int64
+        _check_nested(host)
+        if array.dtype == object and not any(isinstance(v, int) for v in array.ravel()):
+            raise TypeError(f"can't build a tensor from {type(data).__name__}")
+        if dtype.np.kind in "iu":
+            raise ValueError("Overflow when unpacking long long")
+        # a float, complex or bool dtype takes the int as torch does (2**70 as a float)
+        array = np.array(host, dtype=np.complex128 if dtype.is_complex else
+                         np.bool_ if dtype is _backend.bool_ else np.float64)
+    if array.dtype.kind in "US":
+        raise TypeError(f"new(): invalid data type '{type(array.ravel()[0].item()).__name__}'")
+    return _checked_data(array, host, dtype)
+
+
+def _checked_data(array, host, dtype: _backend.dtype) -> np.ndarray:
+    """``array`` (numpy's reading of the python numbers ``host``) when every number fits
+    ``dtype``; else check_scalar's error for the first that does not. A vectorised bound
+    check, never looser than the exact one, picks the arrays whose numbers are checked one by
+    one: numpy has made floats of ints mixed with floats ([1, 2.0**40]), and torch checks an
+    int (-1 fits uint8) and a float (-1.0 does not) differently."""
+    kind = dtype.np.kind
+    if array.dtype == dtype.np or not array.size or array.dtype.kind == "b" or (
+            kind not in "iu" and not (array.dtype.kind == "c" and kind != "c")):
+        return array
+    if kind in "iu":
+        info = np.iinfo(dtype.np)
+        if array.dtype.kind in "iu":
+            low = -info.max if kind == "u" else info.min
+            suspect = bool(array.min() < low or array.max() > info.max)
+        else:  # floats: NaN, and the int64 edges, which floats do not hold exactly
+            low = 0 if kind == "u" else info.min
+            suspect = array.dtype.kind == "c" or not bool(
+                (array >= low).all() and (array <= info.max).all()) or (
+                dtype.np == np.int64 and bool((np.abs(array) >= 2.0**63).any()))
+    else:
+        suspect = True  # complex numbers for a real dtype
+    if suspect:
+        for value in np.array(host, dtype=object).ravel():
+            check_scalar(value, dtype, "tensor")
+    if kind in "iu" and array.dtype.kind == "f":
+        # truncated toward zero as C's cast, then wrapped (a -1 read as -1.0 is 255 in uint8)
+        with np.errstate(invalid="ignore"):
+            array = array.astype(np.int64)
+    return array
+
+
+def array_from_data(data, dtype: _backend.dtype, device: _backend.device):
+    """A new array holding a copy of ``data`` (a tensor, an array, python numbers or nested
+    sequences of them) in ``dtype`` on ``device``: what ``Tensor(data)`` and ``dark.tensor``
+    hold. Python numbers are checked for the dtype as torch.tensor checks its data."""
+    if isinstance(data, Tensor):
+        source = data._data
+    elif isinstance(data, np.ndarray) or hasattr(data, "__cuda_array_interface__"):
+        source = data  # arrays are cast as torch casts tensors (300 wraps to 44 in uint8)
+    else:
+        source = _nested_array(data, dtype)  # numpy scalars are numbers: checked
+    array = _backend.asarray_on(source, device)
+    if array is source or array.dtype != dtype.np:
+        array = cast(array, dtype.np)  # a copy: the result never aliases data
+    return array

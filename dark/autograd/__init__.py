@@ -1,6 +1,7 @@
 """dark.autograd: Function, backward, grad, grad modes, gradcheck, anomaly detection."""
 from __future__ import annotations
 
+from .._tensor import Tensor
 from . import graph
 from .anomaly_mode import detect_anomaly, set_detect_anomaly
 from .engine import run_backward
@@ -17,27 +18,15 @@ from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
-    """Accumulate the gradients of ``tensors`` into the ``.grad`` of the leaves."""
-    from .._tensor import Tensor  # noqa: PLC0415
-
-    if isinstance(tensors, Tensor):
-        tensors = (tensors,)
-    if isinstance(inputs, Tensor):
-        inputs = (inputs,)
-    captured = run_backward(tensors, grad_tensors, retain_graph, create_graph,
-                            inputs=tuple(inputs) if inputs is not None else None)
-    if inputs is not None:
-        for tensor, grad in zip(inputs, captured):
-            if grad is not None and tensor.grad_fn is not None:
-                tensor._accumulate_retained(grad, create_graph)
+    """Accumulate the gradients of ``tensors`` into the ``.grad`` of the leaves (of
+    ``inputs`` when given)."""
+    run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
          only_inputs=True, allow_unused=None, is_grads_batched=False, materialize_grads=False):
     """Return the gradients of ``outputs`` with respect to ``inputs`` (a tuple), without
     touching ``.grad``."""
-    from .._tensor import Tensor  # noqa: PLC0415
-
     if is_grads_batched:
         raise NotImplementedError("is_grads_batched=True is not supported by dark")
     single = isinstance(inputs, Tensor)

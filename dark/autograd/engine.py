@@ -1,7 +1,17 @@
 """The backward engine: dependency counting and a static topological order (no recursion),
-broadcast gradients summed back to input shapes in one place, saved values freed after use."""
+broadcast gradients summed back to input shapes in one place, saved values freed after use;
+the one rule for accumulating a gradient into ``.grad``; Tensor's autograd methods
+(backward, retain_grad, register_hook). Ops are reached through Tensor methods only
+(``sum_to_size``, ``to``, ``+``), never imported: dark.ops stands on this layer."""
 from __future__ import annotations
 
+import warnings
+import weakref
+from collections import OrderedDict
+
+from .. import _backend
+from .._tensor import Size, Tensor, tensor_method
+from ..utils.hooks import RemovableHandle
 from . import function as _function
 from .function import AccumulateGrad, edge_of
 from .grad_mode import state as _grad_state
@@ -16,7 +26,6 @@ def _as_tuple(value):
 
 
 def _root_gradients(outputs, grad_outputs, create_graph):
-    Tensor = _function.Tensor
     grads = []
     for index, (output, grad) in enumerate(zip(outputs, grad_outputs)):
         if not isinstance(output, Tensor):
@@ -31,7 +40,7 @@ def _root_gradients(outputs, grad_outputs, create_graph):
             if output._data.dtype.kind not in "fc":
                 raise RuntimeError("grad can be implicitly created only for real scalar "
                                    f"outputs but got {output.dtype}")
-            xp = output._xp()
+            xp = _backend.array_module(output._data)
             grad = Tensor._make(xp.ones_like(output._data), False, None)
         else:
             if not isinstance(grad, Tensor):
@@ -39,8 +48,8 @@ def _root_gradients(outputs, grad_outputs, create_graph):
             if grad._data.shape != output._data.shape:
                 raise RuntimeError(
                     f"Mismatch in shape: grad_output[{index}] has a shape of "
-                    f"{_size(grad._data.shape)} and output[{index}] has a shape of "
-                    f"{_size(output._data.shape)}.")
+                    f"{Size(grad._data.shape)!r} and output[{index}] has a shape of "
+                    f"{Size(output._data.shape)!r}.")
             if grad.device != output.device:
                 raise RuntimeError(f"invalid gradient at index {index} - expected device "
                                    f"{output.device} but got {grad.device}")
@@ -48,10 +57,6 @@ def _root_gradients(outputs, grad_outputs, create_graph):
                 grad = grad.detach()
         grads.append(grad)
     return grads
-
-
-def _size(shape) -> str:
-    return "dark.Size([" + ", ".join(str(s) for s in shape) + "])"
 
 
 def _dependencies(roots) -> dict:
@@ -73,13 +78,15 @@ def _dependencies(roots) -> dict:
     return dependencies
 
 
-def _in_order(roots, dependencies):
-    """Yield the nodes so that each comes after every node that sends it a gradient (Kahn's
-    algorithm: a node is ready once all its incoming edges are consumed)."""
+def _topological_order(roots) -> list:
+    """Every node reachable from ``roots``, each after every node that sends it a gradient
+    (Kahn's algorithm: a node is ready once all its incoming edges are consumed)."""
+    dependencies = _dependencies(roots)
+    order = []
     ready = [node for node in roots if node not in dependencies]
     while ready:
         node = ready.pop()
-        yield node
+        order.append(node)
         for next_node, _ in node.next_functions:
             if next_node is not None:
                 count = dependencies[next_node] - 1
@@ -87,6 +94,7 @@ def _in_order(roots, dependencies):
                     dependencies[next_node] = count
                 else:
                     ready.append(next_node)
+    return order
 
 
 def _nodes_to_run(order, target_nodes):
@@ -103,9 +111,12 @@ def _nodes_to_run(order, target_nodes):
 
 def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                  accumulate=True, allow_unused=False):
-    """Shared by Tensor.backward (accumulate=True) and autograd.grad (accumulate=False,
+    """Shared by Tensor.backward and autograd.backward (accumulate=True: the gradients go into
+    the ``.grad`` of the leaves, or of ``inputs``) and autograd.grad (accumulate=False:
     returns the gradients of ``inputs``)."""
     outputs = _as_tuple(outputs)
+    if inputs is not None:
+        inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
     grad_outputs = _as_tuple(grad_outputs) or (None,) * len(outputs)
     if len(grad_outputs) != len(outputs):
         raise RuntimeError(f"grad_tensors should have the same length as tensors: got "
@@ -122,23 +133,25 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
         node, output_nr = edge_of(output)
         roots.append(node)
         _add_to_buffer(buffers, node, output_nr, grad)
-    roots = list(dict.fromkeys(roots))
+    order = _topological_order(list(dict.fromkeys(roots)))
     to_run = None
     if inputs is not None:
-        to_run = _nodes_to_run(list(_in_order(roots, _dependencies(roots))),
-                               {node for node, _ in targets})
+        to_run = _nodes_to_run(order, {node for node, _ in targets})
 
     previous_mode = _grad_state.enabled
     _grad_state.enabled = create_graph
     try:
-        _execute(roots, buffers, targets, captured, to_run, accumulate, create_graph,
+        _execute(order, buffers, targets, captured, to_run, accumulate, create_graph,
                  retain_graph)
     finally:
         _grad_state.enabled = previous_mode
     if inputs is None:
         return None
-    if accumulate:
-        return captured
+    if accumulate:  # a leaf's gradient is already in its .grad; a non-leaf's goes there now
+        for tensor, grad in zip(inputs, captured):
+            if grad is not None and tensor.grad_fn is not None:
+                accumulate_grad(tensor, grad, create_graph)
+        return None
     for position, grad in enumerate(captured):
         if grad is None and not allow_unused:
             raise RuntimeError(f"The differentiated Tensor at index {position} appears to "
@@ -151,7 +164,6 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
 
 def _targets(inputs, accumulate) -> dict:
     """The edge of each input mapped to its positions in ``inputs``."""
-    Tensor = _function.Tensor
     if not inputs:
         caller = "backward" if accumulate else "grad"
         raise RuntimeError(f"`inputs` argument to `{caller}()` cannot be empty.")
@@ -166,24 +178,14 @@ def _targets(inputs, accumulate) -> dict:
     return targets
 
 
-def _execute(roots, buffers, targets, captured, to_run, accumulate, create_graph,
+def _execute(order, buffers, targets, captured, to_run, accumulate, create_graph,
              retain_graph) -> None:
-    """Run the nodes in dependency order (Kahn's algorithm), each once all the nodes that
-    send it a gradient have run. With ``to_run`` (autograd.grad / inputs=) only the nodes
-    that lead to a target run; the targets' gradients are stored in ``captured``."""
+    """Run the nodes in ``order`` (_topological_order's: each once all the nodes that send it
+    a gradient have run). With ``to_run`` (autograd.grad / inputs=) only the nodes that lead
+    to a target run; the targets' gradients are stored in ``captured``."""
     anomaly = _function._anomaly.enabled
     check_nan = anomaly and _function._anomaly.check_nan
-    dependencies = _dependencies(roots)
-    ready = [node for node in roots if node not in dependencies]
-    while ready:
-        node = ready.pop()
-        for next_node, _ in node.next_functions:
-            if next_node is not None:
-                count = dependencies[next_node] - 1
-                if count:
-                    dependencies[next_node] = count
-                else:
-                    ready.append(next_node)
+    for node in order:
         grads = buffers.pop(node, None)
         if grads is None:
             continue
@@ -200,7 +202,7 @@ def _execute(roots, buffers, targets, captured, to_run, accumulate, create_graph
                     captured[position] = grad
         if leaf:
             if accumulate:
-                _accumulate(node.variable, grads[0], create_graph)
+                accumulate_grad(node.variable, grads[0], create_graph)
         elif to_run is None or node in to_run:
             if anomaly:
                 try:
@@ -272,7 +274,7 @@ def _run_node(node, grads, buffers, retain_graph, check_nan):
         if data.shape != shape:
             grad = _reduce_to_shape(node, index, grad, shape)
         if data.dtype is not np_dtype and data.dtype != np_dtype:
-            grad = grad._cast_grad(np_dtype)
+            grad = grad.to(_backend.from_numpy_dtype(np_dtype))
         slots = buffers.get(next_node)
         if slots is None:
             if next_node._num_outputs == 1:
@@ -294,25 +296,23 @@ def _fit_gradients(node, result, edges):
 def _materialize(node, grads) -> None:
     """Outputs of a multi-output node that got no gradient get zeros (on the device of the
     gradients that did arrive)."""
-    Tensor = _function.Tensor
     like = next(g for g in grads if g is not None)
+    xp = _backend.array_module(like._data)
     for index, grad in enumerate(grads):
         if grad is None:
             shape, dtype = node._output_meta[index]
-            grads[index] = Tensor._make(like._xp().zeros(shape, dtype=dtype))
+            grads[index] = Tensor._make(xp.zeros(shape, dtype=dtype))
 
 
 def _reduce_to_shape(node, index, grad, shape):
     """Undo broadcasting: sum the gradient down to the input's shape."""
-    from ..ops.reduction import sum_to_size  # noqa: PLC0415 - ops import the autograd layer
-
     grad_shape = grad._data.shape
     extra = len(grad_shape) - len(shape)
     if extra < 0 or any(g != s and s != 1 for g, s in zip(grad_shape[extra:], shape)):
         raise RuntimeError(f"Function {node.name()} returned an invalid gradient at index "
                            f"{index} - got {list(grad_shape)} but expected shape compatible "
                            f"with {list(shape)}")
-    return sum_to_size(grad, shape)
+    return grad.sum_to_size(shape)
 
 
 def _run_leaf_hooks(variable, grad):
@@ -323,32 +323,91 @@ def _run_leaf_hooks(variable, grad):
     return grad
 
 
-def _accumulate(variable, grad, create_graph):
-    """AccumulateGrad: add into ``.grad`` (in place when no graph is being built, as
-    PyTorch does)."""
-    if variable._grad is None:
-        if create_graph:
-            variable._grad = grad
-        else:
-            variable._grad = grad._owned_copy()
-    elif create_graph or variable._grad._requires_grad:
-        variable._grad = variable._grad + grad
+def accumulate_grad(tensor, grad, create_graph: bool) -> None:
+    """PyTorch's AccumulateGrad rule, for a leaf's ``.grad`` and for the retained (or
+    ``inputs=``) gradient of a non-leaf: the first gradient is stored (a copy cut from the
+    graph, or the gradient itself when a graph is being built); later ones are added in
+    place, or out of place when a graph is being built or the stored gradient is part of
+    one."""
+    current = tensor._grad
+    if current is None:
+        tensor._grad = grad if create_graph else Tensor._make(grad._data.copy())
+    elif create_graph or current._requires_grad:
+        tensor._grad = current + grad
     else:
-        variable._grad._accumulate_(grad)
+        data = current._data
+        _backend.array_module(data).add(data, grad._data, out=data)
+        current._bump_version()
 
 
 def _check_nan(node, result):
     for index, grad in enumerate(result):
-        if grad is not None and grad._xp().isnan(grad._data).any():
+        if grad is not None and _backend.array_module(grad._data).isnan(grad._data).any():
             raise RuntimeError(f"Function '{node.name()}' returned nan values in its "
                                f"{index}th output.")
 
 
 def _warn_anomaly(node) -> None:
     """In anomaly mode, say where the forward of a failing backward node was called."""
-    import warnings  # noqa: PLC0415
-
     trace = getattr(node, "_anomaly_trace", None)
     if trace:
         warnings.warn(f"Error detected in {node.name()}. Traceback of forward call that "
                       f"caused the error:\n{trace}", UserWarning, stacklevel=3)
+
+
+# ----------------------------------------------------------------------------- Tensor methods
+
+@tensor_method()
+def backward(self: Tensor, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+    """Compute the gradient of this tensor w.r.t. the graph leaves into their ``.grad``."""
+    run_backward(self, gradient, retain_graph, create_graph, inputs)
+
+
+class _RetainHook:
+    """The hook retain_grad() adds; kept last among a node's hooks."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def __call__(self, grad):
+        self.fn(grad)
+
+
+@tensor_method()
+def retain_grad(self: Tensor) -> None:
+    """Keep the gradient of this non-leaf tensor in ``.grad`` after backward."""
+    if self.grad_fn is None:
+        if not self._requires_grad:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        return
+    if self._retains_grad:
+        return
+    ref = weakref.ref(self)
+
+    def retain(grad):
+        tensor = ref()
+        if tensor is not None:
+            accumulate_grad(tensor, grad, _grad_state.enabled)
+
+    self._retains_grad = True
+    self.grad_fn._add_pre_hook(self._output_nr, _RetainHook(retain))
+
+
+@tensor_method()
+def register_hook(self: Tensor, hook):
+    """``hook(grad) -> Tensor or None`` runs when the gradient of this tensor is computed."""
+    if not self._requires_grad:
+        raise RuntimeError("cannot register a hook on a tensor that doesn't require "
+                           "gradient")
+    if self.grad_fn is not None:
+        handle = self.grad_fn._add_pre_hook(self._output_nr, hook)
+        hooks = self.grad_fn._pre_hooks
+        retain = [key for key, (_, fn) in hooks.items() if isinstance(fn, _RetainHook)]
+        for key in retain:  # retain_grad sees the gradient after the user's hooks
+            hooks.move_to_end(key)
+        return handle
+    if self._hooks is None:
+        self._hooks = OrderedDict()
+    handle = RemovableHandle(self._hooks)
+    self._hooks[handle.id] = hook
+    return handle

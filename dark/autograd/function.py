@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import os
 import re
+import traceback
 import weakref
 from collections import OrderedDict
+from typing import NamedTuple
 
 import numpy as np
 
 from .. import _backend
+from .._tensor import Tensor, tensor_method
 from ..utils.hooks import RemovableHandle
 from .grad_mode import state as _grad_state
-
-Tensor = None  # set by dark._tensor once the Tensor class exists (it sits above this module)
 
 _FLOAT_KINDS = "fc"
 
@@ -147,7 +148,8 @@ class BackwardNode:
                 "Hint: enable anomaly detection to find the operation that failed to compute "
                 "its gradient, with dark.autograd.set_detect_anomaly(True, check_nan=False).")
         return ("one of the variables needed for gradient computation has been modified by an "
-                f"inplace operation: [{_type_name(array)} {list(array.shape)}]{which} is at "
+                f"inplace operation: [{_backend.tensor_type_name(array)} {list(array.shape)}]"
+                f"{which} is at "
                 f"version {counter[0]}; expected version {version} instead. "
                 + hint)
 
@@ -199,18 +201,21 @@ class AccumulateGrad:
         return self._metadata
 
 
+@tensor_method()
+def _grad_accumulator(self: Tensor) -> AccumulateGrad:
+    """The AccumulateGrad node of a leaf (one while the graph holds it; made on demand)."""
+    acc = self._grad_acc() if self._grad_acc is not None else None
+    if acc is None:
+        acc = AccumulateGrad(self)
+        self._grad_acc = weakref.ref(acc)
+    return acc
+
+
 def _add_hook(hooks: OrderedDict, hook) -> RemovableHandle:
     """Store ``hook`` last in ``hooks`` under a new handle's id; returns the handle."""
     handle = RemovableHandle(hooks)
     hooks[handle.id] = hook
     return handle
-
-
-def _type_name(array) -> str:
-    names = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
-             "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
-    prefix = "dark." if isinstance(array, np.ndarray) else "dark.cuda."
-    return f"{prefix}{names.get(array.dtype.name, array.dtype.name)}Tensor"
 
 
 def _forward_name(node_name: str) -> str:
@@ -370,7 +375,7 @@ _NO_EDGE = (None, 0)
 _new_tensor = object.__new__
 
 
-def _record_inputs(node, args) -> None:
+def _record_edges(node, args) -> None:
     """Give a recording node its ``needs_input_grad``, its edges (``next_functions``) and the
     shape and dtype of each input that takes a gradient (the engine sums and casts the
     gradient back to them)."""
@@ -394,6 +399,49 @@ def _record_inputs(node, args) -> None:
     node._input_meta = meta
 
 
+# ----------------------------------------------------------------------------- observers
+# Op.apply and Function.apply call _record_inputs for every node they record: _record_edges,
+# or while a node observer is registered (dark.autograd.graph.register_node_observer) the
+# same followed by the observers. Rebinding the name keeps the recording path free of any
+# test when no observer is registered.
+
+_node_observers: OrderedDict = OrderedDict()
+
+
+def _record_observed(node, args) -> None:
+    _record_edges(node, args)
+    for observer in tuple(_node_observers.values()):
+        observer(node, args)
+
+
+_record_inputs = _record_edges
+
+
+def _update_recorder() -> None:
+    global _record_inputs
+    _record_inputs = _record_observed if _node_observers else _record_edges
+
+
+class _ObserverHandle(RemovableHandle):
+    """Removing the observer also takes it off the recording path."""
+
+    def remove(self) -> None:
+        super().remove()
+        _update_recorder()
+
+
+def register_node_observer(fn) -> RemovableHandle:
+    """Call ``fn(node, inputs)`` each time an op or Function records a backward node, once
+    the node's ``next_functions`` are set and before its forward runs; ``inputs`` are the
+    arguments of the call (tensors and other values, in order, one per edge). Observers run
+    in the order registered; the handle removes one (also as a context manager). For tools
+    that inspect graphs (dark.viz): the switch is process-wide, as anomaly mode is."""
+    handle = _ObserverHandle(_node_observers)
+    _node_observers[handle.id] = fn
+    _update_recorder()
+    return handle
+
+
 def _plain(cls, array, args):
     """Wrap an output when no graph is recorded (views still share their base's version)."""
     if type(array) is not np.ndarray and isinstance(array, np.generic):
@@ -412,10 +460,16 @@ def _link_view(out, source) -> None:
         out._base = base
         if base._requires_grad:
             # an in-place op on the base later regenerates the history of its live views
-            views = base.__dict__.get("_views")
-            if views is None:
-                views = base.__dict__["_views"] = weakref.WeakValueDictionary()
-            views[id(out)] = out
+            track_view(base, out)
+
+
+def track_view(base, view) -> None:
+    """Keep ``view`` among ``base``'s live views (weakly), whose history an in-place op on
+    the base regenerates (dark.ops.inplace.refresh_views)."""
+    views = base.__dict__.get("_views")
+    if views is None:  # keyed by id: a WeakSet would compare tensors with ==
+        views = base.__dict__["_views"] = weakref.WeakValueDictionary()
+    views[id(view)] = view
 
 
 def _connect(node, args, arrays, single, view_of):
@@ -487,13 +541,42 @@ def _resolve_saved(items, args, outputs):
     return entries
 
 
+class SavedValue(NamedTuple):
+    """One value a node saved for its backward (see dark.autograd.graph.saved_values).
+
+    ``kind`` is "tensor" (``value`` a tensor the op was given, e.g. an input), "output"
+    (``value`` the array of the node's output ``output_nr``), "array" (``value`` a raw
+    array: a constant of the backward) or "value" (``value`` a python number, None or
+    another object). ``current``: not changed in place since it was saved (a backward
+    that reads it would raise otherwise)."""
+
+    kind: str
+    value: object
+    output_nr: int
+    current: bool
+
+
+def saved_values(node):
+    """The values ``node`` saved for its backward, as SavedValue tuples in the order saved;
+    None once a backward without ``retain_graph`` has freed them."""
+    saved = getattr(node, "_saved", None)
+    if saved is None:
+        return None if getattr(node, "_released", False) else ()
+    values = []
+    for entry in saved:
+        if type(entry) is not tuple:
+            values.append(SavedValue(_VALUE, entry, 0, True))
+            continue
+        kind, value, counter, version, output_nr = entry
+        values.append(SavedValue(kind, value, output_nr, counter is None or counter[0] == version))
+    return tuple(values)
+
+
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _forward_trace() -> str:
     """The user's stack at the forward call, without dark's own frames at its end."""
-    import traceback  # noqa: PLC0415 - only in anomaly mode
-
     frames = traceback.extract_stack()
     while frames and frames[-1].filename.startswith(_PACKAGE_DIR):
         frames.pop()

@@ -2,7 +2,13 @@
 (run them in float64)."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
+
+from .. import _backend
+from .._tensor import Tensor
+from .engine import run_backward
 
 
 class GradcheckError(RuntimeError):
@@ -14,8 +20,6 @@ def _as_tuple(value):
 
 
 def _differentiable_inputs(inputs):
-    from .._tensor import Tensor  # noqa: PLC0415
-
     return [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
 
 
@@ -24,14 +28,10 @@ def _host(array):
 
 
 def _as_tensor(matrix):
-    from .._tensor import Tensor  # noqa: PLC0415
-
     return Tensor._make(matrix)
 
 
 def _outputs(func, inputs):
-    from .._tensor import Tensor  # noqa: PLC0415
-
     return [o for o in _as_tuple(func(*inputs)) if isinstance(o, Tensor)]
 
 
@@ -63,22 +63,19 @@ def _numerical_jacobian(func, inputs, wrt, eps):
 
 
 def _analytical_jacobian(func, inputs, wrt):
-    from .. import autograd  # noqa: PLC0415
-    from .._tensor import Tensor  # noqa: PLC0415
-
     outputs = _outputs(func, inputs)
     jacobians = [[np.zeros((inputs[i]._data.size, o._data.size)) for o in outputs]
                  for i in wrt]
     for j, output in enumerate(outputs):
         if not output.requires_grad:
             continue
-        xp_zeros = output._xp().zeros
+        xp_zeros = _backend.array_module(output._data).zeros
         for m in range(output._data.size):
             seed = xp_zeros(output._data.shape, dtype=output._data.dtype)
             seed.reshape(-1)[m] = 1
-            grads = autograd.grad(output, [inputs[i] for i in wrt],
-                                  grad_outputs=Tensor._make(seed), retain_graph=True,
-                                  allow_unused=True)
+            grads = run_backward(output, Tensor._make(seed), True, False,
+                                 inputs=[inputs[i] for i in wrt], accumulate=False,
+                                 allow_unused=True)
             for n, grad in enumerate(grads):
                 if grad is not None:
                     if grad.shape != inputs[wrt[n]].shape:
@@ -100,8 +97,6 @@ def gradcheck(func, inputs, *, eps: float = 1e-6, atol: float = 1e-5, rtol: floa
                          "but none of the them have requires_grad=True.")
     for index in wrt:
         if inputs[index].dtype.name != "float64":
-            import warnings  # noqa: PLC0415
-
             warnings.warn(f"Input #{index} requires gradient and is not a double precision "
                           "floating point. This check will likely fail if all the inputs are "
                           "not of double precision floating point. ", stacklevel=2)
@@ -124,9 +119,6 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps: float = 1e-6, atol: f
                   check_undefined_grad: bool = True, fast_mode: bool = False) -> bool:
     """Check second derivatives: gradcheck of the function that maps (inputs, grad_outputs)
     to the gradients of ``func`` computed with create_graph=True."""
-    from .. import autograd  # noqa: PLC0415
-    from .._tensor import Tensor  # noqa: PLC0415
-
     inputs = _as_tuple(inputs)
     wrt = _differentiable_inputs(inputs)
     if grad_outputs is None:
@@ -136,7 +128,8 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps: float = 1e-6, atol: f
             if not output.requires_grad:
                 continue
             values = rng.standard_normal(output._data.shape)
-            array = output._xp().asarray(values, dtype=output._data.dtype)
+            array = _backend.array_module(output._data).asarray(values,
+                                                                dtype=output._data.dtype)
             grad_outputs.append(Tensor._make(array).requires_grad_(True))
     grad_outputs = list(_as_tuple(grad_outputs))
     count = len(inputs)
@@ -145,9 +138,9 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps: float = 1e-6, atol: f
         ins, outs = values[:count], values[count:]
         outputs = [o for o in _outputs(func, ins) if o.requires_grad]
         pairs = list(zip(outputs, outs))
-        grads = autograd.grad([o for o, _ in pairs], [ins[i] for i in wrt],
-                              grad_outputs=[g for _, g in pairs], create_graph=True,
-                              allow_unused=True)
+        grads = run_backward([o for o, _ in pairs], [g for _, g in pairs], True, True,
+                             inputs=[ins[i] for i in wrt], accumulate=False,
+                             allow_unused=True)
         return tuple(g for g in grads if g is not None)
 
     return gradcheck(first_derivatives, tuple(inputs) + tuple(grad_outputs), eps=eps,

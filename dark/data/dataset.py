@@ -10,7 +10,8 @@ import warnings
 from collections.abc import Iterable, Sequence
 from typing import Generic, TypeVar
 
-from ..random import default_generator, randperm
+from ..ops.random import randperm
+from ..random import default_generator
 from ._worker import get_worker_info
 
 T_co = TypeVar("T_co", covariant=True)

@@ -10,7 +10,8 @@ from typing import Generic, TypeVar
 
 from .. import _backend
 from ..ops.creation import as_tensor, empty
-from ..random import Generator, multinomial, randint, randperm
+from ..ops.random import multinomial, randint, randperm
+from ..random import Generator
 
 T_co = TypeVar("T_co", covariant=True)
 

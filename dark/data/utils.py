@@ -6,6 +6,7 @@ import math
 import numpy as np
 from PIL import Image
 
+from .._backend import array_module
 from .._tensor import Tensor
 from ..ops.shape import stack
 
@@ -30,7 +31,7 @@ def make_grid(tensor, nrow: int = 8, padding: int = 2, normalize: bool = False,
     if isinstance(tensor, list):
         tensor = stack(tensor, dim=0)
     data = tensor.detach()._data
-    xp = tensor._xp()
+    xp = array_module(data)
     if data.ndim == 2:
         data = data[None]
     if data.ndim == 3:
@@ -80,7 +81,7 @@ def save_image(tensor, fp, format: str | None = None, **kwargs) -> None:
     ``format``), with values in [0, 1] mapped to 0..255 by rounding to the nearest."""
     grid = make_grid(tensor, **kwargs)
     data = grid._data
-    xp = grid._xp()
+    xp = array_module(data)
     # + 0.5 after scaling to [0, 255] rounds to the nearest integer, as torchvision does
     scaled = xp.clip(data * data.dtype.type(255) + data.dtype.type(0.5), 0, 255) \
         if data.dtype.kind == "f" else xp.clip(data * 255, 0, 255)

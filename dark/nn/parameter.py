@@ -1,8 +1,8 @@
 """nn.Parameter and nn.Buffer: tensors that a Module registers when they are assigned to it."""
 from __future__ import annotations
 
+from .._backend import tensor_type_name
 from .._tensor import Tensor
-from ..autograd.function import _type_name
 from ..ops.creation import empty
 
 __all__ = ["Buffer", "Parameter"]
@@ -68,7 +68,7 @@ class Buffer(metaclass=_BufferMeta):
 def _typename(obj) -> str:
     """torch.typename with dark's names: 'dark.FloatTensor' for a tensor, else module.qualname."""
     if isinstance(obj, Tensor):
-        return _type_name(obj._data)
+        return tensor_type_name(obj._data)
     module = getattr(obj, "__module__", "") or ""
     if hasattr(obj, "__qualname__"):
         qualname = obj.__qualname__

@@ -14,8 +14,7 @@ import warnings
 import numpy as np
 
 from .. import _backend
-from .._tensor import Tensor
-from ._registry import tensor_method
+from .._tensor import Tensor, array_from_data, tensor_method
 from ._util import cast, check_scalar
 
 _COPY_WARNING = ("To copy construct from a tensor, it is recommended to use "
@@ -62,115 +61,6 @@ def _number_dtype(value) -> _backend.dtype:
     if not isinstance(value, numbers.Number):
         raise TypeError(f"fill_value must be a number, not {type(value).__name__}")
     return _backend.scalar_dtype(value)
-
-
-def _to_host_nested(data):
-    """Replace tensors inside nested sequences by python numbers (PyTorch reads a tensor
-    item of a list as a scalar) so that numpy can read the whole."""
-    if isinstance(data, Tensor):
-        if data.numel() != 1:
-            raise ValueError("only one element tensors can be converted to Python scalars")
-        return data.item()
-    if isinstance(data, (list, tuple)):
-        return [_to_host_nested(item) for item in data]
-    if hasattr(data, "__cuda_array_interface__"):
-        return data.get()
-    return data
-
-
-def _check_nested(data, dim: int = 0, shape: list | None = None):
-    """Raise PyTorch's error for a ragged nested sequence (the first items set the shape)."""
-    if shape is None:
-        shape = []
-        item = data
-        while isinstance(item, (list, tuple, np.ndarray)):
-            shape.append(len(item))
-            if not len(item):
-                break
-            item = item[0]
-    if dim == len(shape):
-        if isinstance(data, (list, tuple)):
-            raise TypeError(f"'{type(data).__name__}' object cannot be interpreted as a number "
-                            f"(a sequence at dim {dim} where a scalar was expected)")
-        return
-    if not isinstance(data, (list, tuple, np.ndarray)):
-        raise TypeError(f"not a sequence (a {type(data).__name__} at dim {dim})")
-    if len(data) != shape[dim]:
-        raise ValueError(f"expected sequence of length {shape[dim]} at dim {dim} "
-                         f"(got {len(data)})")
-    for item in data:
-        _check_nested(item, dim + 1, shape)
-
-
-def _nested_array(data, dtype: _backend.dtype) -> np.ndarray:
-    """A numpy array from python numbers / nested sequences, checked for ``dtype`` as
-    torch.tensor checks its data (check_scalar's "tensor" rules) and ready to cast to it."""
-    host = _to_host_nested(data)
-    try:
-        array = np.array(host)
-    except (ValueError, TypeError):
-        _check_nested(host)
-        raise
-    except OverflowError:
-        raise ValueError("Overflow when unpacking long long") from None
-    if array.dtype == object or array.dtype == np.uint64:  # an int beyond int64
-        _check_nested(host)
-        if array.dtype == object and not any(isinstance(v, int) for v in array.ravel()):
-            raise TypeError(f"can't build a tensor from {type(data).__name__}")
-        if dtype.np.kind in "iu":
-            raise ValueError("Overflow when unpacking long long")
-        # a float, complex or bool dtype takes the int as torch does (2**70 as a float)
-        array = np.array(host, dtype=np.complex128 if dtype.is_complex else
-                         np.bool_ if dtype is _backend.bool_ else np.float64)
-    if array.dtype.kind in "US":
-        raise TypeError(f"new(): invalid data type '{type(array.ravel()[0].item()).__name__}'")
-    return _checked_data(array, host, dtype)
-
-
-def _checked_data(array, host, dtype: _backend.dtype) -> np.ndarray:
-    """``array`` (numpy's reading of the python numbers ``host``) when every number fits
-    ``dtype``; else check_scalar's error for the first that does not. A vectorised bound
-    check, never looser than the exact one, picks the arrays whose numbers are checked one by
-    one: numpy has made floats of ints mixed with floats ([1, 2.0**40]), and torch checks an
-    int (-1 fits uint8) and a float (-1.0 does not) differently."""
-    kind = dtype.np.kind
-    if array.dtype == dtype.np or not array.size or array.dtype.kind == "b" or (
-            kind not in "iu" and not (array.dtype.kind == "c" and kind != "c")):
-        return array
-    if kind in "iu":
-        info = np.iinfo(dtype.np)
-        if array.dtype.kind in "iu":
-            low = -info.max if kind == "u" else info.min
-            suspect = bool(array.min() < low or array.max() > info.max)
-        else:  # floats: NaN, and the int64 edges, which floats do not hold exactly
-            low = 0 if kind == "u" else info.min
-            suspect = array.dtype.kind == "c" or not bool(
-                (array >= low).all() and (array <= info.max).all()) or (
-                dtype.np == np.int64 and bool((np.abs(array) >= 2.0**63).any()))
-    else:
-        suspect = True  # complex numbers for a real dtype
-    if suspect:
-        for value in np.array(host, dtype=object).ravel():
-            check_scalar(value, dtype, "tensor")
-    if kind in "iu" and array.dtype.kind == "f":
-        # truncated toward zero as C's cast, then wrapped (a -1 read as -1.0 is 255 in uint8)
-        with np.errstate(invalid="ignore"):
-            array = array.astype(np.int64)
-    return array
-
-
-def _array_from_data(data, dtype: _backend.dtype, device: _backend.device):
-    """A new array holding a copy of ``data`` in ``dtype`` on ``device``."""
-    if isinstance(data, Tensor):
-        source = data._data
-    elif isinstance(data, np.ndarray) or hasattr(data, "__cuda_array_interface__"):
-        source = data  # arrays are cast as torch casts tensors (300 wraps to 44 in uint8)
-    else:
-        source = _nested_array(data, dtype)  # numpy scalars are numbers: checked
-    array = _backend.asarray_on(source, device)
-    if array is source or array.dtype != dtype.np:
-        array = cast(array, dtype.np)  # a copy: the result never aliases data
-    return array
 
 
 def _dtype(dtype):
@@ -275,7 +165,7 @@ def tensor(data, *, dtype=None, device=None, requires_grad: bool = False,
         if device is None:
             device = data.device
     dtype = _dtype(dtype) or _infer_dtype(data)
-    out = Tensor._make(_array_from_data(data, dtype, _backend.to_device(device)))
+    out = Tensor._make(array_from_data(data, dtype, _backend.to_device(device)))
     if requires_grad:
         out.requires_grad_(True)
     return _pinned(out, pin_memory)
@@ -335,7 +225,7 @@ def asarray(obj, *, dtype=None, device=None, copy: bool | None = None,
         dev = _backend.to_device(device if device is not None
                                  else getattr(obj, "device", None)
                                  if isinstance(obj, Tensor) else device)
-        out = Tensor._make(_array_from_data(obj, dtype, dev))
+        out = Tensor._make(array_from_data(obj, dtype, dev))
     else:
         out = as_tensor(obj, dtype=dtype, device=device)
         if copy is False and not _shares(out, obj):
@@ -352,7 +242,7 @@ def _shares(out: Tensor, obj) -> bool:
     source = obj._data if isinstance(obj, Tensor) else obj
     if not hasattr(source, "dtype") or type(source) is not type(out._data):
         return False
-    return bool(out._xp().may_share_memory(out._data, source))
+    return bool(_backend.array_module(out._data).may_share_memory(out._data, source))
 
 
 # ----------------------------------------------------------------------------- filled
@@ -592,7 +482,7 @@ def new_tensor(self, data, *, dtype=None, layout=None, device=None,
         warnings.warn(_COPY_WARNING, UserWarning, stacklevel=2)
     dtype, device = _like_args(self, dtype, device)
     dtype = _backend.to_dtype(dtype)
-    out = Tensor._make(_array_from_data(data, dtype, _backend.to_device(device)))
+    out = Tensor._make(array_from_data(data, dtype, _backend.to_device(device)))
     if requires_grad:
         out.requires_grad_(True)
     return out

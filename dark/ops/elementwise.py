@@ -11,10 +11,9 @@ import numbers
 import numpy as np
 
 from .. import _backend
-from .._tensor import Tensor
+from .._tensor import Tensor, install_methods, tensor_method
 from ..autograd.function import Op
 from ..autograd.grad_mode import state as _grad_state
-from ._registry import TENSOR_METHODS, tensor_method
 from ._util import (
     broadcast_shapes,
     cast,
@@ -125,7 +124,7 @@ def _check_tensors(name, input, other):
 
 
 def _zeros_like(tensor: Tensor) -> Tensor:
-    return Tensor._make(tensor._xp().zeros_like(tensor._data))
+    return Tensor._make(xp_of(tensor._data).zeros_like(tensor._data))
 
 
 def _default_float():
@@ -1484,7 +1483,7 @@ def _where_method(self, condition, other):
     return where(condition, self, other)
 
 
-TENSOR_METHODS["where"] = _where_method
+install_methods({"where": _where_method})
 
 
 # ----------------------------------------------------------------------------- out=
@@ -1592,10 +1591,7 @@ for _name, _dtype in (("float", _backend.float32), ("double", _backend.float64),
 def tensor_type(self, dtype=None, non_blocking=False, **kwargs):
     """With no dtype, the type name (``'dark.FloatTensor'``); else ``self.to(dtype)``."""
     if dtype is None:
-        from .._tensor import _type_word  # noqa: PLC0415
-
-        prefix = "dark." if self.is_cpu else "dark.cuda."
-        return f"{prefix}{_type_word(self.dtype)}Tensor"
+        return _backend.tensor_type_name(self._data)
     return to(self, dtype)
 
 

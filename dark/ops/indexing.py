@@ -1,6 +1,7 @@
-"""Indexing, selection and sorting: ``x[...]`` reads (views for basic indexing) and writes
-(in place, with PyTorch's CopySlices history), in-place ops on views (``rebase_view``),
-gather/scatter, the index_* ops, masks, nonzero, sort/topk/kthvalue, unique, take.
+"""Indexing, selection and sorting: ``x[...]`` reads (views for basic indexing, recorded for
+dark.ops.inplace, which replays an in-place op on a view on its base) and writes (in place,
+with PyTorch's CopySlices history), gather/scatter, the index_* ops, masks, nonzero,
+sort/topk/kthvalue, unique, take.
 
 Every read is one ``Index`` op and every write one ``IndexPut`` op on a *location*: a
 ``view`` (a function from a raw array to a basic-indexing view of it, or None) and an
@@ -11,15 +12,13 @@ from __future__ import annotations
 import collections
 import numbers
 import operator
-import weakref
 
 import numpy as np
 
 from .. import _backend
-from .._tensor import Tensor
-from ..autograd.function import Op
+from .._tensor import Tensor, tensor_method
+from ..autograd.function import Op, track_view
 from ..autograd.grad_mode import state as _grad_state
-from ._registry import tensor_method
 from ._util import broadcast_shapes, check_scalar, wrap_dim, xp_of
 
 # ----------------------------------------------------------------------------- locations
@@ -431,7 +430,7 @@ _NO_GRAD_VIEW = _NoGradView()
 
 def _record_view(out: Tensor, source: Tensor, region: _Region) -> None:
     """Remember how ``out`` is read from its base, so that an in-place op on it can be
-    replayed on the base (see rebase_view)."""
+    replayed on the base (see dark.ops.inplace.rebase_view)."""
     base = out._base
     if base is None:
         return
@@ -445,77 +444,7 @@ def _record_view(out: Tensor, source: Tensor, region: _Region) -> None:
         getter = None if parent is None or parent is _NO_GRAD_VIEW else _Region(
             region.key, parent)
     out.__dict__["_view_getter"] = getter
-    views = base.__dict__.get("_views")
-    if views is None:  # keyed by id: a WeakSet would compare tensors with ==
-        views = base.__dict__["_views"] = weakref.WeakValueDictionary()
-    views[id(out)] = out
-
-
-def _location_of(view: Tensor, base: Tensor, writing: bool = False):
-    """Where ``view`` lies in its base, as a (view, key) location: its recorded getter, or
-    else (views made by other ops: reshape, transpose ...) the flat positions given by its
-    strides into the C-contiguous base."""
-    getter = view.__dict__.get("_view_getter")
-    if getter is _NO_GRAD_VIEW:
-        raise RuntimeError(
-            "A view was created in no_grad mode and is being modified inplace with grad mode "
-            "enabled. Given that this use case is ambiguous and error-prone, it is forbidden. "
-            "You can clarify your code by moving both the view and the inplace either both "
-            "inside the no_grad block (if you don't want the inplace to be tracked) or both "
-            "outside (if you want the inplace to be tracked).")
-    if getter is not None:
-        return getter, None
-    array = view._data
-    if not base._data.flags.c_contiguous:
-        raise RuntimeError("an in-place operation on a view of a non-contiguous tensor that "
-                           "requires grad is not supported; use an out-of-place operation")
-    item = array.dtype.itemsize
-    strides = tuple(s // item for s in array.strides)
-    if writing and any(s == 0 and n > 1 for s, n in zip(strides, array.shape)):
-        raise RuntimeError("unsupported operation: more than one element of the written-to "
-                           "tensor refers to a single memory location. Please clone() the "
-                           "tensor before performing the operation.")
-    xp = xp_of(array)
-    offset = (view.data_ptr() - base.data_ptr()) // item
-    positions = xp.arange(base._data.size, dtype=np.int64)[offset:]
-    positions = xp.lib.stride_tricks.as_strided(
-        positions, array.shape, tuple(s * positions.itemsize for s in strides))
-    return _flat, (positions,)
-
-
-def rebase_view(view: Tensor, result: Tensor) -> None:
-    """Write ``result`` (the outcome of an in-place op on ``view``) into the base's memory,
-    give the base a CopySlices history and the view a new history as a view of it."""
-    base = view._base
-    if base._requires_grad and base.grad_fn is None:
-        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
-                           "in-place operation.")
-    region, key = _location_of(view, base, writing=True)
-    updated = CopySlices.apply(base, result, view=region, key=key, copy=False)
-    _take_history(base, updated)
-    base._bump_version()
-    refresh_views(base, view)
-
-
-def _take_history(target: Tensor, source: Tensor) -> None:
-    target.grad_fn = source.grad_fn
-    target._requires_grad = source._requires_grad
-    target.__dict__.pop("_output_nr", None)
-
-
-def refresh_views(base: Tensor, *more: Tensor) -> None:
-    """After ``base`` took a new history in place, give its live views (and ``more``) the
-    history of a view of the new base, as PyTorch regenerates view grad_fns."""
-    if not base._requires_grad:
-        return
-    views = dict(base.__dict__.get("_views", {}).items())
-    views.update((id(view), view) for view in more)
-    for view in views.values():
-        if view.__dict__.get("_view_getter", None) is _NO_GRAD_VIEW:
-            continue
-        region, key = _location_of(view, base)
-        fresh = AsStrided.apply(base, view=region, key=key)
-        _take_history(view, fresh)
+    track_view(base, out)
 
 
 # ----------------------------------------------------------------------------- x[...]
@@ -585,13 +514,6 @@ def _view_steps(shape, index) -> list | None:
     return steps
 
 
-def _type_name(dtype) -> str:
-    names = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
-             "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
-             "bool": "Bool", "complex64": "ComplexFloat", "complex128": "ComplexDouble"}
-    return names.get(dtype.name, dtype.name)
-
-
 def _check_value_shape(value_shape, region_shape, advanced: bool) -> None:
     shape = tuple(value_shape)
     while len(shape) > len(region_shape) and shape[0] == 1:
@@ -624,7 +546,7 @@ def setitem(self: Tensor, index, value) -> None:
     self's dtype); differentiable with respect to self's history and to value."""
     if not isinstance(value, (Tensor, numbers.Number)):
         raise TypeError(f"can't assign a {type(value).__name__} to a "
-                        f"dark.{_type_name(self.dtype)}Tensor")
+                        f"dark.{self.dtype.scalar_name}Tensor")
     if not isinstance(value, Tensor):
         value = check_scalar(value, self.dtype, "index")
     basic, _, advanced = _parse(self, index)
@@ -636,8 +558,8 @@ def setitem(self: Tensor, index, value) -> None:
         _check_value_shape(value._data.shape, region_shape, advanced is not None)
         if advanced is not None and value._data.dtype != self._data.dtype:
             raise RuntimeError(f"Index put requires the source and destination dtypes match, "
-                               f"got {_type_name(self.dtype)} for the destination and "
-                               f"{_type_name(value.dtype)} for the source.")
+                               f"got {self.dtype.scalar_name} for the destination and "
+                               f"{value.dtype.scalar_name} for the source.")
     value_requires_grad = isinstance(value, Tensor) and value._requires_grad
     if not (_grad_state.enabled and (self._requires_grad or value_requires_grad)):
         raw = value._data if isinstance(value, Tensor) else value
@@ -652,9 +574,7 @@ def setitem(self: Tensor, index, value) -> None:
     if self._base is not None:
         # a view made by another op (reshape ...) is replayed on its base by its strides
         self.__dict__.setdefault("_view_getter", None)
-    self._inplace(_put, value, region, advanced)
-    if self._base is None and "_views" in self.__dict__:
-        refresh_views(self)
+    self._inplace(_put, value, region, advanced)  # which refreshes the views of self
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -815,7 +735,7 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
 
 def _index_source_checks(input, dim, index, source, name, error=RuntimeError):
     array = _vector_index(index, name, f"{name}(): Expected dtype int32/int64 for index but "
-                          f"got: {_type_name(index.dtype) if isinstance(index, Tensor) else ''}",
+                          f"got: {index.dtype.scalar_name if isinstance(index, Tensor) else ''}",
                           error)
     ndim = input._data.ndim
     dim = wrap_dim(dim, ndim)
@@ -836,10 +756,10 @@ def _index_source_checks(input, dim, index, source, name, error=RuntimeError):
     if source._data.dtype != input._data.dtype:
         if name == "index_copy_":
             raise RuntimeError("index_copy_(): self and source expected to have the same "
-                               f"dtype, but got (self) {_type_name(input.dtype)} and (source) "
-                               f"{_type_name(source.dtype)}")
-        raise RuntimeError(f"{name}(): self ({_type_name(input.dtype)}) and source "
-                           f"({_type_name(source.dtype)}) must have the same scalar type")
+                               f"dtype, but got (self) {input.dtype.scalar_name} and (source) "
+                               f"{source.dtype.scalar_name}")
+        raise RuntimeError(f"{name}(): self ({input.dtype.scalar_name}) and source "
+                           f"({source.dtype.scalar_name}) must have the same scalar type")
     size = shape[dim] if ndim else 1
     prefix = "index_copy_(): " if name == "index_copy_" else ""
     _check_nonnegative_bounds(array, size, dim, IndexError if prefix else RuntimeError, prefix)
@@ -889,8 +809,8 @@ def index_put(input: Tensor, indices, values, accumulate: bool = False) -> Tenso
     if isinstance(values, Tensor):
         if values._data.dtype != input._data.dtype:
             raise RuntimeError(f"Index put requires the source and destination dtypes match, "
-                               f"got {_type_name(input.dtype)} for the destination and "
-                               f"{_type_name(values.dtype)} for the source.")
+                               f"got {input.dtype.scalar_name} for the destination and "
+                               f"{values.dtype.scalar_name} for the source.")
         target = _read(input._data, region, None)
         _check_value_shape(values._data.shape, target.shape if advanced is None else
                            _advanced_shape(target.shape, advanced), True)
@@ -902,7 +822,7 @@ def index_put(input: Tensor, indices, values, accumulate: bool = False) -> Tenso
 def take(input: Tensor, index: Tensor) -> Tensor:
     """The entries of the flattened input at ``index``; the result has index's shape."""
     if not isinstance(index, Tensor) or index._data.dtype != np.int64:
-        got = _type_name(index.dtype) if isinstance(index, Tensor) else type(index).__name__
+        got = index.dtype.scalar_name if isinstance(index, Tensor) else type(index).__name__
         raise RuntimeError(f"take(): Expected a long tensor for index, but got {got}")
     array = index._data
     numel = input._data.size

@@ -15,10 +15,9 @@ import numbers
 
 import numpy as np
 
-from .._tensor import Tensor
+from .._tensor import Tensor, install_methods, tensor_method
 from ..autograd.function import Op
 from ..autograd.grad_mode import state as _grad_state
-from ._registry import TENSOR_METHODS, tensor_method
 from ._util import broadcast_shapes, wrap_dim, wrap_dims, xp_of
 from ._util import matmul as matmul_arrays
 from .elementwise import _maybe_out, where
@@ -389,10 +388,10 @@ def _inplace_method(function):
     return method
 
 
-for _function in (addmm, addmv, baddbmm, addbmm):
-    TENSOR_METHODS[_function.__name__ + "_"] = _inplace_method(_function)
-TENSOR_METHODS["__matmul__"] = lambda self, other: matmul(self, other)
-TENSOR_METHODS["__rmatmul__"] = lambda self, other: matmul(other, self)
+install_methods({_function.__name__ + "_": _inplace_method(_function)
+                 for _function in (addmm, addmv, baddbmm, addbmm)})
+install_methods({"__matmul__": lambda self, other: matmul(self, other),
+                 "__rmatmul__": lambda self, other: matmul(other, self)})
 
 
 # ----------------------------------------------------------------------------- einsum

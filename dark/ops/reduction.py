@@ -11,15 +11,15 @@ import builtins
 import collections
 import math
 import numbers
+import warnings
 
 import numpy as np
 
 from .. import _backend
-from .._tensor import Tensor, _type_word
+from .._tensor import Tensor, tensor_method
 from ..autograd.function import Op
 from ..autograd.grad_mode import state as _grad_state
 from . import elementwise as _elementwise
-from ._registry import tensor_method
 from ._util import float_dtype_for, wrap_dim, wrap_dims, xp_of
 
 # ----------------------------------------------------------------------------- helpers
@@ -181,7 +181,7 @@ def _result_is_float(input: Tensor, np_dtype) -> bool:
 
 def _require_float(name: str, input: Tensor, np_dtype) -> None:
     if not _result_is_float(input, np_dtype):
-        got = _type_word(_backend.from_numpy_dtype(np_dtype or input._data.dtype))
+        got = _backend.scalar_name(np_dtype or input._data.dtype)
         raise RuntimeError(f"{name}(): could not infer output dtype. Input dtype must be "
                            f"either a floating point or complex dtype. Got: {got}")
 
@@ -225,9 +225,9 @@ def nanmean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Te
     np_dtype = _np_dtype(dtype)
     if not _result_is_float(input, np_dtype):
         raise RuntimeError("nanmean(): expected input to have floating point or complex "
-                           f"dtype but got {_type_word(input.dtype)}")
+                           f"dtype but got {input.dtype.scalar_name}")
     dims = _axes(dim, input._data.ndim)
-    xp = input._xp()
+    xp = xp_of(input._data)
     present = ~xp.isnan(input._data)
     count = present.sum(axis=dims, keepdims=keepdim).astype(np_dtype or input._data.dtype)
     with np.errstate(invalid="ignore"):  # all-NaN slices give NaN silently, as torch
@@ -599,8 +599,6 @@ def _correction(name, input, dim, unbiased, correction):
         correction = 0 if unbiased is False else 1
     dims = _axes(dim, input._data.ndim)
     if _count(input._data.shape, dims) - correction <= 0:
-        import warnings  # noqa: PLC0415 - only on this rare path
-
         warnings.warn(f"{name}(): degrees of freedom is <= 0. Correction should be strictly "
                       "less than the reduction factor (input numel divided by output "
                       "numel).", UserWarning, stacklevel=3)
@@ -742,7 +740,7 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, out=None,
     np_dtype = _np_dtype(dtype)
     if input._data.dtype.kind not in "fc":
         raise RuntimeError("linalg.vector_norm: Expected a floating point or complex tensor "
-                           f"as input. Got {_type_word(input.dtype)}")
+                           f"as input. Got {input.dtype.scalar_name}")
     if isinstance(dim, numbers.Integral):
         dim = (dim,)
     if isinstance(p, str):
@@ -915,7 +913,7 @@ def _softmax_input(name, input, dim, dtype):
     if input._data.dtype.kind not in "fc":
         where = "lastdim_kernel_impl" if axis is None or axis == ndim - 1 else "kernel_impl"
         raise NotImplementedError(f'"{name}_{where}" not implemented for '
-                                  f"'{_type_word(input.dtype)}'")
+                                  f"'{input.dtype.scalar_name}'")
     return input, axis
 
 

@@ -10,9 +10,8 @@ import numbers
 import warnings
 
 from .. import _backend
-from .._tensor import Tensor, _type_word
+from .._tensor import Tensor, install_methods, tensor_method
 from ..autograd.function import Op
-from ._registry import TENSOR_METHODS, tensor_method
 from ._util import wrap_dim, wrap_dims, xp_of
 
 
@@ -141,7 +140,7 @@ def _view_dtype(input: Tensor, dtype) -> Tensor:
     array = input._data
     old, new = array.dtype.itemsize, dtype.np.itemsize
     if old != new:
-        names = f"{_type_word(input.dtype)} as {_type_word(dtype)} (different element sizes)"
+        names = f"{input.dtype.scalar_name} as {dtype.scalar_name} (different element sizes)"
         if array.ndim == 0:
             raise RuntimeError(f"self.dim() cannot be 0 to view {names}")
         if array.shape[-1] != 1 and array.strides[-1] != old:
@@ -381,10 +380,12 @@ def _hermitian(self: Tensor) -> Tensor:
     return _adjoint(self)
 
 
-TENSOR_METHODS["T"] = property(_reverse_dims, doc="The dims in reverse order (a view).")
-TENSOR_METHODS["mT"] = property(_matrix_transpose, doc="The last two dims swapped (a view).")
-TENSOR_METHODS["mH"] = property(_adjoint, doc="The conjugate of mT.")
-TENSOR_METHODS["H"] = property(_hermitian, doc="The conjugate transpose of a matrix.")
+install_methods({
+    "T": property(_reverse_dims, doc="The dims in reverse order (a view)."),
+    "mT": property(_matrix_transpose, doc="The last two dims swapped (a view)."),
+    "mH": property(_adjoint, doc="The conjugate of mT."),
+    "H": property(_hermitian, doc="The conjugate transpose of a matrix."),
+})
 
 
 @tensor_method("movedim", "moveaxis")
@@ -1105,10 +1106,10 @@ def _metadata_inplace(function):
     return method
 
 
-for _function in (squeeze, unsqueeze, t, transpose, swapaxes, swapdims):
-    TENSOR_METHODS[_function.__name__ + "_"] = _metadata_inplace(_function)
-TENSOR_METHODS["tril_"] = lambda self, diagonal=0: self._inplace(tril, diagonal)
-TENSOR_METHODS["triu_"] = lambda self, diagonal=0: self._inplace(triu, diagonal)
+install_methods({_function.__name__ + "_": _metadata_inplace(_function)
+                 for _function in (squeeze, unsqueeze, t, transpose, swapaxes, swapdims)})
+install_methods({"tril_": lambda self, diagonal=0: self._inplace(tril, diagonal),
+                 "triu_": lambda self, diagonal=0: self._inplace(triu, diagonal)})
 
 __all__ = ["reshape", "flatten", "unflatten", "ravel", "squeeze", "unsqueeze", "permute",
            "transpose", "swapaxes", "swapdims", "t", "movedim", "moveaxis", "tile", "cat",

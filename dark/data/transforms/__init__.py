@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from ..._tensor import Tensor
 from ...nn.modules.module import Module
 from ...ops.creation import empty, tensor
-from ...random import rand, randint, randperm
+from ...ops.random import rand, randint, randperm
 from . import functional as F
 from .functional import InterpolationMode, _interpolation_modes_from_int
 

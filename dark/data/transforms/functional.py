@@ -907,7 +907,7 @@ def adjust_gamma(img, gamma: float, gain: float = 1):
     _assert_channels(img, [1, 3])
     if gamma < 0:
         raise ValueError("Gamma should be a non-negative real number")
-    xp = img._xp()
+    xp = _backend.array_module(img._data)
     data = img._data if img.is_floating_point() else _convert_array(
         img._data, _backend.float32, img.dtype)
     result = xp.clip(data.dtype.type(gain) * data ** data.dtype.type(gamma), 0, 1)

@@ -1,10 +1,15 @@
-"""Python operators and in-place method forms (``add_`` ...) of Tensor, built on the ops.
+"""In-place ops, in one place: the machinery that writes an op's result into a tensor's
+memory (``Tensor._inplace`` and its checks), in-place ops on views replayed on their base
+(``rebase_view``, ``refresh_views``), and the Tensor methods built on it: the in-place forms
+(``add_`` ...), ``fill_``/``zero_``/``copy_`` and the python operators.
 
 In-place ops follow PyTorch's rules: the result is computed with the usual promotion, then
 cast into the tensor's own dtype when PyTorch allows that cast (no float into an integer
-tensor, nothing but bool into bool). With no graph to record, add_/sub_/mul_/div_ and
-zero_/fill_/copy_ write straight into the tensor's array (ufunc ``out=``), allocating
-nothing: optimizers and ``p.data.sub_(lr * p.grad)`` take that path."""
+tensor, nothing but bool into bool). When a graph is recorded the tensor takes the result's
+history (a view's base takes a CopySlices node and its live views new view nodes), as in
+PyTorch. With no graph to record, add_/sub_/mul_/div_ and zero_/fill_/copy_ write straight
+into the tensor's array (ufunc ``out=``), allocating nothing: optimizers and
+``p.data.sub_(lr * p.grad)`` take that path."""
 from __future__ import annotations
 
 import numbers
@@ -12,11 +17,139 @@ import numbers
 import numpy as np
 
 from .. import _backend
-from .._tensor import Tensor
+from .._tensor import Tensor, install_methods
 from ..autograd.grad_mode import state as _grad_state
 from . import elementwise as E
 from ._util import broadcast_shapes, cast, check_scalar, xp_of
+from .indexing import _NO_GRAD_VIEW, AsStrided, CopySlices, _flat
 
+# ----------------------------------------------------------------------------- the machinery
+
+
+def _check_inplace(self: Tensor) -> None:
+    if self._requires_grad and self.grad_fn is None and _grad_state.enabled:
+        raise RuntimeError("a leaf Variable that requires grad is being used in an "
+                           "in-place operation.")
+
+
+def _inplace(self: Tensor, function, *args, **kwargs) -> Tensor:
+    """Compute ``function(self, *args)`` and write the result into this tensor's memory.
+
+    When a graph is recorded the tensor takes the result's history (and a view's base
+    takes a CopySlices node), as PyTorch does."""
+    record = _grad_state.enabled and (self._requires_grad or any(
+        isinstance(a, Tensor) and a._requires_grad for a in args))
+    if not record:
+        result = function(self, *args, **kwargs)
+        _write(self, result._data, result.dtype)
+        return self
+    _check_inplace(self)
+    source = Tensor._make(self._data.copy(), self._requires_grad, self.grad_fn,
+                          self._output_nr)
+    result = function(source, *args, **kwargs)
+    _check_result(self, result._data, result.dtype)
+    base = self._base
+    if base is not None and (base._requires_grad or result._requires_grad):
+        rebase_view(self, result)
+        return self
+    _write(self, result._data, result.dtype)
+    self.grad_fn = result.grad_fn
+    self._requires_grad = result._requires_grad
+    if result._output_nr or self._output_nr:
+        self._output_nr = result._output_nr
+    if "_views" in self.__dict__:
+        refresh_views(self)
+    return self
+
+
+def _check_result(self: Tensor, array, result_dtype) -> None:
+    if array.shape != self._data.shape:
+        raise RuntimeError(f"output with shape {list(self._data.shape)} doesn't match the "
+                           f"broadcast shape {list(array.shape)}")
+    mine = self.dtype
+    if result_dtype is not mine and not _backend.can_cast(result_dtype, mine):
+        raise RuntimeError(f"result type {result_dtype.scalar_name} can't be cast to the "
+                           f"desired output type {mine.scalar_name}")
+
+
+def _write(self: Tensor, array, result_dtype) -> None:
+    """Write ``array`` (of dtype ``result_dtype``, checked to fit) into this tensor."""
+    _check_result(self, array, result_dtype)
+    if array is not self._data:
+        _backend.array_module(self._data).copyto(self._data, array, casting="unsafe")
+    self._bump_version()
+
+
+# ----------------------------------------------------------------------------- views
+
+def _location_of(view: Tensor, base: Tensor, writing: bool = False):
+    """Where ``view`` lies in its base, as a (view, key) location: its recorded getter, or
+    else (views made by other ops: reshape, transpose ...) the flat positions given by its
+    strides into the C-contiguous base."""
+    getter = view.__dict__.get("_view_getter")
+    if getter is _NO_GRAD_VIEW:
+        raise RuntimeError(
+            "A view was created in no_grad mode and is being modified inplace with grad mode "
+            "enabled. Given that this use case is ambiguous and error-prone, it is forbidden. "
+            "You can clarify your code by moving both the view and the inplace either both "
+            "inside the no_grad block (if you don't want the inplace to be tracked) or both "
+            "outside (if you want the inplace to be tracked).")
+    if getter is not None:
+        return getter, None
+    array = view._data
+    if not base._data.flags.c_contiguous:
+        raise RuntimeError("an in-place operation on a view of a non-contiguous tensor that "
+                           "requires grad is not supported; use an out-of-place operation")
+    item = array.dtype.itemsize
+    strides = tuple(s // item for s in array.strides)
+    if writing and any(s == 0 and n > 1 for s, n in zip(strides, array.shape)):
+        raise RuntimeError("unsupported operation: more than one element of the written-to "
+                           "tensor refers to a single memory location. Please clone() the "
+                           "tensor before performing the operation.")
+    xp = xp_of(array)
+    offset = (view.data_ptr() - base.data_ptr()) // item
+    positions = xp.arange(base._data.size, dtype=np.int64)[offset:]
+    positions = xp.lib.stride_tricks.as_strided(
+        positions, array.shape, tuple(s * positions.itemsize for s in strides))
+    return _flat, (positions,)
+
+
+def rebase_view(view: Tensor, result: Tensor) -> None:
+    """Write ``result`` (the outcome of an in-place op on ``view``) into the base's memory,
+    give the base a CopySlices history and the view a new history as a view of it."""
+    base = view._base
+    if base._requires_grad and base.grad_fn is None:
+        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
+                           "in-place operation.")
+    region, key = _location_of(view, base, writing=True)
+    updated = CopySlices.apply(base, result, view=region, key=key, copy=False)
+    _take_history(base, updated)
+    base._bump_version()
+    refresh_views(base, view)
+
+
+def _take_history(target: Tensor, source: Tensor) -> None:
+    target.grad_fn = source.grad_fn
+    target._requires_grad = source._requires_grad
+    target.__dict__.pop("_output_nr", None)
+
+
+def refresh_views(base: Tensor, *more: Tensor) -> None:
+    """After ``base`` took a new history in place, give its live views (and ``more``) the
+    history of a view of the new base, as PyTorch regenerates view grad_fns."""
+    if not base._requires_grad:
+        return
+    views = dict(base.__dict__.get("_views", {}).items())
+    views.update((id(view), view) for view in more)
+    for view in views.values():
+        if view.__dict__.get("_view_getter", None) is _NO_GRAD_VIEW:
+            continue
+        region, key = _location_of(view, base)
+        fresh = AsStrided.apply(base, view=region, key=key)
+        _take_history(view, fresh)
+
+
+# ----------------------------------------------------------------------------- in-place forms
 
 def _records(self, args) -> bool:
     return _grad_state.enabled and (self._requires_grad or any(
@@ -39,7 +172,7 @@ def _into_dtype(function):
     return compute
 
 
-def _inplace(function, name=None):
+def _inplace_form(function, name=None):
     """``x.name_(...)``: ``function(x, ...)`` written into x's memory (see Tensor._inplace)."""
     compute = _into_dtype(function)
 
@@ -58,7 +191,7 @@ _UFUNCS = {"add": "add", "sub": "subtract", "mul": "multiply", "div": "true_divi
 
 def _fast_arithmetic(name, function):
     """add_/sub_/mul_/div_: in place with ``out=`` when no graph is recorded."""
-    slow = _inplace(function, name)
+    slow = _inplace_form(function, name)
     ufunc_name = _UFUNCS[name]
 
     def method(self, other, *, alpha=1, rounding_mode=None):
@@ -216,18 +349,6 @@ def _reflected(function):
     return method
 
 
-def _matmul(self, other):
-    from .linalg import matmul  # noqa: PLC0415 - the linalg family imports this one
-
-    return matmul(self, other)
-
-
-def _rmatmul(self, other):
-    from .linalg import matmul  # noqa: PLC0415
-
-    return matmul(other, self)
-
-
 def _rtruediv(self, other):
     # as PyTorch: number / x is reciprocal(x) * number (MulBackward0 over ReciprocalBackward0)
     if isinstance(other, Tensor):
@@ -268,8 +389,6 @@ OPERATORS = {
     "__rmod__": _reflected(E.remainder),
     "__pow__": _binary_operator(E.pow),
     "__rpow__": _reflected(E.pow),
-    "__matmul__": _matmul,
-    "__rmatmul__": _rmatmul,
     "__and__": _binary_operator(E.bitwise_and),
     "__rand__": _binary_operator(E.bitwise_and),
     "__or__": _binary_operator(E.bitwise_or),
@@ -317,13 +436,11 @@ _INPLACE_NAMES = (
     "subtract", "multiply", "divide",
 )
 
-INPLACE = {name + "_": _inplace(getattr(E, name), name) for name in _INPLACE_NAMES}
+INPLACE = {name + "_": _inplace_form(getattr(E, name), name) for name in _INPLACE_NAMES}
 INPLACE.update({name + "_": _fast_arithmetic(name, getattr(E, name))
                 for name in ("add", "sub", "mul", "div")})
 INPLACE.update({"fill_": fill_, "zero_": zero_, "copy_": copy_})
 
 
-def install() -> None:
-    for name, method in {**OPERATORS, **INPLACE}.items():
-        if name not in Tensor.__dict__:
-            setattr(Tensor, name, method)
+install_methods({"_check_inplace": _check_inplace, "_inplace": _inplace,
+                 "_check_result": _check_result, "_write": _write, **OPERATORS, **INPLACE})
