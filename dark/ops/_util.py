@@ -11,11 +11,6 @@ from .._backend import (  # noqa: F401 - the ops import them from here
     wrap_dims,
     wrapped_int,
 )
-from .._kernels import matmul  # noqa: F401 - re-exported for ops.linalg
-from .._kernels.elementwise import (  # noqa: F401 - re-exported for ops.elementwise
-    positive_or_zero,
-    relu_forward,
-)
 
 
 def promote(a, b):

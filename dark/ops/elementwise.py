@@ -11,19 +11,11 @@ import numbers
 import numpy as np
 
 from .. import _backend
+from .._kernels.elementwise import positive_or_zero, relu_forward
 from .._tensor import Tensor, install_methods, tensor_method
 from ..autograd.function import Op
 from ..autograd.grad_mode import state as _grad_state
-from ._util import (
-    broadcast_shapes,
-    cast,
-    check_scalar,
-    positive_or_zero,
-    promote,
-    relu_forward,
-    wrapped_int,
-    xp_of,
-)
+from ._util import broadcast_shapes, cast, check_scalar, promote, wrapped_int, xp_of
 
 # ----------------------------------------------------------------------------- helpers
 

@@ -15,11 +15,11 @@ import numbers
 
 import numpy as np
 
+from .._kernels import matmul as matmul_arrays
 from .._tensor import Tensor, install_methods, tensor_method
 from ..autograd.function import Op
 from ..autograd.grad_mode import state as _grad_state
 from ._util import broadcast_shapes, wrap_dim, wrap_dims, xp_of
-from ._util import matmul as matmul_arrays
 from .elementwise import _maybe_out, where
 
 # PyTorch's C++ names of dtypes, as its "expected m1 and m2 to have the same dtype" says them.

@@ -212,7 +212,8 @@ def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
 
 
 def _rrelu_train(input: Tensor, lower: float, upper: float) -> Tensor:
-    slopes = Tensor._make(input._xp().empty(input._data.shape, dtype=input._data.dtype))
+    array = input._data
+    slopes = Tensor._make(array_module(array).empty(array.shape, dtype=array.dtype))
     slopes.uniform_(lower, upper)
     return where(input >= 0, input, input * slopes)
 

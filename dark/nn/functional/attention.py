@@ -13,7 +13,7 @@ import warnings
 
 import numpy as np
 
-from ..._backend import broadcast_shapes
+from ..._backend import array_module, broadcast_shapes
 from ..._tensor import Tensor
 from ...ops.creation import on_device, zeros
 from ...ops.indexing import masked_fill
@@ -105,7 +105,7 @@ def _safe_softmax(scores: Tensor) -> Tensor:
     """softmax over the last dim, with 0 (not NaN) on rows that are all -inf. The dead rows
     are set to 0 before the softmax too, so that no NaN reaches the backward."""
     data = scores._data
-    xp = scores._xp()
+    xp = array_module(scores._data)
     dead = xp.all(data == _NEG_INF, axis=-1, keepdims=True)
     if not bool(dead.any()):
         return softmax(scores, -1)

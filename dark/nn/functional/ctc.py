@@ -239,7 +239,7 @@ def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths, target_lengths,
     if values.numel() == 0:
         raise RuntimeError("log_probs tensor must not be empty")
     steps, batch, classes = values.shape
-    xp = values._xp()
+    xp = array_module(values._data)
     inputs = _lengths(input_lengths, "input_lengths", xp)
     lengths = _lengths(target_lengths, "target_lengths", xp)
     if not 0 <= blank < classes:

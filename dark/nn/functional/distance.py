@@ -3,7 +3,7 @@ compositions of differentiable ops."""
 from __future__ import annotations
 
 from ... import _backend
-from ..._backend import broadcast_shapes, wrap_dim
+from ..._backend import array_module, broadcast_shapes, wrap_dim
 from ..._tensor import Tensor
 from ...autograd.grad_mode import no_grad
 from ...ops.linalg import vector_norm
@@ -47,5 +47,5 @@ def pdist(input: Tensor, p: float = 2.0) -> Tensor:
         raise RuntimeError("pdist only supports floating-point dtypes")
     if p < 0:
         raise RuntimeError("pdist only supports non-negative p values")
-    first, second = input._xp().triu_indices(input.shape[0], 1)
+    first, second = array_module(input._data).triu_indices(input.shape[0], 1)
     return (input[Tensor._make(first)] - input[Tensor._make(second)]).norm(p, 1)

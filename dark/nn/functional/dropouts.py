@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 
 from ... import random as _random
+from ..._backend import array_module
 from ..._tensor import Tensor
 from ...autograd.function import Op
 
@@ -69,7 +70,7 @@ def _dropout(input: Tensor, p: float, training: bool, inplace: bool, feature: bo
         input.shape)
     dtype = input._data.dtype
     if p == 1:
-        return _apply_mask(input, input._xp().zeros((), dtype=dtype), inplace)
+        return _apply_mask(input, array_module(input._data).zeros((), dtype=dtype), inplace)
     keep = _keep_mask(input, shape, p)
     if not alpha:
         keep *= dtype.type(1 / (1 - p))

@@ -65,7 +65,7 @@ class _EmbeddingGrad(Op):
 
 def _embedding_renorm(weight: Tensor, indices, max_norm: float, norm_type: float) -> None:
     """Rescale (in place) the rows used whose norm exceeds max_norm to norm max_norm."""
-    xp = weight._xp()
+    xp = array_module(weight._data)
     rows = xp.unique(indices)
     values = weight._data[rows]
     norms = xp.linalg.norm(values, ord=norm_type, axis=1)
@@ -105,7 +105,7 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
             _embedding_renorm(weight, indices, max_norm, norm_type)
     scale = None
     if (padding_idx is not None or scale_grad_by_freq) and weight.requires_grad:
-        xp = weight._xp()
+        xp = array_module(weight._data)
         scale = xp.ones(indices.shape, dtype=weight._data.dtype)
         if scale_grad_by_freq:
             counts = xp.bincount(indices.reshape(-1), minlength=rows)
@@ -122,7 +122,7 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     if tensor._data.dtype != np.int64:
         raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
     values = tensor._data
-    xp = tensor._xp()
+    xp = array_module(tensor._data)
     if values.size == 0:
         if num_classes <= 0:
             raise RuntimeError("Can not infer total number of classes from empty tensor.")
@@ -279,7 +279,7 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None,
                 f"{_type_str(offsets)}")
         if input.shape[1] == 0:
             raise RuntimeError("step must be nonzero")
-        xp = input._xp()
+        xp = array_module(input._data)
         offsets_array = xp.arange(0, input.numel(), input.shape[1], dtype=input._data.dtype)
         include_last_offset = False
         input = input.reshape(-1)
@@ -344,7 +344,7 @@ def _size(tensor: Tensor) -> str:
 def _bags(input, weight, offsets, scale_grad_by_freq, mode, per_sample_weights,
           include_last_offset, padding_idx) -> Tensor:
     """Check the offsets, indices and padding_idx as torch's kernel does, then apply."""
-    xp = weight._xp()
+    xp = array_module(weight._data)
     indices = input._data.astype(np.int64).reshape(-1)
     total = indices.shape[0]
     rows = weight.shape[0]
