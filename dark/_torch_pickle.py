@@ -25,6 +25,7 @@ import numpy as np
 
 from . import _backend
 from ._tensor import Size, Tensor
+from .nn.parameter import Parameter
 
 MAGIC_NUMBER = 0x1950A86A20F9469CFC6C  # legacy (non-zip) format, as torch writes it
 LEGACY_PROTOCOL_VERSION = 1001
@@ -203,12 +204,6 @@ class _StorageRef:
         self.key, self.type_name, self.location, self.numel = key, type_name, location, numel
 
 
-def _parameter_class():
-    from .nn import parameter  # noqa: PLC0415 - nn stands above serialization
-
-    return getattr(parameter, "Parameter", None)
-
-
 def _pointer(array) -> int:
     if isinstance(array, np.ndarray):
         return array.__array_interface__["data"][0]
@@ -246,9 +241,8 @@ class TorchPickler(pickle._Pickler):
         return NotImplemented
 
     def _reduce_tensor(self, tensor: Tensor):
-        parameter = _parameter_class()
         hooks = collections.OrderedDict()
-        if parameter is not None and isinstance(tensor, parameter):
+        if isinstance(tensor, Parameter):
             return (_Global("torch._utils", "_rebuild_parameter"),
                     (Tensor._make(tensor._data), tensor.requires_grad, hooks))
         array = tensor._data
@@ -402,9 +396,7 @@ def _rebuild_parameter(data, requires_grad, backward_hooks, state=None):
     """torch.nn.Parameter -> dark.nn.Parameter (a tensor with requires_grad before it exists)."""
     if not isinstance(data, Tensor):
         raise CorruptError(f"a Parameter's data is a {type(data).__name__}")
-    parameter = _parameter_class()
-    result = parameter(data, requires_grad) if parameter is not None else \
-        data.requires_grad_(bool(requires_grad))
+    result = Parameter(data, requires_grad)
     if state:
         _set_state(result, state)
     return result
@@ -413,9 +405,8 @@ def _rebuild_parameter(data, requires_grad, backward_hooks, state=None):
 def _rebuild_from_type_v2(func, new_type, args, state):
     result = func(*args)
     if new_type is not type(result):
-        parameter = _parameter_class()
-        if parameter is not None and new_type is parameter:
-            result = parameter(result, result.requires_grad)
+        if new_type is Parameter:
+            result = Parameter(result, result.requires_grad)
         elif isinstance(new_type, type) and issubclass(new_type, Tensor):
             result.__class__ = new_type
         else:
@@ -465,7 +456,7 @@ def _torch_global(module: str, name: str):
     if module == "torch.storage" and name == "UntypedStorage":
         return _STORAGE_TYPE_OBJECTS["UntypedStorage"]
     if path in ("torch.nn.parameter.Parameter", "torch.nn.Parameter"):
-        return _parameter_class() or Tensor
+        return Parameter
     return _TORCH_GLOBALS.get(path)
 
 

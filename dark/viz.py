@@ -19,6 +19,7 @@ import contextlib
 import inspect
 import itertools
 import numbers
+import os
 import re
 import shutil
 import subprocess
@@ -27,8 +28,10 @@ import weakref
 import numpy as np
 
 from . import _backend
-from .autograd import function as _function
-from .autograd.function import AccumulateGrad
+from ._tensor import Tensor
+from .autograd.grad_mode import no_grad
+from .autograd.graph import AccumulateGrad, register_node_observer, saved_values
+from .ops.creation import ones_like, tensor
 
 __all__ = ["DotGraph", "make_dot", "record", "record_grads", "trace"]
 
@@ -76,32 +79,28 @@ def record(grads: bool = True):
     ``grads``, a pre-hook that keeps the gradient reaching the node in each later backward
     (the latest one wins). Costs memory like the saved activations; for inspecting graphs.
 
-    How: ``dark.autograd.function._record_inputs`` is the one function that every recorded
-    op calls (with its node and its inputs), so it is wrapped for the duration of the block.
-    The switch is process-wide, as anomaly mode is.
+    How: a node observer (``dark.autograd.graph.register_node_observer``) sees every node
+    recorded in the block, with its inputs. The switch is process-wide, as anomaly mode is;
+    nested blocks keep the outermost one's setting.
 
     >>> with dark.viz.record():
     ...     y = 2 * x ** 2 + 5
     >>> y.backward(); dark.viz.make_dot(y, show_values=True, show_grads=True)
     """
     global _recording
-    previous = _function._record_inputs
+    handle = None
     if _recording == 0:
-        def recording(node, args, _original=previous):
-            _original(node, args)
-            _note_inputs(node, args, grads)
-
-        _function._record_inputs = recording
+        handle = register_node_observer(lambda node, args: _note_inputs(node, args, grads))
     _recording += 1
     try:
         yield
     finally:
         _recording -= 1
-        _function._record_inputs = previous
+        if handle is not None:
+            handle.remove()
 
 
 def _note_inputs(node, args, grads: bool) -> None:
-    Tensor = _function.Tensor
     rec = _record_of(node)
     rec.order = next(_order)
     inputs = []
@@ -178,16 +177,13 @@ def _known_values(nodes, tensors) -> dict:
             value = rec.values.get(0) if rec is not None else None
             known[(node, 0)] = node.variable._data if value is None else value
             continue
-        for entry in node._saved or ():
-            if type(entry) is not tuple:
+        for saved in saved_values(node) or ():
+            if not saved.current:
                 continue
-            kind, value, counter, version, output_nr = entry
-            if counter is not None and counter[0] != version:
-                continue
-            if kind == _function._OUTPUT:
-                known[(node, output_nr)] = value
-            elif kind == _function._TENSOR and value.grad_fn is not None:
-                known[(value.grad_fn, value._output_nr)] = value._data
+            if saved.kind == "output":
+                known[(node, saved.output_nr)] = saved.value
+            elif saved.kind == "tensor" and saved.value.grad_fn is not None:
+                known[(saved.value.grad_fn, saved.value._output_nr)] = saved.value._data
     for node in nodes:
         rec = _peek(node)
         if rec is not None and not isinstance(node, AccumulateGrad):
@@ -334,8 +330,6 @@ class DotGraph:
                view: bool = False, cleanup: bool = False, format: str = "pdf") -> str:
         """Write the DOT source to ``filename`` and the rendered graph to
         ``filename.format``; return the rendered file's path (as graphviz does)."""
-        import os  # noqa: PLC0415 - only when rendering
-
         if view:
             raise NotImplementedError("DotGraph.render(view=True) is not supported; open the "
                                       "returned file instead")
@@ -397,7 +391,6 @@ def make_dot(var, params=None, show_attrs=False, show_saved=False, max_attr_char
     saved by the op), gradients ``record()`` or ``record_grads()`` before the backward.
     Returns a ``graphviz.Digraph``, or a ``DotGraph`` when graphviz is not installed.
     """
-    Tensor = _function.Tensor
     tensors = list(var) if isinstance(var, (tuple, list)) else [var]
     for t in tensors:
         if not isinstance(t, Tensor):
@@ -482,17 +475,16 @@ def _draw_constants(dot, node, node_id: str, max_elems: int) -> None:
 def _draw_saved(dot, node, node_id: str, max_attr_chars: int) -> list:
     """Orange boxes for the arrays an op saved, dotted into it; label lines for the
     python values it saved."""
-    if node._saved is None:
-        return ["saved: released"] if node._released else []
+    saved = saved_values(node)
+    if saved is None:
+        return ["saved: released"]
     lines = []
-    for j, entry in enumerate(node._saved):
-        if type(entry) is not tuple or entry[0] == _function._VALUE:
-            value = entry[1] if type(entry) is tuple else entry
+    for j, (kind, value, _, _) in enumerate(saved):
+        if kind == "value":
             lines.append(_truncate(f"saved[{j}]: {value}", max_attr_chars))
             continue
-        kind, value = entry[0], entry[1]
-        array = value._data if isinstance(value, _function.Tensor) else value
-        tag = " (output)" if kind == _function._OUTPUT else ""
+        array = value._data if isinstance(value, Tensor) else value
+        tag = " (output)" if kind == "output" else ""
         saved_id = f"{node_id}_s{j}"
         dot.node(saved_id, _label([f"saved[{j}]{tag}", _shape_text(array.shape)]),
                  fillcolor=_SAVED)
@@ -516,13 +508,10 @@ def _local_derivatives(node, rec: _NodeRecord) -> tuple:
     with every input marked as needing a gradient and an incoming gradient of ones; for a
     non-scalar op that is the vector-Jacobian product with ones). None where the formula
     does not give one (a multi-output node, or an input it cannot differentiate)."""
-    Tensor = _function.Tensor
     count = len(node.next_functions)
     value = rec.values.get(0)
     if node._num_outputs != 1 or value is None:
         return (None,) * count
-    from .autograd.grad_mode import no_grad  # noqa: PLC0415 - dark.autograd is loaded
-
     needs = node.needs_input_grad
     node.needs_input_grad = (True,) * count
     try:
@@ -567,10 +556,8 @@ def trace(fn, *inputs, show: bool = True) -> list:
 
     >>> rows = dark.viz.trace(lambda x: 2 * x ** 2 + 5, 10.0)  # values 10, 100, 200, 205
     """
-    import dark  # noqa: PLC0415 - dark.viz is imported after dark
-
-    leaves = [(x.detach().clone() if isinstance(x, dark.Tensor)
-               else dark.tensor(float(x), dtype=dark.float64)).requires_grad_(True)
+    leaves = [(x.detach().clone() if isinstance(x, Tensor)
+               else tensor(float(x), dtype=_backend.float64)).requires_grad_(True)
               for x in inputs]
     try:
         params = list(inspect.signature(fn).parameters)
@@ -579,7 +566,7 @@ def trace(fn, *inputs, show: bool = True) -> list:
     leaf_names = [params[i] if i < len(params) else f"x{i}" for i in range(len(leaves))]
     with record():
         out = fn(*leaves)
-    if not isinstance(out, dark.Tensor) or out.grad_fn is None:
+    if not isinstance(out, Tensor) or out.grad_fn is None:
         raise ValueError("trace: fn must return a Tensor computed from its inputs")
     ops = sorted((n for n in _walk([out.grad_fn]) if not isinstance(n, AccumulateGrad)),
                  key=lambda n: _record_of(n).order)
@@ -590,7 +577,7 @@ def trace(fn, *inputs, show: bool = True) -> list:
     sent = {}
     handles = [node.register_hook(lambda grad_inputs, grad_outputs, node=node:
                                   sent.__setitem__(node, grad_inputs)) for node in ops]
-    out.backward(dark.ones_like(out))
+    out.backward(ones_like(out))
     for handle in handles:
         handle.remove()
 

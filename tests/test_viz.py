@@ -425,15 +425,58 @@ def test_make_dot_rejects_bad_arguments():
         viz.make_dot(x * 2, params={"w": 1.0})
 
 
+def _recorded(node) -> bool:
+    return "dark.viz" in node.metadata
+
+
 def test_record_restores_and_nests():
-    original = viz._function._record_inputs
+    x = dark.ones(2, requires_grad=True)
     with pytest.raises(KeyError):
         with viz.record():
             with viz.record():
-                assert viz._function._record_inputs is not original
-            assert viz._function._record_inputs is not original
+                inner = x * 2
+            outer = x * 3
             raise KeyError
-    assert viz._function._record_inputs is original
+    after = x * 4
+    assert _recorded(inner.grad_fn) and _recorded(outer.grad_fn)
+    assert not _recorded(after.grad_fn)
+
+
+def test_node_observer_sees_each_recorded_node_until_removed():
+    # the hook of the autograd layer that record() uses
+    seen = []
+    x = dark.tensor([1.0, 2.0], requires_grad=True)
+    observe = dark.autograd.graph.register_node_observer
+    with observe(lambda node, inputs: seen.append((node.name(), inputs))):
+        y = x * 3
+        with dark.no_grad():
+            x * 4  # no node: nothing to see
+        y.exp()
+    x * 5
+    assert [name for name, _ in seen] == ["MulBackward0", "ExpBackward0"]
+    assert seen[0][1][0] is x and seen[0][1][1] == 3
+    assert seen[1][1][0] is y
+
+
+def test_saved_values_name_what_a_node_saved():
+    saved_values = dark.autograd.graph.saved_values
+    x = dark.tensor([1.0, 2.0], requires_grad=True)
+    w = dark.tensor([3.0, 4.0], requires_grad=True)
+    y = x.exp()
+    kinds = [(s.kind, s.output_nr, s.current) for s in saved_values(y.grad_fn)]
+    assert ("output", 0, True) in kinds
+    z = x * w
+    assert [(s.kind, s.value) for s in saved_values(z.grad_fn)] == [("tensor", x), ("tensor", w)]
+    scaled = x * 3
+    assert [s.kind for s in saved_values(scaled.grad_fn)] == ["tensor", "value"]
+    assert saved_values(scaled.grad_fn)[1].value == 3
+    with dark.no_grad():
+        w.add_(1)
+    assert [s.current for s in saved_values(z.grad_fn)] == [True, False]
+    y.sum().backward()
+    assert saved_values(y.grad_fn) is None  # freed by the backward
+    leaf_node = y.grad_fn.next_functions[0][0]
+    assert leaf_node.name() == ACC and saved_values(leaf_node) == ()
 
 
 def test_make_dot_on_device(device):

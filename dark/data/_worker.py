@@ -14,6 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from .._parallel import set_num_threads
+from ..random import manual_seed
+
 # how often a waiting worker checks that the main process is still there and still wants it
 # (a loader collected by the garbage collector may have lost its queues' feeder threads
 # before it can send the stop message, so the done event is the signal that always arrives)
@@ -154,22 +157,20 @@ def _payload(index_and_data, worker_id: int) -> bytes:
 
 def worker_loop(iterable, dataset, index_queue, result_queue, done_event, auto_collation,
                 collate_fn, drop_last, base_seed, init_fn, worker_id, num_workers) -> None:
-    """Body of a worker process: one intra-op thread (``dark.set_num_threads(1)``), seed
+    """Body of a worker process: one intra-op thread (``set_num_threads(1)``), seed
     the RNGs (python's and dark's with base_seed + worker_id, numpy's from a hash of both),
     run ``init_fn(worker_id)``, then answer each
     ``(task_index, index)`` from ``index_queue`` with ``(task_index, batch)`` on
     ``result_queue`` until it gets None or the main process is gone."""
     global _worker_info
-    import dark  # noqa: PLC0415 - the package is fully imported once a worker runs
-
     where = f"in DataLoader worker process {worker_id}"
     try:
         # one thread per worker, as torch's workers: the workers are the parallelism, and
         # each with a pool of its own would oversubscribe the cores
-        dark.set_num_threads(1)
+        set_num_threads(1)
         seed = base_seed + worker_id
         random.seed(seed)
-        dark.manual_seed(seed)
+        manual_seed(seed)
         np.random.seed(numpy_seed(base_seed, worker_id))
         _worker_info = WorkerInfo(id=worker_id, num_workers=num_workers, seed=seed,
                                   dataset=dataset)

@@ -9,9 +9,12 @@ import math
 import numbers
 import warnings
 
-import dark
-from dark._tensor import Tensor
-
+from ..._tensor import Tensor
+from ...autograd.grad_mode import no_grad
+from ...ops.creation import empty, zeros
+from ...ops.elementwise import relu, tanh
+from ...ops.linalg import addmm
+from ...ops.shape import cat, stack
 from .. import functional as F
 from ..parameter import Parameter
 from ..utils.rnn import PackedSequence
@@ -25,18 +28,18 @@ _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 def _linear(input: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
     if bias is None:
         return input @ weight.t()
-    return dark.addmm(bias, input, weight.t())
+    return addmm(bias, input, weight.t())
 
 
 # One time step of each recurrence. ``gates`` is the input projection of this step (with
 # every bias that can be folded into it); the step adds the hidden-state term.
 
 def _rnn_step(gates, hidden, w_hh, activation):
-    return activation(dark.addmm(gates, hidden, w_hh.t()))
+    return activation(addmm(gates, hidden, w_hh.t()))
 
 
 def _lstm_step(gates, hidden, cell, w_hh, w_hr):
-    gates = dark.addmm(gates, hidden, w_hh.t())
+    gates = addmm(gates, hidden, w_hh.t())
     i, f, g, o = gates.chunk(4, 1)
     cell = f.sigmoid() * cell + i.sigmoid() * g.tanh()
     hidden = o.sigmoid() * cell.tanh()
@@ -57,7 +60,7 @@ def _gru_step(gates, hidden, w_hh, b_hh):
 
 
 def _activation(mode):
-    return dark.relu if mode == "RNN_RELU" else dark.tanh
+    return relu if mode == "RNN_RELU" else tanh
 
 
 def _input_projection(mode, input, w_ih, b_ih, b_hh):
@@ -65,7 +68,7 @@ def _input_projection(mode, input, w_ih, b_ih, b_hh):
     if b_ih is None:
         return input @ w_ih.t()
     bias = b_ih if mode == "GRU" else b_ih + b_hh
-    return dark.addmm(bias, input, w_ih.t())
+    return addmm(bias, input, w_ih.t())
 
 
 def _run_direction(mode, steps, batch_sizes, state, weights, reverse):
@@ -91,7 +94,7 @@ def _run_direction(mode, steps, batch_sizes, state, weights, reverse):
                 finished.append(tuple(s[live:] for s in state))
                 state = tuple(s[:live] for s in state)
             elif live > rows:
-                state = tuple(dark.cat([s, s0[rows:live]], 0) for s, s0 in zip(state, initial))
+                state = tuple(cat([s, s0[rows:live]], 0) for s, s0 in zip(state, initial))
         if mode == "LSTM":
             state = _lstm_step(steps[t], state[0], state[1], w_hh, w_hr)
         elif mode == "GRU":
@@ -101,7 +104,7 @@ def _run_direction(mode, steps, batch_sizes, state, weights, reverse):
         outputs[t] = state[0]
     if finished:
         parts = [state] + finished[::-1]
-        state = tuple(dark.cat(list(group), 0) for group in zip(*parts))
+        state = tuple(cat(list(group), 0) for group in zip(*parts))
     return outputs, state
 
 
@@ -133,12 +136,12 @@ def _rnn_forward(mode, input, batch_sizes, hx, all_weights, num_layers, dropout,
             state = tuple(s[index] for s in layer_states)
             direction_out, state = _run_direction(mode, steps, batch_sizes, state,
                                                   (w_hh, b_hh, w_hr), direction == 1)
-            outputs.append(dark.stack(direction_out, 0) if batch_sizes is None
-                           else dark.cat(direction_out, 0))
+            outputs.append(stack(direction_out, 0) if batch_sizes is None
+                           else cat(direction_out, 0))
             for collected, s in zip(final, state):
                 collected.append(s)
-        layer_input = outputs[0] if directions == 1 else dark.cat(outputs, -1)
-    return layer_input, tuple(dark.stack(collected, 0) for collected in final)
+        layer_input = outputs[0] if directions == 1 else cat(outputs, -1)
+    return layer_input, tuple(stack(collected, 0) for collected in final)
 
 
 class RNNBase(Module):
@@ -186,7 +189,7 @@ class RNNBase(Module):
                 suffix = "_reverse" if direction == 1 else ""
                 names = [name.format(layer, suffix) for name in names]
                 for name, shape in zip(names, shapes):
-                    setattr(self, name, Parameter(dark.empty(shape, device=device,
+                    setattr(self, name, Parameter(empty(shape, device=device,
                                                              dtype=dtype)))
                 self._flat_weights_names.extend(names)
                 self._all_weights.append(names)
@@ -265,7 +268,7 @@ class RNNBase(Module):
 
     def _zeros(self, input: Tensor, batch: int, size: int) -> Tensor:
         directions = 2 if self.bidirectional else 1
-        return dark.zeros(self.num_layers * directions, batch, size, dtype=input.dtype,
+        return zeros(self.num_layers * directions, batch, size, dtype=input.dtype,
                           device=input.device)
 
     def _prepare(self, input, hx, state_count):
@@ -366,7 +369,7 @@ def _check_hx_dims(hx, is_batched: bool, state_count: int) -> None:
 
 def _uniform_parameters(module: Module, hidden_size: int) -> None:
     bound = 1.0 / math.sqrt(hidden_size) if hidden_size > 0 else 0
-    with dark.no_grad():
+    with no_grad():
         for weight in module.parameters():
             weight.uniform_(-bound, bound)
 
@@ -481,12 +484,12 @@ class RNNCellBase(Module):
         self.hidden_size = hidden_size
         self.bias = bias
         factory = {"device": device, "dtype": dtype}
-        self.weight_ih = Parameter(dark.empty((num_chunks * hidden_size, input_size), **factory))
-        self.weight_hh = Parameter(dark.empty((num_chunks * hidden_size, hidden_size),
+        self.weight_ih = Parameter(empty((num_chunks * hidden_size, input_size), **factory))
+        self.weight_hh = Parameter(empty((num_chunks * hidden_size, hidden_size),
                                               **factory))
         if bias:
-            self.bias_ih = Parameter(dark.empty(num_chunks * hidden_size, **factory))
-            self.bias_hh = Parameter(dark.empty(num_chunks * hidden_size, **factory))
+            self.bias_ih = Parameter(empty(num_chunks * hidden_size, **factory))
+            self.bias_hh = Parameter(empty(num_chunks * hidden_size, **factory))
         else:
             self.register_parameter("bias_ih", None)
             self.register_parameter("bias_hh", None)
@@ -519,9 +522,9 @@ class RNNCellBase(Module):
         if not is_batched:
             input = input.unsqueeze(0)
         if hx is None:
-            zeros = dark.zeros(input.size(0), self.hidden_size, dtype=input.dtype,
+            zero_state = zeros(input.size(0), self.hidden_size, dtype=input.dtype,
                                device=input.device)
-            hx = (zeros,) * len(names)
+            hx = (zero_state,) * len(names)
         elif not is_batched:
             hx = tuple(h.unsqueeze(0) for h in hx)
         if input.size(1) != self.input_size:

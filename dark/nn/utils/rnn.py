@@ -10,8 +10,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-import dark
-from dark._tensor import Tensor
+from ... import _backend
+from ..._tensor import Tensor
+from ...ops.creation import full, tensor
+from ...ops.shape import cat
 
 __all__ = ["PackedSequence", "invert_permutation", "pack_padded_sequence",
            "pad_packed_sequence", "pad_sequence", "unpad_sequence", "pack_sequence",
@@ -67,19 +69,19 @@ class PackedSequence(_PackedSequenceBase):
         return self.to("cpu")
 
     def double(self) -> PackedSequence:
-        return self.to(dtype=dark.float64)
+        return self.to(dtype=_backend.float64)
 
     def float(self) -> PackedSequence:
-        return self.to(dtype=dark.float32)
+        return self.to(dtype=_backend.float32)
 
     def half(self) -> PackedSequence:
-        return self.to(dtype=dark.float16)
+        return self.to(dtype=_backend.float16)
 
     def long(self) -> PackedSequence:
-        return self.to(dtype=dark.int64)
+        return self.to(dtype=_backend.int64)
 
     def int(self) -> PackedSequence:
-        return self.to(dtype=dark.int32)
+        return self.to(dtype=_backend.int32)
 
     @property
     def is_cuda(self) -> bool:
@@ -93,7 +95,7 @@ def invert_permutation(permutation: Tensor | None) -> Tensor | None:
     order = np.asarray(permutation.cpu().numpy())
     inverse = np.empty_like(order)
     inverse[order] = np.arange(order.size, dtype=order.dtype)
-    return dark.tensor(inverse, dtype=permutation.dtype, device=permutation.device)
+    return tensor(inverse, dtype=permutation.dtype, device=permutation.device)
 
 
 def _host_ints(values) -> np.ndarray:
@@ -104,9 +106,9 @@ def _host_ints(values) -> np.ndarray:
 
 def _gather_rows(rows: Tensor, index: np.ndarray, padding_value: float) -> Tensor:
     """``rows[index]`` along dim 0, where index == len(rows) picks a padding row."""
-    pad = dark.full((1, *rows.shape[1:]), padding_value, dtype=rows.dtype, device=rows.device)
-    source = dark.cat([rows, pad], 0)
-    flat = dark.tensor(index.reshape(-1), dtype=dark.int64, device=rows.device)
+    pad = full((1, *rows.shape[1:]), padding_value, dtype=rows.dtype, device=rows.device)
+    source = cat([rows, pad], 0)
+    flat = tensor(index.reshape(-1), dtype=_backend.int64, device=rows.device)
     return source.index_select(0, flat).reshape(*index.shape, *rows.shape[1:])
 
 
@@ -128,7 +130,7 @@ def pack_padded_sequence(input: Tensor, lengths, batch_first: bool = False,
     else:
         order = np.argsort(-lengths, kind="stable")
         lengths = lengths[order]
-        sorted_indices = dark.tensor(order, dtype=dark.int64, device=input.device)
+        sorted_indices = tensor(order, dtype=_backend.int64, device=input.device)
     if lengths.size and lengths[-1] <= 0:
         raise RuntimeError("Length of all samples has to be greater than 0, but found an "
                            "element in 'lengths' that is <= 0")
@@ -149,8 +151,8 @@ def pack_padded_sequence(input: Tensor, lengths, batch_first: bool = False,
     else:
         index = time * batch + order[rank]
     rows = input.reshape(steps * batch, *input.shape[2:])
-    data = rows.index_select(0, dark.tensor(index, dtype=dark.int64, device=input.device))
-    return PackedSequence(data, dark.tensor(batch_sizes, dtype=dark.int64), sorted_indices,
+    data = rows.index_select(0, tensor(index, dtype=_backend.int64, device=input.device))
+    return PackedSequence(data, tensor(batch_sizes, dtype=_backend.int64), sorted_indices,
                           None)
 
 
@@ -179,7 +181,7 @@ def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False,
     if batch_first:
         position = position.T
     padded = _gather_rows(sequence.data, position, padding_value)
-    return padded, dark.tensor(lengths, dtype=dark.int64)
+    return padded, tensor(lengths, dtype=_backend.int64)
 
 
 def pad_sequence(sequences, batch_first: bool = False, padding_value: float = 0.0,
@@ -210,7 +212,7 @@ def pad_sequence(sequences, batch_first: bool = False, padding_value: float = 0.
         position[first:first + length, b] = start + np.arange(length)
     if batch_first:
         position = position.T
-    return _gather_rows(dark.cat(list(sequences), 0), position, padding_value)
+    return _gather_rows(cat(list(sequences), 0), position, padding_value)
 
 
 def unpad_sequence(padded_sequences: Tensor, lengths, batch_first: bool = False) -> list:
