@@ -2,9 +2,11 @@
 seed / initial_seed / get_rng_state / set_rng_state / fork_rng. The random ops that draw from
 them (rand, randn, normal, bernoulli, uniform_ ...) are in dark.ops.random.
 
-A Generator draws through its engine (``generator._draw()``), which the ops call with a shape
-and a numpy dtype: ``uniform``, ``normal`` and ``exponential`` (floats, optionally into
-``out``), ``integers(low, high, shape)``, ``permutation(n)`` and ``poisson(rates)``.
+The ops draw through an engine (``engine_for(generator, device)``; a Generator's own is
+``generator._draw()``) with these methods: ``uniform(shape, np_dtype, out=None)`` on [0, 1),
+``normal`` and ``exponential`` alike (floats, written into ``out`` when the engine can),
+``integers(low, high, shape)`` (int64 on [low, high)), ``permutation(n)`` (int64) and
+``poisson(rates)``.
 
 The CPU draws from numpy's ``Generator(PCG64)``. A CUDA generator is a (seed, offset) pair as
 PyTorch's: each draw reseeds a cuRAND Philox generator (through CuPy, imported only when a CUDA
@@ -257,6 +259,13 @@ def _generator_for(generator, dev: _backend.device) -> Generator:
         raise RuntimeError(f"Expected a '{dev.type}' device type for generator but found "
                            f"'{generator.device.type}'")
     return generator
+
+
+def engine_for(generator, dev: _backend.device):
+    """The engine that draws for ``generator`` (a Generator of ``dev``'s device type, or None
+    for the default generator of ``dev``): what the random ops call (see the module's
+    docstring for its methods)."""
+    return _generator_for(generator, dev)._draw()
 
 
 def manual_seed(seed) -> Generator:

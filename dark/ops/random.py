@@ -15,7 +15,7 @@ from .. import _backend
 from .._tensor import Tensor, install_methods
 from ..autograd.function import Op
 from ..autograd.grad_mode import state as _grad_state
-from ..random import _generator_for
+from ..random import engine_for
 from ._util import broadcast_shapes
 from .creation import finish, on_device, pinnable, shape_arg, zeros
 
@@ -44,7 +44,7 @@ def _random_factory(name, kind, kernel, size_args, size, generator, out, dtype, 
                     requires_grad):
     dtype = _float_dtype(name, dtype if dtype is not None or out is None else out.dtype, kernel)
     dev = _backend.to_device(device if device is not None or out is None else out.device)
-    engine = _generator_for(generator, dev)._draw()
+    engine = engine_for(generator, dev)
     shape = shape_arg(name, size_args if size is None else (size,))
     return finish(on_device(dev, lambda xp: _draw(engine, kind, shape, dtype)), out,
                   requires_grad)
@@ -93,7 +93,7 @@ def _check_range(low: int, high: int, dtype: _backend.dtype, what: str = "random
 
 
 def _integers(generator, dev, low, high, shape, dtype) -> np.ndarray:
-    engine = _generator_for(generator, dev)._draw()
+    engine = engine_for(generator, dev)
     return on_device(dev, lambda xp: engine.integers(low, high, shape).astype(dtype.np,
                                                                                copy=False))
 
@@ -142,7 +142,7 @@ def randperm(n: int, *, generator=None, out=None, dtype=None, layout=None, devic
     shape_arg("randperm", (n,))
     dtype = _backend.to_dtype(dtype) if dtype is not None else _backend.int64
     dev = _backend.to_device(device if device is not None or out is None else out.device)
-    engine = _generator_for(generator, dev)._draw()
+    engine = engine_for(generator, dev)
     return finish(on_device(dev, lambda xp: engine.permutation(n).astype(dtype.np,
                                                                          copy=False)),
                   out, requires_grad)
@@ -242,7 +242,7 @@ def normal(mean, std=1.0, size=None, *, generator=None, out=None, dtype=None, la
         dtype = _float_dtype("normal", dtype if dtype is not None or out is None
                              else out.dtype, "normal_kernel_cpu")
         dev = _backend.to_device(device if device is not None or out is None else out.device)
-        engine = _generator_for(generator, dev)._draw()
+        engine = engine_for(generator, dev)
         shape = shape_arg("normal", (size,))
 
         def make(xp):
@@ -252,7 +252,7 @@ def normal(mean, std=1.0, size=None, *, generator=None, out=None, dtype=None, la
         return finish(on_device(dev, make), out, requires_grad)
     first = mean if mean_tensor else std
     _check_float_input(first, "normal_kernel_cpu")
-    engine = _generator_for(generator, first.device)._draw()
+    engine = engine_for(generator, first.device)
     if mean_tensor and std_tensor:
         _check_float_input(std, "normal_kernel_cpu")
         if bool((std._data < 0).any()):
@@ -293,7 +293,7 @@ def _check_probability(p: float, what: str = "bernoulli_") -> None:
 def bernoulli(input: Tensor, p=None, *, generator=None, out=None) -> Tensor:
     """0/1 values, 1 with probability ``input`` (elementwise), or ``p`` when given; the
     result has ``input``'s shape and dtype."""
-    engine = _generator_for(generator, input.device)._draw()
+    engine = engine_for(generator, input.device)
     if p is None:
         _check_float_input(input, "bernoulli_tensor_cpu_p_")
         if bool(((input._data < 0) | (input._data > 1)).any()):
@@ -336,7 +336,7 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
     rows = weights.reshape(-1, categories).astype(np.float64)
     if bool((rows.sum(axis=1) <= 0).any()):
         raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
-    engine = _generator_for(generator, input.device)._draw()
+    engine = engine_for(generator, input.device)
     with contextlib.ExitStack() as stack:
         if not input.is_cpu:
             stack.enter_context(input._data.device)
@@ -370,7 +370,7 @@ def poisson(input: Tensor, generator=None) -> Tensor:
     """Poisson counts with the rates ``input`` (same shape and dtype)."""
     if bool((input._data < 0).any()):
         raise RuntimeError("invalid Poisson rate, expected rate to be non-negative")
-    engine = _generator_for(generator, input.device)._draw()
+    engine = engine_for(generator, input.device)
     return _POISSON_OP.apply(
         input, draw=lambda rates: engine.poisson(rates).astype(rates.dtype))
 
@@ -381,7 +381,7 @@ def _fill_(self: Tensor, name: str, generator, fill) -> Tensor:
     """Overwrite ``self`` with ``fill(engine, shape, np_dtype, out)``. Without a graph to
     record (the usual case, e.g. init under no_grad) the values are drawn straight into the
     tensor's memory; otherwise through ``Tensor._inplace`` (leaf check, zero-gradient node)."""
-    engine = _generator_for(generator, self.device)._draw()
+    engine = engine_for(generator, self.device)
     if _grad_state.enabled and self._requires_grad:
         return self._inplace(lambda source: _FILL_OPS[name].apply(
             source, draw=lambda a: fill(engine, a.shape, a.dtype, None)))
