@@ -6,8 +6,23 @@ import builtins
 import math
 import numbers
 import sys
+import warnings
 
 import numpy as np
+
+
+def quiet_floating_point_warnings() -> None:
+    """PyTorch computes inf and NaN silently; numpy warns ("invalid value encountered in
+    multiply"). One filter, put in front at import, ignores the warnings that numpy's
+    floating-point checks raise from dark's own modules (numpy attributes them to the module
+    that called the ufunc): numpy called by user code still warns, and filters added after
+    ``import dark`` (pytest's ``filterwarnings("error")``) come before this one."""
+    warnings.filterwarnings(
+        "ignore", message=r"(invalid value|divide by zero|overflow|underflow) encountered",
+        category=RuntimeWarning, module=r"dark\.")
+
+
+quiet_floating_point_warnings()
 
 _cupy = None
 _cupy_error: str | None = None

@@ -7,12 +7,14 @@ Each case is written once for ``lib`` (dark or torch) with literal expectations:
 always happens; the torch run, which checks that the literals are PyTorch's, skips without
 torch."""
 import math
+import warnings
 
 import numpy as np
 import pytest
 from harness import LIBS
 
 import dark
+from dark import _backend
 
 inf, nan = math.inf, math.nan
 
@@ -432,3 +434,18 @@ def test_binary_cross_entropy_nan_on_device(device):
     with pytest.raises(RuntimeError, match="all elements of target should be between 0 and 1"):
         dark.nn.functional.binary_cross_entropy(dark.tensor([0.5], device=device),
                                                 dark.tensor([nan], device=device))
+
+
+def test_numpy_floating_point_warnings_do_not_leave_dark():
+    """inf * 0 in an op's forward and backward: torch is silent, so is dark; numpy used by
+    the caller still warns (the filter is on dark's modules only)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.resetwarnings()
+        warnings.simplefilter("always")
+        _backend.quiet_floating_point_warnings()  # what import dark did
+        x = dark.tensor([float("inf"), 1.0], requires_grad=True)
+        (x * 0).sum().backward()
+        assert [str(w.message) for w in caught] == []
+        assert x.grad.tolist() == [0.0, 0.0]
+        np.float32(np.inf) * np.zeros(1, np.float32)
+    assert [str(w.message) for w in caught] == ["invalid value encountered in multiply"]
