@@ -1,17 +1,7 @@
 """Adadelta: steps scaled by running averages of squared gradients and updates."""
 from __future__ import annotations
 
-from .optimizer import (
-    Optimizer,
-    _addcmul_,
-    _check_not_fused_with,
-    _effective_grad,
-    _set_group_defaults,
-    _to_scalar,
-    _use_grad,
-    _validate,
-    _zeros_state,
-)
+from .optimizer import _addcmul_, _effective_grad, _ElementwiseOptimizer, _validate, _zeros_state
 
 __all__ = ["Adadelta"]
 
@@ -34,12 +24,14 @@ def _adadelta_update(xp, param, grad, square_avg, acc_delta, scratch, lr, rho, e
     xp.add(param, delta, out=param)
 
 
-class Adadelta(Optimizer):
+class Adadelta(_ElementwiseOptimizer):
     """Adadelta, as torch.optim.Adadelta.
 
     ``square_avg = rho * square_avg + (1 - rho) * grad^2``;
     ``delta = sqrt(acc_delta + eps) / sqrt(square_avg + eps) * grad``;
     ``acc_delta = rho * acc_delta + (1 - rho) * delta^2``; the step is ``-lr * delta``."""
+
+    _group_options = ("foreach", "maximize", "differentiable", "capturable")
 
     def __init__(self, params, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,
                  weight_decay: float = 0, foreach: bool | None = None, *,
@@ -50,25 +42,13 @@ class Adadelta(Optimizer):
                     "maximize": maximize, "capturable": capturable, "foreach": foreach,
                     "differentiable": differentiable}
         super().__init__(params, defaults)
-        _check_not_fused_with(None, foreach, differentiable)
-
-    def __setstate__(self, state) -> None:
-        super().__setstate__(state)
-        _set_group_defaults(self, "foreach", "maximize", "differentiable", "capturable")
 
     def _new_state(self, param, group) -> dict:
         return _zeros_state(param, "square_avg", "acc_delta")
 
-    @_use_grad
-    def step(self, closure=None):
-        """Update every parameter that has a gradient; returns the closure's loss."""
-        loss = self._closure_loss(closure)
-        for group in self.param_groups:
-            lr = _to_scalar(group["lr"])
-            rho, eps = group["rho"], group["eps"]
-            for param, state, _ in self._params_to_update(group):
-                self._update(_adadelta_update, (param._data, param._grad._data,
-                                                state["square_avg"]._data,
-                                                state["acc_delta"]._data),
-                             lr, rho, eps, group["maximize"], group["weight_decay"])
-        return loss
+    def _update_group(self, group, lr) -> None:
+        rho, eps = group["rho"], group["eps"]
+        for param, state, _ in self._params_to_update(group):
+            self._update(_adadelta_update, (param._data, param._grad._data,
+                                            state["square_avg"]._data, state["acc_delta"]._data),
+                         lr, rho, eps, group["maximize"], group["weight_decay"])

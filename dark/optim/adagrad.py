@@ -3,17 +3,7 @@ from __future__ import annotations
 
 from .._tensor import Tensor
 from ..ops._util import xp_of
-from .optimizer import (
-    Optimizer,
-    _addcdiv_,
-    _addcmul_,
-    _check_not_fused_with,
-    _effective_grad,
-    _set_group_defaults,
-    _to_scalar,
-    _use_grad,
-    _validate,
-)
+from .optimizer import _addcdiv_, _addcmul_, _effective_grad, _ElementwiseOptimizer, _validate
 
 __all__ = ["Adagrad"]
 
@@ -28,12 +18,14 @@ def _adagrad_update(xp, param, grad, state_sum, scratch, clr, eps, maximize,
     _addcdiv_(xp, param, grad, std, -clr, work)
 
 
-class Adagrad(Optimizer):
+class Adagrad(_ElementwiseOptimizer):
     """Adagrad, as torch.optim.Adagrad.
 
     ``sum += grad^2`` (starting from ``initial_accumulator_value``); the step is
     ``-clr * grad / (sqrt(sum) + eps)`` with ``clr = lr / (1 + (t - 1) * lr_decay)``.
     The state (``step``, ``sum``) of every parameter exists from construction on."""
+
+    _group_options = ("foreach", "maximize", "differentiable", "fused")
 
     def __init__(self, params, lr: float = 1e-2, lr_decay: float = 0, weight_decay: float = 0,
                  initial_accumulator_value: float = 0, eps: float = 1e-10,
@@ -46,7 +38,6 @@ class Adagrad(Optimizer):
                     "foreach": foreach, "maximize": maximize,
                     "differentiable": differentiable, "fused": fused}
         super().__init__(params, defaults)
-        _check_not_fused_with(fused, foreach, differentiable)
         for group in self.param_groups:
             for param in group["params"]:
                 self._init_state(param, group)
@@ -56,19 +47,8 @@ class Adagrad(Optimizer):
         initial_value = self.defaults["initial_accumulator_value"]
         return {"sum": Tensor._make(xp_of(param._data).full_like(param._data, initial_value))}
 
-    def __setstate__(self, state) -> None:
-        super().__setstate__(state)
-        _set_group_defaults(self, "foreach", "maximize", "differentiable", "fused")
-
-    @_use_grad
-    def step(self, closure=None):
-        """Update every parameter that has a gradient; returns the closure's loss."""
-        loss = self._closure_loss(closure)
-        for group in self.param_groups:
-            lr = _to_scalar(group["lr"])
-            for param, state, step in self._params_to_update(group):
-                clr = lr / (1 + (step - 1) * group["lr_decay"])
-                self._update(_adagrad_update, (param._data, param._grad._data,
-                                               state["sum"]._data),
-                             clr, group["eps"], group["maximize"], group["weight_decay"])
-        return loss
+    def _update_group(self, group, lr) -> None:
+        for param, state, step in self._params_to_update(group):
+            clr = lr / (1 + (step - 1) * group["lr_decay"])
+            self._update(_adagrad_update, (param._data, param._grad._data, state["sum"]._data),
+                         clr, group["eps"], group["maximize"], group["weight_decay"])

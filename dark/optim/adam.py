@@ -5,16 +5,13 @@ from . import _fused
 from .optimizer import (
     _EFFECTIVE_GRAD_CUDA,
     _EFFECTIVE_GRAD_CUDA_PARAMS,
-    Optimizer,
     _addcdiv_,
     _addcmul_,
-    _check_not_fused_with,
     _effective_grad,
     _effective_grad_cuda_args,
+    _ElementwiseOptimizer,
     _lerp_,
-    _set_group_defaults,
     _to_scalar,
-    _use_grad,
     _validate,
     _zeros_state,
 )
@@ -116,7 +113,7 @@ def _adam_update_cuda(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, lr, beta
         _fused.kernel(_ADAM_AMSGRAD_KERNEL)(*args, param, exp_avg, exp_avg_sq, max_exp_avg_sq)
 
 
-class Adam(Optimizer):
+class Adam(_ElementwiseOptimizer):
     """Adam, as torch.optim.Adam.
 
     ``exp_avg`` and ``exp_avg_sq`` are running averages of the gradient and its square
@@ -125,6 +122,9 @@ class Adam(Optimizer):
     ``weight_decay`` is an L2 term in the gradient, or, with ``decoupled_weight_decay``,
     a shrink of the parameter by ``1 - lr * weight_decay`` (AdamW). State per parameter:
     ``step`` (0-d float32 tensor), ``exp_avg``, ``exp_avg_sq`` and ``max_exp_avg_sq``."""
+
+    _group_options = ("amsgrad", "maximize", "foreach", "capturable", "differentiable",
+                      "decoupled_weight_decay", "fused")
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0, amsgrad: bool = False, *,
@@ -138,37 +138,25 @@ class Adam(Optimizer):
                     "capturable": capturable, "differentiable": differentiable,
                     "fused": fused, "decoupled_weight_decay": decoupled_weight_decay}
         super().__init__(params, defaults)
-        _check_not_fused_with(fused, foreach, differentiable)
-
-    def __setstate__(self, state) -> None:
-        super().__setstate__(state)
-        _set_group_defaults(self, "amsgrad", "maximize", "foreach", "capturable",
-                            "differentiable", "decoupled_weight_decay", "fused")
 
     def _new_state(self, param, group) -> dict:
         if group["amsgrad"]:
             return _zeros_state(param, "exp_avg", "exp_avg_sq", "max_exp_avg_sq")
         return _zeros_state(param, "exp_avg", "exp_avg_sq")
 
-    @_use_grad
-    def step(self, closure=None):
-        """Update every parameter that has a gradient; returns the closure's loss."""
-        loss = self._closure_loss(closure)
-        for group in self.param_groups:
-            beta1, beta2 = (_to_scalar(b) for b in group["betas"])
-            lr = _to_scalar(group["lr"])
-            weight_decay = group["weight_decay"]
-            decoupled = group["decoupled_weight_decay"]
-            amsgrad = group["amsgrad"]
-            eps = group["eps"]
-            for param, state, step in self._params_to_update(group):
-                max_exp_avg_sq = state["max_exp_avg_sq"]._data if amsgrad else None
-                arrays = (param._data, param._grad._data, state["exp_avg"]._data,
-                          state["exp_avg_sq"]._data, max_exp_avg_sq)
-                if _fused.applies(param._data, param._grad._data):
-                    _adam_update_cuda(*arrays, lr, beta1, beta2, eps, weight_decay, decoupled,
-                                      group["maximize"], step)
-                else:
-                    self._update(_adam_update, arrays, lr, beta1, beta2, eps, weight_decay,
-                                 decoupled, group["maximize"], step)
-        return loss
+    def _update_group(self, group, lr) -> None:
+        beta1, beta2 = (_to_scalar(b) for b in group["betas"])
+        weight_decay = group["weight_decay"]
+        decoupled = group["decoupled_weight_decay"]
+        amsgrad = group["amsgrad"]
+        eps = group["eps"]
+        for param, state, step in self._params_to_update(group):
+            max_exp_avg_sq = state["max_exp_avg_sq"]._data if amsgrad else None
+            arrays = (param._data, param._grad._data, state["exp_avg"]._data,
+                      state["exp_avg_sq"]._data, max_exp_avg_sq)
+            if _fused.applies(param._data, param._grad._data):
+                _adam_update_cuda(*arrays, lr, beta1, beta2, eps, weight_decay, decoupled,
+                                  group["maximize"], step)
+            else:
+                self._update(_adam_update, arrays, lr, beta1, beta2, eps, weight_decay,
+                             decoupled, group["maximize"], step)

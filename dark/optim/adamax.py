@@ -2,14 +2,10 @@
 from __future__ import annotations
 
 from .optimizer import (
-    Optimizer,
     _addcdiv_,
-    _check_not_fused_with,
     _effective_grad,
+    _ElementwiseOptimizer,
     _lerp_,
-    _set_group_defaults,
-    _to_scalar,
-    _use_grad,
     _validate,
     _zeros_state,
 )
@@ -29,10 +25,12 @@ def _adamax_update(xp, param, grad, exp_avg, exp_inf, scratch, clr, beta1, beta2
     _addcdiv_(xp, param, exp_avg, exp_inf, -clr, work)
 
 
-class Adamax(Optimizer):
+class Adamax(_ElementwiseOptimizer):
     """Adamax, as torch.optim.Adamax: Adam with the infinity norm, ``exp_inf =
     max(beta2 * exp_inf, |grad| + eps)``, and the step ``-lr / (1 - beta1^t) * exp_avg /
     exp_inf``."""
+
+    _group_options = ("foreach", "maximize", "differentiable", "capturable")
 
     def __init__(self, params, lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0, foreach: bool | None = None, *,
@@ -43,26 +41,15 @@ class Adamax(Optimizer):
                     "foreach": foreach, "maximize": maximize,
                     "differentiable": differentiable, "capturable": capturable}
         super().__init__(params, defaults)
-        _check_not_fused_with(None, foreach, differentiable)
-
-    def __setstate__(self, state) -> None:
-        super().__setstate__(state)
-        _set_group_defaults(self, "foreach", "maximize", "differentiable", "capturable")
 
     def _new_state(self, param, group) -> dict:
         return _zeros_state(param, "exp_avg", "exp_inf")
 
-    @_use_grad
-    def step(self, closure=None):
-        """Update every parameter that has a gradient; returns the closure's loss."""
-        loss = self._closure_loss(closure)
-        for group in self.param_groups:
-            lr = _to_scalar(group["lr"])
-            beta1, beta2 = group["betas"]
-            for param, state, step in self._params_to_update(group):
-                clr = lr / (1 - beta1 ** step)
-                self._update(_adamax_update, (param._data, param._grad._data,
-                                              state["exp_avg"]._data, state["exp_inf"]._data),
-                             clr, beta1, beta2, group["eps"], group["maximize"],
-                             group["weight_decay"])
-        return loss
+    def _update_group(self, group, lr) -> None:
+        beta1, beta2 = group["betas"]
+        for param, state, step in self._params_to_update(group):
+            clr = lr / (1 - beta1 ** step)
+            self._update(_adamax_update, (param._data, param._grad._data,
+                                          state["exp_avg"]._data, state["exp_inf"]._data),
+                         clr, beta1, beta2, group["eps"], group["maximize"],
+                         group["weight_decay"])

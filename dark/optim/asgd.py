@@ -7,14 +7,11 @@ from .. import _backend
 from .._tensor import Tensor
 from ..ops._util import xp_of
 from .optimizer import (
-    Optimizer,
-    _check_not_fused_with,
     _effective_grad,
+    _ElementwiseOptimizer,
     _numbers_to_tensors,
     _scalar_dtype,
-    _set_group_defaults,
     _to_scalar,
-    _use_grad,
     _validate,
     _zeros_like,
 )
@@ -81,7 +78,7 @@ def _foreach_eta(step_array, lr: float, lambd: float, alpha: float) -> float:
     return float((kind(1) / power) * kind(lr))
 
 
-class ASGD(Optimizer):
+class ASGD(_ElementwiseOptimizer):
     """Averaged stochastic gradient descent, as torch.optim.ASGD.
 
     The step is ``param = param * (1 - lambd * eta) - eta * grad``, and ``ax`` averages
@@ -98,6 +95,8 @@ class ASGD(Optimizer):
     non-capturable formulas); ``differentiable=True`` is refused, as by every dark
     optimizer."""
 
+    _group_options = ("foreach", "maximize", "differentiable", "capturable")
+
     def __init__(self, params, lr: float = 1e-2, lambd: float = 1e-4, alpha: float = 0.75,
                  t0: float = 1e6, weight_decay: float = 0, foreach: bool | None = None,
                  maximize: bool = False, differentiable: bool = False,
@@ -107,11 +106,9 @@ class ASGD(Optimizer):
                     "weight_decay": weight_decay, "foreach": foreach, "maximize": maximize,
                     "differentiable": differentiable, "capturable": capturable}
         super().__init__(params, defaults)
-        _check_not_fused_with(None, foreach, differentiable)
 
     def __setstate__(self, state) -> None:
         super().__setstate__(state)
-        _set_group_defaults(self, "foreach", "maximize", "differentiable", "capturable")
         _numbers_to_tensors(self, ("step", "eta", "mu"), _scalar_state)
 
     def _init_state(self, param, group) -> dict:
@@ -123,29 +120,23 @@ class ASGD(Optimizer):
         state["ax"] = _zeros_like(param)
         return state
 
-    @_use_grad
-    def step(self, closure=None):
-        """Update every parameter that has a gradient; returns the closure's loss."""
-        loss = self._closure_loss(closure)
+    def _update_group(self, group, lr) -> None:
         # PyTorch makes the new eta and mu with torch.as_tensor (the default dtype), then
         # copies them into the state's tensors (whatever dtype loading gave them)
         rounded = _backend.get_default_dtype().np.type
-        for group in self.param_groups:
-            lr = _to_scalar(group["lr"])
-            lambd, alpha, t0 = group["lambd"], group["alpha"], group["t0"]
-            foreach = group["foreach"]
-            if foreach is None:  # PyTorch's default: foreach when every parameter is on a GPU
-                foreach = all(not p.is_cpu for p in group["params"] if p.grad is not None)
-            update = _asgd_foreach_update if foreach else _asgd_update
-            for param, state, step in self._params_to_update(group):
-                eta_array, mu_array = state["eta"]._data, state["mu"]._data
-                self._update(update, (param._data, param._grad._data, state["ax"]._data),
-                             lambd, float(eta_array), float(mu_array), group["weight_decay"],
-                             group["maximize"])
-                if foreach:
-                    new_eta = _foreach_eta(state["step"]._data, lr, lambd, alpha)
-                else:
-                    new_eta = float(rounded(lr / ((1 + lambd * lr * step) ** alpha)))
-                eta_array.fill(new_eta)
-                mu_array.fill(float(rounded(1 / max(1, step - t0))))
-        return loss
+        lambd, alpha, t0 = group["lambd"], group["alpha"], group["t0"]
+        foreach = group["foreach"]
+        if foreach is None:  # PyTorch's default: foreach when every parameter is on a GPU
+            foreach = all(not p.is_cpu for p in group["params"] if p.grad is not None)
+        update = _asgd_foreach_update if foreach else _asgd_update
+        for param, state, step in self._params_to_update(group):
+            eta_array, mu_array = state["eta"]._data, state["mu"]._data
+            self._update(update, (param._data, param._grad._data, state["ax"]._data),
+                         lambd, float(eta_array), float(mu_array), group["weight_decay"],
+                         group["maximize"])
+            if foreach:
+                new_eta = _foreach_eta(state["step"]._data, lr, lambd, alpha)
+            else:
+                new_eta = float(rounded(lr / ((1 + lambd * lr * step) ** alpha)))
+            eta_array.fill(new_eta)
+            mu_array.fill(float(rounded(1 / max(1, step - t0))))

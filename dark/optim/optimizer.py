@@ -543,6 +543,39 @@ class Optimizer:
                    *options)
 
 
+class _ElementwiseOptimizer(Optimizer):
+    """The frame of the optimizers whose step updates each parameter elementwise from its
+    gradient and state (all built-in ones but LBFGS and SparseAdam).
+
+    The constructor refuses ``differentiable=True`` and ``fused`` with ``foreach`` (read
+    from ``defaults``); ``step`` computes the closure's loss and calls
+    ``_update_group(group, lr)`` for every group (``lr`` read as a number) without
+    recording a graph; ``__setstate__`` gives a group of an older checkpoint the options
+    named in ``_group_options`` that it lacks (PyTorch's values for a missing option)."""
+
+    _group_options: tuple[str, ...] = ()
+
+    def __init__(self, params, defaults: dict[str, Any]) -> None:
+        super().__init__(params, defaults)
+        _check_not_fused_with(defaults.get("fused"), defaults["foreach"],
+                              defaults["differentiable"])
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        _set_group_defaults(self, *self._group_options)
+
+    @_use_grad
+    def step(self, closure: Callable[[], Any] | None = None):
+        """Update every parameter that has a gradient; returns the closure's loss."""
+        loss = self._closure_loss(closure)
+        for group in self.param_groups:
+            self._update_group(group, _to_scalar(group["lr"]))
+        return loss
+
+    def _update_group(self, group: dict, lr: float) -> None:
+        raise NotImplementedError
+
+
 _CHUNK_BYTES = 1 << 17  # 128 KiB: the ~8 arrays of an update fit in a core's L2 cache
 
 

@@ -2,15 +2,7 @@
 from __future__ import annotations
 
 from .adam import _adam_moments
-from .optimizer import (
-    Optimizer,
-    _check_not_fused_with,
-    _set_group_defaults,
-    _to_scalar,
-    _use_grad,
-    _validate,
-    _zeros_state,
-)
+from .optimizer import _ElementwiseOptimizer, _validate, _zeros_state
 
 __all__ = ["RAdam"]
 
@@ -38,10 +30,13 @@ def _radam_update(xp, param, grad, exp_avg, exp_avg_sq, scratch, lr, beta1, beta
     xp.subtract(param, corrected, out=param)
 
 
-class RAdam(Optimizer):
+class RAdam(_ElementwiseOptimizer):
     """RAdam, as torch.optim.RAdam: Adam whose adaptive term is used only once the
     variance of its estimate is tractable (``rho_t > 5``), scaled by the rectification
     term; before that the step is plain momentum. ``decoupled_weight_decay`` as AdamW."""
+
+    _group_options = ("foreach", "maximize", "differentiable", "decoupled_weight_decay",
+                      "capturable")
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0,
@@ -54,27 +49,14 @@ class RAdam(Optimizer):
                     "decoupled_weight_decay": decoupled_weight_decay,
                     "differentiable": differentiable}
         super().__init__(params, defaults)
-        _check_not_fused_with(None, foreach, differentiable)
-
-    def __setstate__(self, state) -> None:
-        super().__setstate__(state)
-        _set_group_defaults(self, "foreach", "maximize", "differentiable",
-                            "decoupled_weight_decay", "capturable")
 
     def _new_state(self, param, group) -> dict:
         return _zeros_state(param, "exp_avg", "exp_avg_sq")
 
-    @_use_grad
-    def step(self, closure=None):
-        """Update every parameter that has a gradient; returns the closure's loss."""
-        loss = self._closure_loss(closure)
-        for group in self.param_groups:
-            lr = _to_scalar(group["lr"])
-            beta1, beta2 = group["betas"]
-            weight_decay = group["weight_decay"]
-            for param, state, step in self._params_to_update(group):
-                self._update(_radam_update, (param._data, param._grad._data,
-                                             state["exp_avg"]._data, state["exp_avg_sq"]._data),
-                             lr, beta1, beta2, group["eps"], weight_decay,
-                             group["decoupled_weight_decay"], group["maximize"], step)
-        return loss
+    def _update_group(self, group, lr) -> None:
+        beta1, beta2 = group["betas"]
+        for param, state, step in self._params_to_update(group):
+            self._update(_radam_update, (param._data, param._grad._data,
+                                         state["exp_avg"]._data, state["exp_avg_sq"]._data),
+                         lr, beta1, beta2, group["eps"], group["weight_decay"],
+                         group["decoupled_weight_decay"], group["maximize"], step)

@@ -2,15 +2,11 @@
 from __future__ import annotations
 
 from .optimizer import (
-    Optimizer,
     _addcdiv_,
     _addcmul_,
-    _check_not_fused_with,
     _effective_grad,
+    _ElementwiseOptimizer,
     _lerp_,
-    _set_group_defaults,
-    _to_scalar,
-    _use_grad,
     _validate,
     _zeros_state,
 )
@@ -41,13 +37,16 @@ def _rmsprop_update(xp, param, grad, square_avg, grad_avg, buffer, scratch, lr, 
         _addcdiv_(xp, param, grad, avg, -lr, work)
 
 
-class RMSprop(Optimizer):
+class RMSprop(_ElementwiseOptimizer):
     """RMSprop, as torch.optim.RMSprop.
 
     ``square_avg = alpha * square_avg + (1 - alpha) * grad^2``; the step is
     ``-lr * grad / (sqrt(square_avg) + eps)``, with ``centered`` subtracting the squared
     running mean of the gradient (``grad_avg``) under the root, and ``momentum`` passing
     the step through a ``momentum_buffer``."""
+
+    _group_options = ("momentum", "centered", "foreach", "maximize", "differentiable",
+                      "capturable")
 
     def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0, momentum: float = 0, centered: bool = False,
@@ -59,12 +58,6 @@ class RMSprop(Optimizer):
                     "capturable": capturable, "foreach": foreach, "maximize": maximize,
                     "differentiable": differentiable}
         super().__init__(params, defaults)
-        _check_not_fused_with(None, foreach, differentiable)
-
-    def __setstate__(self, state) -> None:
-        super().__setstate__(state)
-        _set_group_defaults(self, "momentum", "centered", "foreach", "maximize",
-                            "differentiable", "capturable")
 
     def _new_state(self, param, group) -> dict:
         keys = ["square_avg"]
@@ -74,17 +67,11 @@ class RMSprop(Optimizer):
             keys.append("grad_avg")
         return _zeros_state(param, *keys)
 
-    @_use_grad
-    def step(self, closure=None):
-        """Update every parameter that has a gradient; returns the closure's loss."""
-        loss = self._closure_loss(closure)
-        for group in self.param_groups:
-            lr = _to_scalar(group["lr"])
-            alpha, eps, momentum = group["alpha"], group["eps"], group["momentum"]
-            for param, state, _ in self._params_to_update(group):
-                grad_avg = state["grad_avg"]._data if group["centered"] else None
-                buffer = state["momentum_buffer"]._data if momentum > 0 else None
-                self._update(_rmsprop_update, (param._data, param._grad._data,
-                                               state["square_avg"]._data, grad_avg, buffer),
-                             lr, alpha, eps, momentum, group["maximize"], group["weight_decay"])
-        return loss
+    def _update_group(self, group, lr) -> None:
+        alpha, eps, momentum = group["alpha"], group["eps"], group["momentum"]
+        for param, state, _ in self._params_to_update(group):
+            grad_avg = state["grad_avg"]._data if group["centered"] else None
+            buffer = state["momentum_buffer"]._data if momentum > 0 else None
+            self._update(_rmsprop_update, (param._data, param._grad._data,
+                                           state["square_avg"]._data, grad_avg, buffer),
+                         lr, alpha, eps, momentum, group["maximize"], group["weight_decay"])

@@ -5,14 +5,11 @@ from __future__ import annotations
 from .._tensor import Tensor
 from ..ops._util import xp_of
 from .optimizer import (
-    Optimizer,
     _check_lr,
-    _check_not_fused_with,
+    _ElementwiseOptimizer,
     _numbers_to_tensors,
-    _set_group_defaults,
     _step_tensor,
     _to_scalar,
-    _use_grad,
     _zeros_like,
 )
 
@@ -50,7 +47,7 @@ def _rprop_update(xp, param, grad, prev, step_size, mask, scratch, etaminus, eta
     xp.subtract(param, work, out=param)
 
 
-class Rprop(Optimizer):
+class Rprop(_ElementwiseOptimizer):
     """The resilient backpropagation algorithm, as torch.optim.Rprop.
 
     Every element has its own step size (starting at ``lr``): multiplied by ``etaplus``
@@ -64,6 +61,8 @@ class Rprop(Optimizer):
     changes nothing (dark has no graph capture); ``differentiable=True`` is refused, as by
     every dark optimizer: the step updates the parameters in place without a graph."""
 
+    _group_options = ("foreach", "maximize", "differentiable", "capturable")
+
     def __init__(self, params, lr: float = 1e-2, etas: tuple[float, float] = (0.5, 1.2),
                  step_sizes: tuple[float, float] = (1e-6, 50), *, capturable: bool = False,
                  foreach: bool | None = None, maximize: bool = False,
@@ -75,11 +74,9 @@ class Rprop(Optimizer):
                     "maximize": maximize, "differentiable": differentiable,
                     "capturable": capturable}
         super().__init__(params, defaults)
-        _check_not_fused_with(None, foreach, differentiable)
 
     def __setstate__(self, state) -> None:
         super().__setstate__(state)
-        _set_group_defaults(self, "foreach", "maximize", "differentiable", "capturable")
         _numbers_to_tensors(self, ("step",), lambda param, value: _step_tensor(value))
 
     def _new_state(self, param, group) -> dict:
@@ -99,22 +96,17 @@ class Rprop(Optimizer):
         """A reusable boolean buffer of ``shape`` on ``like``'s device."""
         return self._buffers(like, shape, 1, dtype=bool)[0]
 
-    @_use_grad
-    def step(self, closure=None):
-        """Update every parameter that has a gradient; returns the closure's loss."""
-        loss = self._closure_loss(closure)
-        for group in self.param_groups:
-            etaminus, etaplus = group["etas"]
-            step_size_min, step_size_max = group["step_sizes"]
-            for param, state, _ in self._params_to_update(group):
-                arrays = (param._data, param._grad._data, state["prev"]._data,
-                          state["step_size"]._data)
-                if param.is_complex():  # the real and imaginary parts, each on its own
-                    parts = [tuple(a.real for a in arrays), tuple(a.imag for a in arrays)]
-                else:
-                    parts = [arrays]
-                for part in parts:
-                    mask = self._mask(part[0], part[0].shape)
-                    self._update(_rprop_update, (*part, mask), etaminus, etaplus,
-                                 step_size_min, step_size_max, group["maximize"])
-        return loss
+    def _update_group(self, group, lr) -> None:
+        etaminus, etaplus = group["etas"]
+        step_size_min, step_size_max = group["step_sizes"]
+        for param, state, _ in self._params_to_update(group):
+            arrays = (param._data, param._grad._data, state["prev"]._data,
+                      state["step_size"]._data)
+            if param.is_complex():  # the real and imaginary parts, each on its own
+                parts = [tuple(a.real for a in arrays), tuple(a.imag for a in arrays)]
+            else:
+                parts = [arrays]
+            for part in parts:
+                mask = self._mask(part[0], part[0].shape)
+                self._update(_rprop_update, (*part, mask), etaminus, etaplus,
+                             step_size_min, step_size_max, group["maximize"])

@@ -7,13 +7,10 @@ from . import _fused
 from .optimizer import (
     _EFFECTIVE_GRAD_CUDA,
     _EFFECTIVE_GRAD_CUDA_PARAMS,
-    Optimizer,
-    _check_not_fused_with,
     _effective_grad,
     _effective_grad_cuda_args,
+    _ElementwiseOptimizer,
     _set_group_defaults,
-    _to_scalar,
-    _use_grad,
     _validate,
 )
 
@@ -89,13 +86,15 @@ def _sgd_update_cuda(param, grad, buffer, lr, momentum, dampening, nesterov, max
                                         int(nesterov), param, buffer)
 
 
-class SGD(Optimizer):
+class SGD(_ElementwiseOptimizer):
     """Stochastic gradient descent, as torch.optim.SGD.
 
     With momentum the buffer starts as a copy of the first gradient, then
     ``buf = momentum * buf + (1 - dampening) * grad``; the step is ``-lr * buf`` (or
     ``-lr * (grad + momentum * buf)`` with ``nesterov``). ``weight_decay`` adds
     ``weight_decay * param`` to the gradient; ``maximize`` ascends."""
+
+    _group_options = ("nesterov", "maximize", "foreach", "differentiable")
 
     def __init__(self, params, lr: float = 1e-3, momentum: float = 0, dampening: float = 0,
                  weight_decay: float = 0, nesterov: bool = False, *, maximize: bool = False,
@@ -108,43 +107,35 @@ class SGD(Optimizer):
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         super().__init__(params, defaults)
-        _check_not_fused_with(fused, foreach, differentiable)
 
     def __setstate__(self, state) -> None:
         super().__setstate__(state)
         # unlike the other optimizers, PyTorch's SGD fills a missing ``fused`` with False
-        _set_group_defaults(self, "nesterov", "maximize", "foreach", "differentiable",
-                            fused=False)
+        _set_group_defaults(self, fused=False)
 
-    @_use_grad
-    def step(self, closure=None):
-        """Update every parameter that has a gradient; returns the closure's loss."""
-        loss = self._closure_loss(closure)
-        for group in self.param_groups:
-            lr = _to_scalar(group["lr"])
-            momentum = group["momentum"]
-            maximize = group["maximize"]
-            weight_decay = group["weight_decay"]
-            for param in group["params"]:
-                if param._grad is None:
-                    continue
-                array = param._data
-                buffer, first = None, False
-                if momentum != 0:
-                    state = self.state[param]
-                    tensor = state.get("momentum_buffer")
-                    if tensor is None:
-                        tensor = state["momentum_buffer"] = Tensor._make(
-                            xp_of(array).empty_like(array))
-                        first = True
-                    buffer = tensor._data
-                grad = param._grad._data
-                if _fused.applies(array, grad):
-                    _sgd_update_cuda(array, grad, buffer, lr, momentum, group["dampening"],
-                                     group["nesterov"], maximize, weight_decay, first)
-                else:
-                    self._update(_sgd_update, (array, grad, buffer), lr, momentum,
-                                 group["dampening"], group["nesterov"], maximize,
-                                 weight_decay, first)
-                param._bump_version()
-        return loss
+    def _update_group(self, group, lr) -> None:
+        momentum = group["momentum"]
+        maximize = group["maximize"]
+        weight_decay = group["weight_decay"]
+        for param in group["params"]:
+            if param._grad is None:
+                continue
+            array = param._data
+            buffer, first = None, False
+            if momentum != 0:
+                state = self.state[param]
+                tensor = state.get("momentum_buffer")
+                if tensor is None:
+                    tensor = state["momentum_buffer"] = Tensor._make(
+                        xp_of(array).empty_like(array))
+                    first = True
+                buffer = tensor._data
+            grad = param._grad._data
+            if _fused.applies(array, grad):
+                _sgd_update_cuda(array, grad, buffer, lr, momentum, group["dampening"],
+                                 group["nesterov"], maximize, weight_decay, first)
+            else:
+                self._update(_sgd_update, (array, grad, buffer), lr, momentum,
+                             group["dampening"], group["nesterov"], maximize, weight_decay,
+                             first)
+            param._bump_version()
