@@ -63,9 +63,9 @@ class MatMul(Op):
         ctx.transposed = (transpose_a, transpose_b)
         xp = xp_of(a)
         if transpose_a:
-            a = _adjoint(xp, a)
+            a = _adjoint(a)
         if transpose_b:
-            b = _adjoint(xp, b)
+            b = _adjoint(b)
         if a.ndim > 2 and b.ndim <= 2:
             # A batch against one matrix is one gemm on the folded batch: no per-matrix loop.
             rows = math.prod(a.shape[:-1])
@@ -78,7 +78,7 @@ class MatMul(Op):
         a, b = ctx.saved_tensors
         transpose_a, transpose_b = ctx.transposed
         need_a, need_b = ctx.needs_input_grad[-2:]  # the last two: a subclass may take more
-        if not _grad_state.enabled and a.ndim == 2 and b.ndim == 2:
+        if not _grad_state.enabled and a._data.ndim == 2 and b._data.ndim == 2:
             return _matrix_gradients(a._data, b._data, grad._data, ctx.transposed,
                                      (need_a, need_b))
         # A vector operand is a one-row (a) or one-column (b) matrix whose dim the result
@@ -113,9 +113,11 @@ class MatMul(Op):
         return grad_a, grad_b
 
 
-def _adjoint(xp, array):
-    array = xp.swapaxes(array, -1, -2)
-    return xp.conj(array) if array.dtype.kind == "c" else array
+def _adjoint(array):
+    """The adjoint of a matrix (or of each of a batch): the transpose of the last two dims
+    (a view), conjugated when complex."""
+    array = array.swapaxes(-1, -2)
+    return array.conj() if array.dtype.kind == "c" else array
 
 
 def _matrix_gradients(a, b, grad, transposed, needs) -> tuple:
@@ -124,25 +126,22 @@ def _matrix_gradients(a, b, grad, transposed, needs) -> tuple:
     is computed as the adjoint of the product in the other order, so that it has the
     operand's layout: the weight's gradient then comes back C-contiguous through
     TBackward0, as the weight (optimizers and accumulation run on C arrays)."""
-    xp = xp_of(grad)
     transpose_a, transpose_b = transposed
-
-    def product(x, y, adjoint_x, adjoint_y):
-        return matmul_arrays(_adjoint(xp, x) if adjoint_x else x,
-                             _adjoint(xp, y) if adjoint_y else y)
-
     grad_a = grad_b = None
     if needs[0]:
-        grad_a = (product(b, grad, transpose_b, True) if transpose_a
-                  else product(grad, b, False, not transpose_b))
+        if transpose_a:
+            grad_a = matmul_arrays(_adjoint(b) if transpose_b else b, _adjoint(grad))
+        else:
+            grad_a = matmul_arrays(grad, b if transpose_b else _adjoint(b))
     if needs[1]:
         if transpose_b:
-            grad_b = product(grad, a, True, transpose_a)
+            grad_b = matmul_arrays(_adjoint(grad), _adjoint(a) if transpose_a else a)
         elif not b.flags.c_contiguous and b.flags.f_contiguous:
-            grad_b = _adjoint(xp, product(grad, a, True, transpose_a))
+            grad_b = _adjoint(matmul_arrays(_adjoint(grad), _adjoint(a) if transpose_a else a))
         else:
-            grad_b = product(a, grad, not transpose_a, False)
-    return tuple(None if g is None else Tensor._make(g) for g in (grad_a, grad_b))
+            grad_b = matmul_arrays(a if transpose_a else _adjoint(a), grad)
+    return (None if grad_a is None else Tensor._make(grad_a),
+            None if grad_b is None else Tensor._make(grad_b))
 
 
 class Mm(MatMul):
