@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import operator
 
 import numpy as np
 
@@ -319,61 +320,55 @@ def _fmod(xp, x, y):
 
 
 class Remainder(Op):
-    """Python-style remainder (the sign of the divisor) of two tensors."""
+    """Python-style remainder (the sign of the divisor) of two tensors: ``a - b * q`` with
+    ``q = a / b`` rounded by ``rounding_mode``, so the derivative in ``b`` is ``-q``.
+    Subclasses give ``compute(xp, x, y)`` and ``rounding_mode``."""
 
     node_name = "RemainderBackward1"
+    compute = staticmethod(_remainder)
+    rounding_mode = "floor"
 
-    @staticmethod
-    def forward(ctx, a, b):
+    @classmethod
+    def forward(cls, ctx, a, b):
         ctx.save_for_backward(a, b)
-        return _binary(_remainder, a, b)
+        return _binary(cls.compute, a, b)
 
-    @staticmethod
-    def backward(ctx, grad):
+    @classmethod
+    def backward(cls, ctx, grad):
         a, b = ctx.saved_tensors
-        grad_b = -grad * div(a, b, rounding_mode="floor") if ctx.needs_input_grad[1] else None
+        grad_b = (-grad * div(a, b, rounding_mode=cls.rounding_mode)
+                  if ctx.needs_input_grad[1] else None)
         return grad, grad_b
 
 
 class RemainderScalar(Op):
-    node_name = "RemainderBackward0"
+    """tensor % number (the number is not an input of the node)."""
 
-    @staticmethod
-    def forward(ctx, a, other=1):
-        return _binary(_remainder, a, other)
+    node_name = "RemainderBackward0"
+    compute = staticmethod(_remainder)
+
+    @classmethod
+    def forward(cls, ctx, a, other=1):
+        return _binary(cls.compute, a, other)
 
     @staticmethod
     def backward(ctx, grad):
         return grad
 
 
-class Fmod(Op):
+class Fmod(Remainder):
     """C-style remainder (the sign of the dividend) of two tensors."""
 
     node_name = "FmodBackward1"
-
-    @staticmethod
-    def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
-        return _binary(_fmod, a, b)
-
-    @staticmethod
-    def backward(ctx, grad):
-        a, b = ctx.saved_tensors
-        grad_b = -grad * div(a, b, rounding_mode="trunc") if ctx.needs_input_grad[1] else None
-        return grad, grad_b
+    compute = staticmethod(_fmod)
+    rounding_mode = "trunc"
 
 
-class FmodScalar(Op):
+class FmodScalar(RemainderScalar):
+    """fmod(tensor, number)."""
+
     node_name = "FmodBackward0"
-
-    @staticmethod
-    def forward(ctx, a, other=1):
-        return _binary(_fmod, a, other)
-
-    @staticmethod
-    def backward(ctx, grad):
-        return grad
+    compute = staticmethod(_fmod)
 
 
 # ----------------------------------------------------------------------------- pow
@@ -689,31 +684,29 @@ class Atan2(Op):
 
 
 class Maximum(Op):
-    @staticmethod
-    def forward(ctx, a, b):
+    """The larger of two tensors, elementwise: ``compute(xp, x, y)``; an input gets the
+    gradient where the other does not ``beat`` it, halved at ties (as PyTorch does).
+    Minimum is the same with the smaller value and ``<``."""
+
+    compute = staticmethod(lambda xp, x, y: xp.maximum(x, y))
+    beats = staticmethod(operator.gt)
+
+    @classmethod
+    def forward(cls, ctx, a, b):
         ctx.save_for_backward(a, b)
-        return _binary(lambda xp, x, y: xp.maximum(x, y), a, b)
+        return _binary(cls.compute, a, b)
 
-    @staticmethod
-    def backward(ctx, grad):
-        a, b = ctx.saved_tensors
-        shared = where(a == b, grad / 2, grad)  # ties split the gradient, as PyTorch does
-        return (where(a < b, 0.0, shared) if ctx.needs_input_grad[0] else None,
-                where(a > b, 0.0, shared) if ctx.needs_input_grad[1] else None)
-
-
-class Minimum(Op):
-    @staticmethod
-    def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
-        return _binary(lambda xp, x, y: xp.minimum(x, y), a, b)
-
-    @staticmethod
-    def backward(ctx, grad):
+    @classmethod
+    def backward(cls, ctx, grad):
         a, b = ctx.saved_tensors
         shared = where(a == b, grad / 2, grad)
-        return (where(a > b, 0.0, shared) if ctx.needs_input_grad[0] else None,
-                where(a < b, 0.0, shared) if ctx.needs_input_grad[1] else None)
+        return (where(cls.beats(b, a), 0.0, shared) if ctx.needs_input_grad[0] else None,
+                where(cls.beats(a, b), 0.0, shared) if ctx.needs_input_grad[1] else None)
+
+
+class Minimum(Maximum):
+    compute = staticmethod(lambda xp, x, y: xp.minimum(x, y))
+    beats = staticmethod(operator.lt)
 
 
 def _in_dtype(array, np_dtype):
@@ -1192,31 +1185,33 @@ def true_divide(input, other, *, out=None):
     return div(input, other, out=out)
 
 
+def _tensor_or_number(op, number_op, input, other, out):
+    """``op`` of two tensors (a python number as ``input`` included), or ``number_op`` of a
+    tensor and a python number ``other`` (the number is not an input of the node)."""
+    if isinstance(input, Tensor) and not isinstance(other, Tensor):
+        return _maybe_out(number_op.apply(input, other=other), out)
+    return _maybe_out(op.apply(input, other), out)
+
+
 @tensor_method()
 def floor_divide(input, other, *, out=None):
     """input // other rounded down (not differentiable, as in PyTorch)."""
     _check_operands("floor_divide", input, other)
-    if isinstance(input, Tensor) and not isinstance(other, Tensor):
-        return _maybe_out(FloorDivideScalar.apply(input, other=other), out)
-    return _maybe_out(FloorDivide.apply(input, other), out)
+    return _tensor_or_number(FloorDivide, FloorDivideScalar, input, other, out)
 
 
 @tensor_method()
 def remainder(input, other, *, out=None):
     """Python's modulus: the result has the sign of ``other``."""
     _check_operands("remainder", input, other)
-    if isinstance(input, Tensor) and not isinstance(other, Tensor):
-        return _maybe_out(RemainderScalar.apply(input, other=other), out)
-    return _maybe_out(Remainder.apply(input, other), out)
+    return _tensor_or_number(Remainder, RemainderScalar, input, other, out)
 
 
 @tensor_method()
 def fmod(input, other, *, out=None):
     """C's fmod: the result has the sign of ``input``."""
     _check_tensor_number("fmod", input, other)
-    if not isinstance(other, Tensor):
-        return _maybe_out(FmodScalar.apply(input, other=other), out)
-    return _maybe_out(Fmod.apply(input, other), out)
+    return _tensor_or_number(Fmod, FmodScalar, input, other, out)
 
 
 @tensor_method()
@@ -1411,22 +1406,25 @@ def _bounds(input, *bounds):
 clip = clamp
 
 
+def _clamp_one_side(op, input, min=None, max=None) -> Tensor:
+    """clamp_min (``op`` ClampMin) or clamp_max (ClampMax): a tensor bound through
+    ClampTensor, a number bound as a number of the result's dtype."""
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        return ClampTensor.apply(input, min, max)
+    min, max = _bounds(input, min, max)
+    return op.apply(input, min=min, max=max)
+
+
 @tensor_method()
 def clamp_min(input: Tensor, min) -> Tensor:
     """max(input, min) elementwise."""
-    if isinstance(min, Tensor):
-        return ClampTensor.apply(input, min, None)
-    (min,) = _bounds(input, min)
-    return ClampMin.apply(input, min=min)
+    return _clamp_one_side(ClampMin, input, min=min)
 
 
 @tensor_method()
 def clamp_max(input: Tensor, max) -> Tensor:
     """min(input, max) elementwise."""
-    if isinstance(max, Tensor):
-        return ClampTensor.apply(input, None, max)
-    (max,) = _bounds(input, max)
-    return ClampMax.apply(input, max=max)
+    return _clamp_one_side(ClampMax, input, max=max)
 
 
 @tensor_method()
