@@ -269,65 +269,58 @@ def matmul(input: Tensor, other: Tensor, *, out=None) -> Tensor:
     return _maybe_out(_product(input, other), out)
 
 
+def _check_fixed_ranks(name: str, input, other, other_name: str, kind: str, ranks: tuple,
+                       messages: tuple) -> None:
+    """The checks of a product of operands of fixed ranks (mm, bmm, mv, dot, vdot): both
+    are tensors (``other`` is argument ``other_name``), each has its rank in ``ranks`` (else
+    a RuntimeError of its message in ``messages``, formatted with the two ranks), then the
+    checks of kernel ``kind``."""
+    _check_tensor(name, input)
+    _check_tensor(name, other, 2, other_name)
+    for tensor, rank, message in zip((input, other), ranks, messages):
+        if tensor.ndim != rank:
+            raise RuntimeError(message.format(input.ndim, other.ndim))
+    _check_kernel(kind, input, other, tuple(input.shape), tuple(other.shape))
+
+
+_VECTORS_EXPECTED = "1D tensors expected, but got {}D and {}D tensors"
+
+
 @tensor_method("mm")
 def mm(input: Tensor, mat2: Tensor, *, out=None) -> Tensor:
     """(n, k) @ (k, m) -> (n, m)."""
-    _check_tensor("mm", input)
-    _check_tensor("mm", mat2, 2, "mat2")
-    if input.ndim != 2:
-        raise RuntimeError("self must be a matrix")
-    if mat2.ndim != 2:
-        raise RuntimeError("mat2 must be a matrix")
-    _check_kernel("mm", input, mat2, tuple(input.shape), tuple(mat2.shape))
+    _check_fixed_ranks("mm", input, mat2, "mat2", "mm", (2, 2),
+                       ("self must be a matrix", "mat2 must be a matrix"))
     return _maybe_out(Mm.apply(input, mat2), out)
 
 
 @tensor_method("bmm")
 def bmm(input: Tensor, mat2: Tensor, *, out=None) -> Tensor:
     """(b, n, k) @ (b, k, m) -> (b, n, m), without broadcasting."""
-    _check_tensor("bmm", input)
-    _check_tensor("bmm", mat2, 2, "mat2")
-    if input.ndim != 3:
-        raise RuntimeError("batch1 must be a 3D tensor")
-    if mat2.ndim != 3:
-        raise RuntimeError("batch2 must be a 3D tensor")
-    _check_kernel("bmm", input, mat2, tuple(input.shape), tuple(mat2.shape))
+    _check_fixed_ranks("bmm", input, mat2, "mat2", "bmm", (3, 3),
+                       ("batch1 must be a 3D tensor", "batch2 must be a 3D tensor"))
     return _maybe_out(Bmm.apply(input, mat2), out)
 
 
 @tensor_method("mv")
 def mv(input: Tensor, vec: Tensor, *, out=None) -> Tensor:
     """(n, k) @ (k,) -> (n,)."""
-    _check_tensor("mv", input)
-    _check_tensor("mv", vec, 2, "vec")
-    if input.ndim != 2 or vec.ndim != 1:
-        raise RuntimeError(f"vector + matrix @ vector expected, got 1, {input.ndim}, "
-                           f"{vec.ndim}")
-    _check_kernel("mv", input, vec, tuple(input.shape), tuple(vec.shape))
+    _check_fixed_ranks("mv", input, vec, "vec", "mv", (2, 1),
+                       ("vector + matrix @ vector expected, got 1, {}, {}",) * 2)
     return _maybe_out(Mv.apply(input, vec), out)
 
 
 @tensor_method("dot")
 def dot(input: Tensor, tensor: Tensor, *, out=None) -> Tensor:
     """The dot product of two 1-D tensors of the same size (a 0-d tensor)."""
-    _check_tensor("dot", input)
-    _check_tensor("dot", tensor, 2, "tensor")
-    if input.ndim != 1 or tensor.ndim != 1:
-        raise RuntimeError(f"1D tensors expected, but got {input.ndim}D and {tensor.ndim}D "
-                           "tensors")
-    _check_kernel("dot", input, tensor, tuple(input.shape), tuple(tensor.shape))
+    _check_fixed_ranks("dot", input, tensor, "tensor", "dot", (1, 1), (_VECTORS_EXPECTED,) * 2)
     return _maybe_out(Dot.apply(input, tensor), out)
 
 
 @tensor_method("vdot")
 def vdot(input: Tensor, other: Tensor, *, out=None) -> Tensor:
     """The dot product of two 1-D tensors, conjugating the first (complex inputs)."""
-    _check_tensor("vdot", input)
-    _check_tensor("vdot", other, 2, "other")
-    if input.ndim != 1 or other.ndim != 1:
-        raise RuntimeError(f"1D tensors expected, but got {input.ndim}D and {other.ndim}D "
-                           "tensors")
-    _check_kernel("dot", input, other, tuple(input.shape), tuple(other.shape))
+    _check_fixed_ranks("vdot", input, other, "other", "dot", (1, 1), (_VECTORS_EXPECTED,) * 2)
     if not input.is_complex():
         return _maybe_out(Vdot.apply(input, other), out)
     # The conjugate comes with the adjoint of input as a column: (1 x k) @ (k x 1).
