@@ -130,6 +130,11 @@ def _type_word(np_dtype) -> str:
             "bool": "Bool"}.get(np.dtype(np_dtype).name, np.dtype(np_dtype).name)
 
 
+def _not_implemented(kernel: str, np_dtype) -> NotImplementedError:
+    """PyTorch's error for a kernel that has no version for ``np_dtype``."""
+    return NotImplementedError(f'"{kernel}" not implemented for \'{_type_word(np_dtype)}\'')
+
+
 can_cast = _backend.can_cast
 
 
@@ -199,11 +204,18 @@ class RsubScalar(Op):
         return -grad * ctx.alpha if ctx.alpha != 1 else -grad
 
 
-class Mul(Op):
-    @staticmethod
-    def forward(ctx, a, b):
+class BinaryOp(Op):
+    """An elementwise op of two tensors whose backward needs both: subclasses give
+    ``compute(xp, x, y)`` (on the promoted arrays) and ``backward``."""
+
+    @classmethod
+    def forward(cls, ctx, a, b):
         ctx.save_for_backward(a, b)
-        return _binary(lambda xp, x, y: xp.multiply(x, y), a, b)
+        return _binary(cls.compute, a, b)
+
+
+class Mul(BinaryOp):
+    compute = staticmethod(lambda xp, x, y: xp.multiply(x, y))
 
     @staticmethod
     def backward(ctx, grad):
@@ -319,7 +331,7 @@ def _fmod(xp, x, y):
     return xp.fmod(x, y)
 
 
-class Remainder(Op):
+class Remainder(BinaryOp):
     """Python-style remainder (the sign of the divisor) of two tensors: ``a - b * q`` with
     ``q = a / b`` rounded by ``rounding_mode``, so the derivative in ``b`` is ``-q``.
     Subclasses give ``compute(xp, x, y)`` and ``rounding_mode``."""
@@ -327,11 +339,6 @@ class Remainder(Op):
     node_name = "RemainderBackward1"
     compute = staticmethod(_remainder)
     rounding_mode = "floor"
-
-    @classmethod
-    def forward(cls, ctx, a, b):
-        ctx.save_for_backward(a, b)
-        return _binary(cls.compute, a, b)
 
     @classmethod
     def backward(cls, ctx, grad):
@@ -591,8 +598,7 @@ class Round(Op):
     def forward(ctx, a, decimals=0):
         if a.dtype.kind in "biu":
             if decimals:
-                raise NotImplementedError(f'"round_cpu" not implemented for '
-                                          f"'{_type_word(a.dtype)}'")
+                raise _not_implemented("round_cpu", a.dtype)
             return a.copy()
         return xp_of(a).round(a, decimals)
 
@@ -683,18 +689,13 @@ class Atan2(Op):
                 scale * -a if ctx.needs_input_grad[1] else None)
 
 
-class Maximum(Op):
+class Maximum(BinaryOp):
     """The larger of two tensors, elementwise: ``compute(xp, x, y)``; an input gets the
     gradient where the other does not ``beat`` it, halved at ties (as PyTorch does).
     Minimum is the same with the smaller value and ``<``."""
 
     compute = staticmethod(lambda xp, x, y: xp.maximum(x, y))
     beats = staticmethod(operator.gt)
-
-    @classmethod
-    def forward(cls, ctx, a, b):
-        ctx.save_for_backward(a, b)
-        return _binary(cls.compute, a, b)
 
     @classmethod
     def backward(cls, ctx, grad):
@@ -1032,8 +1033,7 @@ def _bitwise(name):
         _check_operands(name, input, other)
         result = _backend.result_type(input, other)
         if result.is_floating_point or result.is_complex:
-            raise NotImplementedError(f'"{name}_cpu" not implemented for '
-                                      f"'{_type_word(result.np)}'")
+            raise _not_implemented(f"{name}_cpu", result.np)
         return _maybe_out(Bitwise.apply(input, other, name=name), out)
 
     function.__name__ = name
@@ -1054,8 +1054,7 @@ BitwiseNot = _predicate("BitwiseNot", lambda xp, x: xp.logical_not(x) if x.dtype
 def bitwise_not(input: Tensor, *, out=None) -> Tensor:
     """Elementwise bit inversion of an integer tensor (logical not for bool)."""
     if input._data.dtype.kind not in "biu":
-        raise NotImplementedError(f"\"bitwise_not_cpu\" not implemented for "
-                                  f"'{_type_word(input._data.dtype)}'")
+        raise _not_implemented("bitwise_not_cpu", input._data.dtype)
     return _maybe_out(BitwiseNot.apply(input), out)
 
 
@@ -1309,7 +1308,7 @@ arcsin, arccos, arctan, arcsinh, arccosh, arctanh, fix = (asin, acos, atan, asin
 def abs(input: Tensor, *, out=None) -> Tensor:
     """|input| (integers stay integers; not for bool)."""
     if input._data.dtype == np.bool_:
-        raise NotImplementedError("\"abs_cpu\" not implemented for 'Bool'")
+        raise _not_implemented("abs_cpu", np.bool_)
     return _maybe_out(Abs.apply(input), out)
 
 
@@ -1320,8 +1319,7 @@ absolute = abs
 def frac(input: Tensor, *, out=None) -> Tensor:
     """input - trunc(input) (float tensors only)."""
     if input._data.dtype.kind not in "fc":
-        raise NotImplementedError(f"\"frac_cpu\" not implemented for "
-                                  f"'{_type_word(input._data.dtype)}'")
+        raise _not_implemented("frac_cpu", input._data.dtype)
     return _maybe_out(Frac.apply(input), out)
 
 
