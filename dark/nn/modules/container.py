@@ -26,6 +26,19 @@ def _renumber(container) -> None:
         (str(i), module) for i, module in enumerate(container._modules.values()))
 
 
+def _update_from_pairs(container, pairs, name: str) -> None:
+    """``container[key] = value`` for each (key, value) pair of ``pairs``, with PyTorch's
+    errors for an element that is not a pair (``name``: ModuleDict or ParameterDict)."""
+    for index, pair in enumerate(pairs):
+        if not isinstance(pair, container_abcs.Iterable):
+            raise TypeError(f"{name} update sequence element #{index} should be Iterable; "
+                            f"is{type(pair).__name__}")
+        if len(pair) != 2:
+            raise ValueError(f"{name} update sequence element #{index} has length "
+                             f"{len(pair)}; 2 is required")
+        container[pair[0]] = pair[1]
+
+
 def _tensor_line(key, value, type_word: str) -> str:
     if not isinstance(value, Tensor):
         return f"  ({key}): Object of type: {type(value).__name__}"
@@ -280,17 +293,8 @@ class ModuleDict(Module):
             raise TypeError("ModuleDict.update should be called with an iterable of key/value "
                             "pairs, but got " + type(modules).__name__)
         if isinstance(modules, (OrderedDict, ModuleDict, container_abcs.Mapping)):
-            for key, module in modules.items():
-                self[key] = module
-            return
-        for index, pair in enumerate(modules):
-            if not isinstance(pair, container_abcs.Iterable):
-                raise TypeError(f"ModuleDict update sequence element #{index} should be "
-                                f"Iterable; is{type(pair).__name__}")
-            if len(pair) != 2:
-                raise ValueError(f"ModuleDict update sequence element #{index} has length "
-                                 f"{len(pair)}; 2 is required")
-            self[pair[0]] = pair[1]
+            modules = modules.items()
+        _update_from_pairs(self, modules, "ModuleDict")
 
 
 class ParameterList(Module):
@@ -439,21 +443,10 @@ class ParameterDict(Module):
             raise TypeError("ParametersDict.update should be called with an iterable of "
                             "key/value pairs, but got " + type(parameters).__name__)
         if isinstance(parameters, (OrderedDict, ParameterDict)):
-            for key, value in parameters.items():
-                self[key] = value
-            return
-        if isinstance(parameters, container_abcs.Mapping):
-            for key, value in sorted(parameters.items()):
-                self[key] = value
-            return
-        for index, pair in enumerate(parameters):
-            if not isinstance(pair, container_abcs.Iterable):
-                raise TypeError(f"ParameterDict update sequence element #{index} should be "
-                                f"Iterable; is{type(pair).__name__}")
-            if len(pair) != 2:
-                raise ValueError(f"ParameterDict update sequence element #{index} has length "
-                                 f"{len(pair)}; 2 is required")
-            self[pair[0]] = pair[1]
+            parameters = parameters.items()
+        elif isinstance(parameters, container_abcs.Mapping):
+            parameters = sorted(parameters.items())
+        _update_from_pairs(self, parameters, "ParameterDict")
 
     def extra_repr(self) -> str:
         return "\n".join(_tensor_line(k, p, _typename(p)) for k, p in self.items())
