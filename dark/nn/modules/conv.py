@@ -6,10 +6,9 @@ import math
 from collections.abc import Iterable
 
 from ..._tensor import Tensor
-from ...ops.creation import empty
 from .. import functional as F
 from .. import init
-from ..parameter import Parameter
+from .linear import _affine_parameters
 from .module import Module
 
 __all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d",
@@ -74,11 +73,7 @@ class _ConvNd(Module):
             self._reversed_padding_repeated_twice = _reverse_repeat(self.padding)
         shape = ((in_channels, out_channels // groups) if transposed
                  else (out_channels, in_channels // groups)) + tuple(kernel_size)
-        self.weight = Parameter(empty(shape, device=device, dtype=dtype))
-        if bias:
-            self.bias = Parameter(empty(out_channels, device=device, dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
+        _affine_parameters(self, shape, out_channels, bias, device, dtype)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

@@ -13,6 +13,18 @@ from .module import Module
 __all__ = ["Bilinear", "Linear"]
 
 
+def _affine_parameters(module: Module, weight_shape: tuple, out_features: int, bias: bool,
+                       device, dtype) -> None:
+    """``module.weight``, a Parameter of ``weight_shape``, and ``module.bias``, one of
+    ``(out_features,)`` (registered as None when not ``bias``); their values are left to the
+    module's ``reset_parameters``."""
+    module.weight = Parameter(empty(weight_shape, device=device, dtype=dtype))
+    if bias:
+        module.bias = Parameter(empty(out_features, device=device, dtype=dtype))
+    else:
+        module.register_parameter("bias", None)
+
+
 class Linear(Module):
     """``y = x @ weight.T + bias``: input (*, in_features) -> (*, out_features).
 
@@ -24,11 +36,7 @@ class Linear(Module):
         super().__init__()
         self.in_features = in_features
         self.out_features = out_features
-        self.weight = Parameter(empty((out_features, in_features), device=device, dtype=dtype))
-        if bias:
-            self.bias = Parameter(empty(out_features, device=device, dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
+        _affine_parameters(self, (out_features, in_features), out_features, bias, device, dtype)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -57,12 +65,8 @@ class Bilinear(Module):
         self.in1_features = in1_features
         self.in2_features = in2_features
         self.out_features = out_features
-        self.weight = Parameter(empty((out_features, in1_features, in2_features),
-                                      device=device, dtype=dtype))
-        if bias:
-            self.bias = Parameter(empty(out_features, device=device, dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
+        _affine_parameters(self, (out_features, in1_features, in2_features), out_features, bias,
+                           device, dtype)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
