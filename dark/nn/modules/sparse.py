@@ -38,6 +38,20 @@ def _init_table(module, num_embeddings: int, embedding_dim: int, _weight, requir
     module.weight = Parameter(_weight, requires_grad=requires_grad)
 
 
+def _norm_options(module, show) -> str:
+    """The max_norm, norm_type and scale_grad_by_freq parts of an embedding's repr (those
+    not at their defaults), each value written by ``show`` (PyTorch's Embedding writes
+    str, its EmbeddingBag repr)."""
+    text = ""
+    if module.max_norm is not None:
+        text += f", max_norm={show(module.max_norm)}"
+    if module.norm_type != 2:
+        text += f", norm_type={show(module.norm_type)}"
+    if module.scale_grad_by_freq is not False:
+        text += f", scale_grad_by_freq={show(module.scale_grad_by_freq)}"
+    return text
+
+
 class Embedding(Module):
     """Rows of weight (num_embeddings, embedding_dim) looked up by integer indices (*) ->
     (*, embedding_dim). weight starts N(0, 1) with row ``padding_idx`` (negative counts from
@@ -76,12 +90,7 @@ class Embedding(Module):
         text = f"{self.num_embeddings}, {self.embedding_dim}"
         if self.padding_idx is not None:
             text += f", padding_idx={self.padding_idx}"
-        if self.max_norm is not None:
-            text += f", max_norm={self.max_norm}"
-        if self.norm_type != 2:
-            text += f", norm_type={self.norm_type}"
-        if self.scale_grad_by_freq is not False:
-            text += f", scale_grad_by_freq={self.scale_grad_by_freq}"
+        text += _norm_options(self, str)
         if self.sparse is not False:
             text += ", sparse=True"
         return text
@@ -134,13 +143,7 @@ class EmbeddingBag(Module):
                                per_sample_weights, self.include_last_offset, self.padding_idx)
 
     def extra_repr(self) -> str:
-        text = f"{self.num_embeddings!r}, {self.embedding_dim!r}"
-        if self.max_norm is not None:
-            text += f", max_norm={self.max_norm!r}"
-        if self.norm_type != 2:
-            text += f", norm_type={self.norm_type!r}"
-        if self.scale_grad_by_freq is not False:
-            text += f", scale_grad_by_freq={self.scale_grad_by_freq!r}"
+        text = f"{self.num_embeddings!r}, {self.embedding_dim!r}" + _norm_options(self, repr)
         text += f", mode={self.mode!r}"
         if self.padding_idx is not None:
             text += f", padding_idx={self.padding_idx!r}"
