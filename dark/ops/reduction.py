@@ -237,6 +237,25 @@ def nanmean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Te
 # ----------------------------------------------------------------------------- product
 
 
+def _save_product(ctx, a, out, zero_masks) -> None:
+    """Save a product's input ``a`` and result ``out``, and, when ``a`` holds zeros, the
+    masks ``zero_masks(a == 0)`` (in ``a``'s dtype) that its zero-exact gradient needs."""
+    zero = a == 0
+    if zero.any():
+        _save(ctx, a, out, *(m.astype(a.dtype) for m in zero_masks(zero)))
+    else:
+        _save(ctx, a, out)
+
+
+def _prod_zero_masks(zero, dims) -> tuple:
+    """Prod's masks: ``zero`` and which of 1 (``alone``), sum(zero x) (``one_other``) or
+    sum(zero x) - x_i (``pair``) stands for the product of the zero elements other than i
+    (one factor or two; see Prod.backward)."""
+    zeros = zero.sum(axis=dims, keepdims=True)
+    return (zero, (zeros == 0) | ((zeros == 1) & zero), (zeros == 1) & ~zero,
+            (zeros == 2) & zero)
+
+
 class Prod(Op):
     """Product over dims. The gradient of element i is the product of the others, which
     stays right (to second order) when the slice holds zeros: see ``backward``."""
@@ -247,31 +266,19 @@ class Prod(Op):
         out = _array(xp.prod(a, axis=dims, keepdims=keepdim, dtype=_sum_dtype(a, np_dtype)))
         if ctx.needs_input_grad:
             ctx.shape, ctx.dims, ctx.keepdim = a.shape, dims, keepdim
-            zero = a == 0
-            if zero.any():
-                zeros = zero.sum(axis=dims, keepdims=True)
-                # one factor or two: which of 1, sum(zero x), sum(zero x) - x_i stands for
-                # the product of the zero elements other than i (see backward)
-                alone = (zeros == 0) | ((zeros == 1) & zero)
-                one_other = (zeros == 1) & ~zero
-                pair = (zeros == 2) & zero
-                _save(ctx, a, out, *(m.astype(a.dtype) for m in (
-                    zero, alone, one_other, pair)))
-            else:
-                _save(ctx, a, out)
+            _save_product(ctx, a, out, lambda zero: _prod_zero_masks(zero, dims))
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        saved = ctx.saved_tensors
-        x, out = saved[0], saved[1]
+        x, out, *masks = ctx.saved_tensors
         grad = _expand(grad, ctx.shape, ctx.dims, ctx.keepdim)
-        if len(saved) == 2:
+        if not masks:
             return grad * _expand(out, ctx.shape, ctx.dims, ctx.keepdim) / x
         # product of the others = (product of the nonzero others) * (product of the zero
         # others); the second factor is written with the zero x's themselves so that its
         # derivative is right although its value is 0 or 1
-        zero, alone, one_other, pair = saved[2:]
+        zero, alone, one_other, pair = masks
         ones_for_zeros = x * (1 - zero) + zero
         nonzero_others = Prod.apply(ones_for_zeros, dims=ctx.dims, keepdim=True,
                                     np_dtype=None) / ones_for_zeros
@@ -839,6 +846,13 @@ class CumsumReverse(Op):
         return Cumsum.apply(grad, axis=ctx.axis, np_dtype=None)
 
 
+def _cumprod_zero_masks(xp, zero, axis) -> tuple:
+    """Cumprod's masks: the elements ``before`` the first zero of their slice, and that
+    ``first`` zero."""
+    zeros_so_far = _scan(xp.cumsum, zero, axis)
+    return zeros_so_far == 0, (zeros_so_far == 1) & zero
+
+
 class Cumprod(Op):
     """Cumulative product. Its gradient at k is sum_{i>=k} g_i * out_i / x_k, which holds
     before the first zero of a slice; at the first zero the same sum is taken with that
@@ -850,23 +864,15 @@ class Cumprod(Op):
         out = _scan(xp.cumprod, a, axis, dtype=_sum_dtype(a, np_dtype))
         if ctx.needs_input_grad:
             ctx.axis = axis
-            zero = a == 0
-            if zero.any():
-                zeros_so_far = _scan(xp.cumsum, zero, axis)
-                before = (zeros_so_far == 0).astype(a.dtype)
-                first = ((zeros_so_far == 1) & zero).astype(a.dtype)
-                _save(ctx, a, out, before, first)
-            else:
-                _save(ctx, a, out)
+            _save_product(ctx, a, out, lambda zero: _cumprod_zero_masks(xp, zero, axis))
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        saved = ctx.saved_tensors
-        x, out = saved[0], saved[1]
-        if len(saved) == 2:
+        x, out, *masks = ctx.saved_tensors
+        if not masks:
             return CumsumReverse.apply(grad * out, axis=ctx.axis) / x
-        before, first = saved[2:]
+        before, first = masks
         head = CumsumReverse.apply(grad * out, axis=ctx.axis) / (x * before + (1 - before))
         without_first = Cumprod.apply(x * (1 - first) + first, axis=ctx.axis, np_dtype=None)
         at_first = CumsumReverse.apply(grad * without_first, axis=ctx.axis)
@@ -927,17 +933,25 @@ def _shifted(xp, a, axis):
     return a - peak
 
 
-class Softmax(Op):
-    @staticmethod
-    def forward(ctx, a, axis):
+class _SoftmaxOp(Op):
+    """softmax or log_softmax along ``axis``: ``compute(xp, a, axis)`` on a non-empty array
+    (an empty one is copied); the output and the dim are saved for backward."""
+
+    @classmethod
+    def forward(cls, ctx, a, axis):
         if a.size == 0:
             return a.copy()
-        xp = xp_of(a)
-        e = xp.exp(_shifted(xp, a, axis))
-        out = _array(e / e.sum(axis=axis, keepdims=True))
+        out = _array(cls.compute(xp_of(a), a, axis))
         ctx.dim = 0 if axis is None else axis
         _save(ctx, out)
         return out
+
+
+class Softmax(_SoftmaxOp):
+    @staticmethod
+    def compute(xp, a, axis):
+        e = xp.exp(_shifted(xp, a, axis))
+        return e / e.sum(axis=axis, keepdims=True)
 
     @staticmethod
     def backward(ctx, grad):
@@ -945,20 +959,14 @@ class Softmax(Op):
         return y * (grad - sum(grad * y, ctx.dim, keepdim=True))
 
 
-class LogSoftmax(Op):
+class LogSoftmax(_SoftmaxOp):
     @staticmethod
-    def forward(ctx, a, axis):
-        if a.size == 0:
-            return a.copy()
-        xp = xp_of(a)
+    def compute(xp, a, axis):
         # a C-contiguous result, as torch's kernel writes (nll_loss then views it)
         if not a.flags.c_contiguous:  # (ascontiguousarray would make a 0-d array 1-d)
             a = xp.ascontiguousarray(a)
         shifted = _shifted(xp, a, axis)
-        out = _array(shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True)))
-        ctx.dim = 0 if axis is None else axis
-        _save(ctx, out)
-        return out
+        return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
 
     @staticmethod
     def backward(ctx, grad):
