@@ -413,6 +413,29 @@ def is_pinned_array(array) -> bool:
     return runtime.pointerGetMemoryType(array.ctypes.data) == runtime.memoryTypeHost
 
 
+def promote(a, b):
+    """Cast two raw operands (arrays or python scalars) to PyTorch's result dtype.
+
+    Python scalars stay python scalars (numpy treats them as weak, as PyTorch does)."""
+    a_array = hasattr(a, "dtype")
+    b_array = hasattr(b, "dtype")
+    if a_array and b_array and a.dtype == b.dtype:
+        return a, b, a.dtype
+    np_dtype = result_type(a, b).np
+    if a_array and a.dtype != np_dtype:
+        a = a.astype(np_dtype)
+    if b_array and b.dtype != np_dtype:
+        b = b.astype(np_dtype)
+    return a, b, np_dtype
+
+
+def float_dtype_for(array):
+    """The dtype of a float result from ``array`` (ints and bools become the default dtype)."""
+    if array.dtype.kind in "fc":
+        return array.dtype
+    return get_default_dtype().np
+
+
 # ----------------------------------------------------------------------------- dims, shapes
 
 def wrap_dim(dim: int, ndim: int) -> int:

@@ -82,10 +82,6 @@ class Tensor:
             t._output_nr = output_nr
         return t
 
-    def _xp(self):
-        """``_backend.array_module(self._data)``, which new code calls directly."""
-        return np if type(self._data) is np.ndarray else _backend.array_module(self._data)
-
     def _version_counter(self):
         if self._vc is None:
             self._vc = [0]

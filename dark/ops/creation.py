@@ -14,8 +14,8 @@ import warnings
 import numpy as np
 
 from .. import _backend
+from .._backend import cast, check_scalar
 from .._tensor import Tensor, array_from_data, tensor_method
-from ._util import cast, check_scalar
 
 _COPY_WARNING = ("To copy construct from a tensor, it is recommended to use "
                  "sourceTensor.detach().clone() or sourceTensor.detach().clone()."

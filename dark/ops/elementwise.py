@@ -12,11 +12,11 @@ import operator
 import numpy as np
 
 from .. import _backend
+from .._backend import array_module, broadcast_shapes, cast, check_scalar, promote, wrapped_int
 from .._kernels.elementwise import positive_or_zero, relu_forward
 from .._tensor import Tensor, install_methods, tensor_method
 from ..autograd.function import Op
 from ..autograd.grad_mode import state as _grad_state
-from ._util import broadcast_shapes, cast, check_scalar, promote, wrapped_int, xp_of
 
 # ----------------------------------------------------------------------------- helpers
 
@@ -55,7 +55,7 @@ def _binary(compute, a, b, result_dtype=None):
     a, b, np_dtype = promote(a, b)
     if type(a) is float or type(b) is float:
         a, b = float_operand(a, np_dtype), float_operand(b, np_dtype)
-    xp = xp_of(a if hasattr(a, "dtype") else b)
+    xp = array_module(a if hasattr(a, "dtype") else b)
     try:
         out = compute(xp, a, b)
     except ValueError:
@@ -117,7 +117,7 @@ def _check_tensors(name, input, other):
 
 
 def _zeros_like(tensor: Tensor) -> Tensor:
-    return Tensor._make(xp_of(tensor._data).zeros_like(tensor._data))
+    return Tensor._make(array_module(tensor._data).zeros_like(tensor._data))
 
 
 def _default_float():
@@ -478,7 +478,7 @@ class UnaryOp(Op):
     def forward(cls, ctx, a):
         if cls.float_result and a.dtype.kind not in "fc":
             a = a.astype(_default_float())
-        out = cls.compute(xp_of(a), a)
+        out = cls.compute(array_module(a), a)
         if cls.saves == "input":
             ctx.save_for_backward(a, None)
         elif cls.saves == "output":
@@ -571,7 +571,7 @@ def _relu_grad(g, x, y):
     if _grad_state.enabled:  # create_graph: differentiable in g
         return where(y <= 0, 0.0, g)
     grad = g._data
-    return Tensor._make(positive_or_zero(xp_of(grad), y._data, grad))
+    return Tensor._make(positive_or_zero(array_module(grad), y._data, grad))
 
 
 Relu = _unary_op("Relu", relu_forward, _relu_grad, "output", False)
@@ -584,7 +584,7 @@ class Neg(Op):
             raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. "
                                "If you are trying to invert a mask, use the `~` or "
                                "`logical_not()` operator instead.")
-        return xp_of(a).negative(a)
+        return array_module(a).negative(a)
 
     @staticmethod
     def backward(ctx, grad):
@@ -600,7 +600,7 @@ class Round(Op):
             if decimals:
                 raise _not_implemented("round_cpu", a.dtype)
             return a.copy()
-        return xp_of(a).round(a, decimals)
+        return array_module(a).round(a, decimals)
 
     @staticmethod
     def backward(ctx, grad):
@@ -617,7 +617,7 @@ class NanToNum(Op):
         if a.dtype.kind not in "fc":
             return a.copy()
         ctx.save_for_backward(a)
-        return xp_of(a).nan_to_num(a, nan=nan, posinf=posinf, neginf=neginf)
+        return array_module(a).nan_to_num(a, nan=nan, posinf=posinf, neginf=neginf)
 
     @staticmethod
     def backward(ctx, grad):
@@ -659,7 +659,7 @@ def _chebyshev(coefficients, z):
 def erf_array(a):
     """The error function of a float array (numpy: computed in float64, then rounded to the
     input's dtype; CuPy: cupyx.scipy.special.erf)."""
-    xp = xp_of(a)
+    xp = array_module(a)
     if xp is not np:
         from cupyx.scipy.special import erf as cupy_erf  # noqa: PLC0415 - GPU only
 
@@ -716,7 +716,7 @@ def _in_dtype(array, np_dtype):
 
 
 def _clamp_array(a, low, high, np_dtype):
-    xp = xp_of(a)
+    xp = array_module(a)
     out = _in_dtype(a, np_dtype)
     try:
         if low is not None:
@@ -798,7 +798,7 @@ class ClampTensor(Op):
 
 def _lerp_array(start, end, weight):
     # PyTorch's formula: the endpoint nearer to the weight is the exact anchor
-    xp = xp_of(start)
+    xp = array_module(start)
     diff = end - start
     try:
         if isinstance(weight, numbers.Number):
@@ -849,7 +849,7 @@ class Where(Op):
     @staticmethod
     def forward(ctx, a, b, condition=None):
         np_dtype = _backend.result_type(a, b).np
-        xp = xp_of(condition)
+        xp = array_module(condition)
         a = a.astype(np_dtype, copy=False) if hasattr(a, "dtype") else xp.asarray(a, np_dtype)
         b = b.astype(np_dtype, copy=False) if hasattr(b, "dtype") else xp.asarray(b, np_dtype)
         try:
@@ -875,7 +875,7 @@ class Copy(Op):
 
     @staticmethod
     def forward(ctx, dst, src):
-        out = xp_of(dst).empty_like(dst)
+        out = array_module(dst).empty_like(dst)
         out[...] = _in_dtype(src, dst.dtype)
         return out
 
@@ -892,7 +892,7 @@ class Fill(Op):
 
     @staticmethod
     def forward(ctx, a, value):
-        out = xp_of(a).empty_like(a)
+        out = array_module(a).empty_like(a)
         out[...] = _in_dtype(value, a.dtype) if hasattr(value, "dtype") else value
         return out
 
@@ -914,7 +914,7 @@ class Predicate(Op):
     @classmethod
     def forward(cls, ctx, *arrays):
         if len(arrays) == 1:
-            return cls.compute(xp_of(arrays[0]), arrays[0])
+            return cls.compute(array_module(arrays[0]), arrays[0])
         return _binary(cls.compute, *arrays, cls.result)
 
     @staticmethod
@@ -1073,7 +1073,7 @@ def isclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-
         raise RuntimeError(f"{_type_word(input._data.dtype)} did not match "
                            f"{_type_word(other._data.dtype)}")
     a, b = input._data, other._data
-    xp = xp_of(a)
+    xp = array_module(a)
     try:
         close = a == b
     except ValueError:
@@ -1489,7 +1489,7 @@ def _maybe_out(result: Tensor, out):
         if out._data.size != 0:
             raise RuntimeError(f"output with shape {list(out.shape)} doesn't match the "
                                f"broadcast shape {list(result.shape)}")
-        out._data = xp_of(out._data).empty(result._data.shape, dtype=out._data.dtype)
+        out._data = array_module(out._data).empty(result._data.shape, dtype=out._data.dtype)
     if result._data.dtype != out._data.dtype:
         if not can_cast(result.dtype, out.dtype):
             raise cast_error(result.dtype, out.dtype)

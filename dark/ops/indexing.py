@@ -16,10 +16,10 @@ import operator
 import numpy as np
 
 from .. import _backend
+from .._backend import array_module, broadcast_shapes, check_scalar, wrap_dim
 from .._tensor import Tensor, tensor_method
 from ..autograd.function import Op, track_view
 from ..autograd.grad_mode import state as _grad_state
-from ._util import broadcast_shapes, check_scalar, wrap_dim, xp_of
 
 # ----------------------------------------------------------------------------- locations
 
@@ -64,7 +64,7 @@ def _accumulate(array, view, key, value):
     if key is None:
         region += value
         return
-    xp = xp_of(array)
+    xp = array_module(array)
     if xp is np:
         np.add.at(region, key, value)
     elif region.dtype.name in _ATOMIC_ADD_DTYPES:
@@ -78,7 +78,7 @@ def _accumulate(array, view, key, value):
 def _multiply(array, view, key, value):
     """array[view][key] *= value over repeated indices."""
     region = array if view is None else view(array)
-    xp = xp_of(array)
+    xp = array_module(array)
     if xp is np:
         np.multiply.at(region, key, value)
     else:
@@ -144,7 +144,7 @@ class IndexGrad(Op):
     def forward(ctx, grad, shape, view=None, key=None):
         ctx.view = view
         ctx.key = key
-        out = xp_of(grad).zeros(shape, dtype=grad.dtype)
+        out = array_module(grad).zeros(shape, dtype=grad.dtype)
         _accumulate(out, view, key, grad)
         return out
 
@@ -362,7 +362,7 @@ def _parse(tensor: Tensor, index):
                         f"the shape of the indexed tensor {list(_after_basic(shape, basic))} "
                         f"at index {len(advanced) + k}")
             basic.extend([slice(None)] * mask.ndim)
-            advanced.extend(xp_of(mask).nonzero(mask))
+            advanced.extend(array_module(mask).nonzero(mask))
             dim += mask.ndim
         else:
             basic.append(slice(None))
@@ -651,7 +651,7 @@ def gather(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False)
                                f"{list(array.shape)} to be no larger than self {list(shape)} "
                                f"apart from dimension {dim}")
     _check_nonnegative_bounds(array, shape[dim], dim)
-    return Gather.apply(input, key=_along_dim(xp_of(array), array, dim, ndim))
+    return Gather.apply(input, key=_along_dim(array_module(array), array, dim, ndim))
 
 
 def _check_nonnegative_bounds(array, size: int, dim: int, error=RuntimeError, prefix=""):
@@ -685,7 +685,7 @@ def _scatter_key(input: Tensor, dim: int, index: Tensor, src, name: str):
     _check_nonnegative_bounds(array, shape[dim], dim)
     if src_shape is not None and src_shape != array.shape:
         src = src[tuple(slice(0, n) for n in array.shape)]
-    return src, None, _along_dim(xp_of(array), array, dim, ndim)
+    return src, None, _along_dim(array_module(array), array, dim, ndim)
 
 
 @tensor_method()
@@ -842,7 +842,7 @@ class MaskedFill(Op):
     @staticmethod
     def forward(ctx, a, value=None, mask=None):
         ctx.mask = mask
-        xp = xp_of(a)
+        xp = array_module(a)
         fill = xp.asarray(value).astype(a.dtype)
         return xp.where(mask, fill, a)
 
@@ -904,7 +904,7 @@ def masked_select(input: Tensor, mask: Tensor) -> Tensor:
     shape = broadcast_shapes(array.shape, input._data.shape)
     if shape != input._data.shape:
         input = input.expand(shape)
-    xp = xp_of(array)
+    xp = array_module(array)
     positions = xp.nonzero(xp.broadcast_to(array, shape).reshape(-1))[0]
     return MaskedSelect.apply(input, view=_flat, key=(_to_device(positions, input._data),))
 
@@ -914,7 +914,7 @@ def nonzero(input: Tensor, *, as_tuple: bool = False):
     """The indices of the non-zero entries: an (n, ndim) int64 tensor, or with
     ``as_tuple`` one 1-D tensor per dim."""
     array = input._data
-    xp = xp_of(array)
+    xp = array_module(array)
     if array.ndim == 0:
         found = bool(array)
         if as_tuple:
@@ -955,7 +955,7 @@ kthvalue_type = return_type("kthvalue", ("values", "indices"))
 def _argsort(a, dim: int, descending: bool):
     """Stable sort indices along dim; descending keeps equal entries in input order and
     puts NaN first (PyTorch's order)."""
-    xp = xp_of(a)
+    xp = array_module(a)
     if not descending:
         return xp.argsort(a, axis=dim, kind="stable").astype(np.int64, copy=False)
     flipped = xp.argsort(xp.flip(a, axis=dim), axis=dim, kind="stable")
@@ -963,7 +963,7 @@ def _argsort(a, dim: int, descending: bool):
 
 
 def _sorted_values(op, input: Tensor, indices, dim: int) -> Tensor:
-    xp = xp_of(indices)
+    xp = array_module(indices)
     if input._data.ndim == 0:
         return op.apply(input, view=_flat, key=(indices,))
     return op.apply(input, key=_along_dim(xp, indices, dim, input._data.ndim))
@@ -1019,7 +1019,7 @@ def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False):
     if not 1 <= k <= size:
         raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {dim}")
     indices = _argsort(_as_1d(input._data), dim, False)
-    xp = xp_of(indices)
+    xp = array_module(indices)
     if input._data.ndim == 0:
         indices = indices.reshape(())
     else:
@@ -1035,7 +1035,7 @@ class Unique2(Op):
 
     @staticmethod
     def forward(ctx, a, dim=None):
-        xp = xp_of(a)
+        xp = array_module(a)
         values, inverse, counts = xp.unique(a, return_inverse=True, return_counts=True,
                                             axis=dim)
         inverse = inverse.astype(np.int64, copy=False)

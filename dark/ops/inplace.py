@@ -17,10 +17,10 @@ import numbers
 import numpy as np
 
 from .. import _backend
+from .._backend import array_module, broadcast_shapes, cast, check_scalar
 from .._tensor import Tensor, install_methods
 from ..autograd.grad_mode import state as _grad_state
 from . import elementwise as E
-from ._util import broadcast_shapes, cast, check_scalar, xp_of
 from .indexing import _NO_GRAD_VIEW, AsStrided, CopySlices, _flat
 
 # ----------------------------------------------------------------------------- the machinery
@@ -106,7 +106,7 @@ def _location_of(view: Tensor, base: Tensor, writing: bool = False):
         raise RuntimeError("unsupported operation: more than one element of the written-to "
                            "tensor refers to a single memory location. Please clone() the "
                            "tensor before performing the operation.")
-    xp = xp_of(array)
+    xp = array_module(array)
     offset = (view.data_ptr() - base.data_ptr()) // item
     positions = xp.arange(base._data.size, dtype=np.int64)[offset:]
     positions = xp.lib.stride_tricks.as_strided(
@@ -225,7 +225,7 @@ def _fast_arithmetic(name, function):
             raise E.cast_error(result, self.dtype)
         if not _writable(data):
             raise _overlap_error()
-        xp = xp_of(data)
+        xp = array_module(data)
         if alpha != 1:
             value = xp.multiply(value, alpha, dtype=result.np)
         ufunc = getattr(xp, ufunc_name)
@@ -324,7 +324,7 @@ def copy_(self, src, non_blocking: bool = False) -> Tensor:
         value = cast(value, self._data.dtype)  # inf or wrapped around, silently as torch
     if not _writable(self._data):
         raise _overlap_error()
-    xp_of(self._data).copyto(self._data, value, casting="unsafe")
+    array_module(self._data).copyto(self._data, value, casting="unsafe")
     self._bump_version()
     return self
 

@@ -15,11 +15,11 @@ import numbers
 
 import numpy as np
 
+from .._backend import array_module, broadcast_shapes, wrap_dim, wrap_dims
 from .._kernels import matmul as matmul_arrays
 from .._tensor import Tensor, install_methods, tensor_method
 from ..autograd.function import Op
 from ..autograd.grad_mode import state as _grad_state
-from ._util import broadcast_shapes, wrap_dim, wrap_dims, xp_of
 from .elementwise import _maybe_out, where
 
 # PyTorch's C++ names of dtypes, as its "expected m1 and m2 to have the same dtype" says them.
@@ -61,7 +61,7 @@ class MatMul(Op):
     def forward(ctx, a, b, transpose_a=False, transpose_b=False):
         ctx.save_for_backward(a, b)
         ctx.transposed = (transpose_a, transpose_b)
-        xp = xp_of(a)
+        xp = array_module(a)
         if transpose_a:
             a = _adjoint(a)
         if transpose_b:
@@ -340,7 +340,7 @@ def _add_scaled(input: Tensor, product: Tensor, beta, alpha) -> Tensor:
         if not input.requires_grad:
             return product
         # input still gets its (zero) gradient, without its nan or inf reaching the values.
-        never = _constant(xp_of(input._data).zeros((), dtype=bool))
+        never = _constant(array_module(input._data).zeros((), dtype=bool))
         return product + where(never, input, 0.0)
     return (input * beta if beta != 1 else input) + product
 
@@ -474,7 +474,7 @@ class Einsum(Op):
     def forward(ctx, *operands, terms, output, sizes):
         ctx.save_for_backward(*operands)
         ctx.spec = (terms, output, sizes)
-        xp = xp_of(operands[0])
+        xp = array_module(operands[0])
         equation = ",".join(terms) + "->" + output
         # optimize lets numpy contract pairs with tensordot (BLAS) instead of its C loop.
         return xp.asarray(xp.einsum(equation, *operands, optimize=len(operands) > 2 or (
@@ -511,7 +511,7 @@ class Einsum(Op):
             for c, size in zip(target, operand.shape):
                 if c not in present:
                     # Summed over in this operand only: its gradient is constant along c.
-                    inputs.append(_constant(xp_of(grad._data).ones(size, grad._data.dtype)))
+                    inputs.append(_constant(array_module(grad._data).ones(size, grad._data.dtype)))
                     input_terms.append(c)
             equation = ",".join(input_terms) + "->" + target
             grads.append(_einsum(equation, inputs))
@@ -519,7 +519,7 @@ class Einsum(Op):
 
 
 def _eye(like: Tensor, size: int) -> Tensor:
-    return _constant(xp_of(like._data).eye(size, dtype=like._data.dtype))
+    return _constant(array_module(like._data).eye(size, dtype=like._data.dtype))
 
 
 def _einsum(equation: str, operands: list) -> Tensor:
@@ -608,7 +608,7 @@ class VectorNorm(Op):
 
     @staticmethod
     def forward(ctx, x, ord, dims, keepdim):
-        xp = xp_of(x)
+        xp = array_module(x)
         magnitude = xp.abs(x)
         if ord == 2:
             out = xp.sqrt(xp.sum(magnitude * magnitude, axis=dims, keepdims=keepdim))
@@ -636,7 +636,7 @@ class VectorNorm(Op):
                          for i, size in enumerate(x.shape))
             grad, norm = grad.reshape(kept), norm.reshape(kept)
         raw = x._data
-        xp = xp_of(raw)
+        xp = array_module(raw)
         if ord == 0:
             return x * 0
         sign = _constant(xp.sign(raw))
@@ -760,7 +760,7 @@ class SvdVals(Op):
 
     @staticmethod
     def forward(ctx, A):
-        xp = xp_of(A)
+        xp = array_module(A)
         if ctx.needs_input_grad and ctx.needs_input_grad[0]:
             u, values, vh = xp.linalg.svd(A, full_matrices=False)
             ctx.save_for_backward(A, u, vh)
@@ -779,7 +779,7 @@ class SvdValsBackward(Op):
 
     @staticmethod
     def forward(ctx, grad, u, vh, A):
-        return xp_of(grad).matmul(u * grad[..., None, :], vh)
+        return array_module(grad).matmul(u * grad[..., None, :], vh)
 
     @staticmethod
     def backward(ctx, grad):
@@ -815,7 +815,7 @@ class Inverse(Op):
 
     @staticmethod
     def forward(ctx, A, transpose=False):
-        xp = xp_of(A)
+        xp = array_module(A)
         try:
             out = xp.linalg.inv(A)
         except np.linalg.LinAlgError:
@@ -848,7 +848,7 @@ class Det(Op):
 
     @staticmethod
     def forward(ctx, A):
-        out = xp_of(A).asarray(xp_of(A).linalg.det(A), dtype=A.dtype)
+        out = array_module(A).asarray(array_module(A).linalg.det(A), dtype=A.dtype)
         ctx.save_for_backward(A, out)
         return out
 
@@ -874,7 +874,7 @@ class Solve(Op):
 
     @staticmethod
     def forward(ctx, A, B, adjoint=False):
-        xp = xp_of(A)
+        xp = array_module(A)
         batch = broadcast_shapes(A.shape[:-2], B.shape[:-2])
         A_batch = xp.broadcast_to(A, batch + A.shape[-2:])
         if adjoint:

@@ -12,11 +12,11 @@ import operator
 import numpy as np
 
 from .. import _backend
+from .._backend import broadcast_shapes
 from .._tensor import Tensor, install_methods
 from ..autograd.function import Op
 from ..autograd.grad_mode import state as _grad_state
 from ..random import engine_for
-from ._util import broadcast_shapes
 from .creation import finish, on_device, pinnable, shape_arg, zeros
 
 # ----------------------------------------------------------------------------- factories

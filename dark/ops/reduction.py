@@ -16,11 +16,11 @@ import warnings
 import numpy as np
 
 from .. import _backend
+from .._backend import array_module, float_dtype_for, wrap_dim, wrap_dims
 from .._tensor import Tensor, tensor_method
 from ..autograd.function import Op
 from ..autograd.grad_mode import state as _grad_state
 from . import elementwise as _elementwise
-from ._util import float_dtype_for, wrap_dim, wrap_dims, xp_of
 
 # ----------------------------------------------------------------------------- helpers
 
@@ -139,7 +139,7 @@ class Sum(Op):
         ctx.shape = a.shape
         ctx.dims = dims
         ctx.keepdim = keepdim
-        return xp_of(a).sum(a, axis=dims, keepdims=keepdim, dtype=_sum_dtype(a, np_dtype))
+        return array_module(a).sum(a, axis=dims, keepdims=keepdim, dtype=_sum_dtype(a, np_dtype))
 
     @staticmethod
     def backward(ctx, grad):
@@ -162,7 +162,7 @@ class Mean(Op):
     def forward(ctx, a, dims, keepdim, np_dtype):
         ctx.shape, ctx.dims, ctx.keepdim = a.shape, dims, keepdim
         ctx.count = _count(a.shape, dims)
-        total = xp_of(a).sum(a, axis=dims, keepdims=keepdim, dtype=np_dtype or a.dtype)
+        total = array_module(a).sum(a, axis=dims, keepdims=keepdim, dtype=np_dtype or a.dtype)
         with np.errstate(invalid="ignore", divide="ignore"):  # the mean of nothing is nan
             return total / ctx.count
 
@@ -200,7 +200,7 @@ def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tenso
 class Nansum(Op):
     @staticmethod
     def forward(ctx, a, dims, keepdim, np_dtype):
-        xp = xp_of(a)
+        xp = array_module(a)
         if ctx.needs_input_grad:
             ctx.shape, ctx.dims, ctx.keepdim = a.shape, dims, keepdim
             _save(ctx, (~xp.isnan(a)).astype(a.dtype))
@@ -227,7 +227,7 @@ def nanmean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Te
         raise RuntimeError("nanmean(): expected input to have floating point or complex "
                            f"dtype but got {input.dtype.scalar_name}")
     dims = _axes(dim, input._data.ndim)
-    xp = xp_of(input._data)
+    xp = array_module(input._data)
     present = ~xp.isnan(input._data)
     count = present.sum(axis=dims, keepdims=keepdim).astype(np_dtype or input._data.dtype)
     with np.errstate(invalid="ignore"):  # all-NaN slices give NaN silently, as torch
@@ -262,7 +262,7 @@ class Prod(Op):
 
     @staticmethod
     def forward(ctx, a, dims, keepdim, np_dtype):
-        xp = xp_of(a)
+        xp = array_module(a)
         out = _array(xp.prod(a, axis=dims, keepdims=keepdim, dtype=_sum_dtype(a, np_dtype)))
         if ctx.needs_input_grad:
             ctx.shape, ctx.dims, ctx.keepdim = a.shape, dims, keepdim
@@ -312,7 +312,7 @@ class Amax(Op):
 
     @classmethod
     def forward(cls, ctx, a, dims, keepdim):
-        xp = xp_of(a)
+        xp = array_module(a)
         out = getattr(xp, cls.reduce)(a, axis=dims, keepdims=True)
         if ctx.needs_input_grad:
             ctx.shape, ctx.dims, ctx.keepdim = a.shape, dims, keepdim
@@ -339,7 +339,7 @@ class _SelectAlongDim(Op):
 
     @classmethod
     def forward(cls, ctx, a, axis, keepdim):
-        xp = xp_of(a)
+        xp = array_module(a)
         if axis is None:  # a 0-d tensor is its own pick
             values, indices = a.copy(), xp.zeros((), dtype=np.int64)
             pick = xp.ones_like(a)
@@ -401,7 +401,7 @@ class MedianAll(Op):
 
     @staticmethod
     def forward(ctx, a):
-        xp = xp_of(a)
+        xp = array_module(a)
         flat = a.reshape(-1)
         out = flat[Median.select(xp, flat, 0)].reshape(())
         if ctx.needs_input_grad:
@@ -495,7 +495,7 @@ class Argmax(Op):
 
     @classmethod
     def forward(cls, ctx, a, axis, keepdim):
-        xp = xp_of(a)
+        xp = array_module(a)
         if axis is None:
             flat = getattr(xp, cls.reduce)(a.reshape(-1))
             shape = (1,) * a.ndim if keepdim else ()
@@ -576,7 +576,7 @@ class Var(Op):
 class Std(Var):
     @staticmethod
     def forward(ctx, a, dims, correction, keepdim):
-        out = _array(xp_of(a).sqrt(Var.forward(ctx, a, dims, correction, keepdim)))
+        out = _array(array_module(a).sqrt(Var.forward(ctx, a, dims, correction, keepdim)))
         _save(ctx, a, out, (out != 0).astype(out.dtype))
         return out
 
@@ -648,7 +648,7 @@ def std_mean(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *,
 class Logsumexp(Op):
     @staticmethod
     def forward(ctx, a, dims, keepdim):
-        xp = xp_of(a)
+        xp = array_module(a)
         a = a if a.dtype.kind in "fc" else a.astype(float_dtype_for(a))
         with np.errstate(divide="ignore", invalid="ignore"):
             if a.size == 0:
@@ -689,7 +689,7 @@ class Norm(Op):
 
     @staticmethod
     def forward(ctx, a, p, dims, keepdim, np_dtype):
-        xp = xp_of(a)
+        xp = array_module(a)
         x = a.astype(np_dtype) if np_dtype is not None and a.dtype != np_dtype else a
         size = xp.abs(x)
         real = size.dtype
@@ -775,7 +775,7 @@ class All(Op):
 
     @classmethod
     def forward(cls, ctx, a, dims, keepdim):
-        out = getattr(xp_of(a), cls.reduce)(a, axis=dims, keepdims=keepdim)
+        out = getattr(array_module(a), cls.reduce)(a, axis=dims, keepdims=keepdim)
         return out.astype(np.uint8) if a.dtype == np.uint8 else out
 
 
@@ -825,7 +825,7 @@ class Cumsum(Op):
     @staticmethod
     def forward(ctx, a, axis, np_dtype):
         ctx.axis = axis
-        xp = xp_of(a)
+        xp = array_module(a)
         return _scan(xp.cumsum, a, axis, dtype=_sum_dtype(a, np_dtype))
 
     @staticmethod
@@ -839,7 +839,7 @@ class CumsumReverse(Op):
     @staticmethod
     def forward(ctx, a, axis):
         ctx.axis = axis
-        return _scan(lambda a, axis: _reverse_cumsum(xp_of(a), a, axis), a, axis)
+        return _scan(lambda a, axis: _reverse_cumsum(array_module(a), a, axis), a, axis)
 
     @staticmethod
     def backward(ctx, grad):
@@ -860,7 +860,7 @@ class Cumprod(Op):
 
     @staticmethod
     def forward(ctx, a, axis, np_dtype):
-        xp = xp_of(a)
+        xp = array_module(a)
         out = _scan(xp.cumprod, a, axis, dtype=_sum_dtype(a, np_dtype))
         if ctx.needs_input_grad:
             ctx.axis = axis
@@ -941,7 +941,7 @@ class _SoftmaxOp(Op):
     def forward(cls, ctx, a, axis):
         if a.size == 0:
             return a.copy()
-        out = _array(cls.compute(xp_of(a), a, axis))
+        out = _array(cls.compute(array_module(a), a, axis))
         ctx.dim = 0 if axis is None else axis
         _save(ctx, out)
         return out
@@ -974,7 +974,7 @@ class LogSoftmax(_SoftmaxOp):
         g = grad._data
         if _grad_state.enabled or g.ndim == 0:  # create_graph (or 0-d): Tensor ops
             return grad - y.exp() * sum(grad, ctx.dim, keepdim=True)
-        xp = xp_of(g)
+        xp = array_module(g)
         raw = xp.exp(y._data)
         raw *= g.sum(axis=ctx.dim, keepdims=True)
         return Tensor._make(xp.subtract(g, raw, out=raw))

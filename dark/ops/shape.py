@@ -10,9 +10,9 @@ import numbers
 import warnings
 
 from .. import _backend
+from .._backend import array_module, wrap_dim, wrap_dims
 from .._tensor import Tensor, install_methods, tensor_method
 from ..autograd.function import Op
-from ._util import wrap_dim, wrap_dims, xp_of
 
 
 def _shape_args(size) -> tuple:
@@ -247,7 +247,7 @@ class Unsqueeze(Op):
     @staticmethod
     def forward(ctx, a, dim):
         ctx.dim = dim
-        return xp_of(a).expand_dims(a, dim)
+        return array_module(a).expand_dims(a, dim)
 
     @staticmethod
     def backward(ctx, grad):
@@ -299,7 +299,7 @@ class Transpose(Op):
     @staticmethod
     def forward(ctx, a, dim0, dim1):
         ctx.dims = (dim0, dim1)
-        return xp_of(a).swapaxes(a, dim0, dim1) if a.ndim else a.view()
+        return array_module(a).swapaxes(a, dim0, dim1) if a.ndim else a.view()
 
     @staticmethod
     def backward(ctx, grad):
@@ -428,7 +428,7 @@ class Expand(Op):
     @staticmethod
     def forward(ctx, a, shape):
         ctx.shape = a.shape
-        return xp_of(a).broadcast_to(a, shape)
+        return array_module(a).broadcast_to(a, shape)
 
     @staticmethod
     def backward(ctx, grad):
@@ -477,7 +477,7 @@ class Repeat(Op):
     def forward(ctx, a, repeats):
         ctx.shape = a.shape
         ctx.repeats = repeats
-        return xp_of(a).tile(a, repeats)
+        return array_module(a).tile(a, repeats)
 
     @staticmethod
     def backward(ctx, grad):
@@ -537,7 +537,7 @@ class Cat(Op):
         ctx.dim = dim
         ctx.sizes = [a.shape[dim] if i in kept else None for i, a in enumerate(arrays)]
         joined = [arrays[i].astype(np_dtype, copy=False) for i in kept]
-        return xp_of(joined[0]).concatenate(joined, axis=dim)
+        return array_module(joined[0]).concatenate(joined, axis=dim)
 
     @staticmethod
     def backward(ctx, grad):
@@ -596,7 +596,7 @@ class Stack(Op):
     def forward(ctx, *arrays, dim, np_dtype):
         ctx.dim = dim
         arrays = [a.astype(np_dtype, copy=False) for a in arrays]
-        return xp_of(arrays[0]).stack(arrays, axis=dim)
+        return array_module(arrays[0]).stack(arrays, axis=dim)
 
     @staticmethod
     def backward(ctx, grad):
@@ -795,7 +795,7 @@ class NarrowScatter(Op):
     @staticmethod
     def forward(ctx, a, shape, dim, start):
         ctx.dim, ctx.start, ctx.length = dim, start, a.shape[dim]
-        out = xp_of(a).zeros(shape, dtype=a.dtype)
+        out = array_module(a).zeros(shape, dtype=a.dtype)
         index = [slice(None)] * len(shape)
         index[dim] = slice(start, start + a.shape[dim])
         out[tuple(index)] = a
@@ -869,7 +869,7 @@ class Roll(Op):
     @staticmethod
     def forward(ctx, a, shifts, dims):
         ctx.shifts, ctx.dims = shifts, dims
-        return xp_of(a).roll(a, shifts if dims else shifts[0], axis=dims)
+        return array_module(a).roll(a, shifts if dims else shifts[0], axis=dims)
 
     @staticmethod
     def backward(ctx, grad):
@@ -898,7 +898,7 @@ class Tril(Op):
     @classmethod
     def forward(cls, ctx, a, diagonal):
         ctx.diagonal = diagonal
-        xp = xp_of(a)
+        xp = array_module(a)
         rows, cols = a.shape[-2:]
         if cls.upper:
             mask = ~xp.tri(rows, cols, diagonal - 1, dtype=bool)
@@ -949,7 +949,7 @@ def _diagonal_view(a, offset, dim1, dim2):
     rest = [d for d in range(a.ndim) if d not in (dim1, dim2)]
     shape = tuple(a.shape[d] for d in rest) + (length,)
     strides = tuple(a.strides[d] for d in rest) + (a.strides[dim1] + a.strides[dim2],)
-    return xp_of(a).lib.stride_tricks.as_strided(a, shape, strides)
+    return array_module(a).lib.stride_tricks.as_strided(a, shape, strides)
 
 
 class Diagonal(Op):
@@ -983,7 +983,7 @@ class DiagonalBackward(Op):
     @staticmethod
     def forward(ctx, a, shape, args):
         ctx.args = args
-        out = xp_of(a).zeros(shape, dtype=a.dtype)
+        out = array_module(a).zeros(shape, dtype=a.dtype)
         _diagonal_view(out, *args)[...] = a
         return out
 
@@ -1068,7 +1068,7 @@ class Contiguous(Clone):
 
     @staticmethod
     def forward(ctx, a):
-        return xp_of(a).ascontiguousarray(a)
+        return array_module(a).ascontiguousarray(a)
 
 
 @tensor_method()

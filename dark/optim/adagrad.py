@@ -1,8 +1,8 @@
 """Adagrad: steps scaled by the accumulated squared gradients."""
 from __future__ import annotations
 
+from .._backend import array_module
 from .._tensor import Tensor
-from ..ops._util import xp_of
 from .optimizer import _addcdiv_, _addcmul_, _effective_grad, _ElementwiseOptimizer, _validate
 
 __all__ = ["Adagrad"]
@@ -45,7 +45,8 @@ class Adagrad(_ElementwiseOptimizer):
     def _new_state(self, param: Tensor, group) -> dict:
         # the constructor's value, also for a group added after construction
         initial_value = self.defaults["initial_accumulator_value"]
-        return {"sum": Tensor._make(xp_of(param._data).full_like(param._data, initial_value))}
+        array = param._data
+        return {"sum": Tensor._make(array_module(array).full_like(array, initial_value))}
 
     def _update_group(self, group, lr) -> None:
         for param, state, step in self._params_to_update(group):

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _backend
+from .._backend import array_module
 from .._tensor import Tensor
-from ..ops._util import xp_of
 from .optimizer import (
     _effective_grad,
     _ElementwiseOptimizer,
@@ -23,7 +23,8 @@ def _scalar_state(param: Tensor, value: float) -> Tensor:
     """A 0-d tensor of the scalar dtype on ``param``'s device (ASGD keeps ``step``, ``eta``
     and ``mu`` with the parameter, as PyTorch does)."""
     array = param._data
-    return Tensor._make(xp_of(array).full_like(array, value, dtype=_scalar_dtype(), shape=()))
+    xp = array_module(array)
+    return Tensor._make(xp.full_like(array, value, dtype=_scalar_dtype(), shape=()))
 
 
 def _blend_average(xp, ax, param, mu: float, work) -> None:

@@ -20,9 +20,9 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .. import _backend
+from .._backend import array_module
 from .._tensor import Tensor
 from ..autograd.grad_mode import enable_grad, no_grad
-from ..ops._util import xp_of
 from ..utils.hooks import RemovableHandle
 
 __all__ = ["Optimizer", "register_optimizer_step_post_hook",
@@ -186,7 +186,7 @@ def _numbers_to_tensors(optimizer, keys, make) -> None:
 
 
 def _zeros_like(param: Tensor) -> Tensor:
-    return Tensor._make(xp_of(param._data).zeros_like(param._data))
+    return Tensor._make(array_module(param._data).zeros_like(param._data))
 
 
 def _zeros_state(param: Tensor, *keys: str) -> dict:
@@ -503,7 +503,7 @@ class Optimizer:
             size *= n
         buffers = self._scratch_buffers.get(key)
         if buffers is None or buffers[0].size < size:
-            xp = xp_of(like)
+            xp = array_module(like)
             buffers = self._scratch_buffers[key] = [xp.empty(size, dtype=dtype)
                                                     for _ in range(count)]
             # views of the smaller arrays would keep them alive
@@ -526,7 +526,7 @@ class Optimizer:
         large parameter is therefore updated in pieces of ``_CHUNK_BYTES`` per array, so that
         all those passes run on data held in cache."""
         param = arrays[0]
-        xp = xp_of(param)
+        xp = array_module(param)
         size = param.size
         chunk = _CHUNK_BYTES // param.itemsize
         if xp is not np or size <= chunk or not all(

@@ -2,8 +2,8 @@
 gradient keeps its sign and shrinks when it flips."""
 from __future__ import annotations
 
+from .._backend import array_module
 from .._tensor import Tensor
-from ..ops._util import xp_of
 from .optimizer import (
     _check_lr,
     _ElementwiseOptimizer,
@@ -82,7 +82,7 @@ class Rprop(_ElementwiseOptimizer):
     def _new_state(self, param, group) -> dict:
         array = param._data
         return {"prev": _zeros_like(param),
-                "step_size": Tensor._make(xp_of(array).full_like(array,
+                "step_size": Tensor._make(array_module(array).full_like(array,
                                                                   _to_scalar(group["lr"])))}
 
     def _init_state(self, param, group) -> dict:

@@ -1,8 +1,8 @@
 """SGD: stochastic gradient descent with momentum, dampening, Nesterov and weight decay."""
 from __future__ import annotations
 
+from .._backend import array_module
 from .._tensor import Tensor
-from ..ops._util import xp_of
 from . import _fused
 from .optimizer import (
     _EFFECTIVE_GRAD_CUDA,
@@ -127,7 +127,7 @@ class SGD(_ElementwiseOptimizer):
                 tensor = state.get("momentum_buffer")
                 if tensor is None:
                     tensor = state["momentum_buffer"] = Tensor._make(
-                        xp_of(array).empty_like(array))
+                        array_module(array).empty_like(array))
                     first = True
                 buffer = tensor._data
             grad = param._grad._data

@@ -13,12 +13,11 @@ import warnings
 
 import numpy as np
 
-from ..._backend import array_module, wrap_dim
+from ..._backend import array_module, check_scalar, wrap_dim
 from ..._tensor import Tensor
 from ...autograd.function import Op
 from ...autograd.grad_mode import state as _grad_state
 from ...ops import elementwise as _elementwise
-from ...ops._util import check_scalar
 from ...ops.elementwise import erf, erf_array, exp, sigmoid, tanh, where
 from ...ops.elementwise import relu as _relu
 from ...ops.reduction import log_softmax as _log_softmax

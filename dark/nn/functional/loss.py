@@ -17,12 +17,11 @@ import warnings
 
 import numpy as np
 
-from ..._backend import array_module, broadcast_shapes
+from ..._backend import array_module, broadcast_shapes, promote
 from ..._tensor import Tensor
 from ...autograd.function import Op
 from ...autograd.grad_mode import no_grad
 from ...autograd.grad_mode import state as _grad_state
-from ...ops._util import promote
 from ...ops.elementwise import clamp_min, exp, log, minimum, sigmoid, sign, where
 from ...ops.indexing import MaskedFill
 from ...ops.reduction import LogSoftmax, _softmax_input

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import numbers
 
-from ..._backend import array_module
+from ..._backend import array_module, check_scalar
 from ..._kernels.resample import pad_constant, pad_index
 from ..._tensor import Tensor
 from ...autograd.function import Op
-from ...ops._util import check_scalar
 from .resampling import resample_op
 
 __all__ = ["pad"]
