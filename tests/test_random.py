@@ -476,3 +476,13 @@ def test_errors_torch_raises_the_same_type(name):
     call, kind, _ = ERRORS[name]
     with pytest.raises(kind):
         call(torch)
+
+
+def test_random_bounds_name_the_type_as_torch():
+    """random_'s bound errors spell the C++ type as torch 2.13 does ('short int')."""
+    for dtype, word in ((dark.int16, "short int"), (dark.int8, "signed char"),
+                        (dark.int32, "int"), (dark.uint8, "unsigned char")):
+        with pytest.raises(RuntimeError, match=f"^from is out of bounds for {word}$"):
+            dark.empty(3, dtype=dtype).random_(-2**40, 5)
+        with pytest.raises(RuntimeError, match=f"^to - 1 is out of bounds for {word}$"):
+            dark.empty(3, dtype=dtype).random_(0, 2**40)

@@ -66,10 +66,6 @@ def randn(*size_args, size=None, generator=None, out=None, dtype=None, layout=No
                            generator, out, dtype, device, requires_grad)
 
 
-_C_NAMES = {"uint8": "unsigned char", "int8": "signed char", "int16": "short", "int32": "int",
-            "int64": "long", "bool": "bool"}
-
-
 def _int_bound(value, name: str) -> int:
     value = value.item() if isinstance(value, (Tensor, np.generic)) else value
     try:
@@ -87,9 +83,9 @@ def _check_range(low: int, high: int, dtype: _backend.dtype, what: str = "random
         info = np.iinfo(dtype.np) if dtype is not _backend.bool_ else None
         low_limit, high_limit = (info.min, info.max) if info else (0, 1)
         if low < low_limit:
-            raise RuntimeError(f"from is out of bounds for {_C_NAMES[dtype.name]}")
+            raise RuntimeError(f"from is out of bounds for {dtype.cpp_name}")
         if high - 1 > high_limit:
-            raise RuntimeError(f"to - 1 is out of bounds for {_C_NAMES[dtype.name]}")
+            raise RuntimeError(f"to - 1 is out of bounds for {dtype.cpp_name}")
 
 
 def _integers(generator, dev, low, high, shape, dtype) -> np.ndarray:

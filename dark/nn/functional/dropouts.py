@@ -43,7 +43,7 @@ def _keep_mask(input: Tensor, shape, p: float):
     if array.dtype.kind not in "fc":
         raise RuntimeError(f"result type Float can't be cast to the desired output type "
                            f"{input.dtype.scalar_name}")
-    engine = _random._generator_for(None, input.device)._draw()
+    engine = _random.engine_for(None, input.device)
     if type(array) is np.ndarray:
         draws = engine.uniform(shape, array.dtype)
     else:
