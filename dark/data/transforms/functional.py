@@ -527,24 +527,24 @@ def resized_crop(img, top: int, left: int, height: int, width: int, size,
     return resize(img, size, interpolation, antialias=antialias)
 
 
-def hflip(img):
-    """Mirror left-right."""
+def _flip(img, dim: int, method: Image.Transpose):
+    """``img`` mirrored along tensor dim ``dim``, or by Pillow's transpose ``method``."""
     if isinstance(img, Tensor):
         _assert_image_tensor(img)
-        return img.flip(-1)
+        return img.flip(dim)
     if not _is_pil_image(img):
         raise TypeError(f"img should be PIL Image. Got {type(img)}")
-    return img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    return img.transpose(method)
+
+
+def hflip(img):
+    """Mirror left-right."""
+    return _flip(img, -1, Image.Transpose.FLIP_LEFT_RIGHT)
 
 
 def vflip(img):
     """Mirror top-bottom."""
-    if isinstance(img, Tensor):
-        _assert_image_tensor(img)
-        return img.flip(-2)
-    if not _is_pil_image(img):
-        raise TypeError(f"img should be PIL Image. Got {type(img)}")
-    return img.transpose(Image.Transpose.FLIP_TOP_BOTTOM)
+    return _flip(img, -2, Image.Transpose.FLIP_TOP_BOTTOM)
 
 
 # ----------------------------------------------------------------------------- affine
