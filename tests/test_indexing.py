@@ -524,3 +524,13 @@ def test_accumulation_in_rounds_matches_ufunc_at(ufunc):
     ufunc.at(expected, key, value)
     _in_rounds(np, region, key, value, ufunc)
     np.testing.assert_array_equal(actual, expected)
+
+
+def test_masked_fill_names_a_half_mask_as_torch():
+    """torch 2.13: 'masked_fill_ only supports boolean masks, but got mask with dtype
+    c10::Half' (the C++ name; dark said 'half')."""
+    with pytest.raises(RuntimeError, match=r"^masked_fill_ only supports boolean masks, but "
+                                           r"got mask with dtype c10::Half$"):
+        dark.zeros(2).masked_fill(dark.zeros(2, dtype=dark.float16), 1.0)
+    with pytest.raises(RuntimeError, match=r"dtype short int$"):
+        dark.zeros(2).masked_fill(dark.zeros(2, dtype=dark.int16), 1.0)

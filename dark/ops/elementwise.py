@@ -124,23 +124,18 @@ def _default_float():
     return _backend.get_default_dtype().np
 
 
-def _type_word(np_dtype) -> str:
-    return {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
-            "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
-            "bool": "Bool"}.get(np.dtype(np_dtype).name, np.dtype(np_dtype).name)
-
-
 def _not_implemented(kernel: str, np_dtype) -> NotImplementedError:
     """PyTorch's error for a kernel that has no version for ``np_dtype``."""
-    return NotImplementedError(f'"{kernel}" not implemented for \'{_type_word(np_dtype)}\'')
+    name = _backend.scalar_name(np_dtype)
+    return NotImplementedError(f'"{kernel}" not implemented for \'{name}\'')
 
 
 can_cast = _backend.can_cast
 
 
 def cast_error(from_dtype, to_dtype) -> RuntimeError:
-    return RuntimeError(f"result type {_type_word(from_dtype.np)} can't be cast to the desired "
-                        f"output type {_type_word(to_dtype.np)}")
+    return RuntimeError(f"result type {from_dtype.scalar_name} can't be cast to the desired "
+                        f"output type {to_dtype.scalar_name}")
 
 
 # ----------------------------------------------------------------------------- arithmetic
@@ -1070,8 +1065,8 @@ def isclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-
     equal to themselves; NaNs equal when ``equal_nan``)."""
     _check_tensors("isclose", input, other)
     if input._data.dtype != other._data.dtype:
-        raise RuntimeError(f"{_type_word(input._data.dtype)} did not match "
-                           f"{_type_word(other._data.dtype)}")
+        raise RuntimeError(f"{_backend.scalar_name(input._data.dtype)} did not match "
+                           f"{_backend.scalar_name(other._data.dtype)}")
     a, b = input._data, other._data
     xp = array_module(a)
     try:
@@ -1452,7 +1447,7 @@ def where(condition: Tensor, input=None, other=None):
         raise _type_error("where", "condition", 1, condition)
     if condition._data.dtype != np.bool_:
         raise RuntimeError(f"where expected condition to be a boolean tensor, but got a "
-                           f"tensor with dtype {_type_word(condition._data.dtype)}")
+                           f"tensor with dtype {_backend.scalar_name(condition._data.dtype)}")
     for value in (input, other):
         if isinstance(value, Tensor) and value.device != condition.device:
             raise RuntimeError("Expected all tensors to be on the same device, but found at "

@@ -869,16 +869,11 @@ class MaskedFillTensor(MaskedFill):
             grad_value = MaskedFill.apply(grad, value=0, mask=~ctx.mask)
         return grad_input, grad_value
 
-_MASK_DTYPE_NAMES = {"float32": "float", "float64": "double", "float16": "half",
-                     "int64": "long int", "int32": "int", "uint8": "unsigned char"}
-
-
 def _mask_array(mask, name: str, message: str):
     if not isinstance(mask, Tensor):
         raise TypeError(f"{name}(): argument 'mask' must be Tensor, not {type(mask).__name__}")
     if mask._data.dtype != np.bool_:
-        raise RuntimeError(message.format(
-            _MASK_DTYPE_NAMES.get(mask._data.dtype.name, mask._data.dtype.name)))
+        raise RuntimeError(message.format(_backend.from_numpy_dtype(mask._data.dtype).cpp_name))
     return mask._data
 
 

@@ -22,23 +22,6 @@ from ..autograd.function import Op
 from ..autograd.grad_mode import state as _grad_state
 from .elementwise import _maybe_out, where
 
-# PyTorch's C++ names of dtypes, as its "expected m1 and m2 to have the same dtype" says them.
-_CPP_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half",
-              "int64": "long int", "int32": "int", "int16": "short int", "int8": "signed char",
-              "uint8": "unsigned char", "bool": "bool", "complex64": "c10::complex<float>",
-              "complex128": "c10::complex<double>"}
-_SCALAR_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
-                 "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
-                 "bool": "Bool", "complex64": "ComplexFloat", "complex128": "ComplexDouble"}
-
-
-def _scalar_name(t: Tensor) -> str:
-    return _SCALAR_NAMES.get(t._data.dtype.name, t._data.dtype.name)
-
-
-def _cpp_name(t: Tensor) -> str:
-    return _CPP_NAMES.get(t._data.dtype.name, t._data.dtype.name)
-
 
 def _constant(array) -> Tensor:
     """A raw array as a tensor outside the graph (masks, identities used by backward)."""
@@ -179,15 +162,15 @@ def _product(a: Tensor, b: Tensor, transpose_a=False, transpose_b=False) -> Tens
 
 def _same_dtype_error(kind: str, a: Tensor, b: Tensor) -> str:
     if kind == "dot":
-        return (f"dot : expected both vectors to have same dtype, but found {_scalar_name(a)} "
-                f"and {_scalar_name(b)}")
+        return (f"dot : expected both vectors to have same dtype, but found {a.dtype.scalar_name} "
+                f"and {b.dtype.scalar_name}")
     if kind == "mv":
-        return (f"addmv input tensors must have the same dtype, but got {_scalar_name(b)}, "
-                f"{_scalar_name(a)}, and {_scalar_name(b)}")
+        return (f"addmv input tensors must have the same dtype, but got {b.dtype.scalar_name}, "
+                f"{a.dtype.scalar_name}, and {b.dtype.scalar_name}")
     if kind == "bmm":
-        return f"expected scalar type {_scalar_name(a)} but found {_scalar_name(b)}"
-    return (f"expected m1 and m2 to have the same dtype, but got: {_cpp_name(a)} != "
-            f"{_cpp_name(b)}")
+        return f"expected scalar type {a.dtype.scalar_name} but found {b.dtype.scalar_name}"
+    return (f"expected m1 and m2 to have the same dtype, but got: {a.dtype.cpp_name} != "
+            f"{b.dtype.cpp_name}")
 
 
 _KERNEL_NAMES = {"dot": "dot", "mv": "addmv_impl_cpu", "mm": "addmm_impl_cpu_", "bmm": "bmm"}
@@ -539,8 +522,8 @@ def einsum(equation: str, *operands) -> Tensor:
     for index, operand in enumerate(operands):
         _check_tensor("einsum", operand, index + 2, "operands")
         if operand._data.dtype != operands[0]._data.dtype:
-            raise RuntimeError(f"expected scalar type {_scalar_name(operands[0])} but found "
-                               f"{_scalar_name(operand)}")
+            raise RuntimeError(f"expected scalar type {operands[0].dtype.scalar_name} but found "
+                               f"{operand.dtype.scalar_name}")
     if not operands:
         raise RuntimeError("einsum(): must provide at least one operand")
     return _einsum(equation, list(operands))
@@ -594,8 +577,8 @@ def tensordot(a: Tensor, b: Tensor, dims=2, out=None) -> Tensor:
     output = [c for c in term_a + term_b if c not in contracted]
     equation = "".join(term_a) + "," + "".join(term_b) + "->" + "".join(output)
     if a._data.dtype != b._data.dtype:
-        raise RuntimeError(f"expected scalar type {_scalar_name(a)} but found "
-                           f"{_scalar_name(b)}")
+        raise RuntimeError(f"expected scalar type {a.dtype.scalar_name} but found "
+                           f"{b.dtype.scalar_name}")
     return _maybe_out(_einsum(equation, [a, b]), out)
 
 
@@ -658,7 +641,7 @@ class VectorNorm(Op):
 def _float_input(name: str, input: Tensor) -> None:
     if input._data.dtype.kind not in "fc":
         raise RuntimeError(f"{name}: Expected a floating point or complex tensor as input. Got "
-                           f"{_scalar_name(input)}")
+                           f"{input.dtype.scalar_name}")
 
 
 def _norm_dtype(input: Tensor, dtype) -> Tensor:
@@ -910,7 +893,7 @@ def solve(A: Tensor, B: Tensor, *, left: bool = True, out=None) -> Tensor:
                                   "A^T X^T = B^T instead")
     if A._data.dtype != B._data.dtype:
         raise RuntimeError(f"linalg.solve: Expected A and B to have the same dtype, but found "
-                           f"A of type {_scalar_name(A)} and B of type {_scalar_name(B)} "
+                           f"A of type {A.dtype.scalar_name} and B of type {B.dtype.scalar_name} "
                            "instead")
     vector = B.ndim == 1 or (B.ndim == A.ndim - 1 and tuple(B.shape) == tuple(A.shape[:-1]))
     if vector:
