@@ -3,6 +3,7 @@ autograd, so each can be tested on its own. They import only numpy, ``dark._back
 ``dark._parallel``; the ops (``dark.ops``, ``dark.nn.functional``) wrap them in Op classes.
 
 - ``matmul`` (here): ``a @ b`` through dark's threads on the CPU, the one product of them all;
+- ``quiet`` (here): numpy's floating-point warnings off around a computation;
 - ``elementwise``: ReLU's passes and the masked select of pooling's and threshold's
   backward, in parts in dark's threads;
 - ``windows``: sliding-window views of padded arrays (conv and pooling);
@@ -11,6 +12,8 @@ autograd, so each can be tested on its own. They import only numpy, ``dark._back
 - ``pooling``: max (with its argmax), average and adaptive pooling, and their adjoints;
 - ``resample``: separable resampling along axes (pad's modes, interpolate's filters)."""
 from __future__ import annotations
+
+import contextlib
 
 import numpy as np
 
@@ -24,3 +27,9 @@ def matmul(a, b, out=None):
     if type(a) is np.ndarray and type(b) is np.ndarray:
         return _parallel.matmul(a, b, out)
     return array_module(a).matmul(a, b, out=out)
+
+
+def quiet(xp):
+    """A context with numpy's floating-point warnings off (an exp that overflows in a discarded
+    branch, a log of 0), as PyTorch is silent; nothing to silence on CuPy."""
+    return np.errstate(all="ignore") if xp is np else contextlib.nullcontext()

@@ -14,6 +14,7 @@ import warnings
 import numpy as np
 
 from ..._backend import array_module, check_scalar, wrap_dim
+from ..._kernels import quiet
 from ..._tensor import Tensor
 from ...autograd.function import Op
 from ...autograd.grad_mode import state as _grad_state
@@ -33,20 +34,6 @@ def _check_float(input: Tensor, kernel: str) -> None:
                                   f"'{input.dtype.scalar_name}'")
 
 
-def _quiet(xp):
-    """numpy's floating-point warnings off (exp overflow in a discarded branch): torch is
-    silent."""
-    return np.errstate(all="ignore") if xp is np else _NoErrstate()
-
-
-class _NoErrstate:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        pass
-
-
 def _typed(out, like):
     """``out`` in ``like``'s dtype (numpy may widen when a python float meets a 0-d array)."""
     return out if out.dtype == like.dtype else out.astype(like.dtype)
@@ -60,7 +47,7 @@ class _Activation(Op):
     @classmethod
     def forward(cls, ctx, a, **params):
         xp = array_module(a)
-        with _quiet(xp):
+        with quiet(xp):
             out = _typed(cls.compute(xp, a, **params), a)
         ctx.params = params
         ctx.save_for_backward(a)
@@ -395,6 +382,23 @@ class Hardswish(_Activation):
         return where(a < -3, 0.0, where(a <= 3, grad * (a / 3 + 0.5), grad))
 
 
+def _float_only(op, kernel: str):
+    """``op`` (an activation without parameters) behind torch's check that the input is
+    floating; ``kernel`` is the name torch's error gives."""
+
+    def apply(input: Tensor) -> Tensor:
+        _check_float(input, kernel)
+        return op.apply(input)
+
+    return apply
+
+
+_silu = _float_only(Silu, "silu_cpu")
+_mish = _float_only(Mish, "mish_cpu")
+_hardsigmoid = _float_only(Hardsigmoid, "hardsigmoid_cpu")
+_hardswish = _float_only(Hardswish, "hardswish_cpu")
+
+
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     """input * Phi(input) (Phi: the standard normal CDF, by erf); ``approximate='tanh'``
     uses the tanh approximation."""
@@ -404,19 +408,9 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     return Gelu.apply(input, approximate=approximate)
 
 
-def _silu(input: Tensor) -> Tensor:
-    _check_float(input, "silu_cpu")
-    return Silu.apply(input)
-
-
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
     """input * sigmoid(input) (swish)."""
     return _inplace_or(_silu, input, inplace)
-
-
-def _mish(input: Tensor) -> Tensor:
-    _check_float(input, "mish_cpu")
-    return Mish.apply(input)
 
 
 def mish(input: Tensor, inplace: bool = False) -> Tensor:
@@ -436,19 +430,9 @@ def logsigmoid(input: Tensor) -> Tensor:
     return LogSigmoid.apply(input)
 
 
-def _hardsigmoid(input: Tensor) -> Tensor:
-    _check_float(input, "hardsigmoid_cpu")
-    return Hardsigmoid.apply(input)
-
-
 def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
     """relu6(input + 3) / 6."""
     return _inplace_or(_hardsigmoid, input, inplace)
-
-
-def _hardswish(input: Tensor) -> Tensor:
-    _check_float(input, "hardswish_cpu")
-    return Hardswish.apply(input)
 
 
 def hardswish(input: Tensor, inplace: bool = False) -> Tensor:

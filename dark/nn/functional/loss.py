@@ -18,6 +18,7 @@ import warnings
 import numpy as np
 
 from ..._backend import array_module, broadcast_shapes, promote
+from ..._kernels import quiet
 from ..._tensor import Tensor
 from ...autograd.function import Op
 from ...autograd.grad_mode import no_grad
@@ -72,23 +73,11 @@ def _reduce(loss: Tensor, reduction: str) -> Tensor:
 
 def _reduce_array(xp, loss, reduction: str):
     if reduction == "mean":
-        with _quiet(xp):
+        with quiet(xp):
             return xp.asarray(loss.mean(), dtype=loss.dtype)
     if reduction == "sum":
         return xp.asarray(loss.sum(), dtype=loss.dtype)
     return loss
-
-
-def _quiet(xp):
-    return np.errstate(all="ignore") if xp is np else _NoErrstate()
-
-
-class _NoErrstate:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        pass
 
 
 def _constant(array) -> Tensor:
@@ -122,7 +111,7 @@ class _ElementwiseLoss(Op):
     def forward(cls, ctx, x, t, reduction="mean", **params):
         x, t, _ = promote(x, t)
         xp = array_module(x)
-        with _quiet(xp):
+        with quiet(xp):
             loss = cls.compute(xp, x, t, **params)
         if loss.dtype != x.dtype:
             loss = loss.astype(x.dtype)
@@ -403,7 +392,7 @@ class NllLoss(Op):
         if reduction == "sum":
             return xp.asarray(losses.sum(), dtype=losses.dtype)
         ctx.total = total = picked.size if target_weight is None else target_weight.sum()
-        with _quiet(xp):
+        with quiet(xp):
             return xp.asarray(losses.sum() / total, dtype=losses.dtype)
 
     @staticmethod
@@ -453,7 +442,7 @@ class _DivScalar(Op):
     @staticmethod
     def forward(ctx, a, other):
         ctx.other = other
-        with _quiet(array_module(a)):
+        with quiet(array_module(a)):
             return a / a.dtype.type(other)
 
     @staticmethod
@@ -613,7 +602,7 @@ def _probability_cross_entropy(input, target, weight, ignore_index, reduction,
                                f"{label_smoothing:g}")
         target = target * (1 - label_smoothing) + label_smoothing / classes
     input, axis = _softmax_input("log_softmax", input, class_dim, None)
-    with _quiet(array_module(input._data)):  # a -inf logit times a 0 probability: NaN, as torch
+    with quiet(array_module(input._data)):  # a -inf logit times a 0 probability: NaN, as torch
         terms = LogSoftmax.apply(input, axis=axis) * target
     if weight is not None:
         terms = terms * weight.reshape((classes,) + (1,) * (input.dim() - class_dim - 1))
@@ -640,7 +629,7 @@ def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None,
                       "with the KL div math definition.'mean' will be changed to behave the "
                       "same as 'batchmean' in the next major release.", stacklevel=2)
     # 0 * -inf (a 0 probability), inf - inf in the sum: NaN, silently as torch
-    with _quiet(array_module(input._data)):
+    with quiet(array_module(input._data)):
         if log_target:
             loss = exp(target) * (target - input)
         else:
