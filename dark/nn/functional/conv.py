@@ -11,7 +11,6 @@ PyTorch does."""
 from __future__ import annotations
 
 import math
-import numbers
 
 from ..._backend import array_module
 from ..._kernels.conv import (
@@ -27,6 +26,7 @@ from ..._kernels.conv import (
 from ..._tensor import Tensor
 from ...autograd.function import Op
 from ...autograd.grad_mode import state as _grad_state
+from ._checks import int_tuple
 from .padding import pad
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
@@ -179,11 +179,7 @@ class Col2Im(Op):
 
 def expand_param(name: str, value, d: int, what: str = "the convolution dimensions") -> tuple:
     """An int or a sequence of 1 or d ints as a d-tuple (torch's error otherwise)."""
-    if isinstance(value, numbers.Integral):
-        return (int(value),) * d
-    values = tuple(int(v) for v in value)
-    if len(values) == 1:
-        return values * d
+    values = int_tuple(value, d)
     if len(values) != d:
         raise RuntimeError(f"expected {name} to be a single integer value or a list of {d} "
                            f"values to match {what}, but got {name}={list(values)}")

@@ -28,6 +28,7 @@ from ..._kernels.pooling import (
 )
 from ..._tensor import Tensor
 from ...autograd.function import Op
+from ._checks import int_tuple
 
 __all__ = ["adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d",
            "adaptive_max_pool2d", "avg_pool1d", "avg_pool2d", "avg_pool3d", "lp_pool1d",
@@ -225,11 +226,7 @@ _ADAPTIVE_MAX_GATHER = {d: type(f"AdaptiveMaxPool{d}DGather", (AdaptiveMaxPoolGa
 def _tuple(name: str, what: str, value, d: int, allow_none: bool = False) -> tuple:
     if value is None or (allow_none and isinstance(value, (tuple, list)) and not value):
         return None
-    if isinstance(value, numbers.Integral):
-        return (int(value),) * d
-    values = tuple(int(v) for v in value)
-    if len(values) == 1:
-        return values * d
+    values = int_tuple(value, d)
     if len(values) != d:
         count = {2: "two", 3: "three"}[d]
         option = "either be omitted, a single int," if allow_none else "either be a single int,"
