@@ -35,6 +35,19 @@ __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
 # ----------------------------------------------------------------------------- ops
 
 
+def _bilinear_backward(ctx, grad, first, second):
+    """The gradients of a convolution Op, linear in each of its first two inputs (plus a bias
+    when it has a third), where ``ctx.needs_input_grad`` asks for them: ``first(geometry)``
+    and ``second(geometry)`` build the first two from the forward's stride, padding, dilation
+    and groups (as keywords); the bias's is ``grad`` summed over all but the channels."""
+    needs = ctx.needs_input_grad
+    geometry = dict(zip(("stride", "padding", "dilation", "groups"), ctx.geometry))
+    return (first(geometry) if needs[0] else None,
+            second(geometry) if needs[1] else None,
+            grad.sum((0,) + tuple(range(2, grad.ndim))) if len(needs) > 2 and needs[2] else None,
+            )[:len(needs)]
+
+
 class Convolution(Op):
     """y = conv(x, weight) + bias."""
 
@@ -63,18 +76,12 @@ class Convolution(Op):
             if gradients is not None:
                 return tuple(None if g is None else Tensor._make(g)
                              for g in gradients)[:len(needs)]
-        grad_x = grad_weight = grad_bias = None
-        if needs[0]:
-            grad_x = ConvolutionBackwardInput.apply(
-                grad, weight, spatial=x.shape[2:], stride=stride, padding=padding,
-                dilation=dilation, groups=groups)
-        if needs[1]:
-            grad_weight = ConvolutionBackwardWeight.apply(
-                x, grad, kernel=weight.shape[2:], stride=stride, padding=padding,
-                dilation=dilation, groups=groups)
-        if len(needs) > 2 and needs[2]:
-            grad_bias = grad.sum((0,) + tuple(range(2, grad.ndim)))
-        return (grad_x, grad_weight, grad_bias)[:len(needs)]
+        return _bilinear_backward(
+            ctx, grad,
+            lambda geometry: ConvolutionBackwardInput.apply(grad, weight, spatial=x.shape[2:],
+                                                            **geometry),
+            lambda geometry: ConvolutionBackwardWeight.apply(x, grad, kernel=weight.shape[2:],
+                                                             **geometry))
 
 
 class ConvolutionBackwardInput(Op):
@@ -97,19 +104,11 @@ class ConvolutionBackwardInput(Op):
     @staticmethod
     def backward(ctx, grad):
         grad_output, weight = ctx.saved_tensors
-        stride, padding, dilation, groups = ctx.geometry
-        needs = ctx.needs_input_grad
-        grad_g = grad_weight = grad_bias = None
-        if needs[0]:
-            grad_g = Convolution.apply(grad, weight, None, stride=stride, padding=padding,
-                                       dilation=dilation, groups=groups)
-        if needs[1]:
-            grad_weight = ConvolutionBackwardWeight.apply(
-                grad, grad_output, kernel=weight.shape[2:], stride=stride, padding=padding,
-                dilation=dilation, groups=groups)
-        if len(needs) > 2 and needs[2]:
-            grad_bias = grad.sum((0,) + tuple(range(2, grad.ndim)))
-        return (grad_g, grad_weight, grad_bias)[:len(needs)]
+        return _bilinear_backward(
+            ctx, grad,
+            lambda geometry: Convolution.apply(grad, weight, None, **geometry),
+            lambda geometry: ConvolutionBackwardWeight.apply(
+                grad, grad_output, kernel=weight.shape[2:], **geometry))
 
 
 class ConvTranspose(ConvolutionBackwardInput):
@@ -132,16 +131,11 @@ class ConvolutionBackwardWeight(Op):
     @staticmethod
     def backward(ctx, grad):
         x, grad_output = ctx.saved_tensors
-        stride, padding, dilation, groups = ctx.geometry
-        grad_x = grad_g = None
-        if ctx.needs_input_grad[0]:
-            grad_x = ConvolutionBackwardInput.apply(
-                grad_output, grad, spatial=x.shape[2:], stride=stride, padding=padding,
-                dilation=dilation, groups=groups)
-        if ctx.needs_input_grad[1]:
-            grad_g = Convolution.apply(x, grad, None, stride=stride, padding=padding,
-                                       dilation=dilation, groups=groups)
-        return grad_x, grad_g
+        return _bilinear_backward(
+            ctx, grad,
+            lambda geometry: ConvolutionBackwardInput.apply(grad_output, grad,
+                                                            spatial=x.shape[2:], **geometry),
+            lambda geometry: Convolution.apply(x, grad, None, **geometry))
 
 
 class Im2Col(Op):
