@@ -5,14 +5,25 @@ them (rand, randn, normal, bernoulli, uniform_ ...) are in dark.ops.random.
 The ops draw through an engine (``engine_for(generator, device)``; a Generator's own is
 ``generator._draw()``) with these methods: ``uniform(shape, np_dtype, out=None)`` on [0, 1),
 ``normal`` and ``exponential`` alike (floats, written into ``out`` when the engine can),
-``integers(low, high, shape)`` (int64 on [low, high)), ``permutation(n)`` (int64) and
-``poisson(rates)``.
+``integers(low, high, shape, np_dtype)`` (on [low, high)), ``permutation(n)`` (int64),
+``bernoulli(shape, p, np_dtype)`` (p a number or an array broadcast to shape) and
+``poisson(rates)``; ``uniform`` takes ``low``/``high`` and ``normal`` ``mean``/``std`` and
+``contiguous`` (torch's kernels fold them into the draw).
 
-The CPU draws from numpy's ``Generator(PCG64)``. A CUDA generator is a (seed, offset) pair as
+The CPU generator is PyTorch's (CPUGeneratorImpl): an mt19937 seeded with ``init_genrand`` of
+the seed's low 32 bits, drawn through numpy's MT19937, whose draws follow ATen's CPU kernels:
+the same seed gives the same numbers as torch (see ``_CPUEngine`` for each draw), and
+``get_state`` is torch's 5056-byte CPUGeneratorImplState, so a state from
+``torch.get_rng_state()`` loads here and continues identically, and back. Scalar-p Bernoulli
+(so dropout masks) follows torch's default path, which torch takes on CPUs other than Intel's
+(on Intel CPUs torch draws it through MKL's own stream, not reproduced). exponential_, poisson
+and multinomial draw from the same mt19937 through numpy's algorithms, not torch's. A CUDA
+generator is a (seed, offset) pair as
 PyTorch's: each draw reseeds a cuRAND Philox generator (through CuPy, imported only when a CUDA
 generator is first used) from a hash of both and advances the offset, so a seed gives the same
-numbers on every run and the state is 16 bytes that can be saved and restored. Values are
-drawn directly in the target dtype (float32 by default)."""
+numbers on every run and the state is 16 bytes that can be saved and restored; it does not
+reproduce torch's CUDA stream. Values are drawn directly in the target dtype (float32 by
+default)."""
 from __future__ import annotations
 
 import contextlib
@@ -50,48 +61,274 @@ def _state_tensor(values) -> Tensor:
 
 # ----------------------------------------------------------------------------- engines
 
+_F32 = np.float32
+_TWO_PI_F32 = _F32(2 * np.pi)
+_STATE_SIZE = 5056  # sizeof(CPUGeneratorImplState)
+
+
+def _init_genrand(seed: int) -> np.ndarray:
+    """mt19937's 624 state words for a 32-bit seed (the reference ``init_genrand``)."""
+    key = np.empty(624, dtype=np.uint32)
+    value = seed & 0xFFFFFFFF
+    key[0] = value
+    for j in range(1, 624):
+        value = (1812433253 * (value ^ (value >> 30)) + j) & 0xFFFFFFFF
+        key[j] = value
+    return key
+
+
+def _fma32(a, b, c):
+    """float32 a * b + c rounded once (the product is exact in float64)."""
+    return (a.astype(np.float64) * b + c).astype(_F32)
+
+
+def _log_avx(x):
+    """log256_ps of ATen's avx_mathfun.h (Cephes), as GCC compiles it (with FMA)."""
+    bits = np.maximum(x, np.array(0x00800000, np.int32).view(_F32)).view(np.int32)
+    e = ((bits >> 23) - 0x7F).astype(_F32) + _F32(1)
+    x = ((bits & ~0x7F800000) | np.int32(0x3F000000)).view(_F32)
+    mask = x < _F32(0.707106781186547524)
+    e -= mask
+    x = (x - _F32(1)) + np.where(mask, x, _F32(0))
+    z = x * x
+    y = np.full_like(x, _F32(7.0376836292E-2))
+    for p in (-1.1514610310E-1, 1.1676998740E-1, -1.2420140846E-1, 1.4249322787E-1,
+              -1.6668057665E-1, 2.0000714765E-1, -2.4999993993E-1, 3.3333331174E-1):
+        y = _fma32(y, x, _F32(p))
+    y = _fma32(y * x, z, e * _F32(-2.12194440e-4))
+    y = _fma32(z, _F32(-0.5), y)
+    return _fma32(e, _F32(0.693359375), x + y)
+
+
+def _sincos_avx(x):
+    """sincos256_ps of ATen's avx_mathfun.h (Cephes), as GCC compiles it (with FMA)."""
+    sign_sin = np.signbit(x)
+    x = np.abs(x)
+    j = (x * _F32(1.27323954473516)).astype(np.int32)
+    j = (j + 1) & ~1
+    y = j.astype(_F32)
+    sign_sin ^= (j & 4) != 0
+    sign_cos = (~(j - 2) & 4) != 0
+    first = (j & 2) == 0
+    for dp in (-0.78515625, -2.4187564849853515625e-4, -3.77489497744594108e-8):
+        x = _fma32(y, _F32(dp), x)
+    z = x * x
+    c = _fma32(np.full_like(x, _F32(2.443315711809948E-005)), z,
+               _F32(-1.388731625493765E-003))
+    c = _fma32(c, z, _F32(4.166664568298827E-002)) * z
+    c = _fma32(c, z, -(z * _F32(0.5))) + _F32(1)
+    s = _fma32(np.full_like(x, _F32(-1.9515295891E-4)), z, _F32(8.3321608736E-3))
+    s = _fma32(s, z, _F32(-1.6666654611E-1)) * z
+    s = _fma32(s, x, x)
+    sin, cos = np.where(first, s, c), np.where(first, c, s)
+    np.negative(sin, out=sin, where=sign_sin)
+    np.negative(cos, out=cos, where=sign_cos)
+    return sin, cos
+
+
+def _box_muller_16(u, np_dtype, mean, std):
+    """ATen's normal_fill_16 over blocks of 16 uniforms (rows of ``u``): element j pairs with
+    j + 8. float32 as the AVX2 kernel (avx_mathfun's log and sincos); other dtypes as the
+    scalar kernel (libm's log, cos and sin, here numpy's: within an ulp of them)."""
+    u1, u2 = u[:, :8], u[:, 8:]
+    if np_dtype == np.float32:
+        radius = np.sqrt(_F32(-2) * _log_avx(_F32(1) - u1))
+        sin, cos = _sincos_avx(_TWO_PI_F32 * u2)
+        out = np.concatenate([radius * cos, radius * sin], axis=1)
+        if not (std == 1 and mean == 0):
+            out = _fma32(out, _F32(std), _F32(mean))
+        return out
+    acc = np.float64 if np_dtype == np.float64 else _F32
+    radius = np.sqrt(-2 * np.log((1 - u1).astype(np_dtype).astype(acc))).astype(np_dtype)
+    theta = (2.0 * np.pi * u2.astype(np.float64)).astype(np_dtype).astype(acc)
+    radius = radius.astype(acc)
+    out = np.concatenate([radius * np.cos(theta) * acc(std) + acc(mean),
+                          radius * np.sin(theta) * acc(std) + acc(mean)], axis=1)
+    return out.astype(np_dtype)
+
+
 class _CPUEngine:
-    """numpy's PCG64 Generator; float draws can fill an ``out`` array in place."""
+    """PyTorch's CPU generator (CPUGeneratorImpl): an mt19937 seeded by ``init_genrand`` of
+    the seed's low 32 bits, drawn through numpy's MT19937 (``random_raw``), with the same
+    transforms as ATen's CPU kernels and the same cached normal sample."""
 
     def __init__(self, seed: int):
-        self.rng = np.random.Generator(np.random.PCG64(seed))
+        self.bits = np.random.MT19937()
+        self.reseed(seed)
 
-    def _float(self, method, shape, np_dtype, out):
-        if np_dtype in (np.float32, np.float64):
-            if out is not None and out.flags.c_contiguous:
-                return method(out=out, dtype=np_dtype)
-            return method(shape, dtype=np_dtype)
-        return method(shape, dtype=np.float32).astype(np_dtype)
+    def reseed(self, seed: int) -> None:
+        self.bits.state = {"bit_generator": "MT19937",
+                           "state": {"key": _init_genrand(seed), "pos": 624}}
+        self.fresh = True  # torch's ``next`` is 0 until the first draw
+        self.next_double_normal = None
+        self.next_float_normal = None
+        self._numpy = None
 
-    def uniform(self, shape, np_dtype, out=None):
-        return self._float(self.rng.random, shape, np_dtype, out)
+    # -- raw draws
+    def raw32(self, n: int) -> np.ndarray:
+        if n <= 0:
+            return np.empty(0, dtype=np.uint64)
+        self.fresh = False
+        return self.bits.random_raw(n)
 
-    def normal(self, shape, np_dtype, out=None):
-        return self._float(self.rng.standard_normal, shape, np_dtype, out)
+    def raw64(self, n: int) -> np.ndarray:
+        """``random64()``: two 32-bit draws, the first the high half."""
+        words = self.raw32(2 * n)
+        return (words[0::2] << np.uint64(32)) | words[1::2]
+
+    def unit(self, n: int, np_dtype) -> np.ndarray:
+        """``uniform_real_distribution<T>(0, 1)``: float64 from the low 53 bits of a 64-bit
+        draw; other dtypes from the low 24 bits of a 32-bit draw, as float32 (torch 2.13
+        draws float16 so too, then rounds)."""
+        if np.dtype(np_dtype) == np.float64:
+            return (self.raw64(n) & np.uint64((1 << 53) - 1)).astype(np.float64) * 2.0 ** -53
+        return (self.raw32(n) & np.uint64((1 << 24) - 1)).astype(_F32) * _F32(2.0 ** -24)
+
+    def numpy_generator(self) -> np.random.Generator:
+        """A numpy Generator on the same mt19937 (for the draws not yet torch's)."""
+        if self._numpy is None:
+            self._numpy = np.random.Generator(self.bits)
+        self.fresh = False
+        return self._numpy
+
+    # -- the engine interface (see the module's docstring)
+    def uniform(self, shape, np_dtype, out=None, low=0.0, high=1.0):
+        """torch's uniform_kernel: ``x * (to - from) + from`` in float (float64 for double),
+        ``from`` and ``to`` first rounded to the dtype."""
+        np_dtype = np.dtype(np_dtype)
+        n = int(np.prod(shape, dtype=np.int64))
+        x = self.unit(n, np_dtype)
+        if not (low == 0 and high == 1):
+            acc = np.float64 if np_dtype == np.float64 else _F32
+            a, b = np_dtype.type(low), np_dtype.type(high)
+            x = x * acc(np_dtype.type(b - a)) + acc(a)
+        values = x.astype(np_dtype, copy=False).reshape(shape)
+        if np_dtype == np.float16:  # a value rounded up to ``to`` becomes ``from``, as torch
+            values[values >= np_dtype.type(high)] = np_dtype.type(low)
+        return values
+
+    def normal(self, shape, np_dtype, out=None, mean=0.0, std=1.0, contiguous=True):
+        """torch's normal_kernel: 16 at a time (normal_fill) for 16 elements or more of a
+        contiguous tensor, the last 16 recomputed from fresh uniforms when the size is not a
+        multiple of 16; otherwise one at a time from normal_distribution<double>."""
+        np_dtype = np.dtype(np_dtype)
+        n = int(np.prod(shape, dtype=np.int64))
+        if n < 16 or not contiguous:
+            values = self.normal_doubles(n) * float(std) + float(mean)
+            return values.astype(np_dtype).reshape(shape)
+        mean, std = np_dtype.type(mean), np_dtype.type(std)
+        result = np.empty(n, dtype=np_dtype)
+        full = n // 16 * 16
+        chunk = 1 << 16
+        for start in range(0, full, chunk):
+            stop = min(start + chunk, full)
+            u = self.unit(stop - start, np_dtype).astype(np_dtype, copy=False)
+            result[start:stop] = _box_muller_16(u.reshape(-1, 16), np_dtype, mean,
+                                                std).ravel()
+        if n % 16:
+            tail = self.unit(n - full, np_dtype)  # drawn, then overwritten by the recompute
+            del tail
+            u = self.unit(16, np_dtype).astype(np_dtype, copy=False)
+            result[n - 16:] = _box_muller_16(u.reshape(1, 16), np_dtype, mean, std).ravel()
+        return result.reshape(shape)
+
+    def normal_doubles(self, n: int) -> np.ndarray:
+        """n draws of normal_distribution<double>: Box-Muller of two 53-bit uniforms, the
+        sine kept for the next draw (also across calls, as torch's generator keeps it)."""
+        values = np.empty(n, dtype=np.float64)
+        start = 0
+        if n and self.next_double_normal is not None:
+            values[0] = self.next_double_normal
+            self.next_double_normal = None
+            start = 1
+        remaining = n - start
+        if remaining:
+            pairs = (remaining + 1) // 2
+            u = self.unit(2 * pairs, np.float64)
+            radius = np.sqrt(-2.0 * np.log1p(-u[1::2]))
+            theta = 2.0 * np.pi * u[0::2]
+            both = np.stack([radius * np.cos(theta), radius * np.sin(theta)], axis=1).ravel()
+            values[start:] = both[:remaining]
+            if remaining % 2:
+                self.next_double_normal = float(both[-1])
+        return values
 
     def exponential(self, shape, np_dtype, out=None):
-        return self._float(self.rng.standard_exponential, shape, np_dtype, out)
+        return self.numpy_generator().standard_exponential(shape).astype(np_dtype)
 
-    def integers(self, low: int, high: int, shape):
-        return self.rng.integers(low, high - 1, shape, dtype=np.int64, endpoint=True)
+    def integers(self, low: int, high: int, shape, np_dtype=np.int64):
+        """torch's random_from_to: ``random() % range + from``, with a 64-bit draw
+        (``random64()``) when the range is 2**28 or more (as torch 2.13 does)."""
+        n = int(np.prod(shape, dtype=np.int64))
+        span = high - low
+        wide = span >= 1 << 28
+        words = self.raw64(n) if wide else self.raw32(n)
+        values = (words % np.uint64(span) + np.uint64(low & _MASK64)).view(np.int64)
+        return values.reshape(shape).astype(np_dtype, copy=False)
 
     def permutation(self, n: int):
-        return self.rng.permutation(n).astype(np.int64, copy=False)
+        """torch's randperm_cpu: for n < 2**32 / 20, swaps i <-> i + random() % (n - i)."""
+        if n < 0xFFFFFFFF // 20:
+            offsets = (self.raw32(n - 1) % np.arange(n, 1, -1, dtype=np.uint64)).tolist()
+            order = list(range(n))
+            for i, z in enumerate(offsets):
+                order[i], order[i + z] = order[i + z], order[i]
+            return np.array(order, dtype=np.int64)
+        order = np.empty(n, dtype=np.int64)  # the inside-out shuffle with 64-bit draws
+        for i, word in enumerate(self.raw64(n).tolist()):
+            z = word % (i + 1)
+            order[i] = order[z]
+            order[z] = i
+        return order
+
+    def bernoulli(self, shape, p, np_dtype):
+        """torch's bernoulli kernels: a number p against 53-bit uniforms; a float64 tensor p
+        the same; a float32/float16 tensor p against 24-bit uniforms (in float32)."""
+        n = int(np.prod(shape, dtype=np.int64))
+        if isinstance(p, np.ndarray) and p.dtype != np.float64:
+            draws = self.unit(n, np.float32).reshape(shape) < p.astype(_F32)
+        else:
+            draws = self.unit(n, np.float64).reshape(shape) < p
+        return draws.astype(np_dtype)
 
     def poisson(self, rates):
-        return self.rng.poisson(rates)
+        return self.numpy_generator().poisson(rates)
 
-    def get_state(self) -> list:
-        state = self.rng.bit_generator.state
-        return [state["state"]["state"] & _MASK64, state["state"]["state"] >> 64,
-                state["state"]["inc"] & _MASK64, state["state"]["inc"] >> 64,
-                state["has_uint32"] | (state["uinteger"] << 32)]
+    # -- torch's state layout (CPUGeneratorImplState)
+    def get_state(self, seed: int) -> bytes:
+        state = self.bits.state["state"]
+        pos = int(state["pos"])
+        raw = bytearray(_STATE_SIZE)
+        header = np.array([seed & _MASK64], dtype=np.uint64).tobytes()
+        header += np.array([625 - pos, 1], dtype=np.int32).tobytes()
+        header += np.array([0 if self.fresh else pos], dtype=np.uint64).tobytes()
+        raw[:24] = header
+        raw[24:5016] = state["key"].astype(np.uint64).tobytes()
+        if self.next_double_normal is not None:
+            raw[5024:5032] = np.float64(self.next_double_normal).tobytes()
+            raw[5040:5044] = np.int32(1).tobytes()
+        if self.next_float_normal is not None:
+            raw[5048:5052] = _F32(self.next_float_normal).tobytes()
+            raw[5052] = 1
+        return bytes(raw)
 
-    def set_state(self, words) -> None:
-        self.rng.bit_generator.state = {
-            "bit_generator": "PCG64",
-            "state": {"state": words[0] | (words[1] << 64), "inc": words[2] | (words[3] << 64)},
-            "has_uint32": words[4] & 1, "uinteger": words[4] >> 32}
+    def set_state(self, raw: bytes) -> int:
+        """Load torch's state bytes; returns the initial seed they hold."""
+        seed = int(np.frombuffer(raw[:8], dtype=np.uint64)[0])
+        left = int(np.frombuffer(raw[8:12], dtype=np.int32)[0])
+        following = int(np.frombuffer(raw[16:24], dtype=np.uint64)[0])
+        if not 1 <= left <= 624:
+            raise RuntimeError(f"The RNG state has an invalid 'left' count {left}")
+        key = np.frombuffer(raw[24:5016], dtype=np.uint64).astype(np.uint32)
+        self.bits.state = {"bit_generator": "MT19937",
+                           "state": {"key": key, "pos": 625 - left}}
+        self.fresh = left == 1 and following == 0
+        valid = int(np.frombuffer(raw[5040:5044], dtype=np.int32)[0])
+        self.next_double_normal = float(np.frombuffer(raw[5024:5032])[0]) if valid else None
+        self.next_float_normal = float(np.frombuffer(raw[5048:5052], dtype=_F32)[0]) \
+            if raw[5052] else None
+        self._numpy = None
+        return seed
 
 
 class _CUDAEngine:
@@ -125,20 +362,29 @@ class _CUDAEngine:
                       "exponential": state.standard_exponential}[kind]
             return method(shape, dtype=dtype).astype(np_dtype, copy=False)
 
-    def uniform(self, shape, np_dtype, out=None):
-        return self._float("uniform", shape, np_dtype, out)
+    def uniform(self, shape, np_dtype, out=None, low=0.0, high=1.0):
+        values = self._float("uniform", shape, np_dtype, out)
+        if not (low == 0 and high == 1):
+            values = values * (high - low) + low
+        return values.astype(np_dtype, copy=False)
 
-    def normal(self, shape, np_dtype, out=None):
-        return self._float("normal", shape, np_dtype, out)
+    def normal(self, shape, np_dtype, out=None, mean=0.0, std=1.0, contiguous=True):
+        values = self._float("normal", shape, np_dtype, out)
+        if not (mean == 0 and std == 1):
+            values = values * std + mean
+        return values.astype(np_dtype, copy=False)
+
+    def bernoulli(self, shape, p, np_dtype):
+        return (self._float("uniform", shape, np.dtype(np.float32), None) < p).astype(np_dtype)
 
     def exponential(self, shape, np_dtype, out=None):
         return self._float("exponential", shape, np_dtype, out)
 
-    def integers(self, low: int, high: int, shape):
+    def integers(self, low: int, high: int, shape, np_dtype=np.int64):
         with self.cupy.cuda.Device(self.index):
             if 0 in shape:
                 return self.cupy.empty(shape, dtype=np.int64)
-            return self._next().randint(low, high, shape, dtype=np.int64)
+            return self._next().randint(low, high, shape, dtype=np.int64).astype(np_dtype)
 
     def permutation(self, n: int):
         with self.cupy.cuda.Device(self.index):
@@ -176,8 +422,8 @@ class Generator:
         """Seed this generator (an int; negatives wrap modulo 2**64). Returns self."""
         self._seed = _seed_value(seed)
         self._offset = 0
-        if self.device.type == "cpu":
-            self._engine = None
+        if self.device.type == "cpu" and self._engine is not None:
+            self._engine.reseed(self._seed)
         return self
 
     def seed(self) -> int:
@@ -193,25 +439,27 @@ class Generator:
         """The state as a uint8 CPU tensor (a copy) for ``set_state``."""
         if self.device.type == "cuda":
             return _state_tensor([self._seed, self._offset])
-        return _state_tensor([self._seed] + self._draw().get_state())
+        raw = self._draw().get_state(self._seed)
+        return Tensor._make(np.frombuffer(raw, dtype=np.uint8).copy())
 
     def set_state(self, new_state: Tensor) -> Generator:
         """Restore a state from ``get_state`` of a generator of the same device type."""
         if not isinstance(new_state, Tensor) or new_state.dtype is not _backend.uint8:
             raise TypeError("RNG state must be a dark.ByteTensor")
         raw = np.ascontiguousarray(new_state.detach().cpu().numpy()).tobytes()
-        expected = 16 if self.device.type == "cuda" else 48
-        if len(raw) != expected:
-            raise RuntimeError(f"Expected a {self.device.type} generator state of size "
-                               f"{expected} but found the input RNG state size to be "
-                               f"{len(raw)}")
-        words = [int.from_bytes(raw[i:i + 8], "little") for i in range(0, len(raw), 8)]
-        self._seed = words[0]
         if self.device.type == "cuda":
-            self._offset = words[1]
-        else:
-            self._engine = None
-            self._draw().set_state(words[1:])
+            if len(raw) != 16:
+                raise RuntimeError(f"Expected a cuda generator state of size 16 but found "
+                                   f"the input RNG state size to be {len(raw)}")
+            words = [int.from_bytes(raw[i:i + 8], "little") for i in range(0, len(raw), 8)]
+            self._seed, self._offset = words
+            return self
+        if len(raw) != _STATE_SIZE:
+            raise RuntimeError(f"Expected a CPUGeneratorImplState of size {_STATE_SIZE} but "
+                               f"found the input RNG state size to be {len(raw)}")
+        engine = _CPUEngine(0)
+        self._seed = engine.set_state(raw)
+        self._engine = engine
         return self
 
     def __repr__(self) -> str:

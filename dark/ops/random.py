@@ -28,16 +28,21 @@ def _float_dtype(name: str, dtype, kernel: str) -> _backend.dtype:
     return dtype
 
 
-def _draw(engine, kind: str, shape, dtype: _backend.dtype, out=None):
-    """Uniform [0, 1), standard normal or standard exponential values in ``dtype``; a complex
-    dtype draws its real and imaginary parts (each of variance 1/2 for the normal)."""
+def _draw(engine, kind: str, shape, dtype: _backend.dtype, out=None, mean=0.0, std=1.0):
+    """Uniform [0, 1), normal (``mean``, ``std``) or standard exponential values in
+    ``dtype``; a complex dtype draws its real and imaginary parts interleaved, as torch's
+    view_as_real (each of std ``std / sqrt(2)`` for the normal)."""
     if not dtype.is_complex:
+        if kind == "normal":
+            return engine.normal(shape, dtype.np, out, mean=mean, std=std)
         return getattr(engine, kind)(shape, dtype.np, out)
     real = np.float32 if dtype.np == np.complex64 else np.float64
-    pairs = getattr(engine, kind)(tuple(shape) + (2,), np.dtype(real))
     if kind == "normal":
-        pairs *= real(np.sqrt(0.5))
-    return pairs.view(dtype.np).reshape(shape)
+        pairs = engine.normal(tuple(shape) + (2,), np.dtype(real), mean=mean,
+                              std=std / np.sqrt(2))
+    else:
+        pairs = getattr(engine, kind)(tuple(shape) + (2,), np.dtype(real))
+    return np.ascontiguousarray(pairs).view(dtype.np).reshape(shape)
 
 
 def _random_factory(name, kind, kernel, size_args, size, generator, out, dtype, device,
@@ -90,8 +95,7 @@ def _check_range(low: int, high: int, dtype: _backend.dtype, what: str = "random
 
 def _integers(generator, dev, low, high, shape, dtype) -> np.ndarray:
     engine = engine_for(generator, dev)
-    return on_device(dev, lambda xp: engine.integers(low, high, shape).astype(dtype.np,
-                                                                               copy=False))
+    return on_device(dev, lambda xp: engine.integers(low, high, shape, dtype.np))
 
 
 @pinnable
@@ -242,8 +246,7 @@ def normal(mean, std=1.0, size=None, *, generator=None, out=None, dtype=None, la
         shape = shape_arg("normal", (size,))
 
         def make(xp):
-            values = _draw(engine, "normal", shape, dtype)
-            return _affine(values, std, mean)
+            return _draw(engine, "normal", shape, dtype, mean=mean, std=std)
 
         return finish(on_device(dev, make), out, requires_grad)
     first = mean if mean_tensor else std
@@ -262,8 +265,9 @@ def normal(mean, std=1.0, size=None, *, generator=None, out=None, dtype=None, la
         result = _NORMAL_OPS[3].apply(mean, std, draw=draw)
     elif mean_tensor:
         _check_std(std)
-        result = _NORMAL_OPS[1].apply(mean, draw=lambda m: _affine(
-            _draw(engine, "normal", m.shape, _backend.from_numpy_dtype(m.dtype)), std, m))
+        # torch: output.normal_(0, std).add_(mean)
+        result = _NORMAL_OPS[1].apply(mean, draw=lambda m: _draw(
+            engine, "normal", m.shape, _backend.from_numpy_dtype(m.dtype), std=std) + m)
     else:
         if bool((std._data < 0).any()):
             raise RuntimeError("normal expects all elements of std >= 0.0")
@@ -294,18 +298,13 @@ def bernoulli(input: Tensor, p=None, *, generator=None, out=None) -> Tensor:
         _check_float_input(input, "bernoulli_tensor_cpu_p_")
         if bool(((input._data < 0) | (input._data > 1)).any()):
             raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true, but got false.")
-        result = _BERNOULLI_OPS[0].apply(input, draw=lambda probs: (
-            engine.uniform(probs.shape, probs.dtype) < probs).astype(probs.dtype))
+        result = _BERNOULLI_OPS[0].apply(input, draw=lambda probs: engine.bernoulli(
+            probs.shape, probs, probs.dtype))
     else:
         _check_probability(p)
-        result = _BERNOULLI_OPS[1].apply(input, draw=lambda a: _bernoulli_array(
-            engine, a.shape, p, a.dtype))
+        result = _BERNOULLI_OPS[1].apply(input, draw=lambda a: engine.bernoulli(
+            a.shape, float(p), a.dtype))
     return finish(result._data, out, False) if out is not None else result
-
-
-def _bernoulli_array(engine, shape, p, np_dtype):
-    probability_dtype = np_dtype if np_dtype.kind == "f" else np.dtype(np.float32)
-    return (engine.uniform(shape, probability_dtype) < p).astype(np_dtype)
 
 
 def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
@@ -385,11 +384,23 @@ def _fill_(self: Tensor, name: str, generator, fill) -> Tensor:
     with contextlib.ExitStack() as stack:
         if not self.is_cpu:
             stack.enter_context(array.device)
-        values = fill(engine, array.shape, array.dtype, array)
-        if values is not array:
-            _backend.array_module(array).copyto(array, values, casting="unsafe")
+        target = _iteration_view(array)
+        values = fill(engine, target.shape, target.dtype,
+                      target if target.flags.c_contiguous else None)
+        if values is not target:
+            _backend.array_module(array).copyto(target, values, casting="unsafe")
     self._bump_version()
     return self
+
+
+def _iteration_view(array):
+    """``array`` with its dims in the order torch's TensorIterator walks them (largest
+    stride first), so that values drawn in order land where torch's serial kernels put
+    them; a C-contiguous array is itself."""
+    if array.flags.c_contiguous or array.ndim < 2:
+        return array
+    order = sorted(range(array.ndim), key=lambda d: -abs(array.strides[d]))
+    return array.transpose(order)
 
 
 def _float_only(self: Tensor, kernel: str) -> None:
@@ -407,16 +418,17 @@ def uniform_(self: Tensor, a: float = 0.0, b: float = 1.0, *, generator=None,
     if a > b:
         raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found "
                            f"from={_number(a)} > to={_number(b)}")
-    return _fill_(self, "uniform", generator, lambda engine, shape, dt, out: _affine(
-        engine.uniform(shape, dt, out), b - a, a))
+    return _fill_(self, "uniform", generator, lambda engine, shape, dt, out: engine.uniform(
+        shape, dt, out, low=a, high=b))
 
 
 def normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, *, generator=None) -> Tensor:
     """Fill with normal values of this mean and std."""
     _float_only(self, "normal_kernel_cpu")
     _check_std(std)
-    return _fill_(self, "normal", generator, lambda engine, shape, dt, out: _affine(
-        engine.normal(shape, dt, out), std, mean))
+    contiguous = self.is_contiguous()
+    return _fill_(self, "normal", generator, lambda engine, shape, dt, out: engine.normal(
+        shape, dt, out, mean=mean, std=std, contiguous=contiguous))
 
 
 def bernoulli_(self: Tensor, p=0.5, *, generator=None) -> Tensor:
@@ -430,8 +442,10 @@ def bernoulli_(self: Tensor, p=0.5, *, generator=None) -> Tensor:
         probabilities = p
 
     def fill(engine, shape, dt, out):
-        draw_dtype = dt if dt.kind == "f" else np.dtype(np.float32)
-        return (engine.uniform(shape, draw_dtype) < probabilities).astype(dt)
+        if isinstance(probabilities, (int, float)):
+            return engine.bernoulli(shape, float(probabilities), dt)
+        xp = _backend.array_module(probabilities)
+        return engine.bernoulli(shape, xp.broadcast_to(probabilities, shape), dt)
 
     return _fill_(self, "bernoulli", generator, fill)
 
@@ -458,7 +472,7 @@ def random_(self: Tensor, *args, generator=None, **bounds) -> Tensor:
     from_, to = operator.index(from_), operator.index(to)
     _check_range(from_, to, dtype)
     return _fill_(self, "random", generator, lambda engine, shape, dt, out: engine.integers(
-        from_, to, shape).astype(dt, copy=False))
+        from_, to, shape, dt))
 
 
 def exponential_(self: Tensor, lambd: float = 1.0, *, generator=None) -> Tensor:
