@@ -28,6 +28,7 @@ from ..._kernels.pooling import (
 )
 from ..._tensor import Tensor
 from ...autograd.function import Op
+from ._adjoint import LinearOp, adjoints
 from ._checks import int_tuple
 
 __all__ = ["adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d",
@@ -92,67 +93,47 @@ class ScatterFlat(Op):
         return GatherFlat.apply(grad, indices=indices, geometry=ctx.geometry)
 
 
-class GatherFlat(Op):
+class GatherFlat(LinearOp):
     """The entries of x (*lead, *spatial) at flat plane ``indices`` (*lead, *out)."""
 
-    @staticmethod
-    def forward(ctx, x, indices=None, geometry=None):
-        ctx.indices, ctx.geometry = indices, geometry
-        return gather_flat(array_module(x), x, indices, geometry.spatial)
+    adjoint = ScatterFlat
 
     @staticmethod
-    def backward(ctx, grad):
-        return ScatterFlat.apply(grad, indices=ctx.indices, geometry=ctx.geometry)
+    def compute(xp, x, indices=None, geometry=None):
+        return gather_flat(xp, x, indices, geometry.spatial)
 
 
-class MaxUnpool(Op):
+class MaxUnpool(LinearOp):
     """Put values (*lead, *out) at their flat plane ``indices`` of a zero (*lead, *spatial)
     array (a repeated index keeps one of its values, as torch)."""
 
     node_name = "MaxUnpool2DBackward0"
+    adjoint = GatherFlat
 
     @staticmethod
-    def forward(ctx, values, indices=None, geometry=None):
-        ctx.indices, ctx.geometry = indices, geometry
-        return unpool(array_module(values), values, indices, geometry.spatial)
-
-    @staticmethod
-    def backward(ctx, grad):
-        return GatherFlat.apply(grad, indices=ctx.indices, geometry=ctx.geometry)
+    def compute(xp, values, indices=None, geometry=None):
+        return unpool(xp, values, indices, geometry.spatial)
 
 
 # ----------------------------------------------------------------------------- avg pooling
 
-class AvgPool(Op):
+class AvgPool(LinearOp):
     @staticmethod
-    def forward(ctx, x, geometry=None, count_include_pad=True, divisor_override=None):
-        ctx.params = (geometry, count_include_pad, divisor_override)
-        return avg_pool(array_module(x), x, geometry, count_include_pad, divisor_override)
-
-    @staticmethod
-    def backward(ctx, grad):
-        geometry, count_include_pad, divisor_override = ctx.params
-        return AvgPoolAdjoint.apply(grad, geometry=geometry, count_include_pad=count_include_pad,
-                                    divisor_override=divisor_override)
+    def compute(xp, x, geometry=None, count_include_pad=True, divisor_override=None):
+        return avg_pool(xp, x, geometry, count_include_pad, divisor_override)
 
 
-class AvgPoolAdjoint(Op):
+class AvgPoolAdjoint(LinearOp):
     """Spread each output gradient over its window, divided by the window's divisor."""
 
     node_name = "AvgPoolBackwardBackward0"
 
     @staticmethod
-    def forward(ctx, grad, geometry=None, count_include_pad=True, divisor_override=None):
-        ctx.params = (geometry, count_include_pad, divisor_override)
-        return avg_pool_adjoint(array_module(grad), grad, geometry, count_include_pad,
-                                divisor_override)
+    def compute(xp, grad, geometry=None, count_include_pad=True, divisor_override=None):
+        return avg_pool_adjoint(xp, grad, geometry, count_include_pad, divisor_override)
 
-    @staticmethod
-    def backward(ctx, grad):
-        geometry, count_include_pad, divisor_override = ctx.params
-        return AvgPool.apply(grad, geometry=geometry, count_include_pad=count_include_pad,
-                             divisor_override=divisor_override)
 
+adjoints(AvgPool, AvgPoolAdjoint)
 
 _AVG_POOL = {d: type(f"AvgPool{d}D", (AvgPool,), {"node_name": f"AvgPool{d}DBackward0"})
              for d in (1, 2, 3)}
@@ -164,30 +145,23 @@ _ADAPTIVE_MAX = {d: type(f"AdaptiveMaxPool{d}D", (MaxPool,),
 
 # ----------------------------------------------------------------------------- adaptive
 
-class AdaptiveAvgPoolMatrix(Op):
+class AdaptiveAvgPoolMatrix(LinearOp):
     """Adaptive average pooling of uneven windows: one averaging matrix per spatial dim."""
 
     @staticmethod
-    def forward(ctx, x, matrices=()):
-        ctx.matrices = matrices
-        return apply_matrices(array_module(x), x, matrices, transpose=False)
-
-    @staticmethod
-    def backward(ctx, grad):
-        return AdaptiveAvgPoolMatrixAdjoint.apply(grad, matrices=ctx.matrices)
+    def compute(xp, x, matrices=()):
+        return apply_matrices(xp, x, matrices, transpose=False)
 
 
-class AdaptiveAvgPoolMatrixAdjoint(Op):
+class AdaptiveAvgPoolMatrixAdjoint(LinearOp):
     node_name = "AdaptiveAvgPoolBackwardBackward0"
 
     @staticmethod
-    def forward(ctx, grad, matrices=()):
-        ctx.matrices = matrices
-        return apply_matrices(array_module(grad), grad, matrices, transpose=True)
+    def compute(xp, grad, matrices=()):
+        return apply_matrices(xp, grad, matrices, transpose=True)
 
-    @staticmethod
-    def backward(ctx, grad):
-        return AdaptiveAvgPoolMatrix.apply(grad, matrices=ctx.matrices)
+
+adjoints(AdaptiveAvgPoolMatrix, AdaptiveAvgPoolMatrixAdjoint)
 
 
 def adaptive_avg_pool(input: Tensor, output_size: tuple, d: int) -> Tensor:

@@ -14,10 +14,9 @@ import numbers
 
 import numpy as np
 
-from ..._backend import array_module
 from ..._kernels.resample import axis_terms, gather, linear_terms, nearest_index, scatter
 from ..._tensor import Tensor
-from ...autograd.function import Op
+from ._adjoint import LinearOp, adjoints
 from .pooling import adaptive_avg_pool
 
 __all__ = ["interpolate", "upsample", "upsample_bilinear", "upsample_nearest"]
@@ -25,31 +24,20 @@ __all__ = ["interpolate", "upsample", "upsample_bilinear", "upsample_nearest"]
 # ----------------------------------------------------------------------------- resampling ops
 
 
-class AxisResample(Op):
+class AxisResample(LinearOp):
     """Separable resampling along some axes (``plan``: tuple of (axis, input size, terms),
     terms a tuple of (index, weight or None) taps or an (out, in) weight matrix)."""
 
-    @staticmethod
-    def forward(ctx, x, plan=()):
-        ctx.plan = plan
-        return gather(array_module(x), x, plan)
-
-    @staticmethod
-    def backward(ctx, grad):
-        return AxisResampleAdjoint.apply(grad, plan=ctx.plan)
+    compute = staticmethod(gather)
 
 
-class AxisResampleAdjoint(Op):
+class AxisResampleAdjoint(LinearOp):
     """The adjoint of AxisResample: scatter-add back to the input's shape."""
 
-    @staticmethod
-    def forward(ctx, grad, plan=()):
-        ctx.plan = plan
-        return scatter(array_module(grad), grad, plan)
+    compute = staticmethod(scatter)
 
-    @staticmethod
-    def backward(ctx, grad):
-        return AxisResample.apply(grad, plan=ctx.plan)
+
+adjoints(AxisResample, AxisResampleAdjoint)
 
 
 _NAMED: dict = {}
