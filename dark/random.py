@@ -193,15 +193,20 @@ class _CPUEngine:
 
     # -- the engine interface (see the module's docstring)
     def uniform(self, shape, np_dtype, out=None, low=0.0, high=1.0):
-        """torch's uniform_kernel: ``x * (to - from) + from`` in float (float64 for double),
-        ``from`` and ``to`` first rounded to the dtype."""
+        """torch's uniform_kernel: ``x * (to - from) + from``, fused (one rounding) in float32
+        for float32; in float64 for double. float16 (from float32 bounds) is within an ulp
+        of torch's, not always equal."""
         np_dtype = np.dtype(np_dtype)
         n = int(np.prod(shape, dtype=np.int64))
         x = self.unit(n, np_dtype)
         if not (low == 0 and high == 1):
-            acc = np.float64 if np_dtype == np.float64 else _F32
-            a, b = np_dtype.type(low), np_dtype.type(high)
-            x = x * acc(np_dtype.type(b - a)) + acc(a)
+            if np_dtype == np.float64:
+                x = x * (high - low) + low
+            elif np_dtype == np.float32:
+                a, b = _F32(low), _F32(high)
+                x = _fma32(x, b - a, a)
+            else:
+                x = _fma32(x, _F32(high - low), _F32(low))
         values = x.astype(np_dtype, copy=False).reshape(shape)
         if np_dtype == np.float16:  # a value rounded up to ``to`` becomes ``from``, as torch
             values[values >= np_dtype.type(high)] = np_dtype.type(low)
@@ -256,12 +261,14 @@ class _CPUEngine:
     def exponential(self, shape, np_dtype, out=None):
         return self.numpy_generator().standard_exponential(shape).astype(np_dtype)
 
-    def integers(self, low: int, high: int, shape, np_dtype=np.int64):
+    def integers(self, low: int, high: int, shape, np_dtype=np.int64, full=False):
         """torch's random_from_to: ``random() % range + from``, with a 64-bit draw
-        (``random64()``) when the range is 2**28 or more (as torch 2.13 does)."""
+        (``random64()``) when the range is 2**28 or more (as torch 2.13 does); ``full``:
+        random_() without bounds (uniform_int_distribution: 64-bit draws for int64 and
+        float64 only)."""
         n = int(np.prod(shape, dtype=np.int64))
         span = high - low
-        wide = span >= 1 << 28
+        wide = np.dtype(np_dtype) in (np.int64, np.float64) if full else span >= 1 << 28
         words = self.raw64(n) if wide else self.raw32(n)
         values = (words % np.uint64(span) + np.uint64(low & _MASK64)).view(np.int64)
         return values.reshape(shape).astype(np_dtype, copy=False)
@@ -380,7 +387,7 @@ class _CUDAEngine:
     def exponential(self, shape, np_dtype, out=None):
         return self._float("exponential", shape, np_dtype, out)
 
-    def integers(self, low: int, high: int, shape, np_dtype=np.int64):
+    def integers(self, low: int, high: int, shape, np_dtype=np.int64, full=False):
         with self.cupy.cuda.Device(self.index):
             if 0 in shape:
                 return self.cupy.empty(shape, dtype=np.int64)

@@ -462,6 +462,7 @@ def random_(self: Tensor, *args, generator=None, **bounds) -> Tensor:
     if bounds:
         raise TypeError(f"random_() got an unexpected keyword argument '{next(iter(bounds))}'")
     dtype = self.dtype
+    full = to is None and from_ == 0
     if to is None:
         if dtype.is_floating_point:
             to = (1 << (np.finfo(dtype.np).nmant + 1)) + 1
@@ -472,7 +473,7 @@ def random_(self: Tensor, *args, generator=None, **bounds) -> Tensor:
     from_, to = operator.index(from_), operator.index(to)
     _check_range(from_, to, dtype)
     return _fill_(self, "random", generator, lambda engine, shape, dt, out: engine.integers(
-        from_, to, shape, dt))
+        from_, to, shape, dt, full=full))
 
 
 def exponential_(self: Tensor, lambd: float = 1.0, *, generator=None) -> Tensor:

@@ -44,12 +44,10 @@ def _keep_mask(input: Tensor, shape, p: float):
         raise RuntimeError(f"result type Float can't be cast to the desired output type "
                            f"{input.dtype.scalar_name}")
     engine = _random.engine_for(None, input.device)
-    if type(array) is np.ndarray:
-        draws = engine.uniform(shape, array.dtype)
-    else:
-        with array.device:
-            draws = engine.uniform(shape, array.dtype)
-    return (draws < (1 - p)).astype(array.dtype)
+    if type(array) is np.ndarray:  # torch's noise.bernoulli_(1 - p): the same draws on CPU
+        return engine.bernoulli(shape, 1 - p, array.dtype)
+    with array.device:
+        return engine.bernoulli(shape, 1 - p, array.dtype)
 
 
 def _apply_mask(input: Tensor, mask, inplace: bool, shift=None) -> Tensor:
