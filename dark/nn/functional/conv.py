@@ -369,17 +369,22 @@ def _fold_params(kernel_size, dilation, padding, stride):
             expand_param("padding", padding, 2), expand_param("stride", stride, 2))
 
 
+def _with_batch(input: Tensor, d: int, layout: str) -> tuple:
+    """(the input with a batch dim, whether it had one) for an input of d or d + 1 dims;
+    torch's error otherwise (``layout``: its words for the expected tensor)."""
+    if input.dim() not in (d, d + 1):
+        raise RuntimeError(f"Expected {d}D or {d + 1}D (batch mode) tensor {layout}, but got: "
+                           f"{list(input.shape)}")
+    batched = input.dim() == d + 1
+    return (input if batched else input.unsqueeze(0)), batched
+
+
 def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
     """Extract sliding blocks (im2col): (N, C, H, W) or (C, H, W) -> (N, C*kH*kW, L), L the
     number of blocks."""
     kernel, dilation, padding, stride = _fold_params(kernel_size, dilation, padding, stride)
-    if input.dim() not in (3, 4):
-        raise RuntimeError("Expected 3D or 4D (batch mode) tensor with possibly 0 batch size "
-                           "and other non-zero dimensions for input, but got: "
-                           f"{list(input.shape)}")
-    batched = input.dim() == 4
-    if not batched:
-        input = input.unsqueeze(0)
+    input, batched = _with_batch(input, 3, "with possibly 0 batch size and other non-zero "
+                                           "dimensions for input")
     blocks = conv_output_shape(input.shape[2:], kernel, stride, padding, dilation)
     if any(b < 1 for b in blocks):
         raise RuntimeError(f"Given input with spatial size {tuple(input.shape[2:])}, "
@@ -395,13 +400,8 @@ def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=
     (C*kH*kW, L) -> (N, C, *output_size)."""
     output_size = expand_param("output_size", output_size, 2)
     kernel, dilation, padding, stride = _fold_params(kernel_size, dilation, padding, stride)
-    if input.dim() not in (2, 3):
-        raise RuntimeError("Expected 2D or 3D (batch mode) tensor for input with possibly 0 "
-                           "batch size and non-zero dimensions for input, but got: "
-                           f"{list(input.shape)}")
-    batched = input.dim() == 3
-    if not batched:
-        input = input.unsqueeze(0)
+    input, batched = _with_batch(input, 2, "for input with possibly 0 batch size and non-zero "
+                                           "dimensions for input")
     if input.shape[1] % math.prod(kernel):
         raise RuntimeError("Expected size of input's dimension 1 to be divisible by the product "
                            f"of kernel_size, but got input.size(1)={input.shape[1]} and "
