@@ -228,23 +228,23 @@ def _in_projection(q, k, v, w_q, w_k, w_v, b_q, b_k, b_v) -> tuple:
     return linear(q, w_q, b_q), linear(k, w_k, b_k), linear(v, w_v, b_v)
 
 
-def _static(tensor: Tensor, name: str, batch_heads: int, head_dim: int) -> Tensor:
-    if tensor.shape[0] != batch_heads:
-        raise AssertionError(f"expecting {name}.size(0) of {batch_heads}, but got "
-                             f"{tensor.shape[0]}")
-    if tensor.shape[2] != head_dim:
-        raise AssertionError(f"expecting {name}.size(2) of {head_dim}, but got "
-                             f"{tensor.shape[2]}")
+def _check_sizes(tensor: Tensor, sizes: dict, message: str) -> Tensor:
+    """``tensor``, after torch's AssertionError (``message`` formatted with the dim, the size
+    expected and the size found) for the first of ``sizes`` ({dim: size}) it does not have."""
+    for dim, size in sizes.items():
+        if tensor.shape[dim] != size:
+            raise AssertionError(message.format(dim=dim, size=size, got=tensor.shape[dim]))
     return tensor
 
 
+def _static(tensor: Tensor, name: str, batch_heads: int, head_dim: int) -> Tensor:
+    return _check_sizes(tensor, {0: batch_heads, 2: head_dim},
+                        f"expecting {name}.size({{dim}}) of {{size}}, but got {{got}}")
+
+
 def _check_key_padding_mask(key_padding_mask: Tensor, src_len: int, bsz: int) -> None:
-    if key_padding_mask.shape[0] != bsz:
-        raise AssertionError(f"Expected key_padded_mask.shape[0] to be {bsz}, but got "
-                             f"{key_padding_mask.shape[0]}")
-    if key_padding_mask.shape[1] != src_len:
-        raise AssertionError(f"Expected key_padded_mask.shape[1] to be {src_len}, but got "
-                             f"{key_padding_mask.shape[1]}")
+    _check_sizes(key_padding_mask, {0: bsz, 1: src_len},
+                 "Expected key_padded_mask.shape[{dim}] to be {size}, but got {got}")
 
 
 def _project(query, key, value, in_proj_weight, in_proj_bias, use_separate_proj_weight,
