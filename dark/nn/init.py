@@ -12,7 +12,7 @@ from .._tensor import Tensor
 from ..autograd.grad_mode import no_grad
 from ..ops.creation import eye
 from ..ops.elementwise import where
-from ..ops.random import rand
+from ..ops.random import randperm
 
 __all__ = ["calculate_gain", "constant_", "dirac_", "eye_", "kaiming_normal_",
            "kaiming_uniform_", "normal_", "ones_", "orthogonal_", "sparse_", "trunc_normal_",
@@ -228,16 +228,17 @@ def orthogonal_(tensor: Tensor, gain: float = 1, generator=None) -> Tensor:
 
 def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator=None) -> Tensor:
     """Fill a 2-D tensor with N(0, std**2) values and zero ceil(sparsity * rows) random
-    entries of each column (the zero pattern from the global stream, as PyTorch)."""
+    entries of each column: the first rows of one ``randperm(rows)`` per column, drawn from
+    the global stream (not ``generator``), as PyTorch does."""
     if tensor.ndimension() != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
     rows, cols = tensor.shape
     num_zeros = math.ceil(sparsity * rows)
     with no_grad():
         tensor.normal_(0, std, generator=generator)
-        # each column's random permutation at once: the rank of uniform keys down the column
-        ranks = rand(rows, cols, device=tensor.device).argsort(dim=0).argsort(dim=0)
-        tensor.masked_fill_(ranks < num_zeros, 0)
+        for col_idx in range(cols):
+            zero_indices = randperm(rows, device=tensor.device)[:num_zeros]
+            tensor[zero_indices, col_idx] = 0
     return tensor
 
 
