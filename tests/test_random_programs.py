@@ -16,6 +16,7 @@ from harness import LIBS, requires_torch, torch
 
 import dark
 
+
 def _data(lib):
     return dark.data if lib is dark else torch.utils.data
 
@@ -350,3 +351,48 @@ def test_training_program_matches_torch_step_by_step(program):
 def test_lenet_first_losses_literal(lib):
     np.testing.assert_allclose(_lenet_losses(lib, steps=4),
                                [2.3319008, 2.3167832, 2.3003790, 2.3200130], rtol=0, atol=1e-5)
+
+
+def _quickstart_losses(L, images, labels, steps=20):
+    """PyTorch's quickstart network (with a dropout added) on real FashionMNIST images, shuffled."""
+    nn = L.nn
+    L.manual_seed(0)
+
+    class NeuralNetwork(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.flatten = nn.Flatten()
+            self.linear_relu_stack = nn.Sequential(
+                nn.Linear(28 * 28, 512), nn.ReLU(), nn.Dropout(0.2),
+                nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10))
+
+        def forward(self, x):
+            return self.linear_relu_stack(self.flatten(x))
+
+    model = NeuralNetwork()
+    D = _data(L)
+    dataset = D.TensorDataset(L.tensor(images).float().div(255).unsqueeze(1), L.tensor(labels))
+    loader = D.DataLoader(dataset, batch_size=64, shuffle=True)
+    loss_fn = nn.CrossEntropyLoss()
+    optimizer = L.optim.SGD(model.parameters(), lr=0.1)
+    losses = []
+    while len(losses) < steps:
+        for x, y in loader:
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+            losses.append(loss.item())
+            if len(losses) == steps:
+                break
+    return losses
+
+
+@requires_torch
+def test_quickstart_fashion_mnist_matches_torch(data_root):
+    # 640 test-split images, batches of 64: 20 steps are two shuffled epochs
+    test_split = dark.data.datasets.FashionMNIST(data_root, train=False)
+    images, labels = test_split.data.numpy()[:640], test_split.targets.numpy()[:640]
+    expected = _quickstart_losses(torch, images, labels)
+    got = _quickstart_losses(dark, images, labels)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5)
