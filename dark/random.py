@@ -16,17 +16,19 @@ the same seed gives the same numbers as torch (see ``_CPUEngine`` for each draw)
 ``get_state`` is torch's 5056-byte CPUGeneratorImplState, so a state from
 ``torch.get_rng_state()`` loads here and continues identically, and back. Scalar-p Bernoulli
 (so dropout masks) follows torch's default path, which torch takes on CPUs other than Intel's
-(on Intel CPUs torch draws it through MKL's own stream, not reproduced). exponential_, poisson
-and multinomial draw from the same mt19937 through numpy's algorithms, not torch's. A CUDA
-generator is a (seed, offset) pair as
-PyTorch's: each draw reseeds a cuRAND Philox generator (through CuPy, imported only when a CUDA
-generator is first used) from a hash of both and advances the offset, so a seed gives the same
-numbers on every run and the state is 16 bytes that can be saved and restored; it does not
-reproduce torch's CUDA stream. Values are drawn directly in the target dtype (float32 by
-default)."""
+(on Intel CPUs torch draws it through MKL's own stream, not reproduced). exponential_,
+cauchy_, log_normal_, geometric_, multinomial and poisson follow torch's kernels too, with
+numpy's log1p / log / tan / exp in place of libm's (float64 within 1 ulp). The CPU engine has
+also ``cauchy``, ``log_normal``, ``geometric`` and ``multinomial``. A CUDA generator is a
+(seed, offset) pair as PyTorch's: each draw reseeds a cuRAND Philox generator (through
+CuPy, imported only when a CUDA generator is first used) from a hash of both and advances
+the offset, so a seed gives the same numbers on every run and the state is 16 bytes that can
+be saved and restored; it does not reproduce torch's CUDA stream. Values are drawn directly
+in the target dtype (float32 by default)."""
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 
 import numpy as np
@@ -75,6 +77,17 @@ def _init_genrand(seed: int) -> np.ndarray:
         value = (1812433253 * (value ^ (value >> 30)) + j) & 0xFFFFFFFF
         key[j] = value
     return key
+
+
+def _count(shape) -> int:
+    return int(np.prod(shape, dtype=np.int64))
+
+
+def _from_double(values, np_dtype):
+    """static_cast<scalar_t>(double): float16 through float32, as c10::Half converts."""
+    if np.dtype(np_dtype) == np.float16:
+        return values.astype(_F32).astype(np.float16)
+    return values.astype(np_dtype, copy=False)
 
 
 def _fma32(a, b, c):
@@ -162,7 +175,6 @@ class _CPUEngine:
         self.fresh = True  # torch's ``next`` is 0 until the first draw
         self.next_double_normal = None
         self.next_float_normal = None
-        self._numpy = None
 
     # -- raw draws
     def raw32(self, n: int) -> np.ndarray:
@@ -183,13 +195,6 @@ class _CPUEngine:
         if np.dtype(np_dtype) == np.float64:
             return (self.raw64(n) & np.uint64((1 << 53) - 1)).astype(np.float64) * 2.0 ** -53
         return (self.raw32(n) & np.uint64((1 << 24) - 1)).astype(_F32) * _F32(2.0 ** -24)
-
-    def numpy_generator(self) -> np.random.Generator:
-        """A numpy Generator on the same mt19937 (for the draws not yet torch's)."""
-        if self._numpy is None:
-            self._numpy = np.random.Generator(self.bits)
-        self.fresh = False
-        return self._numpy
 
     # -- the engine interface (see the module's docstring)
     def uniform(self, shape, np_dtype, out=None, low=0.0, high=1.0):
@@ -258,8 +263,64 @@ class _CPUEngine:
                 self.next_double_normal = float(both[-1])
         return values
 
-    def exponential(self, shape, np_dtype, out=None):
-        return self.numpy_generator().standard_exponential(shape).astype(np_dtype)
+    # The draws below are torch's serial kernels over ``*_distribution<double>``: one 53-bit
+    # uniform (or cached normal) per element, transformed in double, then cast (float16
+    # through float32, as c10::Half converts). torch calls libm's log1p / log / tan / exp
+    # where numpy's SIMD functions are used here: within 1 ulp of the double, so float64
+    # results are within 1 ulp of torch's and float32 ones equal but where that ulp moves
+    # the rounding.
+    def exponential(self, shape, np_dtype, out=None, lambd=1.0):
+        """transformation::exponential: ``-1 / lambda * log1p(-u)``."""
+        u = self.unit(_count(shape), np.float64)
+        return _from_double((-1.0 / lambd) * np.log1p(-u), np_dtype).reshape(shape)
+
+    def cauchy(self, shape, np_dtype, median=0.0, sigma=1.0):
+        """transformation::cauchy<double>: ``median + sigma * tan(pi * (u - 0.5))``."""
+        u = self.unit(_count(shape), np.float64)
+        values = median + sigma * np.tan(np.pi * (u - 0.5))
+        return _from_double(values, np_dtype).reshape(shape)
+
+    def log_normal(self, shape, np_dtype, mean=1.0, std=2.0):
+        """lognormal_distribution<double>: exp of normal_distribution<double> (its cached
+        sample included)."""
+        values = np.exp(self.normal_doubles(_count(shape)) * std + mean)
+        return _from_double(values, np_dtype).reshape(shape)
+
+    def geometric(self, shape, np_dtype, p):
+        """transformation::geometric: ``ceil(log(u) / log1p(-p))``; where numpy's log could
+        move the quotient across an integer, libm's log (Python's math.log) decides."""
+        u = self.unit(_count(shape), np.float64)
+        scale = math.log1p(-p)
+        with np.errstate(divide="ignore"):
+            quotient = np.log(u) / scale
+        near = np.abs(quotient - np.rint(quotient)) <= 4 * np.spacing(np.abs(quotient))
+        for i in np.flatnonzero(near & (u > 0)).tolist():
+            quotient[i] = math.log(u[i]) / scale
+        return _from_double(np.ceil(quotient), np_dtype).reshape(shape)
+
+    def multinomial(self, weights, num_samples: int, replacement: bool):
+        """torch's multinomial of the rows of ``weights`` (2-d, their dtype). Without
+        replacement, or for one sample: ``topk(w / q)`` with q = exponential_ in w's dtype;
+        with replacement (multinomial_with_replacement_apply): the rows' running sums in
+        their dtype (float for half) divided by the total, the last set to 1, and per sample
+        a 53-bit uniform binary-searched (the first index whose sum is >= it), row by row."""
+        rows, categories = weights.shape
+        if not replacement or num_samples == 1:
+            q = self.exponential(weights.shape, weights.dtype)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                keys = weights / q
+            if num_samples == 1:
+                return np.argmax(keys, axis=1)[:, None]
+            return np.argsort(-keys, axis=1, kind="stable")[:, :num_samples]
+        acc = _F32 if weights.dtype == np.float16 else weights.dtype
+        cdf = np.cumsum(weights.astype(acc), axis=1, dtype=acc)
+        cdf /= cdf[:, -1:].copy()
+        cdf[:, -1] = 1
+        u = self.unit(rows * num_samples, np.float64).reshape(rows, num_samples)
+        samples = np.empty((rows, num_samples), dtype=np.int64)
+        for r in range(rows):
+            samples[r] = np.searchsorted(cdf[r].astype(np.float64), u[r], side="left")
+        return samples
 
     def integers(self, low: int, high: int, shape, np_dtype=np.int64, full=False):
         """torch's random_from_to: ``random() % range + from``, with a 64-bit draw
@@ -299,7 +360,49 @@ class _CPUEngine:
         return draws.astype(np_dtype)
 
     def poisson(self, rates):
-        return self.numpy_generator().poisson(rates)
+        """torch's _s_poisson_cpu (sample_poisson per element, in order, of the rates as
+        double): for rate >= 10 the transformed rejection method of Hormann (1993), below
+        it the product of uniforms against exp(-rate). Sequential rejection, so one element
+        at a time in Python."""
+        flat = np.ascontiguousarray(rates).ravel().astype(np.float64).tolist()
+        counts = np.array([self._poisson_one(rate) for rate in flat], dtype=np.int64)
+        if rates.dtype == np.float16:
+            return counts.astype(_F32).astype(np.float16).reshape(rates.shape)
+        return counts.reshape(rates.shape)
+
+    def _double(self) -> float:
+        words = self.raw32(2)
+        return float(((int(words[0]) << 32) | int(words[1])) & ((1 << 53) - 1)) * 2.0 ** -53
+
+    def _poisson_one(self, rate: float) -> int:
+        if rate >= 10:
+            slam, loglam = math.sqrt(rate), math.log(rate)
+            b = 0.931 + 2.53 * slam
+            a = -0.059 + 0.02483 * b
+            invalpha = 1.1239 + 1.1328 / (b - 3.4)
+            vr = 0.9277 - 3.6224 / (b - 2)
+            while True:
+                u = self._double() - 0.5
+                v = self._double()
+                us = 0.5 - abs(u)
+                k = math.floor((2 * a / us + b) * u + rate + 0.43)
+                if us >= 0.07 and v <= vr:
+                    return k
+                if k < 0 or (us < 0.013 and v > us):
+                    continue
+                if (math.log(v) + math.log(invalpha) - math.log(a / (us * us) + b)
+                        <= -rate + k * loglam - math.lgamma(k + 1.0)):
+                    return k
+        if rate == 0:
+            return 0
+        limit = math.exp(-rate)
+        count, product = 0, 1.0
+        while True:
+            product *= self._double()
+            if product > limit:
+                count += 1
+            else:
+                return count
 
     # -- torch's state layout (CPUGeneratorImplState)
     def get_state(self, seed: int) -> bytes:
@@ -334,7 +437,6 @@ class _CPUEngine:
         self.next_double_normal = float(np.frombuffer(raw[5024:5032])[0]) if valid else None
         self.next_float_normal = float(np.frombuffer(raw[5048:5052], dtype=_F32)[0]) \
             if raw[5052] else None
-        self._numpy = None
         return seed
 
 
@@ -384,8 +486,20 @@ class _CUDAEngine:
     def bernoulli(self, shape, p, np_dtype):
         return (self._float("uniform", shape, np.dtype(np.float32), None) < p).astype(np_dtype)
 
-    def exponential(self, shape, np_dtype, out=None):
-        return self._float("exponential", shape, np_dtype, out)
+    def exponential(self, shape, np_dtype, out=None, lambd=1.0):
+        values = self._float("exponential", shape, np_dtype, out)
+        return values if lambd == 1 else (values / lambd).astype(np_dtype, copy=False)
+
+    def cauchy(self, shape, np_dtype, median=0.0, sigma=1.0):
+        values = self.uniform(shape, np_dtype, low=-np.pi / 2, high=np.pi / 2)
+        return (self.cupy.tan(values) * sigma + median).astype(np_dtype, copy=False)
+
+    def log_normal(self, shape, np_dtype, mean=1.0, std=2.0):
+        return self.cupy.exp(self.normal(shape, np_dtype, mean=mean, std=std))
+
+    def geometric(self, shape, np_dtype, p):
+        values = self._float("exponential", shape, np.dtype(np.float64), None)
+        return self.cupy.ceil(values / -np.log1p(-p)).astype(np_dtype)
 
     def integers(self, low: int, high: int, shape, np_dtype=np.int64, full=False):
         with self.cupy.cuda.Device(self.index):

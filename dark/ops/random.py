@@ -276,15 +276,6 @@ def normal(mean, std=1.0, size=None, *, generator=None, out=None, dtype=None, la
     return finish(result._data, out, False) if out is not None else result
 
 
-def _affine(values, scale, shift):
-    """``values * scale + shift`` in place (the values are a fresh array of the result)."""
-    if not (isinstance(scale, (int, float)) and scale == 1):
-        values *= scale
-    if not (isinstance(shift, (int, float)) and shift == 0):
-        values += shift
-    return values
-
-
 def _check_probability(p: float, what: str = "bernoulli_") -> None:
     if not 0 <= p <= 1:
         raise RuntimeError(f"{what} expects p to be in [0, 1], but got p={p}")
@@ -332,6 +323,11 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
     if bool((rows.sum(axis=1) <= 0).any()):
         raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
     engine = engine_for(generator, input.device)
+    if hasattr(engine, "multinomial"):  # the CPU generator: torch's kernels
+        samples = engine.multinomial(weights.reshape(-1, categories), num_samples,
+                                     replacement)
+        samples = samples.reshape(input.shape[:-1] + (num_samples,))
+        return finish(samples, out, False)
     with contextlib.ExitStack() as stack:
         if not input.is_cpu:
             stack.enter_context(input._data.device)
@@ -485,8 +481,8 @@ def exponential_(self: Tensor, lambd: float = 1.0, *, generator=None) -> Tensor:
     if not lambd > 0.0:
         raise RuntimeError(f"exponential_ expects lambda > 0.0, but found "
                            f"lambda={_number(lambd)}")
-    return _fill_(self, "exponential", generator, lambda engine, shape, dt, out: _affine(
-        engine.exponential(shape, dt, out), 1.0 / lambd, 0))
+    return _fill_(self, "exponential", generator, lambda engine, shape, dt, out:
+                  engine.exponential(shape, dt, out, lambd=lambd))
 
 
 def log_normal_(self: Tensor, mean: float = 1.0, std: float = 2.0, *,
@@ -496,11 +492,8 @@ def log_normal_(self: Tensor, mean: float = 1.0, std: float = 2.0, *,
     if not std > 0.0:
         raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={_number(std)}")
 
-    def fill(engine, shape, dt, out):
-        values = _affine(engine.normal(shape, dt, out), std, mean)
-        return _backend.array_module(values).exp(values, out=values)
-
-    return _fill_(self, "log_normal", generator, fill)
+    return _fill_(self, "log_normal", generator, lambda engine, shape, dt, out:
+                  engine.log_normal(shape, dt, mean=mean, std=std))
 
 
 def cauchy_(self: Tensor, median: float = 0.0, sigma: float = 1.0, *,
@@ -510,11 +503,8 @@ def cauchy_(self: Tensor, median: float = 0.0, sigma: float = 1.0, *,
     if not sigma > 0.0:
         raise RuntimeError(f"cauchy_ expects sigma > 0.0, but found sigma={_number(sigma)}")
 
-    def fill(engine, shape, dt, out):
-        values = _affine(engine.uniform(shape, dt, out), np.pi, -np.pi / 2)
-        return _affine(_backend.array_module(values).tan(values, out=values), sigma, median)
-
-    return _fill_(self, "cauchy", generator, fill)
+    return _fill_(self, "cauchy", generator, lambda engine, shape, dt, out:
+                  engine.cauchy(shape, dt, median=median, sigma=sigma))
 
 
 def geometric_(self: Tensor, p: float, *, generator=None) -> Tensor:
@@ -522,12 +512,8 @@ def geometric_(self: Tensor, p: float, *, generator=None) -> Tensor:
     if not 0 < p < 1:
         raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={_number(p)}")
 
-    def fill(engine, shape, dt, out):
-        values = engine.exponential(shape, np.dtype(np.float64))
-        xp = _backend.array_module(values)
-        return xp.ceil(values / -np.log1p(-p)).astype(dt)
-
-    return _fill_(self, "geometric", generator, fill)
+    return _fill_(self, "geometric", generator, lambda engine, shape, dt, out:
+                  engine.geometric(shape, dt, p))
 
 
 install_methods({"uniform_": uniform_, "normal_": normal_, "bernoulli_": bernoulli_,
