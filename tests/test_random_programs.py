@@ -396,3 +396,26 @@ def test_quickstart_fashion_mnist_matches_torch(data_root):
     expected = _quickstart_losses(torch, images, labels)
     got = _quickstart_losses(dark, images, labels)
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5)
+
+
+@requires_torch
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_rrelu_training_noise_matches_torch(dtype):
+    # one float64 uniform per element <= 0 (zeros included, NaN not), in C order, bounds and
+    # slope in the op's math type; backward is the saved slope
+    base = np.concatenate([np.random.default_rng(0).standard_normal(60), [0.0, -0.0, np.nan]])
+
+    def program(L):
+        x = L.tensor(base.astype(dtype)).requires_grad_()
+        y = L.nn.functional.rrelu(x, 0.1, 0.7, training=True)
+        y.sum().backward()
+        module = L.nn.RReLU()
+        strided = module(L.tensor(base.astype(dtype)).reshape(7, 9)[:, ::2])
+        inplace = L.tensor(base.astype(dtype))
+        L.nn.functional.rrelu_(inplace, training=True)
+        return [y, x.grad, strided, inplace]
+
+    (t, t_after), (d, d_after) = _run(program)
+    for a, b in zip(_arrays(t), _arrays(d)):
+        np.testing.assert_array_equal(b, a)
+    np.testing.assert_array_equal(d_after.numpy(), t_after.numpy())
