@@ -8,6 +8,7 @@ Parity tests compare with the installed torch (``requires_torch``); the literal 
 without torch and, through ``LIBS``, also check that their literals are torch's."""
 from __future__ import annotations
 
+import random
 import warnings
 
 import numpy as np
@@ -133,6 +134,9 @@ LAYERS = {
     "GroupNorm": lambda L: L.nn.GroupNorm(2, 4),
     "InstanceNorm2d_affine": lambda L: L.nn.InstanceNorm2d(4, affine=True),
     "PReLU": lambda L: L.nn.PReLU(3),
+    "RMSNorm": lambda L: L.nn.RMSNorm(4),
+    "BatchNorm1d": lambda L: L.nn.BatchNorm1d(4),
+    "RNN_relu_batch_first": lambda L: L.nn.RNN(3, 4, nonlinearity="relu", batch_first=True),
     "Sequential_of_layers": lambda L: L.nn.Sequential(
         L.nn.Conv2d(1, 2, 3), L.nn.Linear(5, 4), L.nn.LSTM(4, 3), L.nn.Embedding(3, 2)),
 }
@@ -256,6 +260,35 @@ def test_worker_seeds_match_torch():
         _WorkerSeeds(L), batch_size=1, num_workers=2)])
     assert d == t
     assert [row[0][0] - row[0][1] for row in d] == [d[0][0][0]] * 4
+    np.testing.assert_array_equal(d_after.numpy(), t_after.numpy())
+
+
+class _WorkerDraws:
+    """Each item: what python's, numpy's and the library's generators draw in the worker."""
+
+    def __init__(self, lib):
+        self.lib = lib
+
+    def __len__(self):
+        return 6
+
+    def __getitem__(self, index):
+        lib = self.lib
+        return lib.tensor([random.random(), float(np.random.rand()), lib.rand(1).item(),
+                           float(lib.randint(0, 1000, (1,)).item())], dtype=lib.float64)
+
+
+@requires_torch
+@pytest.mark.parametrize("persistent", [False, True], ids=["fresh_workers", "persistent"])
+def test_worker_random_draws_match_torch(persistent):
+    # python's random, numpy's global RandomState and the default generator in each worker
+    def epochs(L):
+        loader = _data(L).DataLoader(_WorkerDraws(L), batch_size=2, num_workers=2,
+                                     shuffle=True, persistent_workers=persistent)
+        return [[batch.tolist() for batch in loader] for _ in range(3)]
+
+    (t, t_after), (d, d_after) = _run(epochs)
+    assert d == t
     np.testing.assert_array_equal(d_after.numpy(), t_after.numpy())
 
 
