@@ -63,6 +63,11 @@ INIT_CASES = {
     "trunc_normal_tail": lambda L: L.nn.init.trunc_normal_(L.empty(50, 7), 0, 1, 2, 3),
     "trunc_normal_float64": lambda L: L.nn.init.trunc_normal_(
         L.empty(40, 3, dtype=L.float64), 0.5, 2, 0, 4),
+    "trunc_normal_wide_3000": lambda L: L.nn.init.trunc_normal_(L.empty(3000), 0, 1, -0.7, 0.7),
+    "trunc_normal_narrow_3000": lambda L: L.nn.init.trunc_normal_(
+        L.empty(3000), 0.3, 0.5, 0.1, 0.2),
+    "kaiming_uniform_float64": lambda L: L.nn.init.kaiming_uniform_(
+        L.empty(4, 6, dtype=L.float64), 0.2),
     "xavier_uniform_": lambda L: L.nn.init.xavier_uniform_(L.empty(5, 7), 2.0),
     "xavier_normal_": lambda L: L.nn.init.xavier_normal_(L.empty(5, 7, 3)),
     "kaiming_uniform_": lambda L: L.nn.init.kaiming_uniform_(L.empty(5, 7, 3)),
