@@ -95,6 +95,27 @@ def _fma32(a, b, c):
     return (a.astype(np.float64) * b + c).astype(_F32)
 
 
+def _split(a):
+    """Veltkamp's split of float64 ``a`` into two 26-bit halves."""
+    c = a * 134217729.0
+    high = c - (c - a)
+    return high, a - high
+
+
+def _fma64(a, b, c):
+    """float64 a * b + c with one rounding (as the compiler fuses it): the exact product
+    (Dekker's two-product) and sum (Knuth's two-sum), their errors added last."""
+    product = a * b
+    a_high, a_low = _split(a)
+    b_high, b_low = _split(np.asarray(b, dtype=np.float64))
+    product_error = ((a_high * b_high - product) + a_high * b_low + a_low * b_high) \
+        + a_low * b_low
+    total = product + c
+    back = total - product
+    sum_error = (product - (total - back)) + (c - back)
+    return total + (sum_error + product_error)
+
+
 def _log_avx(x):
     """log256_ps of ATen's avx_mathfun.h (Cephes), as GCC compiles it (with FMA)."""
     bits = np.maximum(x, np.array(0x00800000, np.int32).view(_F32)).view(np.int32)
@@ -198,34 +219,39 @@ class _CPUEngine:
 
     # -- the engine interface (see the module's docstring)
     def uniform(self, shape, np_dtype, out=None, low=0.0, high=1.0):
-        """torch's uniform_kernel: ``x * (to - from) + from``, fused (one rounding) in float32
-        for float32; in float64 for double. float16 (from float32 bounds) is within an ulp
-        of torch's, not always equal."""
+        """torch's uniform_kernel: ``x * (to - from) + from``, fused (one rounding): in float32
+        (the bounds cast to float) for float32 and float16 (then rounded to half: a value
+        rounded up to half(to) becomes half(from)); in float64 for double."""
         np_dtype = np.dtype(np_dtype)
         n = int(np.prod(shape, dtype=np.int64))
         x = self.unit(n, np_dtype)
         if not (low == 0 and high == 1):
             if np_dtype == np.float64:
-                x = x * (high - low) + low
-            elif np_dtype == np.float32:
+                x = _fma64(x, float(high) - float(low), float(low))
+            else:
                 a, b = _F32(low), _F32(high)
                 x = _fma32(x, b - a, a)
-            else:
-                x = _fma32(x, _F32(high - low), _F32(low))
         values = x.astype(np_dtype, copy=False).reshape(shape)
-        if np_dtype == np.float16:  # a value rounded up to ``to`` becomes ``from``, as torch
-            values[values >= np_dtype.type(high)] = np_dtype.type(low)
+        if np_dtype == np.float16:
+            top, bottom = np.float16(_F32(high)), np.float16(_F32(low))
+            values[values == top] = bottom
         return values
 
-    def normal(self, shape, np_dtype, out=None, mean=0.0, std=1.0, contiguous=True):
+    def normal(self, shape, np_dtype, out=None, mean=0.0, std=1.0, contiguous=True,
+               half_tail=False):
         """torch's normal_kernel: 16 at a time (normal_fill) for 16 elements or more of a
         contiguous tensor, the last 16 recomputed from fresh uniforms when the size is not a
-        multiple of 16; otherwise one at a time from normal_distribution<double>."""
+        multiple of 16; otherwise one at a time from normal_distribution<double>. float16
+        goes through float (24-bit uniforms, the float kernel, rounded to half), and its
+        recompute draws only the 16 fresh uniforms (no discarded tail)."""
         np_dtype = np.dtype(np_dtype)
         n = int(np.prod(shape, dtype=np.int64))
         if n < 16 or not contiguous:
             values = self.normal_doubles(n) * float(std) + float(mean)
-            return values.astype(np_dtype).reshape(shape)
+            return _from_double(values, np_dtype).reshape(shape)
+        if np_dtype == np.float16:
+            values = self.normal(shape, _F32, mean=mean, std=std, half_tail=True)
+            return values.astype(np.float16)
         mean, std = np_dtype.type(mean), np_dtype.type(std)
         result = np.empty(n, dtype=np_dtype)
         full = n // 16 * 16
@@ -236,8 +262,8 @@ class _CPUEngine:
             result[start:stop] = _box_muller_16(u.reshape(-1, 16), np_dtype, mean,
                                                 std).ravel()
         if n % 16:
-            tail = self.unit(n - full, np_dtype)  # drawn, then overwritten by the recompute
-            del tail
+            if not half_tail:  # drawn, then overwritten by the recompute
+                self.unit(n - full, np_dtype)
             u = self.unit(16, np_dtype).astype(np_dtype, copy=False)
             result[n - 16:] = _box_muller_16(u.reshape(1, 16), np_dtype, mean, std).ravel()
         return result.reshape(shape)
@@ -477,7 +503,8 @@ class _CUDAEngine:
             values = values * (high - low) + low
         return values.astype(np_dtype, copy=False)
 
-    def normal(self, shape, np_dtype, out=None, mean=0.0, std=1.0, contiguous=True):
+    def normal(self, shape, np_dtype, out=None, mean=0.0, std=1.0, contiguous=True,
+               half_tail=False):
         values = self._float("normal", shape, np_dtype, out)
         if not (mean == 0 and std == 1):
             values = values * std + mean
