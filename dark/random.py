@@ -332,7 +332,11 @@ class _CPUEngine:
         a 53-bit uniform binary-searched (the first index whose sum is >= it), row by row."""
         rows, categories = weights.shape
         if not replacement or num_samples == 1:
-            q = self.exponential(weights.shape, weights.dtype)
+            # q = empty_like(w).exponential_(): a transposed w's q is filled in its layout
+            if weights.flags.f_contiguous and not weights.flags.c_contiguous:
+                q = self.exponential(weights.shape[::-1], weights.dtype).T
+            else:
+                q = self.exponential(weights.shape, weights.dtype)
             with np.errstate(divide="ignore", invalid="ignore"):
                 keys = weights / q
             if num_samples == 1:
@@ -389,18 +393,40 @@ class _CPUEngine:
         """torch's _s_poisson_cpu (sample_poisson per element, in order, of the rates as
         double): for rate >= 10 the transformed rejection method of Hormann (1993), below
         it the product of uniforms against exp(-rate). Sequential rejection, so one element
-        at a time in Python."""
+        at a time in Python, from a block of uniforms drawn ahead: the generator is then
+        wound back and moved on by exactly the draws used."""
         flat = np.ascontiguousarray(rates).ravel().astype(np.float64).tolist()
-        counts = np.array([self._poisson_one(rate) for rate in flat], dtype=np.int64)
+        start = self.bits.state
+        blocks, used = [], [0]
+        buffer, position = [], [0]
+
+        def uniform() -> float:
+            if position[0] == len(buffer):
+                size = max(64, 2 * len(flat), 2 * len(buffer))
+                words = self.bits.random_raw(2 * size)
+                fresh = ((words[0::2] << np.uint64(32)) | words[1::2]) \
+                    & np.uint64((1 << 53) - 1)
+                buffer[:] = (fresh.astype(np.float64) * 2.0 ** -53).tolist()
+                blocks.append(size)
+                position[0] = 0
+            position[0] += 1
+            used[0] += 1
+            return buffer[position[0] - 1]
+
+        try:
+            counts = np.array([self._poisson_one(rate, uniform) for rate in flat],
+                              dtype=np.int64)
+        finally:
+            if blocks:
+                self.bits.state = start
+                self.raw32(2 * used[0])
         if rates.dtype == np.float16:
             return counts.astype(_F32).astype(np.float16).reshape(rates.shape)
         return counts.reshape(rates.shape)
 
-    def _double(self) -> float:
-        words = self.raw32(2)
-        return float(((int(words[0]) << 32) | int(words[1])) & ((1 << 53) - 1)) * 2.0 ** -53
-
-    def _poisson_one(self, rate: float) -> int:
+    @staticmethod
+    def _poisson_one(rate: float, uniform) -> int:
+        """sample_poisson of one rate, drawing from ``uniform()``."""
         if rate >= 10:
             slam, loglam = math.sqrt(rate), math.log(rate)
             b = 0.931 + 2.53 * slam
@@ -408,8 +434,8 @@ class _CPUEngine:
             invalpha = 1.1239 + 1.1328 / (b - 3.4)
             vr = 0.9277 - 3.6224 / (b - 2)
             while True:
-                u = self._double() - 0.5
-                v = self._double()
+                u = uniform() - 0.5
+                v = uniform()
                 us = 0.5 - abs(u)
                 k = math.floor((2 * a / us + b) * u + rate + 0.43)
                 if us >= 0.07 and v <= vr:
@@ -424,7 +450,7 @@ class _CPUEngine:
         limit = math.exp(-rate)
         count, product = 0, 1.0
         while True:
-            product *= self._double()
+            product *= uniform()
             if product > limit:
                 count += 1
             else:

@@ -590,6 +590,9 @@ STREAM_DRAWS = {
     # float16 keys w / q tie often, and torch's topk orders ties its own way: not in the table
     "multinomial_no_replacement": (FLOATS[:2], lambda L, n, dt: L.multinomial(
         L.linspace(0.1, 3, n + 2, dtype=dt).repeat(2, 1), min(n + 1, 5))),
+    # q = empty_like(w).exponential_() keeps a transposed w's layout
+    "multinomial_transposed": (FLOATS[:2], lambda L, n, dt: L.multinomial(
+        L.linspace(0.1, 3, 3 * n + 6, dtype=dt).reshape(n + 2, 3).t(), min(n + 2, 4))),
     "poisson": (FLOATS, lambda L, n, dt: L.poisson(L.tensor(POISSON_RATES[:n]).to(dt))),
 }
 # float64 ulp bounds where torch calls libm and dark numpy's SIMD functions (measured)
