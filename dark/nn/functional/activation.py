@@ -198,18 +198,18 @@ def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
 
 
 def _rrelu_train(input: Tensor, lower: float, upper: float) -> Tensor:
-    # as torch's CPU kernel: one float64 uniform draw on [lower, upper) (both first rounded to
-    # the op's math type: float32 for float16/32) per element <= 0, in C order, the slope
-    # rounded to the math type; other elements keep slope 1, also the gradient torch's saved
-    # noise gives
+    # as torch's CPU kernel: per element <= 0, in C order, one uniform_real_distribution<double>
+    # draw u * (upper - lower) + lower (not fused, unlike uniform_'s kernel; the bounds first
+    # rounded to the op's math type: float32 for float16/32), the slope rounded to the math
+    # type; other elements keep slope 1, also the gradient torch's saved noise gives
     array = input._data
     xp = array_module(array)
     drawn = array <= 0
     math_dtype = xp.dtype(xp.float32) if array.dtype == xp.float16 else array.dtype
-    noise = Tensor._make(xp.empty((int(drawn.sum()),), dtype=xp.float64))
-    noise.uniform_(float(math_dtype.type(lower)), float(math_dtype.type(upper)))
+    low, high = float(math_dtype.type(lower)), float(math_dtype.type(upper))
+    unit = Tensor._make(xp.empty((int(drawn.sum()),), dtype=xp.float64)).uniform_()._data
     slopes = xp.ones(array.shape, dtype=math_dtype)
-    slopes[drawn] = noise._data.astype(math_dtype)
+    slopes[drawn] = (unit * (high - low) + low).astype(math_dtype)
     if math_dtype == array.dtype:
         return input * Tensor._make(slopes)
     return (input.float() * Tensor._make(slopes)).to(input.dtype)
