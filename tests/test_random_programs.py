@@ -197,6 +197,10 @@ SAMPLERS = {
         D.SubsetRandomSampler([3, 5, 7, 9, 11], generator=L.Generator().manual_seed(3))),
     "WeightedRandomSampler_replacement": lambda L, D: _epochs(
         D.WeightedRandomSampler([0.1, 0.5, 2, 1, 0.3], 12)),
+    "WeightedRandomSampler_no_replacement": lambda L, D: _epochs(
+        D.WeightedRandomSampler([0.1, 0.5, 2, 1, 0.3], 4, replacement=False)),
+    "WeightedRandomSampler_generator": lambda L, D: _epochs(D.WeightedRandomSampler(
+        [3, 1, 0, 2, 5, 1], 9, generator=L.Generator().manual_seed(4))),
     "random_split": lambda L, D: [s.indices for s in D.random_split(range(10), [3, 7])],
     "random_split_fractions": lambda L, D: [
         s.indices for s in D.random_split(range(11), [0.3, 0.7])],
