@@ -1,6 +1,7 @@
 """dark.nn.init against torch.nn.init: gains and fans equal torch's, each initialiser fills in
 place without recording a graph, and the values follow the distribution torch's formulas
-give (bounds exactly, moments statistically; the random streams differ from torch's)."""
+give (bounds exactly, moments statistically). The values themselves equal torch's after the
+same seed: tests/test_random_programs.py checks that."""
 from __future__ import annotations
 
 import math
