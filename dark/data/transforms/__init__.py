@@ -2,11 +2,12 @@
 
 The transform classes live here and their functional forms in ``functional`` (import it as
 ``from dark.data.transforms import functional as F``). Random transforms draw their
-parameters from dark's default generator in the order and the way torchvision draws them
-from torch's (``dark.rand(1)``, ``dark.randint(...)``, ``dark.empty(1).uniform_(...)``,
-``dark.randperm(4)``), so ``dark.manual_seed`` makes a pipeline reproducible; the numbers
-themselves differ from torch's because the generators differ. RandomChoice / RandomOrder
-use python's ``random`` module, as torchvision does."""
+parameters from dark's default generator with the calls, in the order and the number
+torchvision makes them on torch's (``dark.rand(1)``, ``dark.randint(...)``,
+``dark.empty(1).uniform_(...)``, ``dark.randperm(4)``, ``normal_``), and dark's CPU generator
+reproduces torch's, so after ``dark.manual_seed(s)`` they give torchvision's results after
+``torch.manual_seed(s)`` (tests/test_random_transforms.py). RandomChoice / RandomOrder use
+python's ``random`` module, as torchvision does."""
 from __future__ import annotations
 
 import math
@@ -17,6 +18,7 @@ from collections.abc import Sequence
 
 from ..._tensor import Tensor
 from ...nn.modules.module import Module
+from ..._backend import float32
 from ...ops.creation import empty, tensor
 from ...ops.random import rand, randint, randperm
 from . import functional as F
@@ -126,7 +128,7 @@ class RandomApply(Module):
         self.p = p
 
     def forward(self, img):
-        if self.p < rand(1).item():
+        if bool(self.p < rand(1)):  # as torchvision: in float32
             return img
         for t in self.transforms:
             img = t(img)
@@ -417,7 +419,7 @@ class RandomHorizontalFlip(Module):
         self.p = p
 
     def forward(self, img):
-        if rand(1).item() < self.p:
+        if bool(rand(1) < self.p):  # as torchvision: the comparison in float32
             return F.hflip(img)
         return img
 
@@ -429,7 +431,7 @@ class RandomVerticalFlip(RandomHorizontalFlip):
     """Mirror top-bottom with probability ``p`` (one dark.rand(1) draw)."""
 
     def forward(self, img):
-        if rand(1).item() < self.p:
+        if bool(rand(1) < self.p):
             return F.vflip(img)
         return img
 
@@ -620,7 +622,7 @@ class RandomGrayscale(Module):
 
     def forward(self, img):
         num_output_channels, _, _ = F.get_dimensions(img)
-        if rand(1).item() < self.p:
+        if bool(rand(1) < self.p):
             return F.rgb_to_grayscale(img, num_output_channels=num_output_channels)
         return img
 
@@ -628,9 +630,144 @@ class RandomGrayscale(Module):
         return f"{self.__class__.__name__}(p={self.p})"
 
 
+class _RandomColorOp(Module):
+    """Apply a colour op with probability ``p`` (one dark.rand(1) draw)."""
+
+    def __init__(self, p: float = 0.5):
+        super().__init__()
+        self.p = p
+
+    def _apply(self, img):
+        raise NotImplementedError
+
+    def forward(self, img):
+        if rand(1).item() < self.p:
+            return self._apply(img)
+        return img
+
+    def _extra(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}({self._extra()}p={self.p})"
+
+
+class RandomInvert(_RandomColorOp):
+    """Invert the colours with probability ``p``."""
+
+    def _apply(self, img):
+        return F.invert(img)
+
+
+class RandomPosterize(_RandomColorOp):
+    """Posterize to ``bits`` bits per channel with probability ``p``."""
+
+    def __init__(self, bits: int, p: float = 0.5):
+        super().__init__(p)
+        self.bits = bits
+
+    def _apply(self, img):
+        return F.posterize(img, self.bits)
+
+    def _extra(self) -> str:
+        return f"bits={self.bits},"
+
+
+class RandomSolarize(_RandomColorOp):
+    """Solarize above ``threshold`` with probability ``p``."""
+
+    def __init__(self, threshold: float, p: float = 0.5):
+        super().__init__(p)
+        self.threshold = threshold
+
+    def _apply(self, img):
+        return F.solarize(img, self.threshold)
+
+    def _extra(self) -> str:
+        return f"threshold={self.threshold},"
+
+
+# ----------------------------------------------------------------------------- erasing
+
+class RandomErasing(Module):
+    """With probability ``p``, erase a random rectangle of a tensor image (fraction ``scale``
+    of the area, aspect ratio in ``ratio``) with ``value`` (a number, one per channel, or
+    'random': standard normal noise)."""
+
+    def __init__(self, p: float = 0.5, scale=(0.02, 0.33), ratio=(0.3, 3.3), value=0,
+                 inplace: bool = False):
+        super().__init__()
+        if not isinstance(value, (numbers.Number, str, tuple, list)):
+            raise TypeError("Argument value should be either a number or str or a sequence")
+        if isinstance(value, str) and value != "random":
+            raise ValueError("If value is str, it should be 'random'")
+        if not isinstance(scale, Sequence):
+            raise TypeError("Scale should be a sequence")
+        if not isinstance(ratio, Sequence):
+            raise TypeError("Ratio should be a sequence")
+        if (scale[0] > scale[1]) or (ratio[0] > ratio[1]):
+            warnings.warn("Scale and ratio should be of kind (min, max)", stacklevel=2)
+        if scale[0] < 0 or scale[1] > 1:
+            raise ValueError("Scale should be between 0 and 1")
+        if p < 0 or p > 1:
+            raise ValueError("Random erasing probability should be between 0 and 1")
+        self.p = p
+        self.scale = scale
+        self.ratio = ratio
+        self.value = value
+        self.inplace = inplace
+
+    @staticmethod
+    def get_params(img, scale, ratio, value=None):
+        """(top, left, height, width, values): up to 10 tries of (area, log-ratio) draws;
+        for a ``value`` of None the values are a normal_ draw of (C, h, w) float32, made
+        before the position's two randint draws. No fit: the whole image, unchanged."""
+        img_c, img_h, img_w = img.shape[-3], img.shape[-2], img.shape[-1]
+        area = img_h * img_w
+        log_ratio = tensor(list(ratio)).log().tolist()
+        for _ in range(10):
+            erase_area = area * _uniform(scale[0], scale[1])
+            aspect_ratio = empty(1).uniform_(log_ratio[0], log_ratio[1]).exp().item()
+            h = int(round(math.sqrt(erase_area * aspect_ratio)))
+            w = int(round(math.sqrt(erase_area / aspect_ratio)))
+            if not (h < img_h and w < img_w):
+                continue
+            if value is None:
+                v = empty([img_c, h, w], dtype=float32).normal_()
+            else:
+                v = tensor(value)[:, None, None]
+            i = randint(0, img_h - h + 1, size=(1,)).item()
+            j = randint(0, img_w - w + 1, size=(1,)).item()
+            return i, j, h, w, v
+        return 0, 0, img_h, img_w, img
+
+    def forward(self, img):
+        if bool(rand(1) < self.p):
+            if isinstance(self.value, (int, float)):
+                value = [float(self.value)]
+            elif isinstance(self.value, str):
+                value = None
+            elif isinstance(self.value, (list, tuple)):
+                value = [float(v) for v in self.value]
+            else:
+                value = self.value
+            if value is not None and len(value) not in (1, img.shape[-3]):
+                raise ValueError("If value is a sequence, it should have either a single value "
+                                 f"or {img.shape[-3]} (number of input channels)")
+            x, y, h, w, v = self.get_params(img, scale=self.scale, ratio=self.ratio,
+                                            value=value)
+            return F.erase(img, x, y, h, w, v, self.inplace)
+        return img
+
+    def __repr__(self) -> str:
+        return (f"{self.__class__.__name__}(p={self.p}, scale={self.scale}, ratio="
+                f"{self.ratio}, value={self.value}, inplace={self.inplace})")
+
+
 __all__ = ["CenterCrop", "ColorJitter", "Compose", "ConvertImageDtype", "Grayscale",
            "InterpolationMode", "Lambda", "Normalize", "PILToTensor", "Pad", "RandomAffine",
-           "RandomApply", "RandomChoice", "RandomCrop", "RandomGrayscale",
+           "RandomApply", "RandomChoice", "RandomCrop", "RandomErasing", "RandomGrayscale",
+           "RandomInvert", "RandomPosterize", "RandomSolarize",
            "RandomHorizontalFlip", "RandomOrder", "RandomResizedCrop", "RandomRotation",
            "RandomTransforms", "RandomVerticalFlip", "Resize", "ToPILImage", "ToTensor",
            "functional"]

@@ -916,6 +916,65 @@ def adjust_gamma(img, gamma: float, gain: float = 1):
     return _wrap(_convert_array(result, img.dtype, _backend.float32))
 
 
+# ----------------------------------------------------------------------------- erase, invert, ...
+
+def erase(img: Tensor, i: int, j: int, h: int, w: int, v, inplace: bool = False) -> Tensor:
+    """``img[..., i:i + h, j:j + w] = v`` on a tensor image (a copy unless ``inplace``)."""
+    if not isinstance(img, Tensor):
+        raise TypeError(f"img should be Tensor Image. Got {type(img)}")
+    if not inplace:
+        img = img.clone()
+    img[..., i:i + h, j:j + w] = v
+    return img
+
+
+def invert(img):
+    """The colours inverted: max - img (1 - img for floats); Pillow's ImageOps.invert."""
+    if not isinstance(img, Tensor):
+        return ImageOps.invert(_pil(img))
+    _assert_image_tensor(img)
+    if img.ndim < 3:
+        raise TypeError(f"Input image tensor should have at least 3 dimensions, but found "
+                        f"{img.ndim}")
+    _assert_channels(img, [1, 3])
+    data = img._data
+    return _wrap((data.dtype.type(_max_value(img.dtype)) - data).astype(data.dtype,
+                                                                      copy=False))
+
+
+def posterize(img, bits: int):
+    """Keep the ``bits`` high bits of each channel (uint8 images); Pillow's
+    ImageOps.posterize."""
+    if not (0 <= bits <= 8):
+        raise ValueError(f"The number if bits should be between 0 and 8. Got {bits}")
+    if not isinstance(img, Tensor):
+        return ImageOps.posterize(_pil(img), bits)
+    _assert_image_tensor(img)
+    if img.ndim < 3:
+        raise TypeError(f"Input image tensor should have at least 3 dimensions, but found "
+                        f"{img.ndim}")
+    if img.dtype is not _backend.uint8:
+        raise TypeError(f"Only torch.uint8 image tensors are supported, but found {img.dtype}")
+    _assert_channels(img, [1, 3])
+    mask = np.uint8((-int(2 ** (8 - bits))) & 0xFF)
+    return _wrap(img._data & mask)
+
+
+def solarize(img, threshold: float):
+    """Invert the pixels at or above ``threshold``; Pillow's ImageOps.solarize."""
+    if not isinstance(img, Tensor):
+        return ImageOps.solarize(_pil(img), threshold)
+    _assert_image_tensor(img)
+    if img.ndim < 3:
+        raise TypeError(f"Input image tensor should have at least 3 dimensions, but found "
+                        f"{img.ndim}")
+    _assert_channels(img, [1, 3])
+    if threshold > _max_value(img.dtype):
+        raise TypeError("Threshold should be less than bound of img.")
+    xp = _backend.array_module(img._data)
+    return _wrap(xp.where(img._data >= threshold, invert(img)._data, img._data))
+
+
 def _pil(img):
     if not _is_pil_image(img):
         raise TypeError(f"img should be PIL Image. Got {type(img)}")
@@ -924,6 +983,7 @@ def _pil(img):
 
 __all__ = ["InterpolationMode", "adjust_brightness", "adjust_contrast", "adjust_gamma",
            "adjust_hue", "adjust_saturation", "affine", "center_crop", "convert_image_dtype",
-           "crop", "get_dimensions", "get_image_num_channels", "get_image_size", "hflip",
-           "normalize", "pad", "pil_to_tensor", "resize", "resized_crop", "rgb_to_grayscale",
-           "rotate", "to_grayscale", "to_pil_image", "to_tensor", "vflip"]
+           "crop", "erase", "get_dimensions", "get_image_num_channels", "get_image_size",
+           "hflip", "invert", "normalize", "pad", "pil_to_tensor", "posterize", "resize",
+           "resized_crop", "rgb_to_grayscale", "rotate", "solarize", "to_grayscale",
+           "to_pil_image", "to_tensor", "vflip"]

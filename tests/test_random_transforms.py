@@ -1,0 +1,158 @@
+"""dark's random transforms draw as torchvision's do: after ``dark.manual_seed(seed)`` (and
+``random.seed(seed)``: RandomChoice / RandomOrder use python's generator, as torchvision's do)
+each transform gives torchvision's output after ``torch.manual_seed(seed)``, leaves the
+generator where torchvision leaves torch's (the next ``rand(1)`` is the same: as many draws,
+of the same kinds), and ``get_params`` returns the same parameters.
+
+The torchvision results were computed once by scripts/make_random_transforms_fixture.py (in a
+separate virtual environment with torch 2.14.1 and torchvision 0.29.1) and are stored in
+tests/fixtures/torchvision_random_transforms.npz; this test needs no torch.
+"""
+import importlib.util
+import json
+import pathlib
+import random
+import re
+
+import numpy as np
+import PIL
+import pytest
+from PIL import Image
+
+import dark
+from dark.data import transforms as T
+from dark.data.transforms import functional as F
+
+FIXTURE = pathlib.Path(__file__).resolve().parent / "fixtures" / \
+    "torchvision_random_transforms.npz"
+_NPZ = np.load(FIXTURE, allow_pickle=False)
+SPEC = json.loads(str(_NPZ["spec"]))
+CASES = {name: (source, steps, seed) for name, source, steps, seed in SPEC["cases"]}
+
+_ULP = 2.0 ** -23
+# Float outputs that may differ, (rtol, atol) with the reason (tests/test_torchvision_parity.py
+# holds the deterministic ops to the same): every other output must be equal.
+FLOAT_TOLERANCES = {
+    # adjust_contrast's grayscale mean: torch sums float32 with a vectorised cascade, numpy
+    # pairwise; the mean can differ by an ulp, scaled by (1 - factor) in the blend (and then
+    # carried through the factors applied after it)
+    r"ColorJitter/.*/RGB_f/": (2 * _ULP, 2 * _ULP),
+}
+
+
+def _script():
+    path = pathlib.Path(__file__).resolve().parents[1] / "scripts" / \
+        "make_random_transforms_fixture.py"
+    spec = importlib.util.spec_from_file_location("make_random_transforms_fixture", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_SCRIPT = _script()
+
+
+@pytest.fixture(scope="module")
+def inputs():
+    return _SCRIPT.make_images()
+
+
+def test_inputs_rebuild_identically(inputs):
+    for key in _NPZ.files:
+        if key.startswith("in/"):
+            np.testing.assert_array_equal(np.asarray(inputs[key[3:]]), _NPZ[key], err_msg=key)
+
+
+def _decode(value):
+    if isinstance(value, dict) and set(value) == {"interp"}:
+        return F.InterpolationMode(value["interp"])
+    if isinstance(value, list) and value and isinstance(value[0], list) and \
+            len(value[0]) == 4 and value[0][0] in ("T", "F"):
+        return [_build(step) for step in value]
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    return value
+
+
+def _build(step):
+    namespace, name, args, kwargs = step
+    if namespace == "P":
+        def params(img):
+            a = [img if v == {"img": 1} else _decode(v) for v in args]
+            return getattr(T, name).get_params(*a, **kwargs)
+        return params
+    args = [_decode(a) for a in args]
+    kwargs = {k: _decode(v) for k, v in kwargs.items()}
+    if namespace == "T":
+        return getattr(T, name)(*args, **kwargs)
+    if namespace == "F":
+        return lambda img: getattr(F, name)(img, *args, **kwargs)
+    raise ValueError(namespace)
+
+
+def _missing(steps):
+    """The transform classes a case uses that dark lacks."""
+    names = set(re.findall(r'\["[TP]", "(\w+)"', json.dumps(steps)))
+    return sorted(n for n in names if not hasattr(T, n))
+
+
+def _expected(info):
+    flat = _NPZ[f"out/{info['array_dtype']}"]
+    size = int(np.prod(info["array_shape"], dtype=np.int64))
+    return flat[info["offset"]:info["offset"] + size].reshape(info["array_shape"])
+
+
+def _params(value):
+    if isinstance(value, dark.Tensor):
+        return {"tensor": value.tolist(), "dtype": value.dtype.name}
+    if isinstance(value, (tuple, list)):
+        return [_params(v) for v in value]
+    return value
+
+
+def _tolerance(name):
+    for pattern, tol in FLOAT_TOLERANCES.items():
+        if re.search(pattern, name):
+            return tol
+    return None
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_matches_torchvision(name, inputs):
+    source, steps, seed = CASES[name]
+    missing = _missing(steps)
+    if missing:
+        pytest.skip(f"dark has no {', '.join(missing)}")
+    pillow = SPEC["versions"]["pillow"]
+    if steps[0][1] not in ("to_tensor", "pil_to_tensor") and \
+            pillow.split(".")[:2] != PIL.__version__.split(".")[:2]:
+        pytest.skip(f"the fixture was made with Pillow {pillow}, this is {PIL.__version__}")
+    info = SPEC["results"][name]
+    value = inputs[source]
+    for step in steps[:-1]:
+        value = _build(step)(value)
+    fn = _build(steps[-1])
+    dark.manual_seed(seed)
+    random.seed(seed)
+    value = fn(value)
+    next_draw = dark.rand(1).item()
+    if "params" in info:
+        assert _params(value) == info["params"]
+    else:
+        if info["kind"] == "pil":
+            assert isinstance(value, Image.Image), type(value)
+            assert value.mode == info["mode"] and list(value.size) == info["size"]
+            actual = np.asarray(value)
+        else:
+            assert isinstance(value, dark.Tensor), type(value)
+            assert value.dtype is getattr(dark, info["dtype"])
+            actual = value.numpy()
+        expected = _expected(info)
+        assert actual.dtype == expected.dtype and actual.shape == expected.shape
+        tol = _tolerance(name)
+        if tol is None or expected.dtype.kind != "f":
+            np.testing.assert_array_equal(actual, expected)
+        else:
+            np.testing.assert_allclose(actual, expected, rtol=tol[0], atol=tol[1])
+    assert next_draw == info["next"], "the transform made another number of draws than " \
+        "torchvision's"
