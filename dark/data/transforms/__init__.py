@@ -687,6 +687,34 @@ class RandomSolarize(_RandomColorOp):
         return f"threshold={self.threshold},"
 
 
+class RandomAdjustSharpness(_RandomColorOp):
+    """Adjust the sharpness by ``sharpness_factor`` with probability ``p``."""
+
+    def __init__(self, sharpness_factor: float, p: float = 0.5):
+        super().__init__(p)
+        self.sharpness_factor = sharpness_factor
+
+    def _apply(self, img):
+        return F.adjust_sharpness(img, self.sharpness_factor)
+
+    def _extra(self) -> str:
+        return f"sharpness_factor={self.sharpness_factor},"
+
+
+class RandomAutocontrast(_RandomColorOp):
+    """Autocontrast with probability ``p``."""
+
+    def _apply(self, img):
+        return F.autocontrast(img)
+
+
+class RandomEqualize(_RandomColorOp):
+    """Equalize the histogram with probability ``p``."""
+
+    def _apply(self, img):
+        return F.equalize(img)
+
+
 # ----------------------------------------------------------------------------- erasing
 
 class RandomErasing(Module):
@@ -767,7 +795,8 @@ class RandomErasing(Module):
 __all__ = ["CenterCrop", "ColorJitter", "Compose", "ConvertImageDtype", "Grayscale",
            "InterpolationMode", "Lambda", "Normalize", "PILToTensor", "Pad", "RandomAffine",
            "RandomApply", "RandomChoice", "RandomCrop", "RandomErasing", "RandomGrayscale",
-           "RandomInvert", "RandomPosterize", "RandomSolarize",
+           "RandomInvert", "RandomPosterize", "RandomSolarize", "RandomAdjustSharpness",
+           "RandomAutocontrast", "RandomEqualize",
            "RandomHorizontalFlip", "RandomOrder", "RandomResizedCrop", "RandomRotation",
            "RandomTransforms", "RandomVerticalFlip", "Resize", "ToPILImage", "ToTensor",
            "functional"]

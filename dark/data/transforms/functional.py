@@ -975,6 +975,102 @@ def solarize(img, threshold: float):
     return _wrap(xp.where(img._data >= threshold, invert(img)._data, img._data))
 
 
+def _blurred_degenerate_array(data, dtype):
+    """torchvision's smoothed image for adjust_sharpness: the interior through the 3x3
+    kernel [[1, 1, 1], [1, 5, 1], [1, 1, 1]] / 13 (float32 for integer images, then rounded),
+    the border rows and columns kept."""
+    xp = _backend.array_module(data)
+    np_dtype = _work_np_dtype(dtype)
+    kernel = np.ones((3, 3), dtype=np_dtype)
+    kernel[1, 1] = 5.0
+    kernel /= kernel.sum()
+    work = data.astype(np_dtype, copy=False)
+    height, width = data.shape[-2], data.shape[-1]
+    acc = None
+    for di in range(3):
+        for dj in range(3):
+            term = work[..., di:di + height - 2, dj:dj + width - 2] * kernel[di, dj]
+            acc = term if acc is None else acc + term
+    if not dtype.is_floating_point:
+        acc = xp.rint(acc)
+    result = data.copy()
+    result[..., 1:-1, 1:-1] = acc.astype(dtype.np)
+    return result
+
+
+def adjust_sharpness(img, sharpness_factor: float):
+    """Blend with a smoothed image (0: smoothed, 1: unchanged, 2: twice as sharp);
+    Pillow's ImageEnhance.Sharpness for PIL images."""
+    if not isinstance(img, Tensor):
+        return ImageEnhance.Sharpness(_pil(img)).enhance(sharpness_factor)
+    if sharpness_factor < 0:
+        raise ValueError(f"sharpness_factor ({sharpness_factor}) is not non-negative.")
+    _assert_image_tensor(img)
+    _assert_channels(img, [1, 3])
+    if img.shape[-1] <= 2 or img.shape[-2] <= 2:
+        return img
+    blurred = _blurred_degenerate_array(img._data, img.dtype)
+    return _wrap(_blend_array(img._data, blurred, sharpness_factor, img.dtype))
+
+
+def autocontrast(img):
+    """Stretch each channel so that its lowest value becomes 0 and its highest the maximum;
+    Pillow's ImageOps.autocontrast for PIL images."""
+    if not isinstance(img, Tensor):
+        return ImageOps.autocontrast(_pil(img))
+    _assert_image_tensor(img)
+    if img.ndim < 3:
+        raise TypeError(f"Input image tensor should have at least 3 dimensions, but found "
+                        f"{img.ndim}")
+    _assert_channels(img, [1, 3])
+    data = img._data
+    xp = _backend.array_module(data)
+    np_dtype = _work_np_dtype(img.dtype)
+    bound = np_dtype.type(_max_value(img.dtype))
+    minimum = data.min(axis=(-2, -1), keepdims=True).astype(np_dtype)
+    maximum = data.max(axis=(-2, -1), keepdims=True).astype(np_dtype)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # torchvision's ``bound / (maximum - minimum)`` is torch's __rtruediv__: the
+        # reciprocal, rounded, times bound
+        scale = (np_dtype.type(1) / (maximum - minimum)) * bound
+    flat = ~xp.isfinite(scale)
+    minimum = xp.where(flat, np_dtype.type(0), minimum)
+    scale = xp.where(flat, np_dtype.type(1), scale)
+    result = xp.clip((data.astype(np_dtype, copy=False) - minimum) * scale, 0, bound)
+    return _wrap(result.astype(img.dtype.np))
+
+
+def _equalize_channel(channel):
+    xp = _backend.array_module(channel)
+    hist = xp.bincount(channel.reshape(-1), minlength=256)
+    nonzero = hist[hist != 0]
+    step = int(nonzero[:-1].sum()) // 255
+    if step == 0:
+        return channel
+    lut = (xp.cumsum(hist) + step // 2) // step
+    lut = xp.clip(xp.concatenate([xp.zeros(1, dtype=lut.dtype), lut[:-1]]), 0, 255)
+    return lut[channel.astype(np.int64)].astype(np.uint8)
+
+
+def equalize(img):
+    """Equalize the histogram of each channel (uint8 images); Pillow's ImageOps.equalize for
+    PIL images."""
+    if not isinstance(img, Tensor):
+        return ImageOps.equalize(_pil(img))
+    _assert_image_tensor(img)
+    if not 3 <= img.ndim <= 4:
+        raise TypeError(f"Input image tensor should have 3 or 4 dimensions, but found "
+                        f"{img.ndim}")
+    if img.dtype is not _backend.uint8:
+        raise TypeError(f"Only torch.uint8 image tensors are supported, but found {img.dtype}")
+    _assert_channels(img, [1, 3])
+    xp = _backend.array_module(img._data)
+    data = img._data.reshape((-1,) + tuple(img.shape[-3:]))
+    out = xp.stack([xp.stack([_equalize_channel(image[c]) for c in range(image.shape[0])])
+                    for image in data])
+    return _wrap(out.reshape(img.shape))
+
+
 def _pil(img):
     if not _is_pil_image(img):
         raise TypeError(f"img should be PIL Image. Got {type(img)}")
@@ -982,8 +1078,8 @@ def _pil(img):
 
 
 __all__ = ["InterpolationMode", "adjust_brightness", "adjust_contrast", "adjust_gamma",
-           "adjust_hue", "adjust_saturation", "affine", "center_crop", "convert_image_dtype",
-           "crop", "erase", "get_dimensions", "get_image_num_channels", "get_image_size",
-           "hflip", "invert", "normalize", "pad", "pil_to_tensor", "posterize", "resize",
-           "resized_crop", "rgb_to_grayscale", "rotate", "solarize", "to_grayscale",
-           "to_pil_image", "to_tensor", "vflip"]
+           "adjust_hue", "adjust_saturation", "adjust_sharpness", "affine", "autocontrast",
+           "center_crop", "convert_image_dtype", "crop", "equalize", "erase", "get_dimensions",
+           "get_image_num_channels", "get_image_size", "hflip", "invert", "normalize", "pad",
+           "pil_to_tensor", "posterize", "resize", "resized_crop", "rgb_to_grayscale", "rotate",
+           "solarize", "to_grayscale", "to_pil_image", "to_tensor", "vflip"]
