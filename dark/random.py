@@ -163,7 +163,9 @@ def _sincos_avx(x):
 def _box_muller_16(u, np_dtype, mean, std):
     """ATen's normal_fill_16 over blocks of 16 uniforms (rows of ``u``): element j pairs with
     j + 8. float32 as the AVX2 kernel (avx_mathfun's log and sincos); other dtypes as the
-    scalar kernel (libm's log, cos and sin, here numpy's: within an ulp of them)."""
+    scalar kernel (libm's log, cos and sin, here numpy's: within an ulp of them). The
+    engine draws float32 through ``_NormalFill32`` (the same values, several times faster);
+    this plain float32 emulation stays as its specification, which tests check it against."""
     u1, u2 = u[:, :8], u[:, 8:]
     if np_dtype == np.float32:
         radius = np.sqrt(_F32(-2) * _log_avx(_F32(1) - u1))
@@ -179,6 +181,185 @@ def _box_muller_16(u, np_dtype, mean, std):
     out = np.concatenate([radius * np.cos(theta) * acc(std) + acc(mean),
                           radius * np.sin(theta) * acc(std) + acc(mean)], axis=1)
     return out.astype(np_dtype)
+
+
+_F64 = np.float64
+_LOG_POLY = tuple(float(_F32(p)) for p in (
+    7.0376836292E-2, -1.1514610310E-1, 1.1676998740E-1, -1.2420140846E-1, 1.4249322787E-1,
+    -1.6668057665E-1, 2.0000714765E-1, -2.4999993993E-1, 3.3333331174E-1))
+_COS_POLY = tuple(float(_F32(p)) for p in (
+    2.443315711809948E-005, -1.388731625493765E-003, 4.166664568298827E-002))
+_SIN_POLY = tuple(float(_F32(p)) for p in (-1.9515295891E-4, 8.3321608736E-3,
+                                           -1.6666654611E-1))
+_HALF_ROW = np.dtype((np.void, 32))      # 8 float32
+_RAW_HALF_ROW = np.dtype((np.void, 64))  # 8 uint64 draws
+_NORMAL_ROWS = 4096  # blocks of 16 per pass of the fast kernel: its buffers stay in cache
+
+
+class _NormalFill32:
+    """torch's normal_fill_16_AVX2 over rows of 16 raw 32-bit draws, fast: the same float32
+    operations as ``_log_avx`` / ``_sincos_avx`` / ``_box_muller_16`` (bit for bit, checked
+    over all 2**24 uniforms each takes), on buffers reused from pass to pass. A fused
+    multiply-add whose product is exact in float32 (a constant of few bits times a small
+    integer or a power of two) is one float32 add; the others are computed in float64 (the
+    product exact) and rounded to float32, as ``_fma32``. The mantissa and exponent of
+    ``1 - u`` come from integer operations on its bits (musl's logf split, the same values as
+    avx_mathfun's compare and select)."""
+
+    def __init__(self, rows: int):
+        h = rows * 8
+        self.rows = rows
+        self.i = [np.empty(h, np.int32) for _ in range(3)]
+        self.f = [np.empty(h, _F32) for _ in range(6)]
+        self.d = [np.empty(h, _F64) for _ in range(3)]
+        self.raw = np.empty(h, np.uint64)
+
+    def _fma(self, a, b, c, out, t, scratch):
+        """out = float32(a * b + c) for float32 arrays/scalars a, b, c (a an array), with
+        the product and sum in float64 (``_fma32``): t and scratch float64 buffers."""
+        np.copyto(t, a)
+        if isinstance(b, np.ndarray):
+            np.copyto(scratch, b)
+            np.multiply(t, scratch, out=t)
+        else:
+            np.multiply(t, b, out=t)
+        if isinstance(c, np.ndarray):
+            np.copyto(scratch, c)
+            np.add(t, scratch, out=t)
+        else:
+            np.add(t, c, out=t)
+        np.copyto(out, t, casting="same_kind")
+
+    def __call__(self, raw, out, mean=None, std=None):
+        """raw: uint64 array of 16 * r draws (r <= rows); out: float32 (r, 16) to fill."""
+        r = raw.size // 16
+        h = r * 8
+        i0, i1, i2 = (a[:h] for a in self.i)
+        f0, f1, f2, f3, f4, f5 = (a[:h] for a in self.f)
+        d0, d1, d2 = (a[:h] for a in self.d)
+        # a row's first (then last) 8 draws, contiguous; their low 32 bits at even places
+        np.copyto(self.raw[:h].view(_RAW_HALF_ROW), raw.view(_RAW_HALF_ROW).reshape(r, 2)[:, 0])
+        low = self.raw[:h].view(np.int32)[0::2]
+        # ---- radius: sqrt(-2 * log(1 - u1)), u1 = (w & 0xFFFFFF) * 2**-24
+        np.bitwise_and(low, 0xFFFFFF, out=i0)
+        np.copyto(f0, i0, casting="unsafe")
+        np.multiply(f0, _F32(2.0 ** -24), out=f0)
+        np.subtract(_F32(1), f0, out=f0)                 # x = 1 - u1, exact, in (0, 1]
+        bits = f0.view(np.int32)
+        np.add(bits, 0x3F800000 - 0x3F3504F3, out=i0)    # mantissa >= sqrt(0.5) carries
+        np.right_shift(i0, 23, out=i1)
+        np.subtract(i1, 0x7F, out=i1)                     # e (avx_mathfun's e + 1 - mask)
+        np.bitwise_and(i0, 0x7FFFFF, out=i0)
+        np.add(i0, 0x3F3504F3, out=i0)                   # m in [sqrt(0.5), sqrt(2))
+        x = f1
+        np.subtract(i0.view(_F32), _F32(1), out=x)       # x - 1, exact
+        e = f2
+        np.copyto(e, i1, casting="unsafe")
+        z = f3
+        np.multiply(x, x, out=z)
+        x64, y64 = d0, d1
+        np.copyto(x64, x)
+        y = f4
+        np.multiply(x64, _LOG_POLY[0], out=y64)
+        np.add(y64, _LOG_POLY[1], out=y64)
+        np.copyto(y, y64, casting="same_kind")
+        for p in _LOG_POLY[2:]:
+            np.copyto(y64, y)
+            np.multiply(y64, x64, out=y64)
+            np.add(y64, p, out=y64)
+            np.copyto(y, y64, casting="same_kind")
+        np.multiply(y, x, out=y)                           # y * x
+        f5v = f5
+        np.multiply(e, _F32(-2.12194440e-4), out=f5v)      # e * q1
+        self._fma(y, z, f5v, y, y64, d2)
+        np.multiply(z, _F32(-0.5), out=z)                  # fma(z, -0.5, y): exact product
+        np.add(y, z, out=y)
+        np.add(x, y, out=x)
+        np.multiply(e, _F32(0.693359375), out=e)           # exact product
+        np.add(x, e, out=x)                                # log
+        np.multiply(x, _F32(-2), out=x)
+        radius = f1
+        np.sqrt(x, out=radius)
+        # ---- sincos(2 pi u2): u2 >= 0, so the input's sign is +
+        np.copyto(self.raw[:h].view(_RAW_HALF_ROW), raw.view(_RAW_HALF_ROW).reshape(r, 2)[:, 1])
+        np.bitwise_and(low, 0xFFFFFF, out=i0)
+        a = f0
+        np.copyto(a, i0, casting="unsafe")
+        np.multiply(a, _F32(2.0 ** -24), out=a)
+        np.multiply(a, _TWO_PI_F32, out=a)
+        np.multiply(a, _F32(1.27323954473516), out=f2)
+        j = i0
+        np.copyto(j, f2, casting="unsafe")                 # truncation
+        np.add(j, 1, out=j)
+        np.bitwise_and(j, ~1, out=j)
+        yj = f2
+        np.copyto(yj, j, casting="unsafe")
+        np.multiply(yj, _F32(-0.78515625), out=f3)         # exact products
+        np.add(a, f3, out=a)
+        np.multiply(yj, _F32(-2.4187564849853515625e-4), out=f3)
+        np.add(a, f3, out=a)
+        self._fma(yj, _F32(-3.77489497744594108e-8), a, a, d0, d2)
+        xs = a
+        z = f3
+        np.multiply(xs, xs, out=z)
+        z64 = d1
+        np.copyto(z64, z)
+        c = f4
+        t = d0
+        np.multiply(z64, _COS_POLY[0], out=t)
+        np.add(t, _COS_POLY[1], out=t)
+        np.copyto(c, t, casting="same_kind")
+        np.copyto(t, c)
+        np.multiply(t, z64, out=t)
+        np.add(t, _COS_POLY[2], out=t)
+        np.copyto(c, t, casting="same_kind")
+        np.multiply(c, z, out=c)
+        np.copyto(t, c)
+        np.multiply(t, z64, out=t)
+        np.multiply(z, _F32(-0.5), out=f2)                  # -(z * 0.5)
+        np.copyto(d2, f2)
+        np.add(t, d2, out=t)
+        np.copyto(c, t, casting="same_kind")
+        np.add(c, _F32(1), out=c)
+        s = f2
+        np.multiply(z64, _SIN_POLY[0], out=t)
+        np.add(t, _SIN_POLY[1], out=t)
+        np.copyto(s, t, casting="same_kind")
+        np.copyto(t, s)
+        np.multiply(t, z64, out=t)
+        np.add(t, _SIN_POLY[2], out=t)
+        np.copyto(s, t, casting="same_kind")
+        np.multiply(s, z, out=s)
+        self._fma(s, xs, xs, s, t, d2)
+        # ---- products, then avx_mathfun's selects and signs as bit operations
+        np.multiply(radius, s, out=f0)                      # radius * s
+        np.multiply(radius, c, out=f5)                      # radius * c
+        rs, rc = f0.view(np.int32), f5.view(np.int32)
+        sel = i1
+        np.bitwise_and(j, 2, out=sel)                       # 2 where s and c swap
+        np.subtract(0, sel, out=sel)
+        np.right_shift(sel, 31, out=sel)                    # -1 where they swap, else 0
+        diff = i2
+        np.bitwise_xor(rs, rc, out=diff)
+        np.bitwise_and(diff, sel, out=diff)
+        np.bitwise_xor(rs, diff, out=rs)                    # sin: first ? s : c
+        np.bitwise_xor(rc, diff, out=rc)                    # cos: first ? c : s
+        np.left_shift(j, 29, out=sel)                       # (j & 4) -> sign bit
+        np.bitwise_and(sel, np.int32(-(1 << 31)), out=sel)
+        np.bitwise_xor(rs, sel, out=rs)
+        np.subtract(j, 2, out=sel)
+        np.invert(sel, out=sel)
+        np.left_shift(sel, 29, out=sel)
+        np.bitwise_and(sel, np.int32(-(1 << 31)), out=sel)
+        np.bitwise_xor(rc, sel, out=rc)
+        halves = out.view(_HALF_ROW)  # (r, 2): a row's first and last 8 as one item each
+        for half, values in ((halves[:, 0], f5), (halves[:, 1], f0)):
+            if std is not None:
+                np.copyto(d0, values)
+                np.multiply(d0, std, out=d0)
+                np.add(d0, mean, out=d0)
+                np.copyto(values, d0, casting="same_kind")
+            np.copyto(half, values.view(_HALF_ROW))
 
 
 class _CPUEngine:
@@ -255,6 +436,19 @@ class _CPUEngine:
         mean, std = np_dtype.type(mean), np_dtype.type(std)
         result = np.empty(n, dtype=np_dtype)
         full = n // 16 * 16
+        if np_dtype == np.float32:
+            plain = std == 1 and mean == 0
+            mean, std = (None, None) if plain else (float(mean), float(std))
+            blocks = result[:full].reshape(-1, 16)
+            fill = _NormalFill32(min(_NORMAL_ROWS, len(blocks)))
+            for start in range(0, len(blocks), _NORMAL_ROWS):
+                stop = min(start + _NORMAL_ROWS, len(blocks))
+                fill(self.raw32(16 * (stop - start)), blocks[start:stop], mean, std)
+            if n % 16:
+                if not half_tail:  # drawn, then overwritten by the recompute
+                    self.raw32(n - full)
+                fill(self.raw32(16), result[n - 16:].reshape(1, 16), mean, std)
+            return result.reshape(shape)
         chunk = 1 << 16
         for start in range(0, full, chunk):
             stop = min(start + chunk, full)
