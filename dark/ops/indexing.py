@@ -591,7 +591,8 @@ def _index_array(index, name: str, allow_int32: bool = True, message: str | None
 
 
 def _check_same_ndim(index, input: Tensor, what: str) -> None:
-    if index.ndim != input._data.ndim and not (input._data.ndim == 0 and index.ndim <= 1):
+    """PyTorch's rule for gather/scatter: a 0-d tensor counts as 1-d (ensure_nonempty_dim)."""
+    if max(index.ndim, 1) != max(input._data.ndim, 1):
         raise RuntimeError(f"Index tensor must have the same number of dimensions as {what} "
                            "tensor")
 
@@ -638,9 +639,9 @@ def _inplace_method(function, name: str):
 def gather(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False) -> Tensor:
     """out[i][j][k] = input[i][index[i][j][k]][k] for dim=1; out has index's shape."""
     array = _index_array(index, "gather")
-    _check_same_ndim(array, input, "input")
     ndim = input._data.ndim
     dim = wrap_dim(dim, ndim)
+    _check_same_ndim(array, input, "input")
     if ndim == 0:
         _check_bounds(array, 1, 0, RuntimeError)
         return Gather.apply(input, view=_flat, key=(array,))
@@ -663,11 +664,19 @@ def _check_nonnegative_bounds(array, size: int, dim: int, error=RuntimeError, pr
 
 def _scatter_key(input: Tensor, dim: int, index: Tensor, src, name: str):
     array = _index_array(index, name)
-    _check_same_ndim(array, input, "self")
     ndim = input._data.ndim
     dim = wrap_dim(dim, ndim)
+    _check_same_ndim(array, input, "self")
     if isinstance(src, Tensor) and src._data.dtype != input._data.dtype:
         raise RuntimeError(f"{name}(): Expected self.dtype to be equal to src.dtype")
+    shown_src = list(src._data.shape) if isinstance(src, Tensor) else None
+    if ndim == 1:  # a 0-d index or src counts as 1-d (PyTorch's ensure_nonempty_dim)
+        if array.ndim == 0:
+            array = array.reshape(1)
+        if isinstance(src, Tensor) and src._data.ndim == 0:
+            src = src.reshape(1)
+    if isinstance(src, Tensor) and max(src._data.ndim, 1) != max(array.ndim, 1):
+        raise RuntimeError("Index tensor must have the same number of dimensions as src tensor")
     if ndim == 0:
         _check_bounds(array, 1, 0, RuntimeError)
         return src, _flat, (array.reshape(-1),)
@@ -680,7 +689,7 @@ def _scatter_key(input: Tensor, dim: int, index: Tensor, src, name: str):
         message = (f"Expected index {list(array.shape)} to be no larger than self "
                    f"{list(shape)} apart from dimension {dim}")
         if src_shape is not None:
-            message += f" and to be no larger size than src {list(src_shape)}"
+            message += f" and to be no larger size than src {shown_src}"
         raise RuntimeError(message)
     _check_nonnegative_bounds(array, shape[dim], dim)
     if src_shape is not None and src_shape != array.shape:
@@ -780,6 +789,8 @@ def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha=1
 @tensor_method()
 def index_copy(input: Tensor, dim: int, index: Tensor, source: Tensor) -> Tensor:
     """A copy of input with the slices of ``source`` written at ``index`` along ``dim``."""
+    if isinstance(source, Tensor) and source._data.ndim == 0 and input._data.ndim == 1:
+        source = source.reshape(1)  # torch compares the sizes apart from dim: both empty
     view, key = _index_source_checks(input, dim, index, source, "index_copy_")
     return IndexCopy.apply(input, source, view=view, key=key)
 
