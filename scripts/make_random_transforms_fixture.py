@@ -97,6 +97,19 @@ def build_cases() -> list:
         add("RandomPosterize", src, ["T", "RandomPosterize", [3], {}], few)
         add("RandomSolarize", src, ["T", "RandomSolarize", [100], {}], few)
         add("RandomAdjustSharpness", src, ["T", "RandomAdjustSharpness", [2.0], {}], few)
+    for src in ["RGB_f", "L", "L_f"]:
+        add("RandomPerspective", src, ["T", "RandomPerspective", [], {}], few)
+        add("RandomInvert", src, ["T", "RandomInvert", [], {}], few)
+        add("RandomAutocontrast", src, ["T", "RandomAutocontrast", [], {}], few)
+        add("RandomAdjustSharpness", src, ["T", "RandomAdjustSharpness", [0.3], {}], few)
+        add("RandomSolarize", src, ["T", "RandomSolarize", [
+            0.4 if src.endswith("_f") else 100], {}], few)
+    for src in ["RGB", "RGB_u8", "RGB_f"]:
+        add("RandomPerspective/nearest/fill", src, ["T", "RandomPerspective", [0.7], {
+            "p": 1.0, "interpolation": _i("nearest"),
+            "fill": [0.2, 0.4, 0.6] if src.endswith("_f") else [20, 40, 60]}], few)
+    add("RandomEqualize", "L", ["T", "RandomEqualize", [], {}], few)
+    add("RandomPosterize", "L", ["T", "RandomPosterize", [2], {}], few)
     for src in ["RGB", "RGB_u8", "RGB_f"]:
         add("ColorJitter/all", src, ["T", "ColorJitter", [], {
             "brightness": 0.4, "contrast": 0.4, "saturation": 0.4, "hue": 0.1}])

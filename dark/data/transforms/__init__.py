@@ -537,6 +537,50 @@ class RandomAffine(Module):
         return text + ")"
 
 
+class RandomPerspective(Module):
+    """With probability ``p``, a random perspective transform: each corner moved inwards by
+    up to ``distortion_scale`` of half the image size."""
+
+    def __init__(self, distortion_scale: float = 0.5, p: float = 0.5,
+                 interpolation=InterpolationMode.BILINEAR, fill=0):
+        super().__init__()
+        self.p = p
+        self.interpolation = _mode(interpolation)
+        self.distortion_scale = distortion_scale
+        self.fill = _check_fill(fill)
+
+    def forward(self, img):
+        fill = _tensor_fill(img, self.fill)
+        _, height, width = F.get_dimensions(img)
+        if bool(rand(1) < self.p):
+            startpoints, endpoints = self.get_params(width, height, self.distortion_scale)
+            return F.perspective(img, startpoints, endpoints, self.interpolation, fill)
+        return img
+
+    @staticmethod
+    def get_params(width: int, height: int, distortion_scale: float):
+        """(startpoints, endpoints): the image's corners [top-left, top-right, bottom-right,
+        bottom-left] and where they go, eight randint draws (x then y, corner by corner)."""
+        half_height = height // 2
+        half_width = width // 2
+        dx = int(distortion_scale * half_width)
+        dy = int(distortion_scale * half_height)
+
+        def draw(low, high):
+            return int(randint(low, high, size=(1,)).item())
+
+        topleft = [draw(0, dx + 1), draw(0, dy + 1)]
+        topright = [draw(width - dx - 1, width), draw(0, dy + 1)]
+        botright = [draw(width - dx - 1, width), draw(height - dy - 1, height)]
+        botleft = [draw(0, dx + 1), draw(height - dy - 1, height)]
+        startpoints = [[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]]
+        endpoints = [topleft, topright, botright, botleft]
+        return startpoints, endpoints
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}(p={self.p})"
+
+
 # ----------------------------------------------------------------------------- colour
 
 class ColorJitter(Module):
@@ -796,7 +840,7 @@ __all__ = ["CenterCrop", "ColorJitter", "Compose", "ConvertImageDtype", "Graysca
            "InterpolationMode", "Lambda", "Normalize", "PILToTensor", "Pad", "RandomAffine",
            "RandomApply", "RandomChoice", "RandomCrop", "RandomErasing", "RandomGrayscale",
            "RandomInvert", "RandomPosterize", "RandomSolarize", "RandomAdjustSharpness",
-           "RandomAutocontrast", "RandomEqualize",
+           "RandomAutocontrast", "RandomEqualize", "RandomPerspective",
            "RandomHorizontalFlip", "RandomOrder", "RandomResizedCrop", "RandomRotation",
            "RandomTransforms", "RandomVerticalFlip", "Resize", "ToPILImage", "ToTensor",
            "functional"]

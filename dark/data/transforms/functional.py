@@ -611,13 +611,8 @@ def _grid_transform(img: Tensor, matrix: list[float], out_width: int, out_height
     (relative to the output centre) mapped by ``matrix``, read as ``grid_sample`` does with
     align_corners=False and zero padding; ``fill`` (number or per-channel list) paints the
     outside through a sampled mask of ones, as torchvision does."""
-    data = img._data
-    xp = _backend.array_module(data)
     height, width = img.shape[-2], img.shape[-1]
-    channels = get_dimensions(img)[0]
-    lead = tuple(img.shape[:-2])
     np_dtype = _work_np_dtype(img.dtype)
-    source = data.reshape(-1, channels, height, width).astype(np_dtype, copy=False)
     theta = np.array(matrix, dtype=np_dtype).reshape(2, 3)
     theta = theta / np.array([[0.5 * width], [0.5 * height]], dtype=np_dtype)
     base_x = (np.arange(out_width) - out_width * 0.5 + 0.5).astype(np_dtype)[None, :]
@@ -627,6 +622,21 @@ def _grid_transform(img: Tensor, matrix: list[float], out_width: int, out_height
         + theta[0, 2]
     grid_y = fma(base_y, theta[1, 1], (base_x * theta[1, 0]).astype(np_dtype), np_dtype) \
         + theta[1, 2]
+    return _sample_grid(img, grid_x, grid_y, out_width, out_height, mode, fill)
+
+
+def _sample_grid(img: Tensor, grid_x, grid_y, out_width: int, out_height: int, mode: str,
+                 fill) -> Tensor:
+    """``grid_sample`` of ``img`` (..., C, H, W) at the normalised (numpy) grid, as
+    torchvision's _apply_grid_transform: align_corners=False, zero padding, ``fill``
+    (number or per-channel list) painted through a sampled mask of ones."""
+    data = img._data
+    xp = _backend.array_module(data)
+    height, width = img.shape[-2], img.shape[-1]
+    channels = get_dimensions(img)[0]
+    lead = tuple(img.shape[:-2])
+    np_dtype = _work_np_dtype(img.dtype)
+    source = data.reshape(-1, channels, height, width).astype(np_dtype, copy=False)
     # grid_sample's unnormalisation (align_corners=False), fused as torch's CPU kernel does
     ix = xp.asarray(fma((grid_x + 1).astype(np_dtype), np_dtype.type(width / 2), -0.5,
                          np_dtype))
@@ -738,6 +748,50 @@ def affine(img, angle: float, translate, scale: float, shear,
                                         shear)
     _check_grid_inputs(img, interpolation.value, fill)
     return _grid_transform(img, matrix, width, height, interpolation.value, fill)
+
+
+def _get_perspective_coeffs(startpoints, endpoints) -> list[float]:
+    """(a, b, c, d, e, f, g, h) of the map from the transformed image's corners
+    ``endpoints`` to the original's ``startpoints``: least squares in float64, rounded to
+    float32, as torchvision."""
+    if len(startpoints) != 4 or len(endpoints) != 4:
+        raise ValueError(f"Please provide exactly four corners, got {len(startpoints)} "
+                         f"startpoints and {len(endpoints)} endpoints.")
+    a_matrix = np.zeros((8, 8), dtype=np.float64)
+    for i, (p1, p2) in enumerate(zip(endpoints, startpoints)):
+        a_matrix[2 * i] = [p1[0], p1[1], 1, 0, 0, 0, -p2[0] * p1[0], -p2[0] * p1[1]]
+        a_matrix[2 * i + 1] = [0, 0, 0, p1[0], p1[1], 1, -p2[1] * p1[0], -p2[1] * p1[1]]
+    b_matrix = np.array(startpoints, dtype=np.float64).reshape(8)
+    res = np.linalg.lstsq(a_matrix, b_matrix, rcond=None)[0].astype(np.float32)
+    return [float(v) for v in res]
+
+
+def perspective(img, startpoints, endpoints, interpolation=InterpolationMode.BILINEAR,
+                fill=None):
+    """The perspective transform that takes the corners ``startpoints`` ([top-left,
+    top-right, bottom-right, bottom-left], (x, y) each) to ``endpoints``; the size is kept."""
+    coeffs = _get_perspective_coeffs(startpoints, endpoints)
+    interpolation = _to_mode(interpolation)
+    if not isinstance(img, Tensor):
+        return _pil(img).transform(img.size, Image.Transform.PERSPECTIVE, coeffs,
+                                   pil_modes_mapping[interpolation], **_parse_fill(fill, img))
+    _assert_image_tensor(img)
+    _check_grid_inputs(img, interpolation.value, fill)
+    out_width, out_height = img.shape[-1], img.shape[-2]
+    np_dtype = _work_np_dtype(img.dtype)
+    theta1 = np.array(coeffs[:6], dtype=np_dtype).reshape(2, 3)
+    theta1 = theta1 / np.array([[0.5 * out_width], [0.5 * out_height]], dtype=np_dtype)
+    base_x = (np.arange(out_width) + 0.5).astype(np_dtype)[None, :]
+    base_y = (np.arange(out_height) + 0.5).astype(np_dtype)[:, None]
+    c6, c7 = np_dtype.type(coeffs[6]), np_dtype.type(coeffs[7])
+    # torch's bmm of the base grid (x, y, 1) with the thetas: here x a + y b + c, each step
+    # rounded to float32 (checked against torchvision's grids)
+    grid1_x = base_x * theta1[0, 0] + base_y * theta1[0, 1] + theta1[0, 2]
+    grid1_y = base_x * theta1[1, 0] + base_y * theta1[1, 1] + theta1[1, 2]
+    grid2 = base_x * c6 + base_y * c7 + np_dtype.type(1.0)
+    grid_x = (grid1_x / grid2 - np_dtype.type(1.0)).astype(np_dtype)
+    grid_y = (grid1_y / grid2 - np_dtype.type(1.0)).astype(np_dtype)
+    return _sample_grid(img, grid_x, grid_y, out_width, out_height, interpolation.value, fill)
 
 
 # ----------------------------------------------------------------------------- colour
@@ -984,13 +1038,20 @@ def _blurred_degenerate_array(data, dtype):
     kernel = np.ones((3, 3), dtype=np_dtype)
     kernel[1, 1] = 5.0
     kernel /= kernel.sum()
-    work = data.astype(np_dtype, copy=False)
+    # torch's CPU conv2d sums the taps row by row: for a single (1, 1, H, W) image unfused,
+    # for more images or channels (its depthwise kernel) in a chain of fused multiply-adds
+    # (float32: exact products in float64, one rounding per step; float64 is not fused
+    # here); checked against torch 2.14 on several shapes
+    fused = math.prod(data.shape[:-2]) != 1
+    acc_dtype = np.dtype(np.float64) if np_dtype == np.float32 and fused else np_dtype
+    work = data.astype(acc_dtype, copy=False)
     height, width = data.shape[-2], data.shape[-1]
-    acc = None
+    acc = xp.zeros(data.shape[:-2] + (height - 2, width - 2), dtype=np_dtype)
     for di in range(3):
         for dj in range(3):
-            term = work[..., di:di + height - 2, dj:dj + width - 2] * kernel[di, dj]
-            acc = term if acc is None else acc + term
+            term = work[..., di:di + height - 2, dj:dj + width - 2] * acc_dtype.type(kernel[di, dj])
+            acc = (term.astype(np_dtype, copy=False) if not fused else term) + acc
+            acc = acc.astype(np_dtype, copy=False)
     if not dtype.is_floating_point:
         acc = xp.rint(acc)
     result = data.copy()
@@ -1081,5 +1142,6 @@ __all__ = ["InterpolationMode", "adjust_brightness", "adjust_contrast", "adjust_
            "adjust_hue", "adjust_saturation", "adjust_sharpness", "affine", "autocontrast",
            "center_crop", "convert_image_dtype", "crop", "equalize", "erase", "get_dimensions",
            "get_image_num_channels", "get_image_size", "hflip", "invert", "normalize", "pad",
-           "pil_to_tensor", "posterize", "resize", "resized_crop", "rgb_to_grayscale", "rotate",
-           "solarize", "to_grayscale", "to_pil_image", "to_tensor", "vflip"]
+           "perspective", "pil_to_tensor", "posterize", "resize", "resized_crop",
+           "rgb_to_grayscale", "rotate", "solarize", "to_grayscale", "to_pil_image",
+           "to_tensor", "vflip"]
