@@ -53,3 +53,11 @@ def numel(input: Tensor) -> int:
 
 def is_floating_point(input: Tensor) -> bool:
     return input.is_floating_point()
+
+from . import accelerator, backends, jit, testing  # noqa: E402
+from ._compile import compile  # noqa: E402
+from ._dtype_info import finfo, iinfo  # noqa: E402
+from .backends import (are_deterministic_algorithms_enabled,  # noqa: E402
+                       get_float32_matmul_precision,
+                       is_deterministic_algorithms_warn_only_enabled,
+                       set_float32_matmul_precision, use_deterministic_algorithms)

@@ -14,10 +14,11 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "dark"
 # Lowest first. A module belongs to the layer of the longest prefix that names it.
 LAYERS = (
     ("arrays", ("dark._backend", "dark._memory", "dark._parallel", "dark._kernels",
-                "dark.utils", "dark.utils.hooks")),
+                "dark.utils", "dark.utils.hooks", "dark._dtype_info")),
     ("tensor", ("dark._tensor", "dark._tensor_str")),
     ("autograd", ("dark.autograd",)),
-    ("ops", ("dark.ops", "dark.random", "dark.linalg", "dark.cuda")),
+    ("ops", ("dark.ops", "dark.random", "dark.linalg", "dark.cuda", "dark.accelerator",
+             "dark.backends", "dark.testing", "dark.jit", "dark._compile")),
     ("nn", ("dark.nn",)),
     ("features", ("dark.optim", "dark.data", "dark.utils.data", "dark.serialization",
                   "dark._torch_pickle", "dark.viz")),
