@@ -108,6 +108,10 @@ def build_cases() -> list:
         add("RandomPerspective/nearest/fill", src, ["T", "RandomPerspective", [0.7], {
             "p": 1.0, "interpolation": _i("nearest"),
             "fill": [0.2, 0.4, 0.6] if src.endswith("_f") else [20, 40, 60]}], few)
+    for src in ["RGB", "L", "RGB_u8", "RGB_f", "L_f"]:
+        add("GaussianBlur/3", src, ["T", "GaussianBlur", [3], {}], few)
+        add("GaussianBlur/[5,3]", src, ["T", "GaussianBlur", [[5, 3]], {"sigma": [0.5, 1.5]}],
+            few)
     add("RandomEqualize", "L", ["T", "RandomEqualize", [], {}], few)
     add("RandomPosterize", "L", ["T", "RandomPosterize", [2], {}], few)
     for src in ["RGB", "RGB_u8", "RGB_f"]:
@@ -159,6 +163,7 @@ def build_cases() -> list:
     add_p("RandomErasing/value", "RGB_f", "RandomErasing", [IMG, [0.02, 0.33], [0.3, 3.3]],
           {"value": [0.5]})
     add_p("RandomPerspective", "RGB", "RandomPerspective", [10, 12, 0.5])
+    add_p("GaussianBlur", "RGB", "GaussianBlur", [0.1, 2.0])
     return cases
 
 

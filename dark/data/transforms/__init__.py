@@ -759,6 +759,41 @@ class RandomEqualize(_RandomColorOp):
         return F.equalize(img)
 
 
+class GaussianBlur(Module):
+    """Blur with a Gaussian of ``kernel_size`` and a sigma drawn uniformly from ``sigma``
+    (one empty(1).uniform_ draw)."""
+
+    def __init__(self, kernel_size, sigma=(0.1, 2.0)):
+        super().__init__()
+        self.kernel_size = _setup_size(kernel_size, "Kernel size should be a tuple/list of two "
+                                                    "integers")
+        for ks in self.kernel_size:
+            if ks <= 0 or ks % 2 == 0:
+                raise ValueError("Kernel size value should be an odd and positive number.")
+        if isinstance(sigma, numbers.Number):
+            if sigma <= 0:
+                raise ValueError("If sigma is a single number, it must be positive.")
+            sigma = (sigma, sigma)
+        elif isinstance(sigma, Sequence) and len(sigma) == 2:
+            if not 0.0 < sigma[0] <= sigma[1]:
+                raise ValueError("sigma values should be positive and of the form (min, max).")
+        else:
+            raise ValueError("sigma should be a single number or a list/tuple with length 2.")
+        self.sigma = sigma
+
+    @staticmethod
+    def get_params(sigma_min: float, sigma_max: float) -> float:
+        """The standard deviation, one empty(1).uniform_ draw."""
+        return _uniform(sigma_min, sigma_max)
+
+    def forward(self, img):
+        sigma = self.get_params(self.sigma[0], self.sigma[1])
+        return F.gaussian_blur(img, self.kernel_size, [sigma, sigma])
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}(kernel_size={self.kernel_size}, sigma={self.sigma})"
+
+
 # ----------------------------------------------------------------------------- erasing
 
 class RandomErasing(Module):
@@ -836,7 +871,8 @@ class RandomErasing(Module):
                 f"{self.ratio}, value={self.value}, inplace={self.inplace})")
 
 
-__all__ = ["CenterCrop", "ColorJitter", "Compose", "ConvertImageDtype", "Grayscale",
+__all__ = ["CenterCrop", "ColorJitter", "Compose", "ConvertImageDtype", "GaussianBlur",
+           "Grayscale",
            "InterpolationMode", "Lambda", "Normalize", "PILToTensor", "Pad", "RandomAffine",
            "RandomApply", "RandomChoice", "RandomCrop", "RandomErasing", "RandomGrayscale",
            "RandomInvert", "RandomPosterize", "RandomSolarize", "RandomAdjustSharpness",

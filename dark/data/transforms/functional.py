@@ -1029,6 +1029,29 @@ def solarize(img, threshold: float):
     return _wrap(xp.where(img._data >= threshold, invert(img)._data, img._data))
 
 
+def _depthwise_conv(work, kernel, np_dtype):
+    """Each (H, W) plane of the float array ``work`` (..., H, W) correlated with the 2-d
+    ``kernel`` (valid positions only), summed as torch's CPU conv2d does: the taps row by row,
+    in a chain of fused multiply-adds (float32: exact products in float64, one rounding per
+    step; float64 is not fused here), except for a single (1, 1, H, W) image under a 3x3
+    kernel, which torch sums unfused. Checked against torch 2.14 on several shapes and
+    kernel sizes (3, 5, 7)."""
+    xp = _backend.array_module(work)
+    kh, kw = kernel.shape
+    height, width = work.shape[-2], work.shape[-1]
+    fused = math.prod(work.shape[:-2]) != 1 or (kh, kw) != (3, 3)
+    acc_dtype = np.dtype(np.float64) if np_dtype == np.float32 and fused else np_dtype
+    work = work.astype(acc_dtype, copy=False)
+    acc = xp.zeros(work.shape[:-2] + (height - kh + 1, width - kw + 1), dtype=np_dtype)
+    for di in range(kh):
+        for dj in range(kw):
+            term = work[..., di:di + height - kh + 1, dj:dj + width - kw + 1] \
+                * acc_dtype.type(kernel[di, dj])
+            acc = (term.astype(np_dtype, copy=False) if not fused else term) + acc
+            acc = acc.astype(np_dtype, copy=False)
+    return acc
+
+
 def _blurred_degenerate_array(data, dtype):
     """torchvision's smoothed image for adjust_sharpness: the interior through the 3x3
     kernel [[1, 1, 1], [1, 5, 1], [1, 1, 1]] / 13 (float32 for integer images, then rounded),
@@ -1038,25 +1061,75 @@ def _blurred_degenerate_array(data, dtype):
     kernel = np.ones((3, 3), dtype=np_dtype)
     kernel[1, 1] = 5.0
     kernel /= kernel.sum()
-    # torch's CPU conv2d sums the taps row by row: for a single (1, 1, H, W) image unfused,
-    # for more images or channels (its depthwise kernel) in a chain of fused multiply-adds
-    # (float32: exact products in float64, one rounding per step; float64 is not fused
-    # here); checked against torch 2.14 on several shapes
-    fused = math.prod(data.shape[:-2]) != 1
-    acc_dtype = np.dtype(np.float64) if np_dtype == np.float32 and fused else np_dtype
-    work = data.astype(acc_dtype, copy=False)
-    height, width = data.shape[-2], data.shape[-1]
-    acc = xp.zeros(data.shape[:-2] + (height - 2, width - 2), dtype=np_dtype)
-    for di in range(3):
-        for dj in range(3):
-            term = work[..., di:di + height - 2, dj:dj + width - 2] * acc_dtype.type(kernel[di, dj])
-            acc = (term.astype(np_dtype, copy=False) if not fused else term) + acc
-            acc = acc.astype(np_dtype, copy=False)
+    acc = _depthwise_conv(data.astype(np_dtype, copy=False), kernel, np_dtype)
     if not dtype.is_floating_point:
         acc = xp.rint(acc)
     result = data.copy()
     result[..., 1:-1, 1:-1] = acc.astype(dtype.np)
     return result
+
+
+def _gaussian_kernel1d(kernel_size: int, sigma: float, np_dtype):
+    half = (kernel_size - 1) * 0.5
+    x = np.linspace(-half, half, kernel_size).astype(np_dtype)
+    pdf = np.exp(np_dtype.type(-0.5) * (x / np_dtype.type(sigma)) ** 2)
+    return (pdf / np_dtype.type(math.fsum(pdf.astype(np.float64)))).astype(np_dtype)
+
+
+def gaussian_blur(img, kernel_size, sigma=None):
+    """Blur with a Gaussian kernel of ``kernel_size`` (odd; (kx, ky) or one int) and
+    ``sigma`` (one or (sx, sy); default 0.3 ((k - 1) 0.5 - 1) + 0.8), reflect-padded;
+    PIL images go through a tensor and back, as torchvision's. The kernel's exp is numpy's,
+    torch's is Sleef's: an entry can differ by an ulp, so outputs can differ by a few ulps."""
+    if not isinstance(kernel_size, (int, list, tuple)):
+        raise TypeError(f"kernel_size should be int or a sequence of integers. Got "
+                        f"{type(kernel_size)}")
+    if isinstance(kernel_size, int):
+        kernel_size = [kernel_size, kernel_size]
+    if len(kernel_size) != 2:
+        raise ValueError(f"If kernel_size is a sequence its length should be 2. Got "
+                         f"{len(kernel_size)}")
+    for ksize in kernel_size:
+        if ksize % 2 == 0 or ksize < 0:
+            raise ValueError(f"kernel_size should have odd and positive integers. Got "
+                             f"{kernel_size}")
+    if sigma is None:
+        sigma = [ksize * 0.15 + 0.35 for ksize in kernel_size]
+    if not isinstance(sigma, (int, float, list, tuple)):
+        raise TypeError(f"sigma should be either float or sequence of floats. Got "
+                        f"{type(sigma)}")
+    if isinstance(sigma, (int, float)):
+        sigma = [float(sigma), float(sigma)]
+    if len(sigma) == 1:
+        sigma = [sigma[0], sigma[0]]
+    if len(sigma) != 2:
+        raise ValueError(f"If sigma is a sequence, its length should be 2. Got {len(sigma)}")
+    for s in sigma:
+        if s <= 0.0:
+            raise ValueError(f"sigma should have positive values. Got {sigma}")
+    if not isinstance(img, Tensor):
+        pil = _pil(img)
+        return to_pil_image(gaussian_blur(pil_to_tensor(pil), kernel_size, sigma),
+                            mode=pil.mode)
+    _assert_image_tensor(img)
+    data = img._data
+    xp = _backend.array_module(data)
+    np_dtype = _work_np_dtype(img.dtype)
+    kernel = np.outer(_gaussian_kernel1d(kernel_size[1], sigma[1], np_dtype),
+                      _gaussian_kernel1d(kernel_size[0], sigma[0], np_dtype)).astype(np_dtype)
+    px, py = kernel_size[0] // 2, kernel_size[1] // 2
+    height, width = data.shape[-2], data.shape[-1]
+    if px >= width or py >= height:
+        raise RuntimeError(f"Padding size should be less than the corresponding input "
+                           f"dimension, but got: padding ({px}, {py}) at dimension of input "
+                           f"{list(img.shape)}")
+    work = data.astype(np_dtype, copy=False)
+    pad_width = [(0, 0)] * (data.ndim - 2) + [(py, py), (px, px)]
+    work = xp.pad(work, pad_width, mode="reflect")
+    out = _depthwise_conv(work, kernel, np_dtype)
+    if not img.dtype.is_floating_point:
+        out = xp.rint(out)
+    return _wrap(out.astype(img.dtype.np, copy=False))
 
 
 def adjust_sharpness(img, sharpness_factor: float):
@@ -1140,8 +1213,8 @@ def _pil(img):
 
 __all__ = ["InterpolationMode", "adjust_brightness", "adjust_contrast", "adjust_gamma",
            "adjust_hue", "adjust_saturation", "adjust_sharpness", "affine", "autocontrast",
-           "center_crop", "convert_image_dtype", "crop", "equalize", "erase", "get_dimensions",
-           "get_image_num_channels", "get_image_size", "hflip", "invert", "normalize", "pad",
-           "perspective", "pil_to_tensor", "posterize", "resize", "resized_crop",
-           "rgb_to_grayscale", "rotate", "solarize", "to_grayscale", "to_pil_image",
-           "to_tensor", "vflip"]
+           "center_crop", "convert_image_dtype", "crop", "equalize", "erase",
+           "gaussian_blur", "get_dimensions", "get_image_num_channels", "get_image_size",
+           "hflip", "invert", "normalize", "pad", "perspective", "pil_to_tensor", "posterize",
+           "resize", "resized_crop", "rgb_to_grayscale", "rotate", "solarize", "to_grayscale",
+           "to_pil_image", "to_tensor", "vflip"]
