@@ -161,3 +161,44 @@ def test_matches_torchvision(name, inputs):
             np.testing.assert_allclose(actual, expected, rtol=tol[0], atol=tol[1])
     assert next_draw == info["next"], "the transform made another number of draws than " \
         "torchvision's"
+
+
+# ----------------------------------------------------------------------------- errors
+
+def test_errors_as_torchvision(inputs):
+    pil = inputs["RGB"]
+    floats = F.to_tensor(pil)
+    with pytest.raises(TypeError, match="img should be Tensor Image"):
+        F.erase(pil, 0, 0, 2, 2, dark.tensor(0.0))
+    with pytest.raises(ValueError, match="If value is str, it should be 'random'"):
+        T.RandomErasing(value="noise")
+    with pytest.raises(ValueError, match="Scale should be between 0 and 1"):
+        T.RandomErasing(scale=(0.5, 1.5))
+    with pytest.raises(ValueError, match=r"either a single value or 3 \(number of input"):
+        T.RandomErasing(p=1.0, value=[0.1, 0.2])(floats)
+    with pytest.raises(TypeError, match=r"Only torch.uint8 image tensors are supported, but "
+                                        r"found dark\.float32"):
+        F.posterize(floats, 3)
+    with pytest.raises(TypeError, match="Only torch.uint8 image tensors"):
+        F.equalize(floats)
+    with pytest.raises(TypeError, match="Threshold should be less than bound of img."):
+        F.solarize(floats, 1.5)
+    with pytest.raises(ValueError, match=r"sharpness_factor \(-1\) is not non-negative."):
+        F.adjust_sharpness(floats, -1)
+    with pytest.raises(ValueError, match=r"kernel_size should have odd and positive integers. "
+                                         r"Got \[4, 4\]"):
+        F.gaussian_blur(floats, 4)
+    with pytest.raises(ValueError, match="Kernel size value should be an odd"):
+        T.GaussianBlur(2)
+    with pytest.raises(ValueError, match="Please provide exactly four corners, got 3"):
+        F.perspective(floats, [[0, 0]] * 3, [[0, 0]] * 4)
+
+
+def test_erase_copies_unless_inplace(inputs):
+    img = F.to_tensor(inputs["L"])
+    before = img.numpy().copy()
+    out = F.erase(img, 1, 2, 3, 4, dark.tensor([0.5])[:, None, None])
+    np.testing.assert_array_equal(img.numpy(), before)
+    assert (out.numpy()[:, 1:4, 2:6] == 0.5).all()
+    F.erase(img, 1, 2, 3, 4, dark.tensor([0.5])[:, None, None], inplace=True)
+    np.testing.assert_array_equal(img.numpy(), out.numpy())

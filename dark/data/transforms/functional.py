@@ -978,6 +978,8 @@ def erase(img: Tensor, i: int, j: int, h: int, w: int, v, inplace: bool = False)
         raise TypeError(f"img should be Tensor Image. Got {type(img)}")
     if not inplace:
         img = img.clone()
+    if isinstance(v, Tensor) and v.device != img.device:
+        v = v.to(img.device)  # RandomErasing's values are drawn on the CPU, as torchvision's
     img[..., i:i + h, j:j + w] = v
     return img
 
