@@ -10,14 +10,16 @@ The two ops are each other's adjoint, so gradients of any order come from these 
 from __future__ import annotations
 
 import collections
+import collections.abc
 import numbers
 import operator
+import warnings
 
 import numpy as np
 
 from .. import _backend
 from .._backend import array_module, broadcast_shapes, check_scalar, wrap_dim
-from .._tensor import Tensor, tensor_method
+from .._tensor import Tensor, _nested_array, tensor_method
 from ..autograd.function import Op, track_view
 from ..autograd.grad_mode import state as _grad_state
 
@@ -258,28 +260,107 @@ def _classify(item):
         return ("slice", slice(start, stop, step))
     if isinstance(item, Tensor):
         array = item._data
+        kind = array.dtype.kind
+        if kind == "i":  # the common case first: a long or int tensor
+            return ("int", int(array)) if array.ndim == 0 else ("array", array)
+        if kind not in "ub":
+            raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
     elif isinstance(item, np.ndarray):
-        array = item
-    elif isinstance(item, (list, tuple)):
-        array = np.asarray([np.asarray(v) if isinstance(v, Tensor) else v for v in item])
-        if array.size == 0:
-            array = array.astype(np.int64)
-        if array.dtype == object:
-            raise IndexError(_INDEX_TYPES_MESSAGE.format("list"))
-    elif isinstance(item, str):
-        raise TypeError("new(): invalid data type 'str'")
-    else:
-        raise IndexError(_INDEX_TYPES_MESSAGE.format(type(item).__name__))
-    kind = array.dtype.kind
+        array = _array_index(item)
+    elif _is_sequence(item):
+        array = _array_index(_sequence_array(item))
+    else:  # an object with __index__, or torch's error naming its type
+        try:
+            return ("int", operator.index(item))
+        except TypeError:
+            raise IndexError(_INDEX_TYPES_MESSAGE.format(_type_name(item))) from None
     if array.dtype == np.bool_ or array.dtype == np.uint8:
         if array.ndim == 0:
             return ("bool", bool(array))
         return ("mask", array.astype(bool, copy=False))
-    if kind not in "iu":
-        raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
-    if array.ndim == 0 and isinstance(item, Tensor):
+    if array.ndim == 0:
         return ("int", int(array))
     return ("array", array)
+
+
+def _type_name(item) -> str:
+    """The type's name as Python's C API writes it in torch's messages (numpy.float32)."""
+    kind = type(item)
+    return f"numpy.{kind.__name__}" if kind.__module__ == "numpy" else kind.__name__
+
+
+def _is_sequence(item) -> bool:
+    """Python's PySequence_Check as torch's indexing uses it: lists, tuples, ranges, strings,
+    numpy arrays, objects with __getitem__; not mappings, tensors or numpy scalars."""
+    if isinstance(item, (list, tuple, range, np.ndarray, str, bytes)):
+        return True
+    if isinstance(item, (Tensor, np.generic, collections.abc.Mapping)):
+        return False
+    return hasattr(type(item), "__getitem__")
+
+
+def _sequence_array(items):
+    """A python sequence as torch.tensor reads it (torch's errors for ragged lists, strings),
+    and torch's "Could not infer dtype" for an element that is no number."""
+    try:
+        return _nested_array(items, _backend.int64)
+    except (ValueError, TypeError):
+        if not isinstance(items, (str, bytes)):
+            for item in items:
+                if not isinstance(item, (numbers.Number, Tensor, np.generic, str, bytes)) \
+                        and not _is_sequence(item):
+                    raise RuntimeError(f"Could not infer dtype of {_type_name(item)}") from None
+        raise
+
+
+def _array_index(array):
+    """A numpy array (or one read from a python sequence) as torch's
+    indexing_tensor_from_data takes it: bool and uint8 stay masks, every other dtype becomes
+    int64 (floats truncated toward zero, complex numbers' real parts with torch's warning)."""
+    kind = array.dtype.kind
+    if kind == "b" or array.dtype == np.uint8 or array.dtype == np.int64:
+        return array
+    if kind in "US":
+        raise TypeError(f"new(): invalid data type '{'str' if kind == 'U' else 'bytes'}'")
+    if kind == "c":
+        warnings.warn("Casting complex values to real discards the imaginary part",
+                      UserWarning, stacklevel=5)
+        array = array.real
+    if kind not in "iufc":
+        raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+    with np.errstate(invalid="ignore", over="ignore"):
+        return array.astype(np.int64)
+
+
+_LEGACY_SEQUENCE_MESSAGE = (
+    "Using a non-tuple sequence for multidimensional indexing is deprecated and will be "
+    "changed in pytorch 2.9; use x[tuple(seq)] instead of x[seq]. In pytorch 2.9 this will be "
+    "interpreted as tensor index, x[dark.tensor(seq)], which will result either in an error "
+    "or a different result")
+
+_SINGLE_INDEX_TYPES = frozenset((Tensor, int, slice, type(None), type(Ellipsis), bool,
+                                 np.ndarray))
+
+
+def _index_items(index) -> tuple:
+    """The items of a PyTorch index: a tuple's items, else the one index, except that a short
+    (< 32) non-tuple sequence holding a tensor, a sequence, a slice, None or Ellipsis is read
+    as a tuple, with torch's deprecation warning (torch's treatSequenceAsTuple)."""
+    kind = type(index)
+    if kind is tuple:
+        return index
+    if kind in _SINGLE_INDEX_TYPES or not _is_sequence(index) or isinstance(index, np.ndarray):
+        return (index,)
+    try:
+        items = list(index) if len(index) < 32 else ()
+    except Exception:  # noqa: BLE001 - as torch, a sequence that fails is one index
+        return (index,)
+    for item in items:
+        if (item is None or item is Ellipsis or isinstance(item, (Tensor, slice))
+                or _is_sequence(item)):
+            warnings.warn(_LEGACY_SEQUENCE_MESSAGE, UserWarning, stacklevel=3)
+            return tuple(items)
+    return (index,)
 
 
 def _to_device(array, like):
@@ -301,12 +382,13 @@ def _check_bounds(array, size: int, ordinal: int, error=IndexError, prefix: str 
                     f"size {size}")
 
 
-def _parse(tensor: Tensor, index):
-    """Split a PyTorch index into a basic part (ints, slices, None: applied first, a view)
-    and an advanced key on that view, following PyTorch's placement rules.
+def _parse(tensor: Tensor, index: tuple):
+    """Split a PyTorch index (its items, from _index_items) into a basic part (ints, slices,
+    None: applied first, a view) and an advanced key on that view, following PyTorch's
+    placement rules.
 
     Returns (basic_key or None, basic node name, advanced key or None)."""
-    items = [_classify(i) for i in (index if type(index) is tuple else (index,))]
+    items = [_classify(i) for i in index]
     shape = tensor._data.shape
     ndim = len(shape)
     consumed = sum(1 if it[0] in ("int", "slice", "array") else
@@ -453,12 +535,14 @@ def _record_view(out: Tensor, source: Tensor, region: _Region) -> None:
 def getitem(self: Tensor, index) -> Tensor:
     """``self[index]``: ints, slices, None, Ellipsis give a view; boolean masks and integer
     tensors/lists (advanced indexing, PyTorch's placement rules) give a copy."""
-    basic, name, advanced = _parse(self, index)
+    items = _index_items(index)
+    basic, name, advanced = _parse(self, items)
     out = self
     if basic is not None:
         steps = None
         if advanced is None and self._requires_grad and _grad_state.enabled:
-            steps = _view_steps(self._data.shape, index)
+            single = type(index) is not tuple and items[0] is index
+            steps = _view_steps(self._data.shape, items, single)
             if steps:
                 name = steps[0][0]
             elif steps is not None:
@@ -478,13 +562,12 @@ def getitem(self: Tensor, index) -> Tensor:
     return out
 
 
-def _view_steps(shape, index) -> list | None:
+def _view_steps(shape, items: tuple, single: bool) -> list | None:
     """PyTorch's chain of view ops for a basic index (ints, slices, None, Ellipsis), as
     (op name, key of that one step) pairs, left to right. In a tuple a slice that keeps the
     whole dim records nothing (x[:, 0] is one Select), a lone slice always records a Slice;
     no step at all is an Alias. None when the index is not purely basic."""
-    single = type(index) is not tuple
-    items = [_classify(i) for i in ((index,) if single else index)]
+    items = [_classify(i) for i in items]
     if any(it[0] not in ("int", "slice", "none", "ellipsis") for it in items):
         return None
     sizes = list(shape)
@@ -544,12 +627,12 @@ def _put(source: Tensor, value, region, advanced) -> Tensor:
 def setitem(self: Tensor, index, value) -> None:
     """``self[index] = value`` in place (value a tensor or a number, broadcast and cast to
     self's dtype); differentiable with respect to self's history and to value."""
-    if not isinstance(value, (Tensor, numbers.Number)):
-        raise TypeError(f"can't assign a {type(value).__name__} to a "
+    if not isinstance(value, (Tensor, int, float, complex, np.integer)):
+        raise TypeError(f"can't assign a {_type_name(value)} to a "
                         f"dark.{self.dtype.scalar_name}Tensor")
     if not isinstance(value, Tensor):
         value = check_scalar(value, self.dtype, "index")
-    basic, _, advanced = _parse(self, index)
+    basic, _, advanced = _parse(self, _index_items(index))
     region = None if basic is None else _Region(basic)
     target = _read(self._data, region, None)
     if isinstance(value, Tensor):
@@ -813,6 +896,18 @@ def index_fill(input: Tensor, dim: int, index: Tensor, value) -> Tensor:
 def index_put(input: Tensor, indices, values, accumulate: bool = False) -> Tensor:
     """A copy of input with ``values`` at ``input[indices]`` (a tuple of index tensors),
     added instead of written when ``accumulate``."""
+    if not isinstance(indices, (tuple, list)):
+        raise TypeError("index_put_(): argument 'indices' (position 1) must be tuple of "
+                        f"Tensors, not {_type_name(indices)}")
+    for position, item in enumerate(indices):
+        if not isinstance(item, Tensor):
+            raise TypeError(f"expected Tensor as element {position} in argument 0, but got "
+                            f"{_type_name(item)}")
+    consumed = sum(t._data.ndim if t._data.dtype in (np.bool_, np.uint8) else 1
+                   for t in indices)
+    if consumed > input._data.ndim:
+        raise IndexError(f"too many indices for tensor of dimension {input._data.ndim} (got "
+                         f"{consumed})")
     basic, _, advanced = _parse(input, tuple(indices))
     region = None if basic is None else _Region(basic)
     if isinstance(values, numbers.Number):
