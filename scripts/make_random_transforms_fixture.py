@@ -35,6 +35,7 @@ from PIL import Image
 REPO = pathlib.Path(__file__).resolve().parents[1]
 FIXTURE = REPO / "tests" / "fixtures" / "torchvision_random_transforms.npz"
 SEEDS = [0, 1, 3, 5, 42]
+SEEDS_MORE = [6, 7, 8, 9, 10, 11, 12, 13]
 
 
 def make_images() -> dict:
@@ -130,6 +131,14 @@ def build_cases() -> list:
     add("RandomErasing/rgb-value", "RGB_f", ["T", "RandomErasing", [], {
         "p": 1.0, "value": [0.1, 0.2, 0.3]}], few)
     add("RandomErasing/u8", "RGB_u8", ["T", "RandomErasing", [], {"p": 1.0, "value": 7}], few)
+    # autoaugment (uint8 tensors and PIL images, as torchvision asks)
+    for src in ["RGB", "RGB_u8", "L"]:
+        for policy in ["imagenet", "cifar10", "svhn"]:
+            add(f"AutoAugment/{policy}", src, ["T", "AutoAugment", [{"policy": policy}], {}])
+        add("RandAugment", src, ["T", "RandAugment", [], {}])
+        add("RandAugment/3-14-bilinear", src, ["T", "RandAugment", [3, 14], {
+            "interpolation": _i("bilinear"), "fill": 30}])
+        add("TrivialAugmentWide", src, ["T", "TrivialAugmentWide", [], {}], SEEDS + SEEDS_MORE)
     # containers
     for src in ["RGB", "RGB_u8"]:
         add("RandomApply", src, ["T", "RandomApply", [[
@@ -172,6 +181,8 @@ def build_cases() -> list:
 def _decode(value, T, torch):
     if isinstance(value, dict) and set(value) == {"interp"}:
         return T.InterpolationMode(value["interp"])
+    if isinstance(value, dict) and set(value) == {"policy"}:
+        return T.AutoAugmentPolicy(value["policy"])
     if isinstance(value, list) and value and isinstance(value[0], list) and \
             len(value[0]) == 4 and value[0][0] in ("T", "F"):
         return [_build(step, T, torch) for step in value]

@@ -71,6 +71,8 @@ def test_inputs_rebuild_identically(inputs):
 def _decode(value):
     if isinstance(value, dict) and set(value) == {"interp"}:
         return F.InterpolationMode(value["interp"])
+    if isinstance(value, dict) and set(value) == {"policy"}:
+        return T.AutoAugmentPolicy(value["policy"])
     if isinstance(value, list) and value and isinstance(value[0], list) and \
             len(value[0]) == 4 and value[0][0] in ("T", "F"):
         return [_build(step) for step in value]

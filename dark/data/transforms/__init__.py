@@ -22,6 +22,7 @@ from ..._backend import float32
 from ...ops.creation import empty, tensor
 from ...ops.random import rand, randint, randperm
 from . import functional as F
+from .autoaugment import AutoAugment, AutoAugmentPolicy, RandAugment, TrivialAugmentWide
 from .functional import InterpolationMode, _interpolation_modes_from_int
 
 
@@ -871,12 +872,12 @@ class RandomErasing(Module):
                 f"{self.ratio}, value={self.value}, inplace={self.inplace})")
 
 
-__all__ = ["CenterCrop", "ColorJitter", "Compose", "ConvertImageDtype", "GaussianBlur",
-           "Grayscale",
-           "InterpolationMode", "Lambda", "Normalize", "PILToTensor", "Pad", "RandomAffine",
-           "RandomApply", "RandomChoice", "RandomCrop", "RandomErasing", "RandomGrayscale",
-           "RandomInvert", "RandomPosterize", "RandomSolarize", "RandomAdjustSharpness",
-           "RandomAutocontrast", "RandomEqualize", "RandomPerspective",
-           "RandomHorizontalFlip", "RandomOrder", "RandomResizedCrop", "RandomRotation",
-           "RandomTransforms", "RandomVerticalFlip", "Resize", "ToPILImage", "ToTensor",
+__all__ = ["AutoAugment", "AutoAugmentPolicy", "CenterCrop", "ColorJitter", "Compose",
+           "ConvertImageDtype", "GaussianBlur", "Grayscale", "InterpolationMode", "Lambda",
+           "Normalize", "PILToTensor", "Pad", "RandAugment", "RandomAdjustSharpness",
+           "RandomAffine", "RandomApply", "RandomAutocontrast", "RandomChoice", "RandomCrop",
+           "RandomEqualize", "RandomErasing", "RandomGrayscale", "RandomHorizontalFlip",
+           "RandomInvert", "RandomOrder", "RandomPerspective", "RandomPosterize",
+           "RandomResizedCrop", "RandomRotation", "RandomSolarize", "RandomTransforms",
+           "RandomVerticalFlip", "Resize", "ToPILImage", "ToTensor", "TrivialAugmentWide",
            "functional"]
