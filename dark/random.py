@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import sys
 
 import numpy as np
 
@@ -191,8 +192,8 @@ _COS_POLY = tuple(float(_F32(p)) for p in (
     2.443315711809948E-005, -1.388731625493765E-003, 4.166664568298827E-002))
 _SIN_POLY = tuple(float(_F32(p)) for p in (-1.9515295891E-4, 8.3321608736E-3,
                                            -1.6666654611E-1))
-_HALF_ROW = np.dtype((np.void, 32))      # 8 float32
-_RAW_HALF_ROW = np.dtype((np.void, 64))  # 8 uint64 draws
+_HALF_ROW = np.dtype((np.void, 32))  # 8 float32 or int32
+_LOW_HALF = 0 if sys.byteorder == "little" else 1  # of a uint64 seen as two int32
 _NORMAL_ROWS = 4096  # blocks of 16 per pass of the fast kernel: its buffers stay in cache
 
 
@@ -212,7 +213,7 @@ class _NormalFill32:
         self.i = [np.empty(h, np.int32) for _ in range(3)]
         self.f = [np.empty(h, _F32) for _ in range(6)]
         self.d = [np.empty(h, _F64) for _ in range(3)]
-        self.raw = np.empty(h, np.uint64)
+        self.k = [np.empty(2 * h, np.int32) for _ in range(2)]
 
     def _fma(self, a, b, c, out, t, scratch):
         """out = float32(a * b + c) for float32 arrays/scalars a, b, c (a an array), with
@@ -223,7 +224,9 @@ class _NormalFill32:
             np.multiply(t, scratch, out=t)
         else:
             np.multiply(t, b, out=t)
-        if isinstance(c, np.ndarray):
+        if c is b and isinstance(b, np.ndarray):  # scratch holds it already
+            np.add(t, scratch, out=t)
+        elif isinstance(c, np.ndarray):
             np.copyto(scratch, c)
             np.add(t, scratch, out=t)
         else:
@@ -237,16 +240,17 @@ class _NormalFill32:
         i0, i1, i2 = (a[:h] for a in self.i)
         f0, f1, f2, f3, f4, f5 = (a[:h] for a in self.f)
         d0, d1, d2 = (a[:h] for a in self.d)
-        # a row's first (then last) 8 draws, contiguous; their low 32 bits at even places
-        np.copyto(self.raw[:h].view(_RAW_HALF_ROW), raw.view(_RAW_HALF_ROW).reshape(r, 2)[:, 0])
-        low = self.raw[:h].view(np.int32)[0::2]
-        # ---- radius: sqrt(-2 * log(1 - u1)), u1 = (w & 0xFFFFFF) * 2**-24
-        np.bitwise_and(low, 0xFFFFFF, out=i0)
-        np.copyto(f0, i0, casting="unsafe")
-        np.multiply(f0, _F32(2.0 ** -24), out=f0)
-        np.subtract(_F32(1), f0, out=f0)                 # x = 1 - u1, exact, in (0, 1]
-        bits = f0.view(np.int32)
-        np.add(bits, 0x3F800000 - 0x3F3504F3, out=i0)    # mantissa >= sqrt(0.5) carries
+        # the uniforms * 2**24 (the draws' low 24 bits, in their low 32-bit halves), each
+        # row's first 8 (u1) then each row's last 8 (u2)
+        drawn, k = self.k[0][:2 * h], self.k[1][:2 * h]
+        np.bitwise_and(raw.view(np.int32)[_LOW_HALF::2], 0xFFFFFF, out=drawn)
+        np.copyto(k.view(_HALF_ROW).reshape(2, r), drawn.view(_HALF_ROW).reshape(r, 2).T)
+        # ---- radius: sqrt(-2 * log(1 - u1))
+        np.subtract(1 << 24, k[:h], out=i0)
+        np.copyto(f0, i0, casting="unsafe")               # 2**24 * (1 - u1), exact
+        # the bits of 1 - u1 (the exponent less 24), less those of sqrt(0.5) below 1: a
+        # mantissa of sqrt(0.5) or more carries into the exponent
+        np.add(f0.view(np.int32), 0x3F800000 - 0x3F3504F3 - (24 << 23), out=i0)
         np.right_shift(i0, 23, out=i1)
         np.subtract(i1, 0x7F, out=i1)                     # e (avx_mathfun's e + 1 - mask)
         np.bitwise_and(i0, 0x7FFFFF, out=i0)
@@ -281,10 +285,8 @@ class _NormalFill32:
         radius = f1
         np.sqrt(x, out=radius)
         # ---- sincos(2 pi u2): u2 >= 0, so the input's sign is +
-        np.copyto(self.raw[:h].view(_RAW_HALF_ROW), raw.view(_RAW_HALF_ROW).reshape(r, 2)[:, 1])
-        np.bitwise_and(low, 0xFFFFFF, out=i0)
         a = f0
-        np.copyto(a, i0, casting="unsafe")
+        np.copyto(a, k[h:], casting="unsafe")
         np.multiply(a, _F32(2.0 ** -24), out=a)
         np.multiply(a, _TWO_PI_F32, out=a)
         np.multiply(a, _F32(1.27323954473516), out=f2)
@@ -336,9 +338,8 @@ class _NormalFill32:
         np.multiply(radius, c, out=f5)                      # radius * c
         rs, rc = f0.view(np.int32), f5.view(np.int32)
         sel = i1
-        np.bitwise_and(j, 2, out=sel)                       # 2 where s and c swap
-        np.subtract(0, sel, out=sel)
-        np.right_shift(sel, 31, out=sel)                    # -1 where they swap, else 0
+        np.left_shift(j, 30, out=sel)
+        np.right_shift(sel, 31, out=sel)                    # -1 where j & 2 (s, c swap)
         diff = i2
         np.bitwise_xor(rs, rc, out=diff)
         np.bitwise_and(diff, sel, out=diff)
@@ -347,8 +348,7 @@ class _NormalFill32:
         np.left_shift(j, 29, out=sel)                       # (j & 4) -> sign bit
         np.bitwise_and(sel, np.int32(-(1 << 31)), out=sel)
         np.bitwise_xor(rs, sel, out=rs)
-        np.subtract(j, 2, out=sel)
-        np.invert(sel, out=sel)
+        np.add(j, 2, out=sel)                               # (j + 2) & 4 == ~(j - 2) & 4
         np.left_shift(sel, 29, out=sel)
         np.bitwise_and(sel, np.int32(-(1 << 31)), out=sel)
         np.bitwise_xor(rc, sel, out=rc)

@@ -47,3 +47,4 @@ def test_fast_kernel_any_row_count(rows):
     out = np.full((rows, 16), np.nan, np.float32)
     R._NormalFill32(R._NORMAL_ROWS)(raw, out)
     np.testing.assert_array_equal(out.view(np.int32), ref.view(np.int32))
+
