@@ -35,6 +35,7 @@ import sys
 import numpy as np
 
 from . import _backend
+from ._kernels.elementwise import fma32, fma64
 from ._tensor import Tensor
 
 _DEFAULT_SEED = 67280421310721  # PyTorch's initial seed
@@ -91,32 +92,6 @@ def _from_double(values, np_dtype):
     return values.astype(np_dtype, copy=False)
 
 
-def _fma32(a, b, c):
-    """float32 a * b + c rounded once (the product is exact in float64)."""
-    return (a.astype(np.float64) * b + c).astype(_F32)
-
-
-def _split(a):
-    """Veltkamp's split of float64 ``a`` into two 26-bit halves."""
-    c = a * 134217729.0
-    high = c - (c - a)
-    return high, a - high
-
-
-def _fma64(a, b, c):
-    """float64 a * b + c with one rounding (as the compiler fuses it): the exact product
-    (Dekker's two-product) and sum (Knuth's two-sum), their errors added last."""
-    product = a * b
-    a_high, a_low = _split(a)
-    b_high, b_low = _split(np.asarray(b, dtype=np.float64))
-    product_error = ((a_high * b_high - product) + a_high * b_low + a_low * b_high) \
-        + a_low * b_low
-    total = product + c
-    back = total - product
-    sum_error = (product - (total - back)) + (c - back)
-    return total + (sum_error + product_error)
-
-
 def _log_avx(x):
     """log256_ps of ATen's avx_mathfun.h (Cephes), as GCC compiles it (with FMA)."""
     bits = np.maximum(x, np.array(0x00800000, np.int32).view(_F32)).view(np.int32)
@@ -129,10 +104,10 @@ def _log_avx(x):
     y = np.full_like(x, _F32(7.0376836292E-2))
     for p in (-1.1514610310E-1, 1.1676998740E-1, -1.2420140846E-1, 1.4249322787E-1,
               -1.6668057665E-1, 2.0000714765E-1, -2.4999993993E-1, 3.3333331174E-1):
-        y = _fma32(y, x, _F32(p))
-    y = _fma32(y * x, z, e * _F32(-2.12194440e-4))
-    y = _fma32(z, _F32(-0.5), y)
-    return _fma32(e, _F32(0.693359375), x + y)
+        y = fma32(y, x, _F32(p))
+    y = fma32(y * x, z, e * _F32(-2.12194440e-4))
+    y = fma32(z, _F32(-0.5), y)
+    return fma32(e, _F32(0.693359375), x + y)
 
 
 def _sincos_avx(x):
@@ -146,15 +121,15 @@ def _sincos_avx(x):
     sign_cos = (~(j - 2) & 4) != 0
     first = (j & 2) == 0
     for dp in (-0.78515625, -2.4187564849853515625e-4, -3.77489497744594108e-8):
-        x = _fma32(y, _F32(dp), x)
+        x = fma32(y, _F32(dp), x)
     z = x * x
-    c = _fma32(np.full_like(x, _F32(2.443315711809948E-005)), z,
+    c = fma32(np.full_like(x, _F32(2.443315711809948E-005)), z,
                _F32(-1.388731625493765E-003))
-    c = _fma32(c, z, _F32(4.166664568298827E-002)) * z
-    c = _fma32(c, z, -(z * _F32(0.5))) + _F32(1)
-    s = _fma32(np.full_like(x, _F32(-1.9515295891E-4)), z, _F32(8.3321608736E-3))
-    s = _fma32(s, z, _F32(-1.6666654611E-1)) * z
-    s = _fma32(s, x, x)
+    c = fma32(c, z, _F32(4.166664568298827E-002)) * z
+    c = fma32(c, z, -(z * _F32(0.5))) + _F32(1)
+    s = fma32(np.full_like(x, _F32(-1.9515295891E-4)), z, _F32(8.3321608736E-3))
+    s = fma32(s, z, _F32(-1.6666654611E-1)) * z
+    s = fma32(s, x, x)
     sin, cos = np.where(first, s, c), np.where(first, c, s)
     np.negative(sin, out=sin, where=sign_sin)
     np.negative(cos, out=cos, where=sign_cos)
@@ -173,7 +148,7 @@ def _box_muller_16(u, np_dtype, mean, std):
         sin, cos = _sincos_avx(_TWO_PI_F32 * u2)
         out = np.concatenate([radius * cos, radius * sin], axis=1)
         if not (std == 1 and mean == 0):
-            out = _fma32(out, _F32(std), _F32(mean))
+            out = fma32(out, _F32(std), _F32(mean))
         return out
     acc = np.float64 if np_dtype == np.float64 else _F32
     radius = np.sqrt(-2 * np.log((1 - u1).astype(np_dtype).astype(acc))).astype(np_dtype)
@@ -203,7 +178,7 @@ class _NormalFill32:
     over all 2**24 uniforms each takes), on buffers reused from pass to pass. A fused
     multiply-add whose product is exact in float32 (a constant of few bits times a small
     integer or a power of two) is one float32 add; the others are computed in float64 (the
-    product exact) and rounded to float32, as ``_fma32``. The mantissa and exponent of
+    product exact) and rounded to float32, as ``fma32``. The mantissa and exponent of
     ``1 - u`` come from integer operations on its bits (musl's logf split, the same values as
     avx_mathfun's compare and select)."""
 
@@ -217,7 +192,7 @@ class _NormalFill32:
 
     def _fma(self, a, b, c, out, t, scratch):
         """out = float32(a * b + c) for float32 arrays/scalars a, b, c (a an array), with
-        the product and sum in float64 (``_fma32``): t and scratch float64 buffers."""
+        the product and sum in float64 (``fma32``): t and scratch float64 buffers."""
         np.copyto(t, a)
         if isinstance(b, np.ndarray):
             np.copyto(scratch, b)
@@ -408,10 +383,10 @@ class _CPUEngine:
         x = self.unit(n, np_dtype)
         if not (low == 0 and high == 1):
             if np_dtype == np.float64:
-                x = _fma64(x, float(high) - float(low), float(low))
+                x = fma64(x, float(high) - float(low), float(low))
             else:
                 a, b = _F32(low), _F32(high)
-                x = _fma32(x, b - a, a)
+                x = fma32(x, b - a, a)
         values = x.astype(np_dtype, copy=False).reshape(shape)
         if np_dtype == np.float16:
             top, bottom = np.float16(_F32(high)), np.float16(_F32(low))

@@ -1,5 +1,7 @@
 """Elementwise passes in parts in dark's threads: ReLU's forward and backward, and the
-masked select (``where_or_zero``) of pooling's and threshold's backward."""
+masked select (``where_or_zero``) of pooling's and threshold's backward; and the fused
+multiply-add (``fma32``, ``fma64``: one rounding, as the compiler fuses PyTorch's kernels)
+that the random draws and linspace need to give torch's bits."""
 from __future__ import annotations
 
 import numpy as np
@@ -75,3 +77,29 @@ def in_parts(function, out, *arrays) -> None:
                                                        out=flat_out[start:stop]),
                          _parallel.split(flat_out.size, flat_out.size,
                                          _ELEMENTWISE_PART_ENTRIES))
+
+
+def fma32(a, b, c):
+    """float32 a * b + c rounded once (the product is exact in float64)."""
+    return (a.astype(np.float64) * b + c).astype(np.float32)
+
+
+def _split(a):
+    """Veltkamp's split of float64 ``a`` into two 26-bit halves."""
+    c = a * 134217729.0
+    high = c - (c - a)
+    return high, a - high
+
+
+def fma64(a, b, c):
+    """float64 a * b + c with one rounding (as the compiler fuses it): the exact product
+    (Dekker's two-product) and sum (Knuth's two-sum), their errors added last."""
+    product = a * b
+    a_high, a_low = _split(a)
+    b_high, b_low = _split(np.asarray(b, dtype=np.float64))
+    product_error = ((a_high * b_high - product) + a_high * b_low + a_low * b_high) \
+        + a_low * b_low
+    total = product + c
+    back = total - product
+    sum_error = (product - (total - back)) + (c - back)
+    return total + (sum_error + product_error)

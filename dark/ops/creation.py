@@ -15,6 +15,7 @@ import numpy as np
 
 from .. import _backend
 from .._backend import cast, check_scalar
+from .._kernels.elementwise import fma32, fma64
 from .._tensor import Tensor, array_from_data, tensor_method
 
 _COPY_WARNING = ("To copy construct from a tensor, it is recommended to use "
@@ -349,7 +350,9 @@ def arange(start=0, end=None, step=1, *, out=None, dtype=None, layout=None, devi
 
 def _linspace_values(xp, start, end, steps: int, np_dtype):
     """PyTorch's symmetric formula: the first half counts up from start, the second half down
-    from end, so both ends are exact."""
+    from end, so both ends are exact. In float32 and float64 each value is one fused
+    multiply-add, as torch's CPU kernel: ``fma(i, step, start)``, ``fma(n - 1 - i, -step,
+    end)``."""
     compute = np_dtype if np_dtype.kind in "fc" else np.dtype(np.float64)
     index = xp.arange(steps, dtype=compute)
     if steps == 1:
@@ -357,8 +360,14 @@ def _linspace_values(xp, start, end, steps: int, np_dtype):
     step = (compute.type(end) - compute.type(start)) / compute.type(steps - 1)
     half = steps // 2
     values = xp.empty(steps, dtype=compute)
-    values[:half] = compute.type(start) + step * index[:half]
-    values[half:] = compute.type(end) - step * (compute.type(steps - 1) - index[half:])
+    down = compute.type(steps - 1) - index[half:]
+    if np_dtype in (np.float32, np.float64):
+        fma = fma32 if np_dtype == np.float32 else fma64
+        values[:half] = fma(index[:half], step, compute.type(start))
+        values[half:] = fma(down, -step, compute.type(end))
+    else:
+        values[:half] = compute.type(start) + step * index[:half]
+        values[half:] = compute.type(end) - step * down
     return values
 
 

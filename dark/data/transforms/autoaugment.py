@@ -13,6 +13,7 @@ import numpy as np
 
 from ..._tensor import Tensor
 from ...nn.modules.module import Module
+from ...ops.creation import linspace
 from ...ops.random import rand, randint
 from . import functional as F
 from .functional import InterpolationMode
@@ -62,16 +63,8 @@ def _apply_op(img, op_name: str, magnitude: float, interpolation, fill):
 
 
 def _linspace(start: float, end: float, steps: int) -> np.ndarray:
-    """torch.linspace's float32 values on the CPU: start + i step up to half way, then
-    end - (steps - 1 - i) step, each a fused multiply-add."""
-    start32, end32 = np.float32(start), np.float32(end)
-    if steps == 1:
-        return np.array([start32], dtype=np.float32)
-    step = np.float32((end32 - start32) / np.float32(steps - 1))
-    i = np.arange(steps)
-    low = (np.float64(start32) + np.float64(step) * i).astype(np.float32)
-    high = (np.float64(end32) - np.float64(step) * (steps - 1 - i)).astype(np.float32)
-    return np.where(i < steps // 2, low, high)
+    """torchvision's ``torch.linspace(start, end, steps)`` magnitudes, as an array."""
+    return linspace(start, end, steps).numpy()
 
 
 def _posterize_bits(num_bins: int, top: int, spread: int) -> np.ndarray:
