@@ -119,6 +119,12 @@ def _assert_image_tensor(img: Tensor) -> None:
         raise TypeError("Tensor is not a torch image.")
 
 
+def _assert_three_dims(img: Tensor) -> None:
+    if img.ndim < 3:
+        raise TypeError(f"Input image tensor should have at least 3 dimensions, but found "
+                        f"{img.ndim}")
+
+
 def _assert_channels(img: Tensor, permitted: list[int]) -> None:
     channels = get_dimensions(img)[0]
     if channels not in permitted:
@@ -810,9 +816,7 @@ def rgb_to_grayscale(img, num_output_channels: int = 1):
     Pillow's convert('L') (ITU-R 601-2 luma with integer rounding)."""
     if not isinstance(img, Tensor):
         return to_grayscale(img, num_output_channels)
-    if img.ndim < 3:
-        raise TypeError(f"Input image tensor should have at least 3 dimensions, but found "
-                        f"{img.ndim}")
+    _assert_three_dims(img)
     _assert_channels(img, [1, 3])
     if num_output_channels not in (1, 3):
         raise ValueError("num_output_channels should be either 1 or 3")
@@ -989,9 +993,7 @@ def invert(img):
     if not isinstance(img, Tensor):
         return ImageOps.invert(_pil(img))
     _assert_image_tensor(img)
-    if img.ndim < 3:
-        raise TypeError(f"Input image tensor should have at least 3 dimensions, but found "
-                        f"{img.ndim}")
+    _assert_three_dims(img)
     _assert_channels(img, [1, 3])
     data = img._data
     return _wrap((data.dtype.type(_max_value(img.dtype)) - data).astype(data.dtype,
@@ -1006,9 +1008,7 @@ def posterize(img, bits: int):
     if not isinstance(img, Tensor):
         return ImageOps.posterize(_pil(img), bits)
     _assert_image_tensor(img)
-    if img.ndim < 3:
-        raise TypeError(f"Input image tensor should have at least 3 dimensions, but found "
-                        f"{img.ndim}")
+    _assert_three_dims(img)
     if img.dtype is not _backend.uint8:
         raise TypeError(f"Only torch.uint8 image tensors are supported, but found {img.dtype}")
     _assert_channels(img, [1, 3])
@@ -1021,9 +1021,7 @@ def solarize(img, threshold: float):
     if not isinstance(img, Tensor):
         return ImageOps.solarize(_pil(img), threshold)
     _assert_image_tensor(img)
-    if img.ndim < 3:
-        raise TypeError(f"Input image tensor should have at least 3 dimensions, but found "
-                        f"{img.ndim}")
+    _assert_three_dims(img)
     _assert_channels(img, [1, 3])
     if threshold > _max_value(img.dtype):
         raise TypeError("Threshold should be less than bound of img.")
@@ -1155,9 +1153,7 @@ def autocontrast(img):
     if not isinstance(img, Tensor):
         return ImageOps.autocontrast(_pil(img))
     _assert_image_tensor(img)
-    if img.ndim < 3:
-        raise TypeError(f"Input image tensor should have at least 3 dimensions, but found "
-                        f"{img.ndim}")
+    _assert_three_dims(img)
     _assert_channels(img, [1, 3])
     data = img._data
     xp = _backend.array_module(data)
