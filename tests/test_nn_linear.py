@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 import pytest
-from harness import Case, check_case, ids, requires_torch, torch
+from harness import Case, check_case, ids, raises_like, requires_torch, torch
 
 import dark
 import dark.nn.functional as F
@@ -42,15 +42,6 @@ def test_linear_grad_fn_names():
     assert F.linear(x.reshape(2, 2, 5), w, b).grad_fn.name() == "ViewBackward0"
 
 
-def _raises_like(dark_call, torch_call):
-    with pytest.raises(Exception) as expected:
-        torch_call()
-    message = str(expected.value).replace("torch.", "dark.")
-    with pytest.raises(type(expected.value)) as got:
-        dark_call()
-    assert str(got.value) == message
-
-
 @pytest.mark.parametrize("shapes", [
     [(64, 784), (10, 512)], [(784,), (10, 512)], [(2, 3, 784), (10, 512), (10,)],
     [(2, 3, 512), (10, 512), (7,)], [(), (10, 512)], [(3, 512), (2, 10, 512)],
@@ -58,17 +49,17 @@ def _raises_like(dark_call, torch_call):
 @requires_torch
 def test_linear_errors(shapes):
     arrays = [np.ones(s, dtype=np.float32) for s in shapes]
-    _raises_like(lambda: F.linear(*[dark.tensor(a) for a in arrays]),
+    raises_like(lambda: F.linear(*[dark.tensor(a) for a in arrays]),
                  lambda: torch.nn.functional.linear(*[torch.tensor(a) for a in arrays]))
 
 
 @requires_torch
 def test_linear_dtype_errors():
     x, w, b = np.ones((3, 4)), np.ones((2, 4)), np.ones(2)
-    _raises_like(lambda: F.linear(dark.tensor(x, dtype=dark.float32), dark.tensor(w)),
+    raises_like(lambda: F.linear(dark.tensor(x, dtype=dark.float32), dark.tensor(w)),
                  lambda: torch.nn.functional.linear(torch.tensor(x, dtype=torch.float32),
                                                     torch.tensor(w)))
-    _raises_like(lambda: F.linear(dark.tensor(x, dtype=dark.float32),
+    raises_like(lambda: F.linear(dark.tensor(x, dtype=dark.float32),
                                   dark.tensor(w, dtype=dark.float32), dark.tensor(b)),
                  lambda: torch.nn.functional.linear(torch.tensor(x, dtype=torch.float32),
                                                     torch.tensor(w, dtype=torch.float32),
@@ -82,7 +73,7 @@ def test_linear_dtype_errors():
 @requires_torch
 def test_bilinear_errors(shapes):
     arrays = [np.ones(s, dtype=np.float32) for s in shapes]
-    _raises_like(lambda: F.bilinear(*[dark.tensor(a) for a in arrays]),
+    raises_like(lambda: F.bilinear(*[dark.tensor(a) for a in arrays]),
                  lambda: torch.nn.functional.bilinear(*[torch.tensor(a) for a in arrays]))
 
 # ----------------------------------------------------------------------------- modules
