@@ -7,6 +7,7 @@ A case's ``fn(lib, *inputs)`` is written once and called with ``lib = dark`` and
 from __future__ import annotations
 
 import dataclasses
+import socket
 import zlib
 from collections.abc import Callable
 from typing import Any
@@ -68,6 +69,14 @@ def raises_like(dark_call, torch_call):
     with pytest.raises(type(expected.value)) as got:
         dark_call()
     assert str(got.value) == message
+
+
+def closed_port_url() -> str:
+    """A URL on a local port nothing listens on: connecting fails at once, as offline."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}/mnist/"
 
 
 def ids(cases):

@@ -8,17 +8,15 @@ responses. CIFAR has no data here: a tiny archive in its layout is built in the 
 import functools
 import gzip
 import hashlib
-import http.server
 import io
 import os
 import pickle
 import shutil
-import socket
 import tarfile
-import threading
 
 import numpy as np
 import pytest
+from harness import closed_port_url
 from PIL import Image
 
 import dark
@@ -235,47 +233,6 @@ def test_idx_size_checked_against_header(tmp_path, no_dark_data):
 
 # ---------------------------------------------------------------- downloads
 
-class _Handler(http.server.SimpleHTTPRequestHandler):
-    requests: list
-
-    def log_message(self, *args):
-        pass
-
-    def do_GET(self):
-        self.requests.append(self.path)
-        if self.path.startswith("/short/"):
-            # Announces more bytes than it sends, then hangs up.
-            self.send_response(200)
-            self.send_header("Content-Length", "100000")
-            self.end_headers()
-            self.wfile.write(b"x" * 10)
-            return
-        super().do_GET()
-
-
-@pytest.fixture
-def server(tmp_path):
-    """A local HTTP server on tmp_path/www; yields (base URL, list of requested paths)."""
-    www = tmp_path / "www"
-    www.mkdir()
-    requests = []
-    handler = type("Handler", (_Handler,), {"requests": requests})
-    httpd = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(handler, directory=str(www)))
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}", requests
-    httpd.shutdown()
-    httpd.server_close()
-
-
-def _dead_url():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}/mnist/"
-
-
 def _serve_mnist(data_root, tmp_path):
     good = tmp_path / "www" / "good"
     bad = tmp_path / "www" / "bad"
@@ -294,7 +251,7 @@ def test_download_falls_through_mirrors(data_root, tmp_path, server, monkeypatch
                                         no_dark_data, capsys):
     base, requests = server
     _serve_mnist(data_root, tmp_path)
-    dead = _dead_url()
+    dead = closed_port_url()
     monkeypatch.setattr(MNIST, "mirrors", [dead, f"{base}/bad/", f"{base}/good/"])
     ds = MNIST(str(tmp_path / "root"), train=False, download=True)
     raw = tmp_path / "root" / "MNIST" / "raw"
@@ -319,7 +276,7 @@ def test_download_falls_through_mirrors(data_root, tmp_path, server, monkeypatch
 def test_download_all_mirrors_fail(data_root, tmp_path, server, monkeypatch, no_dark_data):
     base, _ = server
     _serve_mnist(data_root, tmp_path)
-    dead = _dead_url()
+    dead = closed_port_url()
     monkeypatch.setattr(MNIST, "mirrors", [dead, f"{base}/bad/"])
     with pytest.raises(RuntimeError, match="Error downloading train-images-idx3-ubyte.gz") as info:
         MNIST(str(tmp_path / "root"), download=True)
@@ -363,10 +320,10 @@ def test_download_url_is_atomic(tmp_path, server):
     with pytest.raises(OSError):
         download_url(f"{base}/absent.bin", str(tmp_path / "dl"))
     with pytest.raises(OSError):
-        download_url(_dead_url() + "other.bin", str(tmp_path / "dl"))
+        download_url(closed_port_url() + "other.bin", str(tmp_path / "dl"))
     assert sorted(os.listdir(target.parent)) == ["file.bin"]
     # Without md5, a file that is there is taken as it is (as torchvision does).
-    assert download_url(_dead_url() + "file.bin", str(tmp_path / "dl")) == str(target)
+    assert download_url(closed_port_url() + "file.bin", str(tmp_path / "dl")) == str(target)
     good = hashlib.md5(b"new contents").hexdigest()
     path = download_url(f"{base}/file.bin", str(tmp_path / "dl"), md5=good)
     assert path == str(target) and target.read_bytes() == b"new contents"

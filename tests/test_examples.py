@@ -1,20 +1,17 @@
 """The example programs run end to end on a slice of the real data, each in a subprocess as a
 user runs it: exit code, printed accuracy, checkpoint contents, plot (or its note). The MNIST
 example's download, its messages without data or network, and its argument checks too."""
-import functools
 import hashlib
-import http.server
 import importlib.util
 import os
 import pathlib
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import threading
 
 import pytest
+from harness import closed_port_url
 
 import dark
 
@@ -123,43 +120,9 @@ def run_mnist_with_mirrors(mirrors, *args, cwd, dark_data=None):
                           text=True, timeout=120)
 
 
-def closed_port_url() -> str:
-    """A URL on a local port nothing listens on: connecting fails at once, as offline."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}/mnist/"
-
-
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    requests: list
-
-    def log_message(self, *args):
-        pass
-
-    def do_GET(self):
-        self.requests.append(self.path)
-        super().do_GET()
-
-
-@pytest.fixture
-def mnist_server(tmp_path):
-    """A local HTTP server serving tmp_path/www; yields (base URL, requested paths)."""
-    www = tmp_path / "www"
-    www.mkdir()
-    requests = []
-    handler = type("Handler", (_Quiet,), {"requests": requests})
-    httpd = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(handler, directory=str(www)))
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/", requests
-    httpd.shutdown()
-    httpd.server_close()
-
-
-def test_mnist_example_downloads_missing_files(data_root, tmp_path, mnist_server):
-    base, requests = mnist_server
+def test_mnist_example_downloads_missing_files(data_root, tmp_path, server):
+    base, requests = server
+    base += "/"
     for name in MNIST_FILES:
         shutil.copy(pathlib.Path(data_root, "MNIST", "raw", name), tmp_path / "www" / name)
     work = tmp_path / "work"
@@ -206,8 +169,9 @@ def test_mnist_example_without_network(tmp_path):
     assert os.listdir(folder) == []  # nothing half-written
 
 
-def test_mnist_example_no_download(tmp_path, mnist_server):
-    base, requests = mnist_server
+def test_mnist_example_no_download(tmp_path, server):
+    base, requests = server
+    base += "/"
     for name in MNIST_FILES:
         (tmp_path / "www" / name).write_bytes(b"would be fetched")
     shared = tmp_path / "shared"
