@@ -217,6 +217,22 @@ def test_sampler_matches_torch(name):
     np.testing.assert_array_equal(d_after.numpy(), t_after.numpy())
 
 
+def _train_losses(model, loader, optimizer, loss_fn, steps):
+    """The loss of each of ``steps`` SGD steps over the loader's (reshuffled) epochs, in the
+    tutorials' order: forward, backward, step, zero_grad."""
+    losses = []
+    while len(losses) < steps:
+        for x, y in loader:
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+            losses.append(loss.item())
+            if len(losses) == steps:
+                break
+    return losses
+
+
 def _shuffled_epochs(L, generator=None):
     D = _data(L)
     loader = D.DataLoader(D.TensorDataset(L.arange(10)), batch_size=4, shuffle=True,
@@ -331,17 +347,7 @@ def _lenet_losses(L, steps=20):
     D = _data(L)
     loader = D.DataLoader(D.TensorDataset(images, labels), batch_size=16, shuffle=True)
     optimizer = L.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-    losses = []
-    while len(losses) < steps:
-        for x, y in loader:
-            optimizer.zero_grad()
-            loss = F.cross_entropy(model(x), y)
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
-            if len(losses) == steps:
-                break
-    return losses
+    return _train_losses(model, loader, optimizer, F.cross_entropy, steps)
 
 
 def _lstm_losses(L, steps=20):
@@ -367,17 +373,7 @@ def _lstm_losses(L, steps=20):
     D = _data(L)
     loader = D.DataLoader(D.TensorDataset(tokens, labels), batch_size=8, shuffle=True)
     optimizer = L.optim.Adam(model.parameters(), lr=0.01)
-    losses = []
-    while len(losses) < steps:
-        for x, y in loader:
-            optimizer.zero_grad()
-            loss = F.cross_entropy(model(x), y)
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
-            if len(losses) == steps:
-                break
-    return losses
+    return _train_losses(model, loader, optimizer, F.cross_entropy, steps)
 
 
 @requires_torch
@@ -417,17 +413,7 @@ def _quickstart_losses(L, images, labels, steps=20):
     loader = D.DataLoader(dataset, batch_size=64, shuffle=True)
     loss_fn = nn.CrossEntropyLoss()
     optimizer = L.optim.SGD(model.parameters(), lr=0.1)
-    losses = []
-    while len(losses) < steps:
-        for x, y in loader:
-            loss = loss_fn(model(x), y)
-            loss.backward()
-            optimizer.step()
-            optimizer.zero_grad()
-            losses.append(loss.item())
-            if len(losses) == steps:
-                break
-    return losses
+    return _train_losses(model, loader, optimizer, loss_fn, steps)
 
 
 @requires_torch
