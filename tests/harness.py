@@ -71,6 +71,20 @@ def raises_like(dark_call, torch_call):
     assert str(got.value) == message
 
 
+def same_error(lib, program, match):
+    """With ``lib`` dark, ``program(dark)`` raises an error whose message matches ``match``;
+    with ``lib`` torch, ``program(torch)`` raises an error of the type dark raises."""
+    if lib is dark:
+        with pytest.raises(Exception, match=match):
+            program(dark)
+        return
+    with pytest.raises(Exception) as theirs:
+        program(torch)
+    with pytest.raises(Exception) as mine:
+        program(dark)
+    assert type(mine.value) is type(theirs.value)
+
+
 def closed_port_url() -> str:
     """A URL on a local port nothing listens on: connecting fails at once, as offline."""
     with socket.socket() as s:

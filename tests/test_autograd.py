@@ -10,7 +10,7 @@ import weakref
 
 import numpy as np
 import pytest
-from harness import LIBS, requires_torch, torch
+from harness import LIBS, requires_torch, same_error, torch
 
 import dark
 
@@ -21,20 +21,6 @@ def values(t):
 
 def close(a, b, atol=1e-5):
     np.testing.assert_allclose(values(a), values(b), rtol=1e-5, atol=atol)
-
-
-def assert_same_error(lib, program, match):
-    """With ``lib`` dark, ``program(dark)`` raises an error whose message matches ``match``;
-    with ``lib`` torch, ``program(torch)`` raises an error of the type dark raises."""
-    if lib is dark:
-        with pytest.raises(Exception, match=match):
-            program(dark)
-        return
-    with pytest.raises(Exception) as theirs:
-        program(torch)
-    with pytest.raises(Exception) as mine:
-        program(dark)
-    assert type(mine.value) is type(theirs.value)
 
 
 # ----------------------------------------------------------------------- acceptance programs
@@ -141,7 +127,7 @@ def test_second_backward_raises(lib):
         y.backward()
         y.backward()
 
-    assert_same_error(lib, program, "Trying to backward through the graph a second time")
+    same_error(lib, program, "Trying to backward through the graph a second time")
 
 
 def test_saved_values_are_released_after_backward():
@@ -241,7 +227,7 @@ def test_grad_unused_input_raises(lib):
         w = lib.tensor([1.0, 2.0], requires_grad=True)
         lib.autograd.grad((x * 3).sum(), [x, w])
 
-    assert_same_error(lib, program, "The differentiated Tensor at index 1 appears to not have been "
+    same_error(lib, program, "The differentiated Tensor at index 1 appears to not have been "
                                     "used in the graph")
 
 
@@ -251,7 +237,7 @@ def test_grad_input_that_does_not_require_grad_raises(lib):
         x = lib.tensor([1.0, 2.0], requires_grad=True)
         lib.autograd.grad((x * 3).sum(), [x, lib.tensor([1.0])])
 
-    assert_same_error(lib, program, "One of the differentiated Tensors does not require grad")
+    same_error(lib, program, "One of the differentiated Tensors does not require grad")
 
 
 def test_grad_retain_graph():
@@ -353,7 +339,7 @@ def test_node_hooks(lib):
 
 @pytest.mark.parametrize("lib", LIBS)
 def test_hook_on_tensor_without_grad_raises(lib):
-    assert_same_error(lib, lambda lib: lib.tensor([1.0]).register_hook(lambda g: g),
+    same_error(lib, lambda lib: lib.tensor([1.0]).register_hook(lambda g: g),
                            "cannot register a hook on a tensor that doesn't require gradient")
 
 
@@ -768,7 +754,7 @@ def test_backward_without_grad_raises(lib):
     def program(lib):
         (lib.tensor([1.0, 2.0]) * 2).sum().backward()
 
-    assert_same_error(lib, program, "element 0 of tensors does not require grad and does not have "
+    same_error(lib, program, "element 0 of tensors does not require grad and does not have "
                                     "a grad_fn")
 
 
@@ -780,7 +766,7 @@ def test_backward_after_no_grad_raises(lib):
             y = x * 2
         y.backward()
 
-    assert_same_error(lib, program, "element 0 of tensors does not require grad")
+    same_error(lib, program, "element 0 of tensors does not require grad")
 
 
 @pytest.mark.parametrize("lib", LIBS)
@@ -789,7 +775,7 @@ def test_non_scalar_backward_raises(lib):
         x = lib.tensor([1.0, 2.0], requires_grad=True)
         (x * 2).backward()
 
-    assert_same_error(lib, program, "grad can be implicitly created only for scalar outputs")
+    same_error(lib, program, "grad can be implicitly created only for scalar outputs")
 
 
 @pytest.mark.parametrize("lib", LIBS)
@@ -798,7 +784,7 @@ def test_gradient_of_wrong_shape_raises(lib):
         x = lib.tensor([1.0, 2.0], requires_grad=True)
         (x * 2).backward(lib.tensor([1.0, 2.0, 3.0]))
 
-    assert_same_error(lib, program, r"Mismatch in shape: grad_output\[0\] has a shape of "
+    same_error(lib, program, r"Mismatch in shape: grad_output\[0\] has a shape of "
                                     r"dark.Size\(\[3\]\) and output\[0\] has a shape of "
                                     r"dark.Size\(\[2\]\)")
 
@@ -809,7 +795,7 @@ def test_in_place_on_leaf_requiring_grad_raises(lib):
         x = lib.tensor([1.0, 2.0], requires_grad=True)
         x.add_(1)
 
-    assert_same_error(lib, program, "a leaf Variable that requires grad is being used in an "
+    same_error(lib, program, "a leaf Variable that requires grad is being used in an "
                                     "in-place operation.")
 
 
@@ -830,7 +816,7 @@ def test_modified_saved_input_raises(lib):
         y.mul_(2)
         z.sum().backward()
 
-    assert_same_error(lib, program, r"one of the variables needed for gradient computation has "
+    same_error(lib, program, r"one of the variables needed for gradient computation has "
                                     r"been modified by an inplace operation: \[dark.FloatTensor "
                                     r"\[2\]\], which is output 0 of Mul, is at version 1; expected "
                                     r"version 0 instead")
@@ -844,7 +830,7 @@ def test_modified_saved_output_raises(lib):
         y.add_(1)
         y.sum().backward()
 
-    assert_same_error(lib, program, "which is output 0 of Exp, is at version 1; expected version 0")
+    same_error(lib, program, "which is output 0 of Exp, is at version 1; expected version 0")
 
 
 @pytest.mark.parametrize("lib", LIBS)
@@ -856,7 +842,7 @@ def test_modified_saved_leaf_raises(lib):
             x.add_(1)
         y.backward()
 
-    assert_same_error(lib, program, r"\[dark.FloatTensor \[2\]\] is at version 1; expected "
+    same_error(lib, program, r"\[dark.FloatTensor \[2\]\] is at version 1; expected "
                                     r"version 0 instead")
 
 
@@ -874,7 +860,7 @@ def test_requires_grad_on_integer_tensor_raises(lib):
     def program(lib):
         lib.tensor([1, 2]).requires_grad_()
 
-    assert_same_error(lib, program, "only Tensors of floating point and complex dtype can require "
+    same_error(lib, program, "only Tensors of floating point and complex dtype can require "
                                     "gradients")
 
 

@@ -1,25 +1,11 @@
 """Tensor attributes, conversions and printing, compared with torch where it is installed."""
 import numpy as np
 import pytest
-from harness import LIBS, requires_torch, torch
+from harness import LIBS, requires_torch, same_error, torch
 
 import dark
 
 lib_param = pytest.mark.parametrize("lib", LIBS)
-
-
-def same_error(lib, program, match):
-    """With ``lib`` dark, ``program(dark)`` raises an error whose message matches ``match``;
-    with ``lib`` torch, ``program(torch)`` raises an error of the type dark raises."""
-    if lib is dark:
-        with pytest.raises(Exception, match=match):
-            program(dark)
-        return
-    with pytest.raises(Exception) as theirs:
-        program(torch)
-    with pytest.raises(Exception) as mine:
-        program(dark)
-    assert type(mine.value) is type(theirs.value)
 
 
 # ----------------------------------------------------------------------- autograd attributes
