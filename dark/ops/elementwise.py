@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import _backend
 from .._backend import array_module, broadcast_shapes, cast, check_scalar, promote, wrapped_int
+from .._kernels import quiet
 from .._kernels.elementwise import positive_or_zero, relu_forward
 from .._tensor import Tensor, install_methods, tensor_method
 from ..autograd.function import Op
@@ -72,13 +73,11 @@ def _quiet(compute):
     """``compute`` without numpy's floating-point warnings (log(0), 0/0 ...): PyTorch gives
     inf/nan silently."""
 
-    def quiet(xp, *arrays):
-        if xp is np:
-            with np.errstate(all="ignore"):
-                return compute(xp, *arrays)
-        return compute(xp, *arrays)
+    def quiet_compute(xp, *arrays):
+        with quiet(xp):
+            return compute(xp, *arrays)
 
-    return quiet
+    return quiet_compute
 
 
 def _kind(x, y) -> str:
