@@ -18,16 +18,20 @@ LAYERS = (
     ("tensor", ("dark._tensor", "dark._tensor_str")),
     ("autograd", ("dark.autograd",)),
     ("ops", ("dark.ops", "dark.random", "dark.linalg", "dark.cuda", "dark.accelerator",
-             "dark.backends", "dark.testing", "dark.jit", "dark._compile")),
+             "dark.backends", "dark.testing", "dark.jit", "dark._compile", "dark._legacy",
+             "dark.amp", "dark.fft", "dark.special", "dark.utils.dlpack")),
     ("nn", ("dark.nn",)),
     ("features", ("dark.optim", "dark.data", "dark.utils.data", "dark.serialization",
-                  "dark._torch_pickle", "dark.viz")),
+                  "dark._torch_pickle", "dark.viz", "dark.hub", "dark.multiprocessing",
+                  "dark.distributions", "dark.distributed", "dark.func", "dark.onnx",
+                  "dark.utils.checkpoint", "dark.utils.tensorboard", "dark.utils.model_zoo")),
     ("package", ("dark",)),
 )
 
 # The only names a function may import: optional dependencies, imported where first used so
 # that dark imports and runs without them.
-OPTIONAL = ("cupy", "cupyx", "graphviz", "matplotlib", "safetensors", "PIL")
+OPTIONAL = ("cupy", "cupyx", "graphviz", "matplotlib", "safetensors", "PIL", "mpi4py", "onnx",
+            "onnxruntime", "tensorboard", "ml_dtypes", "numexpr", "jax")
 
 
 def layer_of(module: str) -> int:
