@@ -55,6 +55,8 @@ def is_floating_point(input: Tensor) -> bool:
     return input.is_floating_point()
 
 from . import accelerator, backends, jit, testing  # noqa: E402
+from . import hub  # noqa: E402
+from .utils import model_zoo as _model_zoo  # noqa: E402, F401 - sets dark.utils.model_zoo
 from ._compile import compile  # noqa: E402
 from ._dtype_info import finfo, iinfo  # noqa: E402
 from .backends import (are_deterministic_algorithms_enabled,  # noqa: E402
