@@ -22,6 +22,8 @@ from . import nn  # noqa: E402 - nn stands on the ops above
 from . import optim  # noqa: E402
 from . import data, utils  # noqa: E402
 from .utils import data as _utils_data  # noqa: E402 - sets dark.utils.data
+from .utils import dlpack as _utils_dlpack  # noqa: E402 - sets dark.utils.dlpack
+from .utils.dlpack import from_dlpack  # noqa: E402
 from .serialization import *  # noqa: E402, F403
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from ._parallel import get_num_threads, set_num_threads
