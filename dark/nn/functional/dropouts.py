@@ -37,17 +37,38 @@ def _check_p(p: float) -> None:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
 
 
+def _memory_order(array, shape) -> list | None:
+    """The axes of ``array`` from outermost to innermost in memory when it is a permutation
+    of a dense layout other than C order (torch's empty_like keeps such strides, so its mask
+    is drawn in that memory order); None otherwise."""
+    if tuple(array.shape) != tuple(shape) or array.ndim < 2 or array.flags.c_contiguous:
+        return None
+    order = sorted(range(array.ndim), key=lambda axis: -array.strides[axis])
+    expected = array.itemsize
+    for axis in reversed(order):
+        if array.shape[axis] != 1:
+            if array.strides[axis] != expected:
+                return None
+            expected *= array.shape[axis]
+    return order
+
+
 def _keep_mask(input: Tensor, shape, p: float):
-    """0/1 values (1 with probability 1 - p) in input's dtype, from the default generator."""
+    """0/1 values (1 with probability 1 - p) in input's dtype, from the default generator,
+    drawn in the order of input's memory layout as torch draws them."""
     array = input._data
     if array.dtype.kind not in "fc":
         raise RuntimeError(f"result type Float can't be cast to the desired output type "
                            f"{input.dtype.scalar_name}")
     engine = _random.engine_for(None, input.device)
+    order = _memory_order(array, shape)
+    draw_shape = shape if order is None else tuple(shape[axis] for axis in order)
     if type(array) is np.ndarray:  # torch's noise.bernoulli_(1 - p): the same draws on CPU
-        return engine.bernoulli(shape, 1 - p, array.dtype)
-    with array.device:
-        return engine.bernoulli(shape, 1 - p, array.dtype)
+        mask = engine.bernoulli(draw_shape, 1 - p, array.dtype)
+    else:
+        with array.device:
+            mask = engine.bernoulli(draw_shape, 1 - p, array.dtype)
+    return mask if order is None else mask.transpose(np.argsort(order))
 
 
 def _apply_mask(input: Tensor, mask, inplace: bool, shift=None) -> Tensor:

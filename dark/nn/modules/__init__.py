@@ -15,3 +15,4 @@ from .sparse import *  # noqa: F403
 from .rnn import *  # noqa: F403
 from .distance import *  # noqa: F403
 from .attention import *  # noqa: F403
+from .transformer import *  # noqa: F403

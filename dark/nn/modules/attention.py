@@ -7,15 +7,10 @@ from ...ops.creation import empty
 from .. import functional as F
 from .. import init
 from ..parameter import Parameter
-from .linear import Linear
+from .linear import NonDynamicallyQuantizableLinear
 from .module import Module
 
 __all__ = ["MultiheadAttention"]
-
-
-class NonDynamicallyQuantizableLinear(Linear):
-    """A Linear under PyTorch's name for MultiheadAttention.out_proj (the name shows in
-    repr; PyTorch uses it to keep quantization away from this layer)."""
 
 
 class MultiheadAttention(Module):

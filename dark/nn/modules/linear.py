@@ -54,6 +54,11 @@ class Linear(Module):
                 f"bias={self.bias is not None}")
 
 
+class NonDynamicallyQuantizableLinear(Linear):
+    """A Linear under PyTorch's name for MultiheadAttention.out_proj (the name shows in
+    repr, and pickled checkpoints name it here, in nn.modules.linear, as torch does)."""
+
+
 class Bilinear(Module):
     """``y = x1^T A x2 + b``: inputs (*, in1_features) and (*, in2_features) -> (*,
     out_features); weight (out_features, in1_features, in2_features), weight and bias
