@@ -11,6 +11,10 @@ from .ops.creation import *  # noqa: F403
 from .ops.elementwise import *  # noqa: F403
 from .ops.indexing import *  # noqa: F403
 from .ops.linalg import *  # noqa: F403
+from .ops.linalg_ops import (_cholesky_legacy as cholesky, _cross_legacy as cross,
+                             _qr_legacy as qr, _slogdet_legacy as slogdet,
+                             _svd_legacy as svd, cdist, logdet, pinverse, trace,
+                             tril_indices, triu_indices)
 from .ops.random import *  # noqa: F403
 from .ops.reduction import *  # noqa: F403
 from .ops.shape import *  # noqa: F403

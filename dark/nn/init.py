@@ -12,6 +12,7 @@ from .._tensor import Tensor
 from ..autograd.grad_mode import no_grad
 from ..ops.creation import eye
 from ..ops.elementwise import where
+from ..ops.linalg_ops import qr
 from ..ops.random import randperm
 
 __all__ = ["calculate_gain", "constant_", "dirac_", "eye_", "kaiming_normal_",
@@ -217,7 +218,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1, generator=None) -> Tensor:
         if rows < cols:
             flattened = flattened.T
         xp = array_module(flattened)
-        q, r = xp.linalg.qr(flattened)
+        q, r = (t._data for t in qr(Tensor._make(flattened)))  # torch's linalg.qr, as torch
         q = q * xp.sign(xp.diagonal(r))
         if rows < cols:
             q = q.T
