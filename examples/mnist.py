@@ -11,10 +11,12 @@ are missing they are downloaded there (11 MB, MD5-checked); --no-download forbid
 
 Each epoch shows a progress bar with the running loss and accuracy, then the test loss and
 accuracy and the wall time; a checkpoint (model, optimizer, epoch) is written after each
-epoch, and at the end a PNG of the training curves and of misclassified test digits."""
+epoch, and at the end a PNG of the training curves and of misclassified test digits.
+--tensorboard DIR also logs them for TensorBoard (`tensorboard --logdir DIR`)."""
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import pathlib
 import sys
@@ -125,13 +127,14 @@ def data_error_message(root: str, error: RuntimeError) -> str:
             f"{folder}:\n{urls}")
 
 
-def train(model, device, loader, optimizer, epoch: int) -> tuple:
-    """One epoch; returns the mean training loss and accuracy (%)."""
+def train(model, device, loader, optimizer, epoch: int, writer=None) -> tuple:
+    """One epoch; returns the mean training loss and accuracy (%). With a TensorBoard
+    ``writer``, logs the loss of every 10th batch under train/batch_loss."""
     model.train()
     criterion = nn.CrossEntropyLoss()
     total_loss, correct, seen = 0.0, 0, 0
     bar = tqdm(loader, desc=f"Epoch {epoch}", unit="batch", dynamic_ncols=True)
-    for data, target in bar:
+    for batch, (data, target) in enumerate(bar):
         data, target = data.to(device), target.to(device)
         optimizer.zero_grad()
         output = model(data)
@@ -141,6 +144,8 @@ def train(model, device, loader, optimizer, epoch: int) -> tuple:
         total_loss += loss.item() * len(target)
         correct += (output.argmax(1) == target).sum().item()
         seen += len(target)
+        if writer is not None and batch % 10 == 0:
+            writer.add_scalar("train/batch_loss", loss.item(), (epoch - 1) * len(loader) + batch)
         bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{100 * correct / seen:.2f}%",
                         refresh=False)
     return total_loss / seen, 100 * correct / seen
@@ -165,6 +170,25 @@ def test(model, device, loader) -> tuple:
     print(f"\nTest set: Average loss: {total_loss / size:.4f}, "
           f"Accuracy: {correct}/{size} ({100 * correct / size:.2f}%)\n")
     return total_loss / size, 100 * correct / size, wrong
+
+
+def log_epoch(writer, epoch: int, model, optimizer, metrics: tuple, wrong: list) -> None:
+    """One epoch's TensorBoard record: losses and accuracies, the learning rate, a grid of
+    the misclassified test digits (un-normalised to [0, 1]) and every parameter's
+    histogram."""
+    train_loss, train_acc, test_loss, test_acc = metrics
+    writer.add_scalars("loss", {"train": train_loss, "test": test_loss}, epoch)
+    writer.add_scalar("accuracy/train", train_acc, epoch)
+    writer.add_scalar("accuracy/test", test_acc, epoch)
+    writer.add_scalar("learning_rate", optimizer.param_groups[0]["lr"], epoch)
+    if wrong:
+        images = dark.stack([image for image, _, _ in wrong]) * 0.3081 + 0.1307
+        writer.add_images("test/misclassified", images.clamp(0, 1), epoch)
+        writer.add_text("test/misclassified_labels", ", ".join(
+            f"{target}->{pred}" for _, pred, target in wrong), epoch)
+    for name, parameter in model.named_parameters():
+        writer.add_histogram(f"weights/{name}", parameter.detach(), epoch)
+    writer.flush()
 
 
 def plot(history: dict, wrong: list, path: str) -> None:
@@ -241,6 +265,12 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
     root = os.path.expanduser(args.data_root)
     if os.path.exists(root) and not os.path.isdir(root):
         parser.error(f"--data-root {args.data_root}: not a directory")
+    if args.tensorboard:
+        if os.path.exists(args.tensorboard) and not os.path.isdir(args.tensorboard):
+            parser.error(f"--tensorboard {args.tensorboard}: not a directory")
+        if importlib.util.find_spec("tensorboard") is None:
+            parser.error("--tensorboard needs the tensorboard package: "
+                         "pip install -e '.[tensorboard]'")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -271,6 +301,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--limit", type=int,
                         help="use only the first N training and N//6 test samples")
     parser.add_argument("--num-workers", type=int, default=0)
+    parser.add_argument("--tensorboard", metavar="DIR",
+                        help="log loss, accuracy, learning rate, misclassified digits and "
+                             "weight histograms to DIR for TensorBoard (needs the tensorboard "
+                             "package: pip install -e '.[tensorboard]')")
     args = parser.parse_args(argv)
     defaults = DEFAULTS[args.model]
     if args.optimizer is None:
@@ -318,12 +352,20 @@ def main(argv=None) -> None:
           f"parameters, {args.optimizer} lr={args.lr:g}, {len(train_set)} training / "
           f"{len(test_set)} test samples, batch {args.batch_size}, {args.epochs} epoch(s)")
 
+    writer = None
+    if args.tensorboard:
+        from dark.utils.tensorboard import SummaryWriter
+
+        writer = SummaryWriter(args.tensorboard)
     history = {"train_loss": [], "train_acc": [], "test_loss": [], "test_acc": []}
     for epoch in range(1, args.epochs + 1):
         start = time.perf_counter()
-        train_loss, train_acc = train(model, device, train_loader, optimizer, epoch)
+        train_loss, train_acc = train(model, device, train_loader, optimizer, epoch, writer)
         train_seconds = time.perf_counter() - start
         test_loss, test_acc, wrong = test(model, device, test_loader)
+        if writer is not None:
+            log_epoch(writer, epoch, model, optimizer, (train_loss, train_acc, test_loss,
+                                                        test_acc), wrong)
         scheduler.step()
         for key, value in zip(history, (train_loss, train_acc, test_loss, test_acc)):
             history[key].append(value)
@@ -332,6 +374,10 @@ def main(argv=None) -> None:
         print(f"Epoch {epoch}: {train_seconds:.1f} s training, "
               f"{time.perf_counter() - start - train_seconds:.1f} s testing; "
               f"checkpoint saved to {args.save}")
+    if writer is not None:
+        writer.close()
+        print(f"TensorBoard logs written to {args.tensorboard} "
+              f"(tensorboard --logdir {args.tensorboard})")
     if args.plot:
         plot(history, wrong, args.plot)
     print(f"Final test accuracy: {history['test_acc'][-1]:.2f}%")

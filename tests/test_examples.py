@@ -258,3 +258,37 @@ def test_mnist_example_checks_save_path_before_loading_data(tmp_path):
     assert result.returncode == 2
     assert f"the directory {tmp_path / 'missing'} does not exist" in result.stderr
     assert "MNIST files" not in result.stderr
+
+
+def test_mnist_example_tensorboard(data_root, tmp_path):
+    """--tensorboard DIR: TensorBoard's own reader finds the loss, accuracy, learning rate,
+    misclassified digits and weight histograms the example logged."""
+    pytest.importorskip("tensorboard", reason="tensorboard not installed")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    logs = tmp_path / "tb"
+    out = run("mnist.py", "--model", "mlp", "--limit", "600", "--epochs", "2", "--device",
+              "cpu", "--data-root", data_root, "--save", str(tmp_path / "c.pt"), "--plot", "",
+              "--tensorboard", str(logs), cwd=tmp_path)
+    assert f"TensorBoard logs written to {logs}" in out
+    accuracies = [float(a) for a in re.findall(r"Accuracy: \d+/\d+ \(([\d.]+)%\)", out)]
+    acc = EventAccumulator(str(logs), size_guidance={"scalars": 0, "images": 0,
+                                                     "histograms": 0})
+    acc.Reload()
+    tags = acc.Tags()
+    assert {"accuracy/train", "accuracy/test", "learning_rate", "train/batch_loss"} <= set(
+        tags["scalars"])
+    test_acc = acc.Scalars("accuracy/test")
+    assert [e.step for e in test_acc] == [1, 2]
+    assert [round(e.value, 2) for e in test_acc] == accuracies
+    lrs = [e.value for e in acc.Scalars("learning_rate")]
+    assert lrs == pytest.approx([1e-3, 0.7e-3])  # StepLR's gamma 0.7 per epoch
+    # 600 samples in batches of 64: 10 batches an epoch, every 10th logged
+    assert [e.step for e in acc.Scalars("train/batch_loss")] == [0, 10]
+    assert "test/misclassified" in tags["images"]
+    network = load_example("mnist").MODELS["mlp"]()
+    assert set(tags["histograms"]) == {f"weights/{n}" for n, _ in network.named_parameters()}
+    for key in ("train", "test"):
+        run_acc = EventAccumulator(str(logs / f"loss_{key}"))
+        run_acc.Reload()
+        assert [e.step for e in run_acc.Scalars("loss")] == [1, 2]
