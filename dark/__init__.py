@@ -24,6 +24,7 @@ from ._tensor_str import set_printoptions
 from .autograd.anomaly_mode import is_anomaly_enabled
 from . import nn  # noqa: E402 - nn stands on the ops above
 from . import optim  # noqa: E402
+from . import distributions  # noqa: E402
 from . import data, utils  # noqa: E402
 from .utils import data as _utils_data  # noqa: E402 - sets dark.utils.data
 from .utils import dlpack as _utils_dlpack  # noqa: E402 - sets dark.utils.dlpack

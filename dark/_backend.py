@@ -6,6 +6,7 @@ import builtins
 import math
 import numbers
 import sys
+import threading
 import warnings
 
 import numpy as np
@@ -329,12 +330,31 @@ CPU = device("cpu")
 _cuda_devices: dict[int, device] = {}
 
 
+# The default device of the factories (set_default_device): one per thread, as torch's
+_default_device = threading.local()
+
+
 def to_device(value) -> device:
+    """``value`` as a device; None is the default device (CPU unless set_default_device)."""
     if type(value) is device:
         return value
     if value is None:
-        return CPU
+        return getattr(_default_device, "device", CPU)
     return device(value)
+
+
+def set_default_device(value) -> None:
+    """The device the factory functions use when not given one (None: the CPU), for the
+    calling thread, as torch.set_default_device."""
+    _default_device.device = CPU if value is None else device(value)
+
+
+def get_default_device() -> device:
+    """The factories' default device; 'cuda' without an index reads the current GPU's."""
+    dev = to_device(None)
+    if dev.type == "cuda" and dev.index is None:
+        return device("cuda", cuda_index(dev))
+    return dev
 
 
 def cuda_index(dev: device) -> int:

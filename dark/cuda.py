@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from . import _backend
 from . import random as _random
+from ._legacy import CUDA_TYPES as _CUDA_TYPES
+
+globals().update(_CUDA_TYPES)  # FloatTensor ... : the legacy cuda tensor types
 
 
 def is_available() -> bool:

@@ -15,6 +15,7 @@ from .grad_mode import (
     set_grad_enabled,
 )
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
+from .variable import Variable
 
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
@@ -46,4 +47,5 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 
 __all__ = ["Function", "GradcheckError", "backward", "detect_anomaly", "enable_grad", "grad",
            "gradcheck", "gradgradcheck", "graph", "inference_mode", "is_grad_enabled",
-           "is_inference_mode_enabled", "no_grad", "set_detect_anomaly", "set_grad_enabled"]
+           "is_inference_mode_enabled", "no_grad", "set_detect_anomaly", "set_grad_enabled",
+           "Variable"]

@@ -1,0 +1,4 @@
+"""OneHotCategorical (defined in dark.distributions.categorical)."""
+from .categorical import OneHotCategorical, OneHotCategoricalStraightThrough
+
+__all__ = ["OneHotCategorical", "OneHotCategoricalStraightThrough"]
