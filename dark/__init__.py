@@ -20,6 +20,8 @@ from .ops.reduction import *  # noqa: F403
 from .ops.shape import *  # noqa: F403
 from .random import *  # noqa: F403
 from . import autograd, cuda, linalg
+from ._backend import get_default_device, set_default_device
+from ._legacy import *  # noqa: F403 - FloatTensor ..., set_default_tensor_type
 from ._tensor_str import set_printoptions
 from .autograd.anomaly_mode import is_anomaly_enabled
 from . import nn  # noqa: E402 - nn stands on the ops above
