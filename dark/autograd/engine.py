@@ -140,10 +140,13 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
 
     previous_mode = _grad_state.enabled
     _grad_state.enabled = create_graph
+    _callbacks.append([])
     try:
         _execute(order, buffers, targets, captured, to_run, accumulate, create_graph,
                  retain_graph)
+        _run_callbacks(_callbacks[-1])
     finally:
+        _callbacks.pop()
         _grad_state.enabled = previous_mode
     if inputs is None:
         return None
@@ -202,7 +205,12 @@ def _execute(order, buffers, targets, captured, to_run, accumulate, create_graph
                     captured[position] = grad
         if leaf:
             if accumulate:
-                accumulate_grad(node.variable, grads[0], create_graph)
+                variable = node.variable
+                accumulate_grad(variable, grads[0], create_graph)
+                hooks = variable.__dict__.get("_post_accumulate_grad_hooks")
+                if hooks:
+                    for hook in list(hooks.values()):
+                        hook(variable)
         elif to_run is None or node in to_run:
             if anomaly:
                 try:
@@ -212,6 +220,27 @@ def _execute(order, buffers, targets, captured, to_run, accumulate, create_graph
                     raise
             else:
                 _run_node(node, grads, buffers, retain_graph, False)
+
+
+# One list of callbacks per backward pass running (a backward may run inside another's hook).
+_callbacks: list = []
+
+
+def queue_callback(callback) -> None:
+    """Run ``callback()`` once the backward pass now running has finished (after every
+    gradient has been accumulated), as torch's ``Variable._execution_engine.queue_callback``
+    (DistributedDataParallel waits for its last all-reduce there). Callbacks run in the
+    order queued; one may queue another."""
+    if not _callbacks:
+        raise RuntimeError("Final callbacks can only be installed during backward pass.")
+    _callbacks[-1].append(callback)
+
+
+def _run_callbacks(callbacks) -> None:
+    index = 0
+    while index < len(callbacks):  # a callback may queue another
+        callbacks[index]()
+        index += 1
 
 
 def _is_target(node, targets) -> bool:
@@ -391,6 +420,24 @@ def retain_grad(self: Tensor) -> None:
 
     self._retains_grad = True
     self.grad_fn._add_pre_hook(self._output_nr, _RetainHook(retain))
+
+
+@tensor_method()
+def register_post_accumulate_grad_hook(self: Tensor, hook):
+    """``hook(tensor)`` runs after a backward pass has accumulated a gradient into this
+    leaf's ``.grad`` (optimizers fused into backward, DistributedDataParallel's buckets)."""
+    if self.grad_fn is not None:
+        raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf "
+                           "tensors")
+    if not self._requires_grad:
+        raise RuntimeError("cannot register a hook on a tensor that doesn't require "
+                           "gradient")
+    hooks = self.__dict__.get("_post_accumulate_grad_hooks")
+    if hooks is None:
+        hooks = self.__dict__["_post_accumulate_grad_hooks"] = OrderedDict()
+    handle = RemovableHandle(hooks)
+    hooks[handle.id] = hook
+    return handle
 
 
 @tensor_method()
