@@ -30,11 +30,11 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import sys
+import threading
 
 import numpy as np
 
-from . import _backend
+from . import _backend, _parallel
 from ._kernels.elementwise import fma32, fma64
 from ._tensor import Tensor
 
@@ -168,19 +168,19 @@ _COS_POLY = tuple(float(_F32(p)) for p in (
 _SIN_POLY = tuple(float(_F32(p)) for p in (-1.9515295891E-4, 8.3321608736E-3,
                                            -1.6666654611E-1))
 _HALF_ROW = np.dtype((np.void, 32))  # 8 float32 or int32
-_LOW_HALF = 0 if sys.byteorder == "little" else 1  # of a uint64 seen as two int32
 _NORMAL_ROWS = 4096  # blocks of 16 per pass of the fast kernel: its buffers stay in cache
 
 
 class _NormalFill32:
-    """torch's normal_fill_16_AVX2 over rows of 16 raw 32-bit draws, fast: the same float32
-    operations as ``_log_avx`` / ``_sincos_avx`` / ``_box_muller_16`` (bit for bit, checked
-    over all 2**24 uniforms each takes), on buffers reused from pass to pass. A fused
-    multiply-add whose product is exact in float32 (a constant of few bits times a small
-    integer or a power of two) is one float32 add; the others are computed in float64 (the
-    product exact) and rounded to float32, as ``fma32``. The mantissa and exponent of
-    ``1 - u`` come from integer operations on its bits (musl's logf split, the same values as
-    avx_mathfun's compare and select)."""
+    """torch's normal_fill_16_AVX2 over rows of 16 draws (their low 24 bits, the uniforms
+    times 2**24, as int32), fast: the same float32 operations as ``_log_avx`` /
+    ``_sincos_avx`` / ``_box_muller_16`` (bit for bit, checked over all 2**24 uniforms each
+    takes), on buffers reused from pass to pass. A fused multiply-add whose product is exact
+    in float32 (a constant of few bits times a small integer or a power of two) is one
+    float32 add; the others are computed in float64 (the product exact) and rounded to
+    float32, as ``fma32``. The mantissa and exponent of ``1 - u`` come from integer operations
+    on its bits (musl's logf split, the same values as avx_mathfun's compare and select);
+    sincos's selects and signs are applied to sin and cos before the products."""
 
     def __init__(self, rows: int):
         h = rows * 8
@@ -188,46 +188,27 @@ class _NormalFill32:
         self.i = [np.empty(h, np.int32) for _ in range(3)]
         self.f = [np.empty(h, _F32) for _ in range(6)]
         self.d = [np.empty(h, _F64) for _ in range(3)]
-        self.k = [np.empty(2 * h, np.int32) for _ in range(2)]
+        self.k = np.empty(2 * h, np.int32)
 
-    def _fma(self, a, b, c, out, t, scratch):
-        """out = float32(a * b + c) for float32 arrays/scalars a, b, c (a an array), with
-        the product and sum in float64 (``fma32``): t and scratch float64 buffers."""
-        np.copyto(t, a)
-        if isinstance(b, np.ndarray):
-            np.copyto(scratch, b)
-            np.multiply(t, scratch, out=t)
-        else:
-            np.multiply(t, b, out=t)
-        if c is b and isinstance(b, np.ndarray):  # scratch holds it already
-            np.add(t, scratch, out=t)
-        elif isinstance(c, np.ndarray):
-            np.copyto(scratch, c)
-            np.add(t, scratch, out=t)
-        else:
-            np.add(t, c, out=t)
-        np.copyto(out, t, casting="same_kind")
-
-    def __call__(self, raw, out, mean=None, std=None):
-        """raw: uint64 array of 16 * r draws (r <= rows); out: float32 (r, 16) to fill."""
-        r = raw.size // 16
+    def __call__(self, drawn, out, mean=None, std=None):
+        """drawn: int32 array of 16 * r draws' low 24 bits (r <= rows); out: float32 (r, 16)
+        to fill (mean and std None, or floats)."""
+        r = drawn.size // 16
         h = r * 8
         i0, i1, i2 = (a[:h] for a in self.i)
         f0, f1, f2, f3, f4, f5 = (a[:h] for a in self.f)
         d0, d1, d2 = (a[:h] for a in self.d)
-        # the uniforms * 2**24 (the draws' low 24 bits, in their low 32-bit halves), each
-        # row's first 8 (u1) then each row's last 8 (u2)
-        drawn, k = self.k[0][:2 * h], self.k[1][:2 * h]
-        np.bitwise_and(raw.view(np.int32)[_LOW_HALF::2], 0xFFFFFF, out=drawn)
+        # each row's first 8 (u1 * 2**24), then each row's last 8 (u2 * 2**24)
+        k = self.k[:2 * h]
         np.copyto(k.view(_HALF_ROW).reshape(2, r), drawn.view(_HALF_ROW).reshape(r, 2).T)
         # ---- radius: sqrt(-2 * log(1 - u1))
         np.subtract(1 << 24, k[:h], out=i0)
         np.copyto(f0, i0, casting="unsafe")               # 2**24 * (1 - u1), exact
-        # the bits of 1 - u1 (the exponent less 24), less those of sqrt(0.5) below 1: a
-        # mantissa of sqrt(0.5) or more carries into the exponent
-        np.add(f0.view(np.int32), 0x3F800000 - 0x3F3504F3 - (24 << 23), out=i0)
-        np.right_shift(i0, 23, out=i1)
-        np.subtract(i1, 0x7F, out=i1)                     # e (avx_mathfun's e + 1 - mask)
+        # the bits of 1 - u1 less those of sqrt(0.5) below 1 (a mantissa of sqrt(0.5) or
+        # more carries into the exponent) and less the exponent's bias and 24
+        np.add(f0.view(np.int32), 0x3F800000 - 0x3F3504F3 - (24 << 23) - (0x7F << 23),
+               out=i0)
+        np.right_shift(i0, 23, out=i1)                    # e (avx_mathfun's e + 1 - mask)
         np.bitwise_and(i0, 0x7FFFFF, out=i0)
         np.add(i0, 0x3F3504F3, out=i0)                   # m in [sqrt(0.5), sqrt(2))
         x = f1
@@ -248,9 +229,13 @@ class _NormalFill32:
             np.add(y64, p, out=y64)
             np.copyto(y, y64, casting="same_kind")
         np.multiply(y, x, out=y)                           # y * x
-        f5v = f5
-        np.multiply(e, _F32(-2.12194440e-4), out=f5v)      # e * q1
-        self._fma(y, z, f5v, y, y64, d2)
+        np.multiply(e, _F32(-2.12194440e-4), out=f5)      # e * q1
+        np.copyto(y64, y)                                  # fma(y, z, e * q1)
+        np.copyto(x64, z)
+        np.multiply(y64, x64, out=y64)
+        np.copyto(x64, f5)
+        np.add(y64, x64, out=y64)
+        np.copyto(y, y64, casting="same_kind")
         np.multiply(z, _F32(-0.5), out=z)                  # fma(z, -0.5, y): exact product
         np.add(y, z, out=y)
         np.add(x, y, out=x)
@@ -259,11 +244,11 @@ class _NormalFill32:
         np.multiply(x, _F32(-2), out=x)
         radius = f1
         np.sqrt(x, out=radius)
-        # ---- sincos(2 pi u2): u2 >= 0, so the input's sign is +
+        # ---- sincos(2 pi u2): u2 >= 0, so the input's sign is +; 2 pi u2 is
+        # float32(2 pi) * (u2 * 2**24) scaled by 2**-24, exactly
         a = f0
         np.copyto(a, k[h:], casting="unsafe")
-        np.multiply(a, _F32(2.0 ** -24), out=a)
-        np.multiply(a, _TWO_PI_F32, out=a)
+        np.multiply(a, _TWO_PI_F32 * _F32(2.0 ** -24), out=a)
         np.multiply(a, _F32(1.27323954473516), out=f2)
         j = i0
         np.copyto(j, f2, casting="unsafe")                 # truncation
@@ -275,14 +260,18 @@ class _NormalFill32:
         np.add(a, f3, out=a)
         np.multiply(yj, _F32(-2.4187564849853515625e-4), out=f3)
         np.add(a, f3, out=a)
-        self._fma(yj, _F32(-3.77489497744594108e-8), a, a, d0, d2)
+        t = d0                                             # fma(yj, dp3, a)
+        np.copyto(t, yj)
+        np.multiply(t, float(_F32(-3.77489497744594108e-8)), out=t)
+        np.copyto(d2, a)
+        np.add(t, d2, out=t)
+        np.copyto(a, t, casting="same_kind")
         xs = a
         z = f3
         np.multiply(xs, xs, out=z)
         z64 = d1
         np.copyto(z64, z)
         c = f4
-        t = d0
         np.multiply(z64, _COS_POLY[0], out=t)
         np.add(t, _COS_POLY[1], out=t)
         np.copyto(c, t, casting="same_kind")
@@ -291,9 +280,9 @@ class _NormalFill32:
         np.add(t, _COS_POLY[2], out=t)
         np.copyto(c, t, casting="same_kind")
         np.multiply(c, z, out=c)
-        np.copyto(t, c)
+        np.copyto(t, c)                                    # fma(c, z, -(z * 0.5))
         np.multiply(t, z64, out=t)
-        np.multiply(z, _F32(-0.5), out=f2)                  # -(z * 0.5)
+        np.multiply(z, _F32(-0.5), out=f2)
         np.copyto(d2, f2)
         np.add(t, d2, out=t)
         np.copyto(c, t, casting="same_kind")
@@ -307,34 +296,58 @@ class _NormalFill32:
         np.add(t, _SIN_POLY[2], out=t)
         np.copyto(s, t, casting="same_kind")
         np.multiply(s, z, out=s)
-        self._fma(s, xs, xs, s, t, d2)
-        # ---- products, then avx_mathfun's selects and signs as bit operations
-        np.multiply(radius, s, out=f0)                      # radius * s
-        np.multiply(radius, c, out=f5)                      # radius * c
-        rs, rc = f0.view(np.int32), f5.view(np.int32)
+        np.copyto(t, s)                                    # fma(s, xs, xs)
+        np.copyto(d2, xs)
+        np.multiply(t, d2, out=t)
+        np.add(t, d2, out=t)
+        np.copyto(s, t, casting="same_kind")
+        # ---- avx_mathfun's selects and signs as bit operations, then the products
+        si, ci = s.view(np.int32), c.view(np.int32)
         sel = i1
         np.left_shift(j, 30, out=sel)
         np.right_shift(sel, 31, out=sel)                    # -1 where j & 2 (s, c swap)
         diff = i2
-        np.bitwise_xor(rs, rc, out=diff)
+        np.bitwise_xor(si, ci, out=diff)
         np.bitwise_and(diff, sel, out=diff)
-        np.bitwise_xor(rs, diff, out=rs)                    # sin: first ? s : c
-        np.bitwise_xor(rc, diff, out=rc)                    # cos: first ? c : s
+        np.bitwise_xor(si, diff, out=si)                    # sin: first ? s : c
+        np.bitwise_xor(ci, diff, out=ci)                    # cos: first ? c : s
         np.left_shift(j, 29, out=sel)                       # (j & 4) -> sign bit
         np.bitwise_and(sel, np.int32(-(1 << 31)), out=sel)
-        np.bitwise_xor(rs, sel, out=rs)
+        np.bitwise_xor(si, sel, out=si)
         np.add(j, 2, out=sel)                               # (j + 2) & 4 == ~(j - 2) & 4
         np.left_shift(sel, 29, out=sel)
         np.bitwise_and(sel, np.int32(-(1 << 31)), out=sel)
-        np.bitwise_xor(rc, sel, out=rc)
+        np.bitwise_xor(ci, sel, out=ci)
+        np.multiply(radius, c, out=c)
+        np.multiply(radius, s, out=s)
         halves = out.view(_HALF_ROW)  # (r, 2): a row's first and last 8 as one item each
-        for half, values in ((halves[:, 0], f5), (halves[:, 1], f0)):
+        for half, values in ((halves[:, 0], c), (halves[:, 1], s)):
             if std is not None:
                 np.copyto(d0, values)
                 np.multiply(d0, std, out=d0)
                 np.add(d0, mean, out=d0)
                 np.copyto(values, d0, casting="same_kind")
             np.copyto(half, values.view(_HALF_ROW))
+
+
+_spare_fills: list = []  # _NormalFill32 buffers of _NORMAL_ROWS rows, kept for reuse
+_spare_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _fills(count: int, rows: int):
+    """``count`` _NormalFill32 of at least ``rows`` rows (full-size ones reused from call to
+    call: fresh pages cost more than the kernel on them), given back at exit."""
+    with _spare_lock:
+        taken = [_spare_fills.pop() for _ in range(min(count, len(_spare_fills)))] \
+            if rows == _NORMAL_ROWS else []
+    taken += [_NormalFill32(rows) for _ in range(count - len(taken))]
+    try:
+        yield taken
+    finally:
+        if rows == _NORMAL_ROWS:
+            with _spare_lock:
+                _spare_fills.extend(taken[:max(0, _parallel.workers() - len(_spare_fills))])
 
 
 class _CPUEngine:
@@ -344,6 +357,9 @@ class _CPUEngine:
 
     def __init__(self, seed: int):
         self.bits = np.random.MT19937()
+        # numpy's legacy bounded integers (a frozen algorithm): below 2**24 with the mask
+        # 2**24 - 1, one 32-bit draw each, never rejected: the draws' low 24 bits as int32
+        self.legacy = np.random.RandomState(self.bits)
         self.reseed(seed)
 
     def reseed(self, seed: int) -> None:
@@ -360,6 +376,13 @@ class _CPUEngine:
         self.fresh = False
         return self.bits.random_raw(n)
 
+    def low24(self, n: int) -> np.ndarray:
+        """The low 24 bits of n 32-bit draws (int32): ``raw32(n) & (2**24 - 1)``."""
+        if n <= 0:
+            return np.empty(0, dtype=np.int32)
+        self.fresh = False
+        return self.legacy.randint(0, 1 << 24, size=n, dtype=np.int32)
+
     def raw64(self, n: int) -> np.ndarray:
         """``random64()``: two 32-bit draws, the first the high half."""
         words = self.raw32(2 * n)
@@ -371,7 +394,9 @@ class _CPUEngine:
         draws float16 so too, then rounds)."""
         if np.dtype(np_dtype) == np.float64:
             return (self.raw64(n) & np.uint64((1 << 53) - 1)).astype(np.float64) * 2.0 ** -53
-        return (self.raw32(n) & np.uint64((1 << 24) - 1)).astype(_F32) * _F32(2.0 ** -24)
+        values = np.empty(n, dtype=_F32)
+        np.copyto(values, self.low24(n), casting="unsafe")
+        return np.multiply(values, _F32(2.0 ** -24), out=values)
 
     # -- the engine interface (see the module's docstring)
     def uniform(self, shape, np_dtype, out=None, low=0.0, high=1.0):
@@ -414,15 +439,11 @@ class _CPUEngine:
         if np_dtype == np.float32:
             plain = std == 1 and mean == 0
             mean, std = (None, None) if plain else (float(mean), float(std))
-            blocks = result[:full].reshape(-1, 16)
-            fill = _NormalFill32(min(_NORMAL_ROWS, len(blocks)))
-            for start in range(0, len(blocks), _NORMAL_ROWS):
-                stop = min(start + _NORMAL_ROWS, len(blocks))
-                fill(self.raw32(16 * (stop - start)), blocks[start:stop], mean, std)
+            self._normal32(result[:full].reshape(-1, 16), mean, std)
             if n % 16:
                 if not half_tail:  # drawn, then overwritten by the recompute
                     self.raw32(n - full)
-                fill(self.raw32(16), result[n - 16:].reshape(1, 16), mean, std)
+                self._normal32(result[n - 16:].reshape(1, 16), mean, std)
             return result.reshape(shape)
         chunk = 1 << 16
         for start in range(0, full, chunk):
@@ -436,6 +457,36 @@ class _CPUEngine:
             u = self.unit(16, np_dtype).astype(np_dtype, copy=False)
             result[n - 16:] = _box_muller_16(u.reshape(1, 16), np_dtype, mean, std).ravel()
         return result.reshape(shape)
+
+    def _normal32(self, blocks, mean, std) -> None:
+        """Fill float32 rows of 16 (``blocks``) with normal_fill_16_AVX2 of fresh draws, in
+        passes of _NORMAL_ROWS rows: drawn in order, each pass's transform (the most of the
+        time) on dark's threads when there are several passes (numpy releases the GIL in
+        its draws and ufunc loops)."""
+        count = len(blocks)
+        passes = -(-count // _NORMAL_ROWS)
+        threads = min(passes, _parallel.workers())
+        if threads < 2:
+            with _fills(1, min(count, _NORMAL_ROWS)) as (fill,):
+                for start in range(0, count, _NORMAL_ROWS):
+                    stop = min(start + _NORMAL_ROWS, count)
+                    fill(self.low24(16 * (stop - start)), blocks[start:stop], mean, std)
+            return
+        taken = iter(range(0, count, _NORMAL_ROWS))
+        order = threading.Lock()  # a pass's draws follow the previous pass's
+
+        def work(fill):
+            while True:
+                with order:
+                    start = next(taken, None)
+                    if start is None:
+                        return
+                    stop = min(start + _NORMAL_ROWS, count)
+                    drawn = self.low24(16 * (stop - start))
+                fill(drawn, blocks[start:stop], mean, std)
+
+        with _fills(threads, _NORMAL_ROWS) as fills:
+            _parallel.parallel_map(work, fills)
 
     def normal_doubles(self, n: int) -> np.ndarray:
         """n draws of normal_distribution<double>: Box-Muller of two 53-bit uniforms, the

@@ -9,6 +9,7 @@ import pytest
 from harness import LIBS, requires_torch, torch
 
 import dark
+from dark import random as dark_random
 
 N = 100_000
 
@@ -629,6 +630,26 @@ def test_same_stream_as_torch(name, dtype, n):
         _ulp_close(host(ours), theirs.numpy(), ulps)
         # and the generators are left in the same state
         np.testing.assert_array_equal(host(dark.get_rng_state()), torch.get_rng_state().numpy())
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@requires_torch
+def test_large_draws_as_torch(threads):
+    """Draws of several of the float32 normal kernel's passes (on dark's threads when there
+    are two) and a large rand: torch's numbers, and the generators left in the same state."""
+    n = 2 * 16 * dark_random._NORMAL_ROWS + 21
+    before = dark.get_num_threads()
+    dark.set_num_threads(threads)
+    try:
+        for draw in (lambda L: L.randn(n), lambda L: L.empty(n).normal_(0.5, 3.0),
+                     lambda L: L.rand(n)):
+            torch.manual_seed(3)
+            dark.manual_seed(3)
+            np.testing.assert_array_equal(host(draw(dark)), draw(torch).numpy())
+            np.testing.assert_array_equal(host(dark.get_rng_state()),
+                                          torch.get_rng_state().numpy())
+    finally:
+        dark.set_num_threads(before)
 
 
 @pytest.mark.parametrize("seed", [0, 5, 2 ** 63 + 11])
