@@ -1,0 +1,2 @@
+"""``torch.utils.data.sampler`` ported: dark.data.sampler."""
+from ...data.sampler import *  # noqa: F403
