@@ -2,6 +2,7 @@
 from . import _memory
 _memory.tune_malloc()
 from . import _backend
+from ._backend import bfloat16  # noqa: E402 - ml_dtypes is imported only when it is used
 from ._backend import (bool_ as bool, complex64, complex128, device, dtype, float16,
                        float32, float64, get_default_dtype, int8, int16, int32, int64,
                        promote_types, set_default_dtype, uint8)
@@ -71,5 +72,8 @@ from ._compile import compile  # noqa: E402
 from ._dtype_info import finfo, iinfo  # noqa: E402
 from .backends import (are_deterministic_algorithms_enabled,  # noqa: E402
                        get_float32_matmul_precision,
+from . import amp, cpu  # noqa: E402
+from .amp import (autocast, get_autocast_dtype, is_autocast_available,  # noqa: E402
+                  is_autocast_enabled, set_autocast_dtype, set_autocast_enabled)
                        is_deterministic_algorithms_warn_only_enabled,
                        set_float32_matmul_precision, use_deterministic_algorithms)

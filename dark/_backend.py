@@ -137,6 +137,56 @@ _FROM_NP = {d.np: d for d in _ALL_DTYPES}
 _BY_NAME = {d.name: d for d in _ALL_DTYPES}
 
 
+class _BFloat16(dtype):
+    """``dark.bfloat16``: numpy has no bfloat16, the optional ml_dtypes package gives its
+    numpy dtype (kind 'V'). The name always exists; ml_dtypes is imported the first time the
+    numpy dtype is needed (a tensor is made), with a clear error when it is not installed."""
+
+    __slots__ = ()
+    _np_slot = dtype.np  # the base class's slot, filled on first use
+
+    def __init__(self):
+        self.name, self.scalar_name, self.cpp_name = "bfloat16", "BFloat16", "c10::BFloat16"
+        self.is_floating_point, self.is_complex, self.is_signed = True, False, True
+        self.itemsize = 2
+
+    @property
+    def np(self):
+        try:
+            return _BFloat16._np_slot.__get__(self)
+        except AttributeError:
+            return _load_bfloat16()
+
+
+bfloat16 = _BFloat16()
+_BY_NAME["bfloat16"] = bfloat16
+# callables run once when the bfloat16 numpy dtype is first loaded (the op dispatch of
+# dark.amp registers its bfloat16 path here)
+on_bfloat16_load: list = []
+
+
+def _load_bfloat16():
+    try:
+        import ml_dtypes  # noqa: PLC0415 - optional: bfloat16 needs it, nothing else does
+    except ImportError:
+        raise RuntimeError("bfloat16 tensors need the ml_dtypes package (numpy has no "
+                           "bfloat16): pip install ml_dtypes, or pip install 'dark[bfloat16]'"
+                           ) from None
+    np_dtype = np.dtype(ml_dtypes.bfloat16)
+    _BFloat16._np_slot.__set__(bfloat16, np_dtype)
+    _FROM_NP[np_dtype] = bfloat16
+    _RANGES[np_dtype] = (-float(ml_dtypes.finfo(np_dtype).max),
+                         float(ml_dtypes.finfo(np_dtype).max))
+    for callback in on_bfloat16_load:
+        callback(np_dtype)
+    return np_dtype
+
+
+def is_bfloat16(np_dtype) -> bool:
+    """Whether ``np_dtype`` is ml_dtypes' bfloat16 (False while it was never loaded)."""
+    return _FROM_NP.get(np_dtype) is bfloat16
+
+
 def _dtype_by_name(name: str) -> dtype:
     return _BY_NAME[name]
 
@@ -165,7 +215,7 @@ def from_numpy_dtype(np_dtype) -> dtype:
 
 def to_dtype(value) -> dtype:
     """Accept a dark dtype, or the python types float / int / bool as PyTorch does."""
-    if type(value) is dtype:
+    if type(value) is dtype or value is bfloat16:
         return value
     if value is builtins.float:
         return float64
@@ -204,6 +254,9 @@ def promote_types(a: dtype, b: dtype) -> dtype:
     a_rank, b_rank = _category(a), _category(b)
     if a_rank != b_rank:
         return a if a_rank > b_rank else b
+    if a is bfloat16 or b is bfloat16:  # known without ml_dtypes: with float16 it is float32
+        other = b if a is bfloat16 else a
+        return float32 if other is float16 else other
     return _FROM_NP[np.promote_types(a.np, b.np)]
 
 
@@ -507,7 +560,8 @@ def broadcast_shapes(*shapes) -> tuple:
 # char"). torch.tensor's data names the dtype instead ("int32").
 _OVERFLOW_NAMES = {"bool": "bool", "uint8": "uint8_t", "int8": "int8_t", "int16": "int16_t",
                    "int32": "int", "int64": "int64_t", "float16": "c10::Half",
-                   "float32": "float", "float64": "double", "complex64": "c10::complex<float>",
+                   "float32": "float", "float64": "double", "bfloat16": "c10::BFloat16",
+                   "complex64": "c10::complex<float>",
                    "complex128": "c10::complex<double>"}
 _INT64 = (-(1 << 63), (1 << 63) - 1)
 _UNPACK_ERROR = "Overflow when unpacking long long"
@@ -531,7 +585,7 @@ def _fits(value, np_dtype) -> bool:
             return value.imag == 0 and _fits(value.real, np_dtype)
         return _fits(value.real, np_dtype) and _fits(value.imag, np_dtype)
     low, high = _RANGES[np_dtype]
-    if kind in "fc":
+    if kind in "fcV":  # V: bfloat16
         infinite = isinstance(value, float) and math.isinf(value)
         return infinite or not (value < low or value > high)  # NaN fits
     if isinstance(value, float):
@@ -564,8 +618,8 @@ def check_scalar(value, dtype, how: str = "scalar"):
     kind = np_dtype.kind
     checked = np_dtype
     if how == "tensor":
-        if isinstance(value, complex) and kind in "iuf":
-            raise TypeError("must be real number, not complex" if kind == "f"
+        if isinstance(value, complex) and kind in "iufV":
+            raise TypeError("must be real number, not complex" if kind in "fV"
                             else "'complex' object cannot be interpreted as an integer")
         if kind in "iu" and isinstance(value, int) and not _INT64[0] <= value <= _INT64[1]:
             raise ValueError(_UNPACK_ERROR)
@@ -588,7 +642,7 @@ def check_scalar(value, dtype, how: str = "scalar"):
     if kind in "iu":
         low = _RANGES[np_dtype][0]
         return (int(value) - low) % (1 << 8 * np_dtype.itemsize) + low
-    if kind == "f" and not _fits(value, np_dtype):  # rounds to the largest value or to inf
+    if kind in "fV" and not _fits(value, np_dtype):  # rounds to the largest value or to inf
         with np.errstate(over="ignore"):
             return float(np_dtype.type(value))
     return value
@@ -619,6 +673,8 @@ def cast(array, np_dtype):
     and invalid-value warnings (which only a float narrowed or made an integer, or an integer
     made a float16, raises)."""
     source, target = array.dtype, np.dtype(np_dtype)
+    if target.kind == "V" or source.kind == "V":
+        return _cast_bfloat16(array, source, target)
     narrowed = source.kind in "fc" and (target.kind in "iub"
                                         or _part_size(target) < _part_size(source))
     if type(array) is np.ndarray and (narrowed or source.kind in "iu" and target == np.float16):
@@ -630,3 +686,18 @@ def cast(array, np_dtype):
 def _part_size(np_dtype) -> int:
     """The bytes of a real number of the dtype (a complex one's parts')."""
     return np_dtype.itemsize // 2 if np_dtype.kind == "c" else np_dtype.itemsize
+
+
+def _cast_bfloat16(array, source, target):
+    """A cast from or to bfloat16 as PyTorch's: through float32 (a number becomes a float
+    and then a bfloat16, rounded to nearest even; a bfloat16 becomes a float and then the
+    target type), silently."""
+    float32_np = float32.np
+    if target.kind == "V":
+        if source.kind == "V":
+            return array.copy()
+        if source != float32_np:
+            array = cast(array, float32_np)
+        with np.errstate(over="ignore", invalid="ignore"):
+            return array.astype(target)
+    return cast(array.astype(float32_np), target)

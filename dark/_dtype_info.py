@@ -26,6 +26,11 @@ class finfo:
         if not (d.is_floating_point or d.is_complex):
             raise TypeError("dark.finfo() requires a floating point input type. Use dark.iinfo "
                             "to handle 'dark.finfo'")
+        if d is _backend.bfloat16:  # known without ml_dtypes: 8 exponent, 7 mantissa bits
+            self.bits, self.eps, self.max = 16, 2.0**-7, float.fromhex("0x1.fep127")
+            self.min, self.tiny, self.smallest_normal = -self.max, 2.0**-126, 2.0**-126
+            self.resolution, self.dtype = 0.01, "bfloat16"
+            return
         info = np.finfo(d.np)
         real = _backend.from_numpy_dtype(info.dtype)
         self.bits = int(info.bits)

@@ -124,7 +124,7 @@ class Tensor:
                                    "doesn't require differentiation use var_no_grad = "
                                    "var.detach().")
             return self
-        if requires_grad and self._data.dtype.kind not in "fc":
+        if requires_grad and self._data.dtype.kind not in "fcV":  # V: bfloat16
             raise RuntimeError("only Tensors of floating point and complex dtype can require "
                                "gradients")
         self._requires_grad = bool(requires_grad)
@@ -245,7 +245,7 @@ class Tensor:
         return -1 if self.is_cpu else self._data.device.id
 
     def is_floating_point(self) -> bool:
-        return self._data.dtype.kind == "f"
+        return self._data.dtype.kind in "fV"  # V: bfloat16 (ml_dtypes), dark's one void kind
 
     def is_complex(self) -> bool:
         return self._data.dtype.kind == "c"
@@ -374,6 +374,10 @@ class Tensor:
 
     # to(), float() ... live in dark.ops.elementwise as tensor methods (they are ops: a
     # dtype change is differentiable and a device move is too).
+
+    def bfloat16(self, memory_format=None) -> Tensor:
+        """This tensor in bfloat16 (needs the ml_dtypes package)."""
+        return self.to(_backend.bfloat16)
 
     def cpu(self) -> Tensor:
         return self.to("cpu")

@@ -200,6 +200,8 @@ def tensor_str(array, indent: int) -> str:
     summarize = array.size > PRINT_OPTS.threshold
     shown, cut = _summarized(array, summarize)
     shown = _host(shown)
+    if shown.dtype.kind == "V":  # bfloat16: its values exactly, as torch prints them
+        shown = shown.astype(np.float32)
     return _Printer(shown, cut, summarize).nested(shown, indent, 0)
 
 

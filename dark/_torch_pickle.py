@@ -65,11 +65,12 @@ _STORAGE_TYPES = {
 }
 _STORAGE_OF_DTYPE = {np.dtype(held): name for name, (_, held) in _STORAGE_TYPES.items()
                      if name not in ("BFloat16Storage", "UntypedStorage")}
-# bfloat16 has no dark dtype: it loads as float32 (exact, since bfloat16 is a truncated float32)
+# bfloat16 loads as dark.bfloat16 (ml_dtypes), or as float32 without ml_dtypes (exact, since
+# a bfloat16 is a truncated float32): see _bfloat16_held
 _TORCH_DTYPES = {
     "float32": _backend.float32, "float": _backend.float32, "float64": _backend.float64,
     "double": _backend.float64, "float16": _backend.float16, "half": _backend.float16,
-    "bfloat16": _backend.float32, "int64": _backend.int64, "long": _backend.int64,
+    "int64": _backend.int64, "long": _backend.int64,
     "int32": _backend.int32, "int": _backend.int32, "int16": _backend.int16,
     "short": _backend.int16, "int8": _backend.int8, "uint8": _backend.uint8,
     "bool": _backend.bool_, "complex64": _backend.complex64, "cfloat": _backend.complex64,
@@ -77,15 +78,29 @@ _TORCH_DTYPES = {
 }
 
 
+def _bfloat16_held() -> np.dtype:
+    """The numpy dtype bfloat16 tensors load into: ml_dtypes' bfloat16 (dark.bfloat16), or
+    float32 when ml_dtypes is not installed."""
+    try:
+        return _backend.bfloat16.np
+    except RuntimeError:
+        return np.dtype(np.float32)
+
+
 class StorageType:
     """What ``torch.FloatStorage`` and friends unpickle to: the dtypes of the bytes."""
 
-    __slots__ = ("name", "disk", "held")
+    __slots__ = ("name", "disk", "_held")
 
     def __init__(self, name: str):
         self.name = name
         disk, held = _STORAGE_TYPES[name]
-        self.disk, self.held = np.dtype(disk), np.dtype(held)
+        self.disk, self._held = np.dtype(disk), np.dtype(held)
+
+    @property
+    def held(self) -> np.dtype:
+        """The numpy dtype dark holds the values in."""
+        return _bfloat16_held() if self.name == "BFloat16Storage" else self._held
 
     def __repr__(self) -> str:
         return f"torch.{self.name}"
@@ -93,8 +108,11 @@ class StorageType:
     def decode(self, raw: np.ndarray) -> np.ndarray:
         """The values of the bytes read from disk, in the dtype dark holds them in."""
         if self.name == "BFloat16Storage":
+            held = _bfloat16_held()
+            if held.kind == "V":
+                return raw.astype(np.uint16, copy=False).view(held)
             return (raw.astype(np.uint32) << 16).view(np.float32)
-        return raw.astype(self.held, copy=False)
+        return raw.astype(self._held, copy=False)
 
 
 _STORAGE_TYPE_OBJECTS = {name: StorageType(name) for name in _STORAGE_TYPES}
@@ -282,7 +300,8 @@ class TorchPickler(pickle._Pickler):
             self.storages[found[0]] = flat
         dev = _backend.device_of(root)
         location = "cpu" if dev.type == "cpu" else f"cuda:{_backend.cuda_index(dev)}"
-        ref = _StorageRef(found[0], _STORAGE_OF_DTYPE[root.dtype], location, int(root.size))
+        name = "BFloat16Storage" if root.dtype.kind == "V" else _STORAGE_OF_DTYPE[root.dtype]
+        ref = _StorageRef(found[0], name, location, int(root.size))
         return ref, offset, stride
 
     def _save_global(self, obj: _Global) -> None:
@@ -299,6 +318,7 @@ class TorchPickler(pickle._Pickler):
 
     dispatch[_Global] = _save_global
     dispatch[_backend.dtype] = _save_dtype
+    dispatch[type(_backend.bfloat16)] = _save_dtype
 
 
 def _contiguous_strides(shape) -> tuple:
@@ -447,6 +467,8 @@ def _torch_global(module: str, name: str):
     if module == "torch":
         if name in _TORCH_DTYPES:
             return _TORCH_DTYPES[name]
+        if name == "bfloat16":
+            return _backend.bfloat16 if _bfloat16_held().kind == "V" else _backend.float32
         if name in _STORAGE_TYPE_OBJECTS:
             return _STORAGE_TYPE_OBJECTS[name]
         if re.fullmatch(r"u?int[1-7]|uint(16|32|64)|complex32|chalf|(float[48]_|q|qu|bits).*",

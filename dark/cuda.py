@@ -186,3 +186,6 @@ def empty_cache() -> None:
         cupy = _backend.cupy_module()
         cupy.get_default_memory_pool().free_all_blocks()
         cupy.get_default_pinned_memory_pool().free_all_blocks()
+
+
+from .amp._deprecated import cuda_amp as amp  # noqa: E402, F401 - dark.cuda.amp.autocast ...

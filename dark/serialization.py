@@ -5,8 +5,9 @@ reads torch's (``torch.save`` output, zip or legacy), without importing torch. W
 path is atomic: the bytes go to a temporary file in the same folder, are flushed to disk, and
 replace the target only once complete, so a failure never leaves a truncated checkpoint.
 
-Formats differ from torch in one place: dark has no bfloat16, so bfloat16 tensors load as
-float32 (exactly: a bfloat16 is the top half of a float32)."""
+bfloat16 tensors save and load as dark.bfloat16 when the optional ml_dtypes package is
+installed; without it they load as float32 (exactly: a bfloat16 is the top half of a
+float32)."""
 from __future__ import annotations
 
 import contextlib
@@ -248,7 +249,7 @@ def save_safetensors(tensors: dict[str, Tensor], path: str | os.PathLike,
         if name == "__metadata__":
             raise ValueError("'__metadata__' is reserved for the metadata, not a tensor name")
         array = tensor._data if tensor.is_cpu else tensor._data.get()
-        if array.dtype not in _SAFETENSORS_CODES:
+        if array.dtype not in _SAFETENSORS_CODES and array.dtype.kind != "V":
             raise TypeError(f"cannot save tensor {name!r} of dtype {tensor.dtype} as safetensors")
         arrays[name] = array if array.flags.c_contiguous else array.copy()
     order = sorted(arrays, key=lambda name: (-arrays[name].dtype.itemsize, name))
@@ -256,7 +257,8 @@ def save_safetensors(tensors: dict[str, Tensor], path: str | os.PathLike,
     offset = 0
     for name in order:
         array = arrays[name]
-        header[name] = {"dtype": _SAFETENSORS_CODES[array.dtype], "shape": list(array.shape),
+        code = "BF16" if array.dtype.kind == "V" else _SAFETENSORS_CODES[array.dtype]
+        header[name] = {"dtype": code, "shape": list(array.shape),
                         "data_offsets": [offset, offset + array.nbytes]}
         offset += array.nbytes
     text = json.dumps(header, separators=(",", ":")).encode()
@@ -272,8 +274,9 @@ def save_safetensors(tensors: dict[str, Tensor], path: str | os.PathLike,
 
 
 def load_safetensors(path: str | os.PathLike, device="cpu") -> dict[str, Tensor]:
-    """Load a .safetensors file as a dict of tensors on ``device``. BF16 loads as float32;
-    unsigned integers wider than 8 bits and float8 are refused (dark has no such dtypes)."""
+    """Load a .safetensors file as a dict of tensors on ``device``. BF16 loads as bfloat16
+    (float32 without ml_dtypes); unsigned integers wider than 8 bits and float8 are refused
+    (dark has no such dtypes)."""
     dev = _backend.to_device(device)
     return _read_safetensors(os.fspath(path), lambda storage, location: storage.to(dev))
 
@@ -294,7 +297,7 @@ def _read_safetensors(path: str, restore) -> dict[str, Tensor]:
                 raise RuntimeError(f"{path} is not a valid safetensors file: tensor {name!r} "
                                    "is cut short")
             if code == "BF16":
-                array = (raw.astype(np.uint32) << 16).view(np.float32)
+                array = _tp.StorageType("BFloat16Storage").decode(raw)
             else:
                 array = raw.astype(raw.dtype.newbyteorder("="), copy=False)
             result[name] = Tensor._make(restore(_tp.Storage(array), "cpu").array)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import collections
+import importlib.util
 import io
 import json
 import os
@@ -19,6 +20,9 @@ from harness import requires_torch, torch
 
 import dark
 from dark import _torch_pickle
+
+# bfloat16 tensors load as dark.bfloat16 with the optional ml_dtypes, as float32 without it
+BF16_LOADS_AS = dark.bfloat16 if importlib.util.find_spec("ml_dtypes") else dark.float32
 
 try:
     import safetensors.numpy as safetensors_numpy
@@ -51,7 +55,10 @@ def _assert_tensor(tensor, expected: np.ndarray, dtype=None):
     assert isinstance(tensor, dark.Tensor)
     assert tensor.dtype is (dtype or dark._backend.from_numpy_dtype(expected.dtype))
     assert tuple(tensor.shape) == expected.shape
-    np.testing.assert_array_equal(tensor.detach().cpu().numpy(), expected)
+    values = tensor.detach().cpu()
+    if values.dtype is dark.bfloat16:
+        values = values.float()  # exact
+    np.testing.assert_array_equal(values.numpy(), expected)
 
 
 # ----------------------------------------------------------------------------- round trips
@@ -579,7 +586,7 @@ def test_load_needs_little_more_memory_than_the_tensor(kind, tmp_path):
     or need converting), never as a whole bytes object beside it."""
     values = np.arange(4 * 2 ** 20, dtype=np.float32) * 0.25  # 16 MiB
     path = tmp_path / "x.pt"
-    if kind == "bfloat16":  # the top halves of float32s; loads as those float32s
+    if kind == "bfloat16":  # the top halves of float32s; loads as bfloat16 (or those float32s)
         values = (values.view(np.uint32) & 0xFFFF0000).view(np.float32)
         top = (values.view(np.uint32) >> 16).astype("<u2")
         _write_zip(path, _tensor_pickle((values.size,), (1,), numel=values.size,
@@ -593,7 +600,7 @@ def test_load_needs_little_more_memory_than_the_tensor(kind, tmp_path):
         assert {info.compress_type for info in zipfile.ZipFile(path).infolist()} == {
             zipfile.ZIP_DEFLATED}
     loaded, peak = _traced_peak(lambda: dark.load(path))
-    _assert_tensor(loaded, values)
+    _assert_tensor(loaded, values, BF16_LOADS_AS if kind == "bfloat16" else None)
     assert peak < 1.2 * values.nbytes, f"peak {peak / values.nbytes:.2f}x the tensor's bytes"
 
 
@@ -647,10 +654,10 @@ def test_torch_save_dark_load(legacy, tmp_path):
     _assert_tensor(loaded["column"], expected[:, 1])
     _assert_tensor(loaded["t"], expected.T)
     _assert_tensor(loaded["tail"], expected.reshape(-1)[5:])
-    _assert_tensor(loaded["bf16"], expected)  # bfloat16 loads as float32
+    _assert_tensor(loaded["bf16"], expected, BF16_LOADS_AS)
     assert np.shares_memory(loaded["column"].numpy(), loaded["base"].numpy())
     assert type(loaded["param"]) is dark.nn.Parameter and loaded["param"].requires_grad
-    assert loaded["dtype"] is dark.float32 and loaded["size"] == dark.Size([2])
+    assert loaded["dtype"] is BF16_LOADS_AS and loaded["size"] == dark.Size([2])
     assert loaded["device"] == dark.device("cuda:1")
 
 
@@ -730,7 +737,7 @@ def check_torch_fixture(path) -> None:
                            ("uint8", np.arange(250, 256, dtype=np.uint8)),
                            ("bool", np.arange(6) % 2 == 0), ("scalar", np.array(7)),
                            ("empty", np.zeros((0, 2), np.float32))]:
-        _assert_tensor(extras[name], expected)
+        _assert_tensor(extras[name], expected, BF16_LOADS_AS if name == "bfloat16" else None)
     assert np.shares_memory(extras["column"].numpy(), extras["base"].numpy())
     assert extras["size"] == dark.Size([2, 3]) and extras["dtype"] is dark.float16
     assert extras["device"] == dark.device("cpu") and extras["bytes"] == b"dark"
@@ -773,13 +780,13 @@ def test_safetensors_roundtrip_dtypes(dtype, tmp_path):
     assert json.loads(path.read_bytes()[8:8 + length])["__metadata__"] == {"format": "pt"}
 
 
-def test_safetensors_bfloat16_loads_as_float32(tmp_path):
+def test_safetensors_bfloat16_loads(tmp_path):
     path = tmp_path / "x.safetensors"
     values = np.array([1.5, -2.25, 1.5 * 2.0 ** 20], np.float32)  # exact in bfloat16
     bf16 = (values.view(np.uint32) >> 16).astype("<u2")
     _safetensors_file(path, {"b": {"dtype": "BF16", "shape": [3], "data_offsets": [0, 6]}},
                       bf16.tobytes())
-    _assert_tensor(dark.load_safetensors(path)["b"], values)
+    _assert_tensor(dark.load_safetensors(path)["b"], values, BF16_LOADS_AS)
 
 
 def test_safetensors_map_location_and_save_errors(tmp_path):
@@ -872,7 +879,7 @@ def test_torch_made_safetensors(tmp_path):
     loaded = dark.load(path)
     expected = np.arange(6, dtype=np.float32).reshape(2, 3)
     _assert_tensor(loaded["w"], expected)
-    _assert_tensor(loaded["bf16"], expected)
+    _assert_tensor(loaded["bf16"], expected, BF16_LOADS_AS)
     _assert_tensor(loaded["h"], expected.astype(np.float16))
     _assert_tensor(loaded["i"], np.arange(4))
     dark.save_safetensors({"w": dark.from_numpy(expected)}, path)

@@ -37,7 +37,7 @@ def _root_gradients(outputs, grad_outputs, create_graph):
         if grad is None:
             if output._data.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            if output._data.dtype.kind not in "fc":
+            if output._data.dtype.kind not in "fcV":  # V: bfloat16
                 raise RuntimeError("grad can be implicitly created only for real scalar "
                                    f"outputs but got {output.dtype}")
             xp = _backend.array_module(output._data)

@@ -21,7 +21,7 @@ from .._tensor import Tensor, tensor_method
 from ..utils.hooks import RemovableHandle
 from .grad_mode import state as _grad_state
 
-_FLOAT_KINDS = "fc"
+_FLOAT_KINDS = "fcV"  # V: bfloat16 (ml_dtypes), the one void-kind dtype dark holds
 
 
 class _NoInputNeedsGrad:
@@ -350,6 +350,18 @@ class Op(Function):
                 node._anomaly_trace = _forward_trace()
             return out
         return _connect(node, args, [result], True, cls.view_of)
+
+
+# Op.apply's own function: runs an op without the dispatch hook (see set_op_dispatch)
+plain_op_apply = Op.__dict__["apply"].__func__
+
+
+def set_op_dispatch(dispatch=None) -> None:
+    """The one hook of the op dispatch (dark.amp: autocast's casts and bfloat16's float32
+    compute): with ``dispatch``, every built-in op's ``apply`` is ``dispatch(cls, *args,
+    **kwargs)``, which runs the op with ``plain_op_apply(cls, ...)``; None restores the
+    direct path. Rebinding ``Op.apply`` keeps ops free of any test while no dispatch is set."""
+    Op.apply = classmethod(dispatch if dispatch is not None else plain_op_apply)
 
 
 def _apply_on_gpu(cls, args, arrays, kwargs, record):

@@ -639,7 +639,7 @@ class VectorNorm(Op):
 
 
 def _float_input(name: str, input: Tensor) -> None:
-    if input._data.dtype.kind not in "fc":
+    if input._data.dtype.kind not in "fcV":  # V: bfloat16
         raise RuntimeError(f"{name}: Expected a floating point or complex tensor as input. Got "
                            f"{input.dtype.scalar_name}")
 

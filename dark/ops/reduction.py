@@ -176,7 +176,7 @@ MeanDim = _with_node_name(Mean, "MeanBackward1")
 
 
 def _result_is_float(input: Tensor, np_dtype) -> bool:
-    return np.dtype(np_dtype or input._data.dtype).kind in "fc"
+    return np.dtype(np_dtype or input._data.dtype).kind in "fcV"  # V: bfloat16
 
 
 def _require_float(name: str, input: Tensor, np_dtype) -> None:
@@ -600,7 +600,7 @@ def _correction(name, input, dim, unbiased, correction):
     if unbiased is not None and correction is not None:
         raise TypeError(f"{name}() received an invalid combination of arguments - got "
                         "both 'unbiased' and 'correction'")
-    if input._data.dtype.kind not in "fc":
+    if input._data.dtype.kind not in "fcV":  # V: bfloat16
         raise RuntimeError("std and var only support floating point and complex dtypes")
     if correction is None:
         correction = 0 if unbiased is False else 1
@@ -745,7 +745,7 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, out=None,
     """The vector p-norm of ``input`` over ``dim`` (all elements when None): p='fro' (the
     2-norm), any number, inf, -inf, or 0 (the count of nonzeros)."""
     np_dtype = _np_dtype(dtype)
-    if input._data.dtype.kind not in "fc":
+    if input._data.dtype.kind not in "fcV":  # V: bfloat16
         raise RuntimeError("linalg.vector_norm: Expected a floating point or complex tensor "
                            f"as input. Got {input.dtype.scalar_name}")
     if isinstance(dim, numbers.Integral):
@@ -916,7 +916,7 @@ def _softmax_input(name, input, dim, dtype):
         input = _elementwise.to_dtype(input, dtype)
     ndim = input._data.ndim
     axis = _axis(name, dim, ndim)
-    if input._data.dtype.kind not in "fc":
+    if input._data.dtype.kind not in "fcV":  # V: bfloat16
         where = "lastdim_kernel_impl" if axis is None or axis == ndim - 1 else "kernel_impl"
         raise NotImplementedError(f'"{name}_{where}" not implemented for '
                                   f"'{input.dtype.scalar_name}'")

@@ -29,7 +29,7 @@ from ...ops.reduction import softmax as _softmax
 
 def _check_float(input: Tensor, kernel: str) -> None:
     """torch's kernels for smooth activations refuse integer and bool tensors."""
-    if input._data.dtype.kind not in "fc":
+    if input._data.dtype.kind not in "fcV":  # V: bfloat16
         raise NotImplementedError(f'"{kernel}" not implemented for '
                                   f"'{input.dtype.scalar_name}'")
 

@@ -64,7 +64,7 @@ def _check_sdpa_inputs(query: Tensor, key: Tensor, value: Tensor, attn_mask) -> 
                 f"Expected attn_mask dtype to be bool or float or to match query dtype, but "
                 f"got attn_mask.dtype: {attn_mask.dtype.cpp_name} and  query.dtype: "
                 f"{query.dtype.cpp_name} instead.")
-    if query._data.dtype.kind != "f":
+    if query._data.dtype.kind not in "fV":  # V: bfloat16
         raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: float != "
                            f"{key.dtype.cpp_name}")
 
@@ -156,7 +156,7 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
 
 
 def _is_float(tensor: Tensor) -> bool:
-    return tensor._data.dtype.kind == "f"
+    return tensor._data.dtype.kind in "fV"  # V: bfloat16
 
 
 def _canonical_mask(mask, mask_name: str, other_type, other_name: str, target_type,

@@ -24,6 +24,7 @@ from ..._kernels.conv import (
     one_pass_gradients,
 )
 from ..._tensor import Tensor
+from ...amp.autocast_mode import casts_inputs
 from ...autograd.function import Op
 from ...autograd.grad_mode import state as _grad_state
 from ._checks import int_tuple
@@ -198,10 +199,11 @@ def _check_common(input: Tensor, weight: Tensor, bias, d: int, stride, padding, 
                            f"{weight.dim()}-dimensional weight {list(weight.shape)}, but got "
                            f"{input.dim()}-dimensional input of size {list(input.shape)} "
                            "instead")
-    if input.dtype != weight.dtype:
+    autocast = casts_inputs(input, weight, bias)  # the op casts them (as torch's autocast)
+    if input.dtype != weight.dtype and not autocast:
         raise RuntimeError(f"Input type (dark.{input.dtype.scalar_name}Tensor) and weight type "
                            f"(dark.{weight.dtype.scalar_name}Tensor) should be the same")
-    if bias is not None and bias.dtype != input.dtype:
+    if bias is not None and bias.dtype != input.dtype and not autocast:
         raise RuntimeError(f"Input type ({input.dtype.cpp_name}) and bias type "
                            f"({bias.dtype.cpp_name}) should be the same")
     if any(s <= 0 for s in stride):

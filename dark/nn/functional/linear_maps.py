@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 from ..._tensor import Tensor
+from ...amp.autocast_mode import casts_inputs
 from ...ops.linalg import Mm, einsum
 from ...ops.shape import Contiguous, Reshape, TransposeMatrix, UnsafeView, _viewable
 from ._checks import check_tensor
@@ -101,12 +102,12 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if in_features != weight_in:
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{in_features} "
                            f"and {weight_in}x{out_features})")
-    if input.dtype != weight.dtype:
+    if input.dtype != weight.dtype and not casts_inputs(input, weight, bias):
         raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
                            f"{input.dtype.cpp_name} != {weight.dtype.cpp_name}")
     if bias is not None:
         check_tensor("linear", bias, "bias", 3)
-        if bias.dtype != input.dtype:
+        if bias.dtype != input.dtype and not casts_inputs(input, weight, bias):
             raise RuntimeError(f"self and mat2 must have the same dtype, but got "
                                f"{bias.dtype.scalar_name} and {input.dtype.scalar_name}")
         if bias.ndim > 1 or (bias.ndim == 1 and bias.shape[0] not in (1, out_features)):

@@ -20,6 +20,7 @@ import numpy as np
 from ..._backend import array_module, broadcast_shapes, promote
 from ..._kernels import quiet
 from ..._tensor import Tensor
+from ...amp.autocast_mode import autocast_inputs
 from ...autograd.function import Op
 from ...autograd.grad_mode import no_grad
 from ...autograd.grad_mode import state as _grad_state
@@ -528,7 +529,7 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
     ``input`` (C), (N, C) or (N, C, d1, ...); 'mean' divides by the summed weights of the
     targets that are not ``ignore_index``."""
     reduction = _reduction(size_average, reduce, reduction)
-    if input._data.dtype.kind not in "fc":
+    if input._data.dtype.kind not in "fcV":  # V: bfloat16
         raise NotImplementedError(f'"log_softmax_lastdim_kernel_impl" not implemented for '
                                   f"'{input.dtype.scalar_name}'")
     return _nll_loss_nd(input, target, weight, ignore_index, reduction)
@@ -543,6 +544,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
     graph is torch's: NllLossBackward0 (NllLoss2DBackward0 for more dims) on
     LogSoftmaxBackward0, and with label smoothing torch's composition around them."""
     reduction = _reduction(size_average, reduce, reduction)
+    input, target, weight = autocast_inputs("cross_entropy_loss", input, target, weight)
     if input.shape == target.shape:
         return _probability_cross_entropy(input, target, weight, ignore_index, reduction,
                                           label_smoothing)
@@ -585,7 +587,7 @@ def _smoothed(loss, log_probs, target, weight, ignore_index, reduction, label_sm
 
 def _probability_cross_entropy(input, target, weight, ignore_index, reduction,
                                label_smoothing):
-    if target._data.dtype.kind not in "fc":
+    if target._data.dtype.kind not in "fcV":  # V: bfloat16
         raise RuntimeError("Expected floating point type for target with class probabilities, "
                            f"got {target.dtype.scalar_name}")
     if ignore_index >= 0:

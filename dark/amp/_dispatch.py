@@ -1,0 +1,182 @@
+"""The op dispatch of mixed precision: one function, set as every built-in op's ``apply``
+(dark.autograd.function.set_op_dispatch) only while it has work to do, that
+
+- under autocast casts the floating inputs of the ops on torch's lists (autocast_mode.py)
+  to the lower precision dtype or to float32, as torch's Autocast dispatch key does;
+- runs an op on bfloat16 tensors as torch's CPU kernels do: the bfloat16 inputs are made
+  float32, the op computes in float32, and its float results are rounded to bfloat16 (round
+  to nearest even) when torch's promotion gives bfloat16. The op's node is the op's own
+  (its grad_fn name is torch's); its backward gets float32 gradients and the engine rounds
+  the input gradients to bfloat16.
+
+While no bfloat16 tensor was ever made and autocast was never entered, ops run without it:
+the cost of mixed precision to float32 programs is nothing."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _backend
+from .._tensor import Tensor
+from ..autograd import function as _function
+from ..autograd.function import FunctionMeta, plain_op_apply
+from ..ops.elementwise import ToCopy
+
+_F32 = np.dtype(np.float32)
+_F64 = np.dtype(np.float64)
+
+
+class _NotLoaded:
+    """Stands for the bfloat16 numpy dtype until ml_dtypes is loaded (no array has it)."""
+
+
+_bf16 = _NotLoaded()
+
+# Ops that run on bfloat16 arrays as they are: pure data movement (views are too).
+_NATIVE = frozenset({"ToCopy", "Copy", "Fill", "Zero", "Clone"})
+# Ops whose python float operands torch rounds to bfloat16 first (TensorIterator's common
+# dtype casts the wrapped number); mul, div, pow ... use the float unrounded (float32 opmath).
+_ROUND_SCALARS = frozenset({"Add", "Sub", "Rsub", "RsubScalar", "ClampScalar", "ClampMin",
+                            "ClampMax", "Eq", "Ne", "Lt", "Le", "Gt", "Ge", "Where", "Fill",
+                            "MaskedFill"})
+
+_shadows: dict = {}
+
+
+def _is_bf16_array(value) -> bool:
+    return getattr(value, "dtype", None) is _bf16
+
+
+def _round_array(array):
+    """A float32 array rounded to bfloat16, silently (overflow is inf, as in torch)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return array.astype(_bf16)
+
+
+def _float32(value):
+    return value.astype(_F32) if _is_bf16_array(value) else value
+
+
+def _make_shadow(cls):
+    """``cls`` computing in float32 on bfloat16 inputs, with ``cls``'s node name."""
+    forward, backward = cls.forward, cls.backward
+    round_scalars = cls.__name__ in _ROUND_SCALARS
+
+    def bf16_forward(ctx, *arrays, **kwargs):
+        explicit = kwargs.get("np_dtype")
+        if explicit is not None:
+            rounded = explicit == _bf16
+            if rounded:
+                kwargs["np_dtype"] = _F32
+        else:
+            operands = [a for a in arrays if hasattr(a, "dtype") and hasattr(a, "ndim")]
+            operands += [v for v in kwargs.values()
+                         if hasattr(v, "dtype") and hasattr(v, "ndim")]
+            rounded = bool(operands) and _backend.result_type(*operands) is _backend.bfloat16
+        converted = []
+        for a in arrays:
+            if _is_bf16_array(a):
+                a = a.astype(_F32)
+            elif round_scalars and rounded and type(a) is float:
+                a = float(_bf16.type(a))
+            converted.append(a)
+        for key, value in kwargs.items():
+            if _is_bf16_array(value):
+                kwargs[key] = value.astype(_F32)
+            elif round_scalars and rounded and type(value) is float:
+                kwargs[key] = float(_bf16.type(value))
+        out = forward(ctx, *converted, **kwargs)
+        if not rounded:
+            return out
+        if type(out) is tuple:
+            return tuple(_round_array(o) if getattr(o, "dtype", None) == _F32 else o
+                         for o in out)
+        if getattr(out, "dtype", None) == _F32:
+            return _round_array(out)
+        return out
+
+    def bf16_backward(ctx, *grads):
+        grads = [ToCopy.apply(g, np_dtype=_F32)
+                 if isinstance(g, Tensor) and g._data.dtype is _bf16 else g for g in grads]
+        return backward(ctx, *grads)
+
+    node_name = cls._backward_cls.__name__
+    shadow = FunctionMeta(cls.__name__, (cls,), {
+        "node_name": node_name, "_raw": True, "__module__": cls.__module__,
+        "__qualname__": cls.__qualname__,
+        "forward": staticmethod(bf16_forward), "backward": staticmethod(bf16_backward)})
+    _shadows[cls] = shadow
+    return shadow
+
+
+def _has_bf16(args, kwargs) -> bool:
+    for a in args:
+        if isinstance(a, Tensor) and a._data.dtype is _bf16:
+            return True
+    if kwargs:
+        if kwargs.get("np_dtype") is _bf16:
+            return True
+        for v in kwargs.values():
+            if isinstance(v, Tensor) and v._data.dtype is _bf16:
+                return True
+    return False
+
+
+def dispatch(cls, *args, **kwargs):
+    """Every op's apply while mixed precision is in use (see the module's docstring)."""
+    if autocast_state.active:
+        args, kwargs = autocast_state.cast_inputs(cls, args, kwargs)
+    if cls.view_of is None and _has_bf16(args, kwargs):
+        if cls.__name__ in _NATIVE:
+            _check_bf16_device(cls, kwargs)
+            return plain_op_apply(cls, *args, **kwargs)
+        shadow = _shadows.get(cls) or _make_shadow(cls)
+        return plain_op_apply(shadow, *args, **kwargs)
+    if cls is ToCopy and kwargs.get("np_dtype") is _bf16:
+        _check_bf16_device(cls, kwargs)
+    return plain_op_apply(cls, *args, **kwargs)
+
+
+def _check_bf16_device(cls, kwargs) -> None:
+    device = kwargs.get("device")
+    if cls is ToCopy and device is not None and device.type == "cuda":
+        raise RuntimeError("bfloat16 tensors cannot be moved to CUDA in dark: CuPy has no "
+                           "bfloat16 dtype (use float16 on the GPU: autocast('cuda', "
+                           "dtype=dark.float16))")
+
+
+class _AutocastHooks:
+    """What the dispatch asks of autocast (set by autocast_mode): whether any autocast is
+    enabled, and the cast of one op's inputs."""
+
+    active = False
+
+    @staticmethod
+    def cast_inputs(cls, args, kwargs):
+        return args, kwargs
+
+
+autocast_state = _AutocastHooks()
+_installed = False
+
+
+def update() -> None:
+    """Set the dispatch while bfloat16 was loaded or autocast is enabled; else the plain
+    path."""
+    global _installed
+    wanted = autocast_state.active or not isinstance(_bf16, _NotLoaded)
+    if wanted != _installed:
+        _function.set_op_dispatch(dispatch if wanted else None)
+        _installed = wanted
+
+
+def _on_bfloat16_load(np_dtype) -> None:
+    global _bf16
+    _bf16 = np_dtype
+    update()
+
+
+_backend.on_bfloat16_load.append(_on_bfloat16_load)
+try:  # loaded before dark.amp was imported
+    _on_bfloat16_load(_backend.bfloat16._np_slot.__get__(_backend.bfloat16))
+except AttributeError:
+    pass
