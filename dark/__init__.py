@@ -75,5 +75,7 @@ from .backends import (are_deterministic_algorithms_enabled,  # noqa: E402
 from . import amp, cpu  # noqa: E402
 from .amp import (autocast, get_autocast_dtype, is_autocast_available,  # noqa: E402
                   is_autocast_enabled, set_autocast_dtype, set_autocast_enabled)
+from .backends import (are_deterministic_algorithms_enabled,  # noqa: E402
+                       get_float32_matmul_precision,
                        is_deterministic_algorithms_warn_only_enabled,
                        set_float32_matmul_precision, use_deterministic_algorithms)
