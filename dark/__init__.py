@@ -70,8 +70,6 @@ from . import hub  # noqa: E402
 from .utils import model_zoo as _model_zoo  # noqa: E402, F401 - sets dark.utils.model_zoo
 from ._compile import compile  # noqa: E402
 from ._dtype_info import finfo, iinfo  # noqa: E402
-from .backends import (are_deterministic_algorithms_enabled,  # noqa: E402
-                       get_float32_matmul_precision,
 from . import amp, cpu  # noqa: E402
 from .amp import (autocast, get_autocast_dtype, is_autocast_available,  # noqa: E402
                   is_autocast_enabled, set_autocast_dtype, set_autocast_enabled)
