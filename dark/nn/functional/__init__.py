@@ -15,3 +15,4 @@ from .padding import *  # noqa: F403
 from .pooling import *  # noqa: F403
 from .resampling import *  # noqa: F403
 from .sparse import *  # noqa: F403
+from .vision import *  # noqa: F403

@@ -16,3 +16,5 @@ from .rnn import *  # noqa: F403
 from .distance import *  # noqa: F403
 from .attention import *  # noqa: F403
 from .transformer import *  # noqa: F403
+from .pixelshuffle import *  # noqa: F403
+from .channelshuffle import *  # noqa: F403
