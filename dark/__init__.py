@@ -16,11 +16,13 @@ from .ops.linalg_ops import (_cholesky_legacy as cholesky, _cross_legacy as cros
                              _qr_legacy as qr, _slogdet_legacy as slogdet,
                              _svd_legacy as svd, cdist, logdet, pinverse, trace,
                              tril_indices, triu_indices)
+from .ops.special import *  # noqa: F403
 from .ops.random import *  # noqa: F403
 from .ops.reduction import *  # noqa: F403
 from .ops.shape import *  # noqa: F403
 from .random import *  # noqa: F403
 from . import autograd, cuda, linalg
+from . import special  # noqa: E402
 from ._backend import get_default_device, set_default_device
 from ._legacy import *  # noqa: F403 - FloatTensor ..., set_default_tensor_type
 from ._tensor_str import set_printoptions
