@@ -330,6 +330,50 @@ class _NormalFill32:
             np.copyto(half, values.view(_HALF_ROW))
 
 
+def _stable_order(values: np.ndarray) -> np.ndarray:
+    """argsort(values, kind='stable') of integers in [0, 2**32), by numpy's radix sort of
+    16-bit keys (one pass below 2**16, else two: low half, then high half)."""
+    if values.size == 0 or int(values.max()) < 1 << 16:
+        return np.argsort(values.astype(np.uint16), kind="stable")
+    low = np.argsort((values & 0xFFFF).astype(np.uint16), kind="stable")
+    return low[np.argsort((values[low] >> 16).astype(np.uint16), kind="stable")]
+
+
+def _swaps(targets: np.ndarray) -> np.ndarray:
+    """The order that ``for i in range(n - 1): order[i], order[j] = order[j], order[i]`` with
+    j = targets[i] (i <= j < n) leaves from ``order = arange(n)``, without the loop. Step i
+    moves out v[i], what position i holds then, and fixes order[i] for good (no later step
+    touches a position below its own). A position p was last written before step i by the
+    last step k < i whose target is p (it wrote v[k] there), or never (it holds p). So
+    v[i] = v[k] for the last k < i targeting i (else i): chains of earlier steps, followed
+    by pointer doubling; and order[i] is what its target holds before step i: v[k] for the
+    last k < i with the same target, else the target itself (v[i] when that is i)."""
+    m = targets.size
+    steps = np.arange(m, dtype=np.int64)
+    order = _stable_order(targets)                 # the steps grouped by target, in order
+    grouped = targets[order]
+    same = grouped[1:] == grouped[:-1]
+    previous = np.full(m, -1, dtype=np.int64)      # the last earlier step, same target
+    previous[order[1:][same]] = order[:-1][same]
+    ends = np.ones(m, dtype=bool)
+    ends[:-1] = ~same
+    last = np.full(m + 1, -1, dtype=np.int64)      # the last step targeting each position
+    last[grouped[ends]] = order[ends]
+    into = last[:m]                                # ... which is step i itself or earlier
+    into = np.where(into == steps, previous, into)
+    root = np.where(into >= 0, into, steps)
+    while True:
+        jumped = root[root]
+        if np.array_equal(jumped, root):
+            break
+        root = jumped
+    result = np.empty(m + 1, dtype=np.int64)
+    result[:m] = np.where(previous >= 0, root[previous], targets)
+    np.copyto(result[:m], root, where=targets == steps)
+    result[m] = root[last[m]] if last[m] >= 0 else m
+    return result
+
+
 _spare_fills: list = []  # _NormalFill32 buffers of _NORMAL_ROWS rows, kept for reuse
 _spare_lock = threading.Lock()
 
@@ -585,13 +629,14 @@ class _CPUEngine:
         return values.reshape(shape).astype(np_dtype, copy=False)
 
     def permutation(self, n: int):
-        """torch's randperm_cpu: for n < 2**32 / 20, swaps i <-> i + random() % (n - i)."""
+        """torch's randperm_cpu: for n < 2**32 / 20, swaps i <-> i + random() % (n - i) for
+        i = 0 .. n - 2 (``_swaps``); else the inside-out shuffle with 64-bit draws."""
         if n < 0xFFFFFFFF // 20:
-            offsets = (self.raw32(n - 1) % np.arange(n, 1, -1, dtype=np.uint64)).tolist()
-            order = list(range(n))
-            for i, z in enumerate(offsets):
-                order[i], order[i + z] = order[i + z], order[i]
-            return np.array(order, dtype=np.int64)
+            if n < 2:
+                return np.arange(n, dtype=np.int64)
+            steps = np.arange(n - 1, dtype=np.int64)
+            offsets = (self.raw32(n - 1) % np.arange(n, 1, -1, dtype=np.uint64)).view(np.int64)
+            return _swaps(steps + offsets)
         order = np.empty(n, dtype=np.int64)  # the inside-out shuffle with 64-bit draws
         for i, word in enumerate(self.raw64(n).tolist()):
             z = word % (i + 1)

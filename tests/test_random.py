@@ -652,6 +652,31 @@ def test_large_draws_as_torch(threads):
         dark.set_num_threads(before)
 
 
+@pytest.mark.parametrize("n", [60000, 70000])
+@requires_torch
+def test_large_randperm_as_torch(n):
+    """randperm of a dataset's size (the swaps unrolled without a loop; above 2**16 the
+    steps are grouped by two radix passes): torch's permutation and state."""
+    torch.manual_seed(1)
+    dark.manual_seed(1)
+    np.testing.assert_array_equal(host(dark.randperm(n)), torch.randperm(n).numpy())
+    np.testing.assert_array_equal(host(dark.get_rng_state()), torch.get_rng_state().numpy())
+
+
+@pytest.mark.parametrize("n", [2, 3, 17, 1000, 65536, 65538])
+def test_swaps_equal_the_swap_loop(n):
+    """randperm's loop-free swaps equal torch's loop (order[i] <-> order[j_i], i <= j_i < n)
+    for random targets and the extremes (no swaps, all swaps with the last, with the next)."""
+    rng = np.random.default_rng(n)
+    cases = [np.arange(n - 1) + rng.integers(0, np.arange(n, 1, -1)), np.arange(n - 1),
+             np.full(n - 1, n - 1), np.arange(1, n)]
+    for targets in cases:
+        order = list(range(n))
+        for i, j in enumerate(targets.tolist()):
+            order[i], order[j] = order[j], order[i]
+        assert dark_random._swaps(targets.astype(np.int64)).tolist() == order
+
+
 @pytest.mark.parametrize("seed", [0, 5, 2 ** 63 + 11])
 @requires_torch
 def test_rng_state_passes_between_torch_and_dark(seed):
