@@ -8,6 +8,7 @@ from .. import ops as _ops
 from .._backend import bool_ as _bool
 from .._dtype_info import finfo
 from ._functions import cholesky_ok
+from .utils import _fmt
 
 __all__ = [
     "Constraint", "boolean", "cat", "corr_cholesky", "dependent", "dependent_property",
@@ -149,8 +150,8 @@ class _IntegerInterval(Constraint):
         return (value % 1 == 0) & (self.lower_bound <= value) & (value <= self.upper_bound)
 
     def __repr__(self) -> str:
-        return (f"{self.__class__.__name__[1:]}(lower_bound={self.lower_bound}, "
-                f"upper_bound={self.upper_bound})")
+        return (f"{self.__class__.__name__[1:]}(lower_bound={_fmt(self.lower_bound)}, "
+                f"upper_bound={_fmt(self.upper_bound)})")
 
 
 class _IntegerLessThan(Constraint):
@@ -164,7 +165,7 @@ class _IntegerLessThan(Constraint):
         return (value % 1 == 0) & (value <= self.upper_bound)
 
     def __repr__(self) -> str:
-        return f"{self.__class__.__name__[1:]}(upper_bound={self.upper_bound})"
+        return f"{self.__class__.__name__[1:]}(upper_bound={_fmt(self.upper_bound)})"
 
 
 class _IntegerGreaterThan(Constraint):
@@ -178,7 +179,7 @@ class _IntegerGreaterThan(Constraint):
         return (value % 1 == 0) & (value >= self.lower_bound)
 
     def __repr__(self) -> str:
-        return f"{self.__class__.__name__[1:]}(lower_bound={self.lower_bound})"
+        return f"{self.__class__.__name__[1:]}(lower_bound={_fmt(self.lower_bound)})"
 
 
 class _Real(Constraint):
@@ -195,7 +196,7 @@ class _GreaterThan(Constraint):
         return self.lower_bound < value
 
     def __repr__(self) -> str:
-        return f"{self.__class__.__name__[1:]}(lower_bound={self.lower_bound})"
+        return f"{self.__class__.__name__[1:]}(lower_bound={_fmt(self.lower_bound)})"
 
 
 class _GreaterThanEq(Constraint):
@@ -207,7 +208,7 @@ class _GreaterThanEq(Constraint):
         return self.lower_bound <= value
 
     def __repr__(self) -> str:
-        return f"{self.__class__.__name__[1:]}(lower_bound={self.lower_bound})"
+        return f"{self.__class__.__name__[1:]}(lower_bound={_fmt(self.lower_bound)})"
 
 
 class _LessThan(Constraint):
@@ -219,7 +220,7 @@ class _LessThan(Constraint):
         return value < self.upper_bound
 
     def __repr__(self) -> str:
-        return f"{self.__class__.__name__[1:]}(upper_bound={self.upper_bound})"
+        return f"{self.__class__.__name__[1:]}(upper_bound={_fmt(self.upper_bound)})"
 
 
 class _Interval(Constraint):
@@ -232,8 +233,8 @@ class _Interval(Constraint):
         return (self.lower_bound <= value) & (value <= self.upper_bound)
 
     def __repr__(self) -> str:
-        return (f"{self.__class__.__name__[1:]}(lower_bound={self.lower_bound}, "
-                f"upper_bound={self.upper_bound})")
+        return (f"{self.__class__.__name__[1:]}(lower_bound={_fmt(self.lower_bound)}, "
+                f"upper_bound={_fmt(self.upper_bound)})")
 
 
 class _HalfOpenInterval(_Interval):

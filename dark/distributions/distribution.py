@@ -6,7 +6,7 @@ import warnings
 from .._tensor import Size, Tensor
 from ..autograd.grad_mode import no_grad
 from . import constraints
-from .utils import _size, lazy_property
+from .utils import _fmt, _size, lazy_property
 
 __all__ = ["Distribution"]
 
@@ -56,7 +56,7 @@ class Distribution:
                         f"({type(value).__name__} of shape {tuple(value.shape)}) "
                         f"of distribution {self!r} "
                         f"to satisfy the constraint {constraint!r}, "
-                        f"but found invalid values:\n{value}")
+                        f"but found invalid values:\n{_fmt(value)}")
         super().__init__()
 
     def expand(self, batch_shape, _instance=None):
@@ -161,7 +161,7 @@ class Distribution:
                 f"({type(value).__name__} of shape {tuple(value.shape)}) "
                 f"to be within the support ({support!r}) "
                 f"of the distribution {self!r}, "
-                f"but found invalid values:\n{value}")
+                f"but found invalid values:\n{_fmt(value)}")
 
     def _get_checked_instance(self, cls, _instance=None):
         if _instance is None and type(self).__init__ != cls.__init__:
@@ -172,7 +172,7 @@ class Distribution:
 
     def __repr__(self) -> str:
         param_names = [k for k in self.arg_constraints if k in self.__dict__]
-        args_string = ", ".join(
-            f"{p}: {self.__dict__[p] if self.__dict__[p].numel() == 1 else self.__dict__[p].size()}"
-            for p in param_names)
+        shown = {p: _fmt(self.__dict__[p]) if self.__dict__[p].numel() == 1
+                 else self.__dict__[p].size() for p in param_names}
+        args_string = ", ".join(f"{p}: {shown[p]}" for p in param_names)
         return self.__class__.__name__ + "(" + args_string + ")"

@@ -122,5 +122,13 @@ def vec_to_tril_matrix(vec: Tensor, diag: int = 0) -> Tensor:
     return mat
 
 
+def _fmt(value):
+    """A value as an f-string shows it in torch: a 0-dim tensor as its number
+    (torch's Tensor.__format__)."""
+    if isinstance(value, Tensor) and value.dim() == 0:
+        return value.item()
+    return value
+
+
 def _size(shape) -> Size:
     return shape if isinstance(shape, Size) else Size(shape)
