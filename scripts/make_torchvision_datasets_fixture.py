@@ -403,8 +403,149 @@ def draw_fixture():
     print(path, os.path.getsize(path), "bytes")
 
 
+V2_DETERMINISTIC = [
+    ("v2.Compose([v2.ToImage(), v2.ToDtype(DT.float32, scale=True)])", ["pil", "pair", "dict"]),
+    ("v2.ToImage()", ["pil", "ndarray", "gray_ndarray", "tensor_u8"]),
+    ("v2.ToDtype(DT.uint8, scale=True)", ["tensor_f32"]),
+    ("v2.ToDtype(DT.float64)", ["tensor_u8"]),
+    ("v2.ToDtype(DT.float32, scale=True)", ["tensor_u8", "two_tensors"]),
+    ("v2.ToDtype(DT.int32, scale=True)", ["tensor_u8"]),
+    ("v2.ToDtype(DT.uint8, scale=True)", ["pair_pil_tensor"]),
+    ("v2.ConvertImageDtype(DT.float32)", ["tensor_u8"]),
+    ("v2.Normalize([0.5, 0.4, 0.3], [0.2, 0.25, 0.3])", ["tensor_f32", "pair_f32"]),
+    ("v2.Resize(10)", ["pil", "tensor_u8", "tensor_f32", "pair"]),
+    ("v2.Resize((7, 9))", ["pil", "tensor_u8"]),
+    ("v2.CenterCrop(9)", ["pil", "tensor_u8"]),
+    ("v2.Pad(2, fill=7)", ["pil", "tensor_u8"]),
+    ("v2.Grayscale(3)", ["pil", "tensor_u8"]),
+    ("v2.RGB()", ["gray_pil", "gray_tensor", "pil"]),
+    ("v2.PILToTensor()", ["pil", "pair"]),
+    ("v2.ToPILImage()", ["tensor_u8", "ndarray"]),
+    ("v2.ToTensor()", ["pil", "ndarray"]),
+    ("v2.Lambda(lambda x: x * 2 if isinstance(x, int) else x)", ["pair"]),
+    ("v2.Lambda(lambda x: x + 1, int)", ["pair", "dict"]),
+    ("v2.Identity()", ["pair", "tensor_u8"]),
+    ("v2.ToPureTensor()", ["tensor_u8"]),
+    ("v2.Compose([v2.CenterCrop(12), v2.Resize(6), v2.PILToTensor()])", ["pil", "pair"]),
+]
+V2_RANDOM = [
+    ("v2.RandomResizedCrop(8)", ["pil", "tensor_u8", "pair", "two_pils"]),
+    ("v2.RandomResizedCrop((6, 9), scale=(0.3, 0.9), antialias=True)", ["tensor_f32"]),
+    ("v2.RandomHorizontalFlip()", ["pil", "tensor_u8", "pair"]),
+    ("v2.RandomVerticalFlip(p=0.7)", ["pil", "tensor_u8"]),
+    ("v2.RandomCrop(10, padding=2)", ["pil", "tensor_u8"]),
+    ("v2.RandomCrop(22, pad_if_needed=True)", ["pil"]),
+    ("v2.RandomRotation(30)", ["pil", "tensor_u8"]),
+    ("v2.RandomAffine(20, translate=(0.1, 0.1), scale=(0.9, 1.1), shear=5)", ["pil", "tensor_u8"]),
+    ("v2.ColorJitter(0.4, 0.4, 0.4, 0.1)", ["pil", "tensor_u8"]),
+    ("v2.RandomGrayscale(0.5)", ["pil", "tensor_u8"]),
+    ("v2.GaussianBlur(3, sigma=(0.1, 2.0))", ["pil", "tensor_f32"]),
+    ("v2.RandomPerspective(0.5, p=1.0)", ["pil", "tensor_u8"]),
+    ("v2.RandomErasing(p=1.0)", ["tensor_f32"]),
+    ("v2.RandomErasing(p=0.5, value='random')", ["tensor_f32"]),
+    ("v2.RandomInvert(0.5)", ["pil", "tensor_u8"]),
+    ("v2.RandomPosterize(4, 0.5)", ["pil", "tensor_u8"]),
+    ("v2.RandomSolarize(128, 0.5)", ["pil", "tensor_u8"]),
+    ("v2.RandomAutocontrast(0.5)", ["pil", "tensor_u8"]),
+    ("v2.RandomEqualize(0.5)", ["pil", "tensor_u8"]),
+    ("v2.RandomAdjustSharpness(2, 0.5)", ["pil", "tensor_u8"]),
+    ("v2.AutoAugment()", ["pil", "tensor_u8"]),
+    ("v2.RandAugment()", ["pil", "tensor_u8"]),
+    ("v2.TrivialAugmentWide()", ["pil", "tensor_u8"]),
+    ("v2.RandomApply([v2.ColorJitter(0.5)], p=0.5)", ["pil", "pair"]),
+    ("v2.RandomChoice([v2.RandomHorizontalFlip(1.0), v2.Grayscale(3), v2.CenterCrop(6)])",
+     ["pil", "tensor_u8"]),
+    ("v2.RandomChoice([v2.Grayscale(3), v2.CenterCrop(6)], p=[0.2, 0.8])", ["pil"]),
+    ("v2.RandomOrder([v2.CenterCrop(12), v2.Resize(9), v2.RandomHorizontalFlip(0.5)])",
+     ["pil", "tensor_u8"]),
+    ("v2.GaussianNoise()", ["tensor_f32"]),
+    ("v2.GaussianNoise(0.1, 0.2, clip=False)", ["tensor_f32", "tensor_u8"]),
+    ("v2.Compose([v2.RandomResizedCrop(8), v2.RandomHorizontalFlip(), v2.ToImage(), "
+     "v2.ToDtype(DT.float32, scale=True), v2.Normalize([0.5] * 3, [0.25] * 3)])", ["pil", "pair"]),
+]
+V2_SEEDS = range(4)
+
+
+def v2_inputs(module):
+    """The inputs of the v2 cases, built from the same arrays for torchvision and dark."""
+    local = np.random.default_rng(7)
+    rgb = local.integers(0, 256, (20, 24, 3)).astype(np.uint8)
+    rgb2 = local.integers(0, 256, (20, 24, 3)).astype(np.uint8)
+    gray = local.integers(0, 256, (20, 24)).astype(np.uint8)
+    floats = local.random((3, 20, 24)).astype(np.float32)
+    tensor = module.tensor
+    u8 = tensor(rgb.transpose(2, 0, 1).copy())
+    return {
+        "pil": lambda: Image.fromarray(rgb),
+        "gray_pil": lambda: Image.fromarray(gray),
+        "ndarray": lambda: rgb.copy(),
+        "gray_ndarray": lambda: gray.copy(),
+        "tensor_u8": lambda: u8.clone(),
+        "gray_tensor": lambda: tensor(gray[None].copy()),
+        "tensor_f32": lambda: tensor(floats),
+        "pair": lambda: (Image.fromarray(rgb), 3),
+        "pair_f32": lambda: (tensor(floats), 3),
+        "pair_pil_tensor": lambda: (Image.fromarray(rgb), tensor(floats)),
+        "dict": lambda: {"image": Image.fromarray(rgb), "label": 3, "name": "x"},
+        "two_tensors": lambda: (u8.clone(), u8.clone() + 1),
+        "two_pils": lambda: (Image.fromarray(rgb), Image.fromarray(rgb2)),
+    }
+
+
+def v2_encode(value, arrays, key):
+    """A JSON tree of ``value``: PIL images and tensors stored in ``arrays`` under key."""
+    if isinstance(value, Image.Image):
+        arrays[key] = np.asarray(value).copy()
+        return {"pil": key, "mode": value.mode}
+    if isinstance(value, torch.Tensor):
+        arrays[key] = value.numpy().copy()
+        return {"tensor": key, "dtype": str(value.dtype).replace("torch.", ""),
+                "type": type(value).__name__}
+    if isinstance(value, np.ndarray):
+        arrays[key] = value.copy()
+        return {"ndarray": key}
+    if isinstance(value, (tuple, list)):
+        return {"seq": type(value).__name__,
+                "items": [v2_encode(v, arrays, f"{key}.{i}") for i, v in enumerate(value)]}
+    if isinstance(value, dict):
+        return {"dict": {k: v2_encode(v, arrays, f"{key}.{k}") for k, v in value.items()}}
+    return {"value": value}
+
+
+def v2_fixture():
+    from torchvision.transforms import v2
+
+    meta: dict = {"torchvision": torchvision.__version__, "pillow": PIL.__version__,
+                  "cases": []}
+    arrays: dict = {}
+    inputs = v2_inputs(torch)
+    namespace = {"v2": v2, "DT": torch}
+    for spec, names in V2_DETERMINISTIC + V2_RANDOM:
+        seeds = V2_SEEDS if (spec, names) in V2_RANDOM else [0]
+        for name in names:
+            for seed in seeds:
+                key = f"{len(meta['cases'])}"
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    transform = eval(spec, namespace)  # noqa: S307 - the specs above
+                    torch.manual_seed(seed)
+                    sample = inputs[name]()
+                    out = transform(*sample) if name in ("two_tensors", "two_pils",
+                                                         "pair_pil_tensor") else transform(sample)
+                    after = torch.rand(1).item()
+                meta["cases"].append({"spec": spec, "input": name, "seed": seed,
+                                      "output": v2_encode(out, arrays, key), "rand_after": after,
+                                      "warnings": [str(w.message) for w in caught]})
+    out = {"meta": np.array(json.dumps(meta, sort_keys=True))}
+    out.update(arrays)
+    path = os.path.join(FIXTURES, "torchvision_v2.npz")
+    np.savez_compressed(path, **out)
+    print(path, os.path.getsize(path), "bytes,", len(meta["cases"]), "cases")
+
+
 if __name__ == "__main__":
     print(sys.version.split()[0], "torch", torch.__version__, "torchvision",
           torchvision.__version__, "pillow", PIL.__version__)
     datasets_fixture()
     draw_fixture()
+    v2_fixture()

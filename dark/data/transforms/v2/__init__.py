@@ -1,0 +1,596 @@
+"""dark.data.transforms.v2 (torchvision.transforms.v2): the transforms of
+:mod:`dark.data.transforms` with v2's calling convention, plus v2's own ``ToImage``,
+``ToDtype``, ``ToPureTensor``, ``Identity``, ``RGB``, ``GaussianNoise`` and a ``Transform``
+base class.
+
+As in torchvision, a v2 transform takes any sample: one image, or a tuple / list / dict
+(nested) of inputs. Images are PIL images and, when the sample holds no PIL image, its first
+plain tensor; everything else (labels, names, other tensors) passes through unchanged. When
+a sample holds several images, each gets the same random parameters (the generators are
+rewound between them, so images of one size get one crop, one flip, ...).
+
+Aliases (v1 implementations, the same random draws, so with the same seed their outputs
+equal torchvision v2's, checked in tests/test_data_transforms_v2.py): Resize, CenterCrop,
+Pad, RandomCrop, RandomResizedCrop, RandomHorizontalFlip, RandomVerticalFlip,
+RandomRotation, RandomAffine, RandomPerspective, ColorJitter, Grayscale, RandomGrayscale,
+RandomInvert, RandomPosterize, RandomSolarize, RandomAdjustSharpness, RandomAutocontrast,
+RandomEqualize, GaussianBlur, RandomErasing, Normalize, ConvertImageDtype, PILToTensor,
+ToPILImage, ToTensor (deprecated, with torchvision's warning), AutoAugment, RandAugment,
+TrivialAugmentWide, AutoAugmentPolicy, InterpolationMode, and AugMix / ElasticTransform when
+:mod:`dark.data.transforms` has them. Containers written for v2: Compose, RandomApply,
+RandomChoice (``multinomial`` draw), RandomOrder (``randperm``), Lambda (``*types``).
+
+What differs from torchvision v2: there are no ``tv_tensors`` (Image, Video, BoundingBoxes,
+Mask, KeyPoints), so boxes, masks and videos are not transformed (they would be plain
+tensors: pass them where they are not the first tensor, or they are taken as the image);
+the reprs of the aliased transforms are the v1 reprs; transforms v2 has and dark does not
+(CutMix, MixUp, JPEG, FiveCrop, TenCrop, LinearTransformation, RandomIoUCrop, RandomZoomOut,
+RandomPhotometricDistort, RandomChannelPermutation, ScaleJitter, RandomShortestSize,
+RandomResize, SanitizeBoundingBoxes, ClampBoundingBoxes, ConvertBoundingBoxFormat,
+UniformTemporalSubsample) are absent.
+"""
+from __future__ import annotations
+
+import random
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from .... import _backend
+from ...._tensor import Tensor
+from ....nn.modules.module import Module
+from ....ops.creation import tensor
+from ....ops.random import multinomial, rand, randint, randperm
+from ....random import default_generator
+from ... import transforms as _v1
+from .. import autoaugment as _aa
+from ..autoaugment import AutoAugmentPolicy
+from ..functional import InterpolationMode
+from . import functional
+from . import functional as F
+
+# ----------------------------------------------------------------------------- samples
+
+
+def _flatten(obj) -> tuple[list, Any]:
+    """The leaves of nested tuples / lists / dicts, depth first, and how to rebuild them."""
+    if isinstance(obj, (tuple, list)):
+        leaves, specs = [], []
+        for item in obj:
+            sub, spec = _flatten(item)
+            leaves += sub
+            specs.append((len(sub), spec))
+        return leaves, (type(obj), specs)
+    if isinstance(obj, dict):
+        leaves, specs = [], []
+        for key, item in obj.items():
+            sub, spec = _flatten(item)
+            leaves += sub
+            specs.append((key, len(sub), spec))
+        return leaves, (type(obj), specs)
+    return [obj], None
+
+
+def _unflatten(leaves: list, spec) -> Any:
+    if spec is None:
+        return leaves[0]
+    kind, specs = spec
+    if issubclass(kind, dict):
+        out, start = kind(), 0
+        for key, count, sub in specs:
+            out[key] = _unflatten(leaves[start:start + count], sub)
+            start += count
+        return out
+    items, start = [], 0
+    for count, sub in specs:
+        items.append(_unflatten(leaves[start:start + count], sub))
+        start += count
+    if hasattr(kind, "_fields"):   # a namedtuple
+        return kind(*items)
+    return kind(items)
+
+
+def _needs_transform(leaves: list, types: tuple) -> list[bool]:
+    """Which leaves a transform of ``types`` changes: torchvision's rule, with PIL images as
+    the explicit images (a plain tensor is an image only when no PIL image is present, and
+    then only the first one)."""
+    transform_pure_tensor = not any(isinstance(x, Image.Image) for x in leaves)
+    needs = []
+    for leaf in leaves:
+        need = isinstance(leaf, types)
+        if need and isinstance(leaf, Tensor):
+            if transform_pure_tensor:
+                transform_pure_tensor = False
+            else:
+                need = False
+        needs.append(need)
+    return needs
+
+
+def _sample(inputs: tuple) -> Any:
+    return inputs if len(inputs) > 1 else inputs[0]
+
+
+class Transform(Module):
+    """Base class of the v2 transforms: ``forward(*inputs)`` flattens the sample, asks
+    :meth:`make_params` once for the inputs to transform (those of ``_transformed_types``,
+    by the image rule above), calls :meth:`transform` on each of them and rebuilds the
+    sample. Subclasses override ``transform(inpt, params)`` and, when random,
+    ``make_params(flat_inputs)``."""
+
+    _transformed_types: tuple = (Image.Image, Tensor)
+
+    def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
+        return {}
+
+    def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def forward(self, *inputs: Any) -> Any:
+        sample = _sample(inputs)
+        leaves, spec = _flatten(sample)
+        needs = _needs_transform(leaves, self._transformed_types)
+        params = self.make_params([x for x, need in zip(leaves, needs) if need])
+        return _unflatten([self.transform(x, params) if need else x
+                           for x, need in zip(leaves, needs)], spec)
+
+
+class _V1Transform(Transform):
+    """A v1 transform (``_v1_cls``) applied to each image of a sample, the random
+    generators (dark's CPU generator and python's ``random``) rewound before each image
+    after the first, so that all draw the same parameters."""
+
+    _v1_cls: type = object
+
+    def __init__(self, *args, **kwargs) -> None:
+        Module.__init__(self)
+        self._v1_cls.__init__(self, *args, **kwargs)
+
+    def _apply_v1(self, image):
+        if issubclass(self._v1_cls, Module):
+            return self._v1_cls.forward(self, image)
+        return self._v1_cls.__call__(self, image)
+
+    def forward(self, *inputs: Any) -> Any:
+        sample = _sample(inputs)
+        leaves, spec = _flatten(sample)
+        needs = _needs_transform(leaves, self._transformed_types)
+        out, state = list(leaves), None
+        for i, need in enumerate(needs):
+            if not need:
+                continue
+            if state is None:
+                state = default_generator.get_state(), random.getstate()
+            else:
+                default_generator.set_state(state[0])
+                random.setstate(state[1])
+            out[i] = self._check_and_apply(leaves[i])
+        return _unflatten(out, spec)
+
+    def _check_and_apply(self, image):
+        return self._apply_v1(image)
+
+    def __repr__(self) -> str:
+        for cls in self._v1_cls.__mro__:
+            if "__repr__" in cls.__dict__ and cls not in (Module, object):
+                return cls.__repr__(self)
+        return Module.__repr__(self)
+
+
+def _v1_alias(v1_cls: type, types: tuple = (Image.Image, Tensor), pil_error=None) -> type:
+    """The v2 class of ``v1_cls``: its constructor and repr, v2's calling convention, the
+    inputs of ``types`` transformed; a PIL image raises ``pil_error`` (type, message)."""
+    namespace = {"_v1_cls": v1_cls, "_transformed_types": types, "__module__": __name__,
+                 "__qualname__": v1_cls.__name__,
+                 "__doc__": f"v2 form of :class:`dark.data.transforms.{v1_cls.__name__}`: "
+                            f"{(v1_cls.__doc__ or '').strip()}"}
+    if pil_error is not None:
+        def _check_and_apply(self, image, _error=pil_error):
+            if isinstance(image, Image.Image):
+                raise _error[0](_error[1])
+            return self._apply_v1(image)
+        namespace["_check_and_apply"] = _check_and_apply
+    return type(v1_cls.__name__, (_V1Transform, v1_cls), namespace)
+
+
+class Resize(_v1_alias(_v1.Resize)):
+    __doc__ = _v1.Resize.__doc__
+
+    def _check_and_apply(self, image):
+        # v2's resize: uint8 tensors through torch's integer kernel
+        return F.resize(image, self.size, self.interpolation, self.max_size, self.antialias)
+
+
+class RandomResizedCrop(_v1_alias(_v1.RandomResizedCrop)):
+    __doc__ = _v1.RandomResizedCrop.__doc__
+
+    def _check_and_apply(self, image):
+        top, left, height, width = self.get_params(image, self.scale, self.ratio)
+        return F.resized_crop(image, top, left, height, width, self.size, self.interpolation,
+                              antialias=self.antialias)
+
+
+CenterCrop = _v1_alias(_v1.CenterCrop)
+Pad = _v1_alias(_v1.Pad)
+RandomCrop = _v1_alias(_v1.RandomCrop)
+RandomHorizontalFlip = _v1_alias(_v1.RandomHorizontalFlip)
+RandomVerticalFlip = _v1_alias(_v1.RandomVerticalFlip)
+RandomRotation = _v1_alias(_v1.RandomRotation)
+RandomAffine = _v1_alias(_v1.RandomAffine)
+RandomPerspective = _v1_alias(_v1.RandomPerspective)
+ColorJitter = _v1_alias(_v1.ColorJitter)
+Grayscale = _v1_alias(_v1.Grayscale)
+RandomGrayscale = _v1_alias(_v1.RandomGrayscale)
+RandomInvert = _v1_alias(_v1.RandomInvert)
+RandomPosterize = _v1_alias(_v1.RandomPosterize)
+RandomSolarize = _v1_alias(_v1.RandomSolarize)
+RandomAdjustSharpness = _v1_alias(_v1.RandomAdjustSharpness)
+RandomAutocontrast = _v1_alias(_v1.RandomAutocontrast)
+RandomEqualize = _v1_alias(_v1.RandomEqualize)
+GaussianBlur = _v1_alias(_v1.GaussianBlur)
+# tensors only: a PIL image passes through (as in torchvision v2) or is refused
+RandomErasing = _v1_alias(_v1.RandomErasing, (Tensor,))
+Normalize = _v1_alias(_v1.Normalize, pil_error=(TypeError,
+                                                "Normalize() does not support PIL images."))
+PILToTensor = _v1_alias(_v1.PILToTensor, (Image.Image,))
+ToPILImage = _v1_alias(_v1.ToPILImage, (Tensor, np.ndarray))
+_ALIASED = ["Resize", "CenterCrop", "Pad", "RandomCrop", "RandomResizedCrop",
+            "RandomHorizontalFlip", "RandomVerticalFlip", "RandomRotation", "RandomAffine",
+            "RandomPerspective", "ColorJitter", "Grayscale", "RandomGrayscale", "RandomInvert",
+            "RandomPosterize", "RandomSolarize", "RandomAdjustSharpness", "RandomAutocontrast",
+            "RandomEqualize", "GaussianBlur", "RandomErasing", "Normalize", "PILToTensor",
+            "ToPILImage"]
+# transforms the v1 package may gain (kept in step without editing this file)
+for _name in ("AugMix", "ElasticTransform"):
+    if hasattr(_v1, _name):
+        globals()[_name] = _v1_alias(getattr(_v1, _name))
+        _ALIASED.append(_name)
+
+
+class ToTensor(_v1_alias(_v1.ToTensor, (Image.Image, np.ndarray))):
+    """[DEPRECATED] Use ``v2.Compose([v2.ToImage(), v2.ToDtype(dark.float32, scale=True)])``:
+    a PIL image or (H, W, C) array as a (C, H, W) float tensor in [0, 1] (uint8 input)."""
+
+    def __init__(self) -> None:
+        warnings.warn("The transform `ToTensor()` is deprecated and will be removed in a future "
+                      "release. Instead, please use `v2.Compose([v2.ToImage(), "
+                      "v2.ToDtype(torch.float32, scale=True)])`.Output is equivalent up to "
+                      "float precision.", stacklevel=2)
+        super().__init__()
+
+
+# ----------------------------------------------------------------------------- auto augment
+
+class _AutoAugmentV2(_V1Transform):
+    """torchvision v2's draws for the auto-augment family: ``randint(n, ())`` for a policy
+    or an op, ``rand(())`` for each op's probability and sign, no draw for an op without
+    magnitudes; Solarize's thresholds are fractions of the image's maximum (v1: 255..0).
+    One image per sample."""
+
+    def forward(self, *inputs: Any) -> Any:
+        leaves, spec = _flatten(_sample(inputs))
+        found = [i for i, need in enumerate(_needs_transform(leaves, (Image.Image, Tensor)))
+                 if need]
+        if not found:
+            raise TypeError("Found no image in the sample.")
+        if len(found) > 1:
+            raise TypeError("Auto augment transformations are only properly defined for a "
+                            f"single image or video, but found {len(found)}.")
+        out = list(leaves)
+        out[found[0]] = self._augment(leaves[found[0]])
+        return _unflatten(out, spec)
+
+    def _space(self, image) -> dict:
+        _, height, width = F.get_dimensions(image)
+        space = {}
+        for name, (magnitudes, signed) in self._v1_space(height, width).items():
+            if magnitudes.ndim == 0:
+                magnitudes = None
+            elif name == "Solarize":
+                magnitudes = _aa._linspace(1.0, 0.0, len(magnitudes))
+            space[name] = (magnitudes, signed)
+        return space
+
+    @staticmethod
+    def _signed(magnitudes, index: int, signed: bool) -> float:
+        if magnitudes is None:
+            return 0.0
+        magnitude = float(magnitudes[index])
+        if signed and rand(()).item() <= 0.5:
+            magnitude *= -1
+        return magnitude
+
+    def _apply(self, image, name: str, magnitude: float):
+        if name == "Solarize":
+            bound = float(F._max_value(image.dtype)) if isinstance(image, Tensor) else 255.0
+            return F.solarize(image, bound * magnitude)
+        return _aa._apply_op(image, name, magnitude, interpolation=self.interpolation,
+                             fill=_aa._tensor_fill(image, self.fill))
+
+
+class AutoAugment(_AutoAugmentV2, _v1.AutoAugment):
+    __doc__ = _v1.AutoAugment.__doc__
+    _v1_cls = _v1.AutoAugment
+
+    def _v1_space(self, height: int, width: int) -> dict:
+        return self._augmentation_space(10, (height, width))
+
+    def _augment(self, image):
+        space = self._space(image)
+        policy = self.policies[int(randint(len(self.policies), ()))]
+        for name, probability, magnitude_idx in policy:
+            if not np.float32(rand(()).item()) <= np.float32(probability):
+                continue
+            magnitudes, signed = space[name]
+            image = self._apply(image, name, self._signed(magnitudes, magnitude_idx, signed))
+        return image
+
+
+class RandAugment(_AutoAugmentV2, _v1.RandAugment):
+    __doc__ = _v1.RandAugment.__doc__
+    _v1_cls = _v1.RandAugment
+
+    def _v1_space(self, height: int, width: int) -> dict:
+        return self._augmentation_space(self.num_magnitude_bins, (height, width))
+
+    def _augment(self, image):
+        space = self._space(image)
+        names = list(space)
+        for _ in range(self.num_ops):
+            name = names[int(randint(len(names), ()))]
+            magnitudes, signed = space[name]
+            image = self._apply(image, name, self._signed(magnitudes, self.magnitude, signed))
+        return image
+
+
+class TrivialAugmentWide(_AutoAugmentV2, _v1.TrivialAugmentWide):
+    __doc__ = _v1.TrivialAugmentWide.__doc__
+    _v1_cls = _v1.TrivialAugmentWide
+
+    def _v1_space(self, height: int, width: int) -> dict:
+        return self._augmentation_space(self.num_magnitude_bins)
+
+    def _augment(self, image):
+        space = self._space(image)
+        names = list(space)
+        name = names[int(randint(len(names), ()))]
+        magnitudes, signed = space[name]
+        index = int(randint(self.num_magnitude_bins, ())) if magnitudes is not None else 0
+        return self._apply(image, name, self._signed(magnitudes, index, signed))
+
+
+# ----------------------------------------------------------------------------- v2's own
+
+class ToImage(Transform):
+    """A PIL image, numpy array or tensor as a (C, H, W) tensor, values unscaled
+    (:func:`functional.to_image`)."""
+
+    _transformed_types = (Tensor, Image.Image, np.ndarray)
+
+    def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
+        return F.to_image(inpt)
+
+
+class ToPureTensor(Transform):
+    """Identity on dark's plain tensors (torchvision's strips tv_tensor metadata, which dark
+    does not have)."""
+
+    _transformed_types = ()
+
+
+class Identity(Transform):
+    """Returns its input unchanged."""
+
+    def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
+        return inpt
+
+
+class ToDtype(Transform):
+    """Convert the image tensor to ``dtype``, scaling the values between the dtypes' ranges
+    when ``scale`` (:func:`functional.to_dtype`); PIL images and other inputs pass through.
+    ``ToDtype(dark.float32, scale=True)`` replaces ``ConvertImageDtype``. A dict ``dtype``
+    (per tv_tensor type in torchvision) accepts the keys ``Tensor`` and ``"others"``."""
+
+    _transformed_types = (Tensor,)
+
+    def __init__(self, dtype, scale: bool = False) -> None:
+        super().__init__()
+        if not isinstance(dtype, dict) and not hasattr(dtype, "is_floating_point"):
+            raise ValueError(f"dtype must be a dict or a torch.dtype, got {type(dtype)} "
+                             "instead")
+        self.dtype = dtype
+        self.scale = scale
+
+    def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
+        dtype = self.dtype
+        if isinstance(dtype, dict):
+            if Tensor in dtype:
+                dtype = dtype[Tensor]
+            elif "others" in dtype:
+                dtype = dtype["others"]
+            else:
+                raise ValueError(f"No dtype was specified for type {type(inpt)}. If you only "
+                                 "need to convert the dtype of images or videos, you can just "
+                                 "pass e.g. dtype=torch.float32. If you're passing a dict as "
+                                 'dtype, you can use "others" as a catch-all key e.g. '
+                                 'dtype={tv_tensors.Mask: torch.int64, "others": None} to '
+                                 "pass-through the rest of the inputs.")
+            if dtype is None:
+                if self.scale:
+                    warnings.warn("scale was set to True but no dtype was specified for images "
+                                  "or videos: no scaling will be done.", stacklevel=2)
+                return inpt
+        return F.to_dtype(inpt, dtype=dtype, scale=self.scale)
+
+    def extra_repr(self) -> str:
+        return f"dtype={self.dtype}, scale={self.scale}"
+
+
+class ConvertImageDtype(Transform):
+    """``ToDtype(dtype, scale=True)`` on the image tensor (v1's ConvertImageDtype divides
+    by the maximum where v2 multiplies by its inverse: the floats may differ in the last
+    place)."""
+
+    _transformed_types = (Tensor,)
+
+    def __init__(self, dtype=_backend.float32) -> None:
+        super().__init__()
+        self.dtype = dtype
+
+    def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
+        return F.to_dtype(inpt, dtype=self.dtype, scale=True)
+
+    def extra_repr(self) -> str:
+        return f"dtype={self.dtype}"
+
+
+class RGB(Transform):
+    """Grayscale images to RGB (PIL ``convert('RGB')``, tensors repeated to 3 channels);
+    RGB images unchanged."""
+
+    def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
+        return F.grayscale_to_rgb(inpt)
+
+
+class GaussianNoise(Transform):
+    """Add N(``mean``, ``sigma``) noise to a float ([0, 1]) or uint8 ([0, 255], noise in
+    units of 1/255) image tensor, clipped to the range when ``clip``. PIL images raise."""
+
+    def __init__(self, mean: float = 0.0, sigma: float = 0.1, clip: bool = True) -> None:
+        super().__init__()
+        self.mean = mean
+        self.sigma = sigma
+        self.clip = clip
+
+    def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
+        return F.gaussian_noise(inpt, mean=self.mean, sigma=self.sigma, clip=self.clip)
+
+    def extra_repr(self) -> str:
+        return f"mean={self.mean}, sigma={self.sigma}, clip={self.clip}"
+
+
+class Lambda(Transform):
+    """Apply ``lambd`` to the inputs of ``types`` (by default every leaf of the sample)."""
+
+    _transformed_types = (object,)
+
+    def __init__(self, lambd, *types: type) -> None:
+        super().__init__()
+        if not callable(lambd):
+            raise TypeError(f"Argument lambd should be callable, got {type(lambd).__name__!r}")
+        self.lambd = lambd
+        self.types = types or self._transformed_types
+
+    def forward(self, *inputs: Any) -> Any:
+        leaves, spec = _flatten(_sample(inputs))
+        return _unflatten([self.lambd(x) if isinstance(x, self.types) else x
+                           for x in leaves], spec)
+
+    def extra_repr(self) -> str:
+        extras = []
+        name = getattr(self.lambd, "__name__", None)
+        if name:
+            extras.append(name)
+        extras.append(f"types={[t.__name__ for t in self.types]}")
+        return ", ".join(extras)
+
+
+# ----------------------------------------------------------------------------- containers
+
+def _check_transforms(transforms, allow_module_list: bool = False) -> None:
+    if not isinstance(transforms, Sequence) and not (
+            allow_module_list and isinstance(transforms, Module)):
+        raise TypeError("Argument transforms should be a sequence of callables"
+                        + (" or a `nn.ModuleList`" if allow_module_list else ""))
+    if not len(transforms):
+        raise ValueError("Pass at least one transform")
+
+
+def _run(transforms, inputs: tuple) -> Any:
+    needs_unpacking = len(inputs) > 1
+    outputs = _sample(inputs)
+    for transform in transforms:
+        outputs = transform(*inputs)
+        inputs = outputs if needs_unpacking else (outputs,)
+    return outputs
+
+
+class _Container(Transform):
+    def extra_repr(self) -> str:
+        return "\n".join(f"    {t}" for t in self.transforms)
+
+
+class Compose(_Container):
+    """Apply ``transforms`` one after the other to the whole sample."""
+
+    def __init__(self, transforms: Sequence) -> None:
+        super().__init__()
+        _check_transforms(transforms)
+        self.transforms = transforms
+
+    def forward(self, *inputs: Any) -> Any:
+        return _run(self.transforms, inputs)
+
+
+class RandomApply(_Container):
+    """Apply all of ``transforms`` with probability ``p`` (one ``rand(1)`` draw)."""
+
+    def __init__(self, transforms, p: float = 0.5) -> None:
+        super().__init__()
+        _check_transforms(transforms, allow_module_list=True)
+        self.transforms = transforms
+        if not (0.0 <= p <= 1.0):
+            raise ValueError("`p` should be a floating point value in the interval [0.0, 1.0].")
+        self.p = p
+
+    def forward(self, *inputs: Any) -> Any:
+        if bool(rand(1) >= self.p):
+            return _sample(inputs)
+        return _run(self.transforms, inputs)
+
+
+class RandomChoice(_Container):
+    """Apply one of ``transforms``, picked with probabilities ``p`` (normalized; equal when
+    None) by one ``multinomial`` draw, as torchvision v2 (v1 uses python's random)."""
+
+    def __init__(self, transforms: Sequence, p: list[float] | None = None) -> None:
+        _check_transforms(transforms)
+        if p is None:
+            p = [1] * len(transforms)
+        elif len(p) != len(transforms):
+            raise ValueError(f"Length of p doesn't match the number of transforms: {len(p)} != "
+                             f"{len(transforms)}")
+        super().__init__()
+        self.transforms = transforms
+        total = sum(p)
+        self.p = [prob / total for prob in p]
+
+    def forward(self, *inputs: Any) -> Any:
+        idx = int(multinomial(tensor(self.p), 1))
+        return self.transforms[idx](*inputs)
+
+
+class RandomOrder(_Container):
+    """Apply ``transforms`` in an order drawn by ``randperm``, as torchvision v2."""
+
+    def __init__(self, transforms: Sequence) -> None:
+        _check_transforms(transforms)
+        super().__init__()
+        self.transforms = transforms
+
+    def forward(self, *inputs: Any) -> Any:
+        needs_unpacking = len(inputs) > 1
+        outputs = _sample(inputs)
+        for idx in randperm(len(self.transforms)).tolist():
+            outputs = self.transforms[idx](*inputs)
+            inputs = outputs if needs_unpacking else (outputs,)
+        return outputs
+
+
+__all__ = ["AutoAugment", "AutoAugmentPolicy", "Compose", "ConvertImageDtype", "GaussianNoise",
+           "Identity", "InterpolationMode", "Lambda", "RGB", "RandAugment", "RandomApply",
+           "RandomChoice", "RandomOrder", "ToDtype", "ToImage", "ToPureTensor", "ToTensor",
+           "Transform", "TrivialAugmentWide", "functional", *_ALIASED]
