@@ -23,6 +23,7 @@ from .ops.shape import *  # noqa: F403
 from .random import *  # noqa: F403
 from . import autograd, cuda, linalg
 from . import special  # noqa: E402
+from .autograd import functional as _autograd_functional  # noqa: E402, F401 - sets dark.autograd.functional
 from ._backend import get_default_device, set_default_device
 from ._legacy import *  # noqa: F403 - FloatTensor ..., set_default_tensor_type
 from ._tensor_str import set_printoptions
