@@ -484,3 +484,21 @@ def test_exports():
                  "STL10"):
         assert name in datasets.__all__ and getattr(dark.data.datasets, name)
     assert datasets.utils.verify_str_arg("a", "x", ("a",)) == "a"
+
+
+def test_fakedata_and_imagefolder_through_dataloader(root):
+    from dark.data import DataLoader
+    from dark.data.transforms import v2
+
+    to_tensor = v2.Compose([v2.ToImage(), v2.ToDtype(dark.float32, scale=True)])
+    images, targets = next(iter(DataLoader(
+        FakeData(size=6, image_size=(3, 8, 5), num_classes=4, transform=to_tensor),
+        batch_size=4)))
+    assert images.shape == (4, 3, 8, 5) and images.dtype == dark.float32
+    assert targets.dtype == dark.int64 and targets.tolist() == [
+        FakeData(size=6, image_size=(3, 8, 5), num_classes=4)[i][1] for i in range(4)]
+    folder = ImageFolder(os.path.join(root, "folder"),
+                         transform=v2.Compose([v2.Resize((4, 4)), to_tensor]))
+    batches = list(DataLoader(folder, batch_size=2))
+    assert [b[0].shape for b in batches] == [(2, 3, 4, 4), (2, 3, 4, 4), (1, 3, 4, 4)]
+    assert sum((b[1].tolist() for b in batches), []) == meta("imagefolder", "targets")

@@ -9,21 +9,27 @@ plain tensor; everything else (labels, names, other tensors) passes through unch
 a sample holds several images, each gets the same random parameters (the generators are
 rewound between them, so images of one size get one crop, one flip, ...).
 
-Aliases (v1 implementations, the same random draws, so with the same seed their outputs
-equal torchvision v2's, checked in tests/test_data_transforms_v2.py): Resize, CenterCrop,
-Pad, RandomCrop, RandomResizedCrop, RandomHorizontalFlip, RandomVerticalFlip,
-RandomRotation, RandomAffine, RandomPerspective, ColorJitter, Grayscale, RandomGrayscale,
-RandomInvert, RandomPosterize, RandomSolarize, RandomAdjustSharpness, RandomAutocontrast,
-RandomEqualize, GaussianBlur, RandomErasing, Normalize, ConvertImageDtype, PILToTensor,
-ToPILImage, ToTensor (deprecated, with torchvision's warning), AutoAugment, RandAugment,
-TrivialAugmentWide, AutoAugmentPolicy, InterpolationMode, and AugMix / ElasticTransform when
-:mod:`dark.data.transforms` has them. Containers written for v2: Compose, RandomApply,
-RandomChoice (``multinomial`` draw), RandomOrder (``randperm``), Lambda (``*types``).
+Aliases (v1 implementations with the same random draws as v2's, so that with the same seed
+their outputs equal torchvision v2's, checked in tests/test_data_transforms_v2.py): Resize and
+RandomResizedCrop (uint8 CPU tensors resized bilinearly with antialiasing go through torch's
+integer kernel, as in v2), CenterCrop, Pad, RandomCrop, RandomHorizontalFlip,
+RandomVerticalFlip, RandomRotation, RandomAffine, RandomPerspective, ColorJitter, Grayscale,
+RandomGrayscale, RandomInvert, RandomPosterize, RandomSolarize, RandomAdjustSharpness,
+RandomAutocontrast, RandomEqualize, GaussianBlur, RandomErasing, Normalize, PILToTensor,
+ToPILImage, ToTensor (deprecated, with torchvision's warning), AutoAugmentPolicy,
+InterpolationMode, and AugMix / ElasticTransform when :mod:`dark.data.transforms` has them
+(with v1's draws). Written for v2: AutoAugment, RandAugment and TrivialAugmentWide (v2's
+draws and Solarize thresholds on v1's ops), ConvertImageDtype (``to_dtype(scale=True)``),
+Compose, RandomApply, RandomChoice (a ``multinomial`` draw), RandomOrder (``randperm``),
+Lambda (``*types``).
 
 What differs from torchvision v2: there are no ``tv_tensors`` (Image, Video, BoundingBoxes,
 Mask, KeyPoints), so boxes, masks and videos are not transformed (they would be plain
 tensors: pass them where they are not the first tensor, or they are taken as the image);
-the reprs of the aliased transforms are the v1 reprs; transforms v2 has and dark does not
+the reprs of the aliased transforms are the v1 reprs; uint8 tensors resized bilinearly
+without antialiasing take v1's float path (v2: torch's integer kernel); colour ops on
+tensors blend as v1 (v2's fused multiply-adds can put a uint8 pixel one apart); transforms
+v2 has and dark does not
 (CutMix, MixUp, JPEG, FiveCrop, TenCrop, LinearTransformation, RandomIoUCrop, RandomZoomOut,
 RandomPhotometricDistort, RandomChannelPermutation, ScaleJitter, RandomShortestSize,
 RandomResize, SanitizeBoundingBoxes, ClampBoundingBoxes, ConvertBoundingBoxFormat,
