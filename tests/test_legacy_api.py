@@ -389,3 +389,184 @@ def test_variable_errors_are_torchs():
         theirs = error_of(lambda c=call: eval(c, {"V": torch.autograd.Variable,  # noqa: S307
                                                   "x": torch.ones(2)}))
         assert mine is not None and theirs is not None and mine[0] is theirs[0], call
+
+
+# ----------------------------------------------------------------------------- scale first
+
+def _deprecation(name, scale, tensors, method):
+    """torch's deprecation warning of the scale-first overload of ``name``."""
+    listed = ", ".join(f"Tensor {t}" for t in tensors)
+    if method:
+        old, new = f"{name}(Number {scale}, {listed})", f"{name}({listed}, *, Number {scale} = 1)"
+    else:
+        old = f"{name}(Tensor input, Number {scale}, {listed}, *, Tensor out = None)"
+        new = f"{name}(Tensor input, {listed}, *, Number {scale} = 1, Tensor out = None)"
+    return (f"This overload of {name} is deprecated:\n\t{old}\nConsider using one of the "
+            f"following signatures instead:\n\t{new}")
+
+
+ALPHA, VALUE = ("alpha", ["other"]), ("value", ["tensor1", "tensor2"])
+# (deprecated call, the same call in today's form, op name, its scale and tensors, method?)
+SCALE_FIRST = [
+    ("x.clone().add_(-0.5, y)", "x.clone().add_(y, alpha=-0.5)", "add_", ALPHA, True),
+    ("x.add(2, y)", "x.add(y, alpha=2)", "add", ALPHA, True),
+    ("lib.add(x, 2, y)", "lib.add(x, y, alpha=2)", "add", ALPHA, False),
+    ("lib.add(x, 2, y, out=lib.empty(3))", "lib.add(x, y, alpha=2)", "add", ALPHA, False),
+    ("x.clone().sub_(3, y)", "x.clone().sub_(y, alpha=3)", "sub_", ALPHA, True),
+    ("x.sub(0.25, y)", "x.sub(y, alpha=0.25)", "sub", ALPHA, True),
+    ("lib.sub(x, 2, y)", "lib.sub(x, y, alpha=2)", "sub", ALPHA, False),
+    ("x.clone().addcmul_(0.5, y, z)", "x.clone().addcmul_(y, z, value=0.5)", "addcmul_", VALUE,
+     True),
+    ("x.clone().addcdiv_(-2, y, z)", "x.clone().addcdiv_(y, z, value=-2)", "addcdiv_", VALUE,
+     True),
+    ("x.addcmul(2, y, z)", "x.addcmul(y, z, value=2)", "addcmul", VALUE, True),
+    ("x.addcdiv(2, y, z)", "x.addcdiv(y, z, value=2)", "addcdiv", VALUE, True),
+    ("lib.addcmul(x, 3, y, z)", "lib.addcmul(x, y, z, value=3)", "addcmul", VALUE, False),
+    ("lib.addcdiv(x, 3, y, z, out=lib.empty(3))", "lib.addcdiv(x, y, z, value=3)", "addcdiv",
+     VALUE, False),
+]
+
+
+def _operands(lib):
+    return {"lib": lib, "x": lib.tensor([1.0, -2.0, 3.0]), "y": lib.tensor([0.5, 4.0, -1.0]),
+            "z": lib.tensor([2.0, -0.5, 8.0])}
+
+
+@pytest.mark.parametrize("lib", LIBS)
+@pytest.mark.parametrize("case", SCALE_FIRST, ids=[c[0] for c in SCALE_FIRST])
+def test_scale_first_forms_warn_and_compute(lib, case):
+    deprecated, current, name, (scale, tensors), method = case
+    if lib is torch:
+        torch.set_warn_always(True)  # torch warns once per process otherwise
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            got = eval(deprecated, _operands(lib))  # noqa: S307
+    finally:
+        if lib is torch:
+            torch.set_warn_always(False)
+    expected = eval(current, _operands(lib))  # noqa: S307
+    assert got.dtype == expected.dtype and got.tolist() == expected.tolist()
+    messages = [str(w.message) for w in caught if w.category is UserWarning]
+    assert len(messages) == 1, messages
+    # torch appends " (Triggered internally at <its C++ source>)"
+    assert messages[0].startswith(_deprecation(name, scale, tensors, method))
+
+
+@pytest.mark.parametrize("lib", LIBS)
+def test_scale_first_in_place_writes_in_place(lib):
+    x, y = lib.ones(3), lib.full((3,), 2.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert x.add_(-0.5, y) is x
+        assert x.addcmul_(2, y, y) is x
+    assert x.tolist() == [8.0, 8.0, 8.0]
+
+
+SCALE_FIRST_ERRORS = [
+    "x.add(y, 2)", "x.add(2, y, alpha=3)", "lib.add(x, 2, y, alpha=3)", "x.add(2, y, y)",
+    "x.clone().add_(2, y, y)", "x.sub(y, y)", "lib.addcmul(x, y, z, 2)",
+    "x.addcmul(2, y, z, value=3)", "lib.addcmul(x, 2.0, y)", "x.addcmul(y, 2)",
+    "lib.addcmul(2.0, x, y)", "lib.addcdiv(x.long(), x.long(), y.long())",
+    "lib.addcmul(x.bool(), y.bool(), z.bool())", "x.long().addcmul_(y, z)",
+    "x.clone().addcmul_(y.expand(2, 3), z)", "lib.addcmul(x, y, z, value=1j)",
+    "x.long().add(2.5, y.long())",
+]
+
+
+@requires_torch
+@pytest.mark.parametrize("call", SCALE_FIRST_ERRORS)
+def test_scale_first_errors_are_torchs(call):
+    """The same error type, and torch's message where both give one in the same words."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mine = error_of(lambda: eval(call, _operands(dark)))  # noqa: S307
+        theirs = error_of(lambda: eval(call, _operands(torch)))  # noqa: S307
+    assert mine is not None and theirs is not None
+    assert mine[0] is theirs[0], (mine, theirs)
+    if "received an invalid combination" not in theirs[1]:  # torch's argument-parser dump
+        assert mine[1] == theirs[1]
+
+
+def test_scale_first_errors_without_torch():
+    x, y = dark.ones(3), dark.ones(3)
+    with pytest.raises(TypeError, match=r"^add\(\) takes 1 positional argument but 2 were "):
+        x.add(y, 2)
+    with pytest.raises(TypeError, match=r"^addcmul\(\) takes 3 positional arguments but 4 "):
+        dark.addcmul(x, y, y, 2)
+    with pytest.raises(NotImplementedError, match="\"addcmul_cpu_out\" not implemented for "
+                       "'Bool'"):
+        dark.addcmul(x.bool(), y.bool(), y.bool())
+    with pytest.raises(RuntimeError, match="^Integer division with addcdiv is no longer "):
+        dark.addcdiv(x, y.long(), y.long())
+
+
+# ----------------------------------------------------------------------------- addcmul/addcdiv
+
+# the dtypes of input, tensor1, tensor2 and of the result (torch's promotion)
+ADDC_DTYPES = [("float32", "float32", "float32", "float32"),
+               ("float64", "float32", "float32", "float64"),
+               ("float32", "float64", "int64", "float64"),
+               ("int64", "int64", "int64", "int64"),
+               ("int32", "float32", "int64", "float32"),
+               ("float16", "float32", "float32", "float32")]
+
+
+@pytest.mark.parametrize("dtypes", ADDC_DTYPES, ids=["-".join(d[:3]) for d in ADDC_DTYPES])
+@pytest.mark.parametrize("op", ["addcmul", "addcdiv"])
+def test_addcmul_addcdiv_values_and_dtypes(op, dtypes):
+    *dtypes, result = dtypes
+    rng = np.random.default_rng(3)
+    arrays = [rng.integers(1, 5, size) * rng.choice([-1, 1], size)
+              for size in ((2, 3), (3,), (2, 1))]
+    arrays = [a.astype(d) for a, d in zip(arrays, dtypes)]
+    if op == "addcdiv" and all(d.startswith("int") for d in dtypes[1:]):
+        pytest.skip("integer addcdiv is an error (tested above)")
+    value = 0.5 if any(d.startswith("float") for d in dtypes) else 3
+    got = getattr(dark, op)(*[dark.tensor(a) for a in arrays], value=value)
+    result = np.dtype(result)
+    wide = [a.astype(np.float64) for a in arrays]
+    reference = wide[0] + value * (wide[1] * wide[2] if op == "addcmul" else wide[1] / wide[2])
+    assert got.dtype == dark._backend.from_numpy_dtype(result)
+    np.testing.assert_allclose(got.numpy(), reference.astype(result), rtol=1e-6)
+    if torch is not None:
+        theirs = getattr(torch, op)(*[torch.tensor(a) for a in arrays], value=value)
+        assert str(theirs.dtype).replace("torch.", "dark.") == str(got.dtype)
+        np.testing.assert_array_equal(got.numpy(), theirs.numpy())
+
+
+@pytest.mark.parametrize("lib", LIBS)
+@pytest.mark.parametrize("op", ["addcmul", "addcdiv"])
+def test_addcmul_addcdiv_gradients(lib, op):
+    x = lib.tensor([[1.0, -2.0, 3.0]], dtype=lib.float64, requires_grad=True)
+    y = lib.tensor([[0.5], [4.0]], dtype=lib.float64, requires_grad=True)
+    z = lib.tensor([2.0, -0.5, 8.0], dtype=lib.float64, requires_grad=True)
+    out = getattr(lib, op)(x, y, z, value=-1.5)
+    assert out.shape == (2, 3)
+    weights = lib.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], dtype=lib.float64)
+    (out * weights).sum().backward()
+    w = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    ys, zs = np.array([[0.5], [4.0]]), np.array([2.0, -0.5, 8.0])
+    np.testing.assert_allclose(x.grad.numpy(), w.sum(0, keepdims=True))
+    if op == "addcmul":
+        np.testing.assert_allclose(y.grad.numpy(), (-1.5 * w * zs).sum(1, keepdims=True))
+        np.testing.assert_allclose(z.grad.numpy(), (-1.5 * w * ys).sum(0))
+    else:
+        np.testing.assert_allclose(y.grad.numpy(), (-1.5 * w / zs).sum(1, keepdims=True))
+        np.testing.assert_allclose(z.grad.numpy(), (1.5 * w * ys / zs ** 2).sum(0))
+    assert dark.autograd.gradcheck(
+        lambda a, b, c: getattr(dark, op)(a, b, c, value=0.7),
+        [dark.tensor(np.array(v), dtype=dark.float64, requires_grad=True)
+         for v in ([1.0, 2.0], [[0.3], [-1.2]], [1.5, -2.5])])
+
+
+@pytest.mark.parametrize("lib", LIBS)
+def test_addcmul_in_place_and_out(lib):
+    x = lib.ones(2, 2)
+    t1, t2 = lib.tensor([1.0, 2.0]), lib.tensor([[2.0], [4.0]])
+    assert x.addcmul_(t1, t2, value=2) is x
+    assert x.tolist() == [[5.0, 9.0], [9.0, 17.0]]
+    assert x.addcdiv_(t1, t2).tolist() == [[5.5, 10.0], [9.25, 17.5]]
+    out = lib.empty(0)
+    assert lib.addcmul(lib.zeros(2), t1, t1, out=out) is out
+    assert out.tolist() == [1.0, 4.0]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import numbers
 import operator
+import warnings
 
 import numpy as np
 
@@ -1102,8 +1103,11 @@ def equal(input: Tensor, other: Tensor) -> bool:
 # ----------------------------------------------------------------------------- public
 
 @tensor_method()
-def add(input, other, *, alpha=1, out=None):
-    """input + alpha * other, broadcast, with PyTorch's type promotion."""
+def add(input, other, *args, alpha=1, out=None):
+    """input + alpha * other, broadcast, with PyTorch's type promotion (and torch's deprecated
+    ``add(input, alpha, other)``, with its warning)."""
+    if args:
+        (other,), alpha = scale_first("add", (other, *args), alpha, method=False)
     _check_operands("add", input, other)
     alpha = _check_alpha(input, other, alpha)
     return _maybe_out(Add.apply(input, other, alpha=alpha), out)
@@ -1127,14 +1131,133 @@ def _check_alpha(input, other, alpha):
 
 
 @tensor_method("sub", "subtract")
-def sub(input, other, *, alpha=1, out=None):
-    """input - alpha * other, broadcast, with PyTorch's type promotion."""
+def sub(input, other, *args, alpha=1, out=None):
+    """input - alpha * other, broadcast, with PyTorch's type promotion (and torch's deprecated
+    ``sub(input, alpha, other)``, with its warning)."""
+    if args:
+        (other,), alpha = scale_first("sub", (other, *args), alpha, method=False)
     _check_operands("sub", input, other)
     alpha = _check_alpha(input, other, alpha)
     return _maybe_out(Sub.apply(input, other, alpha=alpha), out)
 
 
 subtract = sub
+
+
+# ----------------------------------------------------------------------------- scale first
+
+# op: (its scale argument, its tensor operands), as torch's signatures name them
+_SCALED = {"add": ("alpha", ("other",)), "sub": ("alpha", ("other",)),
+           "addcmul": ("value", ("tensor1", "tensor2")),
+           "addcdiv": ("value", ("tensor1", "tensor2"))}
+
+
+def scale_first(name, args, scale, method):
+    """torch's deprecated overloads that put the scale before the tensors (``x.add_(-0.5,
+    y)``, ``dark.add(x, 2, y)``, ``x.addcmul_(2, t1, t2)``): (tensors, scale) read from
+    ``args`` (the positional arguments after input) with torch's deprecation warning; torch's
+    TypeError for any other extra positional argument."""
+    scale_name, names = _SCALED[name.rstrip("_")]
+    if (len(args) != len(names) + 1 or scale != 1 or isinstance(args[0], Tensor)
+            or not isinstance(args[0], numbers.Number)
+            or not all(isinstance(a, Tensor) for a in args[1:])):
+        given, takes = len(args) + (not method), len(names) + (not method)
+        raise TypeError(f"{name}() takes {takes} positional argument{'s' * (takes > 1)} but "
+                        f"{given} were given")
+    tensors = ", ".join(f"Tensor {n}" for n in names)
+    if method:
+        old = f"{name}(Number {scale_name}, {tensors})"
+        new = f"{name}({tensors}, *, Number {scale_name} = 1)"
+    else:
+        old = f"{name}(Tensor input, Number {scale_name}, {tensors}, *, Tensor out = None)"
+        new = (f"{name}(Tensor input, {tensors}, *, Number {scale_name} = 1, "
+               f"Tensor out = None)")
+    warnings.warn(f"This overload of {name} is deprecated:\n\t{old}\nConsider using one of "
+                  f"the following signatures instead:\n\t{new}", UserWarning, stacklevel=3)
+    return args[1:], args[0]
+
+
+def scale_first_method(function, name):
+    """The method ``name`` calling ``function(self, ...)`` that also takes torch's deprecated
+    scale-first form (with the method's warning text)."""
+    scale_name, names = _SCALED[name.rstrip("_")]
+
+    def method(self, *args, **kwargs):
+        if len(args) > len(names):
+            args, kwargs[scale_name] = scale_first(name, args, kwargs.pop(scale_name, 1),
+                                                   method=True)
+        return function(self, *args, **kwargs)
+
+    method.__name__ = name
+    method.__doc__ = function.__doc__
+    return method
+
+
+def _addc(name, input, tensor1, tensor2, value, method):
+    """The checks of addcmul / addcdiv; the tensors in the result's dtype and ``value`` as a
+    number of it."""
+    for argument, position, operand in (("input", 1, input), ("tensor1", 2, tensor1),
+                                        ("tensor2", 3, tensor2)):
+        if not isinstance(operand, Tensor):
+            raise _type_error(name, argument, position - method, operand)
+    result = _backend.result_type(input, tensor1, tensor2)
+    if result is _backend.bool_:
+        raise NotImplementedError(f'"{name}_cpu_out" not implemented for \'Bool\'')
+    if name == "addcdiv" and not (tensor1.is_floating_point() or tensor1.is_complex()) and not (
+            tensor2.is_floating_point() or tensor2.is_complex()):
+        raise RuntimeError(
+            "Integer division with addcdiv is no longer supported, and in a future  release "
+            "addcdiv will perform a true division of tensor1 and tensor2. The historic addcdiv "
+            "behavior can be implemented as (input + value * dark.trunc(tensor1 / tensor2))"
+            ".to(input.dtype) for integer inputs and as (input + value * tensor1 / tensor2) for "
+            "float inputs. The future addcdiv behavior is just the latter implementation: "
+            "(input + value * tensor1 / tensor2), for all dtypes.")
+    if not isinstance(value, numbers.Number):
+        raise TypeError(f"{name}(): argument 'value' must be Number, not "
+                        f"{type(value).__name__}")
+    if not (result.is_floating_point or result.is_complex) and isinstance(value, float):
+        value = int(value)  # torch converts the scale to the integer result type
+    else:
+        value = check_scalar(value, result)
+    # the product (quotient) in the result's dtype, as torch's one kernel computes it
+    tensor1, tensor2 = (t if t.dtype is result else to(t, result) for t in (tensor1, tensor2))
+    return tensor1, tensor2, value
+
+
+def addcmul(input, tensor1, tensor2, *args, value=1, out=None):
+    """input + value * tensor1 * tensor2, broadcast, with PyTorch's type promotion (and
+    torch's deprecated ``addcmul(input, value, tensor1, tensor2)``, with its warning)."""
+    if args:
+        (tensor1, tensor2), value = scale_first("addcmul", (tensor1, tensor2, *args), value,
+                                                method=False)
+    tensor1, tensor2, value = _addc("addcmul", input, tensor1, tensor2, value, method=False)
+    product = tensor1 if value == 1 else mul(tensor1, value)
+    return _maybe_out(add(input, mul(product, tensor2)), out)
+
+
+def addcdiv(input, tensor1, tensor2, *args, value=1, out=None):
+    """input + value * tensor1 / tensor2, broadcast, with PyTorch's type promotion (and
+    torch's deprecated ``addcdiv(input, value, tensor1, tensor2)``, with its warning)."""
+    if args:
+        (tensor1, tensor2), value = scale_first("addcdiv", (tensor1, tensor2, *args), value,
+                                                method=False)
+    tensor1, tensor2, value = _addc("addcdiv", input, tensor1, tensor2, value, method=False)
+    scaled = tensor1 if value == 1 else mul(tensor1, value)
+    return _maybe_out(add(input, div(scaled, tensor2)), out)
+
+
+def _addc_method(function):
+    def method(self, tensor1, tensor2, *, value=1):
+        for argument, position, operand in (("tensor1", 1, tensor1), ("tensor2", 2, tensor2)):
+            if not isinstance(operand, Tensor):
+                raise _type_error(function.__name__, argument, position, operand)
+        return function(self, tensor1, tensor2, value=value)
+
+    return scale_first_method(method, function.__name__)
+
+
+install_methods({"add": scale_first_method(add, "add"), "sub": scale_first_method(sub, "sub"),
+                 "addcmul": _addc_method(addcmul), "addcdiv": _addc_method(addcdiv)})
 
 
 @tensor_method()
@@ -1585,6 +1708,7 @@ def share_memory_(self):
 
 __all__ = [
     "abs", "absolute", "acos", "acosh", "add", "allclose", "arccos", "arccosh", "arcsin",
+    "addcdiv", "addcmul",
     "arcsinh", "arctan", "arctan2", "arctanh", "asin", "asinh", "atan", "atan2", "atanh",
     "bitwise_and", "bitwise_left_shift", "bitwise_not", "bitwise_or", "bitwise_right_shift",
     "bitwise_xor", "ceil", "clamp", "clamp_max", "clamp_min", "clip", "cos", "cosh", "div",

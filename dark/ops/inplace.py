@@ -439,6 +439,9 @@ _INPLACE_NAMES = (
 INPLACE = {name + "_": _inplace_form(getattr(E, name), name) for name in _INPLACE_NAMES}
 INPLACE.update({name + "_": _fast_arithmetic(name, getattr(E, name))
                 for name in ("add", "sub", "mul", "div")})
+INPLACE.update({"addcmul_": _inplace_form(E.addcmul), "addcdiv_": _inplace_form(E.addcdiv)})
+INPLACE.update({name: E.scale_first_method(INPLACE[name], name)  # x.add_(-0.5, y) ...
+                for name in ("add_", "sub_", "addcmul_", "addcdiv_")})
 INPLACE.update({"fill_": fill_, "zero_": zero_, "copy_": copy_})
 
 
