@@ -269,7 +269,8 @@ class MpiGroup:
                 def describe(r):
                     dims = tuple(int(v) for v in r[1:1 + int(r[0])])
                     code = int(r[9])
-                    return f"shape {dims}, dtype {_DTYPE_CODES[code] if code >= 0 else '?'}"
+                    name = _DTYPE_CODES[code] if 0 <= code < len(_DTYPE_CODES) else "?"
+                    return f"shape {dims}, dtype {name}"
 
                 raise RuntimeError(
                     f"dark.distributed.{what}: the tensors differ across ranks: rank "

@@ -1,0 +1,4 @@
+"""dark.nn.parallel (torch.nn.parallel): DistributedDataParallel."""
+from .distributed import DistributedDataParallel
+
+__all__ = ["DistributedDataParallel"]
