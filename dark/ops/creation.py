@@ -352,17 +352,32 @@ def _linspace_values(xp, start, end, steps: int, np_dtype):
     """PyTorch's symmetric formula: the first half counts up from start, the second half down
     from end, so both ends are exact. In float32 and float64 each value is one fused
     multiply-add, as torch's CPU kernel: ``fma(i, step, start)``, ``fma(n - 1 - i, -step,
-    end)``."""
+    end)``; for integer dtypes the same in float64 (a float64 step), truncated. In float16
+    and bfloat16 every operation of the formula (the step's difference and quotient, i or
+    n - 1 - i, the product, the sum) is rounded to the dtype, as c10::Half's and
+    c10::BFloat16's operators compute each in float32 and round it back."""
+    if steps == 1:
+        return xp.full((1,), start, dtype=np_dtype if np_dtype.kind in "fc" else np.float64)
+    half = steps // 2
+    if np_dtype == np.float16 or np_dtype.name == "bfloat16":
+        def rounded(values):  # a float32 result of one operation, rounded to the dtype
+            return values.astype(np_dtype).astype(np.float32)
+
+        first, last = (rounded(xp.asarray(v, dtype=np.float32)) for v in (start, end))
+        step = rounded(rounded(last - first) / rounded(xp.asarray(steps - 1, np.float32)))
+        index = rounded(xp.arange(steps, dtype=np.float32))
+        down = rounded(xp.arange(steps - 1 - half, -1, -1, dtype=np.float32))
+        values = xp.empty(steps, dtype=np.float32)
+        values[:half] = rounded(first + rounded(step * index[:half]))
+        values[half:] = rounded(last - rounded(step * down))
+        return values.astype(np_dtype)
     compute = np_dtype if np_dtype.kind in "fc" else np.dtype(np.float64)
     index = xp.arange(steps, dtype=compute)
-    if steps == 1:
-        return xp.full((1,), start, dtype=compute)
     step = (compute.type(end) - compute.type(start)) / compute.type(steps - 1)
-    half = steps // 2
     values = xp.empty(steps, dtype=compute)
     down = compute.type(steps - 1) - index[half:]
-    if np_dtype in (np.float32, np.float64):
-        fma = fma32 if np_dtype == np.float32 else fma64
+    if compute in (np.float32, np.float64):
+        fma = fma32 if compute == np.float32 else fma64
         values[:half] = fma(index[:half], step, compute.type(start))
         values[half:] = fma(down, -step, compute.type(end))
     else:
@@ -383,7 +398,11 @@ def linspace(start, end, steps: int, *, out=None, dtype=None, layout=None, devic
     """``steps`` evenly spaced values from ``start`` to ``end`` inclusive (default dtype)."""
     start, end, steps = _item(start), _item(end), _steps_arg(steps)
     dtype = _dtype(dtype) or (out.dtype if out is not None else _backend.get_default_dtype())
-    start, end = _bounds_in(start, end, dtype)
+    # torch converts (and checks) only the bounds it uses: none for 0 steps, start for 1
+    if steps >= 2:
+        start, end = _bounds_in(start, end, dtype)
+    else:
+        start = end = check_scalar(start, dtype) if steps == 1 else 0
     dev = _backend.to_device(device if device is not None or out is None else out.device)
     return finish(on_device(dev, lambda xp: cast(
         _linspace_values(xp, start, end, steps, dtype.np), dtype.np)), out, requires_grad)
