@@ -847,3 +847,75 @@ def test_constraints_and_registry_without_torch():
         from dark.distributions.kl import _KL_MEMOIZE, _KL_REGISTRY
         del _KL_REGISTRY[Mine, D.Normal]
         _KL_MEMOIZE.clear()
+
+
+@requires_torch
+@pytest.mark.parametrize("spec", SPECS, ids=str)
+def test_repr_support_flags_and_expand_match_torch(spec):
+    arrays = spec.arrays((2,))
+    out = {}
+    for lib in (dark, torch):
+        d = spec.build(lib, _tensors(lib, arrays, "float32", False))
+        try:
+            support = repr(d.support)
+        except NotImplementedError:
+            support = "NotImplementedError"
+        e = d.expand((3, 2))
+        lib.manual_seed(0)
+        x = e.sample()
+        out[lib] = (repr(d).replace("torch.", "dark."), support, d.has_rsample,
+                    d.has_enumerate_support, tuple(e.batch_shape), tuple(e.event_shape),
+                    tuple(x.shape), str(e.log_prob(x).dtype).split(".")[-1])
+    assert out[dark] == out[torch]
+
+
+def test_distributions_on_device(device):
+    """Parameters on ``device`` give results on it, equal to the CPU's (the CUDA samplers
+    draw their own stream, so only shapes and support are checked for samples)."""
+    loc = np.array([0.5, -1.0, 2.0])
+    scale = np.array([1.0, 0.5, 2.0])
+    conc = np.array([[0.5, 1.5, 3.0], [2.0, 2.0, 2.0]])
+    cov = _param("pd", (3, 3), _rng(0))
+    values = {}
+    for dev in ("cpu", device):
+        t = lambda a, dev=dev: dark.tensor(a, dtype=dark.float64, device=dev)  # noqa: E731
+        n = D.Normal(t(loc), t(scale))
+        g = D.Gamma(t(loc ** 2 + 0.5), t(scale))
+        di = D.Dirichlet(t(conc))
+        mvn = D.MultivariateNormal(t(loc), covariance_matrix=t(cov))
+        x = t(np.array([0.3, 0.2, 1.1]))
+        results = [n.log_prob(x), n.cdf(x), n.icdf(t(np.array([0.1, 0.5, 0.9]))),
+                   g.log_prob(x), g.entropy(), di.entropy(), mvn.log_prob(x), mvn.entropy(),
+                   D.kl_divergence(n, D.Normal(t(scale), t(loc ** 2 + 1))),
+                   D.kl_divergence(di, D.Dirichlet(t(conc[::-1].copy())))]
+        for r in results:
+            assert r.device.type == dark.device(dev).type
+        for d in (g, di, mvn, D.Binomial(t(np.array([3.0, 20.0, 50.0])),
+                                        t(np.array([0.2, 0.5, 0.9])))):
+            s = d.sample((100,))
+            assert s.device.type == dark.device(dev).type
+            assert bool(d.support.check(s).all())
+        values[dev] = [r.cpu().numpy() for r in results]
+    for a, b in zip(values["cpu"], values[device]):
+        np.testing.assert_allclose(b, a, rtol=1e-10, atol=1e-12)
+
+
+def test_vectorised_samplers_of_the_cuda_path_on_numpy():
+    """The CUDA path's samplers (vectorised Marsaglia-Tsang over whole arrays, and the
+    binomial over an array-drawing engine), run here on numpy with a CPU engine: their
+    moments are the distribution's."""
+    from dark.distributions import _functions
+    from dark.random import engine_for
+    dark.manual_seed(0)
+    engine = engine_for(None, dark.device("cpu"))
+    alpha = np.repeat(np.array([0.0, 0.3, 1.0, 4.5]), 20000).reshape(4, -1).T.copy()
+    draws = _functions._gamma_vectorised(engine, alpha, np.float64)
+    assert draws.dtype == np.float64 and (draws[:, 0] == 0).all() and (draws >= 0).all()
+    np.testing.assert_allclose(draws[:, 1:].mean(0), [0.3, 1.0, 4.5], rtol=0.05)
+    np.testing.assert_allclose(draws[:, 1:].var(0), [0.3, 1.0, 4.5], rtol=0.1)
+    stream = _functions._VectorStream(engine)
+    counts = [_functions._binomial_one(n, p, float, stream)
+              for n, p in [(30.0, 0.4), (5.0, 0.2)] * 3000]
+    counts = np.array(counts).reshape(-1, 2)
+    np.testing.assert_allclose(counts.mean(0), [12.0, 1.0], rtol=0.05)
+    np.testing.assert_allclose(counts.var(0), [7.2, 0.8], rtol=0.12)
