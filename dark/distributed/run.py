@@ -16,12 +16,15 @@ naming it.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
+import shlex
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 
@@ -34,6 +37,33 @@ def find_mpiexec() -> str:
         raise RuntimeError("dark.distributed needs MPI's mpiexec: pip install mpi4py mpich (or "
                            "pip install dark[mpi])")
     return found
+
+
+_WRAPPER = None
+
+
+def mpi_python():
+    """A program that runs this Python under ``mpiexec -n 1`` (a small shell script, made
+    once per process), for dark.multiprocessing.spawn: its children then start as MPI
+    processes, so dark.distributed can connect them; None when mpi4py or mpiexec is
+    missing. Open file descriptors pass through mpiexec, so multiprocessing's pipes and
+    queues work as with plain children."""
+    global _WRAPPER
+    if _WRAPPER is None:
+        try:
+            mpiexec = find_mpiexec()
+        except RuntimeError:
+            return None
+        if importlib.util.find_spec("mpi4py") is None:
+            return None
+        folder = tempfile.mkdtemp(prefix="dark-mpi-")
+        path = os.path.join(folder, "python-under-mpiexec")
+        with open(path, "w") as f:
+            f.write(f"#!/bin/sh\nexec {shlex.quote(mpiexec)} -n 1 "
+                    f"{shlex.quote(sys.executable)} \"$@\"\n")
+        os.chmod(path, 0o755)
+        _WRAPPER = path
+    return _WRAPPER
 
 
 def free_port() -> int:
