@@ -18,3 +18,4 @@ from .attention import *  # noqa: F403
 from .transformer import *  # noqa: F403
 from .pixelshuffle import *  # noqa: F403
 from .channelshuffle import *  # noqa: F403
+from .lazy import *  # noqa: F403
