@@ -23,7 +23,7 @@ from .ops.shape import *  # noqa: F403
 from .random import *  # noqa: F403
 from . import autograd, cuda, linalg
 from . import special  # noqa: E402
-from .autograd import functional as _autograd_functional  # noqa: E402, F401 - sets dark.autograd.functional
+from .autograd import functional as _functional  # noqa: E402, F401 - dark.autograd.functional
 from ._backend import get_default_device, set_default_device
 from ._legacy import *  # noqa: F403 - FloatTensor ..., set_default_tensor_type
 from ._tensor_str import set_printoptions
@@ -35,6 +35,7 @@ from . import data, utils  # noqa: E402
 from . import distributed  # noqa: E402 - dark.distributed (MPI is loaded only when used)
 from .utils import data as _utils_data  # noqa: E402 - sets dark.utils.data
 from .utils import dlpack as _utils_dlpack  # noqa: E402 - sets dark.utils.dlpack
+from .utils import checkpoint as _checkpoint  # noqa: E402, F401 - dark.utils.checkpoint
 from .utils.dlpack import from_dlpack  # noqa: E402
 from .serialization import *  # noqa: E402, F403
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
