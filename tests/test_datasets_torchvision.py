@@ -502,3 +502,44 @@ def test_fakedata_and_imagefolder_through_dataloader(root):
     batches = list(DataLoader(folder, batch_size=2))
     assert [b[0].shape for b in batches] == [(2, 3, 4, 4), (2, 3, 4, 4), (1, 3, 4, 4)]
     assert sum((b[1].tolist() for b in batches), []) == meta("imagefolder", "targets")
+
+
+def mat_bytes(arrays, order="<", opaque=False):
+    """A MATLAB 5 MAT-file, uncompressed, in byte order ``order``, written element by element
+    as the format describes (names of up to 4 bytes as small elements)."""
+    def element(mtype, data):
+        if len(data) <= 4:
+            return np.array([mtype | len(data) << 16], order[0] + "u4").tobytes() \
+                + data.ljust(4, b"\0")
+        return np.array([mtype, len(data)], order + "u4").tobytes() + data \
+            + b"\0" * (-len(data) % 8)
+
+    codes = {np.uint8: (9, 2), np.float64: (6, 9), np.int16: (10, 3)}
+    body = b""
+    if opaque:   # an object (mxOPAQUE_CLASS 17): its parts are not a numeric matrix's
+        body += element(14, element(6, np.array([17, 0], order + "u4").tobytes())
+                        + element(1, b"obj") + element(1, b"MCOS"))
+    for name, value in arrays.items():
+        mx_class, mi_type = codes[value.dtype.type]
+        content = (element(6, np.array([mx_class, 0], order + "u4").tobytes())
+                   + element(5, np.array(value.shape, order + "i4").tobytes())
+                   + element(1, name.encode())
+                   + element(mi_type, value.astype(value.dtype.newbyteorder(order))
+                             .tobytes(order="F")))
+        body += element(14, content)
+    header = b"MATLAB 5.0 MAT-file, written by a test".ljust(116, b" ") + b"\0" * 8
+    header += np.array([0x0100], order + "u2").tobytes() + (b"IM" if order == "<" else b"MI")
+    return header + body
+
+
+@pytest.mark.parametrize("order", ["<", ">"])
+def test_matfile_byte_orders_and_skipped_kinds(tmp_path, order):
+    rng = np.random.default_rng(3)
+    arrays = {"X": rng.integers(0, 256, (4, 3, 2)).astype(np.uint8),
+              "yy": rng.random((5, 1)), "k": rng.integers(-9, 9, (2, 7)).astype(np.int16)}
+    (tmp_path / "a.mat").write_bytes(mat_bytes(arrays, order, opaque=True))
+    loaded = loadmat(tmp_path / "a.mat")
+    assert sorted(loaded) == ["X", "k", "yy"]
+    for name, value in arrays.items():
+        assert loaded[name].dtype == value.dtype and loaded[name].dtype.isnative
+        np.testing.assert_array_equal(loaded[name], value)

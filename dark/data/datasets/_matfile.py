@@ -55,14 +55,19 @@ def _elements(buf: memoryview, order: str, path: str):
 
 def _array(body: memoryview, order: str, path: str) -> tuple[str, np.ndarray] | None:
     """``(name, array)`` of a miMATRIX element's body, or None for a kind not read."""
-    parts = list(_elements(body, order, path))
-    if len(parts) < 3 or parts[0][0] != _MI_UINT32 or parts[1][0] != _MI_INT32:
-        raise _corrupt(path, "a matrix without array flags and dimensions")
-    flags = struct.unpack_from(order + "I", parts[0][1])[0]
+    elements = _elements(body, order, path)
+    flags_type, flags_data = next(elements, (None, b""))
+    if flags_type != _MI_UINT32 or len(flags_data) < 4:
+        raise _corrupt(path, "a matrix without array flags")
+    flags = struct.unpack_from(order + "I", flags_data)[0]
     mx_class = flags & 0xFF
+    if mx_class not in _MX_DTYPES or flags & _COMPLEX_FLAG:
+        return None   # cells, structs, objects, characters, sparse or complex arrays
+    parts = list(elements)
+    if len(parts) < 3 or parts[0][0] != _MI_INT32:
+        raise _corrupt(path, "a numeric matrix without dimensions, name or data")
+    parts.insert(0, (flags_type, flags_data))
     name = bytes(parts[2][1]).decode("ascii", "replace")
-    if mx_class not in _MX_DTYPES or flags & _COMPLEX_FLAG or len(parts) < 4:
-        return None
     dims = tuple(int(d) for d in np.frombuffer(parts[1][1], order + "i4"))
     mtype, data = parts[3]
     if mtype not in _MI_DTYPES:
