@@ -35,6 +35,7 @@ import threading
 import numpy as np
 
 from . import _backend, _parallel
+from ._kernels import stl_sort
 from ._kernels.elementwise import fma32, fma64
 from ._tensor import Tensor
 
@@ -374,6 +375,23 @@ def _swaps(targets: np.ndarray) -> np.ndarray:
     return result
 
 
+def _topk(keys: np.ndarray, k: int) -> np.ndarray:
+    """torch's CPU topk(k) indices of each row of ``keys`` (largest first): a stable sort
+    where the first k + 1 values are distinct (then any sort agrees), else libstdc++'s
+    partial_sort / nth_element + sort step for step (``stl_sort``), whose order of equal
+    values is torch's. Ties are common in float16 (multinomial's w / q keys)."""
+    with np.errstate(invalid="ignore"):
+        order = np.argsort(-keys, axis=1, kind="stable")
+    top = np.take_along_axis(keys, order[:, :k + 1], axis=1)
+    tied = np.isnan(top).any(axis=1)
+    if top.shape[1] > 1:
+        tied |= (top[:, 1:] == top[:, :-1]).any(axis=1)
+    result = order[:, :k]
+    for row in np.flatnonzero(tied).tolist():
+        result[row] = stl_sort.topk_indices(keys[row].astype(np.float64).tolist(), k)
+    return result
+
+
 _spare_fills: list = []  # _NormalFill32 buffers of _NORMAL_ROWS rows, kept for reuse
 _spare_lock = threading.Lock()
 
@@ -605,7 +623,7 @@ class _CPUEngine:
                 keys = weights / q
             if num_samples == 1:
                 return np.argmax(keys, axis=1)[:, None]
-            return np.argsort(-keys, axis=1, kind="stable")[:, :num_samples]
+            return _topk(keys, num_samples)
         acc = _F32 if weights.dtype == np.float16 else weights.dtype
         cdf = np.cumsum(weights.astype(acc), axis=1, dtype=acc)
         cdf /= cdf[:, -1:].copy()

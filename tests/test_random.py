@@ -588,11 +588,14 @@ STREAM_DRAWS = {
         L.linspace(0, 1, 7, dtype=dt).repeat(3, 1), n + 2, True)),
     "multinomial_one": (FLOATS, lambda L, n, dt: L.multinomial(
         L.linspace(0.1, 3, n + 2, dtype=dt), 1, True)),
-    # float16 keys w / q tie often, and torch's topk orders ties its own way: not in the table
-    "multinomial_no_replacement": (FLOATS[:2], lambda L, n, dt: L.multinomial(
+    # float16 keys w / q tie often: torch's topk orders ties as libstdc++'s unstable sorts
+    "multinomial_no_replacement": (FLOATS, lambda L, n, dt: L.multinomial(
         L.linspace(0.1, 3, n + 2, dtype=dt).repeat(2, 1), min(n + 1, 5))),
+    "multinomial_ties": (FLOATS, lambda L, n, dt: L.multinomial(
+        L.linspace(0.5, 2, 4, dtype=dt).repeat(n // 4 + 2).repeat(3, 1),
+        min(n + 1, 40))),
     # q = empty_like(w).exponential_() keeps a transposed w's layout
-    "multinomial_transposed": (FLOATS[:2], lambda L, n, dt: L.multinomial(
+    "multinomial_transposed": (FLOATS, lambda L, n, dt: L.multinomial(
         L.linspace(0.1, 3, 3 * n + 6, dtype=dt).reshape(n + 2, 3).t(), min(n + 2, 4))),
     "poisson": (FLOATS, lambda L, n, dt: L.poisson(L.tensor(POISSON_RATES[:n]).to(dt))),
 }
