@@ -52,8 +52,12 @@ def _round_array(array):
         return array.astype(_bf16)
 
 
-def _float32(value):
-    return value.astype(_F32) if _is_bf16_array(value) else value
+def _to_float32(array):
+    """A bfloat16 array as float32 (exact: its bits are a float32's top half); a shift of
+    the bits, several times faster than ml_dtypes' cast."""
+    if type(array) is not np.ndarray:
+        return array.astype(_F32)
+    return (array.view(np.uint16).astype(np.uint32) << 16).view(np.float32)
 
 
 def _make_shadow(cls):
@@ -75,13 +79,13 @@ def _make_shadow(cls):
         converted = []
         for a in arrays:
             if _is_bf16_array(a):
-                a = a.astype(_F32)
+                a = _to_float32(a)
             elif round_scalars and rounded and type(a) is float:
                 a = float(_bf16.type(a))
             converted.append(a)
         for key, value in kwargs.items():
             if _is_bf16_array(value):
-                kwargs[key] = value.astype(_F32)
+                kwargs[key] = _to_float32(value)
             elif round_scalars and rounded and type(value) is float:
                 kwargs[key] = float(_bf16.type(value))
         out = forward(ctx, *converted, **kwargs)

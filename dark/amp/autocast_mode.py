@@ -31,6 +31,8 @@ _CPU_POLICIES = {
     # baddbmm, addmm, addbmm, linear, matmul
     "Convolution": _LOWER, "ConvTranspose": _LOWER, "Mm": _LOWER, "Bmm": _LOWER,
     "MatMul": _LOWER, "VecMat": _LOWER, "_Addmm": _LOWER,
+    # einsum is not listed, but torch's CPU einsum runs its bmm under autocast
+    "Einsum": _LOWER,
     # fp32: prod, nll_loss, mse_loss, l1_loss, smooth_l1_loss, huber_loss,
     # binary_cross_entropy(_with_logits), ctc_loss, linalg_inv/inverse, linalg_solve,
     # linalg_svdvals, max_unpool2d/3d
@@ -58,7 +60,7 @@ _CUDA_POLICIES = {
     # sum (an explicit dtype is kept)
     "Prod": _SET_DTYPE, "Softmax": _SET_DTYPE, "LogSoftmax": _SET_DTYPE,
     "Cumprod": _SET_DTYPE, "Cumsum": _SET_DTYPE, "VectorNorm": _SET_DTYPE,
-    "Sum": _SET_DTYPE, "SumDim": _SET_DTYPE,
+    "Sum": _SET_DTYPE,
     # promote: atan2, dot, vdot, index_put
     "Atan2": _PROMOTE, "Dot": _PROMOTE, "Vdot": _PROMOTE, "IndexPut": _PROMOTE,
     # binary_cross_entropy raises torch's error
@@ -98,13 +100,11 @@ def _refresh() -> None:
 def _policy(cls, device_type):
     key = (cls, device_type)
     found = _policy_cache.get(key, _refresh)
-    if found is _refresh:
-        found = None
-        for klass in cls.__mro__:  # a shadow or subclass of a listed op has its policy
-            found = _POLICIES[device_type].get(klass.__name__)
-            if found is not None:
-                break
-        _policy_cache[key] = found
+    if found is _refresh:  # by the class's own name: Dot and Mv are MatMuls, not listed on CPU
+        name = cls.__name__  # "Prod_ProdBackward1": Prod under another node name
+        if "_" in name[1:]:
+            name = name[:name.index("_", 1)]
+        found = _policy_cache[key] = _POLICIES[device_type].get(name)
     return found
 
 
@@ -328,7 +328,11 @@ def casts_inputs(*tensors) -> bool:
 
 # Torch ops on the lists that dark writes as a function of several ops: the function casts
 # its inputs through autocast_inputs (torch's cast then comes before the ops inside).
-_COMPOSITE_POLICIES = {"cpu": {"cross_entropy_loss": _FP32}, "cuda": {}}
+_COMPOSITE_POLICIES = {
+    "cpu": {"cross_entropy_loss": _FP32, "binary_cross_entropy": _FP32,
+            "scaled_dot_product_attention": _LOWER},
+    "cuda": {"binary_cross_entropy": _BANNED, "scaled_dot_product_attention": _LOWER},
+}
 
 
 def autocast_inputs(op_name: str, *tensors) -> tuple:
@@ -337,6 +341,11 @@ def autocast_inputs(op_name: str, *tensors) -> tuple:
     if not _dispatch.autocast_state.active:
         return tensors
     for device_type, enabled in _state.enabled.items():
-        if enabled and _COMPOSITE_POLICIES[device_type].get(op_name) == _FP32:
+        policy = _COMPOSITE_POLICIES[device_type].get(op_name) if enabled else None
+        if policy == _FP32:
             return tuple(_cast(t, _backend.float32, device_type) for t in tensors)
+        if policy == _LOWER:
+            return tuple(_cast(t, _state.dtype[device_type], device_type) for t in tensors)
+        if policy == _BANNED:
+            raise RuntimeError(_BANNED_MESSAGE)
     return tensors

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..._backend import array_module, broadcast_shapes
 from ..._tensor import Tensor
+from ...amp.autocast_mode import autocast_inputs
 from ...ops.creation import on_device, zeros
 from ...ops.indexing import masked_fill
 from ...ops.linalg import baddbmm, bmm, matmul
@@ -125,6 +126,8 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
     (L, S) scores (no attn_mask then). scale defaults to 1 / sqrt(E). dropout_p drops
     attention weights (always, whatever the training mode). enable_gqa lets H divide Hq,
     each key/value head serving Hq / H consecutive query heads."""
+    query, key, value, attn_mask = autocast_inputs("scaled_dot_product_attention", query, key,
+                                                   value, attn_mask)
     _check_sdpa_inputs(query, key, value, attn_mask)
     if is_causal and attn_mask is not None:
         raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be "

@@ -291,6 +291,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     """Binary cross entropy of probabilities ``input`` against ``target`` (same shape);
     ``weight`` broadcasts over the elements."""
     reduction = _reduction(size_average, reduce, reduction)
+    input, target, weight = autocast_inputs("binary_cross_entropy", input, target, weight)
     if target.shape != input.shape:
         raise ValueError(f"Using a target size ({target.size()}) that is different to the "
                          f"input size ({input.size()}) is deprecated. Please ensure they have "
