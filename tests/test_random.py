@@ -680,6 +680,24 @@ def test_swaps_equal_the_swap_loop(n):
         assert dark_random._swaps(targets.astype(np.int64)).tolist() == order
 
 
+@pytest.mark.parametrize("n", [2, 5, 16, 17, 65, 200, 1000])
+@requires_torch
+def test_stl_topk_orders_ties_as_torch(n):
+    """The libstdc++ emulation behind multinomial's ties: torch.topk's indices on values with
+    many ties, for k on both of torch's paths (partial_sort when k * 64 <= n, else
+    nth_element + sort), NaN first."""
+    from dark._kernels.stl_sort import topk_indices
+
+    rng = np.random.default_rng(n)
+    for k in sorted({1, 2, n // 2 or 1, n - 1 or 1, n, max(1, n // 64)}):
+        for trial in range(6):
+            values = rng.integers(0, 3 if trial % 2 else max(2, n // 3), n).astype(np.float32)
+            if trial == 5:
+                values[rng.integers(0, n, 2)] = np.nan
+            theirs = torch.topk(torch.from_numpy(values), k).indices.tolist()
+            assert topk_indices(values.tolist(), k) == theirs, (k, trial)
+
+
 @pytest.mark.parametrize("seed", [0, 5, 2 ** 63 + 11])
 @requires_torch
 def test_rng_state_passes_between_torch_and_dark(seed):
