@@ -32,6 +32,7 @@ from . import nn  # noqa: E402 - nn stands on the ops above
 from . import optim  # noqa: E402
 from . import distributions  # noqa: E402
 from . import data, utils  # noqa: E402
+from . import multiprocessing  # noqa: E402
 from . import distributed  # noqa: E402 - dark.distributed (MPI is loaded only when used)
 from .utils import data as _utils_data  # noqa: E402 - sets dark.utils.data
 from .utils import dlpack as _utils_dlpack  # noqa: E402 - sets dark.utils.dlpack
