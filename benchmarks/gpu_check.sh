@@ -156,6 +156,8 @@ mnist_step "examples/mnist.py cnn on cuda, 1 epoch" 90 python examples/mnist.py 
     --model cnn --device cuda --epochs 1 --plot "" --save /tmp/gpu_check_cnn.pt
 
 # the rest of the suite (the CUDA cases ran above): pass/fail/skip counts with CuPy present
+step "distributed: CUDA tensors through MPI, NCCL (tests/test_distributed.py -k cuda)" 90 \
+    python -m pytest -q -o addopts="" -W ignore tests/test_distributed.py -k cuda -rs
 step "pytest: everything else (-k 'not cuda')" 200 \
     bash -c "$(declare -f pytest_groups); pytest_groups 'not cuda'"
 

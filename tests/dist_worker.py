@@ -310,6 +310,29 @@ def timeout():
         sys.exit(3)
 
 
+def cuda(backend="gloo"):
+    """CUDA tensors: through MPI's host staging ("gloo") or NCCL ("nccl": one GPU per rank)."""
+    dist.init_process_group(backend)
+    r, n = dist.get_rank(), dist.get_world_size()
+    device = f"cuda:{r % dark.cuda.device_count()}" if backend == "nccl" else "cuda"
+    t = dark.full((1000,), float(r + 1), device=device)
+    dist.all_reduce(t)
+    check(t.cpu(), np.full(1000, float(sum(range(1, n + 1))), np.float32), f"{backend} sum")
+    t = dark.arange(6.0, device=device) * (r + 1)
+    dist.broadcast(t, src=n - 1)
+    check(t.cpu(), np.arange(6.0, dtype=np.float32) * n, f"{backend} broadcast")
+    work = dist.all_reduce(dark.ones(4, device=device), op=dist.ReduceOp.AVG, async_op=True)
+    work.wait()
+    check(work.result()[0].cpu(), np.ones(4, np.float32), f"{backend} async avg")
+    model = DDP(Net(dark.float32).to(device), device_ids=[device] if backend == "nccl" else None)
+    model(dark.randn(4, 10, device=device)).sum().backward()
+    grads = [None] * n
+    dist.all_gather_object(grads, model.module.fc1.weight.grad.cpu().tolist())
+    assert all(g == grads[0] for g in grads)
+    dist.destroy_process_group()
+    print(f"{r} ok cuda {backend}", flush=True)
+
+
 def spawned(rank, world_size, port):
     os.environ["MASTER_ADDR"] = "127.0.0.1"
     os.environ["MASTER_PORT"] = str(port)
@@ -324,4 +347,4 @@ def spawned(rank, world_size, port):
 if __name__ == "__main__":
     scenario, *rest = sys.argv[1:]
     {"collectives": collectives, "ddp": ddp_equivalence, "ddp_unused": ddp_unused,
-     "die": die, "timeout": timeout}[scenario](*rest)
+     "die": die, "timeout": timeout, "cuda": cuda}[scenario](*rest)

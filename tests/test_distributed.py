@@ -181,3 +181,26 @@ def test_plain_processes_are_told_which_launcher_to_use():
     assert code != 0
     assert "was not started by an MPI launcher" in out
     assert "python -m dark.distributed.run" in out and "mpiexec -n N" in out
+
+
+@needs_mpi
+@pytest.mark.skipif(not dark.cuda.is_available(), reason="CUDA is not available")
+def test_cuda_tensors_through_mpi():
+    code, out = mpiexec(2, "cuda", "gloo")
+    assert code == 0 and out.count("ok cuda gloo") == 2, out
+
+
+@needs_mpi
+@pytest.mark.skipif(not dark.cuda.is_available(), reason="CUDA is not available")
+def test_cuda_nccl_one_rank():
+    """NCCL's communicator, collectives and DDP on one GPU (a world of one rank)."""
+    code, out = mpiexec(1, "cuda", "nccl")
+    assert code == 0 and out.count("ok cuda nccl") == 1, out
+
+
+@needs_mpi
+@pytest.mark.skipif(not dark.cuda.is_available() or dark.cuda.device_count() < 2,
+                    reason="needs 2 GPUs (NCCL refuses two ranks on one GPU)")
+def test_cuda_nccl_two_gpus():
+    code, out = mpiexec(2, "cuda", "nccl")
+    assert code == 0 and out.count("ok cuda nccl") == 2, out

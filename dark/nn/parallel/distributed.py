@@ -223,8 +223,12 @@ class DistributedDataParallel(Module):
             else:
                 xp.divide(grad._data.reshape(-1), world, out=slot)
             offset += n
-        bucket.work = self.process_group.all_reduce(bucket.buffer, dist.ReduceOp.SUM,
-                                                    check=False)
+        nccl = dist._nccl_of(self.process_group)
+        if nccl is not None and bucket.buffer.is_cuda:
+            bucket.work = nccl.all_reduce(bucket.buffer, dist.ReduceOp.SUM)
+        else:
+            bucket.work = self.process_group.all_reduce(bucket.buffer, dist.ReduceOp.SUM,
+                                                        check=False)
         self.comm_stats["launch_s"] += time.perf_counter() - start
         self.comm_stats["bytes"] += flat.nbytes
 
