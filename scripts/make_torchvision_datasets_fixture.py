@@ -459,11 +459,17 @@ V2_RANDOM = [
     ("v2.RandomOrder([v2.CenterCrop(12), v2.Resize(9), v2.RandomHorizontalFlip(0.5)])",
      ["pil", "tensor_u8"]),
     ("v2.GaussianNoise()", ["tensor_f32"]),
+    ("v2.MixUp(num_classes=5)", ["batch"]),
+    ("v2.MixUp(alpha=0.4, num_classes=5)", ["batch", "batch_2d"]),
+    ("v2.CutMix(num_classes=5)", ["batch"]),
+    ("v2.CutMix(alpha=2.0)", ["batch_2d"]),
+    ("v2.RandomChoice([v2.CutMix(num_classes=5), v2.MixUp(num_classes=5)])", ["batch"]),
     ("v2.GaussianNoise(0.1, 0.2, clip=False)", ["tensor_f32", "tensor_u8"]),
     ("v2.Compose([v2.RandomResizedCrop(8), v2.RandomHorizontalFlip(), v2.ToImage(), "
      "v2.ToDtype(DT.float32, scale=True), v2.Normalize([0.5] * 3, [0.25] * 3)])", ["pil", "pair"]),
 ]
 V2_SEEDS = range(4)
+PAIRED_INPUTS = ("two_tensors", "two_pils", "pair_pil_tensor", "batch", "batch_2d")
 
 
 def v2_inputs(module):
@@ -473,6 +479,9 @@ def v2_inputs(module):
     rgb2 = local.integers(0, 256, (20, 24, 3)).astype(np.uint8)
     gray = local.integers(0, 256, (20, 24)).astype(np.uint8)
     floats = local.random((3, 20, 24)).astype(np.float32)
+    batch = local.random((4, 3, 6, 8)).astype(np.float32)
+    batch_labels = np.array([3, 0, 4, 4])
+    soft_labels = local.random((4, 5)).astype(np.float32)
     tensor = module.tensor
     u8 = tensor(rgb.transpose(2, 0, 1).copy())
     return {
@@ -489,6 +498,8 @@ def v2_inputs(module):
         "dict": lambda: {"image": Image.fromarray(rgb), "label": 3, "name": "x"},
         "two_tensors": lambda: (u8.clone(), u8.clone() + 1),
         "two_pils": lambda: (Image.fromarray(rgb), Image.fromarray(rgb2)),
+        "batch": lambda: (tensor(batch), tensor(batch_labels)),
+        "batch_2d": lambda: (tensor(batch), tensor(soft_labels)),
     }
 
 
@@ -530,8 +541,7 @@ def v2_fixture():
                     transform = eval(spec, namespace)  # noqa: S307 - the specs above
                     torch.manual_seed(seed)
                     sample = inputs[name]()
-                    out = transform(*sample) if name in ("two_tensors", "two_pils",
-                                                         "pair_pil_tensor") else transform(sample)
+                    out = transform(*sample) if name in PAIRED_INPUTS else transform(sample)
                     after = torch.rand(1).item()
                 meta["cases"].append({"spec": spec, "input": name, "seed": seed,
                                       "output": v2_encode(out, arrays, key), "rand_after": after,

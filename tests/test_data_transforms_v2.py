@@ -30,7 +30,7 @@ def fixture():
 
 
 CASES = fixture()[0]["cases"]
-PAIRED_INPUTS = ("two_tensors", "two_pils", "pair_pil_tensor")
+PAIRED_INPUTS = ("two_tensors", "two_pils", "pair_pil_tensor", "batch", "batch_2d")
 
 # The outputs that are not bit-identical, with the bound and the reason; all others (every
 # PIL output, every other tensor output, uint8 bilinear resizes included) must be equal.
@@ -58,6 +58,9 @@ def inputs():
     rgb2 = local.integers(0, 256, (20, 24, 3)).astype(np.uint8)
     gray = local.integers(0, 256, (20, 24)).astype(np.uint8)
     floats = local.random((3, 20, 24)).astype(np.float32)
+    batch = local.random((4, 3, 6, 8)).astype(np.float32)
+    batch_labels = np.array([3, 0, 4, 4])
+    soft_labels = local.random((4, 5)).astype(np.float32)
     u8 = dark.tensor(rgb.transpose(2, 0, 1).copy())
     return {
         "pil": lambda: Image.fromarray(rgb),
@@ -73,6 +76,8 @@ def inputs():
         "dict": lambda: {"image": Image.fromarray(rgb), "label": 3, "name": "x"},
         "two_tensors": lambda: (u8.clone(), u8.clone() + 1),
         "two_pils": lambda: (Image.fromarray(rgb), Image.fromarray(rgb2)),
+        "batch": lambda: (dark.tensor(batch), dark.tensor(batch_labels)),
+        "batch_2d": lambda: (dark.tensor(batch), dark.tensor(soft_labels)),
     }
 
 
@@ -217,3 +222,24 @@ def test_to_dtype_matches_convert_image_dtype_ranges():
     back = F.to_dtype(F.to_dtype(u8, dark.float32, scale=True), dark.uint8, scale=True)
     assert back.tolist() == u8.tolist()
     assert F.to_dtype(u8, dark.float64).tolist() == [[[0.0, 1.0, 128.0, 255.0]]]
+
+
+def test_mixup_cutmix_errors():
+    images, labels = dark.rand(4, 3, 5, 5), dark.tensor([0, 1, 2, 1])
+    with pytest.raises(ValueError, match=r"num_classes must be passed if the labels are "
+                                         r"index-based \(1D\)"):
+        v2.MixUp()(images, labels)
+    with pytest.raises(ValueError, match="When passing 2D labels, the number of elements in "
+                                         "last dimension must match num_classes: 3 != 4."):
+        v2.CutMix(num_classes=4)(images, dark.rand(4, 3))
+    with pytest.raises(ValueError, match="The labels must be a tensor, but got <class 'int'>"):
+        v2.MixUp(num_classes=3)({"image": images, "label": 3})
+    with pytest.raises(ValueError, match="MixUp.. does not support PIL images"):
+        v2.MixUp(num_classes=3)(Image.new("L", (2, 2)), labels)
+    with pytest.raises(ValueError, match="Expected a batched input with 4 dims, but got 3"):
+        v2.CutMix(num_classes=3)(images[0], labels)
+    with pytest.raises(ValueError, match="does not match the batch size of the labels: 4 != 3"):
+        v2.MixUp(num_classes=3)(images, labels[:3])
+    # labels found in a dict under a label-like key; the rest passes through
+    out = v2.MixUp(num_classes=3)((images, {"class_labels": labels, "id": 7}))
+    assert out[1]["id"] == 7 and out[1]["class_labels"].shape == (4, 3)

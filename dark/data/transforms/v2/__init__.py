@@ -21,7 +21,8 @@ InterpolationMode, and AugMix / ElasticTransform when :mod:`dark.data.transforms
 (with v1's draws). Written for v2: AutoAugment, RandAugment and TrivialAugmentWide (v2's
 draws and Solarize thresholds on v1's ops), ConvertImageDtype (``to_dtype(scale=True)``),
 Compose, RandomApply, RandomChoice (a ``multinomial`` draw), RandomOrder (``randperm``),
-Lambda (``*types``).
+Lambda (``*types``), MixUp and CutMix (Beta draws from :mod:`dark.distributions`, which
+draws torch's numbers).
 
 What differs from torchvision v2: there are no ``tv_tensors`` (Image, Video, BoundingBoxes,
 Mask, KeyPoints), so boxes, masks and videos are not transformed (they would be plain
@@ -30,13 +31,14 @@ the reprs of the aliased transforms are the v1 reprs; uint8 tensors resized bili
 without antialiasing take v1's float path (v2: torch's integer kernel); colour ops on
 tensors blend as v1 (v2's fused multiply-adds can put a uint8 pixel one apart); transforms
 v2 has and dark does not
-(CutMix, MixUp, JPEG, FiveCrop, TenCrop, LinearTransformation, RandomIoUCrop, RandomZoomOut,
+(JPEG, FiveCrop, TenCrop, LinearTransformation, RandomIoUCrop, RandomZoomOut,
 RandomPhotometricDistort, RandomChannelPermutation, ScaleJitter, RandomShortestSize,
 RandomResize, SanitizeBoundingBoxes, ClampBoundingBoxes, ConvertBoundingBoxFormat,
 UniformTemporalSubsample) are absent.
 """
 from __future__ import annotations
 
+import math
 import random
 import warnings
 from collections.abc import Sequence
@@ -47,6 +49,8 @@ from PIL import Image
 
 from .... import _backend
 from ...._tensor import Tensor
+from ....distributions import Beta
+from ....nn.functional import one_hot
 from ....nn.modules.module import Module
 from ....ops.creation import tensor
 from ....ops.random import multinomial, rand, randint, randperm
@@ -504,6 +508,149 @@ class Lambda(Transform):
         return ", ".join(extras)
 
 
+# ----------------------------------------------------------------------------- MixUp, CutMix
+
+def _find_labels_default_heuristic(inputs: Any) -> Any:
+    """The labels of a sample: the second item of a tuple / list when it is a tensor, else
+    the ``labels`` (or first ``*label*``) entry of the dict found there or given."""
+    if isinstance(inputs, (tuple, list)):
+        inputs = inputs[1]
+    if isinstance(inputs, Tensor):
+        return inputs
+    if not isinstance(inputs, dict):
+        raise ValueError("When using the default labels_getter, the input passed to forward "
+                         "must be a dictionary or a two-tuple whose second item is a "
+                         f"dictionary or a tensor, but got {inputs} instead.")
+    keys = [key for key in inputs if key.lower() == "labels"] or [
+        key for key in inputs if "label" in key.lower()]
+    if not keys:
+        raise ValueError("Could not infer where the labels are in the sample. Try passing a "
+                         "callable as the labels_getter parameter?If there are no labels in "
+                         "the sample by design, pass labels_getter=None.")
+    return inputs[keys[0]]
+
+
+def _parse_labels_getter(labels_getter):
+    if labels_getter == "default":
+        return _find_labels_default_heuristic
+    if callable(labels_getter):
+        return labels_getter
+    if labels_getter is None:
+        return lambda _: None
+    raise ValueError(f"labels_getter should either be 'default', a callable, or None, but got "
+                     f"{labels_getter}.")
+
+
+class _BaseMixUpCutMix(Transform):
+    """Batch-level mixing of (images (N, C, H, W), labels (N,) or (N, num_classes)): the
+    sample's first tensor is the image batch, the labels found by ``labels_getter``; the
+    labels come out as (N, num_classes) float probabilities. Pairs are consecutive samples
+    (the batch rolled by one), as in torchvision."""
+
+    _transformed_types = (Tensor,)
+
+    def __init__(self, *, alpha: float = 1.0, num_classes: int | None = None,
+                 labels_getter="default") -> None:
+        super().__init__()
+        self.alpha = float(alpha)
+        self._dist = Beta(tensor([alpha]), tensor([alpha]))
+        self.num_classes = num_classes
+        self._labels_getter = _parse_labels_getter(labels_getter)
+
+    def forward(self, *inputs: Any) -> Any:
+        sample = _sample(inputs)
+        leaves, spec = _flatten(sample)
+        needs = _needs_transform(leaves, self._transformed_types)
+        if any(isinstance(x, Image.Image) for x in leaves):
+            raise ValueError(f"{type(self).__name__}() does not support PIL images, bounding "
+                             "boxes, keypoints and masks.")
+        labels = self._labels_getter(sample)
+        if not isinstance(labels, Tensor):
+            raise ValueError(f"The labels must be a tensor, but got {type(labels)} instead.")
+        if labels.ndim not in (1, 2):
+            raise ValueError("labels should be index based with shape (batch_size,) or "
+                             "probability based with shape (batch_size, num_classes), but got a "
+                             f"tensor of shape {labels.shape} instead.")
+        if labels.ndim == 2 and self.num_classes is not None \
+                and labels.shape[-1] != self.num_classes:
+            raise ValueError("When passing 2D labels, the number of elements in last dimension "
+                             f"must match num_classes: {labels.shape[-1]} != "
+                             f"{self.num_classes}. You can Leave num_classes to None.")
+        if labels.ndim == 1 and self.num_classes is None:
+            raise ValueError("num_classes must be passed if the labels are index-based (1D)")
+        params = {"labels": labels, "batch_size": labels.shape[0],
+                  **self.make_params([x for x, need in zip(leaves, needs) if need])}
+        needs[next(i for i, x in enumerate(leaves) if x is labels)] = True
+        return _unflatten([self.transform(x, params) if need else x
+                           for x, need in zip(leaves, needs)], spec)
+
+    def _check_image(self, inpt: Tensor, *, batch_size: int) -> None:
+        if inpt.ndim != 4:
+            raise ValueError(f"Expected a batched input with 4 dims, but got {inpt.ndim} "
+                             "dimensions instead.")
+        if inpt.shape[0] != batch_size:
+            raise ValueError("The batch size of the image or video does not match the batch "
+                             f"size of the labels: {inpt.shape[0]} != {batch_size}.")
+
+    def _mixup_label(self, label: Tensor, *, lam: float) -> Tensor:
+        if label.ndim == 1:
+            label = one_hot(label, num_classes=self.num_classes)
+        if not label.is_floating_point():
+            label = label.float()
+        return label.roll(1, 0) * (1.0 - lam) + label * lam
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}, num_classes={self.num_classes}"
+
+
+class MixUp(_BaseMixUpCutMix):
+    """MixUp (Zhang et al.): images and labels blended with their neighbour's in the batch,
+    ``x * lam + roll(x) * (1 - lam)``, ``lam`` drawn from Beta(alpha, alpha)."""
+
+    def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
+        return {"lam": float(self._dist.sample(()))}
+
+    def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
+        lam = params["lam"]
+        if inpt is params["labels"]:
+            return self._mixup_label(inpt, lam=lam)
+        self._check_image(inpt, batch_size=params["batch_size"])
+        return inpt.roll(1, 0) * (1.0 - lam) + inpt * lam
+
+
+class CutMix(_BaseMixUpCutMix):
+    """CutMix (Yun et al.): a box of each image replaced by its neighbour's in the batch,
+    the box's area (1 - lam, lam from Beta(alpha, alpha), clipped to the image) deciding
+    the labels' mix."""
+
+    def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
+        lam = float(self._dist.sample(()))
+        sizes = {tuple(x.shape[-2:]) for x in flat_inputs}
+        if not sizes:
+            raise TypeError("No image, video, mask, bounding box of keypoint was found in the "
+                            "sample")
+        if len(sizes) > 1:
+            raise ValueError(f"Found multiple HxW dimensions in the sample: {sorted(sizes)}")
+        height, width = sizes.pop()
+        r_x = int(randint(width, size=(1,)))
+        r_y = int(randint(height, size=(1,)))
+        r = 0.5 * math.sqrt(1.0 - lam)
+        r_w_half, r_h_half = int(r * width), int(r * height)
+        x1, y1 = max(r_x - r_w_half, 0), max(r_y - r_h_half, 0)
+        x2, y2 = min(r_x + r_w_half, width), min(r_y + r_h_half, height)
+        lam_adjusted = float(1.0 - (x2 - x1) * (y2 - y1) / (width * height))
+        return {"box": (x1, y1, x2, y2), "lam_adjusted": lam_adjusted}
+
+    def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
+        if inpt is params["labels"]:
+            return self._mixup_label(inpt, lam=params["lam_adjusted"])
+        self._check_image(inpt, batch_size=params["batch_size"])
+        x1, y1, x2, y2 = params["box"]
+        output = inpt.clone()
+        output[..., y1:y2, x1:x2] = inpt.roll(1, 0)[..., y1:y2, x1:x2]
+        return output
+
+
 # ----------------------------------------------------------------------------- containers
 
 def _check_transforms(transforms, allow_module_list: bool = False) -> None:
@@ -596,7 +743,8 @@ class RandomOrder(_Container):
         return outputs
 
 
-__all__ = ["AutoAugment", "AutoAugmentPolicy", "Compose", "ConvertImageDtype", "GaussianNoise",
+__all__ = ["AutoAugment", "AutoAugmentPolicy", "Compose", "ConvertImageDtype", "CutMix",
+           "GaussianNoise", "MixUp",
            "Identity", "InterpolationMode", "Lambda", "RGB", "RandAugment", "RandomApply",
            "RandomChoice", "RandomOrder", "ToDtype", "ToImage", "ToPureTensor", "ToTensor",
            "Transform", "TrivialAugmentWide", "functional", *_ALIASED]
