@@ -919,3 +919,63 @@ def test_vectorised_samplers_of_the_cuda_path_on_numpy():
     counts = np.array(counts).reshape(-1, 2)
     np.testing.assert_allclose(counts.mean(0), [12.0, 1.0], rtol=0.05)
     np.testing.assert_allclose(counts.var(0), [7.2, 0.8], rtol=0.12)
+
+
+@requires_torch
+@pytest.mark.parametrize("batched", [False, True])
+def test_mvn_of_a_matrix_that_is_not_positive_definite_raises_torchs_linalg_error(batched):
+    bad = [[1.0, 2.0], [2.0, 1.0]]
+    cov = [[[1.0, 0.0], [0.0, 1.0]], bad] if batched else bad
+    errors = {}
+    for lib in (dark, torch):
+        with pytest.raises(lib.linalg.LinAlgError) as caught:
+            lib.distributions.MultivariateNormal(lib.zeros(2), covariance_matrix=lib.tensor(cov),
+                                                 validate_args=False)
+        errors[lib] = caught.value
+    assert isinstance(errors[dark], RuntimeError)
+    assert str(errors[dark]) == str(errors[torch])
+
+
+# ----------------------------------------------------------------------------- special functions
+
+def test_special_function_gradients_pass_gradcheck():
+    from dark.distributions import _functions as f
+    x = dark.tensor([0.3, 1.7, 4.2, 11.5], dtype=dark.float64, requires_grad=True)
+    y = dark.tensor([-0.9, -0.2, 0.4, 0.95], dtype=dark.float64, requires_grad=True)
+    a = dark.tensor([0.5, 2.0, 3.0, 7.0], dtype=dark.float64)
+    assert dark.autograd.gradcheck(f.lgamma, (x,))
+    assert dark.autograd.gradcheck(f.digamma, (x,))
+    assert dark.autograd.gradcheck(f.erfinv, (y,))
+    assert dark.autograd.gradcheck(lambda v: f.gammainc(a, v), (x,))
+    y_of_xlogy = dark.tensor([0.2, 1.0, 3.0, 0.7], dtype=dark.float64)
+    assert dark.autograd.gradcheck(lambda v: f.xlogy(v, y_of_xlogy), (x,))
+    assert dark.autograd.gradcheck(lambda v: f.xlogy(y_of_xlogy, v), (x,))
+
+
+@requires_torch
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_special_functions_match_torch(dtype):
+    from dark.distributions import _functions as f
+    grid = np.concatenate([np.linspace(-4.5, 25, 61), [0.0, -1.0, -2.0, 1e-8, 150.0,
+                                                         float("nan"), float("inf")]])
+    unit = np.concatenate([np.linspace(-0.999, 0.999, 41), [-1.0, 1.0, 1.5, float("nan")]])
+    pos = np.linspace(0.05, 30, 25)
+    # torch's float32 trigamma is computed in float32: off by 1e-5 relative below 0, and
+    # finite garbage at the poles; dark's is float64 rounded, so float32 compares on x > 0
+    positive = grid[grid > 0] if dtype == "float32" else grid
+    pairs = [("lgamma", torch.lgamma, grid), ("digamma", torch.digamma, grid),
+             ("trigamma", lambda v: torch.polygamma(1, v), positive),
+             ("erfinv", torch.erfinv, unit)]
+    for name, theirs, values in pairs:
+        mine = getattr(f, name)(dark.tensor(values, dtype=getattr(dark, dtype)))
+        want = theirs(torch.tensor(values, dtype=getattr(torch, dtype)))
+        tol = {"float32": 3e-6, "float64": 1e-12}[dtype]
+        np.testing.assert_allclose(mine.numpy(), want.numpy(), rtol=tol, atol=tol,
+                                   err_msg=name)
+    a, x = np.meshgrid(pos[:12], pos[::2])
+    mine = f.gammainc(dark.tensor(a, dtype=getattr(dark, dtype)),
+                      dark.tensor(x, dtype=getattr(dark, dtype)))
+    want = torch.special.gammainc(torch.tensor(a, dtype=getattr(torch, dtype)),
+                                  torch.tensor(x, dtype=getattr(torch, dtype)))
+    np.testing.assert_allclose(mine.numpy(), want.numpy(), rtol=1e-5 if dtype == "float32"
+                               else 1e-9, atol=1e-7 if dtype == "float32" else 1e-12)

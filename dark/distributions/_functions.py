@@ -1,8 +1,8 @@
 """The functions the distributions need beyond dark's ops, each with its backward: lgamma,
-digamma, trigamma, erfinv (elementwise, numpy in float64 then rounded; CuPy through
-cupyx.scipy.special), cholesky and solve_triangular (batched), and torch's samplers that
-have no dark op: _standard_gamma (with _standard_gamma_grad for rsample), _sample_dirichlet
-(with _dirichlet_grad) and binomial.
+digamma, trigamma, erfinv, gammainc, xlogy (elementwise, numpy in float64 then rounded; CuPy
+through cupyx.scipy.special), and torch's samplers that have no dark op: _standard_gamma
+(with _standard_gamma_grad for rsample), _sample_dirichlet (with _dirichlet_grad) and
+binomial. cholesky and solve_triangular are dark.linalg's.
 
 On the CPU the samplers follow ATen's serial kernels (sample_gamma, sample_binomial of
 aten/src/ATen/native/Distributions.h) over the CPU generator's uniform_real_distribution /
@@ -20,7 +20,7 @@ from .._backend import array_module
 from .._kernels import quiet
 from .._tensor import Tensor
 from ..autograd.function import Op
-from ..ops.creation import arange
+from ..linalg import cholesky, solve_triangular  # noqa: F401 - the distributions' own names
 from ..ops.creation import tensor as make_tensor
 from ..ops.elementwise import erf_array, where
 from ..random import engine_for
@@ -197,159 +197,12 @@ def erfinv(x: Tensor) -> Tensor:
     return Erfinv.apply(x)
 
 
-def mvlgamma(x: Tensor, p: int) -> Tensor:
-    shifts = arange(p, dtype=x.dtype, device=x.device) * -0.5
-    return lgamma(x.unsqueeze(-1) + shifts).sum(-1) + p * (p - 1) / 4 * math.log(math.pi)
-
-
 def xlogy(x: Tensor, y: Tensor) -> Tensor:
     """x * log(y), 0 where x == 0 (torch.xlogy)."""
     return where(x == 0, x * 0, x * y.log())
 
 
 # ----------------------------------------------------------------------------- linear algebra
-
-def _broadcast_batch(a, b):
-    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
-    xp = array_module(a)
-    return (xp.broadcast_to(a, batch + a.shape[-2:]), xp.broadcast_to(b, batch + b.shape[-2:]))
-
-
-def _tri_solve_array(a, b, upper, left):
-    """X with A X = B (left) or X A = B, A triangular: through the general solver."""
-    xp = array_module(a)
-    triangle = xp.triu(a) if upper else xp.tril(a)
-    with quiet(xp):
-        if not left:
-            t, bb = _broadcast_batch(xp.swapaxes(triangle, -1, -2), xp.swapaxes(b, -1, -2))
-            return xp.swapaxes(xp.linalg.solve(t, bb), -1, -2)
-        t, bb = _broadcast_batch(triangle, b)
-        return xp.linalg.solve(t, bb)
-
-
-class SolveTriangular(Op):
-    @staticmethod
-    def forward(ctx, a, b, upper=False, left=True, unitriangular=False):
-        if unitriangular:
-            xp = array_module(a)
-            eye = xp.eye(a.shape[-1], dtype=a.dtype)
-            a = a * (1 - eye) + eye
-        x = _tri_solve_array(a, b, upper, left)
-        ctx.save_for_backward(a, x)
-        ctx.flags = (upper, left, unitriangular)
-        return x.astype(np.result_type(a.dtype, b.dtype), copy=False)
-
-    @staticmethod
-    def backward(ctx, grad):
-        a, x = ctx.saved_tensors
-        upper, left, unitriangular = ctx.flags
-        ah = a.mT
-        if left:
-            gb = solve_triangular(ah, grad, upper=not upper, left=True)
-            ga = -(gb @ x.mT)
-        else:
-            gb = solve_triangular(ah, grad, upper=not upper, left=False)
-            ga = -(x.mT @ gb)
-        ga = ga.triu() if upper else ga.tril()
-        if unitriangular:
-            ga = ga.tril(-1) if not upper else ga.triu(1)
-        return _sum_to(ga, ctx.shapes[0]), _sum_to(gb, ctx.shapes[1])
-
-
-def _eye_like(matrix: Tensor) -> Tensor:
-    xp = array_module(matrix._data)
-    return Tensor._make(xp.eye(matrix.shape[-1], dtype=matrix._data.dtype))
-
-
-def _sum_to(grad: Tensor, shape) -> Tensor:
-    shape = tuple(shape)
-    if tuple(grad.shape) == shape:
-        return grad
-    lead = grad.dim() - len(shape)
-    if lead:
-        grad = grad.sum(tuple(range(lead)))
-    dims = tuple(i for i, (g, s) in enumerate(zip(grad.shape, shape)) if s == 1 and g != 1)
-    if dims:
-        grad = grad.sum(dims, keepdim=True)
-    return grad
-
-
-def solve_triangular(A: Tensor, B: Tensor, *, upper: bool, left: bool = True,
-                     unitriangular: bool = False) -> Tensor:
-    """torch.linalg.solve_triangular."""
-    if A.dim() < 2 or B.dim() < 2:
-        raise RuntimeError("linalg.solve_triangular: The input tensor A must have at least 2 "
-                           "dimensions." if A.dim() < 2 else
-                           "linalg.solve_triangular: The input tensor B must have at least 2 "
-                           "dimensions.")
-    out = _SolveTriangularShaped.apply(A, B, upper=upper, left=left,
-                                       unitriangular=unitriangular)
-    return out
-
-
-class _SolveTriangularShaped(SolveTriangular):
-    @staticmethod
-    def forward(ctx, a, b, upper=False, left=True, unitriangular=False):
-        ctx.shapes = (a.shape, b.shape)
-        return SolveTriangular.forward(ctx, a, b, upper, left, unitriangular)
-
-
-def _cholesky_error(array, xp):
-    """torch's message for a matrix that is not positive-definite (the first failing minor)."""
-    flat = xp.asnumpy(array) if xp is not np else array
-    flat = flat.reshape((-1,) + flat.shape[-2:]).astype(np.float64)
-    for index, matrix in enumerate(flat):
-        for order in range(1, matrix.shape[-1] + 1):
-            try:
-                np.linalg.cholesky(matrix[:order, :order])
-            except np.linalg.LinAlgError:
-                prefix = f"(Batch element {index}): " if array.ndim > 2 else ""
-                return (f"linalg.cholesky: {prefix}The factorization could not be completed "
-                        f"because the input is not positive-definite (the leading minor of "
-                        f"order {order} is not positive-definite).")
-    return "linalg.cholesky: The factorization could not be completed."
-
-
-class Cholesky(Op):
-    @staticmethod
-    def forward(ctx, a, upper=False):
-        xp = array_module(a)
-        try:
-            with quiet(xp):
-                lower = xp.linalg.cholesky(a)
-        except np.linalg.LinAlgError:
-            raise RuntimeError(_cholesky_error(a, xp)) from None
-        if xp is not np and bool(xp.isnan(lower).any()):
-            raise RuntimeError(_cholesky_error(a, xp))
-        ctx.save_for_backward(lower)
-        ctx.upper = upper
-        return xp.swapaxes(lower, -1, -2).copy() if upper else lower
-
-    @staticmethod
-    def backward(ctx, grad):
-        (lower,) = ctx.saved_tensors
-        if ctx.upper:
-            grad = grad.mT
-        # torch's cholesky_backward: phi = L^H gL, lower triangle with half diagonal;
-        # gA = L^-H phi L^-1, symmetrised.
-        phi = lower.mT @ grad
-        phi = phi.tril() - 0.5 * phi.diagonal(dim1=-2, dim2=-1).diag_embed()
-        eye = _eye_like(lower)
-        inverse = solve_triangular(lower, eye, upper=False)
-        ga = inverse.mT @ phi @ inverse
-        return 0.5 * (ga + ga.mT)
-
-
-def cholesky(A: Tensor, *, upper: bool = False) -> Tensor:
-    """torch.linalg.cholesky."""
-    if A.dim() < 2:
-        raise RuntimeError("linalg.cholesky: The input tensor A must have at least 2 "
-                           "dimensions.")
-    if A.shape[-1] != A.shape[-2]:
-        raise RuntimeError(f"linalg.cholesky: A must be batches of square matrices, but they "
-                           f"are {A.shape[-2]} by {A.shape[-1]} matrices")
-    return Cholesky.apply(A, upper=upper)
-
 
 def cholesky_ok(A: Tensor) -> Tensor:
     """Whether each matrix of A has a Cholesky factor (torch.linalg.cholesky_ex(A).info == 0)."""
@@ -925,6 +778,18 @@ def _gammainc_one(a: float, x: float) -> float:
         if abs(delta - 1) < 1e-16:
             break
     return 1.0 - math.exp(log_front) * h
+
+
+def _sum_to(grad: Tensor, shape) -> Tensor:
+    """A broadcast gradient summed back to an input's shape."""
+    shape = tuple(shape)
+    if tuple(grad.shape) == shape:
+        return grad
+    lead = grad.dim() - len(shape)
+    if lead:
+        grad = grad.sum(tuple(range(lead)))
+    dims = tuple(i for i, (g, s) in enumerate(zip(grad.shape, shape)) if s == 1 and g != 1)
+    return grad.sum(dims, keepdim=True) if dims else grad
 
 
 class Gammainc(Op):
