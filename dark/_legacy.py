@@ -24,7 +24,8 @@ from .ops import elementwise as _elementwise
 # name: dtype, in torch's order
 _TYPES = {"Double": _backend.float64, "Float": _backend.float32, "Half": _backend.float16,
           "Long": _backend.int64, "Int": _backend.int32, "Short": _backend.int16,
-          "Char": _backend.int8, "Byte": _backend.uint8, "Bool": _backend.bool_}
+          "Char": _backend.int8, "Byte": _backend.uint8, "Bool": _backend.bool_,
+          "BFloat16": _backend.bfloat16}  # its tensors need the optional ml_dtypes
 
 _SIGNATURES = ("but expected one of:\n"
                " * (*, dark.device device = None)\n"
@@ -179,6 +180,7 @@ ShortTensor = CPU_TYPES["ShortTensor"]
 CharTensor = CPU_TYPES["CharTensor"]
 ByteTensor = CPU_TYPES["ByteTensor"]
 BoolTensor = CPU_TYPES["BoolTensor"]
+BFloat16Tensor = CPU_TYPES["BFloat16Tensor"]
 
 
 def _by_name(name: str):
@@ -255,5 +257,5 @@ def set_default_tensor_type(t) -> None:
         _backend.set_default_device("cuda")
 
 
-__all__ = ["BoolTensor", "ByteTensor", "CharTensor", "DoubleTensor", "FloatTensor",
+__all__ = ["BFloat16Tensor", "BoolTensor", "ByteTensor", "CharTensor", "DoubleTensor", "FloatTensor",
            "HalfTensor", "IntTensor", "LongTensor", "ShortTensor", "set_default_tensor_type"]

@@ -262,3 +262,14 @@ def test_torch_checkpoints_with_bfloat16():
     out.seek(0)
     back = torch.load(out)["w"]
     assert back.dtype is torch.bfloat16 and torch.equal(back, values)
+
+
+@needs_ml_dtypes
+@requires_torch
+def test_legacy_bfloat16_tensor_type_as_torch():
+    for library in (dark, torch):
+        x = library.BFloat16Tensor([1.5, 2.0])
+        assert str(x.dtype).endswith("bfloat16") and isinstance(x, library.BFloat16Tensor)
+        assert not isinstance(library.ones(1), library.BFloat16Tensor)
+        assert x.type().endswith(".BFloat16Tensor")
+        assert str(library.ones(2).type("torch.BFloat16Tensor").dtype).endswith("bfloat16")
