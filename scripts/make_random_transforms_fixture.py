@@ -139,6 +139,11 @@ def build_cases() -> list:
         add("RandAugment/3-14-bilinear", src, ["T", "RandAugment", [3, 14], {
             "interpolation": _i("bilinear"), "fill": 30}])
         add("TrivialAugmentWide", src, ["T", "TrivialAugmentWide", [], {}], SEEDS + SEEDS_MORE)
+    for src in ["RGB", "RGB_u8", "L"]:
+        add("AugMix", src, ["T", "AugMix", [], {}], SEEDS + SEEDS_MORE)
+        add("AugMix/5-2-2-nearest", src, ["T", "AugMix", [], {
+            "severity": 5, "mixture_width": 2, "chain_depth": 2, "alpha": 0.5,
+            "all_ops": False, "interpolation": _i("nearest"), "fill": 40}])
     # containers
     for src in ["RGB", "RGB_u8"]:
         add("RandomApply", src, ["T", "RandomApply", [[

@@ -204,3 +204,10 @@ def test_erase_copies_unless_inplace(inputs):
     assert (out.numpy()[:, 1:4, 2:6] == 0.5).all()
     F.erase(img, 1, 2, 3, 4, dark.tensor([0.5])[:, None, None], inplace=True)
     np.testing.assert_array_equal(img.numpy(), out.numpy())
+
+
+def test_augmix_severity_error_and_repr():
+    with pytest.raises(ValueError, match=re.escape(
+            "The severity must be between [1, 10]. Got 11 instead.")):
+        T.AugMix(severity=11)
+    assert repr(T.AugMix()).startswith("AugMix(severity=3, mixture_width=3, chain_depth=-1")

@@ -22,7 +22,7 @@ from ..._backend import float32
 from ...ops.creation import empty, tensor
 from ...ops.random import rand, randint, randperm
 from . import functional as F
-from .autoaugment import AutoAugment, AutoAugmentPolicy, RandAugment, TrivialAugmentWide
+from .autoaugment import AugMix, AutoAugment, AutoAugmentPolicy, RandAugment, TrivialAugmentWide
 from .functional import InterpolationMode, _interpolation_modes_from_int
 
 
@@ -872,7 +872,7 @@ class RandomErasing(Module):
                 f"{self.ratio}, value={self.value}, inplace={self.inplace})")
 
 
-__all__ = ["AutoAugment", "AutoAugmentPolicy", "CenterCrop", "ColorJitter", "Compose",
+__all__ = ["AugMix", "AutoAugment", "AutoAugmentPolicy", "CenterCrop", "ColorJitter", "Compose",
            "ConvertImageDtype", "GaussianBlur", "Grayscale", "InterpolationMode", "Lambda",
            "Normalize", "PILToTensor", "Pad", "RandAugment", "RandomAdjustSharpness",
            "RandomAffine", "RandomApply", "RandomAutocontrast", "RandomChoice", "RandomCrop",

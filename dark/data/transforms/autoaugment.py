@@ -2,8 +2,8 @@
 TrivialAugmentWide. They draw from dark's default generator with torchvision's calls, in its
 order (``randint`` for the policy / op / magnitude / sign, ``rand((2,))`` for AutoAugment's
 probabilities), so after ``dark.manual_seed(s)`` they pick the ops torchvision picks after
-``torch.manual_seed(s)`` (tests/test_random_transforms.py). AugMix (a Dirichlet draw) is not
-here."""
+``torch.manual_seed(s)`` (tests/test_random_transforms.py). AugMix draws its mixing weights
+with ``torch._sample_dirichlet``'s kernel (dark.distributions), then its chains' ops so."""
 from __future__ import annotations
 
 import math
@@ -12,13 +12,14 @@ from enum import Enum
 import numpy as np
 
 from ..._tensor import Tensor
+from ...distributions._functions import sample_dirichlet
 from ...nn.modules.module import Module
-from ...ops.creation import linspace
+from ...ops.creation import linspace, tensor
 from ...ops.random import rand, randint
 from . import functional as F
 from .functional import InterpolationMode
 
-__all__ = ["AutoAugment", "AutoAugmentPolicy", "RandAugment", "TrivialAugmentWide"]
+__all__ = ["AugMix", "AutoAugment", "AutoAugmentPolicy", "RandAugment", "TrivialAugmentWide"]
 
 
 def _apply_op(img, op_name: str, magnitude: float, interpolation, fill):
@@ -337,3 +338,97 @@ class TrivialAugmentWide(Module):
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}(num_magnitude_bins={self.num_magnitude_bins}, "
                 f"interpolation={self.interpolation}, fill={self.fill})")
+
+
+class AugMix(Module):
+    """AugMix (Hendrycks et al.): ``mixture_width`` chains of 1-3 (or ``chain_depth``) ops at
+    magnitudes up to ``severity``, mixed with Dirichlet weights and blended with the image by
+    a Beta weight (a two-way Dirichlet), as torchvision's: the same draws in the same order
+    (``_sample_dirichlet`` of the Beta, then of the chain weights; per chain its depth, per
+    op its index, magnitude bin and sign), the same float32 mixing and the cast back to the
+    image's dtype. Tensors of uint8 ([..., 1 or 3, H, W]) or PIL images ('L' or 'RGB')."""
+
+    def __init__(self, severity: int = 3, mixture_width: int = 3, chain_depth: int = -1,
+                 alpha: float = 1.0, all_ops: bool = True,
+                 interpolation: InterpolationMode = InterpolationMode.BILINEAR, fill=None):
+        super().__init__()
+        self._PARAMETER_MAX = 10
+        if not (1 <= severity <= self._PARAMETER_MAX):
+            raise ValueError(f"The severity must be between [1, {self._PARAMETER_MAX}]. "
+                             f"Got {severity} instead.")
+        self.severity = severity
+        self.mixture_width = mixture_width
+        self.chain_depth = chain_depth
+        self.alpha = alpha
+        self.all_ops = all_ops
+        self.interpolation = interpolation
+        self.fill = fill
+
+    def _augmentation_space(self, num_bins: int, image_size) -> dict:
+        space = {
+            "ShearX": (_linspace(0.0, 0.3, num_bins), True),
+            "ShearY": (_linspace(0.0, 0.3, num_bins), True),
+            "TranslateX": (_linspace(0.0, image_size[1] / 3.0, num_bins), True),
+            "TranslateY": (_linspace(0.0, image_size[0] / 3.0, num_bins), True),
+            "Rotate": (_linspace(0.0, 30.0, num_bins), True),
+            "Posterize": (_posterize_bits(num_bins, 4, 4), False),
+            "Solarize": (_linspace(255.0, 0.0, num_bins), False),
+            "AutoContrast": (_SCALAR, False),
+            "Equalize": (_SCALAR, False),
+        }
+        if self.all_ops:
+            space.update({
+                "Brightness": (_linspace(0.0, 0.9, num_bins), True),
+                "Color": (_linspace(0.0, 0.9, num_bins), True),
+                "Contrast": (_linspace(0.0, 0.9, num_bins), True),
+                "Sharpness": (_linspace(0.0, 0.9, num_bins), True),
+            })
+        return space
+
+    def _sample_dirichlet(self, params: Tensor) -> Tensor:
+        return sample_dirichlet(params)
+
+    def forward(self, orig_img):
+        channels, height, width = F.get_dimensions(orig_img)
+        if isinstance(orig_img, Tensor):
+            img = orig_img
+            fill = _tensor_fill(img, self.fill)
+        else:
+            img = F.pil_to_tensor(orig_img)
+            fill = self.fill
+        op_meta = self._augmentation_space(self._PARAMETER_MAX, (height, width))
+        names = list(op_meta)
+        orig_dims = list(img.shape)
+        batch = img.view([1] * max(4 - img.ndim, 0) + orig_dims)
+        count = batch.shape[0]
+        batch_dims = [count] + [1] * (batch.ndim - 1)
+        # the Beta weight of the image and of the mixed chains, then the chains' weights
+        m = self._sample_dirichlet(tensor([self.alpha, self.alpha]).expand(count, -1))
+        combined_weights = self._sample_dirichlet(
+            tensor([self.alpha] * self.mixture_width).expand(count, -1)) \
+            * m[:, 1].view([count, -1])
+        mix = m[:, 0].view(batch_dims) * batch
+        for i in range(self.mixture_width):
+            aug = batch
+            depth = self.chain_depth if self.chain_depth > 0 \
+                else int(randint(low=1, high=4, size=(1,)).item())
+            for _ in range(depth):
+                op_name = names[int(randint(len(op_meta), (1,)).item())]
+                magnitudes, signed = op_meta[op_name]
+                magnitude = float(magnitudes[int(randint(self.severity, (1,)).item())]) \
+                    if magnitudes.ndim > 0 else 0.0
+                if signed and randint(2, (1,)).item():
+                    magnitude *= -1.0
+                aug = _apply_op(aug, op_name, magnitude, interpolation=self.interpolation,
+                                fill=fill)
+            mix.add_(combined_weights[:, i].view(batch_dims) * aug)
+        mix = mix.view(orig_dims).to(dtype=img.dtype)
+        if not isinstance(orig_img, Tensor):
+            return F.to_pil_image(mix)
+        return mix
+
+    def __repr__(self) -> str:
+        return (f"{self.__class__.__name__}(severity={self.severity}, mixture_width="
+                f"{self.mixture_width}, chain_depth={self.chain_depth}, alpha={self.alpha}, "
+                f"all_ops={self.all_ops}, interpolation={self.interpolation}, "
+                f"fill={self.fill})")
