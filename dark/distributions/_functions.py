@@ -381,7 +381,7 @@ def _gamma_grad_one(alpha: float, x: float) -> float:
             return numer_1 * numer_2 / denom
         denom = math.sqrt(8 * alpha)
         term2 = denom / (alpha - x)
-        term3 = (x - alpha - alpha * math.log(x / alpha)) ** -1.5
+        term3 = _pow(x - alpha - alpha * math.log(x / alpha), -1.5)
         term23 = term2 - term3 if x < alpha else term2 + term3
         term1 = math.log(x / alpha) * term23 \
             - math.sqrt(2 / alpha) * (alpha + x) / ((alpha - x) * (alpha - x))
@@ -429,6 +429,17 @@ def _digamma_one(x: float) -> float:
             poly = poly * z + coef
         y = z * poly
     return result + math.log(x) - 0.5 / x - y + extra
+
+
+def _pow(base: float, exponent: float) -> float:
+    """C's pow on doubles: nan (not Python's complex number) for a negative base and a
+    non-integer exponent, inf for zero to a negative power."""
+    if base < 0 and exponent != int(exponent):
+        return math.nan
+    try:
+        return base ** exponent
+    except ZeroDivisionError:
+        return math.inf
 
 
 def _map(function, dtype, *arrays):
@@ -551,7 +562,7 @@ def _beta_grad_alpha_mid(x, alpha, beta):
     term2 = 0.5 * math.log(alpha / (total * x))
     term3 = math.sqrt(8 * alpha * beta / total) / (beta * x + alpha * (x - 1))
     term4_base = beta * math.log(beta / (total * (1 - x))) + alpha * math.log(alpha / (total * x))
-    term4 = term4_base ** -1.5
+    term4 = _pow(term4_base, -1.5)
     term1234 = term1 + term2 * (term3 + (term4 if x < mean else -term4))
     return stirling * prefactor * term1234
 
@@ -748,11 +759,14 @@ def _gammainc_one(a: float, x: float) -> float:
         return 0.0
     if math.isinf(x):
         return 1.0
+    if a > 1e8:  # Wilson-Hilferty: the cube root is normal to O(1/a)
+        z = ((x / a) ** (1 / 3) - (1 - 1 / (9 * a))) * math.sqrt(9 * a)
+        return 0.5 * math.erfc(-z / math.sqrt(2))
     log_front = a * math.log(x) - x - math.lgamma(a)
-    if x < a + 1:  # the series
+    if x < a + 1:  # the series (about sqrt(80 a) terms where x is near a)
         term = total = 1.0 / a
         ap = a
-        for _ in range(1000):
+        for _ in range(200000):
             ap += 1
             term *= x / ap
             total += term
@@ -763,7 +777,7 @@ def _gammainc_one(a: float, x: float) -> float:
     tiny = 1e-300
     b = x + 1 - a
     c = 1 / tiny
-    d = 1 / b
+    d = 1 / b if b != 0 else 1 / tiny
     h = d
     for i in range(1, 1000):
         an = -i * (i - a)
