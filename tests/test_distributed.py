@@ -204,3 +204,18 @@ def test_cuda_nccl_one_rank():
 def test_cuda_nccl_two_gpus():
     code, out = mpiexec(2, "cuda", "nccl")
     assert code == 0 and out.count("ok cuda nccl") == 2, out
+
+
+@needs_mpi
+def test_spawned_processes_join_a_group():
+    """PyTorch's DDP-tutorial pattern: mp.spawn(fn, args, nprocs) with MASTER_ADDR/PORT
+    set in the script and init_process_group("gloo", rank=rank, world_size=world_size)."""
+    from dark.distributed.run import free_port
+
+    code, out = run([sys.executable, "-c",
+                     "import dark.multiprocessing as mp, dist_worker\n"
+                     "if __name__ == '__main__':\n"
+                     f"    mp.spawn(dist_worker.spawned, args=(3, {free_port()}), nprocs=3)\n"],
+                    timeout=120)
+    assert code == 0, out
+    assert sorted(re.findall(r"(\d) ok spawned", out)) == ["0", "1", "2"]

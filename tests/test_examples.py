@@ -292,3 +292,44 @@ def test_mnist_example_tensorboard(data_root, tmp_path):
         run_acc = EventAccumulator(str(logs / f"loss_{key}"))
         run_acc.Reload()
         assert [e.step for e in run_acc.Scalars("loss")] == [1, 2]
+
+
+def _mpi_ready():
+    import importlib.util
+
+    bin_dir = os.path.dirname(sys.executable)
+    found = shutil.which("mpiexec", path=os.pathsep.join([bin_dir, os.environ.get("PATH", "")]))
+    return found if importlib.util.find_spec("mpi4py") is not None else None
+
+
+@pytest.mark.skipif(_mpi_ready() is None, reason="mpi4py / mpiexec not installed (pip install "
+                    "dark[mpi])")
+def test_mnist_ddp_example_under_the_three_launchers(data_root, tmp_path):
+    """examples/mnist_ddp.py trains with DDP under mpiexec, under the torchrun-like
+    launcher and through dark.multiprocessing.spawn, and all three print the same losses
+    (the same sampler shares, the same initial model, gradients averaged the same way)."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [
+        str(REPO), os.environ.get("PYTHONPATH")])), OMP_NUM_THREADS="1",
+        PYTHONWARNINGS="ignore")
+    args = [str(EXAMPLES / "mnist_ddp.py"), "--limit", "1200", "--epochs", "2",
+            "--data-root", data_root, "--save", str(tmp_path / "ddp.pt")]
+    outputs = []
+    from dark.distributed.run import free_port
+
+    for command in ([_mpi_ready(), "-n", "2", sys.executable, *args],
+                    [sys.executable, "-m", "dark.distributed.run", "--standalone",
+                     "--nproc-per-node", "2", *args],
+                    [sys.executable, *args, "--spawn", "2"]):
+        env["MASTER_PORT"] = str(free_port())
+        result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True,
+                                timeout=300)
+        assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+        outputs.append(re.findall(r"Epoch \d: train loss ([\d.]+) over (\d+) samples, test "
+                                  r"accuracy ([\d.]+)%", result.stdout))
+        assert "cnn on 2 processes (gloo): 1200 training samples" in result.stdout
+    assert outputs[0] == outputs[1] == outputs[2] and len(outputs[0]) == 2
+    assert [int(n) for _, n, _ in outputs[0]] == [1200, 1200]
+    assert float(outputs[0][1][0]) < float(outputs[0][0][0])  # it learns
+    state = dark.load(str(tmp_path / "ddp.pt"))
+    network = load_example("mnist").MODELS["cnn"]()
+    network.load_state_dict(state)  # rank 0 saved the plain model's keys (no "module.")

@@ -8,6 +8,7 @@ import ctypes
 import logging
 import multiprocessing
 import multiprocessing.connection
+import multiprocessing.spawn
 import os
 import pickle
 import signal
@@ -16,6 +17,8 @@ import tempfile
 import time
 import traceback
 import warnings
+
+from ..distributed.run import mpi_python
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +160,23 @@ class SpawnContext(ProcessContext):
         super().__init__(processes, error_files)
 
 
+def _start(process, start_method) -> None:
+    """Start a child; a 'spawn' child runs under ``mpiexec -n 1`` when MPI is installed
+    (dark.distributed.run.mpi_python), so that it can join a dark.distributed process group
+    (MPI connects only the processes its launcher started). The executable is multiprocessing's
+    global: set for this start only."""
+    wrapper = mpi_python() if start_method == "spawn" else None
+    if wrapper is None:
+        process.start()
+        return
+    previous = multiprocessing.spawn.get_executable()
+    multiprocessing.spawn.set_executable(wrapper)
+    try:
+        process.start()
+    finally:
+        multiprocessing.spawn.set_executable(previous)
+
+
 def start_processes(fn, args=(), nprocs=1, join=True, daemon=False, start_method="spawn"):
     """Start ``nprocs`` processes running ``fn(i, *args)`` with the given start method; wait
     for them (None) when ``join``, else return their ProcessContext."""
@@ -169,7 +189,7 @@ def start_processes(fn, args=(), nprocs=1, join=True, daemon=False, start_method
         tf.close()
         os.unlink(tf.name)
         process = mp.Process(target=_wrap, args=(fn, i, args, tf.name), daemon=daemon)
-        process.start()
+        _start(process, start_method)
         error_files.append(tf.name)
         processes.append(process)
     context = ProcessContext(processes, error_files)
