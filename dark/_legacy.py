@@ -7,8 +7,9 @@ their dtype and device when called (``FloatTensor(2, 3)`` uninitialised, ``Float
 empty), and ``isinstance(x, dark.FloatTensor)`` is true exactly for a float32 tensor on the
 CPU. ``x.type(dark.LongTensor)``, ``x.type('torch.LongTensor')`` convert as torch's
 ``Tensor.type`` does; ``x.type()`` names the type ('dark.FloatTensor', dark's spelling of
-torch's name, as every dark message spells it). ``set_default_tensor_type`` sets the
-default dtype (and the default device for a cuda type), with torch's deprecation warning."""
+torch's name, as every dark message and the types' own names spell it).
+``set_default_tensor_type`` sets the default dtype (and, for a cuda type, the default device)
+with torch's deprecation warning."""
 from __future__ import annotations
 
 import numbers
@@ -253,8 +254,16 @@ def set_default_tensor_type(t) -> None:
     if t._device_type == "cuda":
         t._need_cuda()
     _backend.set_default_dtype(t.dtype)
+    global _device_by_type
     if t._device_type == "cuda":
         _backend.set_default_device("cuda")
+        _device_by_type = True
+    elif _device_by_type:  # a CPU type undoes what a cuda type did (not set_default_device)
+        _backend.set_default_device(None)
+        _device_by_type = False
+
+
+_device_by_type = False  # whether a cuda type made cuda the default device
 
 
 __all__ = ["BFloat16Tensor", "BoolTensor", "ByteTensor", "CharTensor", "DoubleTensor",

@@ -113,7 +113,9 @@ def test_legacy_type_names(lib):
 @pytest.mark.parametrize("lib", LIBS)
 def test_tensor_type_names(lib):
     for name, dtype_name in TYPES.items():
-        assert lib.zeros(1, dtype=getattr(lib, dtype_name)).type() == _name(lib, f"dark.{name}")
+        x = lib.zeros(1, dtype=getattr(lib, dtype_name))
+        assert x.type() == _name(lib, f"dark.{name}")
+        assert x.long().type(x.type()).dtype == x.dtype
     assert lib.zeros(1, dtype=lib.complex64).type() == _name(lib, "dark.ComplexFloatTensor")
 
 
@@ -264,6 +266,22 @@ def test_set_default_tensor_type_cuda_needs_cuda():
                 torch.set_default_tensor_type(torch.cuda.FloatTensor)
     assert dark.get_default_dtype() == dark.float32
     assert dark.get_default_device() == dark.device("cpu")
+
+
+@NEEDS_CUDA
+def test_set_default_tensor_type_cuda():
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            dark.set_default_tensor_type(dark.cuda.DoubleTensor)
+            made = dark.zeros(2)
+            assert made.device.type == "cuda" and made.dtype == dark.float64
+            dark.set_default_tensor_type("torch.FloatTensor")  # back to the CPU
+            made = dark.zeros(2)
+            assert made.device.type == "cpu" and made.dtype == dark.float32
+    finally:
+        dark.set_default_dtype(dark.float32)
+        dark.set_default_device(None)
 
 
 @pytest.fixture
