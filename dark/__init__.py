@@ -17,12 +17,14 @@ from .ops.linalg_ops import (_cholesky_legacy as cholesky, _cross_legacy as cros
                              _svd_legacy as svd, cdist, logdet, pinverse, trace,
                              tril_indices, triu_indices)
 from .ops.special import *  # noqa: F403
+from .ops.complex import (angle, complex, conj, imag, polar, real, view_as_complex,
+                          view_as_real)
 from .ops.random import *  # noqa: F403
 from .ops.reduction import *  # noqa: F403
 from .ops.shape import *  # noqa: F403
 from .random import *  # noqa: F403
 from . import autograd, cuda, linalg
-from . import special  # noqa: E402
+from . import fft, special  # noqa: E402
 from .autograd import functional as _functional  # noqa: E402, F401 - dark.autograd.functional
 from ._backend import get_default_device, set_default_device
 from ._legacy import *  # noqa: F403 - FloatTensor ..., set_default_tensor_type

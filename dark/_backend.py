@@ -673,6 +673,10 @@ def cast(array, np_dtype):
     and invalid-value warnings (which only a float narrowed or made an integer, or an integer
     made a float16, raises)."""
     source, target = array.dtype, np.dtype(np_dtype)
+    if source.kind == "c" and target.kind != "c":
+        # a complex value made real keeps its real part, as torch's (gradients of a real
+        # input to a complex op), without numpy's ComplexWarning
+        array, source = array.real, array.real.dtype
     if target.kind == "V" or source.kind == "V":
         return _cast_bfloat16(array, source, target)
     narrowed = source.kind in "fc" and (target.kind in "iub"
