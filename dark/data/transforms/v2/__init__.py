@@ -17,12 +17,11 @@ RandomVerticalFlip, RandomRotation, RandomAffine, RandomPerspective, ColorJitter
 RandomGrayscale, RandomInvert, RandomPosterize, RandomSolarize, RandomAdjustSharpness,
 RandomAutocontrast, RandomEqualize, GaussianBlur, RandomErasing, Normalize, PILToTensor,
 ToPILImage, ToTensor (deprecated, with torchvision's warning), AutoAugmentPolicy,
-InterpolationMode, and AugMix / ElasticTransform when :mod:`dark.data.transforms` has them
-(with v1's draws). Written for v2: AutoAugment, RandAugment and TrivialAugmentWide (v2's
-draws and Solarize thresholds on v1's ops), ConvertImageDtype (``to_dtype(scale=True)``),
-Compose, RandomApply, RandomChoice (a ``multinomial`` draw), RandomOrder (``randperm``),
-Lambda (``*types``), MixUp and CutMix (Beta draws from :mod:`dark.distributions`, which
-draws torch's numbers).
+InterpolationMode, and ElasticTransform when :mod:`dark.data.transforms` has it. Written for
+v2: AutoAugment, RandAugment, TrivialAugmentWide and AugMix (v2's draws and Solarize
+thresholds on v1's ops), ConvertImageDtype (``to_dtype(scale=True)``), Compose, RandomApply,
+RandomChoice (a ``multinomial`` draw), RandomOrder (``randperm``), Lambda (``*types``), MixUp
+and CutMix (Beta draws from :mod:`dark.distributions`, which draws torch's numbers).
 
 What differs from torchvision v2: there are no ``tv_tensors`` (Image, Video, BoundingBoxes,
 Mask, KeyPoints), so boxes, masks and videos are not transformed (they would be plain
@@ -30,11 +29,10 @@ tensors: pass them where they are not the first tensor, or they are taken as the
 the reprs of the aliased transforms are the v1 reprs; uint8 tensors resized bilinearly
 without antialiasing take v1's float path (v2: torch's integer kernel); colour ops on
 tensors blend as v1 (v2's fused multiply-adds can put a uint8 pixel one apart); transforms
-v2 has and dark does not
-(JPEG, FiveCrop, TenCrop, LinearTransformation, RandomIoUCrop, RandomZoomOut,
-RandomPhotometricDistort, RandomChannelPermutation, ScaleJitter, RandomShortestSize,
-RandomResize, SanitizeBoundingBoxes, ClampBoundingBoxes, ConvertBoundingBoxFormat,
-UniformTemporalSubsample) are absent.
+v2 has and dark does not (JPEG, FiveCrop, TenCrop, LinearTransformation, RandomIoUCrop,
+RandomZoomOut, RandomPhotometricDistort, RandomChannelPermutation, ScaleJitter,
+RandomShortestSize, RandomResize, SanitizeBoundingBoxes, ClampBoundingBoxes,
+ConvertBoundingBoxFormat, UniformTemporalSubsample) are absent.
 """
 from __future__ import annotations
 
@@ -254,7 +252,7 @@ _ALIASED = ["Resize", "CenterCrop", "Pad", "RandomCrop", "RandomResizedCrop",
             "RandomEqualize", "GaussianBlur", "RandomErasing", "Normalize", "PILToTensor",
             "ToPILImage"]
 # transforms the v1 package may gain (kept in step without editing this file)
-for _name in ("AugMix", "ElasticTransform"):
+for _name in ("ElasticTransform",):
     if hasattr(_v1, _name):
         globals()[_name] = _v1_alias(getattr(_v1, _name))
         _ALIASED.append(_name)
@@ -370,6 +368,44 @@ class TrivialAugmentWide(_AutoAugmentV2, _v1.TrivialAugmentWide):
         magnitudes, signed = space[name]
         index = int(randint(self.num_magnitude_bins, ())) if magnitudes is not None else 0
         return self._apply(image, name, self._signed(magnitudes, index, signed))
+
+
+if hasattr(_v1, "AugMix"):
+    class AugMix(_AutoAugmentV2, _v1.AugMix):
+        __doc__ = _v1.AugMix.__doc__
+        _v1_cls = _v1.AugMix
+
+        def _v1_space(self, height: int, width: int) -> dict:
+            return self._augmentation_space(self._PARAMETER_MAX, (height, width))
+
+        def _augment(self, orig):
+            image = orig if isinstance(orig, Tensor) else F.pil_to_tensor(orig)
+            space = self._space(image)
+            names = list(space)
+            orig_dims = list(image.shape)
+            batch = image.view([1] * max(4 - image.ndim, 0) + orig_dims)
+            count = batch.shape[0]
+            batch_dims = [count] + [1] * (batch.ndim - 1)
+            # the Beta weight of the image and of the mixed chains, then the chains' weights
+            m = self._sample_dirichlet(tensor([self.alpha, self.alpha]).expand(count, -1))
+            combined_weights = self._sample_dirichlet(
+                tensor([self.alpha] * self.mixture_width).expand(count, -1)) \
+                * m[:, 1].view([count, -1])
+            mix = m[:, 0].view(batch_dims) * batch
+            for i in range(self.mixture_width):
+                aug = batch
+                depth = self.chain_depth if self.chain_depth > 0 \
+                    else int(randint(low=1, high=4, size=(1,)).item())
+                for _ in range(depth):
+                    name = names[int(randint(len(names), ()))]
+                    magnitudes, signed = space[name]
+                    index = int(randint(self.severity, ())) if magnitudes is not None else 0
+                    aug = self._apply(aug, name, self._signed(magnitudes, index, signed))
+                mix.add_(combined_weights[:, i].view(batch_dims) * aug)
+            mix = mix.view(orig_dims).to(dtype=image.dtype)
+            return mix if isinstance(orig, Tensor) else F.to_pil_image(mix)
+
+    _ALIASED.append("AugMix")
 
 
 # ----------------------------------------------------------------------------- v2's own
