@@ -273,3 +273,28 @@ def test_legacy_bfloat16_tensor_type_as_torch():
         assert not isinstance(library.ones(1), library.BFloat16Tensor)
         assert x.type().endswith(".BFloat16Tensor")
         assert str(library.ones(2).type("torch.BFloat16Tensor").dtype).endswith("bfloat16")
+
+
+@needs_ml_dtypes
+@requires_torch
+def test_bfloat16_module_and_in_place_ops_as_torch():
+    for library in (dark, torch):
+        library.manual_seed(0)
+    theirs = torch.nn.Linear(3, 2).bfloat16()
+    ours = dark.nn.Linear(3, 2)
+    ours.load_state_dict({k: dark.tensor(v.float().numpy()) for k, v in
+                          theirs.state_dict().items()})
+    ours.bfloat16()
+    assert ours.weight.dtype is dark.bfloat16 and type(ours.weight) is dark.nn.Parameter
+    x = np.array([[0.3, -1.7, 2.2]], np.float32)
+    np.testing.assert_array_equal(ours(dark.tensor(x).bfloat16()).detach().float().numpy(),
+                                  theirs(torch.tensor(x).bfloat16()).detach().float().numpy())
+    values = np.array([1.0, 2.5, 3.3], np.float32)
+    for step in (lambda t, L: t.add_(0.1), lambda t, L: t.mul_(0.1), lambda t, L: t.div_(3),
+                 lambda t, L: t.fill_(0.3), lambda t, L: t.copy_(L.tensor([0.1, 0.2, 1 / 3])),
+                 lambda t, L: t.__setitem__(0, 0.3)):
+        d, t = dark.tensor(values).bfloat16(), torch.tensor(values).bfloat16()
+        step(d, dark)
+        step(t, torch)
+        assert d.dtype is dark.bfloat16
+        np.testing.assert_array_equal(d.float().numpy(), t.float().numpy())

@@ -618,8 +618,9 @@ class Module:
         return self
 
     def share_memory(self) -> Module:
-        """A no-op: dark's tensors are not shared between processes."""
-        return self
+        """Move the parameters, their grads and the buffers to shared memory
+        (Tensor.share_memory_, which dark.multiprocessing gives tensors)."""
+        return self._apply(lambda t: t.share_memory_())
 
     # ------------------------------------------------------------------ device and dtype
     def _apply(self, fn, recurse: bool = True) -> Module:
@@ -677,6 +678,9 @@ class Module:
 
     def half(self) -> Module:
         return self._apply(lambda t: t.half() if t.is_floating_point() else t)
+
+    def bfloat16(self) -> Module:
+        return self._apply(lambda t: t.bfloat16() if t.is_floating_point() else t)
 
     # ------------------------------------------------------------------ state_dict
     def _save_to_state_dict(self, destination, prefix: str, keep_vars: bool) -> None:
