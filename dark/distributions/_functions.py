@@ -351,48 +351,68 @@ def standard_gamma_array(alpha, device, generator=None, accumulate_double=False)
     return np.maximum(out, np.finfo(out_dtype).tiny).reshape(alpha.shape)
 
 
-def _gamma_grad_one(alpha: float, x: float) -> float:
-    """ATen's standard_gamma_grad_one (in double)."""
-    if x < 0.8:
-        numer, denom = 1.0, alpha
+def _digamma_positive(x, xp):
+    """ATen's digamma_one for positive doubles, over arrays of module ``xp``."""
+    result = xp.zeros_like(x)
+    for _ in range(10):
+        small = x < 10
+        result = xp.where(small, result - 1 / x, result)
+        x = xp.where(small, x + 1, x)
+    z = 1.0 / (x * x)
+    poly = xp.zeros_like(x)
+    for coef in _PSI_A:
+        poly = poly * z + coef
+    tail = xp.where(x < 1e17, z * poly, 0.0)
+    return xp.where(x == 10, result + _PSI_10, result + xp.log(x) - 0.5 / x - tail)
+
+
+def _gamma_grad_array(alpha, x):
+    """ATen's standard_gamma_grad_one over arrays (in double, as its accscalar_t): a Taylor
+    series for x < 0.8, Rice's saddle point expansion for alpha > 8, else a bivariate
+    rational approximation."""
+    xp = array_module(alpha)
+    a = alpha.astype(np.float64)
+    x = x.astype(np.float64)
+    with quiet(xp):
+        numer = xp.ones_like(a)
+        denom = a
         series1 = numer / denom
         series2 = numer / (denom * denom)
         for i in range(1, 6):
-            numer *= -x / i
-            denom += 1
-            series1 += numer / denom
-            series2 += numer / (denom * denom)
-        try:
-            pow_x_alpha = x ** alpha
-            gamma_pdf = x ** (alpha - 1) * math.exp(-x)
-            gamma_cdf = pow_x_alpha * series1
-            gamma_cdf_alpha = (math.log(x) - _digamma_one(alpha)) * gamma_cdf \
-                - pow_x_alpha * series2
-            result = -gamma_cdf_alpha / gamma_pdf
-        except (ValueError, ZeroDivisionError, OverflowError):
-            return 0.0
-        return 0.0 if math.isnan(result) else result
-    if alpha > 8.0:
-        if 0.9 * alpha <= x <= 1.1 * alpha:
-            numer_1 = 1 + 24 * alpha * (1 + 12 * alpha)
-            numer_2 = 1440 * (alpha * alpha) + 6 * x * (53 - 120 * x) - 65 * x * x / alpha \
-                + alpha * (107 + 3600 * x)
-            denom = 1244160 * (alpha * alpha) * (alpha * alpha)
-            return numer_1 * numer_2 / denom
-        denom = math.sqrt(8 * alpha)
-        term2 = denom / (alpha - x)
-        term3 = _pow(x - alpha - alpha * math.log(x / alpha), -1.5)
-        term23 = term2 - term3 if x < alpha else term2 + term3
-        term1 = math.log(x / alpha) * term23 \
-            - math.sqrt(2 / alpha) * (alpha + x) / ((alpha - x) * (alpha - x))
-        stirling = 1 + 1 / (12 * alpha) * (1 + 1 / (24 * alpha))
-        return -stirling * (x * term1) / denom
-    u = math.log(x / alpha)
-    v = math.log(alpha)
-    coef = [_GAMMA_UV[0][i] + u * (_GAMMA_UV[1][i] + u * _GAMMA_UV[2][i]) for i in range(8)]
-    p = coef[0] + v * (coef[1] + v * (coef[2] + v * coef[3]))
-    q = coef[4] + v * (coef[5] + v * (coef[6] + v * coef[7]))
-    return math.exp(p / q)
+            numer = numer * (-x / i)
+            denom = denom + 1
+            series1 = series1 + numer / denom
+            series2 = series2 + numer / (denom * denom)
+        pow_x_alpha = x ** a
+        gamma_pdf = x ** (a - 1) * xp.exp(-x)
+        gamma_cdf = pow_x_alpha * series1
+        gamma_cdf_alpha = (xp.log(x) - _digamma_positive(a, xp)) * gamma_cdf \
+            - pow_x_alpha * series2
+        taylor = -gamma_cdf_alpha / gamma_pdf
+        taylor = xp.where(xp.isnan(taylor), 0.0, taylor)
+
+        numer_1 = 1 + 24 * a * (1 + 12 * a)
+        numer_2 = 1440 * (a * a) + 6 * x * (53 - 120 * x) - 65 * x * x / a \
+            + a * (107 + 3600 * x)
+        near = numer_1 * numer_2 / (1244160 * (a * a) * (a * a))
+        denom = xp.sqrt(8 * a)
+        term2 = denom / (a - x)
+        base = x - a - a * xp.log(x / a)
+        term3 = xp.where(base < 0, xp.nan, xp.abs(base) ** -1.5)
+        term23 = xp.where(x < a, term2 - term3, term2 + term3)
+        term1 = xp.log(x / a) * term23 - xp.sqrt(2 / a) * (a + x) / ((a - x) * (a - x))
+        stirling = 1 + 1 / (12 * a) * (1 + 1 / (24 * a))
+        saddle = -stirling * (x * term1) / denom
+        saddle = xp.where((0.9 * a <= x) & (x <= 1.1 * a), near, saddle)
+
+        u = xp.log(x / a)
+        v = xp.log(a)
+        coef = [_GAMMA_UV[0][i] + u * (_GAMMA_UV[1][i] + u * _GAMMA_UV[2][i])
+                for i in range(8)]
+        p = coef[0] + v * (coef[1] + v * (coef[2] + v * coef[3]))
+        q = coef[4] + v * (coef[5] + v * (coef[6] + v * coef[7]))
+        rational = xp.exp(p / q)
+    return xp.where(x < 0.8, taylor, xp.where(a > 8.0, saddle, rational)).astype(alpha.dtype)
 
 
 _GAMMA_UV = (
@@ -474,8 +494,10 @@ def standard_gamma(alpha: Tensor, generator=None) -> Tensor:
 
 def standard_gamma_grad(alpha: Tensor, sample: Tensor) -> Tensor:
     """torch._standard_gamma_grad: d sample / d alpha at a fixed quantile."""
-    array = _map(_gamma_grad_one, alpha._data.dtype, alpha._data, sample._data)
-    return Tensor._make(array)
+    a, x = alpha._data, sample._data
+    xp = array_module(a)
+    a, x = xp.broadcast_arrays(a, x)
+    return Tensor._make(_gamma_grad_array(a, x))
 
 
 class SampleDirichlet(Op):
