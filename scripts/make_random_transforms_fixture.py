@@ -144,6 +144,14 @@ def build_cases() -> list:
         add("AugMix/5-2-2-nearest", src, ["T", "AugMix", [], {
             "severity": 5, "mixture_width": 2, "chain_depth": 2, "alpha": 0.5,
             "all_ops": False, "interpolation": _i("nearest"), "fill": 40}])
+    for src in ["RGB", "RGB_u8", "RGB_f", "L", "L_f"]:
+        add("ElasticTransform", src, ["T", "ElasticTransform", [], {"sigma": 1.0}], few)
+    for src in ["RGB", "RGB_u8", "RGB_f"]:
+        add("ElasticTransform/nearest-fill", src, ["T", "ElasticTransform", [], {
+            "alpha": [20.0, 35.0], "sigma": [0.7, 1.2], "interpolation": _i("nearest"),
+            "fill": [0.2, 0.4, 0.6] if src.endswith("_f") else [20, 40, 60]}], few)
+        add("ElasticTransform/no-blur", src, ["T", "ElasticTransform", [], {
+            "alpha": 8.0, "sigma": 0.0}], few)
     # containers
     for src in ["RGB", "RGB_u8"]:
         add("RandomApply", src, ["T", "RandomApply", [[
@@ -178,6 +186,8 @@ def build_cases() -> list:
           {"value": [0.5]})
     add_p("RandomPerspective", "RGB", "RandomPerspective", [10, 12, 0.5])
     add_p("GaussianBlur", "RGB", "GaussianBlur", [0.1, 2.0])
+    add_p("ElasticTransform", "RGB", "ElasticTransform", [[10.0, 20.0], [1.0, 0.8], [10, 12]],
+          seeds=SEEDS[:3])
     return cases
 
 

@@ -21,6 +21,7 @@ from ...nn.modules.module import Module
 from ..._backend import float32
 from ...ops.creation import empty, tensor
 from ...ops.random import rand, randint, randperm
+from ...ops.shape import cat
 from . import functional as F
 from .autoaugment import AugMix, AutoAugment, AutoAugmentPolicy, RandAugment, TrivialAugmentWide
 from .functional import InterpolationMode, _interpolation_modes_from_int
@@ -795,6 +796,67 @@ class GaussianBlur(Module):
         return f"{self.__class__.__name__}(kernel_size={self.kernel_size}, sigma={self.sigma})"
 
 
+class ElasticTransform(Module):
+    """Displace every pixel by a random field (uniform noise on [-1, 1) per axis, blurred by a
+    Gaussian of ``sigma``, scaled by ``alpha`` over the image's width / height) and resample
+    (``F.elastic_transform``), as torchvision's: two ``rand`` draws of the image's size, x's
+    first."""
+
+    def __init__(self, alpha=50.0, sigma=5.0, interpolation=InterpolationMode.BILINEAR,
+                 fill=0):
+        super().__init__()
+        self.alpha = self._pair(alpha, "alpha")
+        self.sigma = self._pair(sigma, "sigma")
+        if isinstance(interpolation, int):
+            interpolation = _interpolation_modes_from_int(interpolation)
+        self.interpolation = interpolation
+        if isinstance(fill, (int, float)):
+            fill = [float(fill)]
+        elif isinstance(fill, (list, tuple)):
+            fill = [float(f) for f in fill]
+        else:
+            raise TypeError(f"fill should be int or float or a list or tuple of them. Got "
+                            f"{type(fill)}")
+        self.fill = fill
+
+    @staticmethod
+    def _pair(value, name: str) -> list:
+        if not isinstance(value, (float, Sequence)):
+            raise TypeError(f"{name} should be float or a sequence of floats. Got {type(value)}")
+        if isinstance(value, Sequence) and len(value) != 2:
+            raise ValueError(f"If {name} is a sequence its length should be 2. Got {len(value)}")
+        if isinstance(value, Sequence):
+            for element in value:
+                if not isinstance(element, float):
+                    raise TypeError(f"{name} should be a sequence of floats. Got "
+                                    f"{type(element)}")
+            return list(value)
+        return [float(value), float(value)]
+
+    @staticmethod
+    def get_params(alpha, sigma, size) -> Tensor:
+        """The displacement field (1, H, W, 2) for an image of ``size`` [H, W]."""
+        fields = []
+        for axis, extent in ((0, size[1]), (1, size[0])):
+            field = rand([1, 1] + list(size)) * 2 - 1
+            if sigma[axis] > 0.0:
+                k = int(8 * sigma[axis] + 1)
+                if k % 2 == 0:  # an odd kernel size
+                    k += 1
+                field = F.gaussian_blur(field, [k, k], sigma)
+            fields.append(field * alpha[axis] / extent)
+        return cat(fields, 1).permute([0, 2, 3, 1])
+
+    def forward(self, img):
+        _, height, width = F.get_dimensions(img)
+        displacement = self.get_params(self.alpha, self.sigma, [height, width])
+        return F.elastic_transform(img, displacement, self.interpolation, self.fill)
+
+    def __repr__(self) -> str:
+        return (f"{self.__class__.__name__}(alpha={self.alpha}, sigma={self.sigma}, "
+                f"interpolation={self.interpolation}, fill={self.fill})")
+
+
 # ----------------------------------------------------------------------------- erasing
 
 class RandomErasing(Module):
@@ -873,7 +935,8 @@ class RandomErasing(Module):
 
 
 __all__ = ["AugMix", "AutoAugment", "AutoAugmentPolicy", "CenterCrop", "ColorJitter", "Compose",
-           "ConvertImageDtype", "GaussianBlur", "Grayscale", "InterpolationMode", "Lambda",
+           "ConvertImageDtype", "ElasticTransform", "GaussianBlur", "Grayscale",
+           "InterpolationMode", "Lambda",
            "Normalize", "PILToTensor", "Pad", "RandAugment", "RandomAdjustSharpness",
            "RandomAffine", "RandomApply", "RandomAutocontrast", "RandomChoice", "RandomCrop",
            "RandomEqualize", "RandomErasing", "RandomGrayscale", "RandomHorizontalFlip",

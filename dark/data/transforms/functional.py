@@ -27,7 +27,7 @@ from ..._tensor import Tensor
 from ...autograd.grad_mode import state as _grad_state
 from ...nn.functional.padding import pad as torch_pad
 from ...nn.functional.resampling import interpolate
-from ...ops.creation import as_tensor, from_numpy
+from ...ops.creation import as_tensor, from_numpy, linspace
 from ...ops.indexing import index_select
 
 
@@ -684,6 +684,39 @@ def _sample_grid(img: Tensor, grid_x, grid_y, out_width: int, out_height: int, m
                              else (out_height, out_width)))
 
 
+def elastic_transform(img, displacement: Tensor, interpolation=InterpolationMode.BILINEAR,
+                      fill=None):
+    """Sample ``img`` at torchvision's identity grid (``linspace((1 - s) / s, (s - 1) / s, s)``
+    per axis, float32) plus ``displacement`` (1, H, W, 2: x then y, normalised), as
+    ``grid_sample`` does (align_corners=False, zero padding, ``fill`` through a sampled mask);
+    PIL images go through a tensor and back, as torchvision's."""
+    if isinstance(interpolation, int):
+        warnings.warn("Argument interpolation should be of type InterpolationMode instead of "
+                      "int. Please, use InterpolationMode enum.", stacklevel=2)
+    interpolation = _to_mode(interpolation)
+    if not isinstance(displacement, Tensor):
+        raise TypeError("Argument displacement should be a Tensor")
+    t_img = img
+    if not isinstance(img, Tensor):
+        if not _is_pil_image(img):
+            raise TypeError(f"img should be PIL Image or Tensor. Got {type(img)}")
+        t_img = pil_to_tensor(img)
+    height, width = t_img.shape[-2], t_img.shape[-1]
+    shape = (1, height, width, 2)
+    if tuple(displacement.shape) != shape:
+        raise ValueError(f"Argument displacement shape should be {shape}, but given "
+                         f"{displacement.shape}")
+    np_dtype = _work_np_dtype(t_img.dtype)
+    moved = displacement.detach().cpu().numpy()
+    xs, ys = (linspace((-n + 1) / n, (n - 1) / n, n).numpy() for n in (width, height))
+    grid_x = (xs[None, :] + moved[0, :, :, 0]).astype(np_dtype, copy=False)
+    grid_y = (ys[:, None] + moved[0, :, :, 1]).astype(np_dtype, copy=False)
+    out = _sample_grid(t_img, grid_x, grid_y, width, height, interpolation.value, fill)
+    if not isinstance(img, Tensor):
+        return to_pil_image(out, mode=img.mode)
+    return out
+
+
 def rotate(img, angle: float, interpolation=InterpolationMode.NEAREST, expand: bool = False,
            center=None, fill=None):
     """Rotate by ``angle`` degrees counter-clockwise about ``center`` (default: the image
@@ -1211,7 +1244,8 @@ def _pil(img):
 
 __all__ = ["InterpolationMode", "adjust_brightness", "adjust_contrast", "adjust_gamma",
            "adjust_hue", "adjust_saturation", "adjust_sharpness", "affine", "autocontrast",
-           "center_crop", "convert_image_dtype", "crop", "equalize", "erase",
+           "center_crop", "convert_image_dtype", "crop", "elastic_transform", "equalize",
+           "erase",
            "gaussian_blur", "get_dimensions", "get_image_num_channels", "get_image_size",
            "hflip", "invert", "normalize", "pad", "perspective", "pil_to_tensor", "posterize",
            "resize", "resized_crop", "rgb_to_grayscale", "rotate", "solarize", "to_grayscale",
