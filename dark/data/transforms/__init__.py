@@ -830,7 +830,7 @@ class ElasticTransform(Module):
                 if not isinstance(element, float):
                     raise TypeError(f"{name} should be a sequence of floats. Got "
                                     f"{type(element)}")
-            return list(value)
+            return value  # kept as given, as torchvision keeps it
         return [float(value), float(value)]
 
     @staticmethod
