@@ -32,3 +32,30 @@ def echo_tensors(inbox, outbox):
         if item is None:
             return
         outbox.put((item * 2).detach())
+
+
+def add_in_place(tensor, amount):
+    with dark.no_grad():
+        tensor.add_(amount)
+
+
+def sgd_steps(i, model, steps):
+    """``steps`` SGD steps of ``model`` (shared with the parent) on fixed data."""
+    sgd_train(model, steps)
+
+
+def sgd_train(model, steps):
+    optimizer = dark.optim.SGD(model.parameters(), lr=0.1)
+    x = dark.linspace(-1.0, 1.0, 12).view(4, 3)
+    y = dark.tensor([0, 1, 1, 0])
+    for _ in range(steps):
+        optimizer.zero_grad()
+        dark.nn.functional.cross_entropy(model(x), y).backward()
+        optimizer.step()
+
+
+def write_through_queue(inbox, done):
+    """Take a tensor from ``inbox``, write 7 into its first element, say so on ``done``."""
+    tensor = inbox.get()
+    tensor[0] = 7.0
+    done.put(tensor.is_shared())

@@ -2,6 +2,7 @@
 start_processes / ProcessContext with the child's traceback in ProcessRaisedException, and
 tensors through a Queue (dark copies them by pickling). The process functions live in
 tests/mp_workers.py; with torch installed the same programs run with torch.multiprocessing."""
+import gc
 import importlib
 import multiprocessing
 import os
@@ -133,3 +134,92 @@ def test_queue_refuses_non_leaf_that_requires_grad(lib):
                        "boundaries.  If you just want to transfer the data, call detach"):
         ForkingPickler.dumps(t)
     assert ForkingPickler.loads(ForkingPickler.dumps(t.detach())).tolist() == [2.0, 2.0]
+
+
+# ----------------------------------------------------------------------------- shared memory
+
+@pytest.mark.parametrize("lib", ["dark", pytest.param("torch", marks=requires_torch)])
+def test_share_memory_in_place(lib):
+    module = dark if lib == "dark" else torch
+    t = module.tensor([[1.0, 2.0], [3.0, 4.0]])
+    assert t.is_shared() is False
+    assert t.share_memory_() is t
+    assert t.is_shared() is True and t.tolist() == [[1.0, 2.0], [3.0, 4.0]]
+    assert t.share_memory_() is t and t.is_shared()
+    assert t[1].is_shared()  # a view of shared memory is in it
+    assert (t + 1).is_shared() is False
+    net = module.nn.Linear(2, 2)
+    assert net.share_memory() is net
+    assert all(p.is_shared() for p in net.parameters())
+    assert net(t).shape == (2, 2)
+
+
+def test_share_memory_of_a_view_is_refused():
+    t = dark.zeros(4)
+    with pytest.raises(RuntimeError, match="^dark cannot move a view to shared memory"):
+        t[1:].share_memory_()
+
+
+def test_shared_file_removed_with_the_tensor():
+    from dark.multiprocessing import _sharing
+    t = dark.zeros(3).share_memory_()
+    path, _ = _sharing._segment_of(t._data)
+    assert os.path.exists(path)
+    del t
+    gc.collect()
+    assert not os.path.exists(path)
+
+
+def test_forked_child_writes_into_shared_tensor():
+    shared, private = dark.zeros(3).share_memory_(), dark.zeros(3)
+    context = dmp.get_context("fork")
+    for amount in (1.0, 2.0):  # one after the other: the sum is exact
+        child = context.Process(target=mp_workers.add_in_place, args=(shared, amount))
+        child.start()
+        child.join(60)
+        assert child.exitcode == 0
+    assert shared.tolist() == [3.0, 3.0, 3.0]
+    child = context.Process(target=mp_workers.add_in_place, args=(private, 1.0))
+    child.start()
+    child.join(60)
+    assert private.tolist() == [0.0, 0.0, 0.0]  # not shared: the child had a copy
+
+
+def test_hogwild_spawned_training_updates_the_shared_model():
+    """mnist_hogwild's pattern: model.share_memory(), then processes train it in place."""
+    dark.manual_seed(0)
+    model = dark.nn.Sequential(dark.nn.Linear(3, 4), dark.nn.Tanh(), dark.nn.Linear(4, 2))
+    reference = dark.nn.Sequential(dark.nn.Linear(3, 4), dark.nn.Tanh(), dark.nn.Linear(4, 2))
+    reference.load_state_dict(model.state_dict())
+    initial_weight = reference[0].weight.detach().clone()
+    model.share_memory()
+    dmp.spawn(mp_workers.sgd_steps, args=(model, 3), nprocs=1)
+    mp_workers.sgd_train(reference, 3)  # the same steps here
+    assert not dark.equal(initial_weight, reference[0].weight)  # the steps changed it
+    for key, value in reference.state_dict().items():
+        np.testing.assert_array_equal(model.state_dict()[key].numpy(), value.numpy(),
+                                      err_msg=key)
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_shared_tensor_through_a_queue(method):
+    context = dmp.get_context(method)
+    inbox, done = context.Queue(), context.Queue()
+    child = context.Process(target=mp_workers.write_through_queue, args=(inbox, done))
+    child.start()
+    try:
+        shared = dark.zeros(2).share_memory_()
+        inbox.put(shared)
+        assert done.get(timeout=60) is True
+        assert shared.tolist() == [7.0, 0.0]  # the child's write is seen here
+        child.join(60)
+        child = context.Process(target=mp_workers.write_through_queue, args=(inbox, done))
+        child.start()
+        private = dark.zeros(2)
+        inbox.put(private)
+        assert done.get(timeout=60) is False
+        assert private.tolist() == [0.0, 0.0]  # sent as a copy (torch would share it)
+        child.join(60)
+    finally:
+        if child.is_alive():
+            child.kill()

@@ -2,9 +2,11 @@
 
 Everything of :mod:`multiprocessing` is here (Process, Queue, Pool, set_start_method,
 get_context, cpu_count ...), with ``spawn`` / ``start_processes`` / ``ProcessContext`` and the
-exceptions of torch.multiprocessing.spawn. Tensors put on a Queue (or passed to a Process)
-arrive intact by pickling: their data is copied, not shared (``Tensor.share_memory_`` is a
-no-op in dark, and the sharing strategies are accepted and recorded only). As in torch, a
+exceptions of torch.multiprocessing.spawn. A tensor moved to shared memory
+(``Tensor.share_memory_``, ``Module.share_memory``: see _sharing) is shared with the
+processes it is sent to (queues, pipes, spawn arguments) or forked into; any other tensor
+arrives as a copy (torch would move it to shared memory when sent). The sharing strategies
+are accepted and recorded only (dark shares through files of /dev/shm). As in torch, a
 non-leaf tensor that requires grad is refused (autograd does not cross processes)."""
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from multiprocessing import *  # noqa: F403
 from multiprocessing.reduction import ForkingPickler
 
 from .._tensor import Tensor
+from ._sharing import reduce_shared
 from .spawn import (ProcessContext, ProcessException, ProcessExitedException,
                     ProcessRaisedException, SpawnContext, spawn, start_processes)
 
@@ -54,7 +57,8 @@ def _reduce_tensor(tensor: Tensor):
                            "since autograd does not support crossing process boundaries.  If "
                            "you just want to transfer the data, call detach() on the tensor "
                            "before serializing (e.g., putting it on the queue).")
-    return tensor.__reduce_ex__(2)
+    shared = reduce_shared(tensor)
+    return shared if shared is not None else tensor.__reduce_ex__(2)
 
 
 ForkingPickler.register(Tensor, _reduce_tensor)

@@ -1700,12 +1700,6 @@ def tensor_type(self, dtype=None, non_blocking=False, **kwargs):
     return to(self, dtype)
 
 
-@tensor_method()
-def share_memory_(self):
-    """A no-op: dark tensors live in ordinary process memory (worker processes get copies)."""
-    return self
-
-
 __all__ = [
     "abs", "absolute", "acos", "acosh", "add", "allclose", "arccos", "arccosh", "arcsin",
     "addcdiv", "addcmul",

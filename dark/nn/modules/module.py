@@ -618,8 +618,9 @@ class Module:
         return self
 
     def share_memory(self) -> Module:
-        """A no-op: dark's tensors are not shared between processes."""
-        return self
+        """Move the parameters, their grads and the buffers to shared memory
+        (Tensor.share_memory_, which dark.multiprocessing gives tensors)."""
+        return self._apply(lambda t: t.share_memory_())
 
     # ------------------------------------------------------------------ device and dtype
     def _apply(self, fn, recurse: bool = True) -> Module:
