@@ -392,14 +392,20 @@ def to_device(value) -> device:
     if type(value) is device:
         return value
     if value is None:
-        return getattr(_default_device, "device", CPU)
+        return getattr(_default_device, "device", None) or CPU
     return device(value)
 
 
 def set_default_device(value) -> None:
     """The device the factory functions use when not given one (None: the CPU), for the
     calling thread, as torch.set_default_device."""
-    _default_device.device = CPU if value is None else device(value)
+    _default_device.device = None if value is None else device(value)
+
+
+def default_device_set() -> device | None:
+    """The device set_default_device gave this thread (None when none is): as_tensor and
+    asarray move even a tensor or array there, as torch's."""
+    return getattr(_default_device, "device", None)
 
 
 def get_default_device() -> device:

@@ -54,7 +54,8 @@ class Tensor:
         """``dark.Tensor(data)`` builds a tensor of the default dtype from data;
         ``dark.Tensor(2, 3)`` an uninitialised one of that shape, as torch.Tensor."""
         dtype = _backend.to_dtype(dtype) if dtype is not None else _backend.get_default_dtype()
-        dev = _backend.to_device(device)
+        # the legacy constructor ignores set_default_device, as torch.Tensor's
+        dev = _backend.to_device(device) if device is not None else _backend.CPU
         if len(args) == 1 and not isinstance(args[0], numbers.Integral):
             array = array_from_data(args[0], dtype, dev)
         else:

@@ -313,12 +313,17 @@ def test_default_device_cuda_without_gpu():
     dark.set_default_device("cuda")  # accepted, as torch: the factories say why not
     factories = [lambda: dark.zeros(2), lambda: dark.ones(2, 3), lambda: dark.tensor([1.0]),
                  lambda: dark.randn(2), lambda: dark.arange(3), lambda: dark.empty(1),
-                 lambda: dark.full((2,), 1.0), lambda: dark.Tensor(2), dark.get_default_device]
+                 lambda: dark.full((2,), 1.0), lambda: dark.as_tensor(np.ones(2)),
+                 lambda: dark.as_tensor(dark.ones(2, device="cpu")),
+                 lambda: dark.asarray([1.0]), dark.get_default_device]
     for factory in factories:
         with pytest.raises(RuntimeError, match="^CUDA is not available"):
             factory()
     assert dark.zeros(2, device="cpu").device == dark.device("cpu")  # an explicit device wins
     assert dark.from_numpy(np.ones(2)).device == dark.device("cpu")  # shares memory: no move
+    # the legacy constructors ignore the default device, as torch's
+    assert dark.Tensor(2).device == dark.device("cpu")
+    assert dark.FloatTensor([1.0]).device == dark.device("cpu")
     if torch is not None:  # torch's CPU build also fails at the factory, not at the setter
         torch.set_default_device("cuda")
         with pytest.raises((AssertionError, RuntimeError), match="CUDA"):
@@ -331,9 +336,30 @@ def test_default_device_cuda():
     dark.set_default_device("cuda")
     assert dark.get_default_device() == dark.device("cuda", dark.cuda.current_device())
     for made in (dark.zeros(2), dark.tensor([1.0]), dark.randn(2), dark.arange(3),
-                 dark.Tensor(2), dark.nn.Linear(2, 3).weight):
+                 dark.as_tensor(np.ones(2)), dark.as_tensor(dark.ones(2, device="cpu")),
+                 dark.nn.Linear(2, 3).weight):
         assert made.device.type == "cuda"
     assert dark.zeros(2, device="cpu").device.type == "cpu"
+    assert dark.Tensor(2).device.type == "cpu"  # the legacy constructor, as torch's
+
+
+@pytest.mark.usefixtures("restore_default_device")
+@pytest.mark.parametrize("lib", LIBS)
+def test_default_device_meta_shows_torchs_choices(lib):
+    """Which calls follow the default device, shown with torch's 'meta' device where torch
+    is installed (dark has no meta device: its run checks the CPU default only)."""
+    if lib is torch:
+        torch.set_default_device("meta")
+        followed = [torch.zeros(1), torch.tensor([1.0]), torch.as_tensor(np.ones(1)),
+                    torch.asarray([1.0]), torch.randn(1), torch.arange(2)]
+        assert all(t.device.type == "meta" for t in followed)
+        stayed = [torch.Tensor(1), torch.FloatTensor(1), torch.from_numpy(np.ones(1)),
+                  torch.ones(1, device="cpu").new_tensor([1.0])]
+        assert all(t.device.type == "cpu" for t in stayed)
+    else:
+        dark.set_default_device("cpu")
+        assert dark.as_tensor(np.ones(1)).device == dark.device("cpu")
+        assert dark.Tensor(1).device == dark.device("cpu")
 
 
 @pytest.mark.usefixtures("restore_default_device")

@@ -195,8 +195,11 @@ def from_numpy(ndarray: np.ndarray) -> Tensor:
 
 def as_tensor(data, dtype=None, device=None) -> Tensor:
     """``data`` as a tensor, sharing memory with it when it already is a tensor or array of
-    that dtype on that device (a numpy array on the CPU, a CuPy array on its GPU)."""
+    that dtype on that device (a numpy array on the CPU, a CuPy array on its GPU); without
+    ``device``, on the device set_default_device set, if any."""
     dtype = _dtype(dtype)
+    if device is None:
+        device = _backend.default_device_set()
     if isinstance(data, Tensor):
         if dtype is None and device is None:
             return data
