@@ -945,6 +945,8 @@ def test_special_function_gradients_pass_gradcheck():
     a = dark.tensor([0.5, 2.0, 3.0, 7.0], dtype=dark.float64)
     assert dark.autograd.gradcheck(f.lgamma, (x,))
     assert dark.autograd.gradcheck(f.digamma, (x,))
+    assert dark.autograd.gradgradcheck(f.digamma, (x,))
+    assert dark.autograd.gradgradcheck(f.lgamma, (x,))
     assert dark.autograd.gradcheck(f.erfinv, (y,))
     assert dark.autograd.gradcheck(lambda v: f.gammainc(a, v), (x,))
     y_of_xlogy = dark.tensor([0.2, 1.0, 3.0, 0.7], dtype=dark.float64)
@@ -965,9 +967,11 @@ def test_special_functions_match_torch(dtype):
     positive = grid[grid > 0] if dtype == "float32" else grid
     pairs = [("lgamma", torch.lgamma, grid), ("digamma", torch.digamma, grid),
              ("trigamma", lambda v: torch.polygamma(1, v), positive),
+             ("tetragamma", lambda v: torch.polygamma(2, v), positive),
              ("erfinv", torch.erfinv, unit)]
     for name, theirs, values in pairs:
-        mine = getattr(f, name)(dark.tensor(values, dtype=getattr(dark, dtype)))
+        function = f.Tetragamma.apply if name == "tetragamma" else getattr(f, name)
+        mine = function(dark.tensor(values, dtype=getattr(dark, dtype)))
         want = theirs(torch.tensor(values, dtype=getattr(torch, dtype)))
         tol = {"float32": 3e-6, "float64": 1e-12}[dtype]
         np.testing.assert_allclose(mine.numpy(), want.numpy(), rtol=tol, atol=tol,

@@ -91,6 +91,26 @@ def _trigamma_np(x):
     return sign * result
 
 
+def _tetragamma_np(x):
+    """polygamma(2, x) in float64: the recurrence psi''(x) = psi''(x + 1) - 2 / x^3 up to
+    x >= 10, then the asymptotic series; -inf at the poles (torch's)."""
+    x = x.astype(np.float64)
+    pole = (x <= 0) & (x == np.floor(x))
+    y = np.where(pole, 20.0, x)
+    result = np.zeros_like(y)
+    small = y < 10
+    while small.any():
+        result = np.where(small, result - 2 / (y * y * y), result)
+        y = np.where(small, y + 1, y)
+        small = y < 10
+    inv = 1 / y
+    inv2 = inv * inv
+    series = -inv2 * (1 + inv * (1 + inv * (0.5 + inv2 * (-1 / 6 + inv2 * (
+        1 / 6 + inv2 * (-3 / 10 + inv2 * (5 / 6)))))))
+    result = np.where(pole, -np.inf, result + series)
+    return np.where(x == np.inf, np.nan, result)  # torch's zeta gives nan at +inf
+
+
 def _erfinv_np(y):
     """erfinv in float64: Giles' single-precision approximation refined by Newton steps on
     dark's float64 erf."""
@@ -129,8 +149,9 @@ def _elementwise(a, numpy_function, cupy_name):
     with quiet(xp):
         if xp is np:
             return numpy_function(a).astype(a.dtype, copy=False)
-        if cupy_name == "polygamma1":
-            return _cupy_special("polygamma")(1, a).astype(a.dtype, copy=False)
+        if cupy_name.startswith("polygamma"):
+            order = int(cupy_name[-1])
+            return _cupy_special("polygamma")(order, a).astype(a.dtype, copy=False)
         return _cupy_special(cupy_name)(a).astype(a.dtype, copy=False)
 
 
@@ -161,11 +182,25 @@ class Digamma(Op):
 class Trigamma(Op):
     @staticmethod
     def forward(ctx, a):
+        ctx.save_for_backward(_float_array(a))
         return _elementwise(a, _trigamma_np, "polygamma1")
 
     @staticmethod
     def backward(ctx, grad):
-        raise RuntimeError("the derivative of polygamma(1, x) is not implemented in dark")
+        (a,) = ctx.saved_tensors
+        return grad * Tetragamma.apply(a)
+
+
+class Tetragamma(Op):
+    """polygamma(2, x), for second derivatives through digamma (no backward of its own)."""
+
+    @staticmethod
+    def forward(ctx, a):
+        return _elementwise(a, _tetragamma_np, "polygamma2")
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise RuntimeError("the derivative of polygamma(2, x) is not implemented in dark")
 
 
 class Erfinv(Op):
