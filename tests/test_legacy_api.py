@@ -514,7 +514,8 @@ SCALE_FIRST_ERRORS = [
     "lib.addcmul(2.0, x, y)", "lib.addcdiv(x.long(), x.long(), y.long())",
     "lib.addcmul(x.bool(), y.bool(), z.bool())", "x.long().addcmul_(y, z)",
     "x.clone().addcmul_(y.expand(2, 3), z)", "lib.addcmul(x, y, z, value=1j)",
-    "x.long().add(2.5, y.long())",
+    "x.long().add(2.5, y.long())", "lib.subtract(x, 2, y)", "x.subtract(2, y)",
+    "x.clone().subtract_(2, y)",
 ]
 
 

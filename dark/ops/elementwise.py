@@ -1130,7 +1130,7 @@ def _check_alpha(input, other, alpha):
     return check_scalar(alpha, result)
 
 
-@tensor_method("sub", "subtract")
+@tensor_method("sub")
 def sub(input, other, *args, alpha=1, out=None):
     """input - alpha * other, broadcast, with PyTorch's type promotion (and torch's deprecated
     ``sub(input, alpha, other)``, with its warning)."""
@@ -1141,7 +1141,10 @@ def sub(input, other, *args, alpha=1, out=None):
     return _maybe_out(Sub.apply(input, other, alpha=alpha), out)
 
 
-subtract = sub
+@tensor_method()
+def subtract(input, other, *, alpha=1, out=None):
+    """sub without torch's deprecated scale-first form (torch's subtract never had it)."""
+    return sub(input, other, alpha=alpha, out=out)
 
 
 # ----------------------------------------------------------------------------- scale first
