@@ -139,6 +139,17 @@ def test_tensor_type_converts(lib):
     assert grad.grad.dtype == lib.float32 and grad.grad.tolist() == [1.0, 1.0]
 
 
+@pytest.mark.parametrize("lib", LIBS)
+def test_module_type_takes_legacy_types(lib):
+    net = lib.nn.Sequential(lib.nn.Linear(2, 2), lib.nn.BatchNorm1d(2))
+    assert net.type(lib.DoubleTensor) is net
+    assert {t.dtype for t in net.state_dict().values()} == {lib.float64}
+    net.type("torch.FloatTensor")
+    assert {t.dtype for t in net.state_dict().values()} == {lib.float32}
+    net.type(lib.float16)
+    assert net[0].weight.dtype == lib.float16
+
+
 BAD_TYPE_CALLS = [
     "x.type('float')", "x.type('torch.Foo')", "x.type('foo.Bar')", "x.type(int)", "x.type(3)",
     "x.type('torch.float64')",

@@ -667,8 +667,9 @@ class Module:
         return self._apply(lambda t: t.cpu())
 
     def type(self, dst_type) -> Module:
-        """Cast all parameters and buffers to ``dst_type``."""
-        return self._apply(lambda t: t.to(dtype=dst_type))
+        """Cast all parameters and buffers to ``dst_type`` (a dtype, or a legacy type such as
+        dark.DoubleTensor or its name, as Tensor.type takes)."""
+        return self._apply(lambda t: t.type(dst_type))
 
     def float(self) -> Module:
         return self._apply(lambda t: t.float() if t.is_floating_point() else t)
