@@ -16,6 +16,12 @@ from dark.nn.parallel import DistributedDataParallel as DDP
 
 DTYPES = ["float32", "float64", "float16", "int64", "int32", "int16", "int8", "uint8", "bool",
           "complex64"]
+try:
+    import ml_dtypes  # noqa: F401 - dark.bfloat16 tensors need it
+
+    DTYPES.append("bfloat16")
+except ImportError:
+    pass
 
 
 def values(rank, dtype, shape=(2, 3)):
@@ -26,8 +32,20 @@ def values(rank, dtype, shape=(2, 3)):
     return base.astype(dtype)
 
 
+def make(array):
+    """A tensor of ``array`` (bfloat16 through float32: from_numpy takes numpy's dtypes)."""
+    if array.dtype.name == "bfloat16":
+        return dark.from_numpy(array.astype(np.float32)).to(dark.bfloat16)
+    return dark.from_numpy(array.copy())
+
+
 def check(got, expected, what):
     got = got.numpy() if isinstance(got, dark.Tensor) else got
+    if got.dtype.name == "bfloat16":
+        ok = np.allclose(got.astype(np.float32), np.asarray(expected).astype(np.float32),
+                         rtol=1e-2, atol=1e-2)
+        assert ok and np.asarray(expected).dtype == got.dtype, f"{what}: {got!r}"
+        return
     if got.dtype.kind == "f" or got.dtype.kind == "c":
         tol = 1e-2 if got.dtype == np.float16 else 1e-6
         ok = np.allclose(got, expected, rtol=tol, atol=tol)
@@ -44,14 +62,14 @@ def collectives():
     for dtype in DTYPES:
         stacked = np.stack([values(k, dtype) for k in range(n)])
         names = ["SUM", "PRODUCT", "MIN", "MAX"]
-        if dtype not in ("bool", "complex64") and not dtype.startswith("float"):
+        if dtype not in ("bool", "complex64") and not dtype.startswith(("float", "bfloat")):
             names += ["BAND", "BOR", "BXOR"]
-        if dtype.startswith(("float", "complex")):
+        if dtype.startswith(("float", "bfloat", "complex")):
             names.append("AVG")
         if dtype == "complex64":
             names = ["SUM", "PRODUCT", "AVG"]
         for name in names:
-            t = dark.from_numpy(values(r, dtype).copy())
+            t = make(values(r, dtype))
             dist.all_reduce(t, op=getattr(dist.ReduceOp, name))
             if dtype == "bool":
                 expected = {"SUM": np.any, "MAX": np.any, "MIN": np.all,
@@ -66,36 +84,36 @@ def collectives():
                 expected = ops[name](stacked, axis=0).astype(dtype)
             check(t, expected, f"all_reduce {name} {dtype}")
         # broadcast / reduce / gathers and scatters move every dtype
-        t = dark.from_numpy(values(r, dtype).copy())
+        t = make(values(r, dtype))
         dist.broadcast(t, src=n - 1)
         check(t, values(n - 1, dtype), f"broadcast {dtype}")
         if dtype != "bool":
-            t = dark.from_numpy(values(r, dtype).copy())
+            t = make(values(r, dtype))
             dist.reduce(t, dst=1, op=dist.ReduceOp.SUM)
             if r == 1:
                 check(t, stacked.sum(0).astype(dtype), f"reduce {dtype}")
-        out = [dark.from_numpy(np.zeros((2, 3), dtype)) for _ in range(n)]
-        dist.all_gather(out, dark.from_numpy(values(r, dtype)))
+        out = [make(np.zeros((2, 3), dtype)) for _ in range(n)]
+        dist.all_gather(out, make(values(r, dtype)))
         for k in range(n):
             check(out[k], values(k, dtype), f"all_gather {dtype}")
-        flat = dark.from_numpy(np.zeros((2 * n, 3), dtype))
-        dist.all_gather_into_tensor(flat, dark.from_numpy(values(r, dtype)))
+        flat = make(np.zeros((2 * n, 3), dtype))
+        dist.all_gather_into_tensor(flat, make(values(r, dtype)))
         check(flat, np.concatenate([values(k, dtype) for k in range(n)]),
               f"all_gather_into_tensor {dtype}")
-        gathered = [dark.from_numpy(np.zeros((2, 3), dtype)) for _ in range(n)] if r == 0 \
+        gathered = [make(np.zeros((2, 3), dtype)) for _ in range(n)] if r == 0 \
             else None
-        dist.gather(dark.from_numpy(values(r, dtype)), gathered, dst=0)
+        dist.gather(make(values(r, dtype)), gathered, dst=0)
         if r == 0:
             for k in range(n):
                 check(gathered[k], values(k, dtype), f"gather {dtype}")
-        mine = dark.from_numpy(np.zeros((2, 3), dtype))
-        dist.scatter(mine, [dark.from_numpy(values(10 + k, dtype)) for k in range(n)]
+        mine = make(np.zeros((2, 3), dtype))
+        dist.scatter(mine, [make(values(10 + k, dtype)) for k in range(n)]
                      if r == 0 else None, src=0)
         check(mine, values(10 + r, dtype), f"scatter {dtype}")
     # reduce_scatter(_tensor), all_to_all(_single), uneven splits
     for dtype in ("float32", "int64"):
         inputs = [dark.from_numpy(values(r * n + k, dtype)) for k in range(n)]
-        out = dark.from_numpy(np.zeros((2, 3), dtype))
+        out = make(np.zeros((2, 3), dtype))
         dist.reduce_scatter(out, inputs)
         check(out, sum(values(k * n + r, dtype) for k in range(n)).astype(dtype),
               f"reduce_scatter {dtype}")
@@ -103,7 +121,7 @@ def collectives():
         dist.reduce_scatter_tensor(out, big)
         check(out, sum(values(k * n + r, dtype) for k in range(n)).astype(dtype),
               f"reduce_scatter_tensor {dtype}")
-        outs = [dark.from_numpy(np.zeros((2, 3), dtype)) for _ in range(n)]
+        outs = [make(np.zeros((2, 3), dtype)) for _ in range(n)]
         dist.all_to_all(outs, [dark.from_numpy(values(100 * r + k, dtype)) for k in range(n)])
         for k in range(n):
             check(outs[k], values(100 * k + r, dtype), f"all_to_all {dtype}")
@@ -342,6 +360,9 @@ def spawned(rank, world_size, port):
     assert t.tolist() == [float(sum(range(1, world_size + 1)))] * 3
     dist.destroy_process_group()
     print(f"{rank} ok spawned", flush=True)
+    if world_size == 2:  # and DDP equals one process here too
+        os.environ.update(RANK=str(rank), WORLD_SIZE=str(world_size))
+        ddp_equivalence("float64", "1")
 
 
 if __name__ == "__main__":

@@ -215,7 +215,9 @@ def test_spawned_processes_join_a_group():
     code, out = run([sys.executable, "-c",
                      "import dark.multiprocessing as mp, dist_worker\n"
                      "if __name__ == '__main__':\n"
-                     f"    mp.spawn(dist_worker.spawned, args=(3, {free_port()}), nprocs=3)\n"],
-                    timeout=120)
+                     f"    mp.spawn(dist_worker.spawned, args=(3, {free_port()}), nprocs=3)\n"
+                     f"    mp.spawn(dist_worker.spawned, args=(2, {free_port()}), nprocs=2)\n"],
+                    timeout=240)
     assert code == 0, out
-    assert sorted(re.findall(r"(\d) ok spawned", out)) == ["0", "1", "2"]
+    assert sorted(re.findall(r"(\d) ok spawned", out)) == ["0", "0", "1", "1", "2"]
+    assert out.count("ok ddp float64 accumulate=1") == 2  # DDP == one process, spawned

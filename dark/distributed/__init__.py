@@ -310,14 +310,23 @@ def destroy_process_group(group=None) -> None:
     world = _world()
     MPI = mpi()
     comm = world.comm
-    if comm.Get_size() > 1 and world.watch is not None:
-        try:
-            world.barrier().wait()
-        except Exception:
-            pass
+    rendezvous = world.watch is not None
+    if rendezvous:
+        # the rendezvous closes first (its connections' ends are no longer deaths), then a
+        # barrier: no rank leaves (and may meet again on the same port) before rank 0's
+        # service is gone
+        world.watch.closing = True
+        world.watch = None
+        if _State.server is not None:
+            _State.server.close()
+        if comm.Get_size() > 1:
+            try:
+                world.barrier().wait()
+            except Exception:
+                pass
     if comm not in (MPI.COMM_WORLD, MPI.COMM_SELF):
         try:
-            comm.Disconnect() if world.watch is not None else comm.Free()
+            comm.Disconnect() if rendezvous else comm.Free()
         except MPI.Exception:
             pass
     for end in (_State.client, _State.server):

@@ -135,6 +135,10 @@ class Server:
 
     def close(self):
         self.watch.closing = True
+        try:  # shutdown wakes the thread blocked in accept(), so the port is free at once
+            self.listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         try:
             self.listener.close()
         except OSError:
