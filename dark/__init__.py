@@ -14,8 +14,9 @@ from .ops.indexing import *  # noqa: F403
 from .ops.linalg import *  # noqa: F403
 from .ops.linalg_ops import (_cholesky_legacy as cholesky, _cross_legacy as cross,
                              _qr_legacy as qr, _slogdet_legacy as slogdet,
-                             _svd_legacy as svd, cdist, logdet, pinverse, trace,
-                             tril_indices, triu_indices)
+                             _svd_legacy as svd, cdist, chain_matmul, cholesky_inverse,
+                             cholesky_solve, det, logdet, matrix_exp, matrix_power, pinverse,
+                             trace, tril_indices, triu_indices)
 from .ops.special import *  # noqa: F403
 from .ops.complex import (angle, complex, conj, imag, polar, real, view_as_complex,
                           view_as_real)

@@ -1,13 +1,11 @@
 """dark.linalg: the torch.linalg namespace (norms, matrix functions, products,
 decompositions)."""
 from .ops.linalg import (
-    det,
     inv,
     matmul,
     matrix_norm,
     multi_dot,
     norm,
-    solve,
     svdvals,
     vecdot,
     vector_norm,
@@ -15,18 +13,28 @@ from .ops.linalg import (
 from .ops.linalg_ops import (
     LinAlgError,
     cholesky,
+    cond,
     cross,
+    det,
+    diagonal,
     eigh,
     eigvalsh,
     lstsq,
+    matrix_exp,
+    matrix_power,
     matrix_rank,
     pinv,
     qr,
     slogdet,
+    solve,
     solve_triangular,
     svd,
+    tensorinv,
+    tensorsolve,
+    vander,
 )
 
-__all__ = ["LinAlgError", "cholesky", "cross", "det", "eigh", "eigvalsh", "inv", "lstsq",
-           "matmul", "matrix_norm", "matrix_rank", "multi_dot", "norm", "pinv", "qr", "slogdet",
-           "solve", "solve_triangular", "svd", "svdvals", "vecdot", "vector_norm"]
+__all__ = ["LinAlgError", "cholesky", "cond", "cross", "det", "diagonal", "eigh", "eigvalsh",
+           "inv", "lstsq", "matmul", "matrix_exp", "matrix_norm", "matrix_power", "matrix_rank",
+           "multi_dot", "norm", "pinv", "qr", "slogdet", "solve", "solve_triangular", "svd",
+           "svdvals", "tensorinv", "tensorsolve", "vander", "vecdot", "vector_norm"]

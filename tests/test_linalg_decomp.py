@@ -297,3 +297,84 @@ def test_cross_default_dim_warns_like_torch():
     with pytest.warns(UserWarning):
         expected = torch.cross(torch.tensor(a), torch.tensor(b))
     np.testing.assert_allclose(got.numpy(), expected.numpy(), atol=1e-12)
+
+
+MORE_CASES = [
+    Case("solve_left_false", lambda t, a, b: t.linalg.solve(a, b, left=False),
+         make=lambda rng: [rng.standard_normal((2, 3, 3)) + 3 * np.eye(3),
+                           rng.standard_normal((2, 4, 3))]),
+    Case("det_new", lambda t, a: t.linalg.det(a), make=_square(2, 3, 3)),
+    Case("det_singular_rank_one", lambda t, a: t.det(a),
+         make=lambda rng: [np.outer(rng.standard_normal(3), rng.standard_normal(3))],
+         gradgrad=False),
+    Case("det_method_1x1_new", lambda t, a: a.det(), make=_square(2, 1, 1)),
+    Case("matrix_power_3", lambda t, a: t.linalg.matrix_power(a, 3), [(2, 3, 3)]),
+    Case("matrix_power_negative", lambda t, a: t.linalg.matrix_power(a, -2),
+         make=_square(3, 3)),
+    Case("matrix_power_zero", lambda t, a: t.matrix_power(a, 0), [(2, 2, 2)], grad=False),
+    Case("matrix_exp", lambda t, a: t.linalg.matrix_exp(a), [(2, 3, 3)]),
+    Case("matrix_exp_large_norm", lambda t, a: t.matrix_exp(a * 4), [(3, 3)], gradgrad=False),
+    Case("diagonal", lambda t, a: t.linalg.diagonal(a, offset=1), [(2, 3, 4)]),
+    Case("vander", lambda t, a: t.linalg.vander(a, N=4), [(2, 3)]),
+    Case("cond", lambda t, a: t.linalg.cond(a), [(2, 4, 3)]),
+    # (torch's backward of cond(A, 'fro') fails: "modified by an inplace operation", its
+    # inv_ex output; dark's is checked by gradcheck below)
+    Case("cond_fro", lambda t, a: t.linalg.cond(a, "fro"), make=_square(3, 3), grad=False),
+    Case("cond_minus_two", lambda t, a: t.linalg.cond(a, -2), [(3, 3)]),
+    Case("tensorinv", lambda t, a: t.linalg.tensorinv(a, ind=1),
+         make=lambda rng: [rng.standard_normal((4, 2, 2)) + 3 * np.eye(4).reshape(4, 2, 2)]),
+    Case("tensorsolve", lambda t, a, b: t.linalg.tensorsolve(a, b),
+         make=lambda rng: [rng.standard_normal((6, 2, 3)) + 3 * np.eye(6).reshape(6, 2, 3),
+                           rng.standard_normal(6)]),
+    Case("cholesky_solve", lambda t, b, a: t.cholesky_solve(b, t.linalg.cholesky(_spd(t, a))),
+         [(3, 2), (3, 3)]),
+    Case("cholesky_solve_upper", lambda t, b, a: t.cholesky_solve(
+        b, t.linalg.cholesky(_spd(t, a), upper=True), upper=True), [(2, 3, 2), (2, 3, 3)]),
+    Case("cholesky_inverse", lambda t, a: t.cholesky_inverse(t.linalg.cholesky(_spd(t, a))),
+         [(3, 3)]),
+]
+
+
+@pytest.mark.parametrize("case", MORE_CASES, ids=ids(MORE_CASES))
+def test_more_ops(case, device):
+    check_case(case, device)
+
+
+MORE_ERRORS = [
+    ("matrix_power_square", lambda t: t.linalg.matrix_power(_mat(t, 2, 3), 2)),
+    ("matrix_exp_square", lambda t: t.linalg.matrix_exp(_mat(t, 2, 3))),
+    ("cond_norm", lambda t: t.linalg.cond(_mat(t, 3, 3), "x")),
+    ("cond_square", lambda t: t.linalg.cond(_mat(t, 3, 4), 1)),
+    ("vander_n", lambda t: t.linalg.vander(_mat(t, 3), N=1)),
+    ("solve_left_false_vector", lambda t: t.linalg.solve(t.eye(3), t.ones(3), left=False)),
+    ("solve_left_false_shapes", lambda t: t.linalg.solve(t.eye(3), t.ones(3, 2), left=False)),
+]
+
+
+@requires_torch
+@pytest.mark.parametrize("fn", [e[1] for e in MORE_ERRORS], ids=[e[0] for e in MORE_ERRORS])
+def test_more_errors_match_torch(fn):
+    raises_like(lambda: fn(dark), lambda: fn(torch))
+
+
+def test_chain_matmul_warns():
+    a, b = dark.ones(2, 3), dark.ones(3, 4)
+    with pytest.warns(UserWarning, match="chain_matmul is deprecated"):
+        assert dark.chain_matmul(a, b).tolist() == (a @ b).tolist()
+
+
+def test_cond_fro_gradcheck():
+    a = dark.tensor(np.eye(3) * 3 + np.random.default_rng(1).standard_normal((3, 3)),
+                    requires_grad=True)
+    assert dark.autograd.gradcheck(lambda x: dark.linalg.cond(x, "fro"), [a])
+
+
+def test_singular_det_gradient_closed_form():
+    # d det / dA is the cofactor matrix, nonzero for a matrix of rank n - 1 (torch's singular
+    # branch, through the SVD; torch's LU path gives 0 here when det comes out exactly 0)
+    a = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]])
+    x = dark.tensor(a, requires_grad=True)
+    dark.linalg.det(x).backward()
+    cofactors = np.array([[np.linalg.det(np.delete(np.delete(a, i, 0), j, 1)) * (-1) ** (i + j)
+                           for j in range(3)] for i in range(3)])
+    np.testing.assert_allclose(x.grad.numpy(), cofactors, atol=1e-12)

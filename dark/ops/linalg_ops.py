@@ -23,7 +23,18 @@ from .._tensor import Tensor, tensor_method
 from ..autograd.function import Op
 from .creation import finish, on_device
 from .elementwise import _maybe_out, where
-from .linalg import Solve, _check_tensor, _constant, _float_input, svdvals, vector_norm
+from .linalg import (
+    Solve,
+    _check_tensor,
+    _constant,
+    _float_input,
+    inv,
+    matrix_norm,
+    multi_dot,
+    svdvals,
+    vector_norm,
+)
+from .linalg import solve as _solve_left
 from .shape import cat, diag_embed
 
 
@@ -903,3 +914,293 @@ def triu_indices(row: int, col: int, offset: int = 0, *, dtype=None, device=None
 __all__ = ["LinAlgError", "cdist", "cholesky", "cross", "eigh", "eigvalsh", "logdet", "lstsq",
            "matrix_rank", "pinv", "pinverse", "qr", "slogdet", "solve_triangular", "svd",
            "trace", "tril_indices", "triu_indices"]
+
+
+# ----------------------------------------------------------------------------- solve, det
+
+def solve(A: Tensor, B: Tensor, *, left: bool = True, out=None) -> Tensor:
+    """X with A X = B (``left``) or X A = B for square A; B a matrix (*, n, k) or a batch of
+    vectors (*, n). Batch dims broadcast."""
+    if left:
+        return _solve_left(A, B, out=out)
+    _check_square_matrix("linalg.solve", A)
+    _check_tensor("linalg_solve", B, 2, "B")
+    vector = B.ndim == 1 or (B.ndim == A.ndim - 1 and tuple(B.shape) == tuple(A.shape[:-1]))
+    rows, cols = (B.shape[-1], 1) if vector else (B.shape[-2], B.shape[-1])
+    if vector or cols != A.shape[-2]:
+        # as torch's: a vector right-hand side is a column, which X A = B cannot have
+        raise RuntimeError(f"linalg.solve: Incompatible shapes of A and B for the equation "
+                           f"XA = B ({A.shape[-2]}x{A.shape[-1]} and {rows}x{cols})")
+    return _maybe_out(_solve_left(A.mT, B.mT).mT, out)
+
+
+def _prod_safe_zeros_backward(grad: Tensor, inp: Tensor) -> Tensor:
+    """ATen's prod_safe_zeros_backward over the last dim: d prod / d inp_i without dividing
+    by inp_i (exclusive cumulative products from both ends)."""
+    size = inp.shape[-1]
+    if size == 1:
+        return grad.expand(tuple(inp.shape))
+    ones = inp.narrow(-1, 0, 1) * 0 + 1
+    normal = cat([ones, inp.narrow(-1, 0, size - 1)], -1).cumprod(-1)
+    reverse = cat([ones, inp.narrow(-1, 1, size - 1).flip(-1)], -1).cumprod(-1).flip(-1)
+    return grad * (normal * reverse)
+
+
+class LinalgDet(Op):
+    node_name = "LinalgDetBackward0"
+
+    @staticmethod
+    def forward(ctx, A):
+        xp = array_module(A)
+        out = xp.asarray(xp.linalg.det(A) if A.size else xp.ones(A.shape[:-2]), dtype=A.dtype)
+        ctx.save_for_backward(A, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        A, det_ = ctx.saved_tensors
+        return _det_backward(grad, det_, A)
+
+
+def _det_backward(grad: Tensor, det_: Tensor, A: Tensor) -> Tensor:
+    """ATen's linalg_det_backward: grad det A^-T for invertible matrices; through the
+    singular values (det = det U det Vh prod S, with prod's zero-safe derivative) for the
+    (nearly) singular ones, so that a singular matrix gets its finite gradient."""
+    if A.numel() == 0:
+        return A * 0
+    n = A.shape[-1]
+    if n == 1:
+        return grad.unsqueeze(-1).unsqueeze(-1).expand(tuple(A.shape))
+    eye = _constant(array_module(A._data).eye(n, dtype=A._data.dtype))
+    d = (grad * det_).unsqueeze(-1).unsqueeze(-1) * eye
+
+    def nonsingular(M):
+        return Solve.apply(M, d, adjoint=True)
+
+    def singular(M):
+        U, S, Vh = LinalgSvd.apply(M, full_matrices=True)
+        alpha = LinalgDet.apply(U) * LinalgDet.apply(Vh) * grad
+        D = _prod_safe_zeros_backward(alpha.unsqueeze(-1), S)
+        return (U * D.unsqueeze(-2)) @ Vh
+
+    eps = float(np.finfo(A._data.dtype).eps)
+    is_singular = det_.detach().abs() < 100.0 * eps
+    flags = is_singular._data
+    if not bool(flags.any()):
+        return nonsingular(A)
+    if bool(flags.all()):
+        return singular(A)
+    mask = is_singular.unsqueeze(-1).unsqueeze(-1)
+    identity = eye.expand(tuple(A.shape))
+    distinct = _constant(array_module(A._data).diag(
+        np.arange(1, n + 1, dtype=A._data.dtype) if array_module(A._data) is np
+        else array_module(A._data).arange(1, n + 1, dtype=A._data.dtype)))
+    return where(mask, singular(where(mask, A, distinct.expand(tuple(A.shape)))),
+                 nonsingular(where(mask, identity, A)))
+
+
+def det(A: Tensor, *, out=None) -> Tensor:
+    """The determinant of each square matrix in the last two dims of ``A``: (*, n, n) -> (*);
+    differentiable at singular matrices too (torch's formula)."""
+    _check_square_matrix("linalg.det", A)
+    return _maybe_out(LinalgDet.apply(A), out)
+
+
+@tensor_method("det")
+def _det_legacy(input: Tensor) -> Tensor:
+    return det(input)
+
+
+# ----------------------------------------------------------------------------- matrix functions
+
+def matrix_power(A: Tensor, n: int, *, out=None) -> Tensor:
+    """A^n for square matrices by repeated squaring (n < 0: of the inverse; n = 0: I)."""
+    _check_tensor("linalg_matrix_power", A)
+    if A.ndim < 2:
+        raise RuntimeError("linalg.matrix_power: The input tensor A must have at least 2 "
+                           "dimensions.")
+    if A.shape[-1] != A.shape[-2]:
+        raise RuntimeError(f"linalg.matrix_power: A must be batches of square matrices, but "
+                           f"they are {A.shape[-2]} by {A.shape[-1]} matrices")
+    n = int(n)
+    if n == 0:
+        eye = array_module(A._data).eye(A.shape[-1], dtype=A._data.dtype)
+        return _maybe_out(_constant(eye).expand(tuple(A.shape)) + A * 0, out)
+    if n < 0:
+        A = inv(A)
+        n = -n
+    result = None
+    base = A
+    while n:
+        if n & 1:
+            result = base if result is None else result @ base
+        n >>= 1
+        if n:
+            base = base @ base
+    return _maybe_out(result, out)
+
+
+def diagonal(A: Tensor, *, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
+    """The diagonals of the matrices of ``A`` (torch.diagonal with matrix defaults)."""
+    return A.diagonal(offset, dim1, dim2)
+
+
+def vander(x: Tensor, *, N=None) -> Tensor:
+    """The Vandermonde matrices of the vectors of ``x`` (*, n): (*, n, N) with powers
+    0 .. N-1 (N defaults to n)."""
+    _check_tensor("linalg_vander", x)
+    if x.ndim == 0:
+        raise RuntimeError("N must be greater than 1.")
+    N = x.shape[-1] if N is None else int(N)
+    if N <= 1:
+        raise RuntimeError("N must be greater than 1.")
+    powers = x.unsqueeze(-1).expand(tuple(x.shape) + (N - 1,))
+    return cat([x.unsqueeze(-1) * 0 + 1, powers], -1).cumprod(-1)
+
+
+_COND_NORMS = (None, "fro", "nuc", math.inf, -math.inf, 1, -1, 2, -2)
+
+
+def cond(A: Tensor, p=None, *, out=None) -> Tensor:
+    """The condition number of the matrices of ``A`` in the norm ``p`` (None or 2: the
+    ratio of the extreme singular values; -2 its inverse; others |A| |A^-1|)."""
+    _check_tensor("linalg_cond", A)
+    if p not in _COND_NORMS or isinstance(p, bool):
+        raise RuntimeError(f"linalg.cond got an invalid norm type: {p}")
+    if A.ndim < 2:
+        raise RuntimeError("linalg.cond: The input tensor A must have at least 2 dimensions.")
+    if p in (None, 2, -2):
+        values = LinalgSvd.apply(A, full_matrices=False)[1]  # twice differentiable
+        largest, smallest = values[..., 0], values[..., -1]
+        result = largest / smallest if p in (None, 2) else smallest / largest
+        return _maybe_out(result, out)
+    if A.shape[-1] != A.shape[-2]:
+        raise RuntimeError(f"linalg.cond(ord={p}): A must be batches of square matrices, but "
+                           f"they are {A.shape[-2]} by {A.shape[-1]} matrices")
+    return _maybe_out(matrix_norm(A, p) * matrix_norm(inv(A), p), out)
+
+
+def tensorinv(A: Tensor, ind: int = 2, *, out=None) -> Tensor:
+    """The tensor inverse of A with respect to tensordot over ``ind`` dims: the shape
+    A.shape[ind:] + A.shape[:ind]."""
+    if ind <= 0:
+        raise RuntimeError(f"Expected a strictly positive integer for 'ind', but got {ind}")
+    outer, inner = tuple(A.shape[:ind]), tuple(A.shape[ind:])
+    rows, cols = math.prod(outer), math.prod(inner)
+    if rows != cols:
+        raise RuntimeError(f"Expected self to satisfy the requirement prod(self.shape[ind:]) == "
+                           f"prod(self.shape[:ind]), but got {cols} != {rows}")
+    return _maybe_out(inv(A.reshape(rows, cols)).reshape(inner + outer), out)
+
+
+def tensorsolve(A: Tensor, B: Tensor, dims=None, *, out=None) -> Tensor:
+    """X with tensordot(A, X, X.ndim) = B."""
+    if dims is not None:
+        order = [d % A.ndim for d in dims]
+        A = A.permute(*([d for d in range(A.ndim) if d not in order] + order))
+    rest = tuple(A.shape[B.ndim:])
+    rows = math.prod(tuple(A.shape[:B.ndim]))
+    result = _solve_left(A.reshape(rows, math.prod(rest)), B.reshape(rows))
+    return _maybe_out(result.reshape(rest), out)
+
+
+def cholesky_solve(B: Tensor, L: Tensor, upper: bool = False, *, out=None) -> Tensor:
+    """X with (L L^H) X = B given the Cholesky factor L (U^H U with ``upper``)."""
+    if upper:
+        L = L.mH
+    Y = _solve_triangular(L, B, upper=False)
+    return _maybe_out(_solve_triangular(L.mH, Y, upper=True), out)
+
+
+def cholesky_inverse(L: Tensor, upper: bool = False, *, out=None) -> Tensor:
+    """(L L^H)^-1 given the Cholesky factor L (U^H U with ``upper``)."""
+    n = L.shape[-1]
+    eye = _constant(array_module(L._data).eye(n, dtype=L._data.dtype))
+    return cholesky_solve(eye.expand(tuple(L.shape)), L, upper, out=out)
+
+
+def chain_matmul(*matrices, out=None) -> Tensor:
+    """torch.chain_matmul (deprecated for linalg.multi_dot, with torch's warning)."""
+    warnings.warn("torch.chain_matmul is deprecated and will be removed in a future PyTorch "
+                  "release. Use torch.linalg.multi_dot instead, which accepts a list of two or "
+                  "more tensors rather than multiple parameters.", UserWarning, stacklevel=2)
+    if len(matrices) == 1:
+        return _maybe_out(matrices[0].clone(), out)
+    return multi_dot(list(matrices), out=out)
+
+
+_PADE13 = (64764752532480000.0, 32382376266240000.0, 7771770303897600.0,
+           1187353796428800.0, 129060195264000.0, 10559470521600.0, 670442572800.0,
+           33522128640.0, 1323241920.0, 40840800.0, 960960.0, 16380.0, 182.0, 1.0)
+_THETA13 = 5.371920351148152
+
+
+def _expm_arrays(xp, A):
+    """exp of (batches of) matrices: Higham's scaling and squaring with the [13/13] Pade
+    approximant (in float64, rounded to A's dtype)."""
+    dtype = A.dtype
+    A = A.astype(np.complex128 if dtype.kind == "c" else np.float64)
+    n = A.shape[-1]
+    norms = xp.abs(A).sum(axis=-2).max(axis=-1) if A.size else xp.zeros(A.shape[:-2])
+    with np.errstate(divide="ignore"):
+        s = xp.maximum(0, xp.ceil(xp.log2(xp.maximum(norms, 1e-300) / _THETA13)))
+    s = xp.where(xp.isfinite(s), s, 0).astype(np.int64)
+    A = A / (2.0 ** s)[..., None, None]
+    eye = xp.eye(n, dtype=A.dtype)
+    b = _PADE13
+    A2 = A @ A
+    A4 = A2 @ A2
+    A6 = A4 @ A2
+    U = A @ (A6 @ (b[13] * A6 + b[11] * A4 + b[9] * A2) + b[7] * A6 + b[5] * A4 + b[3] * A2
+             + b[1] * eye)
+    V = A6 @ (b[12] * A6 + b[10] * A4 + b[8] * A2) + b[6] * A6 + b[4] * A4 + b[2] * A2 \
+        + b[0] * eye
+    R = xp.linalg.solve(V - U, V + U) if A.size else A
+    steps = int(s.max()) if s.size else 0
+    for step in range(steps):
+        squared = R @ R
+        R = xp.where((s > step)[..., None, None], squared, R)
+    return R.astype(dtype, copy=False)
+
+
+class LinalgMatrixExp(Op):
+    node_name = "LinalgMatrixExpBackward0"
+
+    @staticmethod
+    def forward(ctx, A):
+        ctx.save_for_backward(A)
+        xp = array_module(A)
+        with np.errstate(all="ignore"):
+            return _expm_arrays(xp, A)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (A,) = ctx.saved_tensors
+        # ATen's differential: the top-right block of exp([[A^H, G], [0, A^H]])
+        n = A.shape[-1]
+        top = cat([A.mH, grad], -1)
+        bottom = cat([A.mH * 0, A.mH], -1)
+        return LinalgMatrixExp.apply(cat([top, bottom], -2))[..., :n, n:]
+
+
+def matrix_exp(A: Tensor) -> Tensor:
+    """The matrix exponential of the square matrices of ``A``."""
+    _check_tensor("linalg_matrix_exp", A)
+    if A.ndim < 2:
+        raise RuntimeError("linalg.matrix_exp: The input tensor A must have at least 2 "
+                           "dimensions.")
+    if A.shape[-1] != A.shape[-2]:
+        raise RuntimeError(f"linalg.matrix_exp: A must be batches of square matrices, but "
+                           f"they are {A.shape[-2]} by {A.shape[-1]} matrices")
+    _float_input("linalg.matrix_exp", A)
+    return LinalgMatrixExp.apply(A)
+
+
+@tensor_method("matrix_exp")
+def _matrix_exp_method(input: Tensor) -> Tensor:
+    return matrix_exp(input)
+
+
+@tensor_method("matrix_power")
+def _matrix_power_method(input: Tensor, n: int) -> Tensor:
+    return matrix_power(input, n)
