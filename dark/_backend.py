@@ -206,6 +206,9 @@ def tensor_type_name(array) -> str:
 def from_numpy_dtype(np_dtype) -> dtype:
     """The dark dtype of a numpy dtype; TypeError for one dark cannot hold."""
     found = _FROM_NP.get(np.dtype(np_dtype))
+    if found is None and np.dtype(np_dtype).name == "bfloat16":  # an ml_dtypes array first
+        _load_bfloat16()
+        found = _FROM_NP.get(np.dtype(np_dtype))
     if found is None:
         raise TypeError(f"can't convert np.ndarray of type {np.dtype(np_dtype)}. The only "
                         "supported types are: float64, float32, float16, complex64, complex128, "

@@ -386,3 +386,47 @@ def test_no_warnings_from_autocast_regions():
         warnings.simplefilter("error")
         with dark.autocast("cpu", enabled=False):
             dark.ones(2) + 1
+
+
+@needs_ml_dtypes
+@requires_torch
+def test_custom_fwd_and_bwd_as_torch():
+    dtypes = {}
+    for library in (dark, torch):
+        amp = library.amp
+
+        class Product(library.autograd.Function):
+            @staticmethod
+            @amp.custom_fwd(device_type="cpu", cast_inputs=library.float32)
+            def forward(ctx, a, b):
+                ctx.save_for_backward(a, b)
+                return a.mm(b)
+
+            @staticmethod
+            @amp.custom_bwd(device_type="cpu")
+            def backward(ctx, grad):
+                a, b = ctx.saved_tensors
+                return grad.mm(b.t()), a.t().mm(grad)
+
+        class Plain(library.autograd.Function):
+            @staticmethod
+            @amp.custom_fwd(device_type="cpu")
+            def forward(ctx, a, b):
+                return a.mm(b)
+
+            @staticmethod
+            @amp.custom_bwd(device_type="cpu")
+            def backward(ctx, grad):  # not run
+                return grad, grad
+
+        a = library.tensor(_A).bfloat16().requires_grad_()
+        b = library.tensor(_M, requires_grad=True)
+        with library.autocast("cpu", dtype=library.bfloat16):
+            out = Product.apply(a, b)
+            plain = Plain.apply(library.tensor(_A), library.tensor(_M))
+        out.sum().backward()
+        dtypes[library.__name__] = tuple(str(t.dtype).split(".")[-1]
+                                         for t in (out, a.grad, plain))
+        with pytest.raises(ValueError, match="Expected `device_type` of type `str`"):
+            amp.custom_fwd(device_type=None)
+    assert dtypes["dark"] == dtypes["torch"] == ("float32", "bfloat16", "bfloat16")

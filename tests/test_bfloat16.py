@@ -298,3 +298,15 @@ def test_bfloat16_module_and_in_place_ops_as_torch():
         step(t, torch)
         assert d.dtype is dark.bfloat16
         np.testing.assert_array_equal(d.float().numpy(), t.float().numpy())
+
+
+@needs_ml_dtypes
+def test_an_ml_dtypes_array_is_the_first_bfloat16():
+    """dark.from_numpy of a bfloat16 array before any bfloat16 tensor was made."""
+    script = ("import numpy as np, ml_dtypes, dark\n"
+              "x = dark.from_numpy(np.array([1.5, 2.25], ml_dtypes.bfloat16))\n"
+              "assert x.dtype is dark.bfloat16 and (x * 2).dtype is dark.bfloat16\n"
+              "assert (x * 2).tolist() == [3.0, 4.5]")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr

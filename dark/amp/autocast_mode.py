@@ -16,7 +16,7 @@ from .._tensor import Tensor
 from ..ops.elementwise import ToCopy
 from . import _dispatch
 
-__all__ = ["autocast", "clear_autocast_cache", "get_autocast_dtype",
+__all__ = ["autocast", "clear_autocast_cache", "custom_bwd", "custom_fwd", "get_autocast_dtype",
            "is_autocast_available", "is_autocast_cache_enabled", "is_autocast_enabled",
            "set_autocast_cache_enabled", "set_autocast_dtype", "set_autocast_enabled"]
 
@@ -268,8 +268,8 @@ class autocast:
                               "autocast.", stacklevel=2)
                 enabled = False
             elif self.device == "cuda" and self.fast_dtype is _backend.bfloat16:
-                raise RuntimeError("Current CUDA Device does not support bfloat16. Please "
-                                   "switch dtype to float16.")
+                raise RuntimeError("CUDA autocast does not support bfloat16 in dark (CuPy has "
+                                   "no bfloat16). Please switch dtype to float16.")
             elif self.fast_dtype not in supported:
                 name = self.device.upper()
                 warnings.warn(f"In {name} autocast, but the target dtype is not supported. "
@@ -349,3 +349,60 @@ def autocast_inputs(op_name: str, *tensors) -> tuple:
         if policy == _BANNED:
             raise RuntimeError(_BANNED_MESSAGE)
     return tensors
+
+
+def _cast_value(value, device_type: str, dtype):
+    """torch.amp's _cast: floating (non-double) tensors on the device in ``dtype``, through
+    lists, tuples and dicts."""
+    if isinstance(value, Tensor):
+        return value.to(dtype) if _eligible(value, device_type) else value
+    if isinstance(value, (str, bytes)):
+        return value
+    if isinstance(value, dict):
+        return {k: _cast_value(v, device_type, dtype) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_cast_value(v, device_type, dtype) for v in value)
+    return value
+
+
+def custom_fwd(fwd=None, *, device_type: str, cast_inputs=None):
+    """Decorator for the ``forward`` of a custom autograd.Function under autocast: with
+    ``cast_inputs``, floating inputs are cast to it and the forward runs with autocast off;
+    without, it runs in the surrounding autocast state (which ``custom_bwd`` then restores
+    for the backward)."""
+    if not isinstance(device_type, str):
+        raise ValueError(f"Expected `device_type` of type `str`, got: `{type(device_type)}`")
+    if fwd is None:
+        return functools.partial(custom_fwd, device_type=device_type, cast_inputs=cast_inputs)
+
+    @functools.wraps(fwd)
+    def decorate_fwd(*args, **kwargs):
+        args[0]._dtype = get_autocast_dtype(device_type)
+        if cast_inputs is None:
+            args[0]._fwd_used_autocast = is_autocast_enabled(device_type)
+            return fwd(*args, **kwargs)
+        args[0]._fwd_used_autocast = False
+        if is_autocast_enabled(device_type):
+            with autocast(device_type=device_type, enabled=False):
+                return fwd(*_cast_value(args, device_type, cast_inputs),
+                           **_cast_value(kwargs, device_type, cast_inputs))
+        return fwd(*args, **kwargs)
+
+    return decorate_fwd
+
+
+def custom_bwd(bwd=None, *, device_type: str):
+    """Decorator for the ``backward`` of a custom autograd.Function: it runs in the autocast
+    state its forward ran in (see ``custom_fwd``)."""
+    if not isinstance(device_type, str):
+        raise ValueError(f"Expected `device_type` of type `str`, got: `{type(device_type)}`")
+    if bwd is None:
+        return functools.partial(custom_bwd, device_type=device_type)
+
+    @functools.wraps(bwd)
+    def decorate_bwd(*args, **kwargs):
+        with autocast(device_type=device_type, enabled=args[0]._fwd_used_autocast,
+                      dtype=args[0]._dtype):
+            return bwd(*args, **kwargs)
+
+    return decorate_bwd
