@@ -3,7 +3,7 @@ from .collate import *  # noqa: F403
 from .dataloader import *  # noqa: F403
 from .dataset import *  # noqa: F403
 from .sampler import *  # noqa: F403
-from . import datasets, transforms  # noqa: F401
+from . import datasets, models, transforms  # noqa: F401
 from .utils import *  # noqa: F403
 
 __all__ = [name for name in dir() if not name.startswith("_")]
