@@ -256,7 +256,10 @@ def promote_types(a: dtype, b: dtype) -> dtype:
         return a
     a_rank, b_rank = _category(a), _category(b)
     if a_rank != b_rank:
-        return a if a_rank > b_rank else b
+        higher, lower = (a, b) if a_rank > b_rank else (b, a)
+        if higher is complex64 and lower is float64:  # the float's precision stays
+            return complex128
+        return higher
     if a is bfloat16 or b is bfloat16:  # known without ml_dtypes: with float16 it is float32
         other = b if a is bfloat16 else a
         return float32 if other is float16 else other
@@ -321,8 +324,12 @@ def _combine(higher, lower):
         return lower
     if lower is None:
         return higher
+    if higher.is_complex:
+        return higher
     if higher.is_floating_point and not lower.is_complex:
         return higher
+    if higher.is_floating_point and lower.is_complex:  # torch: the complex of higher's precision
+        return complex128 if higher is float64 else complex64
     if higher is bool_ or lower.is_floating_point or lower.is_complex:
         return promote_types(higher, lower)
     return higher

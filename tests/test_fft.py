@@ -193,3 +193,59 @@ ERRORS = [
 @pytest.mark.parametrize("fn", [e[1] for e in ERRORS], ids=[e[0] for e in ERRORS])
 def test_errors_match_torch(fn):
     raises_like(lambda: fn(dark), lambda: fn(torch))
+
+
+W5 = RNG.standard_normal(5) + 1j * RNG.standard_normal(5)
+COMPLEX_FNS = {
+    "mul": lambda lib, z: z * lib.tensor(W5),
+    "mul_scalar": lambda lib, z: z * (2 - 3j),
+    "div": lambda lib, z: lib.tensor(W5) / z,
+    "rdiv_scalar": lambda lib, z: (2 + 1j) / (z + 1j),
+    "pow2": lambda lib, z: z ** 2,
+    "pow3": lambda lib, z: z ** 3,
+    "pow_tensor": lambda lib, z: z ** lib.tensor(W5),
+    "exp": lambda lib, z: z.exp(),
+    "log": lambda lib, z: z.log(),
+    "sin": lambda lib, z: z.sin(),
+    "tanh": lambda lib, z: z.tanh(),
+    "sqrt": lambda lib, z: z.sqrt(),
+    "reciprocal": lambda lib, z: z.reciprocal(),
+    "abs": lambda lib, z: z.abs(),
+    "times_conj": lambda lib, z: z * z.conj(),
+    "mean_times_sum": lambda lib, z: z.mean() * z.sum(),
+    "fft_filter": lambda lib, z: lib.fft.ifft(lib.fft.fft(z) * lib.tensor(W5) / (z + 2)),
+}
+
+
+@requires_torch
+@pytest.mark.parametrize("name", sorted(COMPLEX_FNS))
+def test_complex_elementwise_gradients_match_torch(name):
+    """Mul, Div, Pow and the unary ops conjugate their derivative for complex operands, as
+    torch's convention requires."""
+    grads = []
+    z = RNG.standard_normal((5, 2))
+    for lib in (dark, torch):
+        leaf = lib.tensor(z, requires_grad=True)
+        out = COMPLEX_FNS[name](lib, lib.view_as_complex(leaf))
+        weights = lib.tensor(np.linspace(0.3, 1.7, out.numel() * 2).reshape(
+            tuple(out.shape) + (2,)))
+        loss = ((lib.view_as_real(out.resolve_conj()) * weights).sum() if out.is_complex()
+                else out.sum())
+        loss.backward()
+        grads.append(leaf.grad.numpy())
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("lib", [dark, pytest.param(torch, marks=requires_torch)])
+def test_complex_promotion(lib):
+    """A complex number or 0-d tensor keeps the precision of a float tensor's dtype."""
+    assert (lib.ones(2, dtype=lib.float64) * 1j).dtype == lib.complex128
+    assert (lib.ones(2, dtype=lib.float32) * 1j).dtype == lib.complex64
+    assert (lib.ones(2, dtype=lib.int32) * 1j).dtype == lib.complex64
+    assert lib.promote_types(lib.float64, lib.complex64) == lib.complex128
+    assert (lib.ones(2, dtype=lib.complex64) * lib.tensor(1.0, dtype=lib.float64)).dtype \
+        == lib.complex64
+    assert (lib.ones(2, dtype=lib.complex64)
+            * lib.tensor(1j, dtype=lib.complex128)).dtype == lib.complex64
+    assert (lib.ones(2, dtype=lib.float32)
+            * lib.tensor(1j, dtype=lib.complex128)).dtype == lib.complex64

@@ -66,7 +66,7 @@ class ViewAsReal(Op):
         xp = array_module(a)
         if not a.flags.c_contiguous:
             a = xp.ascontiguousarray(a)
-        return a.view(_real_of(a.dtype)).reshape(a.shape + (2,))
+        return a.reshape(-1).view(_real_of(a.dtype)).reshape(a.shape + (2,))
 
     @staticmethod
     def backward(ctx, grad):
@@ -82,7 +82,7 @@ class ViewAsComplex(Op):
         xp = array_module(a)
         if not a.flags.c_contiguous:
             a = xp.ascontiguousarray(a)
-        return a.view(_complex_of(a.dtype)).reshape(a.shape[:-1])
+        return a.reshape(-1).view(_complex_of(a.dtype)).reshape(a.shape[:-1])
 
     @staticmethod
     def backward(ctx, grad):

@@ -209,12 +209,21 @@ class BinaryOp(Op):
         return _binary(cls.compute, a, b)
 
 
+def _conj(value):
+    """The conjugate of a complex operand (Tensor or python number), else the operand."""
+    if isinstance(value, Tensor):
+        return value.conj() if value.is_complex() else value
+    return value.conjugate() if isinstance(value, complex) else value
+
+
 class Mul(BinaryOp):
     compute = staticmethod(lambda xp, x, y: xp.multiply(x, y))
 
     @staticmethod
     def backward(ctx, grad):
         a, b = ctx.saved_tensors
+        # complex operands: torch's convention (grad of a real loss) conjugates the other factor
+        a, b = _conj(a), _conj(b)
         return (grad * b if ctx.needs_input_grad[0] else None,
                 grad * a if ctx.needs_input_grad[1] else None)
 
@@ -241,6 +250,7 @@ class Div(Op):
     @staticmethod
     def backward(ctx, grad):
         a, b = ctx.saved_tensors
+        a, b = _conj(a), _conj(b)
         grad_a = grad / b if ctx.needs_input_grad[0] else None
         grad_b = -grad * a / (b * b) if ctx.needs_input_grad[1] else None
         return grad_a, grad_b
@@ -407,7 +417,7 @@ class Pow(Op):
     @staticmethod
     def backward(ctx, grad):
         (a,) = ctx.saved_tensors
-        exponent = ctx.exponent
+        a, exponent = _conj(a), _conj(ctx.exponent)
         if exponent == 0:
             return _zeros_like(grad)
         if exponent == 2:
@@ -428,7 +438,7 @@ class PowTensor(Op):
 
     @staticmethod
     def backward(ctx, grad):
-        a, b, out = ctx.saved_tensors
+        a, b, out = (_conj(t) for t in ctx.saved_tensors)
         grad_a = grad_b = None
         if ctx.needs_input_grad[0]:
             grad_a = where(b == 0, 0.0, grad * (b * pow(a, b - 1)))
@@ -451,7 +461,7 @@ class PowScalar(Op):
 
     @staticmethod
     def backward(ctx, grad):
-        b, out = ctx.saved_tensors
+        b, out = (_conj(t) for t in ctx.saved_tensors)
         base = ctx.base
         if base == 0:
             return grad * where(b >= 0, 0.0, out * -math.inf)
@@ -468,6 +478,9 @@ class UnaryOp(Op):
 
     saves = "input"
     float_result = True
+    # f(conj z) = conj f(z) (real coefficients): a complex input's gradient is the
+    # derivative's conjugate (torch's convention), i.e. the derivative at the conjugates
+    holomorphic = True
 
     @classmethod
     def forward(cls, ctx, a):
@@ -485,6 +498,8 @@ class UnaryOp(Op):
     @classmethod
     def backward(cls, ctx, grad):
         a, out = ctx.saved_tensors if cls.saves else (None, None)
+        if cls.holomorphic:
+            a, out = _conj(a), _conj(out)
         return cls.derivative(grad, a, out)
 
 
@@ -560,6 +575,9 @@ Ceil = _unary_op("Ceil", _keep_integers(lambda xp, a: xp.ceil(a)),
 Trunc = _unary_op("Trunc", _keep_integers(lambda xp, a: xp.trunc(a)),
                   lambda g, x, y: _zeros_like(g), None, False)
 Frac = _unary_op("Frac", _quiet(lambda xp, a: a - xp.trunc(a)), lambda g, x, y: g, None, False)
+Abs.holomorphic = Sign.holomorphic = False  # |z|: grad * z / |z| as written
+
+
 def _relu_grad(g, x, y):
     """threshold_backward: 0 where the output is <= 0, else g (a NaN output passes g, as
     in PyTorch)."""
