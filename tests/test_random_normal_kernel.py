@@ -72,3 +72,12 @@ def test_engine_passes_in_threads_equal_one_thread(mean, std):
     ref = R._box_muller_16(u, np.float32, np.float32(mean), np.float32(std)).ravel()
     np.testing.assert_array_equal(results[0][:n - 16].view(np.int32),
                                   ref[:n - 16].view(np.int32))
+
+
+def test_low24_are_the_draws_low_bits():
+    """The int32 draws the float32 kernels take (numpy's legacy masked bounded integers) are
+    the low 24 bits of the raw 32-bit draws, one draw each, and leave the same state."""
+    ours, raw = R._CPUEngine(11), R._CPUEngine(11)
+    for n in (1, 7, 1000, 70000):
+        np.testing.assert_array_equal(ours.low24(n), raw.raw32(n) & np.uint64(0xFFFFFF))
+    assert ours.get_state(11) == raw.get_state(11)
