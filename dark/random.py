@@ -283,8 +283,7 @@ class _NormalFill32:
         np.multiply(c, z, out=c)
         np.copyto(t, c)                                    # fma(c, z, -(z * 0.5))
         np.multiply(t, z64, out=t)
-        np.multiply(z, _F32(-0.5), out=f2)
-        np.copyto(d2, f2)
+        np.multiply(z64, -0.5, out=d2)                     # -(z * 0.5), exact either way
         np.add(t, d2, out=t)
         np.copyto(c, t, casting="same_kind")
         np.add(c, _F32(1), out=c)
