@@ -76,6 +76,7 @@ def is_floating_point(input: Tensor) -> bool:
 from . import accelerator, backends, jit, testing  # noqa: E402
 from . import hub  # noqa: E402
 from . import func  # noqa: E402 - torch.func's transforms (stands on nn)
+from . import onnx  # noqa: E402 - torch.onnx export (the onnx package is loaded only when used)
 from .utils import model_zoo as _model_zoo  # noqa: E402, F401 - sets dark.utils.model_zoo
 from ._compile import compile  # noqa: E402
 from ._dtype_info import finfo, iinfo  # noqa: E402

@@ -1,0 +1,376 @@
+"""dark.onnx.export: each covered op and model is exported, passes onnx.checker, and
+onnxruntime's outputs equal dark's (float32 to 1e-5) on inputs of two sizes of the dynamic
+axes."""
+import importlib.util
+import io
+import pathlib
+
+import numpy as np
+import pytest
+
+import dark
+import dark.nn as nn
+import dark.nn.functional as F
+
+onnx = pytest.importorskip("onnx", reason="dark.onnx needs the onnx extra (pip install onnx)")
+ort = pytest.importorskip("onnxruntime", reason="the ONNX tests run the files in onnxruntime")
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def _export(model, inputs, dynamic=None, **kwargs):
+    names = [f"x{i}" for i in range(len(inputs))]
+    buffer = io.BytesIO()
+    dark.onnx.export(model, tuple(inputs), buffer, input_names=names, dynamic_axes=dynamic,
+                     **kwargs)
+    proto = onnx.load_from_string(buffer.getvalue())
+    onnx.checker.check_model(proto, full_check=True)
+    return proto, ort.InferenceSession(buffer.getvalue(), providers=["CPUExecutionProvider"])
+
+
+def _outputs(value):
+    if isinstance(value, dark.Tensor):
+        return [value.numpy()]
+    out = []
+    for item in value:
+        out.extend(_outputs(item))
+    return out
+
+
+def _max_diff(model, session, inputs):
+    with dark.no_grad():
+        expected = _outputs(model(*inputs))
+    feed = {f"x{i}": t.numpy() for i, t in enumerate(inputs)}
+    got = session.run(None, feed)
+    assert len(got) == len(expected)
+    diff = 0.0
+    for g, e in zip(got, expected):
+        assert g.shape == e.shape, (g.shape, e.shape)
+        assert g.dtype == e.dtype, (g.dtype, e.dtype)
+        diff = max(diff, float(np.abs(g.astype(np.float64) - e).max()) if e.size else 0.0)
+    return diff
+
+
+def check(model, make_inputs, sizes=(2, 3), dynamic_axes=((0,),), tol=1e-5, **kwargs):
+    """Export at the first size, run onnxruntime at every size; returns the max difference."""
+    if isinstance(model, nn.Module):
+        model.eval()
+    inputs = make_inputs(sizes[0])
+    dynamic = {f"x{i}": list(axes) for i, axes in enumerate(dynamic_axes) if axes}
+    proto, session = _export(model, inputs, dynamic or None, **kwargs)
+    diff = 0.0
+    for size in sizes:
+        diff = max(diff, _max_diff(model, session, make_inputs(size) if size != sizes[0]
+                                   else inputs))
+    assert diff <= tol, diff
+    return diff
+
+
+def randn(*shape):
+    return lambda n: (dark.randn(n, *shape),)
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    dark.manual_seed(0)
+
+
+# ----------------------------------------------------------------------------- layers
+
+@pytest.mark.parametrize("layer, shape", [
+    (lambda: nn.Linear(6, 4), (6,)),
+    (lambda: nn.Linear(6, 4, bias=False), (5, 6)),
+    (lambda: nn.Conv1d(3, 4, 3, stride=2, padding=1), (3, 9)),
+    (lambda: nn.Conv2d(3, 4, 3, padding=1, dilation=1, groups=1), (3, 7, 7)),
+    (lambda: nn.Conv2d(4, 4, 3, stride=2, padding=2, dilation=2, groups=2), (4, 9, 9)),
+    (lambda: nn.ConvTranspose2d(3, 2, 3, stride=2, padding=1, output_padding=1), (3, 5, 5)),
+    (lambda: nn.MaxPool2d(3, stride=2, padding=1), (2, 9, 9)),
+    (lambda: nn.MaxPool2d(2, ceil_mode=True), (2, 7, 7)),
+    (lambda: nn.MaxPool1d(2), (2, 8)),
+    (lambda: nn.AvgPool2d(2), (2, 8, 8)),
+    (lambda: nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False), (2, 9, 9)),
+    (lambda: nn.AdaptiveAvgPool2d(1), (3, 5, 5)),
+    (lambda: nn.AdaptiveAvgPool2d((2, 3)), (3, 4, 6)),
+    (lambda: nn.BatchNorm2d(3), (3, 4, 4)),
+    (lambda: nn.BatchNorm1d(3), (3,)),
+    (lambda: nn.LayerNorm(6), (4, 6)),
+    (lambda: nn.LayerNorm((4, 6), elementwise_affine=False), (4, 6)),
+    (lambda: nn.Dropout(0.5), (6,)),
+    (lambda: nn.ReLU(), (6,)),
+    (lambda: nn.ReLU(inplace=True), (6,)),
+    (lambda: nn.GELU(), (6,)),
+    (lambda: nn.GELU(approximate="tanh"), (6,)),
+    (lambda: nn.Tanh(), (6,)),
+    (lambda: nn.Sigmoid(), (6,)),
+    (lambda: nn.LeakyReLU(0.2), (6,)),
+    (lambda: nn.SiLU(), (6,)),
+    (lambda: nn.Softplus(beta=2.0, threshold=3.0), (6,)),
+    (lambda: nn.ELU(alpha=0.5), (6,)),
+    (lambda: nn.SELU(), (6,)),
+    (lambda: nn.Hardtanh(-0.5, 0.7), (6,)),
+    (lambda: nn.ReLU6(), (6,)),
+    (lambda: nn.Hardswish(), (6,)),
+    (lambda: nn.Softmax(dim=-1), (3, 6)),
+    (lambda: nn.LogSoftmax(dim=1), (3, 6)),
+    (lambda: nn.Flatten(), (2, 3, 4)),
+])
+def test_layer(layer, shape):
+    m = layer()
+    scale = 3.0
+
+    def make(n):
+        return (dark.randn(n, *shape) * scale,)
+    check(m, make)
+
+
+def test_embedding_gather():
+    m = nn.Embedding(10, 4)
+    proto, _ = _export(m, (dark.tensor([[1, 2, 3]]),))
+    assert "Gather" in [n.op_type for n in proto.graph.node]
+    check(m, lambda n: (dark.randint(0, 10, (n, 5)),), dynamic_axes=((0, 1),))
+
+
+def test_parameters_are_initializers_named_as_state_dict():
+    m = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2), nn.BatchNorm1d(2)).eval()
+    proto, _ = _export(m, (dark.randn(2, 3),))
+    names = {i.name for i in proto.graph.initializer}
+    assert {"0.weight", "0.bias", "2.weight", "2.bias", "3.weight", "3.bias",
+            "3.running_mean", "3.running_var"} <= names
+    weight = next(i for i in proto.graph.initializer if i.name == "0.weight")
+    np.testing.assert_array_equal(onnx.numpy_helper.to_array(weight), m[0].weight.detach().numpy())
+    assert [n.op_type for n in proto.graph.node] == ["Gemm", "Relu", "Gemm",
+                                                     "BatchNormalization"]
+
+
+def test_export_to_path_and_options(tmp_path):
+    m = nn.Linear(3, 2)
+    path = tmp_path / "m.onnx"
+    assert dark.onnx.export(m, (dark.randn(2, 3),), str(path), input_names=["inp"],
+                            output_names=["out"], dynamic_axes={"inp": {0: "batch"},
+                                                                "out": {0: "batch"}}) is None
+    proto = onnx.load(str(path))
+    assert proto.opset_import[0].version == 20
+    assert [i.name for i in proto.graph.input] == ["inp"]
+    assert [o.name for o in proto.graph.output] == ["out"]
+    dims = proto.graph.input[0].type.tensor_type.shape.dim
+    assert dims[0].dim_param == "batch" and dims[1].dim_value == 3
+    dark.onnx.export(m, (dark.randn(2, 3),), str(path), opset_version=17)
+    assert onnx.load(str(path)).opset_import[0].version == 17
+    assert m.training  # eval only during the export
+    with pytest.raises(ValueError, match="opset_version 5"):
+        dark.onnx.export(m, (dark.randn(2, 3),), str(path), opset_version=5)
+
+
+# ----------------------------------------------------------------------------- ops
+
+class Fn(nn.Module):
+    def __init__(self, function, *params):
+        super().__init__()
+        self.function = function
+        self.params = nn.ParameterList([nn.Parameter(p) for p in params])
+
+    def forward(self, *inputs):
+        return self.function(*inputs, *self.params)
+
+
+OPS = {
+    "view_size0": (lambda x: x.view(x.size(0), -1), (3, 4)),
+    "reshape_minus1": (lambda x: x.reshape(-1, 4) * 2, (3, 4)),
+    "flatten": (lambda x: dark.flatten(x, 1), (3, 2, 2)),
+    "permute": (lambda x: x.permute(2, 0, 1), (3, 4)),
+    "transpose": (lambda x: x.transpose(0, 1).contiguous(), (3, 4)),
+    "cat": (lambda x: dark.cat([x, x * 2], 1), (3, 4)),
+    "stack": (lambda x: dark.stack([x, -x], 1), (3,)),
+    "split": (lambda x: x.split(2, 1)[1] + 1, (5, 2)),
+    "chunk": (lambda x: x.chunk(2, 2)[0] * x.chunk(2, 2)[1], (3, 4)),
+    "slice": (lambda x: x[:, 1:3] + x[:, -2:, -1:], (3, 4)),
+    "slice_step": (lambda x: x[:, ::2, 1], (5, 4)),
+    "select_none": (lambda x: x[:, None, 1], (3, 4)),
+    "index_tensor": (lambda x: x[:, dark.tensor([0, 2, 2])], (3, 4)),
+    "unsqueeze_squeeze": (lambda x: x.unsqueeze(1).squeeze(1).unsqueeze(-1), (3, 4)),
+    "sum": (lambda x: x.sum(1), (3, 4)),
+    "sum_all": (lambda x: x.sum().reshape(1) + x[:, 0, 0], (3, 4)),
+    "mean_keepdim": (lambda x: x.mean(-1, keepdim=True), (3, 4)),
+    "max_dim": (lambda x: x.max(1)[0] + x.max(1)[1].float(), (3, 4)),
+    "amax": (lambda x: dark.amax(x, (1, 2)), (3, 4)),
+    "min_argmax": (lambda x: x.min(2).values * x.argmax(2).float(), (3, 4)),
+    "var_std": (lambda x: x.var(1) + x.std(1, keepdim=True).sum(1), (3, 4)),
+    "arith": (lambda x: (x + 1) * 2 - x / 3 + 2 - x, (3, 4)),
+    "rsub_div": (lambda x: 1 / (x.abs() + 1) - (2 - x), (3,)),
+    "pow_sqrt": (lambda x: x ** 2 + x.abs().sqrt() + x.abs() ** 1.5, (3,)),
+    "exp_log_neg": (lambda x: x.exp() + (x.abs() + 0.1).log() - x, (3,)),
+    "clamp": (lambda x: x.clamp(-0.5, 0.5) + x.clamp(min=0) + x.clamp(max=0.1), (3,)),
+    "where_compare": (lambda x: dark.where(x > 0, x, x * 0.1), (3,)),
+    "masked_fill": (lambda x: x.masked_fill(x < 0, -1.0), (3,)),
+    "matmul": (lambda x, w: x @ w, (3, 4)),
+    "bmm": (lambda x: dark.bmm(x, x.transpose(1, 2)), (3, 4)),
+    "softmax_fn": (lambda x: F.softmax(x, -1) + F.log_softmax(x, 0), (3,)),
+    "expand": (lambda x: x[:, :1].expand(-1, 3, 4) + x, (3, 4)),
+    "pad": (lambda x: F.pad(x, (1, 2)), (3, 4)),
+    "erf_rsqrt": (lambda x: x.erf() + (x * x + 1).rsqrt(), (3,)),
+    "constant": (lambda x: x + dark.arange(4.0), (3, 4)),
+    "int_cast": (lambda x: (x > 0).float() + x.long().float(), (3,)),
+    "tril": (lambda x: dark.tril(x) + dark.triu(x, 1), (4, 4)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_op(name):
+    function, shape = OPS[name]
+    params = (dark.randn(4, 2),) if name == "matmul" else ()
+    check(Fn(function, *params), lambda n: (dark.randn(n, *shape) * 2,))
+
+
+def test_sequence_axis_dynamic():
+    """Batch and sequence dynamic: the reshapes of attention read both from shapes."""
+    m = nn.MultiheadAttention(8, 2, batch_first=False)
+    check(m, lambda n: tuple(dark.randn(n + 2, n, 8) for _ in range(3)), sizes=(2, 3, 5),
+          dynamic_axes=((0, 1), (0, 1), (0, 1)))
+
+
+# ----------------------------------------------------------------------------- modules
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+@pytest.mark.parametrize("batch_first, bidirectional, layers", [
+    (False, False, 1), (True, True, 2), (False, True, 1)])
+def test_rnn(kind, batch_first, bidirectional, layers):
+    m = getattr(nn, kind)(5, 7, num_layers=layers, batch_first=batch_first,
+                          bidirectional=bidirectional)
+    axes = (0, 1)
+    proto, _ = _export(m.eval(), (dark.randn(4, 2, 5),))
+    assert kind in [n.op_type for n in proto.graph.node]
+    assert len(proto.graph.output) == (3 if kind == "LSTM" else 2)
+    check(m, lambda n: (dark.randn(n + 1, n, 5),), dynamic_axes=(axes,))
+
+
+def test_lstm_with_initial_state():
+    m = nn.LSTM(5, 7, num_layers=2)
+
+    def make(n):
+        return dark.randn(4, n, 5), dark.randn(2, n, 7), dark.randn(2, n, 7)
+
+    class WithState(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = m
+
+        def forward(self, x, h, c):
+            out, (h, c) = self.lstm(x, (h, c))
+            return out, h, c
+
+    check(WithState(), make, dynamic_axes=((1,), (1,), (1,)))
+
+
+def test_multihead_attention_and_mask():
+    m = nn.MultiheadAttention(8, 2, batch_first=True)
+    mask = nn.Transformer.generate_square_subsequent_mask(5)
+
+    class Masked(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.mha = m
+
+        def forward(self, x):
+            return self.mha(x, x, x, attn_mask=mask)
+
+    check(Masked(), lambda n: (dark.randn(n, 5, 8),))
+
+
+def test_transformer_encoder_layer():
+    layer = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.1, batch_first=True)
+    check(layer, lambda n: (dark.randn(n, 2 * n, 8),), dynamic_axes=((0, 1),))
+
+
+def test_unsupported_op_names_op_and_module():
+    class Inner(nn.Module):
+        def forward(self, x):
+            return dark.fft.fft(x).real
+
+    m = nn.Sequential(nn.Linear(4, 4), nn.Sequential(nn.ReLU(), Inner()))
+    with pytest.raises(dark.onnx.UnsupportedOperatorError, match=r"FftC2C.*'1\.1'"):
+        dark.onnx.export(m, (dark.randn(2, 4),), io.BytesIO())
+
+
+def test_training_dropout_is_refused():
+    m = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))
+    with pytest.raises(dark.onnx.UnsupportedOperatorError, match="_Dropout.*'1'"):
+        dark.onnx.export(m, (dark.randn(2, 4),), io.BytesIO(),
+                         training=dark.onnx.TrainingMode.TRAINING)
+    assert m.training
+
+
+def test_amp_dispatch_is_restored():
+    """The tracer composes with the op dispatch already set and puts it back."""
+    from dark.autograd.function import Op
+    before = Op.__dict__["apply"]
+    dark.onnx.export(nn.Linear(2, 2), (dark.randn(1, 2),), io.BytesIO())
+    assert Op.__dict__["apply"] is before
+
+
+# ----------------------------------------------------------------------------- models
+
+def _small_resnet():
+    class Block(nn.Module):
+        def __init__(self, c):
+            super().__init__()
+            self.conv1 = nn.Conv2d(c, c, 3, padding=1, bias=False)
+            self.bn1 = nn.BatchNorm2d(c)
+            self.relu = nn.ReLU(inplace=True)
+            self.conv2 = nn.Conv2d(c, c, 3, padding=1, bias=False)
+            self.bn2 = nn.BatchNorm2d(c)
+
+        def forward(self, x):
+            out = self.relu(self.bn1(self.conv1(x)))
+            out = self.bn2(self.conv2(out))
+            out += x
+            return self.relu(out)
+
+    return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), Block(4), nn.AdaptiveAvgPool2d(1),
+                         nn.Flatten(), nn.Linear(4, 3))
+
+
+def test_small_resnet_block_inplace_add():
+    m = _small_resnet()
+    for module in m.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            module.running_mean.uniform_(-1, 1)
+            module.running_var.uniform_(0.5, 2)
+    check(m, lambda n: (dark.randn(n, 3, 8, 8),))
+
+
+def _mnist_net():
+    spec = importlib.util.spec_from_file_location("mnist_example", ROOT / "examples" /
+                                                  "mnist.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.Net()
+
+
+def test_mnist_cnn():
+    pytest.importorskip("tqdm", reason="examples/mnist.py imports tqdm")
+    check(_mnist_net(), lambda n: (dark.randn(n, 1, 28, 28),))
+
+
+def test_transformer_encoder_two_layers():
+    layer = nn.TransformerEncoderLayer(16, 4, 32, dropout=0.1)
+    m = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+    check(m, lambda n: (dark.randn(n + 3, n, 16),), dynamic_axes=((0, 1),))
+
+
+def _models():
+    try:
+        from dark.data import models
+    except ImportError:
+        return None
+    return models
+
+
+@pytest.mark.parametrize("name, size", [("resnet18", 32), ("mobilenet_v2", 32),
+                                        ("vgg11", 32)])
+def test_torchvision_models(name, size):
+    models = _models()
+    if models is None or not hasattr(models, name):
+        pytest.skip(f"dark.data.models.{name} is not there")
+    kwargs = {"num_classes": 10}
+    m = getattr(models, name)(**kwargs)
+    check(m, lambda n: (dark.randn(n, 3, size, size),), sizes=(1, 2), tol=1e-4)
