@@ -210,3 +210,63 @@ ERRORS = [
 @pytest.mark.parametrize("fn", [e[1] for e in ERRORS], ids=[e[0] for e in ERRORS])
 def test_errors_match_torch(fn):
     raises_like(lambda: fn(dark), lambda: fn(torch))
+
+
+BESSEL = ["bessel_j0", "bessel_j1", "bessel_y0", "bessel_y1", "modified_bessel_i0",
+          "modified_bessel_i1", "modified_bessel_k0", "modified_bessel_k1",
+          "scaled_modified_bessel_k0", "scaled_modified_bessel_k1", "spherical_bessel_j0"]
+
+
+@requires_torch
+@pytest.mark.parametrize("name", BESSEL)
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_bessel_functions_match_torch(name, dtype):
+    grid = np.concatenate([np.linspace(-30, 30, 1201), [0.0, -0.0, 1e-6, 2.0, 5.0, 8.0,
+                                                        np.inf]]).astype(dtype)
+    got = getattr(dark.special, name)(dark.tensor(grid))
+    expected = getattr(torch.special, name)(torch.tensor(grid))
+    assert got.dtype.name == dtype and not got.requires_grad
+    # float32: torch's kernels in float arithmetic differ from the float64 ones rounded
+    # once by float32 roundings, relative to the values' scale (near the zeros of J and Y)
+    rtol, atol = (1e-13, 1e-300) if dtype == "float64" else (1e-5, 1e-6)
+    np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=rtol, atol=atol,
+                               equal_nan=True)
+
+
+POLYNOMIALS = ["chebyshev_polynomial_t", "chebyshev_polynomial_u", "chebyshev_polynomial_v",
+               "chebyshev_polynomial_w", "shifted_chebyshev_polynomial_t",
+               "shifted_chebyshev_polynomial_u", "shifted_chebyshev_polynomial_v",
+               "shifted_chebyshev_polynomial_w", "hermite_polynomial_h",
+               "hermite_polynomial_he", "laguerre_polynomial_l", "legendre_polynomial_p"]
+
+
+@requires_torch
+@pytest.mark.parametrize("name", POLYNOMIALS)
+def test_polynomials_match_torch(name):
+    xs = np.concatenate([np.linspace(-1.5, 1.5, 61), [1.0, -1.0, 0.0]])
+    x, n = np.meshgrid(xs, np.arange(-1, 14))
+    got = getattr(dark.special, name)(dark.tensor(x), dark.tensor(n))
+    expected = getattr(torch.special, name)(torch.tensor(x), torch.tensor(n))
+    scale = np.maximum(np.abs(expected.numpy()), 1)
+    np.testing.assert_array_less(np.abs(got.numpy() - expected.numpy()) / scale, 1e-13)
+    # a number for either argument, the degree truncated, the dtype of the pair
+    for args in ((0.3, [2, 3]), ([0.3, 0.7], 3), ([0.3, 0.7], 2.9)):
+        d = getattr(dark.special, name)(*[dark.tensor(a) if isinstance(a, list) else a
+                                         for a in args])
+        t = getattr(torch.special, name)(*[torch.tensor(a) if isinstance(a, list) else a
+                                          for a in args])
+        assert d.dtype.name == str(t.dtype).replace("torch.", "")
+        np.testing.assert_allclose(d.numpy(), t.numpy(), rtol=1e-5, atol=1e-6)  # float32
+
+
+def test_polynomial_closed_forms_without_torch():
+    x = dark.tensor([0.3, -0.6], dtype=dark.float64)
+    np.testing.assert_allclose(dark.special.chebyshev_polynomial_t(x, 3).numpy(),
+                               4 * x.numpy() ** 3 - 3 * x.numpy())
+    np.testing.assert_allclose(dark.special.hermite_polynomial_h(x, 2).numpy(),
+                               4 * x.numpy() ** 2 - 2)
+    np.testing.assert_allclose(dark.special.legendre_polynomial_p(x, 2).numpy(),
+                               (3 * x.numpy() ** 2 - 1) / 2)
+    np.testing.assert_allclose(dark.special.bessel_j0(dark.tensor([0.0, 2.404825557695773],
+                                                                  dtype=dark.float64)).numpy(),
+                               [1.0, 0.0], atol=1e-15)

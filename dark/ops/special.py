@@ -761,3 +761,363 @@ def mvlgamma(input: Tensor, p: int, *, out=None) -> Tensor:
 
 __all__ = ["digamma", "erfc", "erfinv", "i0", "lgamma", "logit", "mvlgamma", "polygamma",
            "sinc", "xlogy"]
+
+
+# ----------------------------------------------------------------------------- Bessel functions
+# ATen's (Cephes') bessel_j0/j1/y0/y1, modified_bessel_k0/k1 and their scaled forms; like
+# torch's, these have no derivative (their results do not require grad).
+
+_J_PP0 = (7.96936729297347051624e-04, 8.28352392107440799803e-02, 1.23953371646414299388e+00,
+          5.44725003058768775090e+00, 8.74716500199817011941e+00, 5.30324038235394892183e+00,
+          9.99999999999999997821e-01)
+_J_PQ0 = (9.24408810558863637013e-04, 8.56288474354474431428e-02, 1.25352743901058953537e+00,
+          5.47097740330417105182e+00, 8.76190883237069594232e+00, 5.30605288235394617618e+00,
+          1.00000000000000000218e+00)
+_J_QP0 = (-1.13663838898469149931e-02, -1.28252718670509318512e+00, -1.95539544257735972385e+01,
+          -9.32060152123768231369e+01, -1.77681167980488050595e+02, -1.47077505154951170175e+02,
+          -5.14105326766599330220e+01, -6.05014350600728481186e+00)
+_J_QQ0 = (6.43178256118178023184e+01, 8.56430025976980587198e+02, 3.88240183605401609683e+03,
+          7.24046774195652478189e+03, 5.93072701187316984827e+03, 2.06209331660327847417e+03,
+          2.42005740240291393179e+02)
+_J_RP0 = (-4.79443220978201773821e+09, 1.95617491946556577543e+12, -2.49248344360967716204e+14,
+          9.70862251047306323952e+15)
+_J_RQ0 = (4.99563147152651017219e+02, 1.73785401676374683123e+05, 4.84409658339962045305e+07,
+          1.11855537045356834862e+10, 2.11277520115489217587e+12, 3.10518229857422583814e+14,
+          3.18121955943204943306e+16, 1.71086294081043136091e+18)
+_Y_YP0 = (1.55924367855235737965e+04, -1.46639295903971606143e+07, 5.43526477051876500413e+09,
+          -9.82136065717911466409e+11, 8.75906394395366999549e+13, -3.46628303384729719441e+15,
+          4.42733268572569800351e+16, -1.84950800436986690637e+16)
+_Y_YQ0 = (1.04128353664259848412e+03, 6.26107330137134956842e+05, 2.68919633393814121987e+08,
+          8.64002487103935000337e+10, 2.02979612750105546709e+13, 3.17157752842975028269e+15,
+          2.50596256172653059228e+17)
+_J_PP1 = (7.62125616208173112003e-04, 7.31397056940917570436e-02, 1.12719608129684925192e+00,
+          5.11207951146807644818e+00, 8.42404590141772420927e+00, 5.21451598682361504063e+00,
+          1.00000000000000000254e+00)
+_J_PQ1 = (5.71323128072548699714e-04, 6.88455908754495404082e-02, 1.10514232634061696926e+00,
+          5.07386386128601488557e+00, 8.39985554327604159757e+00, 5.20982848682361821619e+00,
+          9.99999999999999997461e-01)
+_J_QP1 = (5.10862594750176621635e-02, 4.98213872951233449420e+00, 7.58238284132545283818e+01,
+          3.66779609360150777800e+02, 7.10856304998926107277e+02, 5.97489612400613639965e+02,
+          2.11688757100572135698e+02, 2.52070205858023719784e+01)
+_J_QQ1 = (7.42373277035675149943e+01, 1.05644886038262816351e+03, 4.98641058337653607651e+03,
+          9.56231892404756170795e+03, 7.99704160447350683650e+03, 2.82619278517639096600e+03,
+          3.36093607810698293419e+02)
+_J_RP1 = (-8.99971225705559398224e+08, 4.52228297998194034323e+11, -7.27494245221818276015e+13,
+          3.68295732863852883286e+15)
+_J_RQ1 = (6.20836478118054335476e+02, 2.56987256757748830383e+05, 8.35146791431949253037e+07,
+          2.21511595479792499675e+10, 4.74914122079991414898e+12, 7.84369607876235854894e+14,
+          8.95222336184627338078e+16, 5.32278620332680085395e+18)
+_Y_YP1 = (1.26320474790178026440e+09, -6.47355876379160291031e+11, 1.14509511541823727583e+14,
+          -8.12770255501325109621e+15, 2.02439475713594898196e+17, -7.78877196265950026825e+17)
+_Y_YQ1 = (5.94301592346128195359e+02, 2.35564092943068577943e+05, 7.34811944459721705660e+07,
+          1.87601316108706159478e+10, 3.88231277496238566008e+12, 6.20557727146953693363e+14,
+          6.87141087355300489866e+16, 3.97270608116560655612e+18)
+_SQ2OPI = 0.797884560802865355879892119868763737
+_TWO_OVER_PI = 0.636619772367581343075535053490057448
+
+
+def _asymptotic(xp, x, pp, pq, qp, qq, phase, sine: bool):
+    z = 25.0 / (x * x)
+    p = _polevl(z, pp) / _polevl(z, pq)
+    q = _polevl(z, qp) / _polevl(z, qq)
+    shifted = x - phase
+    if sine:
+        return (p * xp.sin(shifted) + 5.0 / x * q * xp.cos(shifted)) * _SQ2OPI / xp.sqrt(x)
+    return (p * xp.cos(shifted) - 5.0 / x * q * xp.sin(shifted)) * _SQ2OPI / xp.sqrt(x)
+
+
+def _bessel_j0(xp, x):
+    x = xp.abs(x)
+    small = xp.minimum(x, 5.0)
+    z = small * small
+    near = (z - 5.78318596294678452118e+00) * (z - 3.04712623436620863991e+01) \
+        * _polevl(z, _J_RP0) / _polevl(z, _J_RQ0)
+    near = xp.where(small < 1e-5, 1.0 - z / 4.0, near)
+    big = xp.maximum(x, 5.0)
+    far = _asymptotic(xp, big, _J_PP0, _J_PQ0, _J_QP0, _J_QQ0, math.pi / 4, False)
+    return xp.where(x <= 5.0, near, far)
+
+
+def _bessel_j1(xp, x):
+    ax = xp.abs(x)
+    small = xp.minimum(ax, 5.0)
+    z = small * small
+    near = _polevl(z, _J_RP1) / _polevl(z, _J_RQ1) * small \
+        * (z - 1.46819706421238932572e+01) * (z - 4.92184563216946036703e+01)
+    big = xp.maximum(ax, 5.0)
+    far = _asymptotic(xp, big, _J_PP1, _J_PQ1, _J_QP1, _J_QQ1, 3 * math.pi / 4, False)
+    out = xp.where(ax <= 5.0, near, far)
+    return xp.where(x < 0, -out, out)
+
+
+def _bessel_y0(xp, x):
+    small = xp.clip(x, 1e-300, 5.0)
+    z = small * small
+    near = _polevl(z, _Y_YP0) / _polevl(z, _Y_YQ0) \
+        + _TWO_OVER_PI * xp.log(small) * _bessel_j0(xp, small)
+    big = xp.maximum(x, 5.0)
+    far = _asymptotic(xp, big, _J_PP0, _J_PQ0, _J_QP0, _J_QQ0, math.pi / 4, True)
+    out = xp.where(x <= 5.0, near, far)
+    out = xp.where(x == 0, -math.inf, out)
+    return xp.where(x < 0, math.nan, out)
+
+
+def _bessel_y1(xp, x):
+    small = xp.clip(x, 1e-300, 5.0)
+    z = small * small
+    near = small * (_polevl(z, _Y_YP1) / _polevl(z, _Y_YQ1)) \
+        + _TWO_OVER_PI * (_bessel_j1(xp, small) * xp.log(small) - 1.0 / small)
+    big = xp.maximum(x, 5.0)
+    far = _asymptotic(xp, big, _J_PP1, _J_PQ1, _J_QP1, _J_QQ1, 3 * math.pi / 4, True)
+    out = xp.where(x <= 5.0, near, far)
+    out = xp.where(x == 0, -math.inf, out)
+    return xp.where(x < 0, math.nan, out)
+
+
+_K0_A = (1.37446543561352307156e-16, 4.25981614279661018399e-14, 1.03496952576338420167e-11,
+         1.90451637722020886025e-09, 2.53479107902614945675e-07, 2.28621210311945178607e-05,
+         1.26461541144692592338e-03, 3.59799365153615016266e-02, 3.44289899924628486886e-01,
+         -5.35327393233902768720e-01)
+_K0_B = (5.30043377268626276149e-18, -1.64758043015242134646e-17, 5.21039150503902756861e-17,
+         -1.67823109680541210385e-16, 5.51205597852431940784e-16, -1.84859337734377901440e-15,
+         6.34007647740507060557e-15, -2.22751332699166985548e-14, 8.03289077536357521100e-14,
+         -2.98009692317273043925e-13, 1.14034058820847496303e-12, -4.51459788337394416547e-12,
+         1.85594911495471785253e-11, -7.95748924447710747776e-11, 3.57739728140030116597e-10,
+         -1.69753450938905987466e-09, 8.57403401741422608519e-09, -4.66048989768794782956e-08,
+         2.76681363944501510342e-07, -1.83175552271911948767e-06, 1.39498137188764993662e-05,
+         -1.28495495816278026384e-04, 1.56988388573005337491e-03, -3.14481013119645005427e-02,
+         2.44030308206595545468e+00)
+_K1_A = (-7.02386347938628759343e-18, -2.42744985051936593393e-15, -6.66690169419932900609e-13,
+         -1.41148839263352776110e-10, -2.21338763073472585583e-08, -2.43340614156596823496e-06,
+         -1.73028895751305206302e-04, -6.97572385963986435018e-03, -1.22611180822657148235e-01,
+         -3.53155960776544875667e-01, 1.52530022733894777053e+00)
+_K1_B = (-5.75674448366501715755e-18, 1.79405087314755922667e-17, -5.68946255844285935196e-17,
+         1.83809354436663880070e-16, -6.05704724837331885336e-16, 2.03870316562433424052e-15,
+         -7.01983709041831346144e-15, 2.47715442448130437068e-14, -8.97670518232499435011e-14,
+         3.34841966607842919884e-13, -1.28917396095102890680e-12, 5.13963967348173025100e-12,
+         -2.12996783842756842877e-11, 9.21831518760500529508e-11, -4.19035475934189648750e-10,
+         2.01504975519703286596e-09, -1.03457624656780970260e-08, 5.74108412545004946722e-08,
+         -3.50196060308781257119e-07, 2.40648494783721712015e-06, -1.93619797416608296024e-05,
+         1.95215518471351631108e-04, -2.85781685962277938680e-03, 1.03923736576817238437e-01,
+         2.72062619048444266945e+00)
+
+
+def _modified_k(xp, x, order: int, scaled: bool):
+    """K_0 / K_1 (times exp(x) when ``scaled``) as ATen's modified_bessel_k0/k1."""
+    small = xp.clip(x, 1e-300, 2.0)
+    if order == 0:
+        near = _chbevl(small * small - 2.0, _K0_A) - xp.log(0.5 * small) * _i0(xp, small)
+    else:
+        near = xp.log(0.5 * small) * _i1(xp, small) + _chbevl(small * small - 2.0, _K1_A) / small
+    big = xp.maximum(x, 2.0)
+    far = _chbevl(8.0 / big - 2.0, _K0_B if order == 0 else _K1_B) / xp.sqrt(big)
+    if scaled:
+        near = near * xp.exp(small)
+    else:
+        far = far * xp.exp(-big)
+    out = xp.where(x <= 2.0, near, far)
+    out = xp.where(x == 0, math.inf, out)
+    return xp.where(x < 0, math.nan, out)
+
+
+def _i0(xp, x):
+    return xp.exp(xp.abs(x)) * _i0e(xp, x)
+
+
+def _i1(xp, x):
+    return xp.exp(xp.abs(x)) * _i1e(xp, x)
+
+
+def _spherical_j0(xp, x):
+    z = x * x
+    series = 1.0 + z * (-1.0 / 6.0 + z * (1.0 / 120.0 + z * (-1.0 / 5040.0 + z * (
+        1.0 / 362880.0 + z * (-1.0 / 39916800.0 + z * (1.0 / 6227020800.0))))))
+    safe = xp.where(x == 0, 1.0, x)
+    out = xp.where(xp.abs(x) < 0.5, series, xp.sin(safe) / safe)
+    return xp.where(xp.isinf(x), 0.0, out)
+
+
+def _constant_unary(kernel, name: str, doc: str):
+    """A function without derivative: the kernel's values as a tensor outside the graph."""
+
+    def function(input: Tensor, *, out=None) -> Tensor:
+        if not isinstance(input, Tensor):
+            raise TypeError(f"special_{name}(): argument 'input' (position 1) must be Tensor, "
+                            f"not {type(input).__name__}")
+        data = input._data
+        if data.dtype.kind not in "fc":
+            data = data.astype(_default_float())
+        xp = array_module(data)
+        with quiet(xp):
+            result = kernel(xp, _f64(data)).astype(data.dtype, copy=False)
+        return _maybe_out(Tensor._make(result), out)
+
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = doc
+    return function
+
+
+bessel_j0 = _constant_unary(_bessel_j0, "bessel_j0", "The Bessel function J_0.")
+bessel_j1 = _constant_unary(_bessel_j1, "bessel_j1", "The Bessel function J_1.")
+bessel_y0 = _constant_unary(_bessel_y0, "bessel_y0", "The Bessel function Y_0.")
+bessel_y1 = _constant_unary(_bessel_y1, "bessel_y1", "The Bessel function Y_1.")
+modified_bessel_i0 = _constant_unary(_i0, "modified_bessel_i0", "I_0 (no derivative).")
+modified_bessel_i1 = _constant_unary(_i1, "modified_bessel_i1", "I_1 (no derivative).")
+modified_bessel_k0 = _constant_unary(lambda xp, x: _modified_k(xp, x, 0, False),
+                                     "modified_bessel_k0", "The modified Bessel function K_0.")
+modified_bessel_k1 = _constant_unary(lambda xp, x: _modified_k(xp, x, 1, False),
+                                     "modified_bessel_k1", "The modified Bessel function K_1.")
+scaled_modified_bessel_k0 = _constant_unary(lambda xp, x: _modified_k(xp, x, 0, True),
+                                            "scaled_modified_bessel_k0", "exp(x) K_0(x).")
+scaled_modified_bessel_k1 = _constant_unary(lambda xp, x: _modified_k(xp, x, 1, True),
+                                            "scaled_modified_bessel_k1", "exp(x) K_1(x).")
+spherical_bessel_j0 = _constant_unary(_spherical_j0, "spherical_bessel_j0",
+                                      "The spherical Bessel function j_0: sin(x) / x.")
+
+
+# ----------------------------------------------------------------------------- polynomials
+# ATen's orthogonal polynomials of degree n (an int tensor or number; n < 0 gives 0): its
+# special values, its trigonometric forms for large n inside (-1, 1), its recurrences.
+
+def _recur(xp, n, first, second, step, start: int, nmax: int, index):
+    """Run ``r = step(k, p, q)`` from the pair (first, second) and keep, per element, the
+    value whose degree ``index(k)`` equals n."""
+    result = xp.where(n == 0, first, xp.where(n == 1, second, 0.0))
+    p, q = first, second
+    k = start
+    while True:
+        degree = index(k)
+        if degree > nmax:
+            break
+        r = step(k, p, q)
+        result = xp.where(n == degree, r, result)
+        p, q = q, r
+        k += 2 if index(start + 1) == index(start) else 1
+    return result
+
+
+def _chebyshev_like(kind: str, shifted: bool):
+    def kernel(xp, x, n):
+        y = (x + x - 1.0) if shifted else x
+        ones = xp.ones_like(y)
+        second = {"t": y, "u": y + y, "v": y + y - 1.0, "w": y + y + 1.0}[kind]
+        nmax = int(n.max()) if n.size else 0
+        out = _recur(xp, n, ones, second, lambda k, p, q: (y + y) * q - p, 2, nmax,
+                     lambda k: k)
+        theta = xp.arccos(xp.clip(y, -1.0, 1.0))
+        inside = xp.abs(y) < 1.0
+        limit = {"t": 6, "u": 8, "v": 8, "w": 8}[kind] if not shifted else \
+            {"t": 6, "u": 6, "v": 6, "w": 4}[kind]
+        if kind == "t":
+            trig = xp.cos(n * theta)
+        elif kind == "u":
+            s = xp.sin(theta)
+            trig = xp.where(s != 0, xp.sin((n + 1) * theta) / xp.where(s != 0, s, 1.0),
+                            (n + 1) * xp.cos((n + 1) * theta) / xp.where(y != 0, y, 1.0))
+        elif kind == "v":
+            c = xp.cos(theta / 2)
+            ends = xp.where(n % 2 == 0, n + n + 1, -(n + n + 1))
+            trig = xp.where(xp.sin(theta / 2) != 1.0,
+                            xp.cos((n + 0.5) * theta) / xp.where(c != 0, c, 1.0), ends)
+        else:
+            s = xp.sin(theta / 2)
+            ends = xp.where(y > 0, n + n + 1, xp.where(n % 2 == 0, 1.0, -1.0))
+            trig = xp.where(xp.cos(theta / 2) != 1.0,
+                            xp.sin((n + 0.5) * theta) / xp.where(s != 0, s, 1.0), ends)
+        out = xp.where((n > limit) & inside, trig, out)
+        # the special values at the ends of [-1, 1] (x = 0, 1 when shifted)
+        at_one = y == 1.0
+        at_minus = y == -1.0
+        odd = n % 2 != 0
+        if kind == "t":
+            one_value, minus_value = 1.0, xp.where(odd, -1.0, 1.0)
+        elif kind == "u":
+            one_value, minus_value = n + 1.0, xp.where(odd, -(n + 1.0), n + 1.0)
+        elif kind == "v":
+            one_value, minus_value = 1.0, xp.where(odd, -(n + n + 1.0), n + n + 1.0)
+        else:
+            one_value, minus_value = n + n + 1.0, xp.where(odd, -1.0, 1.0)
+        out = xp.where(at_one, one_value, xp.where(at_minus, minus_value, out))
+        return xp.where(n < 0, 0.0, out)
+
+    return kernel
+
+
+def _hermite_h(xp, x, n):
+    nmax = int(n.max()) if n.size else 0
+    out = _recur(xp, n, xp.ones_like(x), x + x, lambda k, p, q: (x + x) * q - k * p, 2,
+                 nmax, lambda k: k // 2 + 1)
+    return xp.where(n < 0, 0.0, out)
+
+
+def _hermite_he(xp, x, n):
+    nmax = int(n.max()) if n.size else 0
+    out = _recur(xp, n, xp.ones_like(x), x, lambda k, p, q: x * q - k * p, 1, nmax,
+                 lambda k: k + 1)
+    return xp.where(n < 0, 0.0, out)
+
+
+def _laguerre(xp, x, n):
+    nmax = int(n.max()) if n.size else 0
+    out = _recur(xp, n, xp.ones_like(x), 1.0 - x,
+                 lambda k, p, q: (((k + k) + (1.0 - x)) * q - k * p) / (k + 1), 1, nmax,
+                 lambda k: k + 1)
+    out = xp.where(x == 0, 1.0, out)
+    return xp.where(n < 0, 0.0, out)
+
+
+def _legendre(xp, x, n):
+    nmax = int(n.max()) if n.size else 0
+    out = _recur(xp, n, xp.ones_like(x), x,
+                 lambda k, p, q: ((k + k + 1) * x * q - k * p) / (k + 1), 1, nmax,
+                 lambda k: k + 1)
+    ends = xp.where((x > 0) | (n % 2 == 0), 1.0, -1.0)
+    out = xp.where(xp.abs(x) == 1.0, ends, out)
+    return xp.where(n < 0, 0.0, out)
+
+
+def _polynomial(kernel, name: str, doc: str):
+    def function(input, n, *, out=None) -> Tensor:
+        if not isinstance(input, Tensor) and not isinstance(n, Tensor):
+            raise TypeError(f"special_{name}() received an invalid combination of arguments")
+        dtype = _backend.result_type(input, n)
+        if not (dtype.is_floating_point or dtype.is_complex):
+            dtype = _backend.get_default_dtype()
+        like = input if isinstance(input, Tensor) else n
+        xp = array_module(like._data)
+        x = input._data if isinstance(input, Tensor) else xp.asarray(input)
+        degree = n._data if isinstance(n, Tensor) else xp.asarray(n)
+        x, degree = xp.broadcast_arrays(_f64(xp.asarray(x)), xp.trunc(_f64(xp.asarray(degree))))
+        with quiet(xp):
+            result = kernel(xp, x, degree).astype(dtype.np, copy=False)
+        return _maybe_out(Tensor._make(xp.ascontiguousarray(result)), out)
+
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = doc
+    return function
+
+
+chebyshev_polynomial_t = _polynomial(_chebyshev_like("t", False), "chebyshev_polynomial_t",
+                                     "The Chebyshev polynomial of the first kind T_n(x).")
+chebyshev_polynomial_u = _polynomial(_chebyshev_like("u", False), "chebyshev_polynomial_u",
+                                     "The Chebyshev polynomial of the second kind U_n(x).")
+chebyshev_polynomial_v = _polynomial(_chebyshev_like("v", False), "chebyshev_polynomial_v",
+                                     "The Chebyshev polynomial of the third kind V_n(x).")
+chebyshev_polynomial_w = _polynomial(_chebyshev_like("w", False), "chebyshev_polynomial_w",
+                                     "The Chebyshev polynomial of the fourth kind W_n(x).")
+shifted_chebyshev_polynomial_t = _polynomial(
+    _chebyshev_like("t", True), "shifted_chebyshev_polynomial_t", "T_n(2x - 1).")
+shifted_chebyshev_polynomial_u = _polynomial(
+    _chebyshev_like("u", True), "shifted_chebyshev_polynomial_u", "U_n(2x - 1).")
+shifted_chebyshev_polynomial_v = _polynomial(
+    _chebyshev_like("v", True), "shifted_chebyshev_polynomial_v", "V_n(2x - 1).")
+shifted_chebyshev_polynomial_w = _polynomial(
+    _chebyshev_like("w", True), "shifted_chebyshev_polynomial_w", "W_n(2x - 1).")
+hermite_polynomial_h = _polynomial(_hermite_h, "hermite_polynomial_h",
+                                   "The physicists' Hermite polynomial H_n(x).")
+hermite_polynomial_he = _polynomial(_hermite_he, "hermite_polynomial_he",
+                                    "The probabilists' Hermite polynomial He_n(x).")
+laguerre_polynomial_l = _polynomial(_laguerre, "laguerre_polynomial_l",
+                                    "The Laguerre polynomial L_n(x).")
+legendre_polynomial_p = _polynomial(_legendre, "legendre_polynomial_p",
+                                    "The Legendre polynomial P_n(x).")
