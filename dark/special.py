@@ -5,6 +5,7 @@ from .ops.reduction import log_softmax as _log_softmax
 from .ops.reduction import logsumexp
 from .ops.reduction import softmax as _softmax
 from .ops.special import (
+    airy_ai,
     bessel_j0,
     bessel_j1,
     bessel_y0,
@@ -72,7 +73,7 @@ def log_softmax(input, dim: int, *, dtype=None):
     return _log_softmax(input, dim, dtype=dtype)
 
 
-__all__ = ["bessel_j0", "bessel_j1", "bessel_y0", "bessel_y1", "chebyshev_polynomial_t",
+__all__ = ["airy_ai", "bessel_j0", "bessel_j1", "bessel_y0", "bessel_y1", "chebyshev_polynomial_t",
            "chebyshev_polynomial_u", "chebyshev_polynomial_v", "chebyshev_polynomial_w",
            "hermite_polynomial_h", "hermite_polynomial_he", "laguerre_polynomial_l",
            "legendre_polynomial_p", "modified_bessel_i0", "modified_bessel_i1",

@@ -214,7 +214,8 @@ def test_errors_match_torch(fn):
 
 BESSEL = ["bessel_j0", "bessel_j1", "bessel_y0", "bessel_y1", "modified_bessel_i0",
           "modified_bessel_i1", "modified_bessel_k0", "modified_bessel_k1",
-          "scaled_modified_bessel_k0", "scaled_modified_bessel_k1", "spherical_bessel_j0"]
+          "scaled_modified_bessel_k0", "scaled_modified_bessel_k1", "spherical_bessel_j0",
+          "airy_ai"]
 
 
 @requires_torch
@@ -229,6 +230,8 @@ def test_bessel_functions_match_torch(name, dtype):
     # float32: torch's kernels in float arithmetic differ from the float64 ones rounded
     # once by float32 roundings, relative to the values' scale (near the zeros of J and Y)
     rtol, atol = (1e-13, 1e-300) if dtype == "float64" else (1e-5, 1e-6)
+    if name == "airy_ai" and dtype == "float32":
+        atol = 1e-5  # torch's float32 phase (2/3)|x|^1.5 ~ 110 at x = -30 is off by ~1e-5
     np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=rtol, atol=atol,
                                equal_nan=True)
 

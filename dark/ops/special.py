@@ -1121,3 +1121,68 @@ laguerre_polynomial_l = _polynomial(_laguerre, "laguerre_polynomial_l",
                                     "The Laguerre polynomial L_n(x).")
 legendre_polynomial_p = _polynomial(_legendre, "legendre_polynomial_p",
                                     "The Legendre polynomial P_n(x).")
+
+
+_AI_AN = (3.46538101525629032477e-01, 1.20075952739645805542e+01, 7.62796053615234516538e+01,
+          1.68089224934630576269e+02, 1.59756391350164413639e+02, 7.05360906840444183113e+01,
+          1.40264691163389668864e+01, 9.99999999999999995305e-01)
+_AI_AD = (5.67594532638770212846e-01, 1.47562562584847203173e+01, 8.45138970141474626562e+01,
+          1.77318088145400459522e+02, 1.64234692871529701831e+02, 7.14778400825575695274e+01,
+          1.40959135607834029598e+01, 1.00000000000000000470e+00)
+_AI_AFN = (-1.31696323418331795333e-01, -6.26456544431912369773e-01, -6.93158036036933542233e-01,
+           -2.79779981545119124951e-01, -4.91900132609500318020e-02, -4.06265923594885404393e-03,
+           -1.59276496239262096340e-04, -2.77649108155232920844e-06, -1.67787698489114633780e-08)
+_AI_AFD = (1.33560420706553243746e+01, 3.26825032795224613948e+01, 2.67367040941499554804e+01,
+           9.18707402907259625840e+00, 1.47529146771666414581e+00, 1.15687173795188044134e-01,
+           4.40291641615211203805e-03, 7.54720348287414296618e-05, 4.51850092970580378464e-07)
+_AI_AGN = (1.97339932091685679179e-02, 3.91103029615688277255e-01, 1.06579897599595591108e+00,
+           9.39169229816650230044e-01, 3.51465656105547619242e-01, 6.33888919628925490927e-02,
+           5.85804113048388458567e-03, 2.82851600836737019778e-04, 6.98793669997260967291e-06,
+           8.11789239554389293311e-08, 3.41551784765923618484e-10)
+_AI_AGD = (9.30892908077441974853e+00, 1.98352928718312140417e+01, 1.55646628932864612953e+01,
+           5.47686069422975497931e+00, 9.54293611618961883998e-01, 8.64580826352392193095e-02,
+           4.12656523824222607191e-03, 1.01259085116509135510e-04, 1.17166733214413521882e-06,
+           4.91834570062930015649e-09)
+
+
+def _airy_ai(xp, x):
+    """ATen's (Cephes') airy_ai: the oscillating asymptotic form below -2.09, the decaying
+    one above 2.09, the Maclaurin series between."""
+    negative = xp.minimum(x, -2.09)
+    z = 1.0 / (-2.0 * negative * xp.sqrt(-negative) / 3.0)
+    z2 = z * z
+    afn, afd = _polevl(z2, _AI_AFN), _polevl(z2, _AI_AFD)
+    agn, agd = _polevl(z2, _AI_AGN), _polevl(z2, _AI_AGD)
+    t = -2.0 * negative * xp.sqrt(-negative) / 3.0 + 0.25 * math.pi
+    left = 5.64189583547756286948e-01 / xp.sqrt(xp.sqrt(-negative)) * (
+        xp.sin(t) * (1.0 + z2 * afn / afd) - xp.cos(t) * (z * agn / agd))
+    positive = xp.clip(x, 2.09, 103.892)
+    zeta = 2.0 * positive * xp.sqrt(positive) / 3.0
+    right = 5.64189583547756286948e-01 * (_polevl(1.0 / zeta, _AI_AN)
+                                          / _polevl(1.0 / zeta, _AI_AD)) \
+        / (2.0 * xp.sqrt(xp.sqrt(positive)) * xp.exp(zeta))
+    middle_x = xp.clip(x, -2.09, 2.09)
+    f, g = xp.ones_like(x), middle_x.copy()
+    m, n, k = xp.ones_like(x), middle_x.copy(), 1.0
+    cube = middle_x ** 3
+    for _ in range(200):
+        m = m * cube
+        k += 1.0
+        m = m / k
+        n = n * cube
+        k += 1.0
+        n = n / k
+        m = m / k
+        f = f + m
+        k += 1.0
+        n = n / k
+        g = g + n
+        if not bool((xp.abs(m / f) > _MACHEP).any()):
+            break
+    middle = 0.355028053887817239260 * f - 0.258819403792806798405 * g
+    out = xp.where(x < -2.09, left, xp.where(x >= 2.09, right, middle))
+    out = xp.where(x > 103.892, 0.0, out)
+    return xp.where(xp.isinf(x), math.nan, out)
+
+
+airy_ai = _constant_unary(_airy_ai, "airy_ai", "The Airy function Ai.")
