@@ -378,3 +378,49 @@ def test_singular_det_gradient_closed_form():
     cofactors = np.array([[np.linalg.det(np.delete(np.delete(a, i, 0), j, 1)) * (-1) ** (i + j)
                            for j in range(3)] for i in range(3)])
     np.testing.assert_allclose(x.grad.numpy(), cofactors, atol=1e-12)
+
+
+def _eig_loss(lib, L, V, weights):
+    """A loss that does not depend on the eigenvectors' phases: |V|^2 and the eigenvalues."""
+    return ((L.real * weights).sum() + (L.imag ** 2).sum()
+            + (V.abs() ** 2 * lib.arange(V.shape[-1], dtype=weights.dtype)).sum())
+
+
+@requires_torch
+@pytest.mark.parametrize("complex_input", [False, True])
+def test_eig_matches_torch(complex_input):
+    rng = np.random.default_rng(3)
+    A = rng.standard_normal((2, 4, 4))
+    if complex_input:
+        A = A + 1j * rng.standard_normal((2, 4, 4))
+    W = rng.standard_normal((2, 4))
+    results = []
+    for lib in (dark, torch):
+        a = lib.tensor(A, requires_grad=True)
+        L, V = lib.linalg.eig(a)
+        _eig_loss(lib, L, V, lib.tensor(W)).backward()
+        # (the eigenvectors' phases are LAPACK's choice: compare |V|)
+        results.append((L.detach().numpy(), V.abs().detach().numpy(), a.grad.numpy(),
+                        lib.linalg.eigvals(lib.tensor(A)).numpy(), str(L.dtype)))
+    for got, expected in zip(results[0][:4], results[1][:4]):
+        np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-10)
+    assert results[0][4].split(".")[-1] == results[1][4].split(".")[-1]
+    single = dark.linalg.eig(dark.tensor(A, dtype=dark.complex64 if complex_input
+                                         else dark.float32))
+    assert single.eigenvalues.dtype == dark.complex64 and single._fields == (
+        "eigenvalues", "eigenvectors")
+
+
+def test_eig_gradcheck_and_phase_error():
+    a = dark.tensor(np.random.default_rng(4).standard_normal((3, 3)), requires_grad=True)
+    weights = dark.tensor([0.3, -1.2, 0.7], dtype=dark.float64)
+
+    def f(x):
+        L, V = dark.linalg.eig(x)
+        return _eig_loss(dark, L, V, weights)
+
+    assert dark.autograd.gradcheck(f, [a])
+    with pytest.raises(RuntimeError, match="The eigenvectors in the complex case are "
+                       "specified up to multiplication by e\\^\\{i phi\\}"):
+        L, V = dark.linalg.eig(a)
+        V.real.sum().backward()

@@ -1204,3 +1204,88 @@ def _matrix_exp_method(input: Tensor) -> Tensor:
 @tensor_method("matrix_power")
 def _matrix_power_method(input: Tensor, n: int) -> Tensor:
     return matrix_power(input, n)
+
+
+# ----------------------------------------------------------------------------- eig
+
+class Eig(NamedTuple):
+    eigenvalues: Tensor
+    eigenvectors: Tensor
+
+
+Eig.__name__ = Eig.__qualname__ = "linalg_eig"
+Eig.__repr__ = lambda self: ("torch.return_types.linalg_eig(\n" + ",\n".join(
+    f"{field}={value!r}" for field, value in zip(self._fields, self)) + ")")
+
+
+def _complex_dtype(np_dtype):
+    return np.dtype(np.complex128) if np_dtype in (np.float64, np.complex128) \
+        else np.dtype(np.complex64)
+
+
+class LinalgEig(Op):
+    node_name = "LinalgEigBackward0"
+
+    @staticmethod
+    def forward(ctx, A):
+        xp = array_module(A)
+        target = _complex_dtype(A.dtype)
+        if A.size == 0:
+            L, V = xp.zeros(A.shape[:-1], dtype=target), xp.zeros(A.shape, dtype=target)
+        else:
+            L, V = xp.linalg.eig(A)
+            L, V = L.astype(target, copy=False), V.astype(target, copy=False)
+        ctx.set_materialize_grads(False)
+        ctx.save_for_backward(L, V)
+        ctx.real_input = A.dtype.kind != "c"
+        return L, V
+
+    @staticmethod
+    def backward(ctx, gL, gV):
+        L, V = ctx.saved_tensors
+        gA = _eig_backward(gL, gV, L, V)
+        if gA is not None and ctx.real_input:
+            gA = gA.real
+        return gA
+
+
+def _eig_backward(gL, gV, L, V):
+    """ATen's linalg_eig_backward for a general matrix (eigenvectors of unit norm)."""
+    Vh = V.mH
+    if gV is None:
+        if gL is None:
+            return None
+        return _solve_left(Vh, gL.unsqueeze(-1) * Vh)
+    VhgV = Vh @ gV
+    diag = VhgV.diagonal(0, -2, -1)
+    if bool((diag.imag.detach().abs() > 1e-2 * (1 + diag.real.detach().abs()))._data.any()):
+        raise RuntimeError("linalg_eig_backward: The eigenvectors in the complex case are "
+                           "specified up to multiplication by e^{i phi}. The specified loss "
+                           "function depends on this quantity, so it is ill-defined.")
+    VhgV = VhgV - Vh @ (V * diag.real.to(V.dtype).unsqueeze(-2))
+    Lconj = L.conj()
+    E = Lconj.unsqueeze(-2) - Lconj.unsqueeze(-1) + _diag(Lconj * 0 + 1)
+    gA = VhgV / E
+    if gL is not None:
+        gA = gA - _diag(gA.diagonal(0, -2, -1)) + _diag(gL.to(gA.dtype))
+    return _solve_left(Vh, gA @ Vh)
+
+
+def eig(A: Tensor, *, out=None) -> Eig:
+    """The eigenvalues and eigenvectors (unit columns) of general square matrices, complex
+    (complex64 for float32, complex128 for float64)."""
+    _check_square_matrix("linalg.eig", A)
+    L, V = LinalgEig.apply(A)
+    return Eig(L, V)
+
+
+def eigvals(A: Tensor, *, out=None) -> Tensor:
+    """The eigenvalues of general square matrices, complex."""
+    _check_square_matrix("linalg.eigvals", A)
+    if A.requires_grad:
+        return _maybe_out(LinalgEig.apply(A)[0], out)
+    xp = array_module(A._data)
+    target = _complex_dtype(A._data.dtype)
+    values = (xp.linalg.eigvals(A._data) if A.numel()
+              else xp.zeros(A.shape[:-1], dtype=target)).astype(target, copy=False)
+    return _maybe_out(_constant(values), out)
