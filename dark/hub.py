@@ -78,12 +78,13 @@ def set_dir(d: str | os.PathLike) -> None:
     _hub_dir = os.path.expanduser(os.fspath(d))
 
 
+class _OfflineError(RuntimeError):
+    """A download that could not reach its server."""
+
+
 def _offline(url: str, error: BaseException) -> RuntimeError:
-    return RuntimeError(
-        f"could not download {url}: {error}. It looks like there is no network connection "
-        "(or the server is down); download the file by other means and pass its folder as "
-        "model_dir, or place it in the hub cache folder "
-        f"({os.path.join(get_dir(), 'checkpoints')})")
+    return _OfflineError(f"could not download {url}: {error}. It looks like there is no "
+                         "network connection (or the server is down).")
 
 
 def _network_error(error: BaseException) -> bool:
@@ -196,7 +197,11 @@ def load_state_dict_from_url(url: str, model_dir: str | os.PathLike | None = Non
         if check_hash:
             match = HASH_REGEX.search(filename)
             hash_prefix = match.group(1) if match else None
-        download_url_to_file(url, cached_file, hash_prefix, progress=progress)
+        try:
+            download_url_to_file(url, cached_file, hash_prefix, progress=progress)
+        except _OfflineError as error:
+            raise RuntimeError(f"{error} Download the file by other means and save it as "
+                               f"{cached_file}: it is then read from there.") from error
     if _is_legacy_zip_format(cached_file):
         warnings.warn("Falling back to the old format < 1.6. This support will be deprecated in "
                       "favor of default zipfile format introduced in 1.6. Please redo "

@@ -157,6 +157,8 @@ def test_load_state_dict_from_url_offline(tmp_path):
     with pytest.raises(RuntimeError, match="no network connection") as caught:
         hub.load_state_dict_from_url(dead, model_dir=tmp_path / "c", progress=False)
     assert dead in str(caught.value)
+    assert f"save it as {tmp_path / 'c' / 'resnet18-f37072fd.pth'}" in str(caught.value)
+    assert _leftovers(tmp_path / "c") == []
 
 
 def test_load_state_dict_from_url_legacy_zip(tmp_path, server):

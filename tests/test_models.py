@@ -263,6 +263,8 @@ def test_weights_default_offline_says_so(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="no network connection") as caught:
         models.resnet18(weights="DEFAULT", progress=False)
     assert dead in str(caught.value)
+    cached = tmp_path / "hub" / "checkpoints" / "resnet18-f37072fd.pth"
+    assert f"save it as {cached}" in str(caught.value)
     assert not list((tmp_path / "hub" / "checkpoints").iterdir())
 
 
