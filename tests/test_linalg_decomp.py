@@ -424,3 +424,36 @@ def test_eig_gradcheck_and_phase_error():
                        "specified up to multiplication by e\\^\\{i phi\\}"):
         L, V = dark.linalg.eig(a)
         V.real.sum().backward()
+
+
+COMPLEX_LOSSES = {
+    "svd": lambda lib, a: (lambda U, S, Vh: S.sum() + (U[:, :1] * Vh[:1, :]).abs().sum()
+                           + (U.abs() ** 2 * lib.arange(U.shape[-1])).sum())(
+        *lib.linalg.svd(a, full_matrices=False)),
+    "qr": lambda lib, a: (lambda Q, R: (Q.real ** 2).sum() + (R * R.conj()).real.sum()
+                          + R.imag.sum())(*lib.linalg.qr(a)),
+    "eigh": lambda lib, a: (lambda L, V: L.sum() * 2 + (V.abs() ** 3).sum())(
+        *lib.linalg.eigh(a @ a.mH)),
+    "cholesky": lambda lib, a: lib.linalg.cholesky(a @ a.mH + lib.eye(a.shape[0])).abs().sum(),
+    "pinv": lambda lib, a: lib.linalg.pinv(a).abs().sum(),
+    "slogdet": lambda lib, a: (lambda s, l: (s * lib.tensor(1 + 2j)).real + l)(
+        *lib.linalg.slogdet(a[:3, :3])),
+    "det": lambda lib, a: (lib.linalg.det(a[:3, :3]) * lib.tensor(0.5 - 1j)).real,
+}
+
+
+@requires_torch
+@pytest.mark.parametrize("shape", [(4, 3), (3, 4), (3, 3)])
+@pytest.mark.parametrize("name", sorted(COMPLEX_LOSSES))
+def test_complex_decomposition_gradients_match_torch(name, shape):
+    rng = np.random.default_rng(5)
+    A = rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
+    if name in ("slogdet", "det") and shape[0] < 3 or (name in ("slogdet", "det")
+                                                        and shape[1] < 3):
+        pytest.skip("square 3x3 block needed")
+    grads = []
+    for lib in (dark, torch):
+        a = lib.tensor(A, requires_grad=True)
+        COMPLEX_LOSSES[name](lib, a).backward()
+        grads.append(a.grad.numpy())
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-10, atol=1e-12)

@@ -145,6 +145,15 @@ def _svd_backward(gU, gS, gVh, U, S, Vh):
     if gVh is not None:
         X = Vh @ gVh.mH
         VhgV = X - X.mH
+    complex_ = U.is_complex()
+    if complex_:
+        a = UhgU.diagonal(0, -2, -1).imag if gU is not None else S * 0
+        b = VhgV.diagonal(0, -2, -1).imag if gVh is not None else S * 0
+        if not bool(((a + b).detach().abs() <= 1e-2 + 1e-2 * b.detach().abs())._data.all()):
+            raise RuntimeError("svd_backward: The singular vectors in the complex case are "
+                               "specified up to multiplication by e^{i phi}. The specified loss "
+                               "function depends on this phase term, making it ill-defined.")
+        S = S.to(U.dtype)
     S2 = S * S
     E = _unsq(S2, -2) - _unsq(S2, -1) + _diag(S * 0 + 1)
     if gU is not None and gVh is not None:
@@ -154,7 +163,9 @@ def _svd_backward(gU, gS, gVh, U, S, Vh):
     else:
         gA = _unsq(S, -1) * (VhgV / E)
     if gS is not None:
-        gA = gA + _diag(gS)
+        gA = gA + _diag(gS.to(gA.dtype))
+    if complex_ and gU is not None and gVh is not None:
+        gA = gA + _diag(UhgU.diagonal(0, -2, -1) / (S * 2))
     if m > n and gU is not None:
         gA = U @ gA
         gUSinv = gU / _unsq(S, -2)
@@ -292,13 +303,17 @@ class LinalgQr(Op):
         if m >= n:
             sym = gA.triu()
             sym = sym + sym.mH
-            sym = sym - _diag(sym.diagonal(0, -2, -1) * 0.5)
+            half = sym.diagonal(0, -2, -1)
+            sym = sym - _diag((half.real if half.is_complex() else half).to(sym.dtype) * 0.5)
             gA = Q @ sym
             if gQ is not None:
                 gA = gA + gQ
             return _solve_triangular(R.mH, gA, upper=False, left=False)
         X = -gA
         skew = (X - X.mH).tril()
+        if skew.is_complex():
+            half = skew.diagonal(0, -2, -1).imag * 0.5
+            skew = skew - _diag(half.to(skew.dtype) * 1j)
         gA = Q @ skew
         gA = _solve_triangular(R[..., :, :m].mH, gA, upper=False, left=False)
         gA = cat([gA, gA.new_zeros(tuple(R.shape[:-1]) + (n - m,))], -1)
@@ -497,17 +512,25 @@ class LinalgSlogdet(Op):
         sign = xp.asarray(sign, dtype=A.dtype)
         logabs = xp.asarray(logabs, dtype=A.real.dtype if A.dtype.kind == "c" else A.dtype)
         ctx.set_materialize_grads(False)
-        ctx.save_for_backward(A)
+        ctx.save_for_backward(A, sign)
         return sign, logabs
 
     @staticmethod
     def backward(ctx, g_sign, g_logabs):
-        (A,) = ctx.saved_tensors
-        if g_logabs is None:
+        A, sign = ctx.saved_tensors
+        complex_ = A.is_complex()
+        if g_logabs is None and (not complex_ or g_sign is None):
             return None
+        g = g_logabs
+        if complex_:
+            # ATen's slogdet_backward: the phase of sign moves by Im tr(A^-1 dA)
+            g = g.to(A.dtype) if g is not None else None
+            if g_sign is not None:
+                phase = -(g_sign.conj() * sign).imag
+                g = phase.to(A.dtype) * 1j if g is None else g + phase.to(A.dtype) * 1j
         n = A.shape[-1]
         eye = _constant(array_module(A._data).eye(n, dtype=A._data.dtype))
-        return Solve.apply(A, _unsq(_unsq(g_logabs, -1), -1) * eye, adjoint=True)
+        return Solve.apply(A.mH, _unsq(_unsq(g, -1), -1) * eye)
 
 
 def slogdet(A: Tensor, *, out=None) -> SlogDet:
@@ -972,14 +995,16 @@ def _det_backward(grad: Tensor, det_: Tensor, A: Tensor) -> Tensor:
     if n == 1:
         return grad.unsqueeze(-1).unsqueeze(-1).expand(tuple(A.shape))
     eye = _constant(array_module(A._data).eye(n, dtype=A._data.dtype))
-    d = (grad * det_).unsqueeze(-1).unsqueeze(-1) * eye
+    d = (grad * det_.conj()).unsqueeze(-1).unsqueeze(-1) * eye
 
     def nonsingular(M):
-        return Solve.apply(M, d, adjoint=True)
+        return Solve.apply(M.mH, d)
 
     def singular(M):
         U, S, Vh = LinalgSvd.apply(M, full_matrices=True)
-        alpha = LinalgDet.apply(U) * LinalgDet.apply(Vh) * grad
+        alpha = (LinalgDet.apply(U) * LinalgDet.apply(Vh)).conj() * grad
+        if alpha.is_complex():
+            S = S.to(alpha.dtype)
         D = _prod_safe_zeros_backward(alpha.unsqueeze(-1), S)
         return (U * D.unsqueeze(-2)) @ Vh
 
