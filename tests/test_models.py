@@ -323,7 +323,20 @@ def test_torchvision_module_structure():
     assert models.vgg11_bn is not None and isinstance(models.VGG, type)
     gn = models.resnet18(norm_layer=lambda c: dark.nn.GroupNorm(2, c))
     assert isinstance(gn.bn1, dark.nn.GroupNorm)
-    model = models.densenet121(memory_efficient=True, num_classes=4)
-    x = dark.randn(2, 3, 32, 32, requires_grad=True)
-    model(x).sum().backward()
-    assert x.grad is not None and x.grad.shape == x.shape
+
+
+def test_densenet_memory_efficient_gives_the_same_gradients():
+    """memory_efficient=True (torchvision: recompute the bottlenecks in backward) gives the
+    same outputs and gradients as False."""
+    results = []
+    for memory_efficient in (False, True):
+        dark.manual_seed(0)
+        model = models.DenseNet(growth_rate=8, block_config=(2, 3, 2, 2), num_init_features=16,
+                                num_classes=4, memory_efficient=memory_efficient)
+        x = dark.randn(2, 3, 32, 32, requires_grad=True)
+        out = model(x)
+        (out * dark.arange(8.0).reshape(2, 4)).sum().backward()
+        results.append([out.detach().numpy(), x.grad.numpy()] +
+                       [p.grad.numpy() for p in model.parameters()])
+    for plain, recomputed in zip(*results):
+        np.testing.assert_allclose(recomputed, plain, rtol=1e-6, atol=1e-7)

@@ -1,6 +1,8 @@
 """torchvision.models.densenet: DenseNet-121/161/169/201, with torchvision's module names and
-initialisation. ``memory_efficient=True`` is accepted and computes the same values as False
-(dark does not recompute the bottlenecks in the backward pass to save memory)."""
+initialisation. ``memory_efficient=True`` is accepted and gives the same values and gradients
+as False, but keeps the bottlenecks instead of recomputing them in the backward pass:
+torchvision checkpoints them (non-reentrant), and dark.utils.checkpoint cannot yet take a
+tensor that an earlier checkpoint's output also depends on, as a dense block's features are."""
 from __future__ import annotations
 
 import re
