@@ -12,7 +12,9 @@ torch's ``$TORCH_HOME/hub``), or what ``set_dir`` chose.
 (``source='local'``) or of a GitHub repository's, downloaded as a zip archive into the cache
 folder (``source='github'``; unlike torch, dark does not ask GitHub's API whether the ref
 belongs to a fork, so ``skip_validation`` changes nothing). Without a network every download
-raises a RuntimeError that says so and names the URL.
+raises a RuntimeError that says so and names the URL. ``pytorch/vision`` (at any ref) is not
+downloaded: its hubconf needs torchvision, so its entry points are dark.data.models' builders
+of the same names (``load('pytorch/vision', 'resnet18', weights='DEFAULT')``).
 """
 from __future__ import annotations
 
@@ -57,6 +59,9 @@ _TIMEOUT_S = 60
 _GITHUB = "https://github.com"  # where GitHub archives come from (tests point it elsewhere)
 _TRUSTED_REPO_OWNERS = ("facebookresearch", "facebookincubator", "pytorch", "fairinternal")
 _hub_dir: str | None = None
+# Repositories whose entry points dark provides itself: "owner/name" -> {entry: callable}
+# (dark.data.models registers pytorch/vision when it is imported).
+_BUILTIN_REPOS: dict[str, dict[str, Any]] = {}
 
 
 def _get_dark_home() -> str:
@@ -349,9 +354,27 @@ def _repo_dir(repo_or_dir: str, source: str, force_reload, trust_repo, verbose) 
     return os.fspath(repo_or_dir)
 
 
+def _builtin_entries(repo_or_dir, source: str) -> dict[str, Any] | None:
+    """The entry points dark provides for a GitHub repository, or None."""
+    if source.lower() != "github" or not isinstance(repo_or_dir, str):
+        return None
+    return _BUILTIN_REPOS.get(repo_or_dir.partition(":")[0])
+
+
+def _builtin_entry(entries: dict[str, Any], model):
+    if not isinstance(model, str):
+        raise ValueError("Invalid input: model should be a string of function name")
+    if model not in entries:
+        raise RuntimeError(f"Cannot find callable {model} in hubconf")
+    return entries[model]
+
+
 def list(github: str, force_reload: bool = False, skip_validation: bool = False,  # noqa: A001
          trust_repo="check", verbose: bool = True) -> builtins.list[str]:
     """The names of the callable entry points in the repository's ``hubconf.py``."""
+    entries = _builtin_entries(github, "github")
+    if entries is not None:
+        return sorted(entries)
     module = _import_hubconf(_repo_dir(github, "github", force_reload, trust_repo, verbose))
     return [f for f in dir(module) if callable(getattr(module, f)) and not f.startswith("_")]
 
@@ -359,6 +382,9 @@ def list(github: str, force_reload: bool = False, skip_validation: bool = False,
 def help(github: str, model: str, force_reload: bool = False,  # noqa: A001
          skip_validation: bool = False, trust_repo="check") -> str | None:
     """The docstring of entry point ``model`` of the repository's ``hubconf.py``."""
+    entries = _builtin_entries(github, "github")
+    if entries is not None:
+        return _builtin_entry(entries, model).__doc__
     module = _import_hubconf(_repo_dir(github, "github", force_reload, trust_repo, True))
     return _load_entry_from_hubconf(module, model).__doc__
 
@@ -369,8 +395,12 @@ def load(repo_or_dir: str | os.PathLike, model: str, *args, source: str = "githu
     """Call entry point ``model`` of ``hubconf.py`` with ``*args, **kwargs`` and return what
     it returns. ``source='local'``: ``repo_or_dir`` is a folder holding ``hubconf.py``;
     ``source='github'`` (the default, as torch's): ``'owner/name[:ref]'``, downloaded into
-    ``get_dir()`` once and then taken from there (``force_reload`` downloads it again).
+    ``get_dir()`` once and then taken from there (``force_reload`` downloads it again);
+    ``'pytorch/vision[:ref]'`` gives dark.data.models' builders without a download.
     The ``dependencies`` list of the hubconf must all be importable."""
+    entries = _builtin_entries(repo_or_dir, source)
+    if entries is not None:
+        return _builtin_entry(entries, model)(*args, **kwargs)
     repo_dir = _repo_dir(repo_or_dir, source, force_reload, trust_repo, verbose)
     with _add_to_sys_path(repo_dir):
         entry = _load_entry_from_hubconf(_import_hubconf(repo_dir), model)

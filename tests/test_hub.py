@@ -295,3 +295,24 @@ def test_load_github_offline(tmp_path, monkeypatch):
     # A repository already in the cache is used offline.
     _write_hub(tmp_path / "hub" / "someone_models_main")
     assert hub.load("someone/models", "entry", 4, trust_repo=True) == 8
+
+
+def test_pytorch_vision_entries_are_dark_models(tmp_path, monkeypatch):
+    """torch.hub.load('pytorch/vision', 'resnet18', ...) as tutorials write it: the entry
+    points are dark.data.models' builders; nothing is downloaded (here: no network)."""
+    monkeypatch.setattr(hub, "_GITHUB", closed_port_url().rstrip("/").rsplit("/", 1)[0])
+    hub.set_dir(tmp_path / "hub")
+    dark.manual_seed(0)
+    with pytest.warns(UserWarning, match="The parameter 'pretrained' is deprecated"):
+        model = hub.load("pytorch/vision:v0.10.0", "resnet18", pretrained=False)
+    dark.manual_seed(0)
+    reference = dark.data.models.resnet18()
+    assert isinstance(model, dark.data.models.ResNet)
+    assert _same(model.state_dict(), reference.state_dict())
+    assert {"resnet18", "vgg16", "densenet121", "get_weight"} <= set(hub.list("pytorch/vision"))
+    assert hub.help("pytorch/vision", "squeezenet1_1") == dark.data.models.squeezenet1_1.__doc__
+    assert hub.load("pytorch/vision", "get_weight", "ResNet18_Weights.DEFAULT") is \
+        dark.data.models.ResNet18_Weights.IMAGENET1K_V1
+    with pytest.raises(RuntimeError, match="Cannot find callable resnet9 in hubconf"):
+        hub.load("pytorch/vision", "resnet9")
+    assert not (tmp_path / "hub").exists()

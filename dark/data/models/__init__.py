@@ -10,6 +10,7 @@ its name (``"DEFAULT"``: the file is downloaded from torchvision's URL through
 ``dark.hub.load_state_dict_from_url`` into the hub cache; without a network that raises a
 RuntimeError saying so), the deprecated ``pretrained=True/False`` (torchvision's warnings),
 ``progress`` and the network class's keyword arguments (``num_classes``, ``dropout``, ...).
+``dark.hub.load("pytorch/vision", "<builder>", ...)`` calls these builders.
 """
 from ._api import (Weights, WeightsEnum, get_model, get_model_builder,  # noqa: F401
                    get_model_weights, get_weight, list_models)
@@ -20,5 +21,11 @@ from .mobilenetv2 import *  # noqa: F403
 from .resnet import *  # noqa: F403
 from .squeezenet import *  # noqa: F403
 from .vgg import *  # noqa: F403
+from ... import hub as _hub
+from ._api import BUILTIN_MODELS as _BUILTIN_MODELS
 
 __all__ = [name for name in dir() if not name.startswith("_")]
+
+# dark.hub.load("pytorch/vision", name, ...) builds these (torchvision's hubconf entries).
+_hub._BUILTIN_REPOS["pytorch/vision"] = {**_BUILTIN_MODELS, "get_weight": get_weight,
+                                         "get_model_weights": get_model_weights}
