@@ -10,6 +10,7 @@ import numpy as np
 
 from .._backend import array_module
 from .._tensor import Tensor
+from ..autograd.grad_mode import enable_grad
 from ._graph import Graph, OnnxExporterError, UnsupportedOperatorError
 from ._symbolics import symbolic_for
 from ._trace import Trace
@@ -116,12 +117,36 @@ def _grown(tensor: Tensor, growth: dict) -> Tensor:
     return Tensor._make(array, tensor._requires_grad)
 
 
+def _swap(value, table: dict):
+    """``value`` (tensors nested in tuples, lists, dicts) with the tensors of ``table``
+    (by id) replaced."""
+    if isinstance(value, Tensor):
+        return table.get(id(value), value)
+    if isinstance(value, (tuple, list)):
+        return type(value)(_swap(v, table) for v in value)
+    if isinstance(value, dict):
+        return {k: _swap(v, table) for k, v in value.items()}
+    return value
+
+
+def _traced_input(t: Tensor) -> Tensor:
+    """A float input as a non-leaf tensor with a graph (a copy of it), so that in-place ops
+    on it (``x += 1``, ``relu_``) go through the recorded ops rather than writing into its
+    memory unseen."""
+    if t.dtype.is_floating_point and not t._requires_grad:
+        with enable_grad():
+            return Tensor._make(t._data, True).clone()
+    return t
+
+
 def _run(model, args, kwargs, params, buffers, inputs_of):
     trace = Trace()
     for name, p in params:
         trace.register(p, ("param", name))
     for name, b in buffers:
         trace.register(b, ("param", name))
+    table = {id(t): _traced_input(t) for t in inputs_of(args, kwargs)}
+    args, kwargs = _swap(args, table), _swap(kwargs, table)
     inputs = inputs_of(args, kwargs)
     for i, t in enumerate(inputs):
         trace.inputs.append(trace.register(t, ("input", i)))
@@ -205,18 +230,8 @@ def export(model, args=(), f=None, *, kwargs=None, verbose=None, input_names=Non
                 growth = _growth(dynamic_axes)
                 grown = {id(t): _grown(t, growth[name])
                          for t, name in zip(inputs, names_in) if name in dynamic}
-
-                def swap(value):
-                    if isinstance(value, Tensor):
-                        return grown.get(id(value), value)
-                    if isinstance(value, (tuple, list)):
-                        return type(value)(swap(v) for v in value)
-                    if isinstance(value, dict):
-                        return {k: swap(v) for k, v in value.items()}
-                    return value
-
-                trace2, _ = _run(model, swap(args), swap(kwargs), parameters, buffers,
-                                 inputs_of)
+                trace2, _ = _run(model, _swap(args, grown), _swap(kwargs, grown), parameters,
+                                 buffers, inputs_of)
                 ops1 = [c.op_name for c in trace.calls]
                 ops2 = [c.op_name for c in trace2.calls]
                 if ops1 != ops2 or len(trace.values) != len(trace2.values):

@@ -78,12 +78,12 @@ class Graph:
     # ---------------------------------------------------------------- building
     def const(self, array, base: str = "const") -> str:
         array = np.asarray(array)
-        key = (array.dtype.str, array.shape, array.tobytes())
-        if array.size <= 16 and key in self._const_cache:
+        key = (array.dtype.str, array.shape, array.tobytes()) if array.size <= 16 else None
+        if key is not None and key in self._const_cache:
             return self._const_cache[key]
         name = self.fresh(f"onnx::{base}")
         self.initializers[name] = array
-        if array.size <= 16:
+        if key is not None:
             self._const_cache[key] = name
         return name
 

@@ -1001,6 +1001,9 @@ def symbolic_for(call):
     if call.module is not None:
         return MODULE_SYMBOLICS[type(call.module).__name__]
     function = None
+    if any(k.__name__ == "Index" for k in call.cls.__mro__):
+        # every read of a location (Select, Slice, indexing's Unsqueeze and Alias ...)
+        return SYMBOLICS["Index"]
     for klass in call.cls.__mro__:  # Sum_SumBackward1 is a Sum ...
         function = SYMBOLICS.get(klass.__name__)
         if function is not None:

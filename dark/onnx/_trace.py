@@ -11,6 +11,8 @@ constants (made by dark.tensor, arange ...). The module stack (forward pre/post 
 where each op was called; LSTM/GRU modules are recorded whole (their inner ops are not)."""
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
 from .._tensor import Tensor
@@ -50,6 +52,30 @@ def _host(array):
         return array
     get = getattr(array, "get", None)
     return get() if get is not None else np.asarray(array)
+
+
+_SIGNATURES: dict = {}
+
+
+def _named(cls, args, kwargs) -> dict:
+    """The op's keyword attributes, with those passed by position added by name (the
+    positional ones stay in ``args`` too)."""
+    names = _SIGNATURES.get(cls)
+    if names is None:
+        try:
+            parameters = list(inspect.signature(cls.forward).parameters.values())[1:]
+        except (TypeError, ValueError):
+            parameters = []
+        names = []
+        for p in parameters:
+            if p.kind not in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+                break
+            names.append(p.name)
+        _SIGNATURES[cls] = names
+    named = dict(kwargs)
+    for name, value in zip(names, args):
+        named.setdefault(name, value)
+    return named
 
 
 class Trace:
@@ -123,7 +149,8 @@ class Trace:
             outputs = result if isinstance(result, tuple) else (result,)
             outs = [self.register(o, ("op",)) if isinstance(o, Tensor) else None
                     for o in outputs]
-            self.calls.append(Call(cls, tuple(refs), dict(op_kwargs), outs, self.path))
+            self.calls.append(Call(cls, tuple(refs), _named(cls, refs, op_kwargs), outs,
+                                   self.path))
             return result
 
         handles, overridden = [], []
