@@ -51,6 +51,8 @@ CASES = [
      [1, 3, 32, 32], "eval"),
     ("resnet34", "resnet34", {}, None, "eval"),
     ("resnet50", "resnet50", {}, [1, 3, 32, 32], "eval"),
+    ("resnet50_dilated", "resnet50", {"replace_stride_with_dilation": [False, True, True],
+                                       "num_classes": 10}, [1, 3, 32, 32], "eval"),
     ("resnet101", "resnet101", {}, None, "eval"),
     ("resnext50_32x4d", "resnext50_32x4d", {"num_classes": 10}, [1, 3, 32, 32], "eval"),
     ("vgg11", "vgg11", {}, [1, 3, 32, 32], "eval"),
