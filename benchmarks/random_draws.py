@@ -3,10 +3,10 @@ numbers): randn(10**7) and rand(10**7) (float32), randn(10**7) in float64, and
 randperm(60000) (a DataLoader epoch's shuffle). Prints the median of repeats (dark and torch
 timed in turn, so that a busy machine slows both alike) and dark / torch.
 
-dark is timed twice: on one thread, and with its default threads (``dark.get_num_threads()``:
-a large float32 randn transforms its passes on them, the draws staying in order). torch's
-CPU draws are serial kernels (the generator is locked for the whole draw), so torch is timed
-once, with its default threads; ``--threads 1`` holds both to one thread throughout."""
+Two passes: both libraries with their default threads (a large float32 randn of dark's
+transforms its passes on dark's threads, the draws staying in order; torch's CPU draws are
+serial kernels, its generator locked for the whole draw), then both held to one thread
+(``set_num_threads(1)``). ``--threads N`` runs one pass with both held to N threads."""
 import argparse
 import os
 import time
@@ -31,36 +31,39 @@ def timed(function) -> float:
     return time.perf_counter() - start
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--threads", type=int, default=None,
-                        help="hold dark and torch to this many threads")
-    args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-        dark.set_num_threads(args.threads)
-    default_threads = dark.get_num_threads()
-    print(f"{os.cpu_count()} cores; threads: dark {default_threads}, torch "
-          f"{torch.get_num_threads()}; median of {args.repeats}")
-    header = f"{'draw':24s} {'dark s':>9s} {'dark 1t s':>10s} {'torch s':>9s} {'ratio':>6s} " \
-             f"{'1t ratio':>8s}"
-    print(header)
+def run(threads, repeats: int) -> dict:
+    """{draw: (dark's median, torch's median)} with both at ``threads`` (None: defaults)."""
+    if threads:
+        torch.set_num_threads(threads)
+        dark.set_num_threads(threads)
+    results = {}
     for name, draw in CASES.items():
         dark.manual_seed(0)
         torch.manual_seed(0)
         draw(dark), draw(torch)  # warm: buffers, first-call costs
-        ours, ours_one, theirs = [], [], []
-        for _ in range(args.repeats):
-            dark.set_num_threads(default_threads)
+        ours, theirs = [], []
+        for _ in range(repeats):
             ours.append(timed(lambda draw=draw: draw(dark)))
             theirs.append(timed(lambda draw=draw: draw(torch)))
-            dark.set_num_threads(1)
-            ours_one.append(timed(lambda draw=draw: draw(dark)))
-        dark.set_num_threads(default_threads)
-        ours, ours_one, theirs = (float(np.median(t)) for t in (ours, ours_one, theirs))
-        print(f"{name:24s} {ours:9.4f} {ours_one:10.4f} {theirs:9.4f} {ours / theirs:6.2f} "
-              f"{ours_one / theirs:8.2f}")
+        results[name] = (float(np.median(ours)), float(np.median(theirs)))
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="one pass, dark and torch held to this many threads")
+    args = parser.parse_args()
+    passes = [args.threads] if args.threads else [None, 1]
+    print(f"{os.cpu_count()} cores; default threads: dark {dark.get_num_threads()}, torch "
+          f"{torch.get_num_threads()}; median of {args.repeats}")
+    for threads in passes:
+        results = run(threads, args.repeats)
+        label = "default threads" if threads is None else f"{threads} thread(s)"
+        print(f"{'draw (' + label + ')':32s} {'dark s':>9s} {'torch s':>9s} {'ratio':>6s}")
+        for name, (ours, theirs) in results.items():
+            print(f"{name:32s} {ours:9.4f} {theirs:9.4f} {ours / theirs:6.2f}")
 
 
 if __name__ == "__main__":
