@@ -231,7 +231,7 @@ def test_sequence_axis_dynamic():
 
 # ----------------------------------------------------------------------------- modules
 
-@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
 @pytest.mark.parametrize("batch_first, bidirectional, layers", [
     (False, False, 1), (True, True, 2), (False, True, 1)])
 def test_rnn(kind, batch_first, bidirectional, layers):
@@ -242,6 +242,11 @@ def test_rnn(kind, batch_first, bidirectional, layers):
     assert kind in [n.op_type for n in proto.graph.node]
     assert len(proto.graph.output) == (3 if kind == "LSTM" else 2)
     check(m, lambda n: (dark.randn(n + 1, n, 5),), dynamic_axes=(axes,))
+
+
+def test_rnn_relu():
+    m = nn.RNN(5, 7, nonlinearity="relu", bidirectional=True)
+    check(m, lambda n: (dark.randn(n + 1, n, 5),), dynamic_axes=((0, 1),))
 
 
 def test_lstm_with_initial_state():
@@ -358,6 +363,59 @@ def test_transformer_encoder_two_layers():
     check(m, lambda n: (dark.randn(n + 3, n, 16),), dynamic_axes=((0, 1),))
 
 
+def _word_language_model():
+    spec = importlib.util.spec_from_file_location(
+        "wlm_model", ROOT / "examples" / "ported" / "word_language_model" / "model.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN_TANH"])
+def test_word_language_model_rnn(kind):
+    """pytorch/examples' word_language_model export_onnx: (input, hidden) in, seq and batch
+    dynamic."""
+    model = _word_language_model().RNNModel(kind, 50, 16, 16, 2)
+
+    def make(n):
+        hidden = model.init_hidden(n)
+        hidden = hidden if isinstance(hidden, tuple) else (hidden,)
+        return (dark.randint(0, 50, (n + 2, n)),) + tuple(h + dark.randn(*h.shape)
+                                                          for h in hidden)
+
+    class Flat(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.model = model
+
+        def forward(self, x, *hidden):
+            out, hidden = self.model(x, hidden if len(hidden) > 1 else hidden[0])
+            return (out,) + (hidden if isinstance(hidden, tuple) else (hidden,))
+
+    axes = ((0, 1),) + ((1,),) * (2 if kind == "LSTM" else 1)
+    check(Flat(), make, dynamic_axes=axes)
+
+
+def test_word_language_model_transformer():
+    """Its mask is made by ops on constants (folded) and cached on the module."""
+    model = _word_language_model().TransformerModel(50, 16, 2, 32, 2)
+    check(model, lambda n: (dark.randint(0, 50, (5, n)),), sizes=(2, 3, 6),
+          dynamic_axes=((1,),))
+
+
+def test_constant_folding():
+    class Masked(nn.Module):
+        def forward(self, x):
+            mask = dark.triu(dark.ones(4, 4), 1) * -100.0
+            return x + mask
+
+    proto, _ = _export(Masked(), (dark.randn(2, 4, 4),))
+    assert [n.op_type for n in proto.graph.node] == ["Add"]
+    proto, _ = _export(Masked(), (dark.randn(2, 4, 4),), do_constant_folding=False)
+    assert sorted(n.op_type for n in proto.graph.node) == ["Add", "Mul", "Trilu"]
+    check(Masked(), lambda n: (dark.randn(n, 4, 4),))
+
+
 def _models():
     try:
         from dark.data import models
@@ -382,3 +440,19 @@ def test_torchvision_models(name):
     else:
         m = getattr(models, name)(num_classes=10)
     check(m, lambda n: (dark.randn(n, 3, 32, 32),), sizes=(1, 2), tol=1e-4)
+
+
+def test_word_language_model_transformer_dynamic_sequence():
+    """The mask made from len(src) follows the sequence axis (ones -> ConstantOfShape)."""
+    model = _word_language_model().TransformerModel(50, 16, 2, 32, 2)
+    check(model, lambda n: (dark.randint(0, 50, (n + 3, n)),), sizes=(2, 3, 6),
+          dynamic_axes=((0, 1),))
+
+
+def test_sized_constants():
+    class Positions(nn.Module):
+        def forward(self, x):
+            n = x.size(1)
+            return x * dark.arange(n) + dark.ones(x.size(0), 1) * 2
+
+    check(Positions(), lambda n: (dark.randn(n, n + 2),), dynamic_axes=((0, 1),))

@@ -13,7 +13,7 @@ from .._tensor import Tensor
 from ..autograd.grad_mode import enable_grad
 from ._graph import Graph, OnnxExporterError, UnsupportedOperatorError
 from ._symbolics import symbolic_for
-from ._trace import Trace
+from ._trace import Ref, Trace
 
 DEFAULT_OPSET = 20      # torch.onnx._constants.ONNX_DEFAULT_OPSET (torch 2.13)
 MIN_OPSET = 13          # Squeeze/Unsqueeze/Split/ReduceSum take their axes as inputs
@@ -89,6 +89,12 @@ def _dynamic_axes(dynamic_axes) -> dict:
         else:
             result[name] = {int(a): f"{name}_dynamic_axes_{i + 1}" for i, a in enumerate(axes)}
     return result
+
+
+def _restore(states) -> None:
+    for module, state in states:
+        module.__dict__.clear()
+        module.__dict__.update(state)
 
 
 def _growth(dynamic_axes) -> dict:
@@ -221,17 +227,23 @@ def export(model, args=(), f=None, *, kwargs=None, verbose=None, input_names=Non
 
     modules = dict(model.named_modules()) if hasattr(model, "named_modules") else {}
     context = _mode(model, training) if modules else contextlib.nullcontext()
+    states = [(m, dict(m.__dict__)) for m in modules.values()]
     _exporting[0] = True
     try:
         with context:
             trace, result = _run(model, args, kwargs, parameters, buffers, inputs_of)
             trace2 = None
             if any(name in dynamic for name in names_in):
+                # the second run sees the modules as the first did (a mask cached on the
+                # module by the first run would make it run other ops)
+                after_first = [(m, dict(m.__dict__)) for m, _ in states]
+                _restore(states)
                 growth = _growth(dynamic_axes)
                 grown = {id(t): _grown(t, growth[name])
                          for t, name in zip(inputs, names_in) if name in dynamic}
                 trace2, _ = _run(model, _swap(args, grown), _swap(kwargs, grown), parameters,
                                  buffers, inputs_of)
+                _restore(after_first)
                 ops1 = [c.op_name for c in trace.calls]
                 ops2 = [c.op_name for c in trace2.calls]
                 if ops1 != ops2 or len(trace.values) != len(trace2.values):
@@ -249,9 +261,25 @@ def export(model, args=(), f=None, *, kwargs=None, verbose=None, input_names=Non
         graph.used.add(name)
     for index, call in enumerate(trace.calls):
         graph.call, graph.call_index = call, index
-        symbolic = symbolic_for(call)
+        if do_constant_folding and _constant_call(trace, trace2, call):
+            # all inputs known at export: the outputs are constants (their traced values)
+            for vid in call.outs:
+                if vid is not None:
+                    trace.kinds[vid] = ("const",)
+            continue
         try:
-            outs = symbolic(graph, call)
+            outs = symbolic_for(call)(graph, call)
+        except UnsupportedOperatorError as error:
+            # raised when an output is used: ops that only steer python (a mask checked
+            # for causality) leave nothing in the graph; the first unsupported op is named
+            for ref in list(call.args) + list(call.kwargs.values()):
+                if isinstance(ref, Ref) and trace.kinds[ref.vid][0] == "unsupported":
+                    error = trace.kinds[ref.vid][1]
+                    break
+            for vid in call.outs:
+                if vid is not None:
+                    trace.kinds[vid] = ("unsupported", error)
+            continue
         except OnnxExporterError:
             raise
         except Exception as error:
@@ -278,6 +306,30 @@ def export(model, args=(), f=None, *, kwargs=None, verbose=None, input_names=Non
     else:
         f.write(data)
     return None
+
+
+def _constant_call(trace, trace2, call) -> bool:
+    """Whether all the inputs of ``call`` are constants, and its outputs do not follow the
+    dynamic axes."""
+    if call.module is not None:
+        return False
+    if trace2 is not None and any(
+            vid is not None and trace.values[vid].shape != trace2.values[vid].shape
+            for vid in call.outs):
+        return False
+    values = list(call.args) + list(call.kwargs.values())
+    for value in values:
+        if isinstance(value, Ref):
+            vid = value.vid
+        elif hasattr(value, "shape") and hasattr(value, "dtype"):
+            vid = trace.arrays.get(id(value))
+            if vid is None:
+                continue
+        else:
+            continue
+        if trace.kinds[vid][0] != "const":
+            return False
+    return True
 
 
 def _assemble(onnx, graph, trace, trace2, names_in, output_names, dynamic, export_params,

@@ -20,6 +20,24 @@ class UnsupportedOperatorError(OnnxExporterError):
     """An op that dark.onnx cannot export (torch.onnx.errors.UnsupportedOperatorError)."""
 
 
+def _triangle(value):
+    """(k, upper value, lower value) when the 2-d ``value`` is one value on and above its
+    k-th diagonal and another below (a causal mask), else None."""
+    if value.ndim != 2 or 0 in value.shape:
+        return None
+    upper_value, lower_value = value[0, -1], value[-1, 0]
+    upper = value == upper_value
+    if upper_value == lower_value or (upper_value != upper_value):
+        return None
+    k = int(np.argmax(upper[0]))
+    if not upper[0, k]:
+        return None
+    expected = np.triu(np.ones(value.shape, dtype=np.bool_), k)
+    if not (np.array_equal(upper, expected) and (value[~expected] == lower_value).all()):
+        return None
+    return k, upper_value, lower_value
+
+
 class Graph:
     def __init__(self, onnx, trace, trace2, opset: int, param_names: dict, export_params=True):
         self.onnx = onnx
@@ -56,8 +74,12 @@ class Graph:
             name = self.fresh(kind[1])
             self.initializers[name] = self.trace.values[vid]
         elif kind[0] == "const":
-            name = self.fresh(f"onnx::Constant_{vid}")
-            self.initializers[name] = self.trace.values[vid]
+            name = self._sized_constant(vid)
+            if name is None:
+                name = self.fresh(f"onnx::Constant_{vid}")
+                self.initializers[name] = self.trace.values[vid]
+        elif kind[0] == "unsupported":
+            raise kind[1]
         else:
             op = self.call.op_name if self.call is not None else "?"
             raise OnnxExporterError(
@@ -65,6 +87,50 @@ class Graph:
                 f"no ONNX mapping (value {vid}, {kind})")
         self.names[vid] = name
         return name
+
+    def _sized_constant(self, vid):
+        """A constant whose shape follows the dynamic axes (dark.ones(n, n), arange(n) made
+        from sizes in python): ConstantOfShape or Range of sizes read at run time; None for
+        a constant of fixed shape."""
+        if self.trace2 is None or vid >= len(self.trace2.values):
+            return None
+        value, other = self.trace.values[vid], self.trace2.values[vid]
+        if value.shape == other.shape:
+            return None
+        flat = value.reshape(-1)
+        if value.size and (flat == flat[0]).all():
+            shape = self.sized_ints(value.shape, other.shape)
+            fill = self.helper.make_tensor("value", self.helper.np_dtype_to_tensor_dtype(
+                value.dtype), [1], [flat[0].item()])
+            return self.node("ConstantOfShape", [shape], value=fill)
+        if value.ndim == 1 and value.size > 1:
+            step = flat[1] - flat[0]
+            if np.array_equal(flat, flat[0] + step * np.arange(value.size, dtype=value.dtype)):
+                size = self.sized_ints(value.shape, other.shape)
+                start = self.const(np.asarray(flat[0]))
+                delta = self.const(np.asarray(step, dtype=value.dtype))
+                length = self.cast(self.node("Squeeze", [size, self.ints([0])]), np.int64,
+                                   value.dtype)
+                limit = self.node("Add", [start, self.node("Mul", [length, delta])])
+                return self.node("Range", [start, limit, delta])
+        triangle = _triangle(value)
+        if triangle is not None and other.ndim == 2:
+            k, upper, lower = triangle
+            shape = self.sized_ints(value.shape, other.shape)
+            one = self.helper.make_tensor("value", self.onnx.TensorProto.FLOAT, [1], [1.0])
+            ones = self.node("ConstantOfShape", [shape], value=one)
+            band = self.node("Trilu", [ones, self.const(np.asarray(k, np.int64))], upper=1)
+            where = self.cast(band, np.float32, np.bool_)
+            if value.dtype == np.bool_:
+                return where if upper else self.node("Not", [where])
+            return self.node("Where", [where, self.const(np.asarray(upper)),
+                                       self.const(np.asarray(lower))])
+        op = self.call.op_name if self.call is not None else "?"
+        raise OnnxExporterError(
+            f"dark.onnx.export: a tensor made in python with a shape that follows a dynamic "
+            f"axis ({tuple(value.shape)}, then {tuple(other.shape)}), used by {op} in "
+            f"'{self.call.path if self.call is not None else ''}', is neither constant-filled "
+            f"nor a range: it cannot follow the axis in the ONNX graph")
 
     def value(self, ref):
         return self.trace.values[ref.vid if isinstance(ref, Ref) else ref]
@@ -125,8 +191,11 @@ class Graph:
         """An int64 vector for the ints ``values`` of attribute ``which`` of the current call,
         with the entries that depend on dynamic axes read from shapes at run time (or -1,
         when ``minus_one`` and only one entry does)."""
+        return self.sized_ints(values, self._second(which), minus_one)
+
+    def sized_ints(self, values, other, minus_one: bool = False) -> str:
+        """dyn_ints with the second run's ints given (None: the same)."""
         values = [int(v) for v in values]
-        other = self._second(which)
         other = values if other is None else [int(v) for v in other]
         diffs = [i for i, (a, b) in enumerate(zip(values, other)) if a != b]
         if not diffs:

@@ -35,6 +35,11 @@ def _x(g, c, i=0) -> str:
     return g.name(c.args[i])
 
 
+def _array(g, value) -> str:
+    """The name of an array operand given as a keyword (recorded as a Ref)."""
+    return g.name(value if isinstance(value, Ref) else g.trace.lookup_array(value))
+
+
 def _out_dtype(g, c, i=0):
     return g.trace.values[c.outs[i]].dtype
 
@@ -205,14 +210,14 @@ def _clamp_tensor(g, c):
 @register("Where")
 def _where(g, c):
     dtype = _out_dtype(g, c)
-    condition = g.name(g.trace.lookup_array(c.kwargs["condition"]))
+    condition = _array(g, c.kwargs["condition"])
     return g.node("Where", [condition, g.operand(c.args[0], dtype), g.operand(c.args[1], dtype)])
 
 
 @register("MaskedFill", "MaskedFillTensor")
 def _masked_fill(g, c):
     dtype = _out_dtype(g, c)
-    mask = g.name(g.trace.lookup_array(c.kwargs["mask"]))
+    mask = _array(g, c.kwargs["mask"])
     value = c.args[1] if len(c.args) > 1 else c.kwargs.get("value")
     return g.node("Where", [mask, g.operand(value, dtype), g.operand(c.args[0], dtype)])
 
@@ -588,39 +593,61 @@ def _index(g, c):
     shape = list(g.shape(x))
     view, key = c.kwargs.get("view"), c.kwargs.get("key")
     if view is not None:
-        for basic in _region_keys(view):
-            name, shape = _basic_index(g, c, name, shape, basic)
+        keys = _region_keys(view)
+        view2 = g._second("view")
+        keys2 = _region_keys(view2) if view2 is not None else [None] * len(keys)
+        if len(keys2) != len(keys):
+            keys2 = [None] * len(keys)
+        for basic, basic2 in zip(keys, keys2):
+            name, shape = _basic_index(g, c, name, shape, basic, basic2)
     if key is not None:
         name = _advanced_index(g, c, name, shape, key)
     return name
 
 
-def _basic_index(g, c, name, shape, key):
+def _expand_key(key, ndim):
     n_index = sum(1 for k in key if k is not None and k is not Ellipsis)
     expanded = []
     for k in key:
         if k is Ellipsis:
-            expanded.extend([slice(None)] * (len(shape) - n_index))
+            expanded.extend([slice(None)] * (ndim - n_index))
         else:
             expanded.append(k)
-    expanded.extend([slice(None)] * (len(shape) - sum(
-        1 for k in expanded if k is not None)))
-    starts, ends, axes, steps, gathers, news = [], [], [], [], [], []
+    expanded.extend([slice(None)] * (ndim - sum(1 for k in expanded if k is not None)))
+    return expanded
+
+
+def _bounds(k):
+    step = 1 if k.step is None else int(k.step)
+    start = 0 if k.start is None else int(k.start)
+    stop = INT64_MAX if k.stop is None else int(k.stop)
+    return start, stop, step
+
+
+def _basic_index(g, c, name, shape, key, key2=None):
+    """A basic-indexing key: Slice (its bounds read from shapes where they follow a dynamic
+    axis: ``pe[:x.size(0)]``), Gather of ints, Unsqueeze of Nones."""
+    expanded = _expand_key(key, len(shape))
+    expanded2 = _expand_key(key2, len(shape)) if key2 is not None else expanded
+    if len(expanded2) != len(expanded):
+        expanded2 = expanded
+    starts, ends, starts2, ends2, axes, steps, gathers, news = [], [], [], [], [], [], [], []
     dim, out_dim = 0, 0
-    for k in expanded:
+    for k, k2 in zip(expanded, expanded2):
         if k is None:
             news.append(out_dim)
             out_dim += 1
             continue
         if isinstance(k, slice):
-            step = 1 if k.step is None else int(k.step)
+            start, stop, step = _bounds(k)
+            start2, stop2, _ = _bounds(k2) if isinstance(k2, slice) else (start, stop, step)
             if step <= 0:
                 raise _unsupported(c, "a slice step that is not positive")
-            start = 0 if k.start is None else int(k.start)
-            stop = INT64_MAX if k.stop is None else int(k.stop)
-            if (start, stop, step) != (0, INT64_MAX, 1):
+            if (start, stop, step, start2, stop2) != (0, INT64_MAX, 1, 0, INT64_MAX):
                 starts.append(start)
                 ends.append(stop)
+                starts2.append(start2)
+                ends2.append(stop2)
                 axes.append(dim)
                 steps.append(step)
             out_dim += 1
@@ -630,16 +657,16 @@ def _basic_index(g, c, name, shape, key):
             raise _unsupported(c, f"an index of type {type(k).__name__}")
         dim += 1
     if axes:
-        name = g.slice(name, starts, ends, axes, steps)
+        name = g.node("Slice", [name, g.sized_ints(starts, starts2), g.sized_ints(ends, ends2),
+                                g.ints(axes), g.ints(steps)])
     for d, i in reversed(gathers):
         name = g.node("Gather", [name, g.const(np.asarray(i, dtype=np.int64))], axis=d)
-    new_shape = [s for d, s in enumerate(shape) if d not in dict(gathers)]
     if news:
         name = g.unsqueeze(name, news)
-    # the exact shape of the view (for the next key of a chain)
-    shape = list(np.empty(shape, dtype=np.bool_)[tuple(expanded)].shape) if all(
-        s < 10**6 for s in shape) else new_shape
-    return name, shape
+    # the shape of the view (for the next key of a chain), from a zero-stride array
+    probe = np.lib.stride_tricks.as_strided(np.zeros(1, np.bool_), tuple(shape),
+                                            (0,) * len(shape))
+    return name, list(probe[tuple(expanded)].shape)
 
 
 def _advanced_index(g, c, name, shape, key):
@@ -657,7 +684,7 @@ def _advanced_index(g, c, name, shape, key):
 @register("_Embedding")
 def _embedding(g, c):
     weight = c.args[0]
-    indices = g.name(g.trace.lookup_array(c.kwargs["indices"]))
+    indices = _array(g, c.kwargs["indices"])
     return g.node("Gather", [g.name(weight), indices], axis=0)
 
 
@@ -935,7 +962,7 @@ def _rnn_module(g, c):
     hidden, layers = module.hidden_size, module.num_layers
     directions = 2 if module.bidirectional else 1
     # torch's gate order -> ONNX's: LSTM i,f,g,o -> i,o,f,c; GRU r,z,n -> z,r,h
-    order = (0, 3, 1, 2) if kind == "LSTM" else (1, 0, 2)
+    order = {"LSTM": (0, 3, 1, 2), "GRU": (1, 0, 2), "RNN": (0,)}[kind]
     name = g.name(x)
     if module.batch_first:
         name = g.transpose(name, [1, 0, 2])
@@ -979,6 +1006,9 @@ def _rnn_module(g, c):
                  "direction": "bidirectional" if directions == 2 else "forward"}
         if kind == "GRU":
             attrs["linear_before_reset"] = 1
+        if kind == "RNN":
+            activation = {"tanh": "Tanh", "relu": "Relu"}[module.nonlinearity]
+            attrs["activations"] = [activation] * directions
         outs = g.node(kind, inputs, n_out=3 if kind == "LSTM" else 2, **attrs)
         y = outs[0]                               # (seq, directions, batch, hidden)
         hs.append(outs[1])
@@ -994,7 +1024,7 @@ def _rnn_module(g, c):
     return [output, h_n]
 
 
-MODULE_SYMBOLICS = {"LSTM": _rnn_module, "GRU": _rnn_module}
+MODULE_SYMBOLICS = {"LSTM": _rnn_module, "GRU": _rnn_module, "RNN": _rnn_module}
 
 
 def symbolic_for(call):

@@ -21,7 +21,7 @@ from ..autograd.function import Op
 from ..autograd.grad_mode import enable_grad
 
 # modules recorded as one call (ONNX has the fused op) rather than by their ops
-MODULE_LEVEL = ("LSTM", "GRU")
+MODULE_LEVEL = ("LSTM", "GRU", "RNN")
 
 
 class Ref:
@@ -55,6 +55,11 @@ def _host(array):
 
 
 _SIGNATURES: dict = {}
+
+
+def _is_array(value) -> bool:
+    """A raw numpy/CuPy array given to an op as a keyword (a mask, a condition, indices)."""
+    return type(value) is np.ndarray or hasattr(value, "__cuda_array_interface__")
 
 
 def _named(cls, args, kwargs) -> dict:
@@ -145,11 +150,13 @@ class Trace:
                 return through(cls, *op_args, **op_kwargs)
             # inputs looked up before the op runs (their values as the op saw them)
             refs = [Ref(self.lookup(a)) if isinstance(a, Tensor) else a for a in op_args]
+            named = {k: Ref(self.lookup_array(v)) if _is_array(v) else v
+                     for k, v in op_kwargs.items()}
             result = through(cls, *op_args, **op_kwargs)
             outputs = result if isinstance(result, tuple) else (result,)
             outs = [self.register(o, ("op",)) if isinstance(o, Tensor) else None
                     for o in outputs]
-            self.calls.append(Call(cls, tuple(refs), _named(cls, refs, op_kwargs), outs,
+            self.calls.append(Call(cls, tuple(refs), _named(cls, refs, named), outs,
                                    self.path))
             return result
 
