@@ -269,16 +269,17 @@ def export(model, args=(), f=None, *, kwargs=None, verbose=None, input_names=Non
             continue
         try:
             outs = symbolic_for(call)(graph, call)
-        except UnsupportedOperatorError as error:
+        except UnsupportedOperatorError as unsupported:
             # raised when an output is used: ops that only steer python (a mask checked
             # for causality) leave nothing in the graph; the first unsupported op is named
+            root = unsupported
             for ref in list(call.args) + list(call.kwargs.values()):
                 if isinstance(ref, Ref) and trace.kinds[ref.vid][0] == "unsupported":
-                    error = trace.kinds[ref.vid][1]
+                    root = trace.kinds[ref.vid][1]
                     break
             for vid in call.outs:
                 if vid is not None:
-                    trace.kinds[vid] = ("unsupported", error)
+                    trace.kinds[vid] = ("unsupported", root)
             continue
         except OnnxExporterError:
             raise
