@@ -68,7 +68,7 @@ def _keep_mask(input: Tensor, shape, p: float):
     else:
         with array.device:
             mask = engine.bernoulli(draw_shape, 1 - p, array.dtype)
-    return mask if order is None else mask.transpose(np.argsort(order))
+    return mask if order is None else mask.transpose(tuple(int(a) for a in np.argsort(order)))
 
 
 def _apply_mask(input: Tensor, mask, inplace: bool, shift=None) -> Tensor:
