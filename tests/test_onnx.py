@@ -456,3 +456,44 @@ def test_sized_constants():
             return x * dark.arange(n) + dark.ones(x.size(0), 1) * 2
 
     check(Positions(), lambda n: (dark.randn(n, n + 2),), dynamic_axes=((0, 1),))
+
+
+def test_function_kwargs_and_input_names():
+    def f(x, y):
+        return (x * y).sum(1)
+
+    buffer = io.BytesIO()
+    dark.onnx.export(f, (dark.randn(2, 3), dark.randn(2, 3)), buffer)
+    assert [i.name for i in onnx.load_from_string(buffer.getvalue()).graph.input] == ["x", "y"]
+
+    class Scaled(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = nn.Linear(3, 2)
+
+        def forward(self, x, scale=None):
+            return self.linear(x) * scale
+
+    x, scale = dark.randn(2, 3), dark.tensor(2.0)
+    buffer = io.BytesIO()
+    m = Scaled()
+    dark.onnx.export(m, (x,), buffer, kwargs={"scale": scale})
+    session = ort.InferenceSession(buffer.getvalue(), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["x", "scale"]
+    got = session.run(None, {"x": x.numpy(), "scale": scale.numpy()})[0]
+    with dark.no_grad():
+        np.testing.assert_allclose(got, m(x, scale=scale).numpy(), rtol=1e-6, atol=1e-6)
+
+
+def test_export_params_false_and_initializers_as_inputs():
+    m = nn.Linear(3, 2)
+    buffer = io.BytesIO()
+    dark.onnx.export(m, (dark.randn(2, 3),), buffer, export_params=False)
+    proto = onnx.load_from_string(buffer.getvalue())
+    assert not proto.graph.initializer
+    assert [i.name for i in proto.graph.input] == ["input", "weight", "bias"]
+    buffer = io.BytesIO()
+    dark.onnx.export(m, (dark.randn(2, 3),), buffer, keep_initializers_as_inputs=True)
+    proto = onnx.load_from_string(buffer.getvalue())
+    assert {i.name for i in proto.graph.initializer} == {"weight", "bias"}
+    assert [i.name for i in proto.graph.input] == ["input", "weight", "bias"]

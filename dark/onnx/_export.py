@@ -212,10 +212,19 @@ def export(model, args=(), f=None, *, kwargs=None, verbose=None, input_names=Non
         return _flatten(list(a) + list(k.values()), [])
 
     inputs = inputs_of(args, kwargs)
+    defaults = []   # forward's parameter names (numbered within a tuple), kwargs' keys
+    for i, value in enumerate(args):
+        base = arg_names[i] if i < len(arg_names) else f"input_{i}"
+        count = len(_flatten(value, []))
+        defaults.extend([base] if isinstance(value, Tensor) else
+                        [f"{base}_{j}" for j in range(count)])
+    for key, value in kwargs.items():
+        count = len(_flatten(value, []))
+        defaults.extend([key] if isinstance(value, Tensor) else
+                        [f"{key}_{j}" for j in range(count)])
     names_in = list(input_names or [])
     for i in range(len(names_in), len(inputs)):
-        default = arg_names[i] if i < len(arg_names) and len(inputs) == len(args) else None
-        names_in.append(default or f"input_{i}")
+        names_in.append(defaults[i] if defaults[i] not in names_in else f"input_{i}")
     if len(names_in) > len(inputs):
         raise ValueError(f"dark.onnx.export: {len(names_in)} input_names for "
                          f"{len(inputs)} tensor inputs")

@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 from ._graph import OnnxExporterError, UnsupportedOperatorError
-from ._trace import Ref
+from ._trace import Ref, _host
 
 INT64_MAX = np.iinfo(np.int64).max
 INT64_MIN = np.iinfo(np.int64).min
@@ -876,7 +876,7 @@ def _adaptive_matrix(g, c):
     x = c.args[0]
     name = g.name(x)
     n = len(g.shape(x))
-    matrices = [np.asarray(m) for m in c.kwargs["matrices"]]
+    matrices = [_host(m) for m in c.kwargs["matrices"]]
     dtype = _out_dtype(g, c)
     d = len(matrices)
     for i, matrix in enumerate(matrices):
@@ -921,7 +921,7 @@ def _batch_norm(g, c):
     dtype = _out_dtype(g, c)
     if tuple(k["group_shape"]) != g.shape(x):
         raise _unsupported(c, "grouped statistics")
-    mean, invstd = (np.asarray(s, dtype=dtype) for s in stats)
+    mean, invstd = (np.asarray(_host(s), dtype=dtype) for s in stats)
     module = g.current_module()
     if (type(module).__name__.startswith("BatchNorm") and isinstance(weight, Ref)
             and isinstance(bias, Ref) and getattr(module, "running_mean", None) is not None):
@@ -982,7 +982,7 @@ def _rnn_module(g, c):
 
             def param(stem, suffix=suffix):
                 value = getattr(module, stem + suffix, None)
-                return None if value is None else np.asarray(value.detach().numpy(), dtype)
+                return None if value is None else np.asarray(_host(value._data), dtype)
 
             ws.append(_gate_order(param("weight_ih"), order, hidden))
             rs.append(_gate_order(param("weight_hh"), order, hidden))

@@ -161,7 +161,8 @@ class Trace:
             return result
 
         handles, overridden = [], []
-        for name, module in model.named_modules():
+        named = model.named_modules() if hasattr(model, "named_modules") else ()
+        for name, module in named:
             label = name
             handles.append(module.register_forward_pre_hook(
                 lambda m, a, label=label: self._enter(label)))
