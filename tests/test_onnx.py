@@ -113,6 +113,21 @@ def _seed():
     (lambda: nn.Softmax(dim=-1), (3, 6)),
     (lambda: nn.LogSoftmax(dim=1), (3, 6)),
     (lambda: nn.Flatten(), (2, 3, 4)),
+    (lambda: nn.GroupNorm(2, 4), (4, 3, 3)),
+    (lambda: nn.InstanceNorm2d(4, affine=True), (4, 3, 3)),
+    (lambda: nn.BatchNorm1d(3, track_running_stats=False), (3,)),
+    (lambda: nn.Upsample(scale_factor=2), (2, 3, 3)),
+    (lambda: nn.Upsample(scale_factor=2, mode="bilinear"), (2, 3, 3)),
+    (lambda: nn.Upsample(size=(5, 7), mode="bicubic", align_corners=True), (2, 3, 3)),
+    (lambda: nn.ReflectionPad2d((1, 2, 0, 1)), (2, 3, 3)),
+    (lambda: nn.ReplicationPad1d(2), (2, 3)),
+    (lambda: nn.ZeroPad2d((1, 2, 0, 1)), (2, 3, 3)),
+    (lambda: nn.PixelShuffle(2), (8, 3, 3)),
+    (lambda: nn.AdaptiveMaxPool2d(1), (2, 4, 4)),
+    (lambda: nn.Conv2d(2, 2, 3, padding="same"), (2, 5, 5)),
+    (lambda: nn.PReLU(), (3,)),
+    (lambda: nn.GLU(), (4,)),
+    (lambda: nn.RMSNorm(4), (4,)),
 ])
 def test_layer(layer, shape):
     m = layer()
@@ -212,6 +227,25 @@ OPS = {
     "int_cast": (lambda x: (x > 0).float() + x.long().float(), (3,)),
     "tril": (lambda x: dark.tril(x) + dark.triu(x, 1), (4, 4)),
     "inplace_on_input": (lambda x: x.add_(1).relu_().mul_(x), (3,)),
+    "activations_more": (lambda x: F.hardsigmoid(x) + F.mish(x) + F.logsigmoid(x)
+                         + F.softshrink(x, 0.3) + F.hardshrink(x, 0.4)
+                         + F.threshold(x, 0.1, -2.0) + F.celu(x, 0.7), (5,)),
+    "unary_more": (lambda x: x.sin() + x.cos() + x.floor() + x.sign() + x.expm1()
+                   + x.abs().log1p() + x.ceil() + dark.square(x), (5,)),
+    "compare_logical": (lambda x: ((x > 0.5) | (x <= -0.5)).float()
+                        + ((x != 0.1) & ~(x == 0.2)).float() + dark.maximum(x, x * 2)
+                        + dark.minimum(x, -x), (5,)),
+    "pow_scalar": (lambda x: 2.0 ** x + x.abs() ** x, (4,)),
+    "cumsum_flip": (lambda x: dark.cumsum(x, 1) + dark.flip(x, [1]), (5,)),
+    "repeat_unbind_narrow": (lambda x: x.repeat(1, 2)[:, :3] + sum(x.unbind(1))[:, None]
+                             + x.narrow(1, 1, 3)[:, :1], (4,)),
+    "norm_logsumexp_prod": (lambda x: x.norm(dim=1) + dark.logsumexp(x, 1)
+                            + x.prod(1) + dark.linalg.vector_norm(x, 1, dim=1), (4,)),
+    "to_double": (lambda x: (x.double() * 2).float() + x.to(dark.float16).float(), (4,)),
+    "einsum": (lambda x: dark.einsum("bij,bkj->bik", x, x), (3, 4)),
+    "sdpa_causal": (lambda x: F.scaled_dot_product_attention(x, x, x, is_causal=True), (5, 4)),
+    "normalize": (lambda x: F.normalize(x, dim=1) + F.cosine_similarity(x, x + 1)[:, None],
+                  (4,)),
 }
 
 

@@ -899,8 +899,9 @@ def _layer_norm(g, c):
     k = c.kwargs
     n = len(g.shape(x))
     axes = [a % n for a in k["axes"]]
-    if tuple(k["group_shape"]) != g.shape(x) or axes != list(range(axes[0], n)):
-        raise _unsupported(c, "statistics over other dims than the last ones")
+    if tuple(k["group_shape"]) != g.shape(x) or axes != list(range(axes[0], n)) or (
+            g.opset < 17):
+        return _batch_statistics(g, c, x, weight, bias)
     dtype = _out_dtype(g, c)
     normalized = g.shape(x)[axes[0]:]
     w = g.name(weight) if isinstance(weight, Ref) else g.const(np.ones(normalized, dtype))
@@ -916,8 +917,7 @@ def _batch_norm(g, c):
     k = c.kwargs
     stats = k.get("stats")
     if stats is None:
-        raise _unsupported(c, "batch statistics (a module in training mode: export it in "
-                              "eval mode)")
+        return _batch_statistics(g, c, x, weight, bias)
     dtype = _out_dtype(g, c)
     if tuple(k["group_shape"]) != g.shape(x):
         raise _unsupported(c, "grouped statistics")
@@ -1022,6 +1022,96 @@ def _rnn_module(g, c):
         c_n = cs[0] if len(cs) == 1 else g.node("Concat", cs, axis=0)
         return [output, h_n, c_n]
     return [output, h_n]
+
+
+@register("Bitwise")
+def _bitwise(g, c):
+    a, b = c.args[0], c.args[1]
+    dtype = _out_dtype(g, c)
+    kind = c.kwargs.get("name", "bitwise_and")
+    logical = {"bitwise_and": "And", "bitwise_or": "Or", "bitwise_xor": "Xor"}
+    bitwise = {"bitwise_and": "BitwiseAnd", "bitwise_or": "BitwiseOr",
+               "bitwise_xor": "BitwiseXor"}
+    operands = [g.operand(a, dtype), g.operand(b, dtype)]
+    if dtype == np.bool_ and kind in logical:
+        return g.node(logical[kind], operands)
+    if kind in bitwise and g.opset >= 18:
+        return g.node(bitwise[kind], operands)
+    raise _unsupported(c, f"{kind} on {dtype}")
+
+
+@register("BitwiseNot")
+def _bitwise_not(g, c):
+    x = c.args[0]
+    if g.dtype(x) == np.bool_:
+        return g.node("Not", [g.name(x)])
+    if g.opset >= 18:
+        return g.node("BitwiseNot", [g.name(x)])
+    raise _unsupported(c, f"dtype {g.dtype(x)}")
+
+
+@register("AxisResample")
+def _axis_resample(g, c):
+    """interpolate (nearest, linear, cubic, antialiased) and reflect/replicate/circular pads:
+    along each axis of the plan, a sum of Gathers of fixed indices times fixed weights, or a
+    contraction with a fixed (out, in) matrix."""
+    x = c.args[0]
+    name = g.name(x)
+    dtype = _out_dtype(g, c)
+    n = len(g.shape(x))
+    for axis, _, terms in c.kwargs["plan"]:
+        if isinstance(terms, np.ndarray) or hasattr(terms, "__cuda_array_interface__"):
+            matrix = np.asarray(_host(terms), dtype=dtype)
+            perm = list(range(n))
+            perm[axis], perm[-1] = perm[-1], perm[axis]
+            moved = g.transpose(name, perm) if axis != n - 1 else name
+            moved = g.node("MatMul", [moved, g.const(np.ascontiguousarray(matrix.T))])
+            name = g.transpose(moved, perm) if axis != n - 1 else moved
+            continue
+        out = None
+        for index, weight in terms:
+            index = np.asarray(_host(index), dtype=np.int64)
+            part = g.node("Gather", [name, g.const(index, "index")], axis=axis)
+            if weight is not None:
+                weight = np.asarray(_host(weight), dtype=dtype)
+                weight = weight.reshape((-1,) + (1,) * (n - axis - 1))
+                part = g.node("Mul", [part, g.const(weight, "weight")])
+            out = part if out is None else g.node("Add", [out, part])
+        name = out
+    return name if name != g.name(x) else g.node("Identity", [name])
+
+
+def _batch_statistics(g, c, x, weight, bias):
+    """(x - mean) / sqrt(var + eps) over ``axes`` of x viewed as ``group_shape``, then the
+    affine map (group, instance, layer norm over other dims, batch norm without running
+    statistics)."""
+    k = c.kwargs
+    dtype = _out_dtype(g, c)
+    name = g.name(x)
+    grouped = tuple(k["group_shape"]) != g.shape(x)
+    if grouped:
+        name = g.node("Reshape", [name, g.dyn_ints(k["group_shape"], "group_shape",
+                                                   minus_one=True)])
+    axes = [int(a) for a in k["axes"]]
+    centered = g.node("Sub", [name, g.reduce("ReduceMean", name, axes, True)])
+    var = g.reduce("ReduceMean", g.node("Mul", [centered, centered]), axes, True)
+    std = g.node("Sqrt", [g.node("Add", [var, g.operand(float(k["eps"]), dtype)])])
+    out = g.node("Div", [centered, std])
+    if grouped:
+        out = g.node("Reshape", [out, g.node("Shape", [g.name(x)])])
+    shape = g.ints(k["affine_shape"])
+    if isinstance(weight, Ref):
+        out = g.node("Mul", [out, g.node("Reshape", [g.name(weight), shape])])
+    if isinstance(bias, Ref):
+        out = g.node("Add", [out, g.node("Reshape", [g.name(bias), shape])])
+    return out
+
+
+@register("Einsum")
+def _einsum(g, c):
+    dtype = _out_dtype(g, c)
+    equation = ",".join(c.kwargs["terms"]) + "->" + c.kwargs["output"]
+    return g.node("Einsum", [g.operand(a, dtype) for a in c.args], equation=equation)
 
 
 MODULE_SYMBOLICS = {"LSTM": _rnn_module, "GRU": _rnn_module, "RNN": _rnn_module}
