@@ -51,8 +51,21 @@ def _max_diff(model, session, inputs):
     return diff
 
 
+def _module_diff(model, proto, inputs):
+    """dark.onnx.OnnxModule (the graph run by dark's ops) against the model."""
+    module = dark.onnx.OnnxModule(proto)
+    feed = [dark.tensor(t.numpy().copy()) for t in inputs]
+    with dark.no_grad():
+        got = _outputs(module(*feed))
+        expected = _outputs(model(*inputs))
+    assert len(got) == len(expected)
+    return max(float(np.abs(g.astype(np.float64) - e).max()) if e.size else 0.0
+               for g, e in zip(got, expected))
+
+
 def check(model, make_inputs, sizes=(2, 3), dynamic_axes=((0,),), tol=1e-5, **kwargs):
-    """Export at the first size, run onnxruntime at every size; returns the max difference."""
+    """Export at the first size, run onnxruntime at every size (and OnnxModule at the
+    last); returns the max difference."""
     if isinstance(model, nn.Module):
         model.eval()
     inputs = make_inputs(sizes[0])
@@ -63,6 +76,8 @@ def check(model, make_inputs, sizes=(2, 3), dynamic_axes=((0,),), tol=1e-5, **kw
         diff = max(diff, _max_diff(model, session, make_inputs(size) if size != sizes[0]
                                    else inputs))
     assert diff <= tol, diff
+    module_diff = _module_diff(model, proto, make_inputs(sizes[-1]))
+    assert module_diff <= tol, ("OnnxModule", module_diff)
     return diff
 
 
@@ -531,3 +546,44 @@ def test_export_params_false_and_initializers_as_inputs():
     proto = onnx.load_from_string(buffer.getvalue())
     assert {i.name for i in proto.graph.initializer} == {"weight", "bias"}
     assert [i.name for i in proto.graph.input] == ["input", "weight", "bias"]
+
+
+def test_onnx_module_runs_torch_export():
+    """OnnxModule runs a file written by torch.onnx.export (TorchScript exporter)."""
+    torch = pytest.importorskip("torch", reason="the file is written by torch.onnx")
+    import warnings
+    torch.manual_seed(0)
+    m = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.BatchNorm2d(4),
+                            torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.Flatten(),
+                            torch.nn.Linear(64, 5), torch.nn.LogSoftmax(1)).eval()
+    x = torch.randn(2, 3, 8, 8)
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(m, (x,), buffer, dynamo=False)
+    module = dark.onnx.OnnxModule(buffer.getvalue())
+    with torch.no_grad():
+        expected = m(x).numpy()
+    np.testing.assert_allclose(module(dark.tensor(x.numpy())).detach().numpy(), expected,
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_onnx_module_is_differentiable_and_trainable():
+    m = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1))
+    buffer = io.BytesIO()
+    dark.onnx.export(m, (dark.randn(2, 3),), buffer)
+    module = dark.onnx.OnnxModule(buffer.getvalue(), trainable=True)
+    assert len(list(module.parameters())) == 4
+    x = dark.randn(5, 3)
+    module(x).sum().backward()
+    m(x).sum().backward()
+    grads = sorted(p.grad.abs().sum().item() for p in module.parameters())
+    expected = sorted(p.grad.abs().sum().item() for p in m.parameters())
+    np.testing.assert_allclose(grads, expected, rtol=1e-5)
+    with pytest.raises(NotImplementedError, match="NonMaxSuppression"):
+        graph = onnx.helper.make_graph(
+            [onnx.helper.make_node("NonMaxSuppression", ["a", "b"], ["c"])], "g",
+            [onnx.helper.make_tensor_value_info("a", onnx.TensorProto.FLOAT, [1, 1, 4]),
+             onnx.helper.make_tensor_value_info("b", onnx.TensorProto.FLOAT, [1, 1, 1])],
+            [onnx.helper.make_tensor_value_info("c", onnx.TensorProto.INT64, [1, 3])])
+        dark.onnx.OnnxModule(onnx.helper.make_model(graph))

@@ -3,12 +3,13 @@
 
 ``export`` runs the model once with a recording dispatch on the op layer (dark._trace), maps
 each recorded op class to ONNX nodes (dark._symbolics: one function per op class; LSTM/GRU
-modules as ONNX LSTM/GRU), and writes a checked ONNX model. ``onnx`` is imported only when
-``export`` runs."""
+modules as ONNX LSTM/GRU/RNN), and writes a checked ONNX model. ``OnnxModule`` runs an ONNX
+graph with dark ops (dark._module). ``onnx`` is imported only when they are used."""
 from __future__ import annotations
 
 from ._export import (OperatorExportTypes, TrainingMode, export, is_in_onnx_export)
 from ._graph import OnnxExporterError, UnsupportedOperatorError
+from ._module import OnnxModule
 
 __all__ = ["export", "TrainingMode", "OperatorExportTypes", "is_in_onnx_export",
-           "OnnxExporterError", "UnsupportedOperatorError"]
+           "OnnxExporterError", "UnsupportedOperatorError", "OnnxModule"]
