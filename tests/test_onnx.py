@@ -354,6 +354,12 @@ def test_training_dropout_is_refused():
     assert m.training
 
 
+def test_autocast_is_refused():
+    with dark.autocast("cpu"), pytest.raises(dark.onnx.errors.OnnxExporterError,
+                                            match="autocast"):
+        dark.onnx.export(nn.Linear(2, 2), (dark.randn(1, 2),), io.BytesIO())
+
+
 def test_amp_dispatch_is_restored():
     """The tracer composes with the op dispatch already set and puts it back."""
     from dark.autograd.function import Op

@@ -10,6 +10,7 @@ from __future__ import annotations
 from ._export import (OperatorExportTypes, TrainingMode, export, is_in_onnx_export)
 from ._graph import OnnxExporterError, UnsupportedOperatorError
 from ._module import OnnxModule
+from . import errors
 
 __all__ = ["export", "TrainingMode", "OperatorExportTypes", "is_in_onnx_export",
            "OnnxExporterError", "UnsupportedOperatorError", "OnnxModule"]

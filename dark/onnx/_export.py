@@ -10,6 +10,7 @@ import numpy as np
 
 from .._backend import array_module
 from .._tensor import Tensor
+from ..amp import _dispatch as _amp_dispatch
 from ..autograd.grad_mode import enable_grad
 from ._graph import Graph, OnnxExporterError, UnsupportedOperatorError
 from ._symbolics import symbolic_for
@@ -179,6 +180,10 @@ def export(model, args=(), f=None, *, kwargs=None, verbose=None, input_names=Non
     ``dynamic_axes`` the model runs a second time with those axes grown, and the sizes that
     follow them are read from shapes at run time. Returns None."""
     onnx = _import_onnx()
+    if _amp_dispatch.autocast_state.active:
+        raise OnnxExporterError("dark.onnx.export under autocast is not supported (its casts "
+                                "are made around the recorded ops): export the model outside "
+                                "autocast, in its own dtype")
     if dynamic_shapes is not None:
         raise OnnxExporterError("dark.onnx.export: dynamic_shapes (torch.export) is not "
                                 "supported; use dynamic_axes")
