@@ -593,3 +593,26 @@ def test_onnx_module_is_differentiable_and_trainable():
              onnx.helper.make_tensor_value_info("b", onnx.TensorProto.FLOAT, [1, 1, 1])],
             [onnx.helper.make_tensor_value_info("c", onnx.TensorProto.INT64, [1, 3])])
         dark.onnx.OnnxModule(onnx.helper.make_model(graph))
+
+
+def test_transformer_encoder_padding_and_causal_masks():
+    """A bool key padding mask as a graph input and a causal mask made from x.size(1): both
+    follow the dynamic batch and sequence axes."""
+    layer = nn.TransformerEncoderLayer(16, 4, 32, batch_first=True)
+    encoder = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+
+    class Masked(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder = encoder
+
+        def forward(self, x, padding):
+            causal = nn.Transformer.generate_square_subsequent_mask(x.size(1))
+            return self.encoder(x, mask=causal, src_key_padding_mask=padding.float() * -1e9)
+
+    def make(n):
+        padding = dark.zeros(n, n + 2, dtype=dark.bool)
+        padding[:, -1] = True
+        return dark.randn(n, n + 2, 16), padding
+
+    check(Masked(), make, sizes=(2, 3, 1), dynamic_axes=((0, 1), (0, 1)))
