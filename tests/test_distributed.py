@@ -6,7 +6,6 @@ import importlib.util
 import os
 import pathlib
 import re
-import shutil
 import subprocess
 import sys
 
@@ -15,12 +14,15 @@ from harness import requires_torch, torch
 
 import dark
 import dark.distributed as dist
+from dark.distributed.run import find_mpiexec
 from dark.utils.data.distributed import DistributedSampler
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 WORKER = REPO / "tests" / "dist_worker.py"
-BIN = os.path.dirname(sys.executable)
-MPIEXEC = shutil.which("mpiexec", path=os.pathsep.join([BIN, os.environ.get("PATH", "")]))
+try:
+    MPIEXEC = find_mpiexec()
+except RuntimeError:
+    MPIEXEC = None
 needs_mpi = pytest.mark.skipif(
     importlib.util.find_spec("mpi4py") is None or MPIEXEC is None,
     reason="mpi4py / mpiexec not installed (pip install dark[mpi])")

@@ -295,10 +295,12 @@ def test_mnist_example_tensorboard(data_root, tmp_path):
 
 
 def _mpi_ready():
-    import importlib.util
+    from dark.distributed.run import find_mpiexec
 
-    bin_dir = os.path.dirname(sys.executable)
-    found = shutil.which("mpiexec", path=os.pathsep.join([bin_dir, os.environ.get("PATH", "")]))
+    try:
+        found = find_mpiexec()
+    except RuntimeError:
+        return None
     return found if importlib.util.find_spec("mpi4py") is not None else None
 
 

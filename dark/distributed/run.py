@@ -24,6 +24,7 @@ import signal
 import socket
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 
@@ -31,8 +32,13 @@ import time
 def find_mpiexec() -> str:
     """The ``mpiexec`` of the MPI that mpi4py uses: beside this Python (the mpich wheel puts
     it in the environment's bin/), else on PATH."""
-    here = os.path.dirname(sys.executable)
-    found = shutil.which("mpiexec", path=os.pathsep.join([here, os.environ.get("PATH", "")]))
+    places = [os.path.dirname(sys.executable), sysconfig.get_path("scripts")]
+    try:  # pip install --user puts it in the user scheme's scripts folder
+        places.append(sysconfig.get_path("scripts", f"{os.name}_user"))
+    except KeyError:
+        pass
+    found = shutil.which("mpiexec", path=os.pathsep.join(places + [os.environ.get("PATH",
+                                                                                   "")]))
     if found is None:
         raise RuntimeError("dark.distributed needs MPI's mpiexec: pip install mpi4py mpich (or "
                            "pip install dark[mpi])")
