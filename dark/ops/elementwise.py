@@ -1713,14 +1713,6 @@ for _name, _dtype in (("float", _backend.float32), ("double", _backend.float64),
     tensor_method(_name)(_dtype_method(_name, _dtype))
 
 
-@tensor_method("type")
-def tensor_type(self, dtype=None, non_blocking=False, **kwargs):
-    """With no dtype, the type name (``'dark.FloatTensor'``); else ``self.to(dtype)``."""
-    if dtype is None:
-        return _backend.tensor_type_name(self._data)
-    return to(self, dtype)
-
-
 __all__ = [
     "abs", "absolute", "acos", "acosh", "add", "allclose", "arccos", "arccosh", "arcsin",
     "addcdiv", "addcmul",
