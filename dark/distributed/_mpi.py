@@ -19,6 +19,8 @@ from .._tensor import Tensor
 from ._store import PeerFailure
 
 _MPI = None
+# how long Work.wait polls its requests without sleeping (see there)
+_SPIN_S = float(os.environ.get("DARK_MPI_SPIN_S", "0.05"))
 
 
 def mpi():
@@ -181,6 +183,10 @@ class Work:
         limit = self.group.timeout if timeout is None else (
             timeout.total_seconds() if hasattr(timeout, "total_seconds") else float(timeout))
         start = time.monotonic()
+        # MPI makes progress on a nonblocking collective only inside Test: spin (yielding the
+        # GIL and the core) for the first _SPIN_S, as MPI's own blocking waits poll, then
+        # back off to sleeps of up to 1 ms for long waits (a late rank)
+        spin_until = start + _SPIN_S
         pause = 0.0
         status = MPI.Status()
         while True:
@@ -204,7 +210,11 @@ class Work:
                 raise self._exception
             if pause:
                 time.sleep(pause)
-            pause = min(1e-3, pause * 2 + 2e-5)
+                pause = min(1e-3, pause * 2)
+            elif time.monotonic() > spin_until:
+                pause = 2e-5
+            else:
+                time.sleep(0)
         self.status = status
         self._complete()
         return True
