@@ -469,23 +469,8 @@ def _expand(g, c):
         else:
             values.append(a)
             values2.append(b)
-    saved = g.trace2
-    shape = _with_second(g, "shape", values2, lambda: g.dyn_ints(values, "shape"))
-    g.trace2 = saved
+    shape = g.sized_ints(values, values2 if g.trace2 is not None else None)
     return g.node("Expand", [g.name(x), shape])
-
-
-def _with_second(g, which, values2, build):
-    """Build with the second run's attribute ``which`` replaced by ``values2``."""
-    if g.trace2 is None:
-        return build()
-    call2 = g.trace2.calls[g.call_index]
-    kept = call2.kwargs.get(which)
-    call2.kwargs[which] = values2
-    try:
-        return build()
-    finally:
-        call2.kwargs[which] = kept
 
 
 @register("Repeat")
