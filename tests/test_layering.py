@@ -32,7 +32,7 @@ LAYERS = (
 # The only names a function may import: optional dependencies, imported where first used so
 # that dark imports and runs without them.
 OPTIONAL = ("cupy", "cupyx", "graphviz", "matplotlib", "safetensors", "PIL", "mpi4py", "onnx",
-            "onnxruntime", "tensorboard", "ml_dtypes", "numexpr", "jax")
+            "onnxruntime", "tensorboard", "ml_dtypes", "numexpr", "jax", "numba")
 
 
 def layer_of(module: str) -> int:
