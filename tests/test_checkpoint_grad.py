@@ -3,6 +3,7 @@ and gradients (of the input and of the parameters) equal to the run without chec
 and to torch's, with dropout (the random state of the forward replayed in the
 recomputation), both variants (use_reentrant True / False), checkpoint_sequential, keyword
 arguments, autograd.grad, the recomputation itself, the warnings and errors."""
+import importlib
 import warnings
 
 import numpy as np
@@ -116,8 +117,6 @@ def test_second_order_through_non_reentrant():
 
 @pytest.mark.parametrize("lib", LIBS)
 def test_warnings_and_errors(lib):
-    import importlib
-
     checkpoint = importlib.import_module(f"{lib.__name__}.utils.checkpoint")
     name = lib.__name__
     x = lib.ones(2, requires_grad=True)
@@ -137,3 +136,61 @@ def test_warnings_and_errors(lib):
             warnings.simplefilter("ignore")
             y = checkpoint.checkpoint(lambda t: (t * 2).detach(), x, use_reentrant=True)
             (y * x).sum().backward()
+
+
+W = RNG.standard_normal((4, 4))
+
+
+def _chained(lib, checkpointed, captured):
+    """Two checkpoints that share the input x; the second also takes the first's output
+    (a dense block's pattern), as an argument or captured by the closure."""
+    x = lib.tensor(X.astype(np.float64), requires_grad=True)
+    w = lib.tensor(W, requires_grad=True)
+    x2 = x * 1.5  # a non-leaf shared input
+
+    def first(a):
+        return (a @ w).tanh()
+
+    def wrap(function, *args):
+        if not checkpointed:
+            return function(*args)
+        return lib.utils.checkpoint.checkpoint(function, *args, use_reentrant=False)
+
+    y = wrap(first, x2)
+    if captured:
+        z = wrap(lambda a: (lib.cat([a, y], 1) * 2).sin() * y.sum(), x2)
+    else:
+        z = wrap(lambda a, b: (lib.cat([a, b], 1) * 2).sin() * b.sum(), x2, y)
+    (z * lib.tensor(np.arange(40.0).reshape(5, 8))).sum().backward()
+    return [z.detach().numpy(), x.grad.numpy(), w.grad.numpy()]
+
+
+@pytest.mark.parametrize("captured", [False, True])
+def test_non_reentrant_input_shared_with_an_earlier_checkpoint(captured):
+    plain = _chained(dark, False, captured)
+    ckpt = _chained(dark, True, captured)
+    for a, b in zip(plain, ckpt):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12)
+    if torch is not None:
+        importlib.import_module("torch.utils.checkpoint")
+        for a, b in zip(_chained(torch, True, captured), ckpt):
+            np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12)
+
+
+def test_second_order_through_chained_non_reentrant():
+    def run(checkpointed):
+        x = dark.tensor(X[0].astype(np.float64), requires_grad=True)
+
+        def wrap(function, *args):
+            if not checkpointed:
+                return function(*args)
+            return dark.utils.checkpoint.checkpoint(function, *args, use_reentrant=False)
+
+        y = wrap(lambda t: t ** 3, x)
+        z = wrap(lambda a, b: (a * b).sum(), x, y)
+        (g,) = dark.autograd.grad(z, x, create_graph=True)
+        (h,) = dark.autograd.grad((g ** 2).sum(), x)
+        return g.detach().numpy(), h.numpy()
+
+    for a, b in zip(run(False), run(True)):
+        np.testing.assert_allclose(b, a, rtol=1e-12)

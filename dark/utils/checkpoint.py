@@ -33,6 +33,7 @@ from .._tensor import Tensor
 from ..autograd import backward as _backward
 from ..autograd import grad as _grad
 from ..autograd.function import Function
+from ..autograd.function import edge_of as _edge_of
 from ..autograd.grad_mode import enable_grad, is_grad_enabled, no_grad
 from ..autograd.graph import register_node_observer
 from ..nn.modules.container import Sequential
@@ -219,9 +220,30 @@ class _NonReentrant(Function):
         function, args, kwargs = state["function"], state["args"], state["kwargs"]
         rng = state["rng"]
         create_graph = is_grad_enabled()
-        with (rng.restored(True) if rng is not None else contextlib.nullcontext()), \
-                state["recompute_context"], enable_grad():
-            outputs = _flatten(function(*args, **kwargs), [])
+        externals = ctx.externals
+        with enable_grad():
+            # one identity node per outside tensor: the recomputed graph is cut there, so
+            # that the gradients are the function's partial derivatives even when one
+            # outside tensor depends on another (an earlier checkpoint's output and that
+            # checkpoint's input, as in a dense block); the graph built with create_graph
+            # still reaches the outside tensors through these nodes
+            stand_ins = [t.view_as(t) for t in externals]
+        by_id = {id(t): _edge_of(s) for t, s in zip(externals, stand_ins)}
+
+        def cut(node, inputs):
+            edges = node.next_functions
+            if any(isinstance(t, Tensor) and id(t) in by_id for t in inputs):
+                node.next_functions = tuple(
+                    by_id[id(t)] if isinstance(t, Tensor) and id(t) in by_id else edge
+                    for t, edge in zip(inputs, edges))
+
+        handle = register_node_observer(cut)
+        try:
+            with (rng.restored(True) if rng is not None else contextlib.nullcontext()), \
+                    state["recompute_context"], enable_grad():
+                outputs = _flatten(function(*args, **kwargs), [])
+        finally:
+            handle.remove()
         if len(outputs) != len(state["meta"]) or any(
                 (tuple(o.shape), o.dtype) != meta for o, meta in zip(outputs, state["meta"])):
             raise CheckpointError(
@@ -230,8 +252,8 @@ class _NonReentrant(Function):
         pairs = [(o, g) for o, g in zip(outputs, grads)
                  if g is not None and o.requires_grad]
         if not pairs:
-            return (None,) * (1 + len(ctx.externals))
-        result = _grad([o for o, _ in pairs], list(ctx.externals), [g for _, g in pairs],
+            return (None,) * (1 + len(externals))
+        result = _grad([o for o, _ in pairs], stand_ins, [g for _, g in pairs],
                        allow_unused=True, create_graph=create_graph)
         return (None,) + tuple(result)
 
