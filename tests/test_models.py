@@ -327,15 +327,21 @@ def test_torchvision_module_structure():
 
 def test_densenet_memory_efficient_gives_the_same_gradients():
     """memory_efficient=True (torchvision: recompute the bottlenecks in backward) gives the
-    same outputs and gradients as False."""
+    same outputs and gradients as False, and the bottlenecks really run again in backward."""
     results = []
     for memory_efficient in (False, True):
         dark.manual_seed(0)
         model = models.DenseNet(growth_rate=8, block_config=(2, 3, 2, 2), num_init_features=16,
                                 num_classes=4, memory_efficient=memory_efficient)
+        calls = []
+        for name, module in model.named_modules():
+            if name.endswith("conv1"):
+                module.register_forward_hook(lambda m, i, o, c=calls, n=name: c.append(n))
         x = dark.randn(2, 3, 32, 32, requires_grad=True)
         out = model(x)
+        assert len(calls) == 9
         (out * dark.arange(8.0).reshape(2, 4)).sum().backward()
+        assert len(calls) == (18 if memory_efficient else 9)
         results.append([out.detach().numpy(), x.grad.numpy()] +
                        [p.grad.numpy() for p in model.parameters()])
     for plain, recomputed in zip(*results):

@@ -1,8 +1,9 @@
 """torchvision.models.densenet: DenseNet-121/161/169/201, with torchvision's module names and
-initialisation. ``memory_efficient=True`` is accepted and gives the same values and gradients
-as False, but keeps the bottlenecks instead of recomputing them in the backward pass:
-torchvision checkpoints them (non-reentrant), and dark.utils.checkpoint cannot yet take a
-tensor that an earlier checkpoint's output also depends on, as a dense block's features are."""
+initialisation. ``memory_efficient=True`` checkpoints the bottlenecks (concatenation,
+norm1, relu1, conv1) as torchvision does (dark.utils.checkpoint, non-reentrant): they are
+recomputed in the backward pass instead of kept, with the same values and gradients as False
+(in training mode the recomputation updates norm1's running statistics a second time, as in
+torchvision)."""
 from __future__ import annotations
 
 import re
@@ -14,6 +15,7 @@ from ... import nn
 from ..._tensor import Tensor
 from ...nn import functional as F
 from ...ops.shape import cat, flatten
+from ...utils.checkpoint import checkpoint
 from ._api import ImageClassification, Weights, WeightsEnum, register_model
 from ._meta import _IMAGENET_CATEGORIES
 from ._utils import _ovewrite_named_param, handle_legacy_interface
@@ -44,9 +46,18 @@ class _DenseLayer(nn.Module):
     def any_requires_grad(self, input: list[Tensor]) -> bool:
         return any(tensor.requires_grad for tensor in input)
 
+    def call_checkpoint_bottleneck(self, input: list[Tensor]) -> Tensor:
+        def closure(*inputs):
+            return self.bn_function(list(inputs))
+
+        return checkpoint(closure, *input, use_reentrant=False)
+
     def forward(self, input) -> Tensor:
         prev_features = [input] if isinstance(input, Tensor) else input
-        bottleneck_output = self.bn_function(prev_features)
+        if self.memory_efficient and self.any_requires_grad(prev_features):
+            bottleneck_output = self.call_checkpoint_bottleneck(prev_features)
+        else:
+            bottleneck_output = self.bn_function(prev_features)
         new_features = self.conv2(self.relu2(self.norm2(bottleneck_output)))
         if self.drop_rate > 0:
             new_features = F.dropout(new_features, p=self.drop_rate, training=self.training)
