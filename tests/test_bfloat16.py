@@ -310,3 +310,19 @@ def test_an_ml_dtypes_array_is_the_first_bfloat16():
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+@needs_ml_dtypes
+@requires_torch
+def test_python_float_scalars_round_through_float32_as_torch():
+    """torch rounds a python float to bfloat16 as c10::BFloat16(double): to float32, then to
+    bfloat16 (a direct rounding gives 1.0078125 for the first value, 2**-133 for the second)."""
+    ops = [lambda L, t, v: t + v, lambda L, t, v: t - v, lambda L, t, v: t.clamp(min=v),
+           lambda L, t, v: (t + 1.0078125 > v).float(),
+           lambda L, t, v: t.masked_fill(L.tensor([True, False]), v),
+           lambda L, t, v: (t * 1).fill_(v)]  # fill_ recorded (t requires grad)
+    for v in (1 + 2.0 ** -8 + 2.0 ** -30, 2.0 ** -134 + 2.0 ** -160):
+        for i, op in enumerate(ops):
+            ours = op(dark, dark.zeros(2, dtype=dark.bfloat16, requires_grad=True), v)
+            theirs = op(torch, torch.zeros(2, dtype=torch.bfloat16, requires_grad=True), v)
+            np.testing.assert_array_equal(_values(ours), _values(theirs), err_msg=f"{i} {v}")

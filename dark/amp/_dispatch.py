@@ -35,8 +35,9 @@ _bf16 = _NotLoaded()
 _NATIVE = frozenset({"ToCopy", "Copy", "Fill", "Zero", "Clone"})
 # Ops whose python float operands torch rounds to bfloat16 first (TensorIterator's common
 # dtype casts the wrapped number); mul, div, pow ... use the float unrounded (float32 opmath).
+# (Fill and Zero are _NATIVE: their value is rounded in dispatch, see _bf16_scalar.)
 _ROUND_SCALARS = frozenset({"Add", "Sub", "Rsub", "RsubScalar", "ClampScalar", "ClampMin",
-                            "ClampMax", "Eq", "Ne", "Lt", "Le", "Gt", "Ge", "Where", "Fill",
+                            "ClampMax", "Eq", "Ne", "Lt", "Le", "Gt", "Ge", "Where",
                             "MaskedFill"})
 
 _shadows: dict = {}
@@ -50,6 +51,14 @@ def _round_array(array):
     """A float32 array rounded to bfloat16, silently (overflow is inf, as in torch)."""
     with np.errstate(over="ignore", invalid="ignore"):
         return array.astype(_bf16)
+
+
+def _bf16_scalar(value: float) -> float:
+    """A python float rounded to bfloat16 as torch's c10::BFloat16(double) does: to float32
+    first, then to bfloat16 (both round to nearest even; the direct rounding differs where
+    the float32 lands on a bfloat16 midpoint, e.g. 1 + 2**-8 + 2**-30 is 1.0 in torch)."""
+    with np.errstate(over="ignore"):
+        return float(_bf16.type(np.float32(value)))
 
 
 def _to_float32(array):
@@ -81,13 +90,13 @@ def _make_shadow(cls):
             if _is_bf16_array(a):
                 a = _to_float32(a)
             elif round_scalars and rounded and type(a) is float:
-                a = float(_bf16.type(a))
+                a = _bf16_scalar(a)
             converted.append(a)
         for key, value in kwargs.items():
             if _is_bf16_array(value):
                 kwargs[key] = _to_float32(value)
             elif round_scalars and rounded and type(value) is float:
-                kwargs[key] = float(_bf16.type(value))
+                kwargs[key] = _bf16_scalar(value)
         out = forward(ctx, *converted, **kwargs)
         if not rounded:
             return out
@@ -132,6 +141,9 @@ def dispatch(cls, *args, **kwargs):
     if cls.view_of is None and _has_bf16(args, kwargs):
         if cls.__name__ in _NATIVE:
             _check_bf16_device(cls, kwargs)
+            if cls.__name__ in ("Fill", "Zero") and type(args[1]) is float and \
+                    args[0]._data.dtype is _bf16:
+                args = (args[0], _bf16_scalar(args[1]))
             return plain_op_apply(cls, *args, **kwargs)
         shadow = _shadows.get(cls) or _make_shadow(cls)
         return plain_op_apply(shadow, *args, **kwargs)
