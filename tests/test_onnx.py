@@ -399,17 +399,19 @@ def test_small_resnet_block_inplace_add():
     check(m, lambda n: (dark.randn(n, 3, 8, 8),))
 
 
-def _mnist_net():
+def _mnist_model(name):
     spec = importlib.util.spec_from_file_location("mnist_example", ROOT / "examples" /
                                                   "mnist.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.Net()
+    return getattr(module, name)()
 
 
-def test_mnist_cnn():
+@pytest.mark.parametrize("name", ["CNN", "Net", "MLP"])
+def test_mnist_models(name):
+    """examples/mnist.py's models: CNN (its default), pytorch/examples' Net, the MLP."""
     pytest.importorskip("tqdm", reason="examples/mnist.py imports tqdm")
-    check(_mnist_net(), lambda n: (dark.randn(n, 1, 28, 28),))
+    check(_mnist_model(name), lambda n: (dark.randn(n, 1, 28, 28),))
 
 
 def test_transformer_encoder_two_layers():
