@@ -502,6 +502,43 @@ def is_pinned_array(array) -> bool:
     return runtime.pointerGetMemoryType(array.ctypes.data) == runtime.memoryTypeHost
 
 
+_promote_cache: dict = {}
+
+try:  # numpy >= 2: the error state is a context variable holding an opaque extobj
+    from numpy._core._ufunc_config import _extobj_contextvar
+except ImportError:  # numpy 1.x: np.errstate
+    _extobj_contextvar = None
+
+# the "ignore all" extobj made from each current one (bufsize and errcall kept): setting it
+# costs a tenth of entering np.errstate(all="ignore"), which rebuilds it every time
+_silent_extobjs: dict = {}
+
+
+def quiet_enter():
+    """numpy's floating-point warnings off (as ``np.errstate(all="ignore")``) until
+    ``quiet_exit`` of the token returned; cheap enough for every small op."""
+    if _extobj_contextvar is None:
+        state = np.errstate(all="ignore")
+        state.__enter__()
+        return state
+    current = _extobj_contextvar.get()
+    silent = _silent_extobjs.get(current)
+    if silent is None:
+        with np.errstate(all="ignore"):
+            silent = _extobj_contextvar.get()
+        if len(_silent_extobjs) > 64:
+            _silent_extobjs.clear()
+        _silent_extobjs[current] = silent
+    return _extobj_contextvar.set(silent)
+
+
+def quiet_exit(token) -> None:
+    if _extobj_contextvar is None:
+        token.__exit__(None, None, None)
+    else:
+        _extobj_contextvar.reset(token)
+
+
 def promote(a, b):
     """Cast two raw operands (arrays or python scalars) to PyTorch's result dtype.
 
@@ -510,7 +547,16 @@ def promote(a, b):
     b_array = hasattr(b, "dtype")
     if a_array and b_array and a.dtype == b.dtype:
         return a, b, a.dtype
-    np_dtype = result_type(a, b).np
+    # result_type depends only on each operand's class (array type, dtype, whether 0-d;
+    # or python scalar type) and the default dtype: its answers are cached by those
+    key = (type(a), a.dtype if a_array else None, a_array and a.ndim != 0,
+           type(b), b.dtype if b_array else None, b_array and b.ndim != 0, _default_dtype)
+    np_dtype = _promote_cache.get(key)
+    if np_dtype is None:
+        np_dtype = result_type(a, b).np
+        if len(_promote_cache) > 4096:  # cached promotions: a few dozen in practice
+            _promote_cache.clear()
+        _promote_cache[key] = np_dtype
     if a_array and a.dtype != np_dtype:
         a = a.astype(np_dtype)
     if b_array and b.dtype != np_dtype:
