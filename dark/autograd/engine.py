@@ -9,11 +9,14 @@ import warnings
 import weakref
 from collections import OrderedDict
 
+import numpy as np
+
 from .. import _backend
 from .._tensor import Size, Tensor, tensor_method
 from ..utils.hooks import RemovableHandle
 from . import function as _function
 from .function import AccumulateGrad, edge_of
+from .function import plain_op_apply as _plain_op_apply
 from .grad_mode import state as _grad_state
 
 
@@ -188,6 +191,10 @@ def _execute(order, buffers, targets, captured, to_run, accumulate, create_graph
     to a target run; the targets' gradients are stored in ``captured``."""
     anomaly = _function._anomaly.enabled
     check_nan = anomaly and _function._anomaly.check_nan
+    # raw-array backwards (Op.raw_backward) only when the backward builds no graph and no
+    # op dispatch (autocast, bfloat16, export) would see the ops
+    raw = (_RAW_PROMOTION and not create_graph
+           and _function.Op.__dict__["apply"].__func__ is _plain_op_apply)
     for node in order:
         grads = buffers.pop(node, None)
         if grads is None:
@@ -214,12 +221,12 @@ def _execute(order, buffers, targets, captured, to_run, accumulate, create_graph
         elif to_run is None or node in to_run:
             if anomaly:
                 try:
-                    _run_node(node, grads, buffers, retain_graph, check_nan)
+                    _run_node(node, grads, buffers, retain_graph, check_nan, raw)
                 except Exception:
                     _warn_anomaly(node)
                     raise
             else:
-                _run_node(node, grads, buffers, retain_graph, False)
+                _run_node(node, grads, buffers, retain_graph, False, raw)
 
 
 # One list of callbacks per backward pass running (a backward may run inside another's hook).
@@ -271,12 +278,76 @@ def _run_pre_hooks(node, grads):
     return grads
 
 
-def _run_node(node, grads, buffers, retain_graph, check_nan):
+# numpy >= 2 (NEP 50) promotes arrays of one dtype with python scalars as PyTorch does (a
+# float32 0-d array times 2.0 is float32); numpy 1.x promotes by value (float64 there): the
+# raw-array backward only on the former
+_RAW_PROMOTION = np.lib.NumpyVersion(np.__version__) >= "2.0.0"
+
+
+def _raw_arrays(node, grads):
+    """The arrays of ``grads`` when ``node`` may run its backward on raw arrays: every
+    gradient there, of a real floating dtype (numpy's and PyTorch's promotions agree there),
+    and every saved array of that same dtype; else None."""
+    arrays = []
+    for grad in grads:
+        if grad is None:
+            return None
+        arrays.append(grad._data)
+    np_dtype = arrays[0].dtype
+    if np_dtype.kind != "f" or np_dtype.itemsize < 2:
+        return None
+    for array in arrays:
+        if array.dtype is not np_dtype and array.dtype != np_dtype:
+            return None
+    saved = node._saved
+    if saved:
+        for entry in saved:
+            if type(entry) is tuple:
+                value = entry[1]
+                array = value._data if entry[0] == "tensor" else value
+                saved_dtype = getattr(array, "dtype", None)
+                if saved_dtype is not None and saved_dtype is not np_dtype \
+                        and saved_dtype != np_dtype:
+                    return None
+    return arrays
+
+
+def _run_raw(node, arrays):
+    """``node``'s backward on raw arrays (numpy's warnings off, as the ops' own); the
+    gradients it returns wrapped as Tensors."""
+    node._raw_pass = True
+    token = _backend.quiet_enter()
+    try:
+        if type(arrays[0]) is np.ndarray:
+            result = node._forward_cls.backward(node, *arrays)
+        else:  # CuPy: on the gradients' device, as Op.apply runs the Tensor backward's ops
+            with arrays[0].device:
+                result = node._forward_cls.backward(node, *arrays)
+    finally:
+        _backend.quiet_exit(token)
+        del node._raw_pass
+    if type(result) is not tuple:
+        return (_wrap(result),)
+    # a list first: tuple() of a generator resizes, which feeds CPython's tuple free list
+    return tuple([None if r is None else _wrap(r) for r in result])
+
+
+def _wrap(array) -> Tensor:
+    if isinstance(array, np.generic):  # numpy's arithmetic on 0-d arrays gives scalars
+        array = np.asarray(array)
+    return Tensor._make(array)
+
+
+def _run_node(node, grads, buffers, retain_graph, check_nan, raw=False):
     """Run one node's backward and send each input's gradient (summed down to the input's
     shape and cast to its dtype) to the node that made that input."""
     if node._num_outputs > 1 and node._materialize_grads:
         _materialize(node, grads)
-    result = node._forward_cls.backward(node, *grads)
+    arrays = _raw_arrays(node, grads) if raw and node._forward_cls.raw_backward else None
+    if arrays is not None:
+        result = _run_raw(node, arrays)
+    else:
+        result = node._forward_cls.backward(node, *grads)
     edges = node.next_functions
     if type(result) is not tuple:
         result = (result,)

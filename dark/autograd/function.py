@@ -76,6 +76,7 @@ class BackwardNode:
     _anomaly_trace = None
     _num_outputs = 1
     _output_meta = None
+    _raw_pass = False  # set by the engine around a raw-array backward (see Op.raw_backward)
 
     def name(self) -> str:
         return type(self).__name__
@@ -117,6 +118,16 @@ class BackwardNode:
                     "after calling backward.")
             return ()
         values = []
+        if self._raw_pass:  # the raw-array backward: the arrays, with the same checks
+            for entry in saved:
+                if type(entry) is not tuple:
+                    values.append(entry)
+                    continue
+                kind, value, counter, version, output_nr = entry
+                if counter is not None and counter[0] != version:
+                    raise RuntimeError(self._modified_message(entry))
+                values.append(value._data if kind == _TENSOR else value)
+            return tuple(values)
         for entry in saved:
             if type(entry) is not tuple:
                 values.append(entry)
@@ -258,6 +269,7 @@ class Function(metaclass=FunctionMeta):
     call ``MyFunction.apply(*args)``."""
 
     _raw = False
+    raw_backward = False  # see Op
 
     @staticmethod
     def forward(ctx, *args, **kwargs):
@@ -302,6 +314,11 @@ class Op(Function):
 
     _raw = True
     view_of: int | None = None
+    # raw_backward: this op's backward, written with operators (and helpers that take
+    # Tensors or arrays), also runs on raw arrays. When no graph of the backward is built
+    # (create_graph=False, no op dispatch set), the engine gives it the gradients' arrays
+    # and ctx.saved_tensors gives the saved arrays: one definition, no Tensor made inside.
+    raw_backward = False
 
     @classmethod
     def apply(cls, *args, **kwargs):

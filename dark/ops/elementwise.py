@@ -14,7 +14,6 @@ import numpy as np
 
 from .. import _backend
 from .._backend import array_module, broadcast_shapes, cast, check_scalar, promote, wrapped_int
-from .._kernels import quiet
 from .._kernels.elementwise import positive_or_zero, relu_forward
 from .._tensor import Tensor, install_methods, tensor_method
 from ..autograd.function import Op
@@ -73,10 +72,16 @@ def _binary(compute, a, b, result_dtype=None):
 def _quiet(compute):
     """``compute`` without numpy's floating-point warnings (log(0), 0/0 ...): PyTorch gives
     inf/nan silently."""
+    enter, leave = _backend.quiet_enter, _backend.quiet_exit
 
     def quiet_compute(xp, *arrays):
-        with quiet(xp):
+        if xp is not np:  # nothing to silence on CuPy
             return compute(xp, *arrays)
+        token = enter()
+        try:
+            return compute(xp, *arrays)
+        finally:
+            leave(token)
 
     return quiet_compute
 
@@ -92,8 +97,14 @@ def _type_error(name, argument, position, value, expected="Tensor"):
                      f"{expected}, not {type(value).__name__}")
 
 
+_PLAIN_NUMBERS = frozenset((float, int, bool, complex))
+
+
 def _check_operands(name, input, other):
     """At least one Tensor, the other a Tensor or a python number (as torch.add(2, x))."""
+    if isinstance(input, Tensor) and (isinstance(other, Tensor)
+                                      or type(other) in _PLAIN_NUMBERS):
+        return  # the common case, without the numbers.Number checks
     if not isinstance(input, (Tensor, numbers.Number)):
         raise _type_error(name, "input", 1, input)
     if not isinstance(other, (Tensor, numbers.Number)):
@@ -117,7 +128,17 @@ def _check_tensors(name, input, other):
 
 
 def _zeros_like(tensor: Tensor) -> Tensor:
+    if not isinstance(tensor, Tensor):  # a raw array (Op.raw_backward)
+        return array_module(tensor).zeros_like(tensor)
     return Tensor._make(array_module(tensor._data).zeros_like(tensor._data))
+
+
+def _math(name: str, x):
+    """``x.<name>()`` of a Tensor, or the array module's ``<name>`` of a raw array: one
+    derivative for the Tensor and the raw-array backward (Op.raw_backward)."""
+    if isinstance(x, Tensor):
+        return getattr(x, name)()
+    return getattr(array_module(x), name)(x)
 
 
 def _default_float():
@@ -148,6 +169,8 @@ class Add(Op):
             return _binary(lambda xp, x, y: xp.add(x, y), a, b)
         return _binary(lambda xp, x, y: xp.add(x, xp.multiply(y, alpha)), a, b)
 
+    raw_backward = True
+
     @staticmethod
     def backward(ctx, grad):
         return grad, (grad * ctx.alpha if ctx.alpha != 1 else grad)
@@ -168,6 +191,8 @@ class Sub(Op):
             return _binary(lambda xp, x, y: xp.subtract(x, y), a, b)
         return _binary(lambda xp, x, y: xp.subtract(x, xp.multiply(y, alpha)), a, b)
 
+    raw_backward = True
+
     @staticmethod
     def backward(ctx, grad):
         return grad, (-grad * ctx.alpha if ctx.alpha != 1 else -grad)
@@ -179,6 +204,8 @@ class Rsub(Op):
     @staticmethod
     def forward(ctx, a, b, alpha=1):
         return Sub.forward(ctx, b, a, alpha=alpha)
+
+    raw_backward = True
 
     @staticmethod
     def backward(ctx, grad):
@@ -193,6 +220,8 @@ class RsubScalar(Op):
     @staticmethod
     def forward(ctx, a, other=0, alpha=1):
         return Sub.forward(ctx, other, a, alpha=alpha)
+
+    raw_backward = True
 
     @staticmethod
     def backward(ctx, grad):
@@ -218,6 +247,8 @@ def _conj(value):
 
 class Mul(BinaryOp):
     compute = staticmethod(lambda xp, x, y: xp.multiply(x, y))
+
+    raw_backward = True
 
     @staticmethod
     def backward(ctx, grad):
@@ -246,6 +277,8 @@ class Div(Op):
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
         return _binary(_true_divide, a, b, _float_result(a, b))
+
+    raw_backward = True
 
     @staticmethod
     def backward(ctx, grad):
@@ -414,6 +447,8 @@ class Pow(Op):
         ctx.exponent = exponent
         return _binary(_power, a, exponent)
 
+    raw_backward = True
+
     @staticmethod
     def backward(ctx, grad):
         (a,) = ctx.saved_tensors
@@ -422,6 +457,8 @@ class Pow(Op):
             return _zeros_like(grad)
         if exponent == 2:
             return grad * (a * 2)
+        if not isinstance(a, Tensor):  # a raw array (Op.raw_backward)
+            return grad * (a ** (exponent - 1) * exponent)
         return grad * (pow(a, exponent - 1) * exponent)
 
 
@@ -549,14 +586,14 @@ Log = _unary_op("Log", lambda xp, a: xp.log(a), lambda g, x, y: g / x)
 Log1P = _unary_op("Log1P", lambda xp, a: xp.log1p(a), lambda g, x, y: g / (x + 1))
 Log2 = _unary_op("Log2", lambda xp, a: xp.log2(a), lambda g, x, y: g / (x * _LN2))
 Log10 = _unary_op("Log10", lambda xp, a: xp.log10(a), lambda g, x, y: g / (x * _LN10))
-Sin = _unary_op("Sin", lambda xp, a: xp.sin(a), lambda g, x, y: g * cos(x))
-Cos = _unary_op("Cos", lambda xp, a: xp.cos(a), lambda g, x, y: -g * sin(x))
+Sin = _unary_op("Sin", lambda xp, a: xp.sin(a), lambda g, x, y: g * _math("cos", x))
+Cos = _unary_op("Cos", lambda xp, a: xp.cos(a), lambda g, x, y: -g * _math("sin", x))
 Tan = _unary_op("Tan", lambda xp, a: xp.tan(a), lambda g, x, y: g * (y * y + 1), "output")
 Asin = _unary_op("Asin", lambda xp, a: xp.arcsin(a), lambda g, x, y: g * rsqrt(1 - x * x))
 Acos = _unary_op("Acos", lambda xp, a: xp.arccos(a), lambda g, x, y: -g * rsqrt(1 - x * x))
 Atan = _unary_op("Atan", lambda xp, a: xp.arctan(a), lambda g, x, y: g / (x * x + 1))
-Sinh = _unary_op("Sinh", lambda xp, a: xp.sinh(a), lambda g, x, y: g * cosh(x))
-Cosh = _unary_op("Cosh", lambda xp, a: xp.cosh(a), lambda g, x, y: g * sinh(x))
+Sinh = _unary_op("Sinh", lambda xp, a: xp.sinh(a), lambda g, x, y: g * _math("cosh", x))
+Cosh = _unary_op("Cosh", lambda xp, a: xp.cosh(a), lambda g, x, y: g * _math("sinh", x))
 Tanh = _unary_op("Tanh", lambda xp, a: xp.tanh(a), lambda g, x, y: g * (1 - y * y), "output")
 Asinh = _unary_op("Asinh", lambda xp, a: xp.arcsinh(a), lambda g, x, y: g * rsqrt(x * x + 1))
 Acosh = _unary_op("Acosh", lambda xp, a: xp.arccosh(a), lambda g, x, y: g * rsqrt(x * x - 1))
@@ -576,6 +613,11 @@ Trunc = _unary_op("Trunc", _keep_integers(lambda xp, a: xp.trunc(a)),
                   lambda g, x, y: _zeros_like(g), None, False)
 Frac = _unary_op("Frac", _quiet(lambda xp, a: a - xp.trunc(a)), lambda g, x, y: g, None, False)
 Abs.holomorphic = Sign.holomorphic = False  # |z|: grad * z / |z| as written
+
+# derivatives written with operators and _math only: they also run on raw arrays
+for _op in (Sqrt, Rsqrt, Reciprocal, Exp, Exp2, Expm1, Log, Log1P, Log2, Log10, Sin, Cos,
+            Tan, Atan, Sinh, Cosh, Tanh, Atanh, Sigmoid, Frac, Floor, Ceil, Trunc, Sign):
+    _op.raw_backward = True
 
 
 def _relu_grad(g, x, y):
@@ -598,6 +640,8 @@ class Neg(Op):
                                "If you are trying to invert a mask, use the `~` or "
                                "`logical_not()` operator instead.")
         return array_module(a).negative(a)
+
+    raw_backward = True
 
     @staticmethod
     def backward(ctx, grad):

@@ -78,6 +78,8 @@ def _expand(grad: Tensor, shape, axes, keepdim: bool) -> Tensor:
     """The gradient of a reduction's output spread back over the input's shape."""
     if not keepdim and axes:
         grad = grad.reshape(_keepdim_shape(shape, axes))
+    if not isinstance(grad, Tensor):  # a raw array (Op.raw_backward)
+        return array_module(grad).broadcast_to(grad, shape)
     return grad.expand(shape)
 
 
@@ -134,6 +136,8 @@ def _sum_dtype(array, np_dtype):
 
 
 class Sum(Op):
+    raw_backward = True  # _expand takes Tensors and arrays
+
     @staticmethod
     def forward(ctx, a, dims=None, keepdim=False, np_dtype=None):
         ctx.shape = a.shape
@@ -158,6 +162,8 @@ def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor
 
 
 class Mean(Op):
+    raw_backward = True  # _expand takes Tensors and arrays
+
     @staticmethod
     def forward(ctx, a, dims, keepdim, np_dtype):
         ctx.shape, ctx.dims, ctx.keepdim = a.shape, dims, keepdim

@@ -61,6 +61,7 @@ def _viewable(array, shape) -> bool:
 # ----------------------------------------------------------------------------- views
 
 class Reshape(Op):
+    raw_backward = True  # grad.reshape: Tensors and arrays alike
     node_name = "ViewBackward0"
     view_of = 0
 
@@ -207,6 +208,7 @@ def ravel(input: Tensor) -> Tensor:
 # ----------------------------------------------------------------------------- squeeze
 
 class Squeeze(Op):
+    raw_backward = True  # grad.reshape: Tensors and arrays alike
     view_of = 0
 
     @staticmethod
