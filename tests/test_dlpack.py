@@ -79,12 +79,60 @@ def test_copy_and_device_arguments():
     assert np.shares_memory(shared.numpy(), array)
 
 
-def test_read_only_producer_is_copied():
-    array = np.arange(3.0)
+@pytest.mark.parametrize("array", [np.arange(3.0), np.array(2.0), np.zeros((0, 2)),
+                                   np.array([True, False, True]),
+                                   np.arange(12.0).reshape(3, 4)[:, ::2].T])
+def test_read_only_producer_is_shared_as_torch(array):
+    """torch.from_dlpack shares a read-only numpy array and lets writes through: so does
+    dark (the tensor is writable); copy=True gives a private copy."""
     array.flags.writeable = False
     t = dark.from_dlpack(array)
-    t[0] = 5.0  # dark's tensors are writable: a copy, the read-only memory is untouched
-    assert array[0] == 0.0 and t[0].item() == 5.0
+    assert t.shape == array.shape
+    if array.size:
+        assert t.stride() == tuple(s // array.itemsize for s in array.strides)
+        assert np.shares_memory(t.numpy(), array)
+        last = tuple(n - 1 for n in array.shape)
+        value = (not array[last]) if array.dtype == bool else array[last] + 5
+        t[last] = value
+        assert array[last] == value  # the write went through
+    copied = dark.from_dlpack(array, copy=True)
+    assert not array.size or not np.shares_memory(copied.numpy(), array)
+
+
+@requires_torch
+def test_read_only_producer_written_through_as_torch():
+    ours, theirs = np.arange(3.0), np.arange(3.0)
+    ours.flags.writeable = theirs.flags.writeable = False
+    dark.from_dlpack(ours)[1] = 7.0
+    torch.from_dlpack(theirs)[1] = 7.0
+    np.testing.assert_array_equal(ours, theirs)
+    assert ours[1] == 7.0
+
+
+def test_jax_round_trip_shares_memory():
+    jax = pytest.importorskip("jax", reason="the JAX case needs jax (pip install jax)")
+    jnp = jax.numpy
+    x = jnp.arange(6.0, dtype=jnp.float32).reshape(2, 3)
+    t = dark.from_dlpack(x)  # JAX marks its buffers read-only: shared anyway, as torch
+    assert t.dtype is dark.float32 and t.shape == (2, 3)
+    assert t.numpy().ctypes.data == x.unsafe_buffer_pointer()
+    np.testing.assert_array_equal(t.numpy(), np.arange(6.0).reshape(2, 3))
+    del x
+    gc.collect()
+    assert t.sum().item() == 15.0  # the JAX buffer is kept alive by the tensor
+    # dark -> JAX: XLA takes CPU memory without a copy when it is 64-byte aligned (numpy's
+    # allocations are 16-byte aligned: JAX copies those), so the source is placed aligned
+    raw = np.zeros(4 + 16, np.int32)
+    start = (-raw.ctypes.data % 64) // 4
+    source = dark.from_numpy(raw[start:start + 4])
+    source.copy_(dark.arange(4, dtype=dark.int32) * 3)
+    y = jnp.from_dlpack(source)
+    assert y.dtype == jnp.int32 and y.unsafe_buffer_pointer() == source.numpy().ctypes.data
+    source[0] = 9  # JAX sees dark's write (zero copy)
+    assert y.tolist() == [9, 3, 6, 9]
+    np.testing.assert_array_equal(jnp.from_dlpack(dark.arange(5.0)[1:]), np.arange(1.0, 5.0))
+    b = jnp.from_dlpack(dark.tensor([True, False]))
+    assert b.dtype == jnp.bool_ and b.tolist() == [True, False]
 
 
 def test_errors():

@@ -8,9 +8,10 @@ the other) and the capsule's deleter keeps the producer's memory alive as long a
 tensor lives. Gradients are not carried: exporting a tensor that requires grad raises
 ``BufferError`` as torch does, and an imported tensor never requires grad.
 
-One difference from torch: a read-only producer (a numpy array with ``writeable=False``)
-is copied, where torch shares it and lets writes through; dark's tensors are always
-writable, and writing into memory its owner marked read-only is not something to do silently.
+A producer that marks its memory read-only (a numpy array with ``writeable=False``, a JAX
+array: DLPack 1.0's read-only flag) is shared as torch shares it: the tensor is writable and
+a write goes through to the producer's memory (torch ignores the flag too; JAX arrays come
+in without a copy). Pass ``copy=True`` for a private copy.
 """
 from __future__ import annotations
 
@@ -175,7 +176,7 @@ def from_dlpack(ext_tensor, *, device=None, copy=None) -> Tensor:
             raise TypeError(f"from_dlpack(): numpy cannot hold this DLPack tensor (dtype "
                             f"{dtype}): {error}") from error
         if not array.flags.writeable:
-            array = array.copy()  # see the module's docstring: dark's tensors are writable
+            array = np.asarray(_WritableView(array))  # as torch: see the module's docstring
     else:
         cupy = _backend.cupy_module()
         with cupy.cuda.Device(index):
@@ -187,6 +188,17 @@ def from_dlpack(ext_tensor, *, device=None, copy=None) -> Tensor:
     if moves:
         result = result.to(target)
     return result
+
+
+class _WritableView:
+    """A writable array interface over a read-only array's memory; the array made from it
+    holds this object (its base), which holds the read-only array and so its owner."""
+
+    def __init__(self, array):
+        self._owner = array
+        interface = dict(array.__array_interface__)
+        interface["data"] = (interface["data"][0], False)
+        self.__array_interface__ = interface
 
 
 def _from_dlpack_copy(producer, copy):
