@@ -336,6 +336,33 @@ def test_transformer_encoder_layer():
     check(layer, lambda n: (dark.randn(n, 2 * n, 8),), dynamic_axes=((0, 1),))
 
 
+def test_transformer_decoder_layer_and_transformer():
+    """TransformerDecoderLayer and the whole nn.Transformer (encoder-decoder): batch and both
+    sequence lengths dynamic."""
+    layer = nn.TransformerDecoderLayer(16, 4, 32, batch_first=True)
+    check(layer, lambda n: (dark.randn(n, n + 1, 16), dark.randn(n, n + 3, 16)),
+          dynamic_axes=((0, 1), (0, 1)))
+    transformer = nn.Transformer(16, 4, 2, 2, 32, batch_first=True)
+    check(transformer, lambda n: (dark.randn(n, n + 3, 16), dark.randn(n, n + 1, 16)),
+          dynamic_axes=((0, 1), (0, 1)))
+
+
+def test_dropout_in_eval_is_removed():
+    """Dropout modules and F.dropout(training=self.training) leave no node in eval."""
+    class Functional(nn.Module):
+        def forward(self, x):
+            return F.dropout(x, 0.3, training=self.training) * 2
+
+    m = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5), nn.ReLU(), nn.AlphaDropout(0.2),
+                      Functional(), nn.Dropout(0.1, inplace=True))
+    proto, _ = _export(m, (dark.randn(2, 4),))
+    assert [n.op_type for n in proto.graph.node] == ["Gemm", "Relu", "Mul"]
+    check(m, lambda n: (dark.randn(n, 4),))
+    proto, _ = _export(nn.Sequential(nn.Conv2d(2, 2, 1), nn.Dropout2d(0.5)),
+                       (dark.randn(2, 2, 3, 3),))
+    assert [n.op_type for n in proto.graph.node] == ["Conv"]
+
+
 def test_unsupported_op_names_op_and_module():
     class Inner(nn.Module):
         def forward(self, x):
