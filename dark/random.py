@@ -28,6 +28,7 @@ in the target dtype (float32 by default)."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 import threading
@@ -35,7 +36,7 @@ import threading
 import numpy as np
 
 from . import _backend, _parallel
-from ._kernels import stl_sort
+from ._kernels import random_numba, stl_sort
 from ._kernels.elementwise import fma32, fma64
 from ._tensor import Tensor
 
@@ -170,6 +171,19 @@ _SIN_POLY = tuple(float(_F32(p)) for p in (-1.9515295891E-4, 8.3321608736E-3,
                                            -1.6666654611E-1))
 _HALF_ROW = np.dtype((np.void, 32))  # 8 float32 or int32
 _NORMAL_ROWS = 4096  # blocks of 16 per pass of the fast kernel: its buffers stay in cache
+# the compiled (numba) kernels, where numba is installed, are loaded (imported, compiled or
+# read from numba's cache: about a second) once the process has drawn this many float32
+# normals / randperm elements: then they take every size (the same bits as the numpy paths,
+# several times faster), and a program that draws little never pays for the load
+_NUMBA_NORMAL = 1 << 16
+_NUMBA_RANDPERM = 1 << 14
+_numba_counts = {"normal": 0, "randperm": 0}
+
+
+def _numba_wanted(kind: str, n: int, threshold: int) -> bool:
+    """Whether to load the compiled kernel of ``kind`` now, counting a draw of n."""
+    total = _numba_counts[kind] = _numba_counts[kind] + n
+    return total >= threshold
 
 
 class _NormalFill32:
@@ -411,18 +425,31 @@ def _fills(count: int, rows: int):
                 _spare_fills.extend(taken[:max(0, _parallel.workers() - len(_spare_fills))])
 
 
+def _locked(method):
+    """``method`` of an engine, run holding the engine's lock."""
+    @functools.wraps(method)
+    def locked(self, *args, **kwargs):
+        with self.lock:
+            return method(self, *args, **kwargs)
+    return locked
+
+
 class _CPUEngine:
     """PyTorch's CPU generator (CPUGeneratorImpl): an mt19937 seeded by ``init_genrand`` of
     the seed's low 32 bits, drawn through numpy's MT19937 (``random_raw``), with the same
-    transforms as ATen's CPU kernels and the same cached normal sample."""
+    transforms as ATen's CPU kernels and the same cached normal sample. Each draw holds the
+    engine's lock (torch locks its generator's mutex so): threads sharing a generator each
+    take whole pieces of the stream."""
 
     def __init__(self, seed: int):
+        self.lock = threading.RLock()  # held for each draw: one piece of the stream, as torch's
         self.bits = np.random.MT19937()
         # numpy's legacy bounded integers (a frozen algorithm): below 2**24 with the mask
         # 2**24 - 1, one 32-bit draw each, never rejected: the draws' low 24 bits as int32
         self.legacy = np.random.RandomState(self.bits)
         self.reseed(seed)
 
+    @_locked
     def reseed(self, seed: int) -> None:
         self.bits.state = {"bit_generator": "MT19937",
                            "state": {"key": _init_genrand(seed), "pos": 624}}
@@ -460,6 +487,7 @@ class _CPUEngine:
         return np.multiply(values, _F32(2.0 ** -24), out=values)
 
     # -- the engine interface (see the module's docstring)
+    @_locked
     def uniform(self, shape, np_dtype, out=None, low=0.0, high=1.0):
         """torch's uniform_kernel: ``x * (to - from) + from``, fused (one rounding): in float32
         (the bounds cast to float) for float32 and float16 (then rounded to half: a value
@@ -479,6 +507,7 @@ class _CPUEngine:
             values[values == top] = bottom
         return values
 
+    @_locked
     def normal(self, shape, np_dtype, out=None, mean=0.0, std=1.0, contiguous=True,
                half_tail=False):
         """torch's normal_kernel: 16 at a time (normal_fill) for 16 elements or more of a
@@ -500,6 +529,11 @@ class _CPUEngine:
         if np_dtype == np.float32:
             plain = std == 1 and mean == 0
             mean, std = (None, None) if plain else (float(mean), float(std))
+            draw = random_numba.normal_draw32(load=_numba_wanted("normal", n, _NUMBA_NORMAL))
+            if draw is not None:  # the compiled kernel: all of it in one pass (same bits)
+                self.fresh = False
+                draw(self.bits, result, mean, std, discard=0 if half_tail else n - full)
+                return result.reshape(shape)
             self._normal32(result[:full].reshape(-1, 16), mean, std)
             if n % 16:
                 if not half_tail:  # drawn, then overwritten by the recompute
@@ -576,23 +610,27 @@ class _CPUEngine:
     # where numpy's SIMD functions are used here: within 1 ulp of the double, so float64
     # results are within 1 ulp of torch's and float32 ones equal but where that ulp moves
     # the rounding.
+    @_locked
     def exponential(self, shape, np_dtype, out=None, lambd=1.0):
         """transformation::exponential: ``-1 / lambda * log1p(-u)``."""
         u = self.unit(_count(shape), np.float64)
         return _from_double((-1.0 / lambd) * np.log1p(-u), np_dtype).reshape(shape)
 
+    @_locked
     def cauchy(self, shape, np_dtype, median=0.0, sigma=1.0):
         """transformation::cauchy<double>: ``median + sigma * tan(pi * (u - 0.5))``."""
         u = self.unit(_count(shape), np.float64)
         values = median + sigma * np.tan(np.pi * (u - 0.5))
         return _from_double(values, np_dtype).reshape(shape)
 
+    @_locked
     def log_normal(self, shape, np_dtype, mean=1.0, std=2.0):
         """lognormal_distribution<double>: exp of normal_distribution<double> (its cached
         sample included)."""
         values = np.exp(self.normal_doubles(_count(shape)) * std + mean)
         return _from_double(values, np_dtype).reshape(shape)
 
+    @_locked
     def geometric(self, shape, np_dtype, p):
         """transformation::geometric: ``ceil(log(u) / log1p(-p))``; where numpy's log could
         move the quotient across an integer, libm's log (Python's math.log) decides."""
@@ -605,6 +643,7 @@ class _CPUEngine:
             quotient[i] = math.log(u[i]) / scale
         return _from_double(np.ceil(quotient), np_dtype).reshape(shape)
 
+    @_locked
     def multinomial(self, weights, num_samples: int, replacement: bool):
         """torch's multinomial of the rows of ``weights`` (2-d, their dtype). Without
         replacement, or for one sample: ``topk(w / q)`` with q = exponential_ in w's dtype;
@@ -633,6 +672,7 @@ class _CPUEngine:
             samples[r] = np.searchsorted(cdf[r].astype(np.float64), u[r], side="left")
         return samples
 
+    @_locked
     def integers(self, low: int, high: int, shape, np_dtype=np.int64, full=False):
         """torch's random_from_to: ``random() % range + from``, with a 64-bit draw
         (``random64()``) when the range is 2**28 or more (as torch 2.13 does); ``full``:
@@ -645,12 +685,18 @@ class _CPUEngine:
         values = (words % np.uint64(span) + np.uint64(low & _MASK64)).view(np.int64)
         return values.reshape(shape).astype(np_dtype, copy=False)
 
+    @_locked
     def permutation(self, n: int):
         """torch's randperm_cpu: for n < 2**32 / 20, swaps i <-> i + random() % (n - i) for
         i = 0 .. n - 2 (``_swaps``); else the inside-out shuffle with 64-bit draws."""
         if n < 0xFFFFFFFF // 20:
             if n < 2:
                 return np.arange(n, dtype=np.int64)
+            permute = random_numba.randperm(load=_numba_wanted("randperm", n,
+                                                               _NUMBA_RANDPERM))
+            if permute is not None:  # the compiled swap loop
+                self.fresh = False
+                return permute(self.bits, n)
             steps = np.arange(n - 1, dtype=np.int64)
             offsets = (self.raw32(n - 1) % np.arange(n, 1, -1, dtype=np.uint64)).view(np.int64)
             return _swaps(steps + offsets)
@@ -661,6 +707,7 @@ class _CPUEngine:
             order[z] = i
         return order
 
+    @_locked
     def bernoulli(self, shape, p, np_dtype):
         """torch's bernoulli kernels: a number p against 53-bit uniforms; a float64 tensor p
         the same; a float32/float16 tensor p against 24-bit uniforms (in float32)."""
@@ -671,6 +718,7 @@ class _CPUEngine:
             draws = self.unit(n, np.float64).reshape(shape) < p
         return draws.astype(np_dtype)
 
+    @_locked
     def poisson(self, rates):
         """torch's _s_poisson_cpu (sample_poisson per element, in order, of the rates as
         double): for rate >= 10 the transformed rejection method of Hormann (1993), below
@@ -739,6 +787,7 @@ class _CPUEngine:
                 return count
 
     # -- torch's state layout (CPUGeneratorImplState)
+    @_locked
     def get_state(self, seed: int) -> bytes:
         state = self.bits.state["state"]
         pos = int(state["pos"])
@@ -756,6 +805,7 @@ class _CPUEngine:
             raw[5052] = 1
         return bytes(raw)
 
+    @_locked
     def set_state(self, raw: bytes) -> int:
         """Load torch's state bytes; returns the initial seed they hold."""
         seed = int(np.frombuffer(raw[:8], dtype=np.uint64)[0])

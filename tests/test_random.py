@@ -10,6 +10,7 @@ from harness import LIBS, requires_torch, torch
 
 import dark
 from dark import random as dark_random
+from dark._kernels import random_numba
 
 N = 100_000
 
@@ -635,11 +636,22 @@ def test_same_stream_as_torch(name, dtype, n):
         np.testing.assert_array_equal(host(dark.get_rng_state()), torch.get_rng_state().numpy())
 
 
+@pytest.fixture(params=["numpy", "numba"])
+def draw_path(request, monkeypatch):
+    """dark's numpy paths, or its compiled numba kernels (loaded) where numba is installed."""
+    monkeypatch.setattr(random_numba, "_enabled", [request.param == "numba"])
+    if request.param == "numba":
+        pytest.importorskip("numba", reason="the compiled random kernels need numba")
+        assert random_numba.normal_draw32() is not None and random_numba.randperm() is not None
+    return request.param
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 @requires_torch
-def test_large_draws_as_torch(threads):
+def test_large_draws_as_torch(threads, draw_path):
     """Draws of several of the float32 normal kernel's passes (on dark's threads when there
-    are two) and a large rand: torch's numbers, and the generators left in the same state."""
+    are two) and a large rand: torch's numbers, and the generators left in the same state,
+    through dark's numpy paths and its compiled kernels."""
     n = 2 * 16 * dark_random._NORMAL_ROWS + 21
     before = dark.get_num_threads()
     dark.set_num_threads(threads)
@@ -657,7 +669,7 @@ def test_large_draws_as_torch(threads):
 
 @pytest.mark.parametrize("n", [60000, 70000])
 @requires_torch
-def test_large_randperm_as_torch(n):
+def test_large_randperm_as_torch(n, draw_path):
     """randperm of a dataset's size (the swaps unrolled without a loop; above 2**16 the
     steps are grouped by two radix passes): torch's permutation and state."""
     torch.manual_seed(1)
