@@ -1,0 +1,246 @@
+"""3x3 stride-1 2-D convolutions by Winograd's minimal filtering F(m x m, 3 x 3), every step
+a BLAS product.
+
+The padded input is cut into overlapping (a, a) tiles, a = m + 2, one per (m, m) block of
+outputs. With the transform matrices B (a, a), G (a, 3) and A (a, m), each tile d and each
+filter g give V = B^T d B and U = G g G^T, and the tile's outputs are A^T (sum over the input
+channels of U * V) A: per tile position xi (a * a of them) ONE channel product
+M[xi] = U[xi] (C_out, C_in) @ V[xi] (C_in, tiles), all of them one batched matmul. The
+transforms are small matrices applied along one axis at a time of arrays laid out
+(a, a, channels, tiles), so that each is a product of an (a, a) or (m, a) matrix by a long
+(a, rest) block.
+
+Against im2col, the channel product has a * a / (m * m) multiply-adds per output where
+im2col has 9: 4 for F(2x2, 3x3), 2.25 for F(4x4, 3x3). The transforms cost about
+(C_in + C_out) * a * a / (m * m) entries per output, written and read in memory-bound passes
+(the tiles overlap: an input is copied (a / m)^2 times).
+
+Accuracy in float32 (measured against float64 on unit-normal inputs with nn.Conv2d's
+initial weights; tests/test_conv_winograd.py checks it): F(2x2, 3x3)'s matrices hold 0, +-1
+and 1/2, and its outputs are within ~4e-7 (64 channels) to ~8e-7 (1024) of the largest
+output, as torch's own float32 convolution (~3-5e-7). F(4x4, 3x3) amplifies the rounding of
+its channel products through A (entries up to 8): with the usual points 0, +-1, +-2 its error
+is ~7e-6 of the largest output at 64 channels; with the points 0, +-1, 1/2, -2 used here
+(Barabasz et al., "Error analysis and improving the accuracy of Winograd convolution for
+deep neural networks", 2020) it is ~2.5e-6 at 64 channels, growing as the square root of the
+channels summed: ~5e-6 at 256, ~9e-6 at 1024, where it passes torch's float32 tolerance
+(rtol 1.3e-6, atol 1e-5, torch.testing's) against float64. So F(4x4) serves convolutions of
+at most F4_MAX_CHANNELS channels on either side (the forward sums C_in, the input's gradient
+C_out), F(2x2) wider ones. The weight's gradient (a sum over all tiles) is within ~3e-6 of
+its largest entry on both, as torch's (~1-4e-6).
+
+The backward is the adjoint of the same steps: the output's gradient goes through A
+(A gY A^T per tile, the junk outputs of partial tiles with zero gradient); the weight's
+gradient is G^T (sum over tiles of (A gY A^T)[xi] @ V[xi]^T) G, from the forward's V when it
+kept them; the input's is a forward convolution of the output's gradient by the flipped,
+transposed weight (a 3x3 conv_transpose with stride 1 is one), on this path too."""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from . import matmul
+
+_MATRICES = {
+    2: ([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]],
+        [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]],
+        [[1, 1, 1, 0], [0, 1, -1, -1]]),
+    # the points 0, 1, -1, 1/2, -2 and infinity: B^T = inv(Vandermonde)^T with its rows
+    # scaled to integers (exact in the input's transform), the scales divided out of G
+    4: ([[2, -3, -4, 3, 2, 0], [0, -2, 1, 5, 2, 0], [0, -2, 5, -1, -2, 0],
+         [0, 2, 1, -2, -1, 0], [0, 1, -2, -1, 2, 0], [0, 2, -3, -4, 3, 2]],
+        [[1 / 2, 0, 0], [1 / 6, 1 / 6, 1 / 6], [1 / 6, -1 / 6, 1 / 6],
+         [16 / 15, 8 / 15, 4 / 15], [1 / 30, -1 / 15, 2 / 15], [0, 0, 1 / 2]],
+        [[1, 1, 1, 1, 1, 0], [0, 1, -1, 1 / 2, -2, 0], [0, 1, 1, 1 / 4, 4, 0],
+         [0, 1, -1, 1 / 8, -8, 1]]),
+}
+
+
+@functools.lru_cache(maxsize=16)
+def matrices(m: int, dtype) -> tuple:
+    """(B^T (a, a), G (a, 3), A^T (m, a)) of F(m x m, 3 x 3) in dtype."""
+    return tuple(np.array(matrix, dtype=np.float64).astype(dtype) for matrix in _MATRICES[m])
+
+
+def _along_both(matrix, blocks):
+    """matrix (p, q) applied along both leading axes of blocks (q, q, rest): (p, p, rest),
+    entry (i, j) = sum_kl matrix[i, k] blocks[k, l] matrix[j, l]; two products."""
+    q, rest = blocks.shape[0], blocks.shape[2:]
+    flat = blocks.reshape(q, q, -1)
+    first = matmul(matrix, flat)  # (q, p, R): along the second axis, for each first index
+    p = matrix.shape[0]
+    second = matmul(matrix, first.reshape(q, -1))  # (p, p * R): along the first axis
+    return second.reshape((p, p) + rest)
+
+
+class Winograd:
+    """The geometry of a 3x3 stride-1 2-D convolution of (n, C_in, H, W) inputs with symmetric
+    ``padding`` by F(m x m, 3 x 3): tiles (th, tw) of each plane."""
+
+    __slots__ = ("in_channels", "out_channels", "spatial", "padding", "m", "out", "tiles",
+                 "dtype")
+
+    def __init__(self, in_channels, out_channels, spatial, padding, m, dtype):
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.spatial, self.padding, self.m = tuple(spatial), tuple(padding), m
+        self.out = tuple(s + 2 * p - 2 for s, p in zip(spatial, padding))
+        self.tiles = tuple(-(-o // m) for o in self.out)
+        self.dtype = np.dtype(dtype)
+
+    @property
+    def a(self) -> int:
+        return self.m + 2
+
+    @property
+    def tiles_per_sample(self) -> int:
+        return self.tiles[0] * self.tiles[1]
+
+    def input_tiles(self, x):
+        """V (a * a, C_in, n * th * tw): the transformed tiles of n input samples."""
+        n, channels = x.shape[:2]
+        m, a = self.m, self.a
+        (th, tw), (ph, pw), (h, w) = self.tiles, self.padding, self.spatial
+        planes = np.zeros((n, channels, th * m + 2, tw * m + 2), dtype=x.dtype)
+        rows, cols = min(h, th * m + 2 - ph), min(w, tw * m + 2 - pw)
+        planes[:, :, ph:ph + rows, pw:pw + cols] = x[:, :, :rows, :cols]
+        s = planes.strides
+        view = np.lib.stride_tricks.as_strided(
+            planes, (a, a, channels, n, th, tw), (s[2], s[3], s[1], s[0], m * s[2], m * s[3]))
+        blocks = np.empty(view.shape, dtype=x.dtype)
+        np.copyto(blocks, view)
+        transform = matrices(m, self.dtype)[0]
+        return _along_both(transform, blocks).reshape(a * a, channels, n * th * tw)
+
+    def weight_tiles(self, weight):
+        """U (a * a, C_out, C_in) of the (C_out, C_in, 3, 3) weight."""
+        g = matrices(self.m, self.dtype)[1]
+        taps = np.ascontiguousarray(weight.transpose(2, 3, 0, 1))
+        return _along_both(g, taps).reshape(self.a * self.a, *weight.shape[:2])
+
+    def output_tiles(self, grad_output):
+        """A gY A^T (a * a, C_out, n * th * tw) of n output-shaped maps (the outputs of the
+        partial tiles past the edge at zero): the adjoint of ``outputs``."""
+        n, channels = grad_output.shape[:2]
+        m, a = self.m, self.a
+        (th, tw), (oh, ow) = self.tiles, self.out
+        blocks = np.zeros((m, m, channels, n, th, tw), dtype=grad_output.dtype)
+        if (oh, ow) == (th * m, tw * m):
+            np.copyto(blocks, grad_output.reshape(n, channels, th, m, tw, m)
+                      .transpose(3, 5, 1, 0, 2, 4))
+        else:
+            padded = np.zeros((n, channels, th * m, tw * m), dtype=grad_output.dtype)
+            padded[:, :, :oh, :ow] = grad_output
+            np.copyto(blocks, padded.reshape(n, channels, th, m, tw, m)
+                      .transpose(3, 5, 1, 0, 2, 4))
+        transform = np.ascontiguousarray(matrices(m, self.dtype)[2].T)  # A (a, m)
+        return _along_both(transform, blocks).reshape(a * a, channels, n * th * tw)
+
+    def outputs(self, product, out, bias=None):
+        """Write A^T M A of the (a * a, C_out, n * th * tw) products into out
+        (n, C_out, oh, ow), plus the bias per channel."""
+        n, channels = out.shape[:2]
+        m, a = self.m, self.a
+        (th, tw), (oh, ow) = self.tiles, self.out
+        blocks = _along_both(matrices(m, self.dtype)[2], product.reshape(a, a, -1))
+        tiles = blocks.reshape(m, m, channels, n, th, tw).transpose(3, 2, 4, 0, 5, 1)
+        if (oh, ow) == (th * m, tw * m):
+            target = out.reshape(n, channels, th, m, tw, m)
+        else:
+            target = tiles.reshape(n, channels, th * m, tw * m)[:, :, :oh, :ow]
+            tiles, target = target, out
+        if bias is None:
+            np.copyto(target, tiles)
+        else:
+            np.add(tiles, bias.reshape((1, -1) + (1,) * (tiles.ndim - 2)), out=target)
+
+    def weight(self, products):
+        """The (C_out, C_in, 3, 3) weight gradient of the (a * a, C_out, C_in) sums over the
+        tiles: G^T dU G."""
+        g_t = np.ascontiguousarray(matrices(self.m, self.dtype)[1].T)  # (3, a)
+        taps = _along_both(g_t, products.reshape(self.a, self.a, -1))
+        return np.ascontiguousarray(
+            taps.reshape(3, 3, self.out_channels, self.in_channels).transpose(2, 3, 0, 1))
+
+    def cost(self) -> float:
+        """The work per sample of a training step by this path, in multiply-adds: the
+        channel products of its three passes (forward, the input's and the weight's
+        gradients, the input's over the tiles of its own geometry), and the transformed
+        arrays, a * a entries a tile and channel, each made in memory-bound passes (the
+        gather of the tiles, two thin products, the scatter back) counted at
+        TRANSFORM_PASS multiply-adds an entry: the input's and the output's gradient's
+        through B, the output's and the input's gradient's through A, the output's
+        gradient's through A again for the weight."""
+        back = transposed(self).tiles_per_sample
+        tiles, squares = self.tiles_per_sample, self.a * self.a
+        channels = self.in_channels * self.out_channels
+        product = squares * channels * (2 * tiles + back)
+        entries = squares * ((tiles + back) * (self.in_channels + self.out_channels)
+                             + tiles * self.out_channels)
+        return product + TRANSFORM_PASS * entries
+
+    def direct_cost(self) -> float:
+        """The same for im2col's flat-shift path, as conv_fourier.Fourier.direct_cost for
+        each of its three passes (one product each, of the same size): oh * Wp positions
+        (the junk columns included) of C_in * 9 rows by C_out, and its column buffers
+        written and read at COLUMN_PASS multiply-adds an entry."""
+        positions = self.out[0] * (self.spatial[1] + 2 * self.padding[1])
+        rows = self.in_channels * 9
+        return 3 * positions * rows * self.out_channels * (1 + COLUMN_PASS / self.out_channels)
+
+
+# The weights are fitted to the 3x3 convolutions of benchmarks/conv_paths.py (forward and
+# backward timed on both paths in dark's threads, --fit prints the fit); WINOGRAD_MARGIN
+# asks for a clear win.
+TRANSFORM_PASS = 24
+COLUMN_PASS = 32
+WINOGRAD_MARGIN = 0.9
+# F(4x4, 3x3) up to this many channels on either side of the convolution, F(2x2, 3x3) above
+# (the module's docstring: F(4x4)'s float32 error grows with the channels summed).
+F4_MAX_CHANNELS = 128
+# m of F(m x m, 3 x 3) for every convolution when set (2 or 4), else the choice above.
+TILE = None
+
+
+def tile(in_channels: int, out_channels: int) -> int:
+    """m of F(m x m, 3 x 3) for a convolution of these channels."""
+    if TILE is not None:
+        return TILE
+    return 4 if max(in_channels, out_channels) <= F4_MAX_CHANNELS else 2
+
+
+def geometry(x_shape, weight_shape, stride, padding, dilation, groups, dtype, xp):
+    """The Winograd geometry of a convolution this path computes (2-D, 3x3, stride 1,
+    dilation 1, groups 1, padding at most 2, float32 or float64, on the CPU), else None."""
+    if (xp is not np or len(weight_shape) != 4 or tuple(weight_shape[2:]) != (3, 3)
+            or groups != 1 or any(s != 1 for s in stride) or any(d != 1 for d in dilation)
+            or any(p > 2 for p in padding)
+            or np.dtype(dtype) not in (np.dtype(np.float32), np.dtype(np.float64))):
+        return None
+    in_channels, out_channels = x_shape[1], weight_shape[0]
+    plan = Winograd(in_channels, out_channels, x_shape[2:], padding,
+                    tile(in_channels, out_channels), dtype)
+    if min(plan.out) < 1:
+        return None
+    return plan
+
+
+def transposed(plan: Winograd) -> Winograd:
+    """The geometry of the input's gradient as a forward convolution: the output's gradient
+    (n, C_out, oh, ow) padded by 2 - p, by the flipped weight transposed (C_in, C_out)."""
+    return Winograd(plan.out_channels, plan.in_channels, plan.out,
+                    tuple(2 - p for p in plan.padding), plan.m, plan.dtype)
+
+
+def flipped(weight):
+    """The (C_in, C_out, 3, 3) weight of the transposed convolution."""
+    return np.ascontiguousarray(weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+
+
+def tiles_entries(plan: Winograd) -> int:
+    """The largest transformed array per sample, in entries (for the chunks)."""
+    return plan.a * plan.a * plan.tiles_per_sample * max(plan.in_channels, plan.out_channels)
+
+
+__all__ = ["F4_MAX_CHANNELS", "TILE", "Winograd", "flipped", "geometry", "matrices", "tile",
+           "tiles_entries", "transposed"]
