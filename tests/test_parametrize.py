@@ -544,3 +544,81 @@ def test_old_spectral_norm_version0_state_dict_loads_as_torch():
     tm.load_state_dict(state)
     dm.load_state_dict(dstate)
     np.testing.assert_allclose(_np(dm.weight_v), _np(tm.weight_v), rtol=1e-8)
+
+
+def _batched(lib, shape):
+    class Batched(lib.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.weight = lib.nn.Parameter(lib.zeros(shape, dtype=lib.float64))
+
+        def forward(self, x):
+            return x @ self.weight
+
+    return Batched()
+
+
+@requires_torch
+@pytest.mark.parametrize("shape", [(2, 4, 4), (3, 5, 2), (2, 2, 5)])
+@pytest.mark.parametrize("kind", ["matrix_exp", "cayley", "householder", "householder_no_triv",
+                                  "spectral_norm", "weight_norm"])
+def test_batched_weights_as_torch(kind, shape):
+    """A batch of matrices: orthogonal maps each one (householder_product and geqrf
+    batched), spectral norm and weight norm see the 3-D tensor as torch does."""
+    tm, dm = _batched(torch, shape), _batched(dark, shape)
+    value = RNG.standard_normal(shape)
+    with torch.no_grad():
+        tm.weight.copy_(torch.tensor(value))
+    dm.load_state_dict(_to_dark(tm.state_dict()))
+    _register(torch, kind, tm)
+    _register(dark, kind, dm)
+    random_init = kind in RANDOM_INIT or (shape[1] != shape[2] and kind in (
+        "matrix_exp", "cayley", "householder"))
+    if not random_init:
+        for (key, vt), (_, vd) in zip(tm.state_dict().items(), dm.state_dict().items()):
+            np.testing.assert_allclose(_np(vd), _np(vt), rtol=1e-10, atol=1e-12, err_msg=key)
+    dm.load_state_dict(_to_dark(tm.state_dict()))
+    x = RNG.standard_normal((shape[0], 3, shape[1]))
+    yt, yd = tm(torch.tensor(x)), dm(dark.tensor(x))
+    np.testing.assert_allclose(_np(yd), _np(yt), rtol=1e-10, atol=1e-12)
+    (yt ** 2).sum().backward()
+    (yd ** 2).sum().backward()
+    for (name, pt), (_, pd) in zip(tm.named_parameters(), dm.named_parameters()):
+        np.testing.assert_allclose(_np(pd.grad), _np(pt.grad), rtol=1e-9, atol=1e-11,
+                                   err_msg=name)
+
+
+@requires_torch
+def test_spectral_norm_of_a_vector_and_transfer():
+    """A 1-D tensor is just normalized; transfer_parametrizations_and_params registers the
+    same parametrizations with the same originals on another module."""
+    for lib in (torch, dark):
+        m = lib.nn.Linear(3, 4).double()
+        with lib.no_grad():
+            m.bias.copy_(lib.tensor([3.0, 0.0, 4.0, 0.0], dtype=lib.float64))
+        lib.nn.utils.parametrizations.spectral_norm(m, "bias")
+        assert lib.allclose(m.bias, lib.tensor([0.6, 0.0, 0.8, 0.0], dtype=lib.float64))
+        assert [n for n, _ in m.named_buffers()] == []
+    source = dark.nn.utils.parametrizations.weight_norm(dark.nn.Linear(3, 4))
+    target = dark.nn.Linear(3, 4)
+    dark.nn.utils.parametrize.transfer_parametrizations_and_params(source, target)
+    assert type(target).__name__ == "ParametrizedLinear"
+    assert (target.parametrizations.weight.original1
+            is source.parametrizations.weight.original1)
+    assert dark.allclose(target.weight, source.weight)
+
+
+@requires_torch
+def test_hook_based_errors_as_torch():
+    def lazy(lib, register):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            register(lib)(lib.nn.LazyLinear(3))
+
+    raises_like(lambda: lazy(dark, lambda lib: lib.nn.utils.weight_norm),
+                lambda: lazy(torch, lambda lib: lib.nn.utils.weight_norm))
+    raises_like(lambda: lazy(dark, lambda lib: lib.nn.utils.spectral_norm),
+                lambda: lazy(torch, lambda lib: lib.nn.utils.spectral_norm))
+    raises_like(lambda: dark.nn.utils.spectral_norm(dark.nn.Linear(2, 2, bias=False), "bias"),
+                lambda: torch.nn.utils.spectral_norm(torch.nn.Linear(2, 2, bias=False),
+                                                     "bias"))
