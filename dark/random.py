@@ -176,8 +176,9 @@ _NORMAL_ROWS = 4096  # blocks of 16 per pass of the fast kernel: its buffers sta
 # normals / randperm elements: then they take every size (the same bits as the numpy paths,
 # several times faster), and a program that draws little never pays for the load
 _NUMBA_NORMAL = 1 << 16
+_NUMBA_UNIFORM = 1 << 16  # uniforms (float32 or float64) / integers
 _NUMBA_RANDPERM = 1 << 14
-_numba_counts = {"normal": 0, "randperm": 0}
+_numba_counts = {"normal": 0, "uniform": 0, "integers": 0, "randperm": 0}
 
 
 def _numba_wanted(kind: str, n: int, threshold: int) -> bool:
@@ -480,7 +481,16 @@ class _CPUEngine:
         """``uniform_real_distribution<T>(0, 1)``: float64 from the low 53 bits of a 64-bit
         draw; other dtypes from the low 24 bits of a 32-bit draw, as float32 (torch 2.13
         draws float16 so too, then rounds)."""
-        if np.dtype(np_dtype) == np.float64:
+        wide = np.dtype(np_dtype) == np.float64
+        if n > 0:
+            draw = random_numba.uniform(np.float64 if wide else _F32,
+                                        load=_numba_wanted("uniform", n, _NUMBA_UNIFORM))
+            if draw is not None:  # the compiled draw (the same bits)
+                self.fresh = False
+                values = np.empty(n, dtype=np.float64 if wide else _F32)
+                draw(self.bits, values)
+                return values
+        if wide:
             return (self.raw64(n) & np.uint64((1 << 53) - 1)).astype(np.float64) * 2.0 ** -53
         values = np.empty(n, dtype=_F32)
         np.copyto(values, self.low24(n), casting="unsafe")
@@ -681,6 +691,13 @@ class _CPUEngine:
         n = int(np.prod(shape, dtype=np.int64))
         span = high - low
         wide = np.dtype(np_dtype) in (np.int64, np.float64) if full else span >= 1 << 28
+        if not wide and n > 0 and -(1 << 62) < low < 1 << 62:
+            draw = random_numba.integers32(load=_numba_wanted("integers", n, _NUMBA_UNIFORM))
+            if draw is not None:  # the compiled draw (the same numbers)
+                self.fresh = False
+                values = np.empty(n, dtype=np.int64)
+                draw(self.bits, values, span, low)
+                return values.reshape(shape).astype(np_dtype, copy=False)
         words = self.raw64(n) if wide else self.raw32(n)
         values = (words % np.uint64(span) + np.uint64(low & _MASK64)).view(np.int64)
         return values.reshape(shape).astype(np_dtype, copy=False)

@@ -227,6 +227,48 @@ def _randperm(state, n):  # pragma: no cover - compiled by numba
     return order
 
 
+def _uniform24(state, out):  # pragma: no cover - compiled by numba
+    """``out`` (float32) from the next ``out.size`` outputs of ``state`` (as
+    ``_normal_draw32``'s): their low 24 bits times 2**-24 (exact), torch's float uniforms."""
+    key, pos = state[:_N], np.int64(state[_N])
+    raw = np.empty(16 * _BLOCK, np.uint32)
+    for start in range(0, out.size, raw.size):
+        count = min(raw.size, out.size - start)
+        pos = _mt_fill_jit(key, pos, raw[:count])
+        for i in range(count):
+            out[start + i] = _F32(raw[i] & 0xFFFFFF) * _TWO_M24
+    state[_N] = pos
+
+
+def _uniform53(state, out):  # pragma: no cover - compiled by numba
+    """``out`` (float64) from the next 2 * ``out.size`` outputs of ``state``: each pair's 64
+    bits (the first the high half) masked to 53, times 2**-53 (exact), torch's double
+    uniforms."""
+    key, pos = state[:_N], np.int64(state[_N])
+    raw = np.empty(16 * _BLOCK, np.uint32)
+    half = raw.size // 2
+    for start in range(0, out.size, half):
+        count = min(half, out.size - start)
+        pos = _mt_fill_jit(key, pos, raw[:2 * count])
+        for i in range(count):
+            word = ((np.int64(raw[2 * i]) & 0x1FFFFF) << 32) | np.int64(raw[2 * i + 1])
+            out[start + i] = np.float64(word) * 1.1102230246251565e-16  # 2**-53
+    state[_N] = pos
+
+
+def _integers32(state, out, span, low):  # pragma: no cover - compiled by numba
+    """``out`` (int64) from the next ``out.size`` outputs of ``state``: ``random() % span +
+    low`` (torch's random_from_to with 32-bit draws; span < 2**62, |low| < 2**62)."""
+    key, pos = state[:_N], np.int64(state[_N])
+    raw = np.empty(16 * _BLOCK, np.uint32)
+    for start in range(0, out.size, raw.size):
+        count = min(raw.size, out.size - start)
+        pos = _mt_fill_jit(key, pos, raw[:count])
+        for i in range(count):
+            out[start + i] = np.int64(raw[i]) % span + low
+    state[_N] = pos
+
+
 # the compiled kernels that others call, set by _kernel()
 _mt_fill_jit = _transform_jit = None
 
@@ -243,6 +285,9 @@ _KERNELS = {  # name: (the Python function, numba signature, the kernels it call
                       "float32, float32)", ("mt_fill", "transform")),
     "randperm": (_randperm, "int64[::1](uint32[::1], int64)",
                  ("mt_fill",)),
+    "uniform24": (_uniform24, "void(uint32[::1], float32[::1])", ("mt_fill",)),
+    "uniform53": (_uniform53, "void(uint32[::1], float64[::1])", ("mt_fill",)),
+    "integers32": (_integers32, "void(uint32[::1], int64[::1], int64, int64)", ("mt_fill",)),
 }
 
 
@@ -453,3 +498,34 @@ def randperm(load: bool = True):
                 return kernel(_state_words(bits), n)
         return permute
     return _wrapped("randperm", load, wrap)
+
+
+def uniform(np_dtype, load: bool = True):
+    """The compiled uniform draw of ``np_dtype`` (float32: 24-bit, float64: 53-bit) as
+    ``draw(bits, out)``: fills ``out`` (1-d, C-contiguous, of that dtype) with torch's
+    uniforms on [0, 1) from the next outputs of ``bits`` (a numpy MT19937, moved on by them:
+    one each for float32, two for float64); None without numba (or, with ``load`` false,
+    while it is not compiled or loaded yet)."""
+    name = "uniform53" if np.dtype(np_dtype) == np.float64 else "uniform24"
+
+    def wrap(kernel):
+        def draw(bits, out):
+            with bits.lock:
+                kernel(_state_words(bits), out)
+        return draw
+    return _wrapped(name, load, wrap)
+
+
+def integers32(load: bool = True):
+    """The compiled ``random() % span + low`` of 32-bit draws as ``draw(bits, out, span,
+    low)`` (``out``: int64, 1-d, C-contiguous; 0 < span < 2**62, |low| < 2**62); None without
+    numba (or, with ``load`` false, while it is not compiled or loaded yet)."""
+    def wrap(kernel):
+        def draw(bits, out, span, low):
+            if not (0 < span < 1 << 62 and -(1 << 62) < low < 1 << 62):
+                raise ValueError(f"integers32 draws span in (0, 2**62) and |low| < 2**62, not "
+                                 f"span={span}, low={low}")
+            with bits.lock:
+                kernel(_state_words(bits), out, span, low)
+        return draw
+    return _wrapped("integers32", load, wrap)
