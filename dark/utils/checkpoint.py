@@ -14,7 +14,9 @@ the forward restored when ``preserve_rng_state``, so that dropout draws the same
   the tensors from outside the function that its graph reaches (inputs, parameters,
   captured tensors); that graph is dropped at once and one node, whose inputs are those
   tensors, stands for the function. Its backward recomputes the function and takes
-  ``dark.autograd.grad`` of the recomputed outputs with respect to them, so that
+  ``dark.autograd.grad`` of the recomputed outputs with respect to them (the recomputed
+  graph cut at each of them by an identity node, so that these are partial derivatives
+  even when one of them depends on another, as a dense block's inputs do), so that
   ``autograd.grad``, keyword arguments and parameters of a function whose inputs need no
   gradient work as in torch. Peak memory is one segment's intermediate results at a time,
   as torch's; the forward of a checkpointed segment records (then frees) its graph, where
