@@ -1,6 +1,6 @@
 """Which torch / torchvision names a folder of PyTorch programs uses, and which of them dark has.
 
-    python scripts/api_census.py DIR [DIR ...] [--json OUT] [--missing-only]
+    python scripts/api_census.py DIR [DIR ...] [--json OUT] [--top N] [--dark CHECKOUT]
 
 Reads every ``*.py`` file under the folders with Python's ``ast`` (nothing is run), resolves
 the import aliases (``import torch.nn as nn``, ``from torch import optim``,
@@ -16,7 +16,9 @@ collects
 
 A name "exists in dark" when its port (``torch`` -> ``dark``, ``torchvision`` -> ``dark.data``)
 resolves: each prefix is imported as a module or reached by ``getattr``. The report counts the
-files that use each missing name, most used first.
+files that use each missing name, most used first. ``--dark CHECKOUT`` asks an other checkout of
+dark (a ``git worktree`` at an older commit: the census before a change) instead of the
+installed one.
 """
 from __future__ import annotations
 
@@ -168,12 +170,31 @@ def census(paths):
     }
 
 
+def use_checkout(path) -> None:
+    """Makes ``import dark`` read the checkout at ``path``: it goes first on ``sys.path``, and
+    the finders of an editable install (which would hand out the installed dark's submodules
+    that the checkout lacks) are removed."""
+    root = pathlib.Path(path).resolve()
+    if not (root / "dark" / "__init__.py").is_file():
+        raise FileNotFoundError(f"no dark package in {root} (expected {root / 'dark'})")
+    if any(m == "dark" or m.startswith("dark.") for m in sys.modules):
+        raise RuntimeError("dark is imported already: use_checkout must come first")
+    sys.meta_path[:] = [f for f in sys.meta_path
+                        if "editable" not in f"{getattr(f, '__module__', '')} {f!r}".lower()]
+    sys.path.insert(0, str(root))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("dirs", nargs="+", help="folders (or files) of PyTorch programs")
     parser.add_argument("--json", help="also write the full result to this file")
     parser.add_argument("--top", type=int, default=60, help="missing names to print")
+    parser.add_argument("--dark", metavar="CHECKOUT",
+                        help="census this checkout of dark (a folder holding dark/) instead of "
+                             "the installed one")
     args = parser.parse_args(argv)
+    if args.dark:
+        use_checkout(args.dark)
     for d in args.dirs:
         if not pathlib.Path(d).exists():
             parser.error(f"no such file or folder: {d}")

@@ -60,3 +60,26 @@ def test_census_counts(tmp_path):
     else:
         assert "torch.no_such_name_in_torch_xyz" in missing
     assert result["names_in_dark"] <= result["names_used"]
+
+
+def test_census_of_another_checkout(tmp_path):
+    """``--dark CHECKOUT``: the names are looked up in that checkout's dark, not the installed
+    one (run in a fresh interpreter: dark is imported here already)."""
+    import subprocess
+    import sys
+
+    checkout = tmp_path / "old"
+    (checkout / "dark").mkdir(parents=True)
+    (checkout / "dark" / "__init__.py").write_text("def zeros(*a):\n    pass\n")
+    progs = tmp_path / "progs"
+    progs.mkdir()
+    (progs / "prog.py").write_text("import torch\ntorch.zeros(2)\ntorch.ones(2)\n"
+                                   "import torch.nn\n")
+    out = subprocess.run([sys.executable, str(SCRIPT), str(progs), "--dark", str(checkout)],
+                         capture_output=True, text=True, check=True).stdout
+    missing = out.split("missing names")[1]
+    assert "torch.ones" in missing and "torch.nn" in missing  # the installed dark has both
+    assert "torch.zeros" not in missing
+    bad = subprocess.run([sys.executable, str(SCRIPT), str(progs), "--dark", str(progs)],
+                         capture_output=True, text=True)
+    assert bad.returncode != 0 and "no dark package in" in bad.stderr
