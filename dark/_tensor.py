@@ -242,6 +242,20 @@ class Tensor:
     def is_cpu(self) -> bool:
         return type(self._data) is np.ndarray
 
+    # the other accelerators' flags PyTorch programs test (``x.is_xpu or x.is_cuda``): dark runs
+    # on numpy (CPU) or CuPy (CUDA) only, and has no meta tensors
+    @property
+    def is_xpu(self) -> bool:
+        return False
+
+    @property
+    def is_mps(self) -> bool:
+        return False
+
+    @property
+    def is_meta(self) -> bool:
+        return False
+
     def get_device(self) -> int:
         return -1 if self.is_cpu else self._data.device.id
 

@@ -318,6 +318,22 @@ def test_default_device_cpu(lib):
         lib.set_default_device("foo")
 
 
+@pytest.mark.parametrize("lib", LIBS)
+def test_device_flags_of_a_cpu_tensor(lib):
+    """The flags programs test before picking a path (dcgan: ``input.is_cuda or
+    input.is_xpu``): a CPU tensor is on none of the accelerators, nor on the meta device."""
+    x = lib.zeros(2, device="cpu")
+    flags = ("is_cpu", "is_cuda", "is_xpu", "is_mps", "is_meta")
+    assert [getattr(x, f) for f in flags] == [True, False, False, False, False]
+
+
+@NEEDS_CUDA
+def test_device_flags_of_a_cuda_tensor():
+    x = dark.zeros(2, device="cuda")
+    flags = ("is_cpu", "is_cuda", "is_xpu", "is_mps", "is_meta")
+    assert [getattr(x, f) for f in flags] == [False, True, False, False, False]
+
+
 @CPU_ONLY
 @pytest.mark.usefixtures("restore_default_device")
 def test_default_device_cuda_without_gpu():
