@@ -97,7 +97,9 @@ def main() -> None:
     if not args.no_large:
         cases += LARGE
     # loaded up front, so that the numba column takes the kernels at every size
-    compiled = random_numba.normal_draw32() is not None and random_numba.randperm() is not None
+    kernels = [random_numba.normal_draw32(), random_numba.randperm(), random_numba.integers32(),
+               random_numba.uniform(np.float32), random_numba.uniform(np.float64)]
+    compiled = all(kernel is not None for kernel in kernels)
     passes = [args.threads] if args.threads else [None, 1]
     print(f"{os.cpu_count()} cores; default threads: dark {dark.get_num_threads()}, torch "
           f"{torch.get_num_threads()}; median of {args.repeats}; numba "

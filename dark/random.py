@@ -84,7 +84,7 @@ def _init_genrand(seed: int) -> np.ndarray:
 
 
 def _count(shape) -> int:
-    return int(np.prod(shape, dtype=np.int64))
+    return int(math.prod(shape))
 
 
 def _from_double(values, np_dtype):
@@ -503,7 +503,7 @@ class _CPUEngine:
         (the bounds cast to float) for float32 and float16 (then rounded to half: a value
         rounded up to half(to) becomes half(from)); in float64 for double."""
         np_dtype = np.dtype(np_dtype)
-        n = int(np.prod(shape, dtype=np.int64))
+        n = _count(shape)
         x = self.unit(n, np_dtype)
         if not (low == 0 and high == 1):
             if np_dtype == np.float64:
@@ -526,7 +526,7 @@ class _CPUEngine:
         goes through float (24-bit uniforms, the float kernel, rounded to half), and its
         recompute draws only the 16 fresh uniforms (no discarded tail)."""
         np_dtype = np.dtype(np_dtype)
-        n = int(np.prod(shape, dtype=np.int64))
+        n = _count(shape)
         if n < 16 or not contiguous:
             values = self.normal_doubles(n) * float(std) + float(mean)
             return _from_double(values, np_dtype).reshape(shape)
@@ -688,7 +688,7 @@ class _CPUEngine:
         (``random64()``) when the range is 2**28 or more (as torch 2.13 does); ``full``:
         random_() without bounds (uniform_int_distribution: 64-bit draws for int64 and
         float64 only)."""
-        n = int(np.prod(shape, dtype=np.int64))
+        n = _count(shape)
         span = high - low
         wide = np.dtype(np_dtype) in (np.int64, np.float64) if full else span >= 1 << 28
         if not wide and n > 0 and -(1 << 62) < low < 1 << 62:
@@ -728,7 +728,7 @@ class _CPUEngine:
     def bernoulli(self, shape, p, np_dtype):
         """torch's bernoulli kernels: a number p against 53-bit uniforms; a float64 tensor p
         the same; a float32/float16 tensor p against 24-bit uniforms (in float32)."""
-        n = int(np.prod(shape, dtype=np.int64))
+        n = _count(shape)
         if isinstance(p, np.ndarray) and p.dtype != np.float64:
             draws = self.unit(n, np.float32).reshape(shape) < p.astype(_F32)
         else:
