@@ -24,7 +24,13 @@ also ``cauchy``, ``log_normal``, ``geometric`` and ``multinomial``. A CUDA gener
 CuPy, imported only when a CUDA generator is first used) from a hash of both and advances
 the offset, so a seed gives the same numbers on every run and the state is 16 bytes that can
 be saved and restored; it does not reproduce torch's CUDA stream. Values are drawn directly
-in the target dtype (float32 by default)."""
+in the target dtype (float32 by default).
+
+Where numba is installed (``pip install dark[numba]``), the CPU engine draws its float32
+normals, uniforms, 32-bit integers and randperm through compiled kernels
+(``dark._kernels.random_numba``): the same bits as its numpy paths, several times faster.
+They are loaded once a process has drawn enough for the load (about a second, from numba's
+cache) to pay; ``DARK_NUMBA=0`` in the environment keeps the numpy paths."""
 from __future__ import annotations
 
 import contextlib

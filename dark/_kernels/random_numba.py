@@ -1,6 +1,9 @@
-"""Compiled (numba) kernels of dark.random's CPU draws, optional: ``normal_fill32()`` returns
-the compiled float32 normal kernel, or None when numba is not installed (or the environment
-sets ``DARK_NUMBA=0``), and dark.random then takes its numpy path, which gives the same bits.
+"""Compiled (numba) kernels of dark.random's CPU draws, optional: ``normal_draw32()`` (torch's
+float32 normal_kernel), ``randperm()`` (randperm_cpu's swap loop), ``uniform(dtype)`` (float32
+24-bit / float64 53-bit uniforms), ``integers32()`` (random_from_to with 32-bit draws) and
+``normal_fill32()`` (the float32 transform alone) each return the compiled kernel, drawing
+from a numpy MT19937's state in place, or None when numba is not installed (or the kernels
+are turned off), and dark.random then takes its numpy path, which gives the same bits.
 
 The kernel is torch's normal_fill_16_AVX2 (ATen's avx_mathfun.h log256_ps and sincos256_ps,
 as GCC compiles them: fused multiply-adds where the source has ``_mm256_fmadd_ps``) over
