@@ -138,21 +138,22 @@ class Winograd:
 
     def outputs(self, product, out, bias=None):
         """Write A^T M A of the (a * a, C_out, n * th * tw) products into out
-        (n, C_out, oh, ow), plus the bias per channel."""
+        (n, C_out, oh, ow), plus the bias per channel (added into ``product``)."""
         n, channels = out.shape[:2]
         m, a = self.m, self.a
         (th, tw), (oh, ow) = self.tiles, self.out
+        product = product.reshape(a * a, channels, -1)
+        if bias is not None:
+            # column 1 of A^T (the point 1) is all ones: a bias added to the products at
+            # tile position (1, 1) reaches each output of the tile once; a pass over 1 / a^2
+            # of the products, where adding it in the scatter below doubles that pass's time
+            product[a + 1] += bias.reshape(-1, 1)
         blocks = _along_both(matrices(m, self.dtype)[2], product.reshape(a, a, -1))
         tiles = blocks.reshape(m, m, channels, n, th, tw).transpose(3, 2, 4, 0, 5, 1)
         if (oh, ow) == (th * m, tw * m):
-            target = out.reshape(n, channels, th, m, tw, m)
+            np.copyto(out.reshape(n, channels, th, m, tw, m), tiles)
         else:
-            target = tiles.reshape(n, channels, th * m, tw * m)[:, :, :oh, :ow]
-            tiles, target = target, out
-        if bias is None:
-            np.copyto(target, tiles)
-        else:
-            np.add(tiles, bias.reshape((1, -1) + (1,) * (tiles.ndim - 2)), out=target)
+            np.copyto(out, tiles.reshape(n, channels, th * m, tw * m)[:, :, :oh, :ow])
 
     def weight(self, products):
         """The (C_out, C_in, 3, 3) weight gradient of the (a * a, C_out, C_in) sums over the
