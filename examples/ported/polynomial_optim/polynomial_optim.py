@@ -1,0 +1,39 @@
+# -*- coding: utf-8 -*-
+# Ported from github.com/pytorch/tutorials, beginner_source/examples_nn/polynomial_optim.py
+# (commit 02d7694195db7543ff85fd72177d1f1adca7784a). Changed: the import line only
+# (``import torch`` -> ``import dark as torch``); the tutorial's prose (docstring and comment
+# lines) is left out, every code line is the original's.
+import dark as torch
+import math
+
+
+x = torch.linspace(-math.pi, math.pi, 2000)
+y = torch.sin(x)
+
+p = torch.tensor([1, 2, 3])
+xx = x.unsqueeze(-1).pow(p)
+
+model = torch.nn.Sequential(
+    torch.nn.Linear(3, 1),
+    torch.nn.Flatten(0, 1)
+)
+loss_fn = torch.nn.MSELoss(reduction='sum')
+
+learning_rate = 1e-6
+optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate)
+for t in range(2000):
+    y_pred = model(xx)
+
+    loss = loss_fn(y_pred, y)
+    if t % 100 == 99:
+        print(t, loss.item())
+
+    optimizer.zero_grad()
+
+    loss.backward()
+
+    optimizer.step()
+
+
+linear_layer = model[0]
+print(f'Result: y = {linear_layer.bias.item()} + {linear_layer.weight[:, 0].item()} x + {linear_layer.weight[:, 1].item()} x^2 + {linear_layer.weight[:, 2].item()} x^3')
