@@ -62,8 +62,22 @@ class _NullContext:
 _TENSOR, _OUTPUT, _ARRAY, _VALUE = "tensor", "output", "array", "value"
 
 
+class _NeedsInputGrad:
+    """``ctx.needs_input_grad``: which inputs take a gradient (those with an edge), worked
+    out on first use and then kept on the node (most backwards never ask)."""
+
+    def __get__(self, node, owner=None):
+        if node is None:
+            return self
+        needs = tuple([edge[0] is not None for edge in node.next_functions])
+        node.__dict__["needs_input_grad"] = needs
+        return needs
+
+
 class BackwardNode:
     """A node of the backward graph, and the ctx of the forward that made it."""
+
+    needs_input_grad = _NeedsInputGrad()
 
     _forward_cls = None
     _materialize_grads = True
@@ -322,6 +336,16 @@ class Op(Function):
 
     @classmethod
     def apply(cls, *args, **kwargs):
+        if len(args) == 1:
+            a = args[0]
+            if isinstance(a, Tensor) and type(a._data) is np.ndarray \
+                    and a._requires_grad and _grad_state.enabled:
+                return _record_one(cls, a, args, kwargs)
+        elif len(args) == 2 and _grad_state.enabled:
+            a, b = args
+            if isinstance(a, Tensor) and a._requires_grad and type(a._data) is np.ndarray \
+                    and type(b) in _PLAIN_VALUES:
+                return _record_one(cls, a, args, kwargs, b)
         arrays = []
         record = False
         numpy_only = True
@@ -358,7 +382,11 @@ class Op(Function):
         if (cls.view_of is None and not node._non_differentiable
                 and result.dtype.kind in _FLOAT_KINDS):
             # the common case, kept short: one float output that is not a view
-            out = Tensor._make(result, True, node)
+            out = _new_tensor(Tensor)
+            out._data = result
+            out._requires_grad = True
+            out.grad_fn = node
+            out._grad = out._vc = None
             to_save = node._to_save
             if to_save:
                 node._saved = _resolve_saved(to_save, args, (out,))
@@ -367,6 +395,68 @@ class Op(Function):
                 node._anomaly_trace = _forward_trace()
             return out
         return _connect(node, args, [result], True, cls.view_of)
+
+
+_ONE = object()  # no second argument
+
+
+def _record_one(cls, a, args, kwargs, number=_ONE):
+    """Op.apply, recorded, of one numpy tensor that takes a gradient (unary ops, reductions,
+    views), or of such a tensor and a python ``number`` (``x * 2``): the general path's
+    steps, each for that one tensor."""
+    array = a._data
+    node = cls._backward_cls()
+    if _record_inputs is _record_edges:
+        grad_fn = a.grad_fn
+        edge = (grad_fn, a._output_nr) if grad_fn is not None else (a._grad_accumulator(), 0)
+        if number is _ONE:
+            node.next_functions = (edge,)
+            node._input_meta = [(array.shape, array.dtype)]
+        else:
+            node.next_functions = (edge, _NO_EDGE)
+            node._input_meta = [(array.shape, array.dtype), None]
+    else:
+        _record_inputs(node, args)
+    if number is _ONE:
+        result = cls.forward(node, array, **kwargs) if kwargs else cls.forward(node, array)
+    else:
+        result = cls.forward(node, array, number, **kwargs)
+    if type(result) is tuple:
+        return _connect(node, args, [np.asarray(r) for r in result], False, cls.view_of)
+    if type(result) is not np.ndarray:
+        result = np.asarray(result)
+    if (cls.view_of is not None or node._non_differentiable
+            or result.dtype.kind not in _FLOAT_KINDS):
+        return _connect(node, args, [result], True, cls.view_of)
+    out = _new_tensor(Tensor)
+    out._data = result
+    out._requires_grad = True
+    out.grad_fn = node
+    out._grad = out._vc = None
+    to_save = node._to_save
+    if to_save:
+        entries = []
+        for item in to_save:  # _resolve_saved's answers for one input and one output
+            if item is result:
+                counter = out._vc
+                if counter is None:
+                    counter = out._vc = [0]
+                entries.append((_OUTPUT, item, counter, 0, 0))
+            elif item is array:
+                counter = a._vc
+                if counter is None:
+                    counter = a._vc = [0]
+                entries.append((_TENSOR, a, counter, counter[0], a._output_nr))
+            elif item is None or type(item) in _PLAIN_VALUES:
+                entries.append(item)
+            else:
+                entries = _resolve_saved(to_save, args, (out,))
+                break
+        node._saved = entries
+        node._to_save = ()
+    if _anomaly.enabled:
+        node._anomaly_trace = _forward_trace()
+    return out
 
 
 # Op.apply's own function: runs an op without the dispatch hook (see set_op_dispatch)
@@ -405,10 +495,9 @@ _new_tensor = object.__new__
 
 
 def _record_edges(node, args) -> None:
-    """Give a recording node its ``needs_input_grad``, its edges (``next_functions``) and the
-    shape and dtype of each input that takes a gradient (the engine sums and casts the
-    gradient back to them)."""
-    needs = []
+    """Give a recording node its edges (``next_functions``; ``needs_input_grad`` follows
+    from them) and the shape and dtype of each input that takes a gradient (the engine sums
+    and casts the gradient back to them)."""
     edges = []
     meta = []
     for a in args:
@@ -418,12 +507,9 @@ def _record_edges(node, args) -> None:
                          else (a._grad_accumulator(), 0))
             data = a._data
             meta.append((data.shape, data.dtype))
-            needs.append(True)
         else:
             edges.append(_NO_EDGE)
             meta.append(None)
-            needs.append(False)
-    node.needs_input_grad = tuple(needs)
     node.next_functions = tuple(edges)
     node._input_meta = meta
 
@@ -556,13 +642,17 @@ def _resolve_saved(items, args, outputs):
                 continue
         for index, out in enumerate(outputs):
             if out._data is item and out.grad_fn is not None:
-                counter = out._version_counter()
+                counter = out._vc
+                if counter is None:
+                    counter = out._vc = [0]
                 entries.append((_OUTPUT, item, counter, counter[0], index))
                 break
         else:
             for arg in args:
                 if isinstance(arg, Tensor) and arg._data is item:
-                    counter = arg._version_counter()
+                    counter = arg._vc
+                    if counter is None:
+                        counter = arg._vc = [0]
                     entries.append((_TENSOR, arg, counter, counter[0], arg._output_nr))
                     break
             else:
