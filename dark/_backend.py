@@ -514,29 +514,38 @@ except ImportError:  # numpy 1.x: np.errstate
 _silent_extobjs: dict = {}
 
 
-def quiet_enter():
-    """numpy's floating-point warnings off (as ``np.errstate(all="ignore")``) until
-    ``quiet_exit`` of the token returned; cheap enough for every small op."""
-    if _extobj_contextvar is None:
+def _silent_extobj(current):
+    """The "ignore all" error state made from ``current`` (kept, at most 64 of them)."""
+    with np.errstate(all="ignore"):
+        silent = _extobj_contextvar.get()
+    if len(_silent_extobjs) > 64:
+        _silent_extobjs.clear()
+    _silent_extobjs[current] = silent
+    return silent
+
+
+if _extobj_contextvar is not None:
+    _get_extobj, _set_extobj = _extobj_contextvar.get, _extobj_contextvar.set
+
+    def quiet_enter():
+        """numpy's floating-point warnings off (as ``np.errstate(all="ignore")``) until
+        ``quiet_exit`` of the token returned; cheap enough for every small op."""
+        current = _get_extobj()
+        silent = _silent_extobjs.get(current)
+        if silent is None:
+            silent = _silent_extobj(current)
+        return _set_extobj(silent)
+
+    quiet_exit = _extobj_contextvar.reset
+else:
+    def quiet_enter():
+        """numpy's floating-point warnings off until ``quiet_exit`` of the token returned."""
         state = np.errstate(all="ignore")
         state.__enter__()
         return state
-    current = _extobj_contextvar.get()
-    silent = _silent_extobjs.get(current)
-    if silent is None:
-        with np.errstate(all="ignore"):
-            silent = _extobj_contextvar.get()
-        if len(_silent_extobjs) > 64:
-            _silent_extobjs.clear()
-        _silent_extobjs[current] = silent
-    return _extobj_contextvar.set(silent)
 
-
-def quiet_exit(token) -> None:
-    if _extobj_contextvar is None:
+    def quiet_exit(token) -> None:
         token.__exit__(None, None, None)
-    else:
-        _extobj_contextvar.reset(token)
 
 
 def promote(a, b):

@@ -2,6 +2,7 @@
 type promotion, python operators and their graph nodes, in-place forms, errors."""
 import math
 import operator
+import warnings
 
 import numpy as np
 import pytest
@@ -609,3 +610,24 @@ def test_matmul_operator_uses_linalg():
     a = np.arange(6.0).reshape(2, 3)
     b = np.arange(12.0).reshape(3, 4)
     np.testing.assert_allclose((dark.tensor(a) @ dark.tensor(b)).numpy(), a @ b)
+
+
+@requires_torch
+def test_real_tensor_to_complex_power_matches_torch():
+    # the negative-integer-power check once compared the complex exponent with 0 (TypeError)
+    for values in ([1.0, 2.0], [1, 2]):
+        got = dark.tensor(values) ** 1j
+        expected = torch.tensor(values) ** 1j
+        assert got.dtype.name == str(expected.dtype).split(".")[1]
+        np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-6)
+
+
+def test_tanh_atan_asinh_warn_on_no_input():
+    values = np.array([0.0, -0.0, 1e-45, 1e-310, 3e38, -3e38, np.inf, -np.inf, np.nan, 1e4])
+    for dtype in (dark.float16, dark.float32, dark.float64):
+        with np.errstate(all="ignore"):
+            x = dark.tensor(values.astype(dtype.np))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            for op in (dark.tanh, dark.atan, dark.asinh):
+                op(x)

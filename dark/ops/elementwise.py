@@ -50,13 +50,25 @@ def float_operand(value, np_dtype):
     return value
 
 
+_REAL_NUMBERS = frozenset((float, int))
+
+
 def _binary(compute, a, b, result_dtype=None):
     """``compute(xp, a, b)`` on operands promoted to PyTorch's result dtype; the output is
     cast to ``result_dtype`` (default: the promoted dtype) if the array module chose another."""
-    a, b, np_dtype = promote(a, b)
-    if type(a) is float or type(b) is float:
-        a, b = float_operand(a, np_dtype), float_operand(b, np_dtype)
-    xp = array_module(a if hasattr(a, "dtype") else b)
+    if type(a) is np.ndarray and (type(b) in _REAL_NUMBERS and a.dtype.kind == "f"
+                                  or type(b) is np.ndarray and a.dtype is b.dtype):
+        # the common cases: a float array and a python int or float (the array's dtype), or
+        # two arrays of one dtype
+        np_dtype = a.dtype
+        xp = np
+        if type(b) is float:
+            b = float_operand(b, np_dtype)
+    else:
+        a, b, np_dtype = promote(a, b)
+        if type(a) is float or type(b) is float:
+            a, b = float_operand(a, np_dtype), float_operand(b, np_dtype)
+        xp = array_module(a if hasattr(a, "dtype") else b)
     try:
         out = compute(xp, a, b)
     except ValueError:
@@ -82,6 +94,8 @@ def _quiet(compute):
             return compute(xp, *arrays)
         finally:
             leave(token)
+
+    quiet_compute.loud = compute  # the same without the silencing (see UnaryOp.quiet)
 
     return quiet_compute
 
@@ -431,8 +445,8 @@ def _power(xp, x, y):
 
 
 def _check_negative_int_power(input, exponent):
-    if isinstance(exponent, numbers.Number) and exponent < 0 \
-            and input._data.dtype.kind in "biu" and isinstance(exponent, numbers.Integral):
+    if input._data.dtype.kind in "biu" and isinstance(exponent, numbers.Integral) \
+            and exponent < 0:
         raise RuntimeError("Integers to negative integer powers are not allowed.")
 
 
@@ -523,7 +537,7 @@ class UnaryOp(Op):
     def forward(cls, ctx, a):
         if cls.float_result and a.dtype.kind not in "fc":
             a = a.astype(_default_float())
-        out = cls.compute(array_module(a), a)
+        out = cls.compute(np if type(a) is np.ndarray else array_module(a), a)
         if cls.saves == "input":
             ctx.save_for_backward(a, None)
         elif cls.saves == "output":
@@ -613,6 +627,10 @@ Trunc = _unary_op("Trunc", _keep_integers(lambda xp, a: xp.trunc(a)),
                   lambda g, x, y: _zeros_like(g), None, False)
 Frac = _unary_op("Frac", _quiet(lambda xp, a: a - xp.trunc(a)), lambda g, x, y: g, None, False)
 Abs.holomorphic = Sign.holomorphic = False  # |z|: grad * z / |z| as written
+# tanh, atan and asinh raise no floating-point flag on any input (inf, nan, subnormals; float16,
+# float32 and float64 checked): computed without silencing numpy, which costs as much as they do
+for _op in (Tanh, Atan, Asinh):
+    _op.compute = staticmethod(_op.compute.loud)
 
 # derivatives written with operators and _math only: they also run on raw arrays
 for _op in (Sqrt, Rsqrt, Reciprocal, Exp, Exp2, Expm1, Log, Log1P, Log2, Log10, Sin, Cos,
@@ -1171,7 +1189,10 @@ def add(input, other, *args, alpha=1, out=None):
     if args:
         (other,), alpha = scale_first("add", (other, *args), alpha, method=False)
     _check_operands("add", input, other)
-    alpha = _check_alpha(input, other, alpha)
+    if type(alpha) is not int or alpha != 1:
+        alpha = _check_alpha(input, other, alpha)
+    if out is None:
+        return Add.apply(input, other, alpha=alpha)
     return _maybe_out(Add.apply(input, other, alpha=alpha), out)
 
 
@@ -1199,7 +1220,10 @@ def sub(input, other, *args, alpha=1, out=None):
     if args:
         (other,), alpha = scale_first("sub", (other, *args), alpha, method=False)
     _check_operands("sub", input, other)
-    alpha = _check_alpha(input, other, alpha)
+    if type(alpha) is not int or alpha != 1:
+        alpha = _check_alpha(input, other, alpha)
+    if out is None:
+        return Sub.apply(input, other, alpha=alpha)
     return _maybe_out(Sub.apply(input, other, alpha=alpha), out)
 
 
@@ -1341,6 +1365,8 @@ def rsub(input, other, *, alpha=1):
 def mul(input, other, *, out=None):
     """input * other, broadcast, with PyTorch's type promotion."""
     _check_operands("mul", input, other)
+    if out is None:
+        return Mul.apply(input, other)
     return _maybe_out(Mul.apply(input, other), out)
 
 
@@ -1353,6 +1379,8 @@ def div(input, other, *, rounding_mode=None, out=None):
     (toward zero) or 'floor' (keeping integer dtypes)."""
     _check_operands("div", input, other)
     if rounding_mode is None:
+        if out is None:
+            return Div.apply(input, other)
         return _maybe_out(Div.apply(input, other), out)
     return _maybe_out(DivMode.apply(input, other, rounding_mode=rounding_mode), out)
 
@@ -1409,10 +1437,14 @@ def pow(input, exponent, *, out=None):
     if not isinstance(exponent, numbers.Number):
         raise _type_error("pow", "exponent", 2, exponent, "Tensor or Number")
     _check_negative_int_power(input, exponent)
-    result = _backend.result_type(input, exponent)
-    if result.np.kind in "iu" or result is _backend.float16:
-        # torch's kernel takes the exponent in the dtype (float32/64: as a double)
-        exponent = check_scalar(exponent, result)
+    np_dtype = input._data.dtype
+    if not (np_dtype.kind == "f" and np_dtype.itemsize >= 4 and type(exponent) in _REAL_NUMBERS):
+        result = _backend.result_type(input, exponent)  # (float32/64 and a real number: itself)
+        if result.np.kind in "iu" or result is _backend.float16:
+            # torch's kernel takes the exponent in the dtype (float32/64: as a double)
+            exponent = check_scalar(exponent, result)
+    if out is None:
+        return Pow.apply(input, exponent=exponent)
     return _maybe_out(Pow.apply(input, exponent=exponent), out)
 
 
@@ -1443,6 +1475,8 @@ def _unary_public(op, name, doc):
     def function(input: Tensor, *, out=None) -> Tensor:
         if not isinstance(input, Tensor):
             raise _type_error(name, "input", 1, input)
+        if out is None:
+            return op.apply(input)
         return _maybe_out(op.apply(input), out)
 
     function.__name__ = name

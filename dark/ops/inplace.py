@@ -331,9 +331,12 @@ def copy_(self, src, non_blocking: bool = False) -> Tensor:
 
 # ----------------------------------------------------------------------------- operators
 
+_OPERANDS = frozenset((float, int, Tensor))  # checked first: numbers.Number's check is slow
+
+
 def _binary_operator(function):
     def method(self, other):
-        if not isinstance(other, (Tensor, numbers.Number)):
+        if type(other) not in _OPERANDS and not isinstance(other, (Tensor, numbers.Number)):
             return NotImplemented
         return function(self, other)
 
@@ -342,7 +345,7 @@ def _binary_operator(function):
 
 def _reflected(function):
     def method(self, other):
-        if not isinstance(other, (Tensor, numbers.Number)):
+        if type(other) not in _OPERANDS and not isinstance(other, (Tensor, numbers.Number)):
             return NotImplemented
         return function(other, self)
 

@@ -143,7 +143,8 @@ class Sum(Op):
         ctx.shape = a.shape
         ctx.dims = dims
         ctx.keepdim = keepdim
-        return array_module(a).sum(a, axis=dims, keepdims=keepdim, dtype=_sum_dtype(a, np_dtype))
+        # the method: numpy's function wraps it in more Python
+        return a.sum(axis=dims, dtype=_sum_dtype(a, np_dtype), keepdims=keepdim)
 
     @staticmethod
     def backward(ctx, grad):
@@ -168,9 +169,12 @@ class Mean(Op):
     def forward(ctx, a, dims, keepdim, np_dtype):
         ctx.shape, ctx.dims, ctx.keepdim = a.shape, dims, keepdim
         ctx.count = _count(a.shape, dims)
-        total = array_module(a).sum(a, axis=dims, keepdims=keepdim, dtype=np_dtype or a.dtype)
-        with np.errstate(invalid="ignore", divide="ignore"):  # the mean of nothing is nan
+        total = a.sum(axis=dims, dtype=np_dtype or a.dtype, keepdims=keepdim)
+        token = _backend.quiet_enter()  # the mean of nothing is nan, silently
+        try:
             return total / ctx.count
+        finally:
+            _backend.quiet_exit(token)
 
     @staticmethod
     def backward(ctx, grad):
