@@ -9,8 +9,8 @@ from __future__ import annotations
 from . import _backend
 from . import cuda as _cuda
 
-__all__ = ["current_accelerator", "current_device_index", "device_count", "is_available",
-           "set_device_index", "synchronize"]
+__all__ = ["current_accelerator", "current_device_index", "device_count", "device_index",
+           "is_available", "set_device_index", "synchronize"]
 
 _NONE = "Cannot access accelerator device when none is available."
 
@@ -74,3 +74,25 @@ def synchronize(device=None, /) -> None:
     if not _cuda.is_available():
         raise RuntimeError(_NONE)
     _cuda.synchronize(index)
+
+
+class device_index:  # noqa: N801 - torch's name
+    """Context manager making accelerator device ``device`` (an int) the current one for its
+    body, and restoring the previous one after it, as torch.accelerator.device_index.
+    ``None`` switches nothing; without an accelerator entering raises RuntimeError."""
+
+    def __init__(self, device, /) -> None:
+        self.idx = device
+        self.prev_idx = -1
+
+    def __enter__(self) -> None:
+        if self.idx is not None:
+            if not _cuda.is_available():
+                raise RuntimeError(_NONE)
+            self.prev_idx = _cuda.current_device()
+            if self.idx >= 0 and self.idx != self.prev_idx:
+                _cuda.set_device(self.idx)
+
+    def __exit__(self, *exc_info) -> None:
+        if self.idx is not None and self.prev_idx >= 0 and self.prev_idx != self.idx:
+            _cuda.set_device(self.prev_idx)

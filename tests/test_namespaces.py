@@ -54,6 +54,33 @@ def test_accelerator_errors_are_torchs():
                     lambda a=args: torch.accelerator.set_device_index(*a))
 
 
+@CPU_ONLY
+@pytest.mark.parametrize("lib", LIBS)
+def test_accelerator_device_index_without_one(lib):
+    """torch.accelerator.device_index: None switches nothing; an index needs an accelerator
+    (the error comes on entering: building the object alone, as two pytorch/examples
+    distributed programs do, is harmless)."""
+    with lib.accelerator.device_index(None):
+        pass
+    lib.accelerator.device_index(0)
+    with pytest.raises(RuntimeError, match="^Cannot access accelerator device when none is "
+                       "available.$"):
+        with lib.accelerator.device_index(0):
+            pass
+
+
+@NEEDS_CUDA
+def test_accelerator_device_index_switches_and_restores():
+    acc = dark.accelerator
+    acc.set_device_index(0)
+    last = acc.device_count() - 1
+    with acc.device_index(last):
+        assert acc.current_device_index() == last
+    assert acc.current_device_index() == 0
+    with acc.device_index(None):
+        assert acc.current_device_index() == 0
+
+
 @NEEDS_CUDA
 def test_accelerator_is_cuda():
     acc = dark.accelerator
