@@ -69,6 +69,24 @@ def test_backend_and_reduce_op_names():
     assert dist.is_available() == (importlib.util.find_spec("mpi4py") is not None)
 
 
+def test_default_backend_for_device():
+    """What the pytorch/examples distributed programs pass to init_process_group."""
+    for device, backend in [("cpu", "gloo"), ("cuda", "nccl"), ("cuda:1", "nccl"),
+                            (dark.device("cpu"), "gloo"), (dark.device("cuda", 0), "nccl")]:
+        assert dist.get_default_backend_for_device(device) == backend
+    with pytest.raises(RuntimeError, match="Expected one of cpu, cuda"):
+        dist.get_default_backend_for_device("foo")
+
+
+@requires_torch
+def test_default_backend_for_device_is_torchs():
+    for device in ["cpu", "cuda", "cuda:1"]:
+        assert dist.get_default_backend_for_device(device) == \
+            torch.distributed.get_default_backend_for_device(device)
+    with pytest.raises(RuntimeError, match="Expected one of cpu, cuda"):
+        torch.distributed.get_default_backend_for_device("foo")
+
+
 @pytest.mark.parametrize("n, replicas, seed, epoch, drop_last", [
     (10, 3, 0, 0, False), (10, 3, 2, 1, True), (7, 2, 5, 3, False), (100, 4, 1, 2, True),
     (5, 8, 0, 0, False), (64, 2, 0, 7, False)])

@@ -40,7 +40,8 @@ from ._mpi import MpiGroup, ReduceOp, Work, mpi, under_mpiexec
 __all__ = ["Backend", "GroupMember", "ReduceOp", "Work", "all_gather",
            "all_gather_into_tensor", "all_gather_object", "all_reduce", "all_to_all",
            "all_to_all_single", "barrier", "broadcast", "broadcast_object_list",
-           "destroy_process_group", "gather", "gather_object", "get_backend", "get_rank",
+           "destroy_process_group", "gather", "gather_object", "get_backend",
+           "get_default_backend_for_device", "get_rank",
            "get_world_size", "group", "init_process_group", "irecv", "is_available",
            "is_initialized", "is_mpi_available", "is_nccl_available", "isend",
            "new_group", "recv", "reduce", "reduce_scatter", "reduce_scatter_tensor",
@@ -57,6 +58,7 @@ class Backend(str):
     NCCL = "nccl"
     MPI = "mpi"
     backend_list = ["gloo", "nccl", "mpi"]
+    default_device_backend_map = {"cpu": "gloo", "cuda": "nccl"}
 
     def __new__(cls, name: str):
         if not isinstance(name, str):
@@ -88,6 +90,17 @@ class _State:
     server = None
     client = None
     nccl = {}
+
+
+def get_default_backend_for_device(device) -> str:
+    """The backend ``init_process_group`` takes by default for ``device`` (a str or
+    dark.device): "gloo" for the CPU, "nccl" for CUDA, as torch's."""
+    device_type = device.type if isinstance(device, _backend.device) else \
+        _backend.device(device).type
+    backend = Backend.default_device_backend_map.get(device_type)
+    if backend is None:
+        raise ValueError(f"Default backend not registered for device : {device}")
+    return backend
 
 
 def is_available() -> bool:
