@@ -29,8 +29,9 @@ in the target dtype (float32 by default).
 Where numba is installed (``pip install dark[numba]``), the CPU engine draws its float32
 normals, uniforms, 32-bit integers and randperm through compiled kernels
 (``dark._kernels.random_numba``): the same bits as its numpy paths, several times faster.
-They are loaded once a process has drawn enough for the load (about a second, from numba's
-cache) to pay; ``DARK_NUMBA=0`` in the environment keeps the numpy paths."""
+They are loaded once a process has drawn enough for the load (about half a second, from
+numba's cache) to pay (see ``_NUMBA_SAVES``); ``DARK_NUMBA=0`` in the environment keeps the
+numpy paths."""
 from __future__ import annotations
 
 import contextlib
@@ -177,20 +178,26 @@ _SIN_POLY = tuple(float(_F32(p)) for p in (-1.9515295891E-4, 8.3321608736E-3,
                                            -1.6666654611E-1))
 _HALF_ROW = np.dtype((np.void, 32))  # 8 float32 or int32
 _NORMAL_ROWS = 4096  # blocks of 16 per pass of the fast kernel: its buffers stay in cache
-# the compiled (numba) kernels, where numba is installed, are loaded (imported, compiled or
-# read from numba's cache: about a second) once the process has drawn this many float32
-# normals / randperm elements: then they take every size (the same bits as the numpy paths,
-# several times faster), and a program that draws little never pays for the load
-_NUMBA_NORMAL = 1 << 16
-_NUMBA_UNIFORM = 1 << 16  # uniforms (float32 or float64) / integers
-_NUMBA_RANDPERM = 1 << 14
-_numba_counts = {"normal": 0, "uniform": 0, "integers": 0, "randperm": 0}
+# The compiled (numba) kernels, where numba is installed, take every size once loaded (the
+# same bits as the numpy paths, several times faster), but loading them (importing numba,
+# reading numba's cache: about half a second; compiling, the first time: a few seconds) only
+# pays in a process that draws a lot: each kind is loaded once its numpy draws so far would
+# have taken about _NUMBA_LOAD_TIME longer than the kernel (by the estimates below, measured
+# on one core: seconds saved per call and per element), or _NUMBA_NEXT_LOAD_TIME once numba
+# is in (then a kernel loads in a few milliseconds, from the cache). A short program, or a
+# test's subprocess, never loads numba.
+_NUMBA_SAVES = {"normal": (150e-6, 20e-9), "uniform": (6e-6, 2e-9),
+                "integers": (3e-6, 2e-9), "randperm": (60e-6, 150e-9)}
+_NUMBA_LOAD_TIME = 0.5
+_NUMBA_NEXT_LOAD_TIME = 0.05
+_numba_saved = dict.fromkeys(_NUMBA_SAVES, 0.0)
 
 
-def _numba_wanted(kind: str, n: int, threshold: int) -> bool:
+def _numba_wanted(kind: str, n: int) -> bool:
     """Whether to load the compiled kernel of ``kind`` now, counting a draw of n."""
-    total = _numba_counts[kind] = _numba_counts[kind] + n
-    return total >= threshold
+    call, element = _NUMBA_SAVES[kind]
+    total = _numba_saved[kind] = _numba_saved[kind] + call + element * n
+    return total >= (_NUMBA_NEXT_LOAD_TIME if random_numba.imported() else _NUMBA_LOAD_TIME)
 
 
 class _NormalFill32:
@@ -490,7 +497,7 @@ class _CPUEngine:
         wide = np.dtype(np_dtype) == np.float64
         if n > 0:
             draw = random_numba.uniform(np.float64 if wide else _F32,
-                                        load=_numba_wanted("uniform", n, _NUMBA_UNIFORM))
+                                        load=_numba_wanted("uniform", n))
             if draw is not None:  # the compiled draw (the same bits)
                 self.fresh = False
                 values = np.empty(n, dtype=np.float64 if wide else _F32)
@@ -545,7 +552,7 @@ class _CPUEngine:
         if np_dtype == np.float32:
             plain = std == 1 and mean == 0
             mean, std = (None, None) if plain else (float(mean), float(std))
-            draw = random_numba.normal_draw32(load=_numba_wanted("normal", n, _NUMBA_NORMAL))
+            draw = random_numba.normal_draw32(load=_numba_wanted("normal", n))
             if draw is not None:  # the compiled kernel: all of it in one pass (same bits)
                 self.fresh = False
                 draw(self.bits, result, mean, std, discard=0 if half_tail else n - full)
@@ -698,7 +705,7 @@ class _CPUEngine:
         span = high - low
         wide = np.dtype(np_dtype) in (np.int64, np.float64) if full else span >= 1 << 28
         if not wide and n > 0 and -(1 << 62) < low < 1 << 62:
-            draw = random_numba.integers32(load=_numba_wanted("integers", n, _NUMBA_UNIFORM))
+            draw = random_numba.integers32(load=_numba_wanted("integers", n))
             if draw is not None:  # the compiled draw (the same numbers)
                 self.fresh = False
                 values = np.empty(n, dtype=np.int64)
@@ -715,8 +722,7 @@ class _CPUEngine:
         if n < 0xFFFFFFFF // 20:
             if n < 2:
                 return np.arange(n, dtype=np.int64)
-            permute = random_numba.randperm(load=_numba_wanted("randperm", n,
-                                                               _NUMBA_RANDPERM))
+            permute = random_numba.randperm(load=_numba_wanted("randperm", n))
             if permute is not None:  # the compiled swap loop
                 self.fresh = False
                 return permute(self.bits, n)

@@ -216,22 +216,34 @@ def test_fallback_without_numba(without_numba):
     assert "randperm" in K._built and K._built["randperm"] is None
 
 
-def test_loaded_once_the_process_draws_enough(monkeypatch):
-    """A process that draws a few small normals does not load numba; once its draws add up
-    to R._NUMBA_NORMAL, the kernel is loaded (then every size takes it)."""
+@pytest.mark.parametrize("numba_in", [False, True])
+def test_loaded_once_the_numpy_draws_would_have_cost_the_load(monkeypatch, numba_in):
+    """A kernel is loaded once the numpy draws of its kind would have cost the load by
+    R._NUMBA_SAVES's estimates (R._NUMBA_LOAD_TIME, or R._NUMBA_NEXT_LOAD_TIME once numba is
+    in); only that kind's; then every size takes it."""
     pytest.importorskip("numba", reason="the compiled random kernels need numba")
     monkeypatch.setattr(K, "_enabled", [True])
     monkeypatch.setattr(K, "_built", {})
     for name in ("_mt_fill_jit", "_transform_jit"):
         monkeypatch.setattr(K, name, getattr(K, name))
-    monkeypatch.setattr(R, "_numba_counts", dict.fromkeys(R._numba_counts, 0))
+    monkeypatch.setattr(K, "imported", lambda: numba_in)
+    monkeypatch.setattr(R, "_numba_saved", dict.fromkeys(R._NUMBA_SAVES, 0.0))
     n = 1000
-    for _ in range(R._NUMBA_NORMAL // n):
+    call, element = R._NUMBA_SAVES["normal"]
+    bar = "_NUMBA_NEXT_LOAD_TIME" if numba_in else "_NUMBA_LOAD_TIME"
+    monkeypatch.setattr(R, bar, 9.5 * (call + element * n))  # the 10th draw pays
+    for _ in range(9):
         dark.randn(n)
+        dark.rand(n)
     assert "normal_draw32" not in K._built
     dark.randn(n)
     assert K._built["normal_draw32"] is not None
-    assert "randperm" not in K._built
+    assert "randperm" not in K._built and "uniform24" not in K._built
+    dark.manual_seed(3)
+    ours = dark.randn(16 * 5 + 3).numpy()
+    monkeypatch.setattr(K, "_enabled", [False])
+    dark.manual_seed(3)
+    np.testing.assert_array_equal(ours, dark.randn(16 * 5 + 3).numpy())
 
 
 def test_turned_off_by_the_environment():

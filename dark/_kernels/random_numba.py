@@ -364,6 +364,11 @@ def _numba():
     return numba
 
 
+def imported() -> bool:
+    """Whether numba is imported and its intrinsics made (a kernel has been asked for)."""
+    return _fma is not None
+
+
 def _kernel(name: str):
     """The compiled kernel ``name`` of _KERNELS (compiled, or loaded from numba's cache, on
     first use, with those it calls); None without numba."""
