@@ -17,7 +17,7 @@ from ._tensor import Tensor
 from .ops.creation import as_tensor, empty
 from .ops.random import randint
 
-__all__ = ["assert_close", "make_tensor"]
+__all__ = ["assert_allclose", "assert_close", "make_tensor"]
 
 # (rtol, atol) per dtype, as torch.testing's _DTYPE_PRECISIONS; other dtypes: (0, 0).
 _PRECISIONS = {
@@ -327,3 +327,30 @@ def make_tensor(*shape, dtype, device, low=None, high=None, requires_grad: bool 
     if not integral:
         result.requires_grad = requires_grad
     return result
+
+
+# assert_allclose's own defaults (the older, looser ones torch kept for it)
+_ALLCLOSE_PRECISIONS = {_backend.float16: (1e-3, 1e-3), _backend.float32: (1e-4, 1e-5),
+                        _backend.float64: (1e-5, 1e-8)}
+
+
+def assert_allclose(actual, expected, rtol=None, atol=None, equal_nan: bool = True,
+                    msg: str = "") -> None:
+    """The deprecated torch.testing.assert_allclose (with its FutureWarning): ``assert_close``
+    without the dtype check, NaNs equal by default, non-tensors made tensors (``expected``
+    in ``actual``'s dtype), and its own default tolerances when both are omitted (float16
+    (1e-3, 1e-3), float32 (1e-4, 1e-5), float64 (1e-5, 1e-8), others exact)."""
+    warnings.warn("`dark.testing.assert_allclose()` is deprecated since 1.12 and will be "
+                  "removed in a future release. Please use `dark.testing.assert_close()` "
+                  "instead. You can find detailed upgrade instructions in "
+                  "https://github.com/pytorch/pytorch/issues/61844.", FutureWarning, stacklevel=2)
+    if not isinstance(actual, Tensor):
+        actual = as_tensor(actual)
+    if not isinstance(expected, Tensor):
+        expected = as_tensor(expected, dtype=actual.dtype)
+    if rtol is None and atol is None:
+        rtols, atols = zip(*[_ALLCLOSE_PRECISIONS.get(t.dtype, (0.0, 0.0))
+                             for t in (actual, expected)])
+        rtol, atol = max(rtols), max(atols)
+    assert_close(actual, expected, rtol=rtol, atol=atol, equal_nan=equal_nan, check_device=True,
+                 check_dtype=False, check_stride=False, msg=msg or None)

@@ -325,6 +325,61 @@ def test_assert_close_is_torchs(name):
     assert got == expected
 
 
+def _allclose_cases(lib):
+    """assert_allclose (deprecated): its own default tolerances, no dtype check, NaNs equal,
+    lists made tensors."""
+    return {
+        "float32 within 1e-4": (lib.ones(3), lib.ones(3) + 5e-5, {}),
+        "list in actual's dtype": (lib.ones(3), [1.0, 1.0, 1.00005], {}),
+        "two lists": ([1, 2], [1, 2], {}),
+        "nan equal": (lib.tensor([float("nan")]), lib.tensor([float("nan")]), {}),
+        "nan unequal": (lib.tensor([float("nan")]), lib.tensor([float("nan")]),
+                        {"equal_nan": False}),
+        "dtypes differ": (lib.ones(3, dtype=lib.float64), lib.ones(3), {}),
+        "given tolerances": (lib.ones(2), lib.ones(2) * 1.1, {"rtol": 0.2, "atol": 0.0}),
+        "one tolerance": (lib.ones(2), lib.ones(2), {"rtol": 0.2}),
+        "msg": (lib.ones(2), lib.ones(2) * 1.1, {"msg": "custom"}),
+        "float32 beyond": (lib.ones(2), lib.ones(2) * 1.001, {}),
+        "float64 beyond 1e-5": (lib.ones(2, dtype=lib.float64),
+                                lib.ones(2, dtype=lib.float64) + 2e-5, {}),
+        "int exact": (lib.tensor([1, 2]), lib.tensor([1, 3]), {}),
+    }
+
+
+def _allclose_outcome(lib, case):
+    actual, expected, kwargs = case
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        outcome = _outcome(lambda: lib.testing.assert_allclose(actual, expected, **kwargs))
+    assert [w.category for w in caught] == [FutureWarning]
+    assert str(caught[0].message).startswith(
+        f"`{lib.__name__}.testing.assert_allclose()` is deprecated since 1.12")
+    return outcome
+
+
+@pytest.mark.parametrize("lib", LIBS)
+def test_assert_allclose_literal(lib):
+    cases = _allclose_cases(lib)
+    for name in ["float32 within 1e-4", "list in actual's dtype", "two lists", "nan equal",
+                 "dtypes differ", "given tolerances"]:
+        assert _allclose_outcome(lib, cases[name]) is None, name
+    for name in ["nan unequal", "float32 beyond", "float64 beyond 1e-5"]:
+        kind, text = _allclose_outcome(lib, cases[name])
+        assert kind is AssertionError and text.startswith("Tensor-likes are not close!"), name
+    kind, text = _allclose_outcome(lib, cases["int exact"])
+    assert kind is AssertionError and text.startswith("Tensor-likes are not equal!")
+    assert _allclose_outcome(lib, cases["msg"]) == (AssertionError, "custom")
+    kind, text = _allclose_outcome(lib, cases["one tolerance"])
+    assert kind is ValueError and "must be either specified or omitted" in text
+
+
+@requires_torch
+def test_assert_allclose_is_torchs():
+    ours, theirs = _allclose_cases(dark), _allclose_cases(torch)
+    for name in ours:
+        assert _allclose_outcome(dark, ours[name]) == _allclose_outcome(torch, theirs[name]), name
+
+
 @pytest.mark.parametrize("lib", LIBS)
 def test_assert_close_messages_literal(lib):
     cases = _assert_close_cases(lib)
