@@ -1,13 +1,15 @@
-"""Forward + backward of a conv layer and a max-pool layer, dark against PyTorch.
+"""Forward, and forward + backward, of a conv layer and a max-pool layer, dark against
+PyTorch.
 
     python benchmarks/conv_layer.py [--repeats 10] [--threads N] [--device cpu|cuda]
 
-Conv2d(64, 64, 3, padding=1) on a (32, 64, 32, 32) float32 batch, and MaxPool2d(2) on its
-output. PyTorch runs on as many threads as dark (``dark.get_num_threads()``; ``--threads`` sets
-both). dark and torch calls alternate, so a
-busy machine slows both alike; prints milliseconds per call (the best and the median of the
-repeats, after a warm-up) and the ratio dark/torch of each. With ``--device cuda`` both run
-on the GPU (torch only when its build sees it) and every call ends with a synchronize."""
+Conv2d(64, 64, 3, padding=1) on a (32, 64, 32, 32) float32 batch (its forward alone, under
+no_grad, and forward + backward), and MaxPool2d(2) on its output. PyTorch runs on as many
+threads as dark (``dark.get_num_threads()``; ``--threads`` sets both). dark and torch calls
+alternate, so a busy machine slows both alike; prints milliseconds per call (the best and the
+median of the repeats, after a warm-up) and the ratio dark/torch of each. With ``--device
+cuda`` both run on the GPU (torch only when its build sees it) and every call ends with a
+synchronize."""
 from __future__ import annotations
 
 import argparse
@@ -36,6 +38,14 @@ def layer_step(layer, x, synchronized_lib=None):
         p.grad = None
     if synchronized_lib:
         synchronized_lib.cuda.synchronize()
+
+
+def forward_step(layer, x, lib, synchronized=False):
+    """The forward alone, outside autograd (no_grad); on a GPU, then a synchronize."""
+    with lib.no_grad():
+        layer(x)
+    if synchronized:
+        lib.cuda.synchronize()
 
 
 def timings_ms(functions, repeats: int) -> list:
@@ -79,18 +89,21 @@ def main() -> None:
         dark.set_num_threads(args.threads)  # dark's pool and numpy's BLAS
     threads = dark.get_num_threads()
     array = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
-    names = ("Conv2d(64, 64, 3, padding=1) fwd+bwd", "MaxPool2d(2) fwd+bwd")
+    names = ("Conv2d(64, 64, 3, padding=1) fwd", "Conv2d(64, 64, 3, padding=1) fwd+bwd",
+             "MaxPool2d(2) fwd+bwd")
     where = f"device {args.device}" + ("" if with_torch else " (dark only)")
     print(f"{where}; input {shape} float32, {threads} thread(s) for dark and torch")
     print(f"{'layer':38s} {'dark best/median ms':>20s} {'torch best/median ms':>21s} "
           f"{'ratio best/median':>18s}")
     conv, pool, x, pool_input = build(dark, array, args.device)
-    dark_steps = (lambda: layer_step(conv, x, on_gpu and dark),
+    dark_steps = (lambda: forward_step(conv, x, dark, on_gpu),
+                  lambda: layer_step(conv, x, on_gpu and dark),
                   lambda: layer_step(pool, pool_input, on_gpu and dark))
     if with_torch:
         torch.set_num_threads(threads)
         t_conv, t_pool, t_x, t_pool_input = build(torch, array, args.device)
-        torch_steps = (lambda: layer_step(t_conv, t_x, on_gpu and torch),
+        torch_steps = (lambda: forward_step(t_conv, t_x, torch, on_gpu),
+                       lambda: layer_step(t_conv, t_x, on_gpu and torch),
                        lambda: layer_step(t_pool, t_pool_input, on_gpu and torch))
     for index, name in enumerate(names):
         if not with_torch:

@@ -193,7 +193,7 @@ class Winograd:
 # The weights are fitted to the 3x3 convolutions of benchmarks/conv_paths.py (forward and
 # backward timed on both paths in dark's threads, --fit prints the fit); WINOGRAD_MARGIN
 # asks for a clear win.
-TRANSFORM_PASS = 24
+TRANSFORM_PASS = 40
 COLUMN_PASS = 32
 WINOGRAD_MARGIN = 0.9
 # F(4x4, 3x3) up to this many channels on either side of the convolution, F(2x2, 3x3) above
