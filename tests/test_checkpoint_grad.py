@@ -194,3 +194,31 @@ def test_second_order_through_chained_non_reentrant():
 
     for a, b in zip(run(False), run(True)):
         np.testing.assert_allclose(b, a, rtol=1e-12)
+
+
+def test_nested_and_chained_non_reentrant():
+    """Checkpoints inside a checkpointed function (recomputed inside the outer one's
+    backward), each sharing inputs with the others' outputs."""
+    def run(checkpointed):
+        x = dark.tensor(X.astype(np.float64), requires_grad=True)
+        w = dark.tensor(np.eye(4) * 0.5 + 0.1, requires_grad=True)
+
+        def wrap(function, *args):
+            if not checkpointed:
+                return function(*args)
+            return dark.utils.checkpoint.checkpoint(function, *args, use_reentrant=False)
+
+        def inner(a):
+            return (a @ w).sin()
+
+        def outer(a):
+            b = wrap(inner, a)
+            return wrap(lambda c, d: (c * d).tanh(), a, b) + b
+
+        y = wrap(outer, x)
+        z = wrap(lambda p, q: p * q, y, x)
+        (z ** 2).sum().backward()
+        return x.grad.numpy(), w.grad.numpy()
+
+    for a, b in zip(run(False), run(True)):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-14)
