@@ -333,8 +333,8 @@ def _run_raw(node, arrays):
 
 
 def _wrap(array) -> Tensor:
-    if isinstance(array, np.generic):  # numpy's arithmetic on 0-d arrays gives scalars
-        array = np.asarray(array)
+    if type(array) is not np.ndarray and isinstance(array, np.generic):
+        array = np.asarray(array)  # numpy's arithmetic on 0-d arrays gives scalars
     return Tensor._make(array)
 
 

@@ -568,8 +568,14 @@ def _plain(cls, array, args):
 
 
 def _link_view(out, source) -> None:
-    if isinstance(source, Tensor) and _backend.array_module(out._data).may_share_memory(
-            out._data, source._data):
+    if not isinstance(source, Tensor):
+        return
+    data, source_data = out._data, source._data
+    # numpy and CuPy give a view of a view the first one's base: that settles most cases
+    # without may_share_memory (an empty view shares nothing)
+    base = data.base
+    if (data.size and base is not None and (base is source_data or base is source_data.base)
+            or _backend.array_module(data).may_share_memory(data, source_data)):
         out._vc = source._version_counter()
         base = source if source._base is None else source._base
         out._base = base
@@ -595,11 +601,11 @@ def _connect(node, args, arrays, single, view_of):
     non_diff = node._non_differentiable
     outputs = []
     for index, array in enumerate(arrays):
-        if isinstance(array, np.generic):
+        if type(array) is not np.ndarray and isinstance(array, np.generic):
             array = np.asarray(array)
-        differentiable = array.dtype.kind in _FLOAT_KINDS and not any(
+        differentiable = array.dtype.kind in _FLOAT_KINDS and not (non_diff and any(
             array is item or (isinstance(item, Tensor) and item._data is array)
-            for item in non_diff)
+            for item in non_diff))
         if differentiable:
             out = Tensor._make(array, True, node, index)
         else:
