@@ -631,3 +631,15 @@ def test_tanh_atan_asinh_warn_on_no_input():
             warnings.simplefilter("error")
             for op in (dark.tanh, dark.atan, dark.asinh):
                 op(x)
+
+
+@requires_torch
+@pytest.mark.parametrize("exponent", [2, 3, 2.0, 3.0])
+def test_pow_square_and_cube_are_torch_bitwise(exponent):
+    # torch multiplies float32/64 squares and cubes out (x*x, x*x*x): numpy's pow can
+    # differ from that by an ulp; float16 rounds once in both
+    values = np.random.default_rng(0).standard_normal(2000) * 10
+    for np_dtype in (np.float16, np.float32, np.float64):
+        got = (dark.tensor(values.astype(np_dtype)) ** exponent).numpy()
+        expected = (torch.tensor(values.astype(np_dtype)) ** exponent).numpy()
+        np.testing.assert_array_equal(got, expected)
