@@ -704,7 +704,7 @@ class _CPUEngine:
         n = _count(shape)
         span = high - low
         wide = np.dtype(np_dtype) in (np.int64, np.float64) if full else span >= 1 << 28
-        if not wide and n > 0 and -(1 << 62) < low < 1 << 62:
+        if not wide and n > 0 and span < 1 << 62 and -(1 << 62) < low < 1 << 62:
             draw = random_numba.integers32(load=_numba_wanted("integers", n))
             if draw is not None:  # the compiled draw (the same numbers)
                 self.fresh = False
