@@ -10,7 +10,9 @@ autograd, so each can be tested on its own. They import only numpy, ``dark._back
 - ``conv``: im2col, col2im, the flat shifts of stride-1 2-D convolutions, and the choice of
   path; ``conv_fourier``: the Fourier path's transforms;
 - ``pooling``: max (with its argmax), average and adaptive pooling, and their adjoints;
-- ``resample``: separable resampling along axes (pad's modes, interpolate's filters)."""
+- ``resample``: separable resampling along axes (pad's modes, interpolate's filters);
+- ``optim_numba``: the optimizers' compiled updates (SGD's momentum step in one pass), used
+  where numba is installed, the same bits as the numpy path."""
 from __future__ import annotations
 
 import contextlib

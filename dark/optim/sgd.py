@@ -1,7 +1,10 @@
 """SGD: stochastic gradient descent with momentum, dampening, Nesterov and weight decay."""
 from __future__ import annotations
 
+import numpy as np
+
 from .._backend import array_module
+from .._kernels import optim_numba
 from .._tensor import Tensor
 from . import _fused
 from .optimizer import (
@@ -86,6 +89,30 @@ def _sgd_update_cuda(param, grad, buffer, lr, momentum, dampening, nesterov, max
                                         int(nesterov), param, buffer)
 
 
+def _compiled_momentum(param, grad, buffer, lr, momentum) -> bool:
+    """The momentum step (no dampening, Nesterov, weight decay or maximize) of a large C
+    float32/float64 parameter on the CPU by the compiled kernel (optim_numba): one pass,
+    the bits of ``_sgd_update``'s four. False (nothing done) where it does not apply or
+    numba is not there."""
+    dtype = param.dtype
+    if not (type(param) is np.ndarray and dtype in _COMPILED_DTYPES
+            and param.size >= optim_numba.MIN_ENTRIES and grad.dtype == dtype
+            and buffer.dtype == dtype and type(grad) is np.ndarray
+            and type(buffer) is np.ndarray and param.flags.c_contiguous
+            and grad.flags.c_contiguous and buffer.flags.c_contiguous):
+        return False
+    kernel = optim_numba.sgd_momentum()
+    if kernel is None:
+        return False
+    # the scalars rounded to the arrays' type, as numpy rounds a python float operand
+    kernel(param.reshape(-1), grad.reshape(-1), buffer.reshape(-1), dtype.type(momentum),
+           dtype.type(-lr))
+    return True
+
+
+_COMPILED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
 class SGD(_ElementwiseOptimizer):
     """Stochastic gradient descent, as torch.optim.SGD.
 
@@ -117,6 +144,9 @@ class SGD(_ElementwiseOptimizer):
         momentum = group["momentum"]
         maximize = group["maximize"]
         weight_decay = group["weight_decay"]
+        # the common case that the compiled kernel takes: momentum and nothing else
+        plain_momentum = (momentum != 0 and group["dampening"] == 0 and not group["nesterov"]
+                          and not maximize and weight_decay == 0)
         for param in group["params"]:
             if param._grad is None:
                 continue
@@ -134,7 +164,8 @@ class SGD(_ElementwiseOptimizer):
             if _fused.applies(array, grad):
                 _sgd_update_cuda(array, grad, buffer, lr, momentum, group["dampening"],
                                  group["nesterov"], maximize, weight_decay, first)
-            else:
+            elif not (plain_momentum and not first
+                      and _compiled_momentum(array, grad, buffer, lr, momentum)):
                 self._update(_sgd_update, (array, grad, buffer), lr, momentum,
                              group["dampening"], group["nesterov"], maximize, weight_decay,
                              first)

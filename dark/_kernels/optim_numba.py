@@ -1,0 +1,83 @@
+"""Compiled (numba) kernels of the optimizers' CPU updates, optional: ``sgd_momentum()``
+returns the compiled kernel of SGD's momentum step (``buf = buf * momentum + grad``, then
+``param = param + buf * -lr``: one pass over the three arrays where numpy makes four), or
+None when numba is not installed or the kernels are turned off, and the optimizer then takes
+its numpy path, which gives the same bits: numba compiles without fast-math, so LLVM neither
+contracts a multiply and an add into a fused one nor reorders anything, and every operation
+is a plain one of the arrays' float type, as numpy's ufuncs are.
+
+numexpr, the other candidate, was measured and lost: on a Zen 4 its one fused pass over a
+float32 array ran slower than numpy's four (the update of the 784-512-256-10 MLP took
+longer in numexpr than in numpy at one and at two threads; benchmarks/optim_step.py
+``--numexpr``), so dark has no numexpr path.
+
+numba is imported when the kernel is first asked for (only by an update of a parameter of
+at least ``MIN_ENTRIES`` entries: small programs never pay for it), and the kernel compiles
+then (well under a second), cached on disk (numba's ``cache=True``). A kernel that cannot be
+built leaves the optimizers on their numpy path, with a warning. ``set_enabled(False)`` (or
+``DARK_NUMBA=0`` in the environment at import) keeps them on it."""
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+
+# below this many entries a parameter's update stays on numpy: the passes are in cache and
+# the call's overhead is what counts
+MIN_ENTRIES = 1 << 14
+
+_enabled = [os.environ.get("DARK_NUMBA", "1") != "0"]
+_compiled: dict = {}  # name -> compiled kernel, or None once it failed
+_lock = threading.Lock()
+
+
+def set_enabled(flag: bool) -> bool:
+    """Turn the compiled update kernels on or off; returns the previous setting.
+    ``DARK_NUMBA=0`` turns them off from the start."""
+    previous = _enabled[0]
+    _enabled[0] = bool(flag)
+    return previous
+
+
+def _sgd_momentum(param, grad, buf, momentum, negative_lr):  # pragma: no cover - compiled
+    """SGD's momentum step on flat arrays of one float dtype, ``momentum`` and
+    ``negative_lr`` scalars of it: sgd._sgd_update's operations in its order."""
+    for i in range(param.size):
+        b = buf[i] * momentum
+        b = b + grad[i]
+        buf[i] = b
+        param[i] = param[i] + b * negative_lr
+
+
+_SOURCES = {"sgd_momentum": _sgd_momentum}
+
+
+def _kernel(name: str):
+    if not _enabled[0]:
+        return None
+    if name in _compiled:
+        return _compiled[name]
+    with _lock:
+        if name not in _compiled:
+            _compiled[name] = _build(name)
+    return _compiled[name]
+
+
+def _build(name: str):
+    try:
+        import numba
+    except ImportError:
+        return None
+    try:  # compiled now, for both float types (C-contiguous 1-D arrays, scalars)
+        return numba.njit([f"void({t}[::1], {t}[::1], {t}[::1], {t}, {t})"
+                           for t in ("float32", "float64")],
+                          cache=True, nogil=True, fastmath=False)(_SOURCES[name])
+    except Exception as error:  # a broken numba install: numpy serves
+        warnings.warn(f"dark: numba could not compile the {name} kernel ({error}); the "
+                      f"numpy path is used instead", RuntimeWarning, stacklevel=3)
+        return None
+
+
+def sgd_momentum():
+    """The compiled ``_sgd_momentum``, or None (no numba, or turned off)."""
+    return _kernel("sgd_momentum")
