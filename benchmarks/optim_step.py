@@ -1,11 +1,15 @@
 """One optimizer step of dark against PyTorch over the parameters of a 784-512-256-10 MLP
 (6 tensors, 535,818 floats, random gradients): Adam and SGD with momentum.
 
-    python benchmarks/optim_step.py [--repeats 15] [--device cpu|cuda]
+    python benchmarks/optim_step.py [--repeats 15] [--device cpu|cuda] [--numexpr]
 
 Prints microseconds per step for dark and torch and the ratio dark/torch, with torch on
 one thread (numpy's ufuncs run on one) and on its default thread count. Timings are medians
-of repeats after a warm-up."""
+of repeats after a warm-up. ``--numexpr`` adds the SGD-momentum update done by numexpr (two
+precompiled expressions per parameter, each one pass: ``buf * momentum + grad`` into the
+buffer, ``param + buf * -lr`` into the parameter) on one thread and on numexpr's default,
+beside dark's numpy path (its compiled kernel turned off) and its numba kernel: the
+measurement that kept numexpr out of dark."""
 from __future__ import annotations
 
 import argparse
@@ -108,10 +112,61 @@ def run(repeats: int = 15, device: str = "cpu") -> list:
     return rows
 
 
+def _numexpr_rows(repeats: int) -> list:
+    """(name, seconds per SGD-momentum step) of numexpr and of dark's two CPU paths."""
+    import numexpr
+
+    from dark._kernels import optim_numba
+    rng = np.random.default_rng(0)
+    arrays = [[rng.standard_normal(s).astype(np.float32).reshape(-1) for _ in range(3)]
+              for s in SHAPES]
+    signature = [("a", float), ("b", float), ("c", float)]  # numexpr's 'float': float32
+    momentum_pass = numexpr.NumExpr("a * b + c", signature=signature)
+    step_pass = numexpr.NumExpr("a + b * c", signature=signature)
+    momentum, negative_lr = np.float32(0.9), np.float32(-0.01)
+
+    def numexpr_step():
+        for param, grad, buf in arrays:
+            momentum_pass(buf, momentum, grad, out=buf, ex_uses_vml=False)
+            step_pass(param, buf, negative_lr, out=param, ex_uses_vml=False)
+
+    rows = []
+    default = numexpr.get_num_threads()
+    for threads in sorted({1, default}):
+        numexpr.set_num_threads(threads)
+        rows.append((f"numexpr, {threads} thread(s)", _median_seconds(numexpr_step, repeats)))
+    numexpr.set_num_threads(default)
+    for compiled in (False, True):
+        previous = optim_numba.set_enabled(compiled)
+        try:
+            optimizer = make(dark, "SGD", {"lr": 0.01, "momentum": 0.9}, "cpu")
+            label = "dark, numba kernel" if compiled else "dark, numpy path"
+            if compiled and optim_numba.sgd_momentum() is None:
+                label += " (numba missing: numpy)"
+            rows.append((label, _median_seconds(optimizer.step, repeats)))
+        finally:
+            optim_numba.set_enabled(previous)
+    return rows
+
+
+def _median_seconds(function, repeats: int) -> float:
+    for _ in range(5):
+        function()
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(20):
+            function()
+        samples.append((time.perf_counter() - start) / 20)
+    return statistics.median(samples)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--numexpr", action="store_true",
+                        help="also time SGD-momentum's update in numexpr (needs numexpr)")
     args = parser.parse_args()
     if args.device == "cuda":
         try:
@@ -131,6 +186,10 @@ def main() -> None:
             else:
                 line += f" {torch_s * 1e6:12.1f} {dark_s / torch_s:6.2f}x"
         print(line)
+    if args.numexpr:
+        print("\nSGD-momentum update of the same parameters, us per step:")
+        for name, seconds in _numexpr_rows(args.repeats):
+            print(f"{name:36s} {seconds * 1e6:9.1f}")
 
 
 if __name__ == "__main__":
