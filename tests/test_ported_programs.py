@@ -125,6 +125,12 @@ PROGRAMS = [
                     r"Gradient function for loss = <BinaryCrossEntropyWithLogitsBackward0 ",
                     r"Call after zeroing gradients\ntensor\(\[\[4\., 2\., 2\., 2\., 2\.\],"),
             compare=r"^(?!Gradient function)"),
+    # the hook lines print object addresses; everything else (parameters, masks, pruned
+    # weights, sparsities) is compared
+    Program("pruning_tutorial", "pruning_tutorial.py", seed=0,
+            expect=(r"^Global sparsity: 20\.00%$",
+                    r"^tensor\(\[0\., 1\., 0\., 1\., 0\., 1\., 0\., 1\., 0\., 1\.\]\)$"),
+            compare=r"^(?!.*object at)"),
     Program("optimization_tutorial", "optimization_tutorial.py", data=(192, 64), seed=0,
             expect=(r"Epoch 10\n", r"loss: \d\.\d{6}  \[   64/  192\]",
                     r"Accuracy: \d+\.\d%, Avg loss: \d\.\d{6}", r"Done!"),
