@@ -131,6 +131,14 @@ PROGRAMS = [
             expect=(r"^Global sparsity: 20\.00%$",
                     r"^tensor\(\[0\., 1\., 0\., 1\., 0\., 1\., 0\., 1\., 0\., 1\.\]\)$"),
             compare=r"^(?!.*object at)"),
+    # the grad_fn lines print object addresses; the network, outputs, loss and gradients are
+    # compared
+    Program("neural_networks_tutorial", "neural_networks_tutorial.py", seed=0,
+            expect=(r"^<MseLossBackward0 object at 0x[0-9a-f]+>$",
+                    r"^<AddmmBackward0 object at 0x[0-9a-f]+>$",
+                    r"^<AccumulateGrad object at 0x[0-9a-f]+>$",
+                    r"^conv1\.bias\.grad after backward\ntensor\(\["),
+            compare=r"^(?!<)"),
     Program("optimization_tutorial", "optimization_tutorial.py", data=(192, 64), seed=0,
             expect=(r"Epoch 10\n", r"loss: \d\.\d{6}  \[   64/  192\]",
                     r"Accuracy: \d+\.\d%, Avg loss: \d\.\d{6}", r"Done!"),
