@@ -100,3 +100,27 @@ def test_raw_backward_anomaly_nan_check():
         y = x.sqrt() * 0  # sqrt's derivative at 0 is inf, times 0: nan
         with pytest.raises(RuntimeError, match="Function 'SqrtBackward0' returned nan"):
             y.sum().backward()
+
+
+def test_user_code_in_backward_keeps_numpy_warnings():
+    """The backward silences numpy only for dark's own ops: a hook or a Function's backward
+    doing float arithmetic that overflows still gets numpy's warning."""
+
+    class Loud(dark.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 1
+
+        @staticmethod
+        def backward(ctx, grad):
+            np.float32(3e38) * np.float32(10)  # overflows: numpy warns
+            return grad
+
+    x = dark.tensor([1.0, 2.0], requires_grad=True)
+    y = Loud.apply(x.exp()).sin()
+    with pytest.warns(RuntimeWarning, match="overflow"):
+        y.sum().backward()
+    z = x.exp().sin()
+    z.register_hook(lambda grad: np.float32(3e38) * np.float32(10) and None)
+    with pytest.warns(RuntimeWarning, match="overflow"):
+        z.cos().sum().backward()

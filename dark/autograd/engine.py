@@ -195,38 +195,53 @@ def _execute(order, buffers, targets, captured, to_run, accumulate, create_graph
     # op dispatch (autocast, bfloat16, export) would see the ops
     raw = (_RAW_PROMOTION and not create_graph
            and _function.Op.__dict__["apply"].__func__ is _plain_op_apply)
-    for node in order:
-        grads = buffers.pop(node, None)
-        if grads is None:
-            continue
-        if to_run is not None and node not in to_run and not _is_target(node, targets):
-            continue
-        if node._pre_hooks:
-            grads = _run_pre_hooks(node, grads)
-        leaf = type(node) is AccumulateGrad
-        if leaf and node.variable._hooks:
-            grads = [_run_leaf_hooks(node.variable, grads[0])]
-        if targets:
-            for output_nr, grad in enumerate(grads):
-                for position in targets.get((node, output_nr), ()):
-                    captured[position] = grad
-        if leaf:
-            if accumulate:
-                variable = node.variable
-                accumulate_grad(variable, grads[0], create_graph)
-                hooks = variable.__dict__.get("_post_accumulate_grad_hooks")
-                if hooks:
-                    for hook in list(hooks.values()):
-                        hook(variable)
-        elif to_run is None or node in to_run:
-            if anomaly:
-                try:
-                    _run_node(node, grads, buffers, retain_graph, check_nan, raw)
-                except Exception:
-                    _warn_anomaly(node)
-                    raise
-            else:
-                _run_node(node, grads, buffers, retain_graph, False, raw)
+    # numpy's warnings stay off across a run of built-in ops' backwards (one switch, not one
+    # per node), back on before any user code (hooks, a Function's backward) runs
+    quiet = None
+    try:
+        for node in order:
+            grads = buffers.pop(node, None)
+            if grads is None:
+                continue
+            if to_run is not None and node not in to_run and not _is_target(node, targets):
+                continue
+            leaf = type(node) is AccumulateGrad
+            if quiet is not None and (node._pre_hooks or node._post_hooks or (
+                    node.variable._hooks or "_post_accumulate_grad_hooks" in
+                    node.variable.__dict__ if leaf else not node._forward_cls._raw)):
+                _backend.quiet_exit(quiet)
+                quiet = None
+            if node._pre_hooks:
+                grads = _run_pre_hooks(node, grads)
+            if leaf and node.variable._hooks:
+                grads = [_run_leaf_hooks(node.variable, grads[0])]
+            if targets:
+                for output_nr, grad in enumerate(grads):
+                    for position in targets.get((node, output_nr), ()):
+                        captured[position] = grad
+            if leaf:
+                if accumulate:
+                    variable = node.variable
+                    accumulate_grad(variable, grads[0], create_graph)
+                    hooks = variable.__dict__.get("_post_accumulate_grad_hooks")
+                    if hooks:
+                        for hook in list(hooks.values()):
+                            hook(variable)
+            elif to_run is None or node in to_run:
+                if raw and quiet is None and node._forward_cls._raw and not node._post_hooks:
+                    quiet = _backend.quiet_enter()
+                if anomaly:
+                    try:
+                        _run_node(node, grads, buffers, retain_graph, check_nan, raw,
+                                  quiet is not None)
+                    except Exception:
+                        _warn_anomaly(node)
+                        raise
+                else:
+                    _run_node(node, grads, buffers, retain_graph, False, raw, quiet is not None)
+    finally:
+        if quiet is not None:
+            _backend.quiet_exit(quiet)
 
 
 # One list of callbacks per backward pass running (a backward may run inside another's hook).
@@ -312,40 +327,39 @@ def _raw_arrays(node, grads):
     return arrays
 
 
-def _run_raw(node, arrays):
-    """``node``'s backward on raw arrays (numpy's warnings off, as the ops' own); the
-    gradients it returns wrapped as Tensors."""
+def _run_raw(node, arrays, quiet):
+    """``node``'s backward on raw arrays (numpy's warnings off, as the ops' own: already
+    when ``quiet``): the arrays it returns (the caller wraps those it sends on)."""
     node._raw_pass = True
-    token = _backend.quiet_enter()
+    token = None if quiet else _backend.quiet_enter()
     try:
         if type(arrays[0]) is np.ndarray:
-            result = node._forward_cls.backward(node, *arrays)
-        else:  # CuPy: on the gradients' device, as Op.apply runs the Tensor backward's ops
-            with arrays[0].device:
-                result = node._forward_cls.backward(node, *arrays)
+            return node._forward_cls.backward(node, *arrays)
+        with arrays[0].device:  # CuPy: on the gradients' device, as Op.apply runs the ops
+            return node._forward_cls.backward(node, *arrays)
     finally:
-        _backend.quiet_exit(token)
+        if token is not None:
+            _backend.quiet_exit(token)
         del node._raw_pass
-    if type(result) is not tuple:
-        return (_wrap(result),)
-    # a list first: tuple() of a generator resizes, which feeds CPython's tuple free list
-    return tuple([None if r is None else _wrap(r) for r in result])
 
 
 def _wrap(array) -> Tensor:
     if type(array) is not np.ndarray and isinstance(array, np.generic):
         array = np.asarray(array)  # numpy's arithmetic on 0-d arrays gives scalars
-    return Tensor._make(array)
+    return _make_tensor(array)
 
 
-def _run_node(node, grads, buffers, retain_graph, check_nan, raw=False):
+_make_tensor = Tensor._make
+
+
+def _run_node(node, grads, buffers, retain_graph, check_nan, raw=False, quiet=False):
     """Run one node's backward and send each input's gradient (summed down to the input's
     shape and cast to its dtype) to the node that made that input."""
     if node._num_outputs > 1 and node._materialize_grads:
         _materialize(node, grads)
     arrays = _raw_arrays(node, grads) if raw and node._forward_cls.raw_backward else None
     if arrays is not None:
-        result = _run_raw(node, arrays)
+        result = _run_raw(node, arrays, quiet)
     else:
         result = node._forward_cls.backward(node, *grads)
     edges = node.next_functions
@@ -353,6 +367,9 @@ def _run_node(node, grads, buffers, retain_graph, check_nan, raw=False):
         result = (result,)
     if len(result) != len(edges):
         result = _fit_gradients(node, result, edges)
+    if arrays is not None and (node._post_hooks or check_nan):  # they see Tensors
+        result = tuple([None if r is None else _wrap(r) for r in result])
+        arrays = None
     if node._post_hooks:
         for hook in list(node._post_hooks.values()):
             replaced = hook(result, tuple(grads))
@@ -369,6 +386,10 @@ def _run_node(node, grads, buffers, retain_graph, check_nan, raw=False):
         grad = result[index]
         if grad is None:
             continue
+        if arrays is not None:  # a raw-array result
+            if type(grad) is not np.ndarray and isinstance(grad, np.generic):
+                grad = np.asarray(grad)
+            grad = _make_tensor(grad)
         shape, np_dtype = meta[index]
         data = grad._data
         if data.shape != shape:

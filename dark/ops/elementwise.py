@@ -254,6 +254,8 @@ class BinaryOp(Op):
 
 def _conj(value):
     """The conjugate of a complex operand (Tensor or python number), else the operand."""
+    if value is None or type(value) is np.ndarray and value.dtype.kind != "c":
+        return value  # no saved value, or a real raw array
     if isinstance(value, Tensor):
         return value.conj() if value.is_complex() else value
     return value.conjugate() if isinstance(value, complex) else value
