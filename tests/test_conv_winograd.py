@@ -235,3 +235,33 @@ def test_tiles_kept_only_for_the_weight_gradient_and_freed_by_backward():
     out.sum().backward()
     gc.collect()
     assert all(ref() is None for ref in kept)
+
+
+@pytest.mark.parametrize("first, then", [("winograd", "fourier"), ("fourier", "winograd")])
+@requires_torch
+def test_backward_on_another_path_than_the_forward(monkeypatch, first, then):
+    """A forward that kept Winograd tiles (or Fourier spectra) and a backward that takes the
+    other path (the choice can change with the thread count in between): the backward does
+    not read what the other path kept, and the gradients are torch's."""
+    import dark._kernels.conv_fourier as conv_fourier
+
+    def force(path):
+        monkeypatch.setattr(conv_winograd.Winograd, "cost",
+                            lambda self: 0 if path == "winograd" else math.inf)
+        monkeypatch.setattr(conv_fourier.Fourier, "cost",
+                            lambda self, samples: 0 if path == "fourier" else math.inf)
+
+    rng = np.random.default_rng(2)
+    arrays = [rng.standard_normal((3, 6, 9, 9)), rng.standard_normal((5, 6, 3, 3)),
+              rng.standard_normal((3, 5, 9, 9))]
+    x, w = (dark.tensor(a, requires_grad=True) for a in arrays[:2])
+    force(first)
+    out = dark.nn.functional.conv2d(x, w, padding=1)
+    kept = out.grad_fn.saved_tensors[2]
+    assert kept and all(np.iscomplexobj(k) == (first == "fourier") for k in kept.values())
+    force(then)
+    out.backward(dark.tensor(arrays[2]))
+    tx, tw = (torch.tensor(a, requires_grad=True) for a in arrays[:2])
+    torch.nn.functional.conv2d(tx, tw, padding=1).backward(torch.tensor(arrays[2]))
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(w.grad.numpy(), tw.grad.numpy(), rtol=1e-10, atol=1e-10)

@@ -463,7 +463,7 @@ def _fourier_backward(plan, x, grad_output, weight, needs, spectra=None):
             plan.input(matmul(spectrum, weight_spectrum), grad_input[start:stop])
         weight_part = bias_part = None
         if need_weight:
-            inputs = (spectra or {}).get((start, stop))
+            inputs = _kept(spectra, start, stop, np.complexfloating)
             if inputs is None:
                 inputs = plan.input_spectrum(x[start:stop])
             weight_part = matmul(np.conj(spectrum).transpose(0, 2, 1), inputs)
@@ -537,7 +537,7 @@ def _winograd_backward(plan, x, grad_output, weight, needs, kept=None):
                                grad_input[start:stop])
         weight_part = bias_part = None
         if need_weight:
-            tiles = (kept or {}).get((start, stop))
+            tiles = _kept(kept, start, stop, np.floating)
             if tiles is None:
                 tiles = plan.input_tiles(x[start:stop])
             weight_part = matmul(plan.output_tiles(gradient), tiles.transpose(0, 2, 1))
@@ -550,6 +550,14 @@ def _winograd_backward(plan, x, grad_output, weight, needs, kept=None):
     grad_weight = plan.weight(_sum([part[0] for part in parts])) if need_weight else None
     grad_bias = _sum([part[1] for part in parts]) if need_bias else None
     return grad_input, grad_weight, grad_bias
+
+
+def _kept(kept, start: int, stop: int, kind):
+    """The array the forward kept for samples start:stop (Fourier: an input spectrum,
+    complex; Winograd: transformed tiles, real), or None where it kept none of that kind (a
+    forward that took the other path: a choice that changed with the thread count)."""
+    array = (kept or {}).get((start, stop))
+    return array if array is not None and np.issubdtype(array.dtype, kind) else None
 
 
 def _sum(products: list):

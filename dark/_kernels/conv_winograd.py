@@ -101,9 +101,10 @@ class Winograd:
         n, channels = x.shape[:2]
         m, a = self.m, self.a
         (th, tw), (ph, pw), (h, w) = self.tiles, self.padding, self.spatial
+        # th * m >= h + 2 ph - 2: the padded planes hold the whole input, and the partial
+        # tiles past its edge read zeros
         planes = np.zeros((n, channels, th * m + 2, tw * m + 2), dtype=x.dtype)
-        rows, cols = min(h, th * m + 2 - ph), min(w, tw * m + 2 - pw)
-        planes[:, :, ph:ph + rows, pw:pw + cols] = x[:, :, :rows, :cols]
+        planes[:, :, ph:ph + h, pw:pw + w] = x
         s = planes.strides
         view = np.lib.stride_tricks.as_strided(
             planes, (a, a, channels, n, th, tw), (s[2], s[3], s[1], s[0], m * s[2], m * s[3]))
@@ -124,7 +125,7 @@ class Winograd:
         n, channels = grad_output.shape[:2]
         m, a = self.m, self.a
         (th, tw), (oh, ow) = self.tiles, self.out
-        blocks = np.zeros((m, m, channels, n, th, tw), dtype=grad_output.dtype)
+        blocks = np.empty((m, m, channels, n, th, tw), dtype=grad_output.dtype)
         if (oh, ow) == (th * m, tw * m):
             np.copyto(blocks, grad_output.reshape(n, channels, th, m, tw, m)
                       .transpose(3, 5, 1, 0, 2, 4))
