@@ -343,9 +343,13 @@ class Op(Function):
                 return _record_one(cls, a, args, kwargs)
         elif len(args) == 2 and _grad_state.enabled:
             a, b = args
-            if isinstance(a, Tensor) and a._requires_grad and type(a._data) is np.ndarray \
-                    and type(b) in _PLAIN_VALUES:
-                return _record_one(cls, a, args, kwargs, b)
+            if isinstance(a, Tensor) and type(a._data) is np.ndarray:
+                if type(b) in _PLAIN_VALUES:
+                    if a._requires_grad:
+                        return _record_one(cls, a, args, kwargs, b)
+                elif isinstance(b, Tensor) and type(b._data) is np.ndarray \
+                        and (a._requires_grad or b._requires_grad):
+                    return _record_two(cls, a, b, kwargs)
         arrays = []
         record = False
         numpy_only = True
@@ -447,6 +451,68 @@ def _record_one(cls, a, args, kwargs, number=_ONE):
                 if counter is None:
                     counter = a._vc = [0]
                 entries.append((_TENSOR, a, counter, counter[0], a._output_nr))
+            elif item is None or type(item) in _PLAIN_VALUES:
+                entries.append(item)
+            else:
+                entries = _resolve_saved(to_save, args, (out,))
+                break
+        node._saved = entries
+        node._to_save = ()
+    if _anomaly.enabled:
+        node._anomaly_trace = _forward_trace()
+    return out
+
+
+def _edge_and_meta(t):
+    if not t._requires_grad:
+        return _NO_EDGE, None
+    grad_fn = t.grad_fn
+    data = t._data
+    return ((grad_fn, t._output_nr) if grad_fn is not None else (t._grad_accumulator(), 0),
+            (data.shape, data.dtype))
+
+
+def _record_two(cls, a, b, kwargs):
+    """Op.apply, recorded, of two numpy tensors (``x * y``): the general path's steps, each
+    for those two."""
+    args = (a, b)
+    array_a, array_b = a._data, b._data
+    node = cls._backward_cls()
+    if _record_inputs is _record_edges:
+        edge_a, meta_a = _edge_and_meta(a)
+        edge_b, meta_b = _edge_and_meta(b)
+        node.next_functions = (edge_a, edge_b)
+        node._input_meta = [meta_a, meta_b]
+    else:
+        _record_inputs(node, args)
+    result = cls.forward(node, array_a, array_b, **kwargs)
+    if type(result) is tuple:
+        return _connect(node, args, [np.asarray(r) for r in result], False, cls.view_of)
+    if type(result) is not np.ndarray:
+        result = np.asarray(result)
+    if (cls.view_of is not None or node._non_differentiable
+            or result.dtype.kind not in _FLOAT_KINDS):
+        return _connect(node, args, [result], True, cls.view_of)
+    out = _new_tensor(Tensor)
+    out._data = result
+    out._requires_grad = True
+    out.grad_fn = node
+    out._grad = out._vc = None
+    to_save = node._to_save
+    if to_save:
+        entries = []
+        for item in to_save:  # _resolve_saved's answers for two inputs and one output
+            if item is result:
+                counter = out._vc
+                if counter is None:
+                    counter = out._vc = [0]
+                entries.append((_OUTPUT, item, counter, 0, 0))
+            elif item is array_a or item is array_b:
+                t = a if item is array_a else b
+                counter = t._vc
+                if counter is None:
+                    counter = t._vc = [0]
+                entries.append((_TENSOR, t, counter, counter[0], t._output_nr))
             elif item is None or type(item) in _PLAIN_VALUES:
                 entries.append(item)
             else:
@@ -584,13 +650,36 @@ def _link_view(out, source) -> None:
             track_view(base, out)
 
 
+class _LiveViews:
+    """A base's views, weakly held: ``items()`` gives (id, view) of those alive. Plain weak
+    references in a list (a WeakValueDictionary costs ten times more per view, made per
+    chunk of every step of an RNN), the dead ones dropped each time the list doubles."""
+
+    __slots__ = ("refs", "limit")
+
+    def __init__(self):
+        self.refs = []
+        self.limit = 8
+
+    def add(self, view) -> None:
+        refs = self.refs
+        refs.append(weakref.ref(view))
+        if len(refs) > self.limit:
+            self.refs = refs = [ref for ref in refs if ref() is not None]
+            self.limit = max(8, 2 * len(refs))
+
+    def items(self) -> list:
+        live = [ref() for ref in self.refs]
+        return [(id(view), view) for view in live if view is not None]
+
+
 def track_view(base, view) -> None:
     """Keep ``view`` among ``base``'s live views (weakly), whose history an in-place op on
     the base regenerates (dark.ops.inplace.refresh_views)."""
     views = base.__dict__.get("_views")
-    if views is None:  # keyed by id: a WeakSet would compare tensors with ==
-        views = base.__dict__["_views"] = weakref.WeakValueDictionary()
-    views[id(view)] = view
+    if views is None:
+        views = base.__dict__["_views"] = _LiveViews()
+    views.add(view)
 
 
 def _connect(node, args, arrays, single, view_of):
