@@ -1,7 +1,8 @@
-"""SGD's compiled momentum step (dark._kernels.optim_numba): the same bits as the numpy path
-(the kernel turned off), on large float32 and float64 parameters, over several steps with a
-changing learning rate; the kernel is really the one that ran; and without numba (or turned
-off) the numpy path serves."""
+"""The optimizers' compiled steps (dark._kernels.optim_numba: SGD's momentum step, Adam's and
+AdamW's): the same bits as the numpy path (the kernels turned off), on large float32 and
+float64 parameters, over several steps with a changing learning rate, for every option the
+kernels take; the kernel is really the one that ran; and without numba (or turned off) the
+numpy path serves."""
 import numpy as np
 import pytest
 
@@ -11,41 +12,56 @@ from dark._kernels import optim_numba
 SHAPES = [(300, 70), (optim_numba.MIN_ENTRIES + 3,), (5, 7)]  # two large, one small
 
 
-def _run(dtype, compiled: bool, steps: int = 5):
+CASES = [  # (optimizer, options, the kernel, the state it keeps)
+    ("SGD", {"momentum": 0.9}, "sgd_momentum", ("momentum_buffer",)),
+    ("Adam", {}, "adam", ("exp_avg", "exp_avg_sq")),
+    ("Adam", {"betas": (0.3, 0.9), "weight_decay": 0.1, "maximize": True}, "adam",
+     ("exp_avg", "exp_avg_sq")),
+    ("Adam", {"weight_decay": 0.2}, "adam", ("exp_avg", "exp_avg_sq")),
+    ("AdamW", {}, "adam", ("exp_avg", "exp_avg_sq")),
+    ("AdamW", {"betas": (0.6, 0.99), "maximize": True}, "adam", ("exp_avg", "exp_avg_sq")),
+]
+
+
+def _run(dtype, compiled: bool, name="SGD", options=None, state=("momentum_buffer",),
+         steps: int = 5):
+    options = {"momentum": 0.9} if options is None else options
     previous = optim_numba.set_enabled(compiled)
     try:
         rng = np.random.default_rng(5)
         params = [dark.tensor(rng.standard_normal(s).astype(dtype), requires_grad=True)
                   for s in SHAPES]
-        optimizer = dark.optim.SGD(params, lr=0.05, momentum=0.9)
+        optimizer = getattr(dark.optim, name)(params, lr=0.05, **options)
         for step in range(steps):
             for p in params:
                 p.grad = dark.tensor(rng.standard_normal(p.shape).astype(dtype))
             optimizer.param_groups[0]["lr"] = 0.05 / (step + 1)
             optimizer.step()
-        buffers = [optimizer.state[p]["momentum_buffer"].numpy() for p in params]
+        buffers = [optimizer.state[p][key].numpy() for p in params for key in state]
         return [p.detach().numpy() for p in params], buffers
     finally:
         optim_numba.set_enabled(previous)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_compiled_momentum_step_is_the_numpy_path_bit_for_bit(dtype, monkeypatch):
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c[0]}{c[1]}")
+def test_compiled_step_is_the_numpy_path_bit_for_bit(case, dtype, monkeypatch):
     pytest.importorskip("numba", reason="the compiled kernels need numba (dark[numba])")
+    name, options, kernel_name, state = case
+    plain = _run(dtype, False, name, options, state)
     calls = []
-    kernel = optim_numba.sgd_momentum()
+    kernel = getattr(optim_numba, kernel_name)()
     assert kernel is not None
 
     def counted(*args):
         calls.append(args[0].size)
         return kernel(*args)
 
-    monkeypatch.setattr(optim_numba, "sgd_momentum", lambda: counted)
-    compiled = _run(dtype, compiled=True)
-    # the two large parameters, on every step but the first (the buffer's copy)
+    monkeypatch.setattr(optim_numba, kernel_name, lambda: counted)
+    compiled = _run(dtype, True, name, options, state)
+    # the two large parameters, on every step (SGD: but the first, the buffer's copy)
     assert sorted(set(calls)) == sorted(int(np.prod(s)) for s in SHAPES[:2])
-    assert len(calls) == 2 * 4
-    plain = _run(dtype, compiled=False)
+    assert len(calls) == 2 * (4 if name == "SGD" else 5)
     for mine, expected in zip(compiled[0] + compiled[1], plain[0] + plain[1]):
         assert mine.dtype == expected.dtype
         np.testing.assert_array_equal(mine, expected)

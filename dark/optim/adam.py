@@ -1,6 +1,9 @@
 """Adam (and, with decoupled weight decay, AdamW's update)."""
 from __future__ import annotations
 
+import numpy as np
+
+from .._kernels import optim_numba
 from . import _fused
 from .optimizer import (
     _EFFECTIVE_GRAD_CUDA,
@@ -113,6 +116,38 @@ def _adam_update_cuda(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, lr, beta
         _fused.kernel(_ADAM_AMSGRAD_KERNEL)(*args, param, exp_avg, exp_avg_sq, max_exp_avg_sq)
 
 
+def _compiled_adam(param, grad, exp_avg, exp_avg_sq, lr, beta1, beta2, eps, weight_decay,
+                   decoupled, maximize, step) -> bool:
+    """``_adam_update`` without amsgrad of a large C float32/float64 parameter on the CPU by
+    the compiled kernel (optim_numba): one pass, the same bits. False (nothing done) where
+    it does not apply or numba is not there."""
+    dtype = param.dtype
+    if not (type(param) is np.ndarray and dtype in _COMPILED_DTYPES
+            and param.size >= optim_numba.MIN_ENTRIES and type(grad) is np.ndarray
+            and grad.dtype == dtype and exp_avg.dtype == dtype and exp_avg_sq.dtype == dtype
+            and type(exp_avg) is np.ndarray and type(exp_avg_sq) is np.ndarray
+            and param.flags.c_contiguous and grad.flags.c_contiguous
+            and exp_avg.flags.c_contiguous and exp_avg_sq.flags.c_contiguous):
+        return False
+    kernel = optim_numba.adam()
+    if kernel is None:
+        return False
+    weight = 1 - beta1
+    bias_correction1 = 1 - beta1 ** step
+    bias_correction2 = 1 - beta2 ** step
+    decay = weight_decay != 0
+    cast = dtype.type  # each scalar rounded to the arrays' type, as numpy rounds it
+    kernel(param.reshape(-1), grad.reshape(-1), exp_avg.reshape(-1), exp_avg_sq.reshape(-1),
+           bool(decay and decoupled), cast(1 - lr * weight_decay), bool(maximize),
+           bool(decay and not decoupled), cast(weight_decay), abs(weight) < 0.5,
+           cast(weight), cast(1 - weight), cast(beta2), cast(1 - beta2),
+           cast(bias_correction2 ** 0.5), cast(eps), cast(-lr / bias_correction1))
+    return True
+
+
+_COMPILED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
 class Adam(_ElementwiseOptimizer):
     """Adam, as torch.optim.Adam.
 
@@ -157,6 +192,8 @@ class Adam(_ElementwiseOptimizer):
             if _fused.applies(param._data, param._grad._data):
                 _adam_update_cuda(*arrays, lr, beta1, beta2, eps, weight_decay, decoupled,
                                   group["maximize"], step)
-            else:
+            elif not (max_exp_avg_sq is None and _compiled_adam(
+                    *arrays[:4], lr, beta1, beta2, eps, weight_decay, decoupled,
+                    group["maximize"], step)):
                 self._update(_adam_update, arrays, lr, beta1, beta2, eps, weight_decay,
                              decoupled, group["maximize"], step)
