@@ -36,6 +36,7 @@ import numpy as np
 import dark
 from dark._kernels import elementwise as dark_elementwise
 from dark._kernels import matmul as dark_matmul
+from dark._kernels import optim_numba
 
 try:
     import torch
@@ -211,6 +212,10 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=15)
     args = parser.parse_args()
+    # a long run loads dark's compiled optimizer kernels (where numba is installed) after
+    # its first steps: load them before timing
+    optim_numba.sgd_momentum()
+    optim_numba.adam()
     print("dark/torch: the ratio of times (of throughputs on the last two rows: above 1 is "
           "dark ahead)")
     for threads in (int(t) for t in args.threads.split(",")):

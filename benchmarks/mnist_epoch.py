@@ -30,6 +30,7 @@ import time
 import numpy as np
 
 import dark
+from dark._kernels import optim_numba
 
 try:
     import torch
@@ -152,6 +153,10 @@ def main() -> None:
     parser.add_argument("--data-root", default=os.environ.get("DARK_DATA")
                         or str(REPO.parent / "shared" / "data"))
     args = parser.parse_args()
+    # a long run loads dark's compiled optimizer kernels (where numba is installed) after
+    # its first steps: load them before timing
+    optim_numba.sgd_momentum()
+    optim_numba.adam()
     if args.device == "cuda":
         try:
             dark.zeros(1, device="cuda")

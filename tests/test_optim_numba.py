@@ -57,7 +57,7 @@ def test_compiled_step_is_the_numpy_path_bit_for_bit(case, dtype, monkeypatch):
         calls.append(args[0].size)
         return kernel(*args)
 
-    monkeypatch.setattr(optim_numba, kernel_name, lambda: counted)
+    monkeypatch.setattr(optim_numba, kernel_name, lambda entries: counted)
     compiled = _run(dtype, True, name, options, state)
     # the two large parameters, on every step (SGD: but the first, the buffer's copy)
     assert sorted(set(calls)) == sorted(int(np.prod(s)) for s in SHAPES[:2])
@@ -65,6 +65,20 @@ def test_compiled_step_is_the_numpy_path_bit_for_bit(case, dtype, monkeypatch):
     for mine, expected in zip(compiled[0] + compiled[1], plain[0] + plain[1]):
         assert mine.dtype == expected.dtype
         np.testing.assert_array_equal(mine, expected)
+
+
+def test_numba_is_loaded_only_after_enough_work(monkeypatch):
+    """A short program never imports numba: the kernels come once the large updates have
+    streamed LOAD_AFTER_ENTRIES entries."""
+    pytest.importorskip("numba", reason="the compiled kernels need numba (dark[numba])")
+    monkeypatch.setattr(optim_numba, "_compiled", {})
+    monkeypatch.setattr(optim_numba, "_streamed", [0])
+    first = optim_numba.LOAD_AFTER_ENTRIES - 10
+    assert optim_numba.sgd_momentum(first) is None
+    assert optim_numba.adam(5) is None
+    assert optim_numba._compiled == {}
+    assert optim_numba.sgd_momentum(5) is not None
+    assert optim_numba.adam(1) is not None
 
 
 def test_turned_off_or_without_numba_there_is_no_kernel():

@@ -13,9 +13,11 @@ float32 array ran slower than numpy's four (the update of the 784-512-256-10 MLP
 longer in numexpr than in numpy at one and at two threads; benchmarks/optim_step.py
 ``--numexpr``), so dark has no numexpr path.
 
-numba is imported when the kernel is first asked for (only by an update of a parameter of
-at least ``MIN_ENTRIES`` entries: small programs never pay for it), and the kernel compiles
-then (well under a second), cached on disk (numba's ``cache=True``). A kernel that cannot be
+numba is imported (about a second, with the kernels read from numba's on-disk cache, or
+compiled the first time) once updates of parameters of at least ``MIN_ENTRIES`` entries have
+streamed ``LOAD_AFTER_ENTRIES`` entries in all (about 30 steps of a 784-512-256-10 MLP): a
+short program never pays for it, and as the bits are the numpy path's, the switch does not
+show. A kernel that cannot be
 built leaves the optimizers on their numpy path, with a warning. ``set_enabled(False)`` (or
 ``DARK_NUMBA=0`` in the environment at import) keeps them on it."""
 from __future__ import annotations
@@ -30,8 +32,12 @@ import numpy as np
 # the call's overhead is what counts
 MIN_ENTRIES = 1 << 14
 
+# entries updated (by parameters of MIN_ENTRIES or more) before numba is loaded
+LOAD_AFTER_ENTRIES = 1 << 24
+
 _enabled = [os.environ.get("DARK_NUMBA", "1") != "0"]
 _compiled: dict = {}  # name -> compiled kernel, or None once it failed
+_streamed = [0]  # entries updated so far while the kernels were not loaded
 _lock = threading.Lock()
 
 
@@ -116,11 +122,14 @@ _SIGNATURES = {
 }
 
 
-def _kernel(name: str):
+def _kernel(name: str, entries: int):
     if not _enabled[0]:
         return None
     if name in _compiled:
         return _compiled[name]
+    _streamed[0] += entries
+    if _streamed[0] < LOAD_AFTER_ENTRIES:
+        return None
     with _lock:
         if name not in _compiled:
             _compiled[name] = _build(name)
@@ -144,11 +153,13 @@ def _build(name: str):
         return None
 
 
-def sgd_momentum():
-    """The compiled ``_sgd_momentum``, or None (no numba, or turned off)."""
-    return _kernel("sgd_momentum")
+def sgd_momentum(entries: int = LOAD_AFTER_ENTRIES):
+    """The compiled ``_sgd_momentum`` for an update of ``entries`` entries, or None (no
+    numba, turned off, or not loaded yet)."""
+    return _kernel("sgd_momentum", entries)
 
 
-def adam():
-    """The compiled ``_adam``, or None (no numba, or turned off)."""
-    return _kernel("adam")
+def adam(entries: int = LOAD_AFTER_ENTRIES):
+    """The compiled ``_adam`` for an update of ``entries`` entries, or None (no numba,
+    turned off, or not loaded yet)."""
+    return _kernel("adam", entries)

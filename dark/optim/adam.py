@@ -129,7 +129,7 @@ def _compiled_adam(param, grad, exp_avg, exp_avg_sq, lr, beta1, beta2, eps, weig
             and param.flags.c_contiguous and grad.flags.c_contiguous
             and exp_avg.flags.c_contiguous and exp_avg_sq.flags.c_contiguous):
         return False
-    kernel = optim_numba.adam()
+    kernel = optim_numba.adam(param.size)
     if kernel is None:
         return False
     weight = 1 - beta1

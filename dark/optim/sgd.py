@@ -101,7 +101,7 @@ def _compiled_momentum(param, grad, buffer, lr, momentum) -> bool:
             and type(buffer) is np.ndarray and param.flags.c_contiguous
             and grad.flags.c_contiguous and buffer.flags.c_contiguous):
         return False
-    kernel = optim_numba.sgd_momentum()
+    kernel = optim_numba.sgd_momentum(param.size)
     if kernel is None:
         return False
     # the scalars rounded to the arrays' type, as numpy rounds a python float operand
