@@ -622,3 +622,32 @@ def test_hook_based_errors_as_torch():
     raises_like(lambda: dark.nn.utils.spectral_norm(dark.nn.Linear(2, 2, bias=False), "bias"),
                 lambda: torch.nn.utils.spectral_norm(torch.nn.Linear(2, 2, bias=False),
                                                      "bias"))
+
+
+@pytest.mark.parametrize("lib", LIBS)
+def test_module_state_dict_hooks(lib):
+    """The Module hooks the parametrizations use: a state_dict hook sees the module's
+    local metadata; a load_state_dict pre-hook (with the module, public) may rename keys
+    before the module copies them."""
+    m = lib.nn.Linear(2, 3)
+    seen = []
+
+    def state_hook(module, state_dict, prefix, local_metadata):
+        local_metadata["mark"] = prefix
+        seen.append(module)
+
+    def load_hook(module, state_dict, prefix, local_metadata, strict, missing, unexpected,
+                  errors):
+        if prefix + "w" in state_dict:
+            state_dict[prefix + "weight"] = state_dict.pop(prefix + "w")
+
+    outer = lib.nn.Sequential(m)
+    handle = m._register_state_dict_hook(state_hook)
+    state = outer.state_dict()
+    assert seen == [m] and state._metadata["0"]["mark"] == "0."
+    handle.remove()
+    outer.state_dict()
+    assert seen == [m]
+    m.register_load_state_dict_pre_hook(load_hook)
+    outer.load_state_dict({"0.w": lib.ones(3, 2), "0.bias": lib.zeros(3)})
+    assert lib.equal(m.weight, lib.ones(3, 2))
