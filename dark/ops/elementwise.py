@@ -624,7 +624,21 @@ Tanh = _unary_op("Tanh", lambda xp, a: xp.tanh(a), lambda g, x, y: g * (1 - y * 
 Asinh = _unary_op("Asinh", lambda xp, a: xp.arcsinh(a), lambda g, x, y: g * rsqrt(x * x + 1))
 Acosh = _unary_op("Acosh", lambda xp, a: xp.arccosh(a), lambda g, x, y: g * rsqrt(x * x - 1))
 Atanh = _unary_op("Atanh", lambda xp, a: xp.arctanh(a), lambda g, x, y: g / (1 - x * x))
-Sigmoid = _unary_op("Sigmoid", _sigmoid, lambda g, x, y: g * (y * (1 - y)), "output")
+def _sigmoid_op(xp, a):
+    """The Sigmoid op's: float32/64 by torch's formula 1 / (1 + exp(-a)), in place, four
+    array passes instead of eight (exp overflows to inf where a < -88: 0, as torch; the op
+    silences numpy); float16 and complex as _sigmoid (float16's exp overflows at -11)."""
+    if a.dtype.kind != "f" or a.dtype.itemsize < 4:
+        return _sigmoid(xp, a)
+    if not a.ndim:  # (numpy gives 0-d results as scalars, which cannot be an out=)
+        return xp.reciprocal(xp.exp(xp.negative(a)) + 1)
+    out = xp.negative(a)
+    xp.exp(out, out=out)
+    out += 1
+    return xp.reciprocal(out, out=out)
+
+
+Sigmoid = _unary_op("Sigmoid", _sigmoid_op, lambda g, x, y: g * (y * (1 - y)), "output")
 Erf = _unary_op("Erf", lambda xp, a: erf_array(a),
                 lambda g, x, y: g * (exp(-(x * x)) * _TWO_OVER_SQRT_PI))
 Abs = _unary_op("Abs", lambda xp, a: xp.abs(a), lambda g, x, y: g * sign(x),
