@@ -26,6 +26,9 @@ UNARY = [
     ("mean", lambda x: x.mean()), ("mean_dim", lambda x: x.reshape(-1, 1).mean(0)),
     ("reshape", lambda x: x.reshape(-1, 1) * 2), ("view", lambda x: x.view(1, -1) * 2),
     ("squeeze", lambda x: x.reshape(1, -1).squeeze(0) * 2),
+    ("chunk", lambda x: dark.cat([p * (i + 1) for i, p in enumerate(
+        x.reshape(1, -1).repeat(4, 1).chunk(3, 1))], 1)),
+    ("chunk_unused", lambda x: x.reshape(-1, 1).repeat(1, 4).chunk(2, 1)[1] * 3),
 ]
 
 

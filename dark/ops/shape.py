@@ -692,8 +692,12 @@ class Split(Op):
             offset += size
         return tuple(pieces)
 
+    raw_backward = True
+
     @staticmethod
     def backward(ctx, *grads):
+        if not isinstance(grads[0], Tensor):  # raw arrays (Op.raw_backward)
+            return array_module(grads[0]).concatenate(grads, axis=ctx.dim)
         return cat(grads, ctx.dim)
 
 
