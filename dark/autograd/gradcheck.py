@@ -43,19 +43,19 @@ def _numerical_jacobian(func, inputs, wrt, eps):
     jacobians = []
     for index in wrt:
         data = inputs[index]._data
-        flat = data.reshape(-1)
-        if flat.base is None and data.size and not np.shares_memory(flat, data):
-            raise GradcheckError("gradcheck needs contiguous inputs")
         per_output = [np.zeros((data.size, o._data.size)) for o in base]
         for k in range(data.size):
-            original = flat[k].item()
-            flat[k] = original + eps
+            # the k-th element in row-major order, written in place whatever the strides (a
+            # reshape of a non-contiguous input would be a copy the function never reads)
+            at = np.unravel_index(k, data.shape)
+            original = data[at].item()
+            data[at] = original + eps
             plus = [_host(o._data).astype(np.float64).reshape(-1)
                     for o in _outputs(func, inputs)]
-            flat[k] = original - eps
+            data[at] = original - eps
             minus = [_host(o._data).astype(np.float64).reshape(-1)
                      for o in _outputs(func, inputs)]
-            flat[k] = original
+            data[at] = original
             for j in range(len(base)):
                 per_output[j][k] = (plus[j] - minus[j]) / (2 * eps)
         jacobians.append(per_output)
