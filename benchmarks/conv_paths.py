@@ -15,11 +15,12 @@ im2col and Winograd / im2col, dark's choice and whether it was the fastest of th
 and dark / torch. ``--clock cpu`` times the process's CPU time instead of the wall clock (on
 a machine shared with other work, at one thread, it is the steadier measure of the work
 itself). ``--fit`` prints, for the 3x3 rows, how many choices between im2col and Winograd
-each value of conv_winograd.TRANSFORM_PASS would get right.
+each value of conv_winograd.TRANSFORM_PASS would get right (the input gradient by its
+estimated way).
 
 Float32 accuracy of each path against float64 (Conv2d(64, 64, 3, padding=1) with its initial
 weights on unit-normal inputs; the largest error over the largest entry of output, input
-gradient, weight gradient): torch 5e-7, 3e-7, 3e-6; im2col 6e-7, 2e-7, 6e-7; Fourier 3e-7,
+gradient, weight gradient): torch 5e-7, 3e-7, 3-4e-6; im2col 6e-7, 2e-7, 6e-7; Fourier 3e-7,
 3e-7, 3e-7; Winograd F(2x2) 4e-7, 3e-7, 9e-7; F(4x4) 2.5e-6, 2.2e-6, 3.4e-6 (see
 dark/_kernels/conv_winograd.py)."""
 from __future__ import annotations

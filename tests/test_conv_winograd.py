@@ -55,13 +55,15 @@ def test_which_convolutions_take_the_winograd_path(x_shape, weight_shape, option
     assert isinstance(chosen, conv_winograd.Winograd) == (expected is not None)
 
 
-@pytest.fixture(params=[2, 4], ids=["F2", "F4"])
+@pytest.fixture(params=[(2, "adjoint"), (2, "transposed"), (4, "adjoint"), (4, "transposed")],
+                ids=["F2-adjoint", "F2-transposed", "F4-adjoint", "F4-transposed"])
 def forced(request, monkeypatch):
-    """Every convolution the Winograd path can take takes it, with F(m x m, 3 x 3) of the
-    parameter; the list counts its forwards."""
+    """Every convolution the Winograd path can take takes it, with F(m x m, 3 x 3) and the
+    input gradient's way of the parameter; the list counts its forwards."""
     calls = []
     original = conv_ops._winograd_forward
-    monkeypatch.setattr(conv_winograd, "TILE", request.param)
+    monkeypatch.setattr(conv_winograd, "TILE", request.param[0])
+    monkeypatch.setattr(conv_winograd, "INPUT_GRADIENT", request.param[1])
     monkeypatch.setattr(conv_winograd.Winograd, "cost", lambda self: 0)
     monkeypatch.setattr(conv_ops, "_winograd_forward",
                         lambda *args: calls.append(args[0]) or original(*args))
@@ -141,7 +143,8 @@ def _layer_arrays(batch, in_channels, size, out_channels, seed=0):
 
 
 def _winograd_results(arrays, dtype, m):
-    """Output, input gradient and weight gradient by F(m x m, 3 x 3) in dtype."""
+    """Output, input gradient and weight gradient by F(m x m, 3 x 3) in dtype (the input
+    gradient by the way dark estimates cheaper)."""
     x, w, b, g = (a.astype(dtype) for a in arrays)
     plan = conv_winograd.Winograd(x.shape[1], w.shape[0], x.shape[2:], (1, 1), m, dtype)
     out = np.empty(g.shape, dtype=dtype)
@@ -152,11 +155,14 @@ def _winograd_results(arrays, dtype, m):
     return out, grad_input, grad_weight
 
 
+@pytest.mark.parametrize("way", ["adjoint", "transposed"])
 @pytest.mark.parametrize("m, bound", [(2, 1e-6), (4, 4e-6)])
-def test_float32_error_of_each_tile(m, bound):
+def test_float32_error_of_each_tile(monkeypatch, m, bound, way):
     """64 channels, unit-normal inputs, nn.Conv2d's initial weights: in float32, the output
     and both gradients within ``bound`` of their largest entry of the float64 results
-    (F(2x2) ~4e-7, as torch; F(4x4) ~2.5e-6, where its usual points 0, +-1, +-2 give ~7e-6)."""
+    (F(2x2) ~4e-7, as torch; F(4x4) ~2.5e-6, where its usual points 0, +-1, +-2 give ~7e-6),
+    the input gradient either way."""
+    monkeypatch.setattr(conv_winograd, "INPUT_GRADIENT", way)
     arrays = _layer_arrays(4, 64, 16, 64)
     expected = _winograd_results(arrays, np.float64, m)
     got = _winograd_results(arrays, np.float32, m)

@@ -519,28 +519,42 @@ def _winograd_forward(plan, x, weight, bias, out, kept):
 
 def _winograd_backward(plan, x, grad_output, weight, needs, kept=None):
     """The gradients in (x, weight, bias) that ``needs`` asks for by the Winograd path, in
-    one pass over chunks of the batch: the weight's from the output's gradient through A and
-    the input tiles (the forward's in ``kept`` where it left them, else from x), the input's
-    as the forward convolution of the output's gradient by the flipped weight."""
+    one pass over chunks of the batch. The weight's is the output's gradient through A
+    (A gY A^T per tile) against the input tiles (the forward's in ``kept`` where it left
+    them, else made from x). The input's goes either through the adjoint of the forward's
+    steps (the products by U^T of the same A gY A^T, then B dV B^T with the tiles' overlaps
+    added) or as the forward convolution of the output's gradient by the flipped, transposed
+    weight (a 3x3 conv_transpose with stride 1 is one), whichever is estimated cheaper
+    (Winograd.adjoint_input_gradient: the adjoint saves a transform of the output's gradient
+    and, with padding 0, the transposed convolution's wider tiles; its overlaps cost
+    passes)."""
     need_input, need_weight, need_bias = needs
     n = grad_output.shape[0]
     grad_input = None
+    adjoint = need_input and plan.adjoint_input_gradient(shared=need_weight)
     if need_input:
-        transposed = conv_winograd.transposed(plan)
-        flipped = transposed.weight_tiles(conv_winograd.flipped(weight))
         grad_input = np.empty((n, plan.in_channels) + plan.spatial, dtype=grad_output.dtype)
+        if adjoint:
+            weight_t = plan.weight_tiles(weight).transpose(0, 2, 1)  # (a * a, C_in, C_out)
+        else:
+            transposed = conv_winograd.transposed(plan)
+            flipped = transposed.weight_tiles(conv_winograd.flipped(weight))
 
     def chunk(start, stop):
         gradient = grad_output[start:stop]
-        if need_input:
+        weight_part = bias_part = None
+        if need_input and not adjoint:
             transposed.outputs(matmul(flipped, transposed.input_tiles(gradient)),
                                grad_input[start:stop])
-        weight_part = bias_part = None
-        if need_weight:
-            tiles = _kept(kept, start, stop, np.floating)
-            if tiles is None:
-                tiles = plan.input_tiles(x[start:stop])
-            weight_part = matmul(plan.output_tiles(gradient), tiles.transpose(0, 2, 1))
+        if adjoint or need_weight:
+            products = plan.output_tiles(gradient)
+            if adjoint:
+                plan.input_gradient(matmul(weight_t, products), grad_input[start:stop])
+            if need_weight:
+                tiles = _kept(kept, start, stop, np.floating)
+                if tiles is None:
+                    tiles = plan.input_tiles(x[start:stop])
+                weight_part = matmul(products, tiles.transpose(0, 2, 1))
         if need_bias:
             bias_part = gradient.reshape(stop - start, plan.out_channels,
                                          math.prod(plan.out)).sum(axis=2).sum(axis=0)

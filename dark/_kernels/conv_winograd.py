@@ -156,6 +156,32 @@ class Winograd:
         else:
             np.copyto(out, tiles.reshape(n, channels, th * m, tw * m)[:, :, :oh, :ow])
 
+    def input_gradient(self, products, grad_input):
+        """Write the adjoint of ``input_tiles`` of the (a * a, C_in, n * th * tw) products
+        into grad_input (n, C_in, H, W): B dV B^T per tile, the tiles' overlapping rows and
+        columns (their last two, the next tile's first two) added together, the padding
+        cropped."""
+        n, channels = grad_input.shape[:2]
+        m, a = self.m, self.a
+        (th, tw), (ph, pw), (h, w) = self.tiles, self.padding, self.spatial
+        transform = np.ascontiguousarray(matrices(m, self.dtype)[0].T)  # B (a, a)
+        blocks = _along_both(transform, products.reshape(a, a, -1)) \
+            .reshape(a, a, channels, n, th, tw)
+        # tile row k of tile t is plane row m t + k: rows m..a-1 of tile t are rows
+        # 0..a-m-1 of tile t + 1 (th + 1 of them then, the last one past the input)
+        rows = np.empty((m, a, channels, n, th + 1, tw), dtype=grad_input.dtype)
+        rows[:, :, :, :, :th] = blocks[:m]
+        rows[:, :, :, :, th] = 0
+        rows[:a - m, :, :, :, 1:] += blocks[m:]
+        grid = np.empty((m, m, channels, n, th + 1, tw + 1), dtype=grad_input.dtype)
+        grid[..., :tw] = rows[:, :m]
+        grid[..., tw] = 0
+        grid[:, :a - m, ..., 1:] += rows[:, m:]
+        planes = np.empty((n, channels, th + 1, m, tw + 1, m), dtype=grad_input.dtype)
+        np.copyto(planes, grid.transpose(3, 2, 4, 0, 5, 1))
+        planes = planes.reshape(n, channels, (th + 1) * m, (tw + 1) * m)
+        np.copyto(grad_input, planes[:, :, ph:ph + h, pw:pw + w])
+
     def weight(self, products):
         """The (C_out, C_in, 3, 3) weight gradient of the (a * a, C_out, C_in) sums over the
         tiles: G^T dU G."""
@@ -164,22 +190,45 @@ class Winograd:
         return np.ascontiguousarray(
             taps.reshape(3, 3, self.out_channels, self.in_channels).transpose(2, 3, 0, 1))
 
+    def _input_gradient_costs(self, shared: bool) -> tuple:
+        """The estimated work per sample of the input's gradient (as ``cost``) by the
+        transposed convolution (the output's gradient through B, the products over the
+        tiles of its own geometry, through A) and by the adjoint (the products over this
+        geometry's tiles, B dV B^T and the overlap's combine at COMBINE_PASS transforms, and
+        the output's gradient through A unless the weight's gradient shares it)."""
+        squares, channels = self.a * self.a, self.in_channels * self.out_channels
+        back, tiles = transposed(self).tiles_per_sample, self.tiles_per_sample
+        by_transposed = squares * back * (channels + TRANSFORM_PASS * (self.in_channels
+                                                                      + self.out_channels))
+        grid = (self.tiles[0] + 1) * (self.tiles[1] + 1)  # the combine's, a row and column more
+        entries = squares * (tiles * (self.in_channels + (0 if shared else self.out_channels))
+                             + COMBINE_PASS * grid * self.in_channels)
+        by_adjoint = squares * tiles * channels + TRANSFORM_PASS * entries
+        return by_transposed, by_adjoint
+
+    def adjoint_input_gradient(self, shared: bool) -> bool:
+        """Whether the input's gradient goes through the adjoint (else the transposed
+        convolution): the lower estimate, or INPUT_GRADIENT where set. ``shared``: the
+        weight's gradient is computed beside it (and makes the output's gradient through A
+        anyway)."""
+        if INPUT_GRADIENT is not None:
+            return INPUT_GRADIENT == "adjoint"
+        by_transposed, by_adjoint = self._input_gradient_costs(shared)
+        return by_adjoint < by_transposed
+
     def cost(self) -> float:
         """The work per sample of a training step by this path, in multiply-adds: the
         channel products of its three passes (forward, the input's and the weight's
-        gradients, the input's over the tiles of its own geometry), and the transformed
-        arrays, a * a entries a tile and channel, each made in memory-bound passes (the
-        gather of the tiles, two thin products, the scatter back) counted at
-        TRANSFORM_PASS multiply-adds an entry: the input's and the output's gradient's
-        through B, the output's and the input's gradient's through A, the output's
-        gradient's through A again for the weight."""
-        back = transposed(self).tiles_per_sample
+        gradients), and the transformed arrays, a * a entries a tile and channel, each made
+        in memory-bound passes (the gather of the tiles, two thin products, the scatter
+        back) counted at TRANSFORM_PASS multiply-adds an entry: the input through B and the
+        output through A in the forward, the output's gradient through A for the weight,
+        and the input's gradient by the cheaper of its two ways."""
         tiles, squares = self.tiles_per_sample, self.a * self.a
-        channels = self.in_channels * self.out_channels
-        product = squares * channels * (2 * tiles + back)
-        entries = squares * ((tiles + back) * (self.in_channels + self.out_channels)
-                             + tiles * self.out_channels)
-        return product + TRANSFORM_PASS * entries
+        forward_and_weight = squares * tiles * (
+            2 * self.in_channels * self.out_channels
+            + TRANSFORM_PASS * (self.in_channels + 2 * self.out_channels))
+        return forward_and_weight + min(self._input_gradient_costs(shared=True))
 
     def direct_cost(self) -> float:
         """The same for im2col's flat-shift path, as conv_fourier.Fourier.direct_cost for
@@ -194,9 +243,17 @@ class Winograd:
 # The weights are fitted to the 3x3 convolutions of benchmarks/conv_paths.py (forward and
 # backward timed on both paths in dark's threads, --fit prints the fit); WINOGRAD_MARGIN
 # asks for a clear win.
-TRANSFORM_PASS = 40
+TRANSFORM_PASS = 24
 COLUMN_PASS = 32
 WINOGRAD_MARGIN = 0.9
+# The adjoint input gradient's combine of the tiles' overlaps (two adds and a scatter with
+# short inner loops, over a grid of one tile row and column more), in transforms of its
+# entries: fitted to the two ways' times on the 3x3 convolutions of benchmarks/conv_paths.py
+# (13 of 15 choices right at one thread, the two others within 3% of each other).
+COMBINE_PASS = 1.5
+# "adjoint" or "transposed": the input gradient's way for every convolution, else the
+# lower estimate (Winograd.adjoint_input_gradient).
+INPUT_GRADIENT = None
 # F(4x4, 3x3) up to this many channels on either side of the convolution, F(2x2, 3x3) above
 # (the module's docstring: F(4x4)'s float32 error grows with the channels summed).
 F4_MAX_CHANNELS = 128
