@@ -8,7 +8,8 @@ autograd, so each can be tested on its own. They import only numpy, ``dark._back
   backward, in parts in dark's threads;
 - ``windows``: sliding-window views of padded arrays (conv and pooling);
 - ``conv``: im2col, col2im, the flat shifts of stride-1 2-D convolutions, and the choice of
-  path; ``conv_fourier``: the Fourier path's transforms;
+  path; ``conv_fourier``: the Fourier path's transforms; ``conv_winograd``: Winograd's
+  F(2x2, 3x3) and F(4x4, 3x3) for 3x3 stride-1 convolutions;
 - ``pooling``: max (with its argmax), average and adaptive pooling, and their adjoints;
 - ``resample``: separable resampling along axes (pad's modes, interpolate's filters);
 - ``optim_numba``: the optimizers' compiled updates (SGD's momentum step in one pass), used

@@ -32,8 +32,11 @@ its largest entry on both, as torch's (~1-4e-6).
 The backward is the adjoint of the same steps: the output's gradient goes through A
 (A gY A^T per tile, the junk outputs of partial tiles with zero gradient); the weight's
 gradient is G^T (sum over tiles of (A gY A^T)[xi] @ V[xi]^T) G, from the forward's V when it
-kept them; the input's is a forward convolution of the output's gradient by the flipped,
-transposed weight (a 3x3 conv_transpose with stride 1 is one), on this path too."""
+kept them. The input's gradient goes one of two ways, the one estimated cheaper
+(``Winograd.adjoint_input_gradient``): the adjoint, U[xi]^T @ (A gY A^T)[xi] then B dV B^T per
+tile with the overlapping rows and columns of neighbouring tiles added (it shares A gY A^T
+with the weight's gradient), or a forward convolution of the output's gradient by the
+flipped, transposed weight (a 3x3 conv_transpose with stride 1 is one) on this path."""
 from __future__ import annotations
 
 import functools
