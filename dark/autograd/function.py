@@ -338,9 +338,20 @@ class Op(Function):
     def apply(cls, *args, **kwargs):
         if len(args) == 1:
             a = args[0]
-            if isinstance(a, Tensor) and type(a._data) is np.ndarray \
-                    and a._requires_grad and _grad_state.enabled:
-                return _record_one(cls, a, args, kwargs)
+            if isinstance(a, Tensor) and type(a._data) is np.ndarray:
+                if a._requires_grad and _grad_state.enabled:
+                    return _record_one(cls, a, args, kwargs)
+                # not recorded: the general path's steps for one numpy tensor
+                result = cls.forward(_NullContext(), a._data, **kwargs)
+                if type(result) is np.ndarray and cls.view_of is None:
+                    out = _new_tensor(Tensor)
+                    out._data = result
+                    out._requires_grad = False
+                    out.grad_fn = out._grad = out._vc = None
+                    return out
+                if type(result) is tuple:
+                    return tuple([_plain(cls, r, args) for r in result])
+                return _plain(cls, result, args)
         elif len(args) == 2 and _grad_state.enabled:
             a, b = args
             if isinstance(a, Tensor) and type(a._data) is np.ndarray:

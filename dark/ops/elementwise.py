@@ -81,6 +81,9 @@ def _binary(compute, a, b, result_dtype=None):
     return out
 
 
+_quiet_enter, _quiet_exit = _backend.quiet_enter, _backend.quiet_exit
+
+
 def _quiet(compute):
     """``compute`` without numpy's floating-point warnings (log(0), 0/0 ...): PyTorch gives
     inf/nan silently."""
@@ -95,7 +98,7 @@ def _quiet(compute):
         finally:
             leave(token)
 
-    quiet_compute.loud = compute  # the same without the silencing (see UnaryOp.quiet)
+    quiet_compute.loud = compute  # the same without the silencing (see UnaryOp.forward)
 
     return quiet_compute
 
@@ -549,7 +552,16 @@ class UnaryOp(Op):
     def forward(cls, ctx, a):
         if cls.float_result and a.dtype.kind not in "fc":
             a = a.astype(_default_float())
-        out = cls.compute(np if type(a) is np.ndarray else array_module(a), a)
+        compute = cls.compute
+        kernel = getattr(compute, "loud", None)  # a _quiet compute's own: silenced here
+        if kernel is not None and type(a) is np.ndarray:
+            token = _quiet_enter()
+            try:
+                out = kernel(np, a)
+            finally:
+                _quiet_exit(token)
+        else:
+            out = compute(np if type(a) is np.ndarray else array_module(a), a)
         if cls.saves == "input":
             ctx.save_for_backward(a, None)
         elif cls.saves == "output":
