@@ -5,11 +5,11 @@ PyTorch.
 
 Conv2d(64, 64, 3, padding=1) on a (32, 64, 32, 32) float32 batch (its forward alone, under
 no_grad, and forward + backward), and MaxPool2d(2) on its output. PyTorch runs on as many
-threads as dark (``dark.get_num_threads()``; ``--threads`` sets both). dark and torch calls
-alternate, so a busy machine slows both alike; prints milliseconds per call (the best and the
-median of the repeats, after a warm-up) and the ratio dark/torch of each. With ``--device
-cuda`` both run on the GPU (torch only when its build sees it) and every call ends with a
-synchronize."""
+threads as dark (``dark.get_num_threads()``; ``--threads`` sets both). dark and torch
+alternate in blocks of calls, each after a pause (``BLOCK``, ``PAUSE_S``), so a busy machine
+slows both alike; prints milliseconds per call (the best and the median of the repeats,
+after a warm-up) and the ratio dark/torch of each. With ``--device cuda`` both run on the GPU
+(torch only when its build sees it) and every call ends with a synchronize."""
 from __future__ import annotations
 
 import argparse
@@ -48,16 +48,28 @@ def forward_step(layer, x, lib, synchronized=False):
         lib.cuda.synchronize()
 
 
+# The libraries alternate in blocks of this many calls, each after a pause: torch's OpenMP
+# threads spin-wait after its calls and, on a few cores, take the cores from whatever runs
+# next (dark's Conv2d at 2 threads ran clearly slower right after a torch call than alone
+# or after a pause), so alternating call by call measures that, not dark.
+BLOCK = 5
+PAUSE_S = 0.3
+
+
 def timings_ms(functions, repeats: int) -> list:
-    """(best, median) milliseconds of each function, the calls alternating."""
+    """(best, median) milliseconds of each function's calls, the functions alternating in
+    blocks of BLOCK calls, each block after a PAUSE_S pause (a busy machine still slows
+    both alike)."""
     for function in functions:
         function()
     times = [[] for _ in functions]
-    for _ in range(repeats):
+    for _ in range(-(-repeats // BLOCK)):
         for function, record in zip(functions, times):
-            start = time.perf_counter()
-            function()
-            record.append(1000 * (time.perf_counter() - start))
+            time.sleep(PAUSE_S)
+            for _ in range(min(BLOCK, repeats - len(record))):
+                start = time.perf_counter()
+                function()
+                record.append(1000 * (time.perf_counter() - start))
     return [(min(record), statistics.median(record)) for record in times]
 
 
