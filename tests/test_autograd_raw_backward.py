@@ -5,6 +5,18 @@ import numpy as np
 import pytest
 
 import dark
+from dark.autograd import function
+
+
+@pytest.fixture(autouse=True)
+def _no_op_dispatch():
+    """The raw-array backward runs only while no op dispatch is set; dark.amp's (autocast,
+    bfloat16) stays set for the rest of the process once bfloat16 was loaded, as an earlier
+    test may have done: these tests run without it, then put it back."""
+    previous = function.Op.__dict__["apply"].__func__
+    function.set_op_dispatch(None)
+    yield
+    function.set_op_dispatch(None if previous is function.plain_op_apply else previous)
 
 # (name, function of one tensor): every op whose backward may take the raw-array path
 UNARY = [
