@@ -673,7 +673,7 @@ def check_scalar(value, dtype, how: str = "scalar"):
       checked for every dtype, the error naming the C++ type ("int", "c10::Half"); an int
       outside [-2**63, 2**64) makes no Scalar at all;
     - "scalar_tensor": a Scalar made a 0-d tensor (scalar_tensor, where): as "scalar", but a
-      float16 value is checked as a double only (a large one becomes inf);
+      float16 or bfloat16 value is checked as a double only (a large one becomes inf);
     - "index": ``x[i] = v``: as "scalar_tensor", with an int that must be an int64;
     - "tensor": an item of torch.tensor's data: only integer dtypes are checked (floats
       overflow to inf), the error naming the dtype ("int32"); an int must be an int64 and a
@@ -682,7 +682,8 @@ def check_scalar(value, dtype, how: str = "scalar"):
     The result is what numpy then stores without an error or a warning: an int for an integer
     dtype (a float truncated, a negative int wrapped around an unsigned dtype as PyTorch's
     cast does: -1 is 255 in uint8), a bool for bool, a real number for a real dtype, +-inf
-    for a float beyond an unchecked float dtype's range."""
+    for a float beyond an unchecked float dtype's range; for bfloat16 the float32 torch rounds
+    it through (bfloat16_scalar)."""
     if isinstance(value, np.generic):
         value = value.item()
     np_dtype = np.dtype(getattr(dtype, "np", dtype))
@@ -701,7 +702,7 @@ def check_scalar(value, dtype, how: str = "scalar"):
             if how == "index" and not _INT64[0] <= value <= _INT64[1]:
                 raise ValueError(_UNPACK_ERROR)
             _check_scalar_int(value)
-        if how != "scalar" and np_dtype == np.float16:
+        if how != "scalar" and (np_dtype == np.float16 or kind == "V"):
             checked = np.dtype(np.float64)
     if checked is not None and not _fits(value, checked):
         name = checked.name if how == "tensor" else _OVERFLOW_NAMES[checked.name]
@@ -713,10 +714,25 @@ def check_scalar(value, dtype, how: str = "scalar"):
     if kind in "iu":
         low = _RANGES[np_dtype][0]
         return (int(value) - low) % (1 << 8 * np_dtype.itemsize) + low
-    if kind in "fV" and not _fits(value, np_dtype):  # rounds to the largest value or to inf
+    if kind == "V":  # an op's int Scalar is cast as an int64; a 0-d tensor's is a double
+        return bfloat16_scalar(value if how == "scalar" else float(value))
+    if kind == "f" and not _fits(value, np_dtype):  # rounds to the largest value or to inf
         with np.errstate(over="ignore"):
             return float(np_dtype.type(value))
     return value
+
+
+def bfloat16_scalar(value) -> float:
+    """A python number as PyTorch makes it a bfloat16 (c10::BFloat16 takes a float): a
+    float32 first (C's cast of the double, or of the int64 / uint64), then a bfloat16, each
+    rounded to nearest even; returned as the float32 (exact, so numpy's one rounding of it
+    to bfloat16 is torch's last one). The two roundings differ from one where the float32
+    lands on a bfloat16 midpoint: 1 + 2**-8 + 2**-30 is 1.0 in torch, 1.0078125 rounded
+    directly. Beyond float32's range it is +-inf (the overflow checks are check_scalar's)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = np.int64(value) if value < 1 << 63 else np.uint64(value)
+    with np.errstate(over="ignore"):
+        return float(np.float32(value))
 
 
 def _check_scalar_int(value: int) -> None:

@@ -523,6 +523,10 @@ def _checked_data(array, host, dtype: _backend.dtype) -> np.ndarray:
     one: numpy has made floats of ints mixed with floats ([1, 2.0**40]), and torch checks an
     int (-1 fits uint8) and a float (-1.0 does not) differently."""
     kind = dtype.np.kind
+    if kind in "fV" and array.dtype.kind in "iu" and dtype.np.itemsize < 8:
+        # torch.tensor reads a python int as a double for a float dtype (2**60 + 2**52 +
+        # 2**36 + 1 is 2**60 in bfloat16, not the int64 cast's 2**60 + 2**53)
+        array = array.astype(np.float64)
     if array.dtype == dtype.np or not array.size or array.dtype.kind == "b" or (
             kind not in "iu" and not (array.dtype.kind == "c" and kind != "c")):
         return array

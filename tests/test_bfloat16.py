@@ -326,3 +326,157 @@ def test_python_float_scalars_round_through_float32_as_torch():
             ours = op(dark, dark.zeros(2, dtype=dark.bfloat16, requires_grad=True), v)
             theirs = op(torch, torch.zeros(2, dtype=torch.bfloat16, requires_grad=True), v)
             np.testing.assert_array_equal(_values(ours), _values(theirs), err_msg=f"{i} {v}")
+
+
+# python numbers into bfloat16: torch's c10::BFloat16 takes a float, so a double (a python
+# float or int) is rounded twice, to float32 and then to bfloat16. The first three values
+# round differently directly (1.0078125, -1.0078125, 2**-133 + ... : 2**-8 + 2**-7 + ...);
+# then bfloat16's largest value, values between it and float32's largest (overflow in some
+# paths, inf in others), beyond float32's, infinities and NaN.
+_HALFWAY = (1 + 2.0 ** -8 + 2.0 ** -30, -(1 + 2.0 ** -8 + 2.0 ** -30), 3 * 2.0 ** -9 + 2.0 ** -40,
+            2.0 ** -134 + 2.0 ** -160, 2 ** 24 + 2 ** 16 + 1, 2 ** 60 + 2 ** 52 + 2 ** 36 + 1)
+_LARGE = (3.3895313892515355e38, -3.3895313892515355e38, 3.39e38, 3.4e38, 3.4028235e38, -1e39,
+          1e308, float("inf"), float("-inf"), float("nan"))
+
+
+def _outcome(library, function, value):
+    """The values (as float64, NaN-safe) or the error (type and message) of one path."""
+    try:
+        result = function(library, value)
+    except Exception as error:  # noqa: BLE001 - the error is compared with torch's
+        return type(error).__name__, str(error).replace("torch.", "dark.")
+    assert str(result.dtype)[-8:] == "bfloat16", str(result.dtype)
+    # + 0.0 makes -0.0 0.0: the sign of a zero result differs in float32 too (remainder's
+    # zero takes the divisor's sign in dark, clamp(-0.0, 0.0) of a negative), not bfloat16's
+    return (result.detach().double() + 0.0).numpy().tolist()
+
+
+def _assert_paths_match_torch(paths, values):
+    mismatches = []
+    for name, function in paths.items():
+        for value in values:
+            ours, theirs = _outcome(dark, function, value), _outcome(torch, function, value)
+            if repr(ours) != repr(theirs):  # repr: nan == nan
+                mismatches.append(f"{name}({value!r}): dark {ours} torch {theirs}")
+    assert not mismatches, "\n".join(mismatches)
+
+
+def _set(index):
+    def path(L, v):
+        t = L.zeros(3, dtype=L.bfloat16)
+        t[index(L)] = v
+        return t
+    return path
+
+
+_SCALAR_PATHS = {
+    "fill_": lambda L, v: L.zeros(2, dtype=L.bfloat16).fill_(v),
+    "full": lambda L, v: L.full((2,), v, dtype=L.bfloat16),
+    "full_like": lambda L, v: L.full_like(L.zeros(2, dtype=L.bfloat16), v),
+    "new_full": lambda L, v: L.zeros(1, dtype=L.bfloat16).new_full((2,), v),
+    "setitem_int": _set(lambda L: 1), "setitem_slice": _set(lambda L: slice(1, None)),
+    "setitem_mask": _set(lambda L: L.tensor([True, False, True])),
+    "setitem_index": _set(lambda L: L.tensor([0, 2])),
+    "scalar_tensor": lambda L, v: L.scalar_tensor(v, dtype=L.bfloat16),
+    "tensor": lambda L, v: L.tensor([v, 0.5], dtype=L.bfloat16),
+    "tensor_0d": lambda L, v: L.tensor(v, dtype=L.bfloat16),
+    "as_tensor": lambda L, v: L.as_tensor([v], dtype=L.bfloat16),
+    "to_from_float64": lambda L, v: L.tensor([v, 0.25], dtype=L.float64).to(L.bfloat16),
+    "bfloat16_from_float64": lambda L, v: L.tensor([v], dtype=L.float64).bfloat16(),
+    "masked_fill": lambda L, v: L.zeros(2, dtype=L.bfloat16).masked_fill(
+        L.tensor([True, False]), v),
+    "masked_fill_": lambda L, v: L.zeros(2, dtype=L.bfloat16).masked_fill_(
+        L.tensor([False, True]), v),
+    "clamp_min": lambda L, v: L.zeros(2, dtype=L.bfloat16).clamp(min=v),
+    "clamp_max": lambda L, v: L.zeros(2, dtype=L.bfloat16).clamp(max=v),
+    "clamp_": lambda L, v: L.zeros(2, dtype=L.bfloat16).clamp_(v, v),
+    "index_fill_": lambda L, v: L.zeros(3, dtype=L.bfloat16).index_fill_(0, L.tensor([0, 2]), v),
+    "index_fill": lambda L, v: L.zeros(3, dtype=L.bfloat16).index_fill(0, L.tensor([1]), v),
+    "where_other": lambda L, v: L.where(L.tensor([True, False]), L.zeros(2, dtype=L.bfloat16),
+                                        v),
+    "where_input": lambda L, v: L.where(L.tensor([True, False]), v,
+                                        L.zeros(2, dtype=L.bfloat16)),
+    "linspace_1": lambda L, v: L.linspace(v, v, 1, dtype=L.bfloat16),
+    "linspace_3": lambda L, v: L.linspace(v, 2.5, 3, dtype=L.bfloat16),
+}
+
+
+@needs_ml_dtypes
+@requires_torch
+def test_python_numbers_into_bfloat16_round_through_float32_as_torch():
+    """Every path a python number takes into a bfloat16 tensor without an op's arithmetic."""
+    _assert_paths_match_torch(_SCALAR_PATHS, _HALFWAY)
+
+
+@needs_ml_dtypes
+@requires_torch
+def test_python_numbers_beyond_bfloat16_range_as_torch():
+    """torch's overflow rule: an op's Scalar (full, fill_, masked_fill, clamp, index_fill) is
+    checked against bfloat16's largest value as a double (an error beyond it, inf and NaN
+    pass); a number made a 0-d tensor first (x[i] = v, where, scalar_tensor, torch.tensor, a
+    one-step linspace) is checked as a double only, so it rounds to the largest value or to
+    inf; arange counts in float, so its start and step must fit a float32."""
+    _assert_paths_match_torch(_SCALAR_PATHS, _LARGE)
+    arange = {"arange_start": lambda L, v: L.arange(v, v, 1.0, dtype=L.bfloat16),
+              "arange_step": lambda L, v: L.arange(0, 1, v, dtype=L.bfloat16),
+              "arange_end": lambda L, v: L.arange(0, v, 1e38, dtype=L.bfloat16)}
+    _assert_paths_match_torch(arange, [3.4028235e38, -1e39, 1e39, 1e308, 3e38])
+
+
+@needs_ml_dtypes
+@requires_torch
+def test_in_place_arithmetic_with_python_numbers_as_torch():
+    """add_/sub_/mul_/div_ without a graph as their out-of-place forms: mul_ and div_ keep a
+    python float as a float32 (torch's opmath), add_ and sub_ round it to bfloat16 first."""
+    values = np.array([3.0, 1.5, -2.25, 0.7, 5.3, 1000.0, -0.1], np.float32)
+    paths = {"add_": lambda L, v: L.tensor(values).bfloat16().add_(v),
+             "sub_": lambda L, v: L.tensor(values).bfloat16().sub_(v),
+             "mul_": lambda L, v: L.tensor(values).bfloat16().mul_(v),
+             "div_": lambda L, v: L.tensor(values).bfloat16().div_(v),
+             "add_alpha": lambda L, v: L.tensor(values).bfloat16().add_(
+                 L.ones(7, dtype=L.bfloat16), alpha=v),
+             "imul": lambda L, v: L.tensor(values).bfloat16().__imul__(v),
+             "itruediv": lambda L, v: L.tensor(values).bfloat16().__itruediv__(v)}
+    _assert_paths_match_torch(paths, _HALFWAY + (0.1, 1 / 3, 7.3, float("inf"), float("nan")))
+
+
+@needs_ml_dtypes
+@requires_torch
+def test_arithmetic_operands_rounded_as_torch():
+    """Which operands torch makes bfloat16 before computing in float32: python numbers of
+    add/sub/rsub/remainder/fmod/pow/comparisons/where/masked_fill/clamp (the common dtype),
+    not mul's or div's (their CPU kernels read the original scalar as a float32); int and
+    float tensors of another dtype (an int64 257 is 256), but a 0-d one of mul or div keeps
+    its value."""
+    values = np.array([3.0, 1.5, -2.25, 0.7, 5.3, 1000.0, -0.1], np.float32)
+    ints = np.array([257, 1001, 2 ** 20 + 1, 3, 7, 2 ** 24 + 2 ** 16 + 1, -513])
+
+    def x(L):
+        return L.tensor(values).bfloat16()
+
+    scalars = {"add": lambda L, v: x(L) + v, "radd": lambda L, v: v + x(L),
+               "sub": lambda L, v: x(L) - v, "rsub": lambda L, v: v - x(L),
+               "mul": lambda L, v: x(L) * v, "div": lambda L, v: x(L) / v,
+               "rdiv": lambda L, v: v / x(L), "remainder": lambda L, v: x(L).remainder(v),
+               "fmod": lambda L, v: x(L).fmod(v), "pow": lambda L, v: x(L).abs().pow(v),
+               "rpow": lambda L, v: L.pow(abs(v), x(L)),
+               "gt": lambda L, v: (x(L) > v).bfloat16(),
+               "eq": lambda L, v: (x(L) * 0 + 1.0078125 == v).bfloat16(),
+               "clamp": lambda L, v: x(L).clamp(-abs(v), abs(v)),
+               "where": lambda L, v: L.where(x(L) > 1, x(L), v),
+               "masked_fill": lambda L, v: x(L).masked_fill(x(L) > 1, v),
+               "lerp": lambda L, v: x(L).lerp(x(L) * 3, v)}
+    _assert_paths_match_torch(scalars, _HALFWAY + (0.1, 1 / 3, 7.3, 257, -513))
+    tensors = {"add": lambda L, t: x(L) + t, "sub": lambda L, t: t - x(L),
+               "mul": lambda L, t: x(L) * t, "div": lambda L, t: x(L) / t,
+               "remainder": lambda L, t: x(L).remainder(t), "atan2": lambda L, t: L.atan2(x(L), t),
+               "where": lambda L, t: L.where(x(L) > 1, x(L), t),
+               "lt": lambda L, t: (x(L) * 1000 < t).bfloat16()}
+    others = {"int64": lambda L: L.tensor(ints), "int64_0d": lambda L: L.tensor(ints[5]),
+              "int32": lambda L: L.tensor(ints, dtype=L.int32),
+              "float64_0d": lambda L: L.tensor(1 / 3, dtype=L.float64),
+              "float32_0d": lambda L: L.tensor(1 + 2.0 ** -8 + 2.0 ** -20),
+              "float16_0d": lambda L: L.tensor(1 / 3, dtype=L.float16)}
+    _assert_paths_match_torch(
+        {f"{name}_{kind}": (lambda f, o: lambda L, _: f(L, o(L)))(function, other)
+         for name, function in tensors.items() for kind, other in others.items()}, [None])

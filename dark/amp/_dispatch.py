@@ -33,13 +33,22 @@ _bf16 = _NotLoaded()
 
 # Ops that run on bfloat16 arrays as they are: pure data movement (views are too).
 _NATIVE = frozenset({"ToCopy", "Copy", "Fill", "Zero", "Clone"})
-# Ops whose python float operands torch rounds to bfloat16 first (TensorIterator's common
-# dtype casts the wrapped number); mul, div, pow ... use the float unrounded (float32 opmath).
-# (Fill and Zero are _NATIVE: their value is rounded in dispatch, see _bf16_scalar.)
+# Ops whose python number operands torch rounds to bfloat16 first (TensorIterator's common
+# dtype casts the wrapped number; pow's exponent and base are made bfloat16 Scalars); mul and
+# div use the number unrounded (their CPU kernels read the original scalar as a float32, the
+# opmath type). (Fill and Zero are _NATIVE: their value is rounded in dispatch, see
+# _bf16_scalar.)
 _ROUND_SCALARS = frozenset({"Add", "Sub", "Rsub", "RsubScalar", "ClampScalar", "ClampMin",
                             "ClampMax", "Eq", "Ne", "Lt", "Le", "Gt", "Ge", "Where",
-                            "MaskedFill"})
+                            "MaskedFill", "RemainderScalar", "FmodScalar", "Pow", "PowScalar"})
 
+# Ops whose other-dtype tensor operands torch casts to bfloat16 first (TensorIterator's
+# common dtype: an int64 257 is 256); mul and div keep a 0-d one's value (a CPU scalar,
+# read as a float32) and cast only tensors with dimensions.
+_ROUND_TENSORS = frozenset({"Add", "Sub", "Rsub", "Mul", "Div", "Remainder", "Fmod", "Atan2",
+                            "Where", "Eq", "Ne", "Lt", "Le", "Gt", "Ge"})
+_KEEP_0D = frozenset({"Mul", "Div"})
+_NUMBERS = (float, int)  # python numbers rounded (not bool: True stays True)
 _shadows: dict = {}
 
 
@@ -53,12 +62,11 @@ def _round_array(array):
         return array.astype(_bf16)
 
 
-def _bf16_scalar(value: float) -> float:
-    """A python float rounded to bfloat16 as torch's c10::BFloat16(double) does: to float32
+def _bf16_scalar(value) -> float:
+    """A python float or int rounded to bfloat16 as torch's c10::BFloat16 does: to float32
     first, then to bfloat16 (both round to nearest even; the direct rounding differs where
     the float32 lands on a bfloat16 midpoint, e.g. 1 + 2**-8 + 2**-30 is 1.0 in torch)."""
-    with np.errstate(over="ignore"):
-        return float(_bf16.type(np.float32(value)))
+    return float(_bf16.type(_backend.bfloat16_scalar(value)))
 
 
 def _to_float32(array):
@@ -73,6 +81,20 @@ def _make_shadow(cls):
     """``cls`` computing in float32 on bfloat16 inputs, with ``cls``'s node name."""
     forward, backward = cls.forward, cls.backward
     round_scalars = cls.__name__ in _ROUND_SCALARS
+    round_tensors = cls.__name__ in _ROUND_TENSORS
+    min_ndim = 1 if cls.__name__ in _KEEP_0D else 0
+
+    def convert(value, rounded):
+        if _is_bf16_array(value):
+            return _to_float32(value)
+        if not rounded:
+            return value
+        if round_scalars and type(value) in _NUMBERS:
+            return _bf16_scalar(value)
+        if round_tensors and getattr(value, "ndim", -1) >= min_ndim and \
+                value.dtype.kind in "iuf":
+            return _to_float32(_backend.cast(value, _bf16))
+        return value
 
     def bf16_forward(ctx, *arrays, **kwargs):
         explicit = kwargs.get("np_dtype")
@@ -85,18 +107,9 @@ def _make_shadow(cls):
             operands += [v for v in kwargs.values()
                          if hasattr(v, "dtype") and hasattr(v, "ndim")]
             rounded = bool(operands) and _backend.result_type(*operands) is _backend.bfloat16
-        converted = []
-        for a in arrays:
-            if _is_bf16_array(a):
-                a = _to_float32(a)
-            elif round_scalars and rounded and type(a) is float:
-                a = _bf16_scalar(a)
-            converted.append(a)
+        converted = [convert(a, rounded) for a in arrays]
         for key, value in kwargs.items():
-            if _is_bf16_array(value):
-                kwargs[key] = _to_float32(value)
-            elif round_scalars and rounded and type(value) is float:
-                kwargs[key] = _bf16_scalar(value)
+            kwargs[key] = convert(value, rounded)
         out = forward(ctx, *converted, **kwargs)
         if not rounded:
             return out
@@ -141,7 +154,7 @@ def dispatch(cls, *args, **kwargs):
     if cls.view_of is None and _has_bf16(args, kwargs):
         if cls.__name__ in _NATIVE:
             _check_bf16_device(cls, kwargs)
-            if cls.__name__ in ("Fill", "Zero") and type(args[1]) is float and \
+            if cls.__name__ in ("Fill", "Zero") and type(args[1]) in _NUMBERS and \
                     args[0]._data.dtype is _bf16:
                 args = (args[0], _bf16_scalar(args[1]))
             return plain_op_apply(cls, *args, **kwargs)

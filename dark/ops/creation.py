@@ -18,6 +18,7 @@ from .._backend import cast, check_scalar
 from .._kernels.elementwise import fma32, fma64
 from .._tensor import Tensor, array_from_data, tensor_method
 
+_INT64_MAX = (1 << 63) - 1
 _COPY_WARNING = ("To copy construct from a tensor, it is recommended to use "
                  "sourceTensor.detach().clone() or sourceTensor.detach().clone()."
                  "requires_grad_(True), rather than dark.tensor(sourceTensor).")
@@ -341,11 +342,18 @@ def arange(start=0, end=None, step=1, *, out=None, dtype=None, layout=None, devi
         raise RuntimeError("step must be nonzero")
     if (end - start) * step < 0:
         raise RuntimeError("upper bound and lower bound inconsistent with step sign")
+    if dtype.itemsize == 2 and dtype.is_floating_point:
+        # float16 and bfloat16 count in float (torch's accumulate type): start and step must
+        # fit a float32 (end only sets the length)
+        for value in (start, step):
+            check_scalar(value, _backend.float32)
     if isinstance(start, int) and isinstance(end, int) and isinstance(step, int):
         length = -((start - end) // step)
         make = lambda xp: cast(xp.arange(length, dtype=np.int64) * step + start, dtype.np)  # noqa: E731
     else:
         length = math.ceil((end - start) / step)
+        if length > _INT64_MAX:
+            raise RuntimeError("invalid size, possible overflow?")
         make = lambda xp: cast(xp.arange(length, dtype=np.float64) * step + start, dtype.np)  # noqa: E731
     dev = _backend.to_device(device if device is not None or out is None else out.device)
     return finish(on_device(dev, make), out, requires_grad)
@@ -405,7 +413,9 @@ def linspace(start, end, steps: int, *, out=None, dtype=None, layout=None, devic
     if steps >= 2:
         start, end = _bounds_in(start, end, dtype)
     else:
-        start = end = check_scalar(start, dtype) if steps == 1 else 0
+        # one step fills the tensor as a 0-d tensor would: a float16 or bfloat16 start
+        # beyond the dtype's range is inf there, an error only for float32's range
+        start = end = check_scalar(start, dtype, "scalar_tensor") if steps == 1 else 0
     dev = _backend.to_device(device if device is not None or out is None else out.device)
     return finish(on_device(dev, lambda xp: cast(
         _linspace_values(xp, start, end, steps, dtype.np), dtype.np)), out, requires_grad)

@@ -201,7 +201,9 @@ def _fast_arithmetic(name, function):
         if rounding_mode is not None:
             kwargs["rounding_mode"] = rounding_mode
         if _records(self, (other,)) or rounding_mode is not None or not isinstance(
-                other, (Tensor, numbers.Number)):
+                other, (Tensor, numbers.Number)) or self._data.dtype.kind == "V":
+            # bfloat16 (kind V) computes in float32 in the op dispatch, as torch: a python
+            # float stays a float32 for mul_/div_, is rounded to bfloat16 for add_/sub_
             return slow(self, other, **kwargs)
         data = self._data
         if isinstance(other, Tensor):
