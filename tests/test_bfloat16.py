@@ -369,6 +369,14 @@ def _set(index):
     return path
 
 
+def _set_tensor(index):
+    def path(L, v):
+        t = L.zeros(3, dtype=L.bfloat16)
+        t[index(L)] = L.tensor(v, dtype=L.float64)
+        return t
+    return path
+
+
 _SCALAR_PATHS = {
     "fill_": lambda L, v: L.zeros(2, dtype=L.bfloat16).fill_(v),
     "full": lambda L, v: L.full((2,), v, dtype=L.bfloat16),
@@ -396,6 +404,14 @@ _SCALAR_PATHS = {
                                         v),
     "where_input": lambda L, v: L.where(L.tensor([True, False]), v,
                                         L.zeros(2, dtype=L.bfloat16)),
+    # a float64 tensor's values go in as torch casts tensors (through float32 too)
+    "setitem_float64": _set_tensor(lambda L: 1), "setitem_float64_slice": _set_tensor(
+        lambda L: slice(None)),
+    "fill_float64": lambda L, v: L.zeros(2, dtype=L.bfloat16).fill_(L.tensor(v, dtype=L.float64)),
+    "copy_float64": lambda L, v: L.zeros(2, dtype=L.bfloat16).copy_(
+        L.tensor([v, -v], dtype=L.float64)),
+    "masked_fill_float64": lambda L, v: L.zeros(2, dtype=L.bfloat16).masked_fill(
+        L.tensor([True, False]), L.tensor(v, dtype=L.float64)),
     "linspace_1": lambda L, v: L.linspace(v, v, 1, dtype=L.bfloat16),
     "linspace_3": lambda L, v: L.linspace(v, 2.5, 3, dtype=L.bfloat16),
 }

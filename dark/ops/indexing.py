@@ -648,6 +648,9 @@ def setitem(self: Tensor, index, value) -> None:
         raw = value._data if isinstance(value, Tensor) else value
         if isinstance(value, Tensor) and type(raw) is not type(target):
             raw = _backend.asarray_on(raw, self.device)
+        if isinstance(value, Tensor) and raw.dtype != target.dtype and "V" in (
+                raw.dtype.kind, target.dtype.kind):
+            raw = _backend.cast(raw, target.dtype)  # bfloat16 (kind V): through float32
         target[Ellipsis if advanced is None else advanced] = raw
         self._bump_version()
         return
