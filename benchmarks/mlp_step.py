@@ -14,8 +14,9 @@ after work):
 - products: the step's eight matrix products alone, on raw arrays in the layouts the step
   uses (dark: numpy's matmul as dark's ops call it; torch: torch.mm);
 - elementwise: the other passes over the activations, raw, as each library's kernels do
-  them: the bias adds that the product does not take (dark: none when it folds them in),
-  ReLU forward and backward (the mask and the select), the bias gradients' column sums;
+  them: the bias adds (torch's addmm takes its bias inside the product, so its row here is
+  an upper bound), ReLU forward and backward (the mask and the select), the bias gradients'
+  column sums;
 - loss: cross_entropy forward and backward on a (batch, 10) leaf (API calls, autograd
   included);
 - update: optimizer.step() alone;
@@ -118,9 +119,8 @@ class DarkWorkload(Workload):
         a, g = self.raw_acts, self.raw_grads
         for i in range(3):
             out = a[i + 1]
-            if not _DARK_FOLDS_BIAS:
-                np.add(out, self.raw_biases[i], out=out)
-            g[i + 1].sum(0)
+            np.add(out, self.raw_biases[i], out=out)  # Addmm's bias add
+            g[i + 1].sum(0)  # the bias gradient
         for i in (1, 2):
             dark_elementwise.relu_forward(np, g[i])
             dark_elementwise.positive_or_zero(np, a[i], g[i])
@@ -149,10 +149,6 @@ class TorchWorkload(Workload):
             for i in (1, 2):
                 torch.relu(g[i])
                 self.relu_backward(g[i], a[i], 0)
-
-
-# whether dark's Linear adds the bias inside its product (then no separate pass)
-_DARK_FOLDS_BIAS = False
 
 
 def _calls(function) -> int:
