@@ -279,9 +279,12 @@ class Tensor:
         return self._data.data.ptr
 
     def storage_offset(self) -> int:
-        base = self._data
-        while getattr(base, "base", None) is not None and hasattr(base.base, "shape"):
-            base = base.base
+        # the outermost array of the memory; numpy's as_strided (diagonal, unfold) puts a
+        # DummyArray (no shape) between its view and the array viewed
+        base = node = self._data
+        while (node := getattr(node, "base", None)) is not None:
+            if hasattr(node, "shape"):
+                base = node
         return (self.data_ptr() - Tensor._make(base).data_ptr()) // self._data.dtype.itemsize
 
     # ------------------------------------------------------------------ conversion

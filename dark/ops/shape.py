@@ -834,6 +834,99 @@ def narrow(input: Tensor, dim: int, start, length: int) -> Tensor:
     return Narrow.apply(input, dim=dim, start=start, length=int(length))
 
 
+# ----------------------------------------------------------------------------- unfold
+
+def _unfold_view(a, dim, size, step):
+    """The sliding windows of ``a`` along ``dim``: ``(a.shape[dim] - size) // step + 1``
+    windows of ``size`` entries, one every ``step`` (a new last dim), sharing ``a``'s memory.
+    A 0-d ``a`` gives the ``size`` (0 or 1) entries of one window."""
+    if a.ndim == 0:
+        shape, strides = (size,), (a.itemsize,)
+    else:
+        shape, strides = list(a.shape), list(a.strides)
+        shape[dim] = (shape[dim] - size) // step + 1
+        strides[dim] *= step
+        shape.append(size)
+        strides.append(a.strides[dim])
+    return array_module(a).lib.stride_tricks.as_strided(a, tuple(shape), tuple(strides))
+
+
+class Unfold(Op):
+    view_of = 0
+
+    @staticmethod
+    def forward(ctx, a, dim, size, step):
+        ctx.shape, ctx.args = a.shape, (dim, size, step)
+        return _unfold_view(a, dim, size, step)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return UnfoldBackward.apply(grad, shape=ctx.shape, args=ctx.args)
+
+
+class UnfoldBackward(Op):
+    """Zeros of ``shape`` with every window of the input (as unfold ``args`` cuts them)
+    added back at its place: where windows overlap, their entries add."""
+
+    @staticmethod
+    def forward(ctx, a, shape, args):
+        ctx.args = args
+        dim, size, step = args
+        out = array_module(a).zeros(shape, dtype=a.dtype)
+        if not shape:
+            out[...] = a.sum()  # a 0-d input: its one window holds 0 or 1 entries
+            return out
+        windows = a.shape[dim]
+        if step >= size:  # the windows do not overlap: one strided write
+            _unfold_view(out, dim, size, step)[...] = a
+        elif size <= windows:  # one add per position in the window, over all windows
+            index = [slice(None)] * len(shape)
+            for k in range(size):
+                index[dim] = slice(k, k + (windows - 1) * step + 1, step)
+                out[tuple(index)] += a[..., k]
+        else:  # one add per window
+            xp = array_module(a)
+            index = [slice(None)] * len(shape)
+            for w in range(windows):
+                index[dim] = slice(w * step, w * step + size)
+                out[tuple(index)] += xp.moveaxis(a.take(w, axis=dim), -1, dim)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return unfold(grad, *ctx.args)
+
+
+def _int_arg(value, name, position):
+    """An int argument of unfold, as torch's parser takes it: an integer or a 0-d integer
+    tensor (bools, floats and other tensors refused)."""
+    if isinstance(value, Tensor) and value._data.ndim == 0 and value._data.dtype.kind in "iu":
+        return int(value.item())
+    if isinstance(value, (bool, Tensor)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"unfold(): argument '{name}' (position {position}) must be int, not "
+                        f"{type(value).__name__}")
+    return int(value)
+
+
+@tensor_method()
+def unfold(input: Tensor, dimension: int, size: int, step: int) -> Tensor:
+    """The view of the windows of ``size`` entries of ``dimension``, one every ``step``:
+    ``dimension`` becomes the number of windows and a last dim of ``size`` is appended."""
+    dimension = _int_arg(dimension, "dimension", 1)
+    size, step = _int_arg(size, "size", 2), _int_arg(step, "step", 3)
+    ndim = input._data.ndim
+    dim = wrap_dim(dimension, ndim)
+    longest = input._data.shape[dim] if ndim else 1
+    if size > longest:
+        raise RuntimeError(f"maximum size for tensor at dimension {dim} is {longest} but size "
+                           f"is {size}")
+    if size < 0:
+        raise RuntimeError(f"size is {size} but must be >= 0")
+    if step <= 0:
+        raise RuntimeError(f"step is {step} but must be > 0")
+    return Unfold.apply(input, dim=dim, size=size, step=step)
+
+
 # ----------------------------------------------------------------------------- flip, roll
 
 class Flip(Op):
