@@ -1,11 +1,13 @@
 """Per-op Python overhead of dark's autograd against PyTorch (CPU), on tensors so small that
 the arithmetic costs nothing: what is timed is graph recording and the backward engine.
 
-    python benchmarks/autograd_overhead.py [--repeats 15]
+    python benchmarks/autograd_overhead.py [--repeats 15] [--clock cpu]
 
 Prints microseconds per op (forward op plus its share of backward) for dark and torch and
 the ratio dark/torch; the whole-program rows (LSTM cell, polynomial fit, Adam, MLP) print
-microseconds per step, call or module. Timings are medians of repeats after a warm-up."""
+microseconds per step, call or module. Timings are medians of repeats after a warm-up;
+``--clock cpu`` times this thread's CPU time instead of the wall clock (steadier on a machine
+that other work shares: time spent waiting for a core is not counted)."""
 from __future__ import annotations
 
 import argparse
@@ -158,28 +160,34 @@ BENCHMARKS = [
 ]
 
 
+_clock = time.perf_counter
+
+
 def _calls_for(function, lib, x) -> int:
     """Warm up, then the number of calls that take about 20 ms (one timed sample)."""
     for _ in range(20):
         function(lib, x)
-    start = time.perf_counter()
+    start = _clock()
     calls = 0
-    while time.perf_counter() - start < 0.02:
+    while _clock() - start < 0.02:
         function(lib, x)
         calls += 1
     return calls
 
 
 def _sample(function, lib, x, calls: int) -> float:
-    start = time.perf_counter()
+    start = _clock()
     for _ in range(calls):
         function(lib, x)
-    return (time.perf_counter() - start) / calls
+    return (_clock() - start) / calls
 
 
-def run(repeats: int = 15, only=()) -> list:
+def run(repeats: int = 15, only=(), clock: str = "wall") -> list:
     """Time every benchmark; return rows (name, dark us/op, torch us/op or None). dark and
-    torch samples alternate, so that both see the same machine load."""
+    torch samples alternate, so that both see the same machine load. ``clock``: "wall" or
+    "cpu" (this thread's CPU time)."""
+    global _clock
+    _clock = time.thread_time if clock == "cpu" else time.perf_counter
     if torch is not None:
         torch.set_num_threads(1)
     rows = []
@@ -204,9 +212,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--only", nargs="*", default=(),
                         help="run only the rows whose name contains one of these words")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="wall clock, or this thread's CPU time (steadier on a busy "
+                             "machine)")
     args = parser.parse_args()
     print(f"{'benchmark':44s} {'dark us/op':>11s} {'torch us/op':>12s} {'dark/torch':>11s}")
-    for name, dark_us, torch_us in run(args.repeats, args.only):
+    for name, dark_us, torch_us in run(args.repeats, args.only, args.clock):
         if torch_us is None:
             print(f"{name:44s} {dark_us:11.2f} {'-':>12s} {'-':>11s}")
         else:
