@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
+from ..._kernels import matmul as matmul_arrays
 from ..._tensor import Tensor
 from ...amp.autocast_mode import casts_inputs
+from ...autograd.function import Op, plain_op_apply
+from ...autograd.grad_mode import state as _grad_state
 from ...ops.linalg import Mm, einsum
 from ...ops.shape import Contiguous, Reshape, TransposeMatrix, UnsafeView, _viewable
 from ._checks import check_tensor
@@ -82,11 +87,40 @@ def _linear_graph(input: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
     return out if bias is None else out + bias
 
 
+def _unrecorded_matrix_product(input: Tensor, weight: Tensor, bias) -> Tensor | None:
+    """F.linear of numpy matrices that records no graph (no_grad, or nothing requires grad)
+    and passes every check of ``linear``, with no op dispatch set (autocast): the same
+    product and bias add as _Addmm's forward, on the arrays, without the ops' tensors. None
+    for any other case (the general path then checks and runs it)."""
+    x, w = input._data, weight._data
+    if type(x) is not np.ndarray or type(w) is not np.ndarray or x.ndim != 2 or \
+            w.ndim != 2 or x.shape[1] != w.shape[1] or x.dtype != w.dtype or \
+            Op.__dict__["apply"].__func__ is not plain_op_apply:
+        return None
+    record = _grad_state.enabled and (input._requires_grad or weight._requires_grad)
+    if bias is None:
+        if record:
+            return None
+        return Tensor._make(matmul_arrays(x, w.T))
+    if not isinstance(bias, Tensor) or record or (_grad_state.enabled and bias._requires_grad):
+        return None
+    b = bias._data
+    if type(b) is not np.ndarray or b.dtype != x.dtype or b.ndim > 1 or \
+            (b.ndim == 1 and b.shape[0] != 1 and b.shape[0] != w.shape[0]):
+        return None
+    out = matmul_arrays(x, w.T)
+    out += b
+    return Tensor._make(out)
+
+
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``input @ weight.T + bias``: input (*, in_features), weight (out_features,
     in_features), bias (out_features,) -> (*, out_features)."""
     check_tensor("linear", input, "input", 1)
     check_tensor("linear", weight, "weight", 2)
+    out = _unrecorded_matrix_product(input, weight, bias)
+    if out is not None:
+        return out
     if input.ndim == 0 or weight.ndim == 0:
         raise RuntimeError(f"both arguments to linear need to be at least 1D, but they are "
                            f"{input.ndim}D and {weight.ndim}D")
