@@ -9,13 +9,17 @@ import math
 import numbers
 import warnings
 
+from ..._backend import array_module
 from ..._tensor import Tensor
+from ...autograd.function import Op
 from ...autograd.grad_mode import no_grad
+from ...autograd.grad_mode import state as _grad_state
 from ...ops.creation import empty, zeros
-from ...ops.elementwise import relu, tanh
+from ...ops.elementwise import _sigmoid_op, relu, tanh
 from ...ops.linalg import addmm
 from ...ops.shape import cat, stack
 from .. import functional as F
+from ..functional.linear_maps import _Addmm
 from ..parameter import Parameter
 from ..utils.rnn import PackedSequence
 from .module import Module
@@ -26,9 +30,8 @@ _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
 
 def _linear(input: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
-    if bias is None:
-        return input @ weight.t()
-    return addmm(bias, input, weight.t())
+    """``input @ weight.t() + bias`` of a matrix input, as torch's cells call at::linear."""
+    return F.linear(input, weight, bias)
 
 
 # One time step of each recurrence. ``gates`` is the input projection of this step (with
@@ -38,11 +41,77 @@ def _rnn_step(gates, hidden, w_hh, activation):
     return activation(addmm(gates, hidden, w_hh.t()))
 
 
+class _LSTMPointwise(Op):
+    """The gate arithmetic of one LSTM step as one node: gates (N, 4H) = (i, f, g, o) and
+    the cell (N, H) give ``c' = sigmoid(f) * c + sigmoid(i) * tanh(g)`` and
+    ``h' = sigmoid(o) * tanh(c')``, computed by the same array functions, in the same order,
+    as the ops chunk, sigmoid, tanh, mul and add would (the same values), in one node instead
+    of ten (torch's GPU path fuses the same way, under this node's name). Its backward takes
+    the saved activations outside a graph; with create_graph it recomputes them from the
+    saved inputs with Tensor ops, so gradients of gradients follow."""
+
+    node_name = "ThnnFusedLstmCellBackward0"
+
+    @staticmethod
+    def forward(ctx, gates, cell):
+        ctx.save_for_backward(gates, cell)
+        xp = array_module(gates)
+        size = cell.shape[1]
+        i = _sigmoid_op(xp, gates[:, :size])
+        f = _sigmoid_op(xp, gates[:, size:2 * size])
+        g = xp.tanh(gates[:, 2 * size:3 * size])
+        o = _sigmoid_op(xp, gates[:, 3 * size:])
+        new_cell = f * cell + i * g
+        tanh_cell = xp.tanh(new_cell)
+        ctx.activations = (i, f, g, o, tanh_cell, cell)
+        return o * tanh_cell, new_cell
+
+    @staticmethod
+    def backward(ctx, grad_hidden, grad_cell):
+        gates, cell = ctx.saved_tensors  # (checks that neither changed in place)
+        need_gates, need_cell = ctx.needs_input_grad
+        if not _grad_state.enabled:
+            i, f, g, o, tanh_cell, cell = ctx.activations
+            grad_hidden, grad_cell = grad_hidden._data, grad_cell._data
+        else:  # a graph of the backward: the activations as functions of the inputs
+            i, f, g, o = gates.chunk(4, 1)
+            i, f, g, o = i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()
+            tanh_cell = (f * cell + i * g).tanh()
+        grad_new_cell = grad_cell + grad_hidden * o * (1 - tanh_cell * tanh_cell)
+        grad_gates = grad_prev_cell = None
+        if need_gates:
+            parts = (grad_new_cell * g * (i * (1 - i)),
+                     grad_new_cell * cell * (f * (1 - f)),
+                     grad_new_cell * i * (1 - g * g),
+                     grad_hidden * tanh_cell * (o * (1 - o)))
+            if isinstance(grad_new_cell, Tensor):
+                grad_gates = cat(parts, 1)
+            else:
+                grad_gates = Tensor._make(array_module(grad_new_cell).concatenate(parts, 1))
+        if need_cell:
+            grad_prev_cell = grad_new_cell * f
+            if not isinstance(grad_prev_cell, Tensor):
+                grad_prev_cell = Tensor._make(grad_prev_cell)
+        return grad_gates, grad_prev_cell
+
+
+def _add_hidden_product(gates, hidden, w_hh):
+    """``gates + hidden @ w_hh.t()`` (addmm): one AddmmBackward0 node when the dtypes agree,
+    else through addmm (its checks raise torch's dtype error)."""
+    if gates.dtype == hidden.dtype == w_hh.dtype and hidden.ndim == 2 and w_hh.ndim == 2 \
+            and hidden.shape[1] == w_hh.shape[1]:
+        return _Addmm.apply(gates, hidden, w_hh.t())
+    return addmm(gates, hidden, w_hh.t())
+
+
 def _lstm_step(gates, hidden, cell, w_hh, w_hr):
-    gates = addmm(gates, hidden, w_hh.t())
-    i, f, g, o = gates.chunk(4, 1)
-    cell = f.sigmoid() * cell + i.sigmoid() * g.tanh()
-    hidden = o.sigmoid() * cell.tanh()
+    gates = _add_hidden_product(gates, hidden, w_hh)
+    if gates.dtype == cell.dtype and gates.dtype.is_floating_point:
+        hidden, cell = _LSTMPointwise.apply(gates, cell)
+    else:
+        i, f, g, o = gates.chunk(4, 1)
+        cell = f.sigmoid() * cell + i.sigmoid() * g.tanh()
+        hidden = o.sigmoid() * cell.tanh()
     if w_hr is not None:
         hidden = hidden @ w_hr.t()
     return hidden, cell
