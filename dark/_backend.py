@@ -682,8 +682,8 @@ def check_scalar(value, dtype, how: str = "scalar"):
     The result is what numpy then stores without an error or a warning: an int for an integer
     dtype (a float truncated, a negative int wrapped around an unsigned dtype as PyTorch's
     cast does: -1 is 255 in uint8), a bool for bool, a real number for a real dtype, +-inf
-    for a float beyond an unchecked float dtype's range; for bfloat16 the float32 torch rounds
-    it through (bfloat16_scalar)."""
+    for a float beyond an unchecked float dtype's range; for bfloat16 and float16 the float32
+    torch rounds it through (bfloat16_scalar)."""
     if isinstance(value, np.generic):
         value = value.item()
     np_dtype = np.dtype(getattr(dtype, "np", dtype))
@@ -714,8 +714,12 @@ def check_scalar(value, dtype, how: str = "scalar"):
     if kind in "iu":
         low = _RANGES[np_dtype][0]
         return (int(value) - low) % (1 << 8 * np_dtype.itemsize) + low
-    if kind == "V":  # an op's int Scalar is cast as an int64; a 0-d tensor's is a double
-        return bfloat16_scalar(value if how == "scalar" else float(value))
+    if kind == "V" or np_dtype == np.float16:
+        # an op's int Scalar is cast as an int64, a 0-d tensor's is a double; then a float
+        # (c10::Half, like c10::BFloat16, takes a float: the number is rounded twice)
+        value = bfloat16_scalar(value if how == "scalar" else float(value))
+        if kind == "V":
+            return value
     if kind == "f" and not _fits(value, np_dtype):  # rounds to the largest value or to inf
         with np.errstate(over="ignore"):
             return float(np_dtype.type(value))
@@ -766,6 +770,10 @@ def cast(array, np_dtype):
         array, source = array.real, array.real.dtype
     if target.kind == "V" or source.kind == "V":
         return _cast_bfloat16(array, source, target)
+    if target == np.float16 and source == np.float64:
+        # torch's cast of a double to c10::Half goes through float (two roundings to nearest
+        # even: 1 + 2**-11 + 2**-30 is 1.0, not 1.0009765625 as numpy's one rounding)
+        array, source = cast(array, float32.np), float32.np
     narrowed = source.kind in "fc" and (target.kind in "iub"
                                         or _part_size(target) < _part_size(source))
     if type(array) is np.ndarray and (narrowed or source.kind in "iu" and target == np.float16):

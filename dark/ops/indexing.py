@@ -165,7 +165,7 @@ class IndexPut(Op):
         ctx.mode = mode
         ctx.value_ndim = getattr(value, "ndim", 0)
         if hasattr(value, "dtype") and value.dtype != a.dtype:
-            value = value.astype(a.dtype)
+            value = _backend.cast(value, a.dtype)  # as torch (a double to float16 via float)
         out = a.copy() if copy else a
         if mode == "set":
             _assign(out, view, key, value)
@@ -648,9 +648,11 @@ def setitem(self: Tensor, index, value) -> None:
         raw = value._data if isinstance(value, Tensor) else value
         if isinstance(value, Tensor) and type(raw) is not type(target):
             raw = _backend.asarray_on(raw, self.device)
-        if isinstance(value, Tensor) and raw.dtype != target.dtype and "V" in (
-                raw.dtype.kind, target.dtype.kind):
-            raw = _backend.cast(raw, target.dtype)  # bfloat16 (kind V): through float32
+        if isinstance(value, Tensor) and raw.dtype != target.dtype and (
+                "V" in (raw.dtype.kind, target.dtype.kind) or target.dtype == np.float16
+                and raw.dtype in (np.float64, np.complex128)):
+            # bfloat16 (kind V), and a double made float16: through float32, as torch casts
+            raw = _backend.cast(raw, target.dtype)
         target[Ellipsis if advanced is None else advanced] = raw
         self._bump_version()
         return

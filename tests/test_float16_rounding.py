@@ -1,0 +1,140 @@
+"""float16 from a double as torch 2.13 makes it: through float32 (c10::Half takes a float), two
+roundings to nearest even, in python numbers (full, fill_, setitem, where, masked_fill, clamp,
+torch.tensor) and in casts of float64 (or complex128) tensors (to, half, copy_, setitem)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from harness import requires_torch, torch
+
+import dark
+
+# 1 + 2**-11 is a float16 midpoint: the double just above it rounds up directly, but to the
+# float32 1 + 2**-11 first, which then rounds to the even 1.0
+ABOVE_MIDPOINT = 1 + 2.0 ** -11 + 2.0 ** -30
+# doubles near float16's limits: just below 65520 (float16's overflow threshold) is 65520.0
+# as a float32, then inf; a subnormal midpoint (2**-25, half the smallest subnormal) plus a
+# little is 2**-25 as a float32, then 0.0; 2**-24 + 2**-25 + tiny is 2**-24 + 2**-25 then 2**-23
+VALUES = [ABOVE_MIDPOINT, -ABOVE_MIDPOINT, 3 + 2.0 ** -10 + 2.0 ** -40, 65519.999999,
+          -65519.999999, 65520.0 - 2.0 ** -12, 2.0 ** -25 + 2.0 ** -60, -(2.0 ** -25 + 2.0 ** -60),
+          2.0 ** -24 + 2.0 ** -25 + 2.0 ** -50, 1.0 / 3, 0.1, 65504.0, 1e39, -1e300,
+          float("inf"), 0.0]
+# the values an op's Scalar may take (torch's overflow check allows up to float16's max)
+SMALL = [v for v in VALUES if abs(v) <= 65504]
+
+
+def _twice(value: float) -> float:
+    """The double made a float32 and then a float16 (numpy's rounding, each to nearest even)."""
+    with np.errstate(over="ignore"):
+        return float(np.float16(np.float32(value)))
+
+
+# ----------------------------------------------------------------------------- literal values
+
+def test_python_numbers_round_through_float32():
+    assert dark.tensor([ABOVE_MIDPOINT], dtype=dark.float16).item() == 1.0
+    assert dark.tensor([-ABOVE_MIDPOINT], dtype=dark.float16).item() == -1.0
+    assert dark.full((2,), ABOVE_MIDPOINT, dtype=dark.float16).tolist() == [1.0, 1.0]
+    assert dark.zeros(2, dtype=dark.float16).fill_(ABOVE_MIDPOINT).tolist() == [1.0, 1.0]
+    x = dark.zeros(2, dtype=dark.float16)
+    x[0] = ABOVE_MIDPOINT
+    assert x.tolist() == [1.0, 0.0]
+    assert dark.tensor([65519.999999], dtype=dark.float16).item() == float("inf")
+    assert dark.tensor([2.0 ** -25 + 2.0 ** -60], dtype=dark.float16).item() == 0.0
+    assert dark.scalar_tensor(2.0 ** -25 + 2.0 ** -60, dtype=dark.float16).item() == 0.0
+    assert dark.where(dark.tensor([False]), dark.zeros(1, dtype=dark.float16),
+                      ABOVE_MIDPOINT).item() == 1.0
+    assert dark.zeros(1, dtype=dark.float16).masked_fill(
+        dark.tensor([True]), ABOVE_MIDPOINT).item() == 1.0
+    assert dark.zeros(1, dtype=dark.float16).clamp(min=ABOVE_MIDPOINT).item() == 1.0
+
+
+def test_float64_tensors_cast_through_float32():
+    doubles = dark.tensor(VALUES, dtype=dark.float64)
+    expected = [_twice(v) for v in VALUES]
+    assert expected[:2] == [1.0, -1.0] and expected[3] == float("inf")
+    assert doubles.half().tolist() == expected
+    assert doubles.to(dark.float16).tolist() == expected
+    assert doubles.to(dtype=dark.float16).tolist() == expected
+    assert doubles.type(dark.float16).tolist() == expected
+    assert dark.tensor(np.array(VALUES), dtype=dark.float16).tolist() == expected
+    assert dark.as_tensor(np.array(VALUES), dtype=dark.float16).tolist() == expected
+    assert dark.tensor(VALUES, dtype=dark.complex128).real.half().tolist() == expected
+    x = dark.zeros(len(VALUES), dtype=dark.float16)
+    x.copy_(doubles)
+    assert x.tolist() == expected
+    x = dark.zeros(len(VALUES), dtype=dark.float16)
+    x[:] = doubles
+    assert x.tolist() == expected
+    x = dark.zeros(len(VALUES), dtype=dark.float16)
+    x[1] = doubles[0]
+    assert x[1].item() == 1.0
+    # a float32 is rounded once: 1 + 2**-11 + 2**-23 (a float32) rounds up to 1 + 2**-10
+    single = 1 + 2.0 ** -11 + 2.0 ** -23
+    assert dark.tensor([single], dtype=dark.float32).half().item() == 1 + 2.0 ** -10
+    assert dark.tensor([single], dtype=dark.float16).item() == 1 + 2.0 ** -10
+
+
+def test_setitem_with_grad_casts_through_float32():
+    x = dark.zeros(3, dtype=dark.float16, requires_grad=True).clone()
+    x[0] = dark.tensor(ABOVE_MIDPOINT, dtype=dark.float64)
+    x[1:] = dark.tensor([ABOVE_MIDPOINT, 0.1], dtype=dark.float64)
+    assert x.tolist() == [1.0, 1.0, _twice(0.1)]
+    y = dark.tensor([ABOVE_MIDPOINT], dtype=dark.float64, requires_grad=True)
+    z = y.to(dark.float16)
+    assert z.item() == 1.0
+    z.sum().backward()
+    assert y.grad.tolist() == [1.0]
+
+
+def test_scalar_overflow_rule_kept():
+    """An op's Scalar beyond float16's max is an error (torch's check on the double); a
+    value of torch.tensor's data or of x[i] = v becomes inf."""
+    with pytest.raises(RuntimeError, match="c10::Half without overflow"):
+        dark.full((2,), 65504.5, dtype=dark.float16)
+    with pytest.raises(RuntimeError, match="c10::Half without overflow"):
+        dark.zeros(2, dtype=dark.float16).fill_(65519.999999)
+    x = dark.zeros(2, dtype=dark.float16)
+    x[0] = 65519.999999
+    assert x[0].item() == float("inf")
+
+
+# ----------------------------------------------------------------------------- against torch
+
+@requires_torch
+def test_python_numbers_as_torch():
+    got, want = [], []
+    for lib, out, value in [(lib, out, v) for lib, out in ((dark, got), (torch, want))
+                            for v in VALUES]:
+        out.append(lib.tensor([value], dtype=lib.float16).item())
+        out.append(lib.scalar_tensor(value, dtype=lib.float16).item())
+        out.append(lib.where(lib.tensor([False]), lib.zeros(1, dtype=lib.float16),
+                             value).item())
+        x = lib.zeros(2, dtype=lib.float16)
+        x[0] = value
+        out.append(x[0].item())
+        out.append(lib.tensor([value], dtype=lib.float64).half().item())
+        out.append(lib.tensor([value], dtype=lib.float64).to(lib.float16).item())
+        x = lib.zeros(2, dtype=lib.float16)
+        x.copy_(lib.tensor([value, value], dtype=lib.float64))
+        out.append(x[0].item())
+        x = lib.zeros(2, dtype=lib.float16)
+        x[0] = lib.tensor(value, dtype=lib.float64)
+        out.append(x[0].item())
+    assert got == want
+
+
+@requires_torch
+def test_op_scalars_as_torch():
+    got, want = [], []
+    for lib, out, value in [(lib, out, v) for lib, out in ((dark, got), (torch, want))
+                            for v in SMALL]:
+        out.append(lib.full((2,), value, dtype=lib.float16)[0].item())
+        out.append(lib.zeros(2, dtype=lib.float16).fill_(value)[0].item())
+        out.append(lib.zeros(2, dtype=lib.float16).masked_fill(
+            lib.tensor([True, False]), value)[0].item())
+        out.append(lib.zeros(2, dtype=lib.float16).clamp(min=value)[0].item())
+        out.append(lib.zeros(2, dtype=lib.float16).clamp(max=value)[0].item())
+        out.append(lib.zeros(2, dtype=lib.float16).index_fill(
+            0, lib.tensor([0]), value)[0].item())
+    assert got == want
