@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -496,3 +497,97 @@ def test_arithmetic_operands_rounded_as_torch():
     _assert_paths_match_torch(
         {f"{name}_{kind}": (lambda f, o: lambda L, _: f(L, o(L)))(function, other)
          for name, function in tensors.items() for kind, other in others.items()}, [None])
+
+
+@needs_ml_dtypes
+@requires_torch
+def test_pow_exponent_beyond_bfloat16_range_is_an_error_as_torch():
+    """pow's exponent is a bfloat16 Scalar in torch's kernel: checked against bfloat16's
+    largest value (3.39e38), so 3.4e38 is an error, not inf."""
+    x = np.array([1.5, 2.0, 0.5], np.float32)
+    paths = {"pow": lambda L, v: L.pow(L.tensor(x).bfloat16(), v),
+             "method": lambda L, v: L.tensor(x).bfloat16().pow(v),
+             "operator": lambda L, v: L.tensor(x).bfloat16() ** v,
+             "in_place": lambda L, v: L.tensor(x).bfloat16().pow_(v),
+             "rpow": lambda L, v: L.pow(v, L.tensor(x).bfloat16())}
+    _assert_paths_match_torch(paths, [3.4e38, -3.4e38, 1e39, 1e300, 3.38e38, float("inf"),
+                                      2.5, 1 + 2.0 ** -8 + 2.0 ** -30])
+    with pytest.raises(RuntimeError, match="c10::BFloat16 without overflow"):
+        dark.tensor([2.0], dtype=dark.bfloat16).pow(3.4e38)
+
+
+@needs_ml_dtypes
+@requires_torch
+def test_nan_to_num_as_torch():
+    """nan/posinf/neginf beyond bfloat16's range are inf silently (no numpy overflow
+    warning); the default replacements are bfloat16's largest and lowest values, not inf."""
+    x = [float("nan"), float("inf"), -float("inf"), 1.0]
+    keywords = [{}, {"posinf": 1e39}, {"neginf": -1e39}, {"nan": 1e39}, {"posinf": 3.3895e38},
+                {"nan": 1 + 2.0 ** -8 + 2.0 ** -30, "posinf": 65519.999999, "neginf": 3.39e38}]
+    def out_of_place(options):
+        return lambda L, _: L.nan_to_num(L.tensor(x, dtype=L.bfloat16), **options)
+
+    def in_place(options):
+        return lambda L, _: L.tensor(x, dtype=L.bfloat16).nan_to_num_(**options)
+
+    paths = {f"nan_to_num{i}": out_of_place(k) for i, k in enumerate(keywords)}
+    paths.update({f"nan_to_num_{i}": in_place(k) for i, k in enumerate(keywords)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _assert_paths_match_torch(paths, [None])
+    largest = float.fromhex("0x1.fep127")
+    assert dark.nan_to_num(dark.tensor(x, dtype=dark.bfloat16)).tolist() == [
+        0.0, largest, -largest, 1.0]
+
+
+def _addc_operands(library, dtype, shapes=((5, 7), (5, 7), (7,))):
+    generator = np.random.default_rng(7)
+    return [library.tensor(generator.standard_normal(shape).astype(np.float32) * scale).to(dtype)
+            for shape, scale in zip(shapes, (1.0, 3.0, 0.7), strict=True)]
+
+
+@needs_ml_dtypes
+@requires_torch
+def test_addcmul_addcdiv_round_once_as_torch():
+    """torch computes addcmul / addcdiv of bfloat16 in float32 (the value a float32, the
+    product and the sum fused), rounded once to bfloat16; not mul, div, add each rounded."""
+    def path(name, in_place=False, out=False):
+        def run(L, v):
+            a, t1, t2 = _addc_operands(L, L.bfloat16)
+            if in_place:
+                return getattr(a, name + "_")(t1, t2, value=v)
+            if out:
+                result = L.empty(5, 7, dtype=L.bfloat16)
+                getattr(L, name)(a, t1, t2, value=v, out=result)
+                return result
+            return getattr(L, name)(a, t1, t2, value=v)
+        return run
+
+    paths = {f"{n}{suffix}": path(n, **kw) for n in ("addcmul", "addcdiv")
+             for suffix, kw in (("", {}), ("_", {"in_place": True}), ("_out", {"out": True}))}
+    _assert_paths_match_torch(paths, [1, 0.1, -2.5, 1 + 2.0 ** -8 + 2.0 ** -30, 3])
+    one, t1 = dark.tensor([1.0], dtype=dark.bfloat16), dark.tensor([1.0078125], dtype=dark.bfloat16)
+    # the product 2**-8 * (1 + 2**-7) * (1 - 2**-8) rounds to 2**-8 in bfloat16 (then 1 + 2**-8
+    # is a tie: 1.0); fused, 1 + 2**-8 + 2**-17 - ... rounds up
+    assert dark.addcmul(one, t1, dark.tensor([2.0 ** -8 - 2.0 ** -16], dtype=dark.bfloat16)
+                        ).item() == 1.0078125
+    assert dark.addcdiv(one, one, dark.tensor([256.0], dtype=dark.bfloat16),
+                        value=1 + 2.0 ** -9).item() == 1.0078125
+
+
+@needs_ml_dtypes
+@requires_torch
+def test_addcmul_addcdiv_autograd_as_torch():
+    """The node is torch's (AddcmulBackward0, AddcdivBackward0), its gradients those of
+    torch's formulas (up to the rounding of float32 gradients), broadcast operands reduced."""
+    for name in ("addcmul", "addcdiv"):
+        grads, names = {}, {}
+        for library in (dark, torch):
+            operands = [t.requires_grad_() for t in _addc_operands(library, library.bfloat16)]
+            result = getattr(library, name)(*operands, value=0.3)
+            names[library] = type(result.grad_fn).__name__
+            result.float().square().sum().backward()
+            grads[library] = [t.grad.double().numpy() for t in operands]
+        assert names[dark] == names[torch] == name.capitalize() + "Backward0"
+        for ours, theirs in zip(grads[dark], grads[torch], strict=True):
+            np.testing.assert_allclose(ours, theirs, rtol=2 ** -6, atol=1e-3)

@@ -138,3 +138,42 @@ def test_op_scalars_as_torch():
         out.append(lib.zeros(2, dtype=lib.float16).index_fill(
             0, lib.tensor([0]), value)[0].item())
     assert got == want
+
+
+# ----------------------------------------------------------------------------- addcmul, addcdiv
+
+def test_addcmul_addcdiv_round_once():
+    """torch's CPU kernel computes float16 addcmul / addcdiv in float32 and rounds once: the
+    product 2**-11 * (1 + 2**-10) * (1 - 2**-11) is 2**-11 in float16 (then 1 + 2**-11 is a
+    tie: 1.0), fused it is 2**-11 + 2**-22 - ... and the sum rounds up; addcdiv's value is a
+    float32 (1 + 2**-12), not a float16 (1.0)."""
+    one = dark.tensor([1.0], dtype=dark.float16)
+    t1 = dark.tensor([1 + 2.0 ** -10], dtype=dark.float16)
+    t2 = dark.tensor([2.0 ** -11 - 2.0 ** -22], dtype=dark.float16)
+    assert dark.addcmul(one, t1, t2).item() == 1 + 2.0 ** -10
+    assert one.clone().addcmul_(t1, t2).item() == 1 + 2.0 ** -10
+    two11 = dark.tensor([2048.0], dtype=dark.float16)
+    assert dark.addcdiv(one, one, two11, value=1 + 2.0 ** -12).item() == 1 + 2.0 ** -10
+    assert one.clone().addcdiv_(one, two11, value=1 + 2.0 ** -12).item() == 1 + 2.0 ** -10
+    a = one.clone().requires_grad_()
+    result = dark.addcmul(a, t1, t2, value=2.0)
+    assert type(result.grad_fn).__name__ == "AddcmulBackward0"
+    result.sum().backward()
+    assert a.grad.tolist() == [1.0]
+
+
+@requires_torch
+def test_addcmul_addcdiv_as_torch():
+    generator = np.random.default_rng(3)
+    arrays = [generator.standard_normal(shape).astype(np.float32) * scale
+              for shape, scale in (((6, 9), 1.0), ((6, 9), 3.0), ((9,), 0.7))]
+    for name in ("addcmul", "addcdiv"):
+        for value in (1, 0.1, -2.5, ABOVE_MIDPOINT, 3):
+            results = {}
+            for lib in (dark, torch):
+                a, t1, t2 = (lib.tensor(x).to(lib.float16) for x in arrays)
+                results[lib] = [getattr(lib, name)(a, t1, t2, value=value),
+                                getattr(a.clone(), name + "_")(t1, t2, value=value)]
+            for ours, theirs in zip(results[dark], results[torch], strict=True):
+                assert ours.dtype == dark.float16
+                np.testing.assert_array_equal(ours.numpy(), theirs.numpy())

@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import _backend
 from .._backend import array_module, broadcast_shapes, cast, check_scalar, promote, wrapped_int
-from .._kernels.elementwise import positive_or_zero, relu_forward
+from .._kernels.elementwise import fma32, positive_or_zero, relu_forward
 from .._tensor import Tensor, install_methods, tensor_method
 from ..autograd.function import Op
 from ..autograd.grad_mode import state as _grad_state
@@ -38,6 +38,7 @@ def _wrap_int(value, np_dtype):
     return value
 
 
+_BFLOAT16_MAX = float.fromhex("0x1.fep127")  # 3.3895313892515355e38
 _FLOAT_MAX = {np.dtype(t): float(np.finfo(t).max) for t in (np.float16, np.float32)}
 
 
@@ -1351,6 +1352,67 @@ def _addc(name, input, tensor1, tensor2, value, method):
     return tensor1, tensor2, value
 
 
+class Addcmul(Op):
+    """float16 / bfloat16 ``input + value * tensor1 * tensor2`` as torch's CPU kernel: in
+    float32, the scale a float32, the product and sum fused (one rounding, as the compiler's
+    fma), rounded once to the dtype; the backward is torch's formula (derivatives.yaml)."""
+
+    @staticmethod
+    def forward(ctx, a, t1, t2, value=1):
+        ctx.value = value
+        ctx.save_for_backward(t1, t2)
+        a32, t1, t2 = (_as_float32(x) for x in (a, t1, t2))
+        product = t1 if value == 1 else t1 * np.float32(value)
+        return cast(fma32(product, t2, a32), a.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        t1, t2 = ctx.saved_tensors
+        value = ctx.value
+        grad_t1 = grad_t2 = None
+        if ctx.needs_input_grad[1]:
+            grad_t1 = grad * (t2 * value)
+        if ctx.needs_input_grad[2]:
+            grad_t2 = grad * (t1 * value)
+        return grad if ctx.needs_input_grad[0] else None, grad_t1, grad_t2
+
+
+class Addcdiv(Op):
+    """float16 / bfloat16 ``input + value * tensor1 / tensor2`` as torch's CPU kernel: in
+    float32 (each step rounded to float32), rounded once to the dtype; the backward is torch's
+    formula (derivatives.yaml)."""
+
+    @staticmethod
+    def forward(ctx, a, t1, t2, value=1):
+        ctx.value = value
+        ctx.save_for_backward(t1, t2)
+        a32, t1, t2 = (_as_float32(x) for x in (a, t1, t2))
+        scaled = t1 if value == 1 else t1 * np.float32(value)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            return cast(a32 + scaled / t2, a.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        t1, t2 = ctx.saved_tensors
+        value = ctx.value
+        grad_t1 = grad_t2 = None
+        if ctx.needs_input_grad[1]:
+            grad_t1 = grad * (value / t2)
+        if ctx.needs_input_grad[2]:
+            grad_t2 = -grad * (value * t1 / (t2 * t2))
+        return grad if ctx.needs_input_grad[0] else None, grad_t1, grad_t2
+
+
+def _as_float32(array):
+    """A float16 array as float32 (exact); a float32 one (bfloat16 in the op dispatch) as is."""
+    return array if array.dtype == np.float32 else array.astype(np.float32)
+
+
+def _reduced_float(result) -> bool:
+    """Whether torch's addcmul/addcdiv computes ``result`` in float32 (float16, bfloat16)."""
+    return result is _backend.float16 or result is _backend.bfloat16
+
+
 def addcmul(input, tensor1, tensor2, *args, value=1, out=None):
     """input + value * tensor1 * tensor2, broadcast, with PyTorch's type promotion (and
     torch's deprecated ``addcmul(input, value, tensor1, tensor2)``, with its warning)."""
@@ -1358,6 +1420,9 @@ def addcmul(input, tensor1, tensor2, *args, value=1, out=None):
         (tensor1, tensor2), value = scale_first("addcmul", (tensor1, tensor2, *args), value,
                                                 method=False)
     tensor1, tensor2, value = _addc("addcmul", input, tensor1, tensor2, value, method=False)
+    if _reduced_float(tensor1.dtype):
+        input = input if input.dtype is tensor1.dtype else to(input, tensor1.dtype)
+        return _maybe_out(Addcmul.apply(input, tensor1, tensor2, value=value), out)
     product = tensor1 if value == 1 else mul(tensor1, value)
     return _maybe_out(add(input, mul(product, tensor2)), out)
 
@@ -1369,6 +1434,9 @@ def addcdiv(input, tensor1, tensor2, *args, value=1, out=None):
         (tensor1, tensor2), value = scale_first("addcdiv", (tensor1, tensor2, *args), value,
                                                 method=False)
     tensor1, tensor2, value = _addc("addcdiv", input, tensor1, tensor2, value, method=False)
+    if _reduced_float(tensor1.dtype):
+        input = input if input.dtype is tensor1.dtype else to(input, tensor1.dtype)
+        return _maybe_out(Addcdiv.apply(input, tensor1, tensor2, value=value), out)
     scaled = tensor1 if value == 1 else mul(tensor1, value)
     return _maybe_out(add(input, div(scaled, tensor2)), out)
 
@@ -1478,8 +1546,9 @@ def pow(input, exponent, *, out=None):
     np_dtype = input._data.dtype
     if not (np_dtype.kind == "f" and np_dtype.itemsize >= 4 and type(exponent) in _REAL_NUMBERS):
         result = _backend.result_type(input, exponent)  # (float32/64 and a real number: itself)
-        if result.np.kind in "iu" or result is _backend.float16:
-            # torch's kernel takes the exponent in the dtype (float32/64: as a double)
+        if result.np.kind in "iu" or result is _backend.float16 or result is _backend.bfloat16:
+            # torch's kernel takes the exponent in the dtype (float32/64: as a double), an
+            # error beyond its range (3.4e38 for bfloat16)
             exponent = check_scalar(exponent, result)
     if out is None:
         return Pow.apply(input, exponent=exponent)
@@ -1598,9 +1667,13 @@ def nan_to_num(input: Tensor, nan: float = 0.0, posinf: float | None = None,
                neginf: float | None = None, *, out=None) -> Tensor:
     """NaN -> ``nan``, +inf -> ``posinf`` (default: the dtype's largest value), -inf ->
     ``neginf`` (default: the lowest)."""
-    if input._data.dtype.kind in "fc":  # the numbers are not checked: 1e6 is inf in float16
+    kind = input._data.dtype.kind
+    if kind in "fcV":  # the numbers are not checked: 1e6 is inf in float16
         nan, posinf, neginf = (None if v is None else check_scalar(v, input.dtype, "tensor")
                                for v in (nan, posinf, neginf))
+        if kind == "V":  # bfloat16 (kind V), computed in float32: its own largest value
+            posinf = _BFLOAT16_MAX if posinf is None else posinf
+            neginf = -_BFLOAT16_MAX if neginf is None else neginf
     return _maybe_out(NanToNum.apply(input, nan=nan, posinf=posinf, neginf=neginf), out)
 
 
