@@ -3,6 +3,8 @@ fused gate arithmetic give the values of the general paths, keep their checks, a
 fused node's gradients (and gradients of gradients) are right."""
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import pytest
 
@@ -113,3 +115,145 @@ def test_linear_without_graph_keeps_the_checks():
             F.linear(x, dark.randn(5, 3), dark.randn(4))
         with pytest.raises(TypeError, match="argument 'bias'"):
             F.linear(x, dark.randn(5, 3), 1.0)
+
+
+# --- AccumulateGrad takes a leaf's first gradient without a copy when nobody else sees it --
+
+class _Scale(dark.autograd.Function):
+    """``x * 3`` whose backward remembers (weakly) the array it returns."""
+
+    returned: list = []
+
+    @staticmethod
+    def forward(ctx, x):
+        return x * 3
+
+    @staticmethod
+    def backward(ctx, grad):
+        out = grad * 3
+        _Scale.returned.append(weakref.ref(out.numpy()))
+        return out
+
+
+def test_first_gradient_is_taken_without_a_copy():
+    x = dark.randn(5, requires_grad=True)
+    _Scale.returned.clear()
+    _Scale.apply(x).sum().backward()
+    assert x.grad.numpy() is _Scale.returned[0]()
+    np.testing.assert_array_equal(x.grad.numpy(), np.full(5, 3, np.float32))
+    _Scale.apply(x).sum().backward()  # accumulated in place, still a plain writeable grad
+    np.testing.assert_array_equal(x.grad.numpy(), np.full(5, 6, np.float32))
+
+
+def _no_shared_memory(a, b):
+    return not np.shares_memory(a.numpy(), b.numpy())
+
+
+def test_a_gradient_a_hook_kept_is_copied():
+    x = dark.randn(4, requires_grad=True)
+    kept = []
+    x.register_hook(kept.append)
+    (x * 2).sum().backward()
+    assert _no_shared_memory(x.grad, kept[0])
+    (x * 2).sum().backward()
+    np.testing.assert_array_equal(kept[0].numpy(), np.full(4, 2, np.float32))
+
+
+def test_a_tensor_a_hook_returned_and_kept_is_copied():
+    x = dark.randn(4, requires_grad=True)
+    kept = []
+
+    def hook(grad):
+        kept.append(grad * 1)
+        return kept[-1]
+
+    x.register_hook(hook)
+    (x * 2).sum().backward()
+    assert _no_shared_memory(x.grad, kept[0])
+    x.grad.add_(1)
+    np.testing.assert_array_equal(kept[0].numpy(), np.full(4, 2, np.float32))
+
+
+def test_one_gradient_for_two_leaves_is_not_shared():
+    a2, b2 = dark.randn(3, requires_grad=True), dark.randn(3, requires_grad=True)
+    (a2 + b2).backward(dark.ones(3) * 5)
+    assert _no_shared_memory(a2.grad, b2.grad)
+    a2.grad.add_(1)
+    np.testing.assert_array_equal(b2.grad.numpy(), np.full(3, 5, np.float32))
+
+
+def test_a_retained_gradient_passed_on_to_a_leaf_is_not_shared():
+    x = dark.randn(3, requires_grad=True)
+    y = x.clone()
+    y.retain_grad()
+    y.backward(dark.ones(3) * 2)
+    assert _no_shared_memory(x.grad, y.grad)
+    y.grad.add_(1)
+    np.testing.assert_array_equal(x.grad.numpy(), np.full(3, 2, np.float32))
+
+
+def test_a_gradient_a_function_kept_or_viewed_is_copied():
+    kept = []
+
+    class Keep(dark.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 1
+
+        @staticmethod
+        def backward(ctx, grad):
+            out = grad * 2
+            kept.append(out.numpy()[1:])  # a view of the returned gradient
+            return out
+
+    x = dark.randn(3, requires_grad=True)
+    Keep.apply(x).sum().backward()
+    assert not np.shares_memory(x.grad.numpy(), kept[0])
+    x.grad.add_(1)
+    np.testing.assert_array_equal(kept[0], np.full(2, 2, np.float32))
+
+
+def test_a_broadcast_gradient_is_copied_and_writeable():
+    x = dark.randn(3, requires_grad=True)
+    x.sum().backward()
+    assert x.grad.numpy().flags.writeable and x.grad.numpy().flags.owndata
+    x.grad.add_(1)
+    np.testing.assert_array_equal(x.grad.numpy(), np.full(3, 2, np.float32))
+
+
+def test_a_gradient_for_an_input_of_autograd_grad_is_not_shared():
+    x = dark.randn(3, requires_grad=True)
+    y = (x * 2).sum()
+    (gx,) = dark.autograd.grad(y, (x,), retain_graph=True)
+    y.backward()
+    assert _no_shared_memory(x.grad, gx)
+
+
+def test_a_view_gradient_whose_base_a_hook_kept_is_copied():
+    x = dark.randn(2, 3)
+    weight = dark.randn(4, 3, requires_grad=True)
+    weight_t = weight.t()
+    kept = []
+    weight_t.register_hook(kept.append)
+    (x @ weight_t).sum().backward()
+    assert _no_shared_memory(weight.grad, kept[0])
+    weight_t2 = weight.t()
+    weight_t2.retain_grad()
+    weight.grad = None
+    (x @ weight_t2).sum().backward()
+    assert _no_shared_memory(weight.grad, weight_t2.grad)
+    weight.grad.add_(1)
+    np.testing.assert_array_equal(weight_t2.grad.numpy(), kept[0].numpy())
+
+
+def test_linear_weight_gradient_is_right_without_a_copy():
+    rng = np.random.default_rng(6)
+    x = dark.tensor(rng.standard_normal((5, 3)).astype("float32"))
+    layer = dark.nn.Linear(3, 4)
+    layer(x).pow(2).sum().backward()
+    first = layer.weight.grad.numpy().copy()
+    assert layer.weight.grad.numpy().flags.c_contiguous
+    layer(x).pow(2).sum().backward()
+    np.testing.assert_allclose(layer.weight.grad.numpy(), 2 * first, rtol=1e-6)
+    out = x.numpy() @ layer.weight.detach().numpy().T + layer.bias.detach().numpy()
+    np.testing.assert_allclose(first, 2 * out.T @ x.numpy(), rtol=1e-5, atol=1e-6)

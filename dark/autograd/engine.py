@@ -5,6 +5,7 @@ the one rule for accumulating a gradient into ``.grad``; Tensor's autograd metho
 (``sum_to_size``, ``to``, ``+``), never imported: dark.ops stands on this layer."""
 from __future__ import annotations
 
+import sys
 import warnings
 import weakref
 from collections import OrderedDict
@@ -222,7 +223,7 @@ def _execute(order, buffers, targets, captured, to_run, accumulate, create_graph
             if leaf:
                 if accumulate:
                     variable = node.variable
-                    accumulate_grad(variable, grads[0], create_graph)
+                    accumulate_grad(variable, grads[0], create_graph, True)
                     hooks = variable.__dict__.get("_post_accumulate_grad_hooks")
                     if hooks:
                         for hook in list(hooks.values()):
@@ -444,21 +445,120 @@ def _run_leaf_hooks(variable, grad):
     return grad
 
 
-def accumulate_grad(tensor, grad, create_graph: bool) -> None:
+def accumulate_grad(tensor, grad, create_graph: bool, steal: bool = False) -> None:
     """PyTorch's AccumulateGrad rule, for a leaf's ``.grad`` and for the retained (or
     ``inputs=``) gradient of a non-leaf: the first gradient is stored (a copy cut from the
     graph, or the gradient itself when a graph is being built); later ones are added in
     place, or out of place when a graph is being built or the stored gradient is part of
-    one."""
+    one. ``steal`` (the engine's call for a leaf): the first gradient's array is taken
+    without a copy when nothing else can see it (``_stealable``), as torch's
+    AccumulateGrad steals a gradient that only the engine references."""
     current = tensor._grad
     if current is None:
-        tensor._grad = grad if create_graph else Tensor._make(grad._data.copy())
+        if create_graph:
+            tensor._grad = grad
+        elif steal and _stealable(grad, tensor):
+            tensor._grad = Tensor._make(grad._data)
+        else:
+            tensor._grad = Tensor._make(grad._data.copy())
     elif create_graph or current._requires_grad:
         tensor._grad = current + grad
     else:
         data = current._data
         _backend.array_module(data).add(data, grad._data, out=data)
         current._bump_version()
+
+
+_STEAL_REFS = None  # the reference counts of an unshared gradient (see _calibrate_steal)
+
+
+def _stealable(grad, tensor) -> bool:
+    """Whether the engine's gradient ``grad`` for leaf ``tensor`` may become its ``.grad``
+    without a copy: a numpy array of the leaf's shape and dtype, C-contiguous and writeable,
+    owning its memory (or a whole-memory view of an array that only it references), and
+    neither the array nor the gradient Tensor referenced by anything but the engine's call
+    (a hook that kept it, an ``inputs=`` capture, a Function that stored it, another
+    Tensor on the same array or a view of it all add a reference). The counts of such an
+    unshared gradient are measured once by the same call (``_calibrate_steal``), so that
+    the test holds on any Python version; a higher count means a copy."""
+    array = grad._data
+    if type(array) is not np.ndarray or array.shape != tensor._data.shape or \
+            array.dtype != tensor._data.dtype:
+        return False
+    flags = array.flags
+    if not (flags.c_contiguous and flags.writeable):
+        return False
+    base = array.base
+    if base is None:
+        if not flags.owndata:
+            return False
+        base_refs = 0
+    elif type(base) is not np.ndarray or base.base is not None or not base.flags.owndata \
+            or base.nbytes != array.nbytes:
+        return False
+    else:
+        base_refs = sys.getrefcount(base)
+    # a view made by an op (TBackward0's grad.t()) holds the Tensor of its base as _base
+    # (its data the base, or another view of the base: F.linear's weight gradient)
+    owner = grad._base
+    owner_refs = owner_view_refs = 0
+    if owner is not None:
+        if base is None:
+            return False
+        owner_data = owner._data
+        if owner_data is not base:
+            if type(owner_data) is not np.ndarray or owner_data.base is not base:
+                return False
+            owner_view_refs = sys.getrefcount(owner_data)
+        del owner_data
+        owner_refs = sys.getrefcount(owner)
+    counts = (sys.getrefcount(grad), sys.getrefcount(array), base_refs, owner_refs,
+              owner_view_refs)
+    if _STEAL_REFS is None:  # calibrating
+        _calibration.append(counts)
+        return False
+    if counts[0] > _STEAL_REFS[0] or counts[1] > _STEAL_REFS[1]:
+        return False
+    if base is None:
+        return True
+    if owner is None:
+        return base_refs <= _STEAL_REFS[2]
+    if not owner_view_refs:
+        return base_refs <= _STEAL_REFS[3] and owner_refs <= _STEAL_REFS[4]
+    return base_refs <= _STEAL_REFS[5] and owner_refs <= _STEAL_REFS[6] and \
+        owner_view_refs <= _STEAL_REFS[7]
+
+
+def _calibrate_steal() -> tuple:
+    """The counts ``_stealable`` sees for unshared gradients reached as the engine reaches
+    them (``accumulate_grad(variable, grads[0], ...)``): one owning its memory, one a view
+    of an array that only it references, one such a view whose base's Tensor only it holds
+    (as ``_base``), and one whose ``_base`` holds another view of that array."""
+    leaf = Tensor._make(np.zeros(4, np.float32), True)
+    grads = [Tensor._make(np.ones(4, np.float32))]
+    accumulate_grad(leaf, grads[0], False, True)
+    leaf._grad = None
+    grads = [Tensor._make(np.ones(4, np.float32)[:])]
+    accumulate_grad(leaf, grads[0], False, True)
+    leaf._grad = None
+    owner = Tensor._make(np.ones(4, np.float32))
+    grads = [Tensor._make(owner._data[:])]
+    grads[0]._base = owner
+    del owner
+    accumulate_grad(leaf, grads[0], False, True)
+    leaf._grad = None
+    owner = Tensor._make(np.ones(4, np.float32)[:])
+    grads = [Tensor._make(owner._data[:])]
+    grads[0]._base = owner
+    del owner
+    accumulate_grad(leaf, grads[0], False, True)
+    plain, view, owned, owned_view = _calibration
+    assert all(counts[:2] == plain[:2] for counts in _calibration)
+    return plain[:2] + (view[2],) + owned[2:4] + owned_view[2:]
+
+
+_calibration: list = []
+_STEAL_REFS = _calibrate_steal()
 
 
 def _check_nan(node, result):
