@@ -177,3 +177,52 @@ def test_addcmul_addcdiv_as_torch():
             for ours, theirs in zip(results[dark], results[torch], strict=True):
                 assert ours.dtype == dark.float16
                 np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+# ----------------------------------------------------------------------------- python operands
+
+def test_arithmetic_with_python_floats_as_torch_kernels():
+    """A python float operand of a float16 tensor: add/sub/comparisons make it a float16
+    through float32 (1 + 2**-11 + 2**-30 is 1.0); mul/div (and floor/trunc division, number /
+    x) keep it a float32 and compute in float32, rounded once (3 * 0.1 is 0.300048828125, not
+    3 * float16(0.1) = 0.2999267578125)."""
+    x = dark.tensor([1.0, 3.0], dtype=dark.float16)
+    assert (x + ABOVE_MIDPOINT).tolist() == [2.0, 4.0]
+    assert (ABOVE_MIDPOINT - x).tolist() == [0.0, -2.0]
+    assert x.clone().add_(ABOVE_MIDPOINT).tolist() == [2.0, 4.0]
+    assert (x * 0 + 1 == ABOVE_MIDPOINT).tolist() == [True, True]
+    assert (x * 0.1).tolist() == [0.0999755859375, 0.300048828125]
+    assert (0.1 * x).tolist() == [0.0999755859375, 0.300048828125]
+    assert x.clone().mul_(0.1).tolist() == [0.0999755859375, 0.300048828125]
+    assert (x / 10.000001).tolist() == [0.0999755859375, 0.300048828125]
+    assert x.clone().div_(10.000001).tolist() == [0.0999755859375, 0.300048828125]
+    assert (x // 0.1).tolist() == [9.0, 29.0]
+    assert dark.div(x, 0.1, rounding_mode="trunc").tolist() == [10.0, 30.0]
+
+
+@requires_torch
+def test_arithmetic_with_python_floats_as_torch():
+    values = np.array([3.0, 1.5, -2.25, 0.7, 5.3, 1000.0, -0.1, 1.0009765625, 7.3, 0.3],
+                      np.float32)
+    paths = {"add": lambda x, v: x + v, "radd": lambda x, v: v + x,
+             "sub": lambda x, v: x - v, "rsub": lambda x, v: v - x,
+             "mul": lambda x, v: x * v, "rmul": lambda x, v: v * x,
+             "div": lambda x, v: x / v, "rdiv": lambda x, v: v / x,
+             "add_": lambda x, v: x.add_(v), "sub_": lambda x, v: x.sub_(v),
+             "mul_": lambda x, v: x.mul_(v), "div_": lambda x, v: x.div_(v),
+             "add_alpha": lambda x, v: x.add(x, alpha=v),
+             "floordiv": lambda x, v: x // v, "fmod": lambda x, v: x.fmod(v),
+             "trunc": lambda x, v: x.div(v, rounding_mode="trunc"),
+             "floor_": lambda x, v: x.div_(v, rounding_mode="floor"),
+             "pow": lambda x, v: x.abs().pow(v),
+             "gt": lambda x, v: (x > v).half(), "eq": lambda x, v: (x * 0 + 1 == v).half(),
+             "clamp": lambda x, v: x.clamp(-abs(v), abs(v)),
+             "masked_fill": lambda x, v: x.masked_fill(x > 1, v)}
+    mismatches = []
+    for name, path in paths.items():
+        for value in (ABOVE_MIDPOINT, 0.1, 1 / 3, 7.3, 3 + 2.0 ** -10 + 2.0 ** -40, 0.7):
+            ours = path(dark.tensor(values).half(), value).float().numpy()
+            theirs = path(torch.tensor(values).half(), value).float().numpy()
+            if not np.array_equal(ours, theirs):
+                mismatches.append(f"{name}({value!r}): dark {ours} torch {theirs}")
+    assert not mismatches, "\n".join(mismatches)

@@ -48,10 +48,14 @@ def float_operand(value, np_dtype):
     top = _FLOAT_MAX.get(np_dtype)
     if top is not None and type(value) is float and not -top <= value <= top:
         return check_scalar(value, np_dtype, "tensor")
+    if np_dtype == _FLOAT16 and type(value) is float:
+        # torch makes it a float first (c10::Half takes a float): two roundings to nearest even
+        return float(np.float32(value))
     return value
 
 
 _REAL_NUMBERS = frozenset((float, int))
+_FLOAT16 = np.dtype(np.float16)
 
 
 def _binary(compute, a, b, result_dtype=None):
@@ -265,8 +269,27 @@ def _conj(value):
     return value.conjugate() if isinstance(value, complex) else value
 
 
+def _half_scalar(x, y) -> bool:
+    """Whether one operand is a float16 array and the other a python float: torch's CPU mul
+    and div of float16 read the number as a float32 (its opmath type) and compute in float32,
+    not with the number made a float16 first."""
+    return (type(y) is float and getattr(x, "dtype", None) == _FLOAT16
+            or type(x) is float and getattr(y, "dtype", None) == _FLOAT16)
+
+
+def _in_float32(ufunc, x, y):
+    """``ufunc`` of a float16 array and a python float in float32, rounded once to float16."""
+    x, y = ((np.float32(v) if type(v) is float else v.astype(np.float32)) for v in (x, y))
+    with np.errstate(all="ignore"):
+        return ufunc(x, y).astype(_FLOAT16)
+
+
+def _multiply(xp, x, y):
+    return _in_float32(xp.multiply, x, y) if _half_scalar(x, y) else xp.multiply(x, y)
+
+
 class Mul(BinaryOp):
-    compute = staticmethod(lambda xp, x, y: xp.multiply(x, y))
+    compute = staticmethod(_multiply)
 
     raw_backward = True
 
@@ -281,6 +304,8 @@ class Mul(BinaryOp):
 
 @_quiet
 def _true_divide(xp, x, y):
+    if _half_scalar(x, y):
+        return _in_float32(xp.true_divide, x, y)
     if x.dtype.kind not in "fc" if hasattr(x, "dtype") else y.dtype.kind not in "fc":
         return xp.true_divide(x, y, dtype=_default_float())
     return xp.true_divide(x, y)
@@ -317,6 +342,8 @@ def _check_int_zero_division(xp, b):
 
 @_quiet
 def _trunc_divide(xp, x, y):
+    if _half_scalar(x, y):
+        return _in_float32(lambda x, y: xp.trunc(xp.true_divide(x, y)), x, y)
     if _kind(x, y) in "fc":
         return xp.trunc(xp.true_divide(x, y))
     _check_int_zero_division(xp, y)
@@ -327,6 +354,8 @@ def _trunc_divide(xp, x, y):
 
 @_quiet
 def _floor_divide(xp, x, y):
+    if _half_scalar(x, y):
+        return _in_float32(xp.floor_divide, x, y)
     if _kind(x, y) in "fc":
         return xp.floor_divide(x, y)
     _check_int_zero_division(xp, y)

@@ -201,9 +201,12 @@ def _fast_arithmetic(name, function):
         if rounding_mode is not None:
             kwargs["rounding_mode"] = rounding_mode
         if _records(self, (other,)) or rounding_mode is not None or not isinstance(
-                other, (Tensor, numbers.Number)) or self._data.dtype.kind == "V":
+                other, (Tensor, numbers.Number)) or self._data.dtype.kind == "V" or (
+                    name in ("mul", "div") and type(other) is float
+                    and self._data.dtype == np.float16):
             # bfloat16 (kind V) computes in float32 in the op dispatch, as torch: a python
-            # float stays a float32 for mul_/div_, is rounded to bfloat16 for add_/sub_
+            # float stays a float32 for mul_/div_, is rounded to bfloat16 for add_/sub_;
+            # float16's mul_/div_ with a python float compute in float32 too (E.mul, E.div)
             return slow(self, other, **kwargs)
         data = self._data
         if isinstance(other, Tensor):
