@@ -739,6 +739,15 @@ def bfloat16_scalar(value) -> float:
         return float(np.float32(value))
 
 
+def fill_scalar(value, dtype, numel: int, on_cpu: bool):
+    """check_scalar for full / fill_: torch's CPU fill of one element (scalar_fill) does not
+    check a float16 or bfloat16 value (65504.5 is 65504, 1e300 inf, as a 0-d tensor's value),
+    more elements, or the GPU, do (an error beyond the dtype's largest value)."""
+    reduced = dtype is float16 or dtype is bfloat16
+    how = "scalar_tensor" if reduced and numel == 1 and on_cpu else "scalar"
+    return check_scalar(value, dtype, how)
+
+
 def _check_scalar_int(value: int) -> None:
     """PyTorch's error for a python int that makes no Scalar (int64 or uint64)."""
     if value >= 1 << 64:

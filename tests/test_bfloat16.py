@@ -591,3 +591,17 @@ def test_addcmul_addcdiv_autograd_as_torch():
         assert names[dark] == names[torch] == name.capitalize() + "Backward0"
         for ours, theirs in zip(grads[dark], grads[torch], strict=True):
             np.testing.assert_allclose(ours, theirs, rtol=2 ** -6, atol=1e-3)
+
+
+@needs_ml_dtypes
+@requires_torch
+def test_one_element_fill_unchecked_as_torch():
+    """torch's CPU fill of one bfloat16 element does not check the value (1e39 is inf),
+    of two elements it does (an error)."""
+    paths = {"full1": lambda L, v: L.full((1,), v, dtype=L.bfloat16),
+             "full0d": lambda L, v: L.full((), v, dtype=L.bfloat16),
+             "fill1": lambda L, v: L.zeros(1, dtype=L.bfloat16).fill_(v),
+             "full2": lambda L, v: L.full((2,), v, dtype=L.bfloat16),
+             "fill2": lambda L, v: L.zeros(2, dtype=L.bfloat16).fill_(v)}
+    _assert_paths_match_torch(paths, [1e39, -3.4e38, 1e300, 3.38e38, 1 + 2.0 ** -8 + 2.0 ** -30])
+    assert dark.full((1,), 1e39, dtype=dark.bfloat16).item() == float("inf")

@@ -226,3 +226,39 @@ def test_arithmetic_with_python_floats_as_torch():
             if not np.array_equal(ours, theirs):
                 mismatches.append(f"{name}({value!r}): dark {ours} torch {theirs}")
     assert not mismatches, "\n".join(mismatches)
+
+
+def test_one_element_fill_unchecked_as_torch_cpu():
+    """torch's CPU fill of a single element (full, fill_, full_like of one element) does not
+    check a float16 value: 65504.5 is 65504 and 1e300 inf there; two elements check it."""
+    assert dark.full((1,), 65504.5, dtype=dark.float16).item() == 65504.0
+    assert dark.full((), 1e300, dtype=dark.float16).item() == float("inf")
+    assert dark.full((1, 1), 65519.999999, dtype=dark.float16).item() == float("inf")
+    assert dark.zeros(1, dtype=dark.float16).fill_(-1e39).item() == -float("inf")
+    assert dark.zeros(3, dtype=dark.float16)[1:2].fill_(7e4).tolist() == [float("inf")]
+    assert dark.full_like(dark.zeros(1, dtype=dark.float16), 7e4).item() == float("inf")
+    with pytest.raises(RuntimeError, match="c10::Half without overflow"):
+        dark.full((2,), 65504.5, dtype=dark.float16)
+    with pytest.raises(RuntimeError, match="c10::Half without overflow"):
+        dark.zeros(2, dtype=dark.float16).fill_(7e4)
+    with pytest.raises(RuntimeError, match="c10::Half without overflow"):
+        dark.zeros(1, dtype=dark.float16).masked_fill(dark.tensor([True]), 7e4)
+
+
+@requires_torch
+def test_one_element_fill_as_torch():
+    paths = [lambda L, v: L.full((1,), v, dtype=L.float16),
+             lambda L, v: L.full((), v, dtype=L.float16),
+             lambda L, v: L.zeros(1, dtype=L.float16).fill_(v),
+             lambda L, v: L.zeros(3, dtype=L.float16)[1:2].fill_(v),
+             lambda L, v: L.full((2,), v, dtype=L.float16),
+             lambda L, v: L.zeros(2, dtype=L.float16).index_fill(0, L.tensor([0]), v)]
+    for path in paths:
+        for value in (65504.5, 65519.999999, -7e4, 1e39, 1e300, ABOVE_MIDPOINT):
+            outcome = {}
+            for lib in (dark, torch):
+                try:
+                    outcome[lib] = path(lib, value).flatten()[0].item()
+                except RuntimeError as error:
+                    outcome[lib] = str(error)
+            assert outcome[dark] == outcome[torch], (value, outcome)

@@ -285,7 +285,12 @@ def full(size, fill_value, *, out=None, dtype=None, layout=None, device=None,
                         f"{type(size).__name__}")
     value = _item(fill_value)
     dtype = _dtype(dtype) or (out.dtype if out is not None else _number_dtype(value))
-    value = check_scalar(value, dtype)
+    if isinstance(value, numbers.Number) and all(isinstance(n, int) for n in size):
+        on_cpu = _backend.to_device(
+            device if device is not None or out is None else out.device).type == "cpu"
+        value = _backend.fill_scalar(value, dtype, math.prod(size), on_cpu)
+    else:
+        value = check_scalar(value, dtype)
     return _fill("full", lambda xp, s, d: _full_array(xp, s, value, d), (size,), out, dtype,
                  device, requires_grad, pin_memory)
 

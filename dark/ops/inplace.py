@@ -17,7 +17,7 @@ import numbers
 import numpy as np
 
 from .. import _backend
-from .._backend import array_module, broadcast_shapes, cast, check_scalar
+from .._backend import array_module, broadcast_shapes, cast
 from .._tensor import Tensor, install_methods
 from ..autograd.grad_mode import state as _grad_state
 from . import elementwise as E
@@ -262,9 +262,9 @@ def _overlap_error():
                         "performing the operation.")
 
 
-def _fill_value(value, dtype):
+def _fill_value(value, dtype, numel: int = 0, on_cpu: bool = False):
     """A 0-d tensor (cast as torch casts tensors: it may wrap around), or the number checked
-    for ``dtype``."""
+    for ``dtype`` (unchecked for one float16/bfloat16 element on the CPU, as torch)."""
     if isinstance(value, Tensor):
         if value._data.ndim:
             raise RuntimeError("fill_ only supports 0-dimension value tensor but got tensor "
@@ -273,12 +273,12 @@ def _fill_value(value, dtype):
     if not isinstance(value, numbers.Number):
         raise TypeError(f"fill_(): argument 'value' (position 1) must be Number, not "
                         f"{type(value).__name__}")
-    return check_scalar(value, dtype)
+    return _backend.fill_scalar(value, dtype, numel, on_cpu)
 
 
 def fill_(self, value) -> Tensor:
     """Set every element to ``value`` (a number or a 0-d tensor), cast to this dtype."""
-    value = _fill_value(value, self.dtype)
+    value = _fill_value(value, self.dtype, self._data.size, type(self._data) is np.ndarray)
     if _records(self, (value,)):
         return self._inplace(lambda source, v: E.Fill.apply(source, v), value)
     if isinstance(value, Tensor):
