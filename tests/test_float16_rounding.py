@@ -200,6 +200,17 @@ def test_arithmetic_with_python_floats_as_torch_kernels():
     assert dark.div(x, 0.1, rounding_mode="trunc").tolist() == [10.0, 30.0]
 
 
+def test_lerp_in_float32_as_torch_kernel():
+    """float16 lerp computes in float32 with the weight a float32 and fma(weight, end - start,
+    start), rounded once: 7.30078125 -> 21.90625 at 0.1 is 8.7578125 (8.765625 in float16
+    steps); a float16 weight tensor the same."""
+    start = dark.tensor([7.30078125], dtype=dark.float16)
+    end = dark.tensor([21.90625], dtype=dark.float16)
+    assert dark.lerp(start, end, 0.1).item() == 8.7578125
+    assert start.clone().lerp_(end, 0.1).item() == 8.7578125
+    assert dark.lerp(start, end, dark.tensor([0.1], dtype=dark.float16)).item() == 8.7578125
+
+
 @requires_torch
 def test_arithmetic_with_python_floats_as_torch():
     values = np.array([3.0, 1.5, -2.25, 0.7, 5.3, 1000.0, -0.1, 1.0009765625, 7.3, 0.3],
@@ -217,7 +228,9 @@ def test_arithmetic_with_python_floats_as_torch():
              "pow": lambda x, v: x.abs().pow(v),
              "gt": lambda x, v: (x > v).half(), "eq": lambda x, v: (x * 0 + 1 == v).half(),
              "clamp": lambda x, v: x.clamp(-abs(v), abs(v)),
-             "masked_fill": lambda x, v: x.masked_fill(x > 1, v)}
+             "masked_fill": lambda x, v: x.masked_fill(x > 1, v),
+             "lerp": lambda x, v: x.lerp(x * 3 + 0.1, v),
+             "lerp_tensor": lambda x, v: x.lerp(x * 3, x * 0 + v)}
     mismatches = []
     for name, path in paths.items():
         for value in (ABOVE_MIDPOINT, 0.1, 1 / 3, 7.3, 3 + 2.0 ** -10 + 2.0 ** -40, 0.7):

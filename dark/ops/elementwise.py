@@ -942,6 +942,8 @@ class ClampTensor(Op):
 def _lerp_array(start, end, weight):
     # PyTorch's formula: the endpoint nearer to the weight is the exact anchor
     xp = array_module(start)
+    if start.dtype == _FLOAT16:
+        return _lerp_half(xp, start, end, weight)
     diff = end - start
     try:
         if isinstance(weight, numbers.Number):
@@ -952,6 +954,25 @@ def _lerp_array(start, end, weight):
     except ValueError:
         broadcast_shapes(start.shape, end.shape, _shape_of(weight))
         raise
+
+
+def _lerp_half(xp, start, end, weight):
+    """float16 lerp as torch's CPU kernel: in float32 (the weight a float32), the anchor's
+    product and sum fused (fma(weight, diff, start), or fma(weight - 1, diff, end) where
+    |weight| >= 0.5), rounded once to float16."""
+    start, end = start.astype(np.float32), end.astype(np.float32)
+    weight = np.float32(weight) if isinstance(weight, numbers.Number) else weight.astype(
+        np.float32)
+    try:
+        diff = end - start
+        small = xp.abs(weight) < 0.5
+        with np.errstate(all="ignore"):
+            out = fma32(diff, xp.where(small, weight, weight - np.float32(1)),
+                        xp.where(small, start, end))
+    except ValueError:
+        broadcast_shapes(start.shape, end.shape, _shape_of(weight))
+        raise
+    return cast(out, _FLOAT16)
 
 
 class Lerp(Op):
