@@ -139,3 +139,18 @@ def test_user_code_in_backward_keeps_numpy_warnings():
     z.register_hook(lambda grad: np.float32(3e38) * np.float32(10) and None)
     with pytest.warns(RuntimeWarning, match="overflow"):
         z.cos().sum().backward()
+
+
+@pytest.mark.parametrize("name", ["log2", "exp2", "log10", "log1p", "exp", "sin", "tan",
+                                  "sigmoid", "reciprocal"])
+@pytest.mark.parametrize("shape", [(), (3,)])
+def test_float16_backward_keeps_torch_opmath(name, shape):
+    """float16 stays on the Tensor backward: torch computes ``x * log(2)`` there in float32
+    and rounds once (numpy on raw float16 arrays would round the number first)."""
+    torch = pytest.importorskip("torch", reason="torch not installed: parity check")
+    values = np.linspace(0.2, 0.9, int(np.prod(shape))).reshape(shape)
+    x = dark.tensor(values, dtype=dark.float16, requires_grad=True)
+    getattr(dark, name)(x).sum().backward()
+    t = torch.tensor(values, dtype=torch.float16, requires_grad=True)
+    getattr(torch, name)(t).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), t.grad.numpy())

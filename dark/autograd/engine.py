@@ -302,7 +302,8 @@ _RAW_PROMOTION = np.lib.NumpyVersion(np.__version__) >= "2.0.0"
 
 def _raw_arrays(node, grads):
     """The arrays of ``grads`` when ``node`` may run its backward on raw arrays: every
-    gradient there, of a real floating dtype (numpy's and PyTorch's promotions agree there),
+    gradient there, of float32 or float64 (numpy's and PyTorch's arithmetic agree there; on
+    float16 torch computes with a python number in float32 and rounds once, numpy in float16),
     and every saved array of that same dtype; else None."""
     arrays = []
     for grad in grads:
@@ -310,7 +311,7 @@ def _raw_arrays(node, grads):
             return None
         arrays.append(grad._data)
     np_dtype = arrays[0].dtype
-    if np_dtype.kind != "f" or np_dtype.itemsize < 2:
+    if np_dtype.kind != "f" or np_dtype.itemsize < 4:
         return None
     for array in arrays:
         if array.dtype is not np_dtype and array.dtype != np_dtype:
