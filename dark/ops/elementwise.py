@@ -648,12 +648,19 @@ Rsqrt = _unary_op("Rsqrt", lambda xp, a: 1 / xp.sqrt(a),
 Reciprocal = _unary_op("Reciprocal", lambda xp, a: xp.reciprocal(a),
                        lambda g, x, y: -g * (y * y), "output")
 Exp = _unary_op("Exp", lambda xp, a: xp.exp(a), lambda g, x, y: g * y, "output")
-Exp2 = _unary_op("Exp2", lambda xp, a: xp.exp2(a), lambda g, x, y: g * (y * _LN2), "output")
+def _times(x, constant: float):
+    """``x * constant`` on a Tensor (Mul) or an array (a raw backward) alike: a float16 one
+    in float32 with the constant a float32, as torch's mul of a Scalar."""
+    return x * constant if isinstance(x, Tensor) else _multiply(array_module(x), x, constant)
+
+
+Exp2 = _unary_op("Exp2", lambda xp, a: xp.exp2(a), lambda g, x, y: g * _times(y, _LN2),
+                 "output")
 Expm1 = _unary_op("Expm1", lambda xp, a: xp.expm1(a), lambda g, x, y: g * (y + 1), "output")
 Log = _unary_op("Log", lambda xp, a: xp.log(a), lambda g, x, y: g / x)
 Log1P = _unary_op("Log1P", lambda xp, a: xp.log1p(a), lambda g, x, y: g / (x + 1))
-Log2 = _unary_op("Log2", lambda xp, a: xp.log2(a), lambda g, x, y: g / (x * _LN2))
-Log10 = _unary_op("Log10", lambda xp, a: xp.log10(a), lambda g, x, y: g / (x * _LN10))
+Log2 = _unary_op("Log2", lambda xp, a: xp.log2(a), lambda g, x, y: g / _times(x, _LN2))
+Log10 = _unary_op("Log10", lambda xp, a: xp.log10(a), lambda g, x, y: g / _times(x, _LN10))
 Sin = _unary_op("Sin", lambda xp, a: xp.sin(a), lambda g, x, y: g * _math("cos", x))
 Cos = _unary_op("Cos", lambda xp, a: xp.cos(a), lambda g, x, y: -g * _math("sin", x))
 Tan = _unary_op("Tan", lambda xp, a: xp.tan(a), lambda g, x, y: g * (y * y + 1), "output")
