@@ -142,7 +142,7 @@ def test_user_code_in_backward_keeps_numpy_warnings():
 
 
 @pytest.mark.parametrize("name", ["log2", "exp2", "log10", "log1p", "exp", "sin", "tan",
-                                  "sigmoid", "reciprocal"])
+                                  "sigmoid", "reciprocal", "rsqrt"])
 @pytest.mark.parametrize("shape", [(), (3,)])
 def test_float16_backward_keeps_torch_opmath(name, shape):
     """float16 stays on the Tensor backward: torch computes ``x * log(2)`` there in float32

@@ -643,8 +643,23 @@ _LN2, _LN10 = math.log(2.0), math.log(10.0)
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
 Sqrt = _unary_op("Sqrt", lambda xp, a: xp.sqrt(a), lambda g, x, y: g / (y * 2), "output")
-Rsqrt = _unary_op("Rsqrt", lambda xp, a: 1 / xp.sqrt(a),
-                  lambda g, x, y: g * (y * y * y) * -0.5, "output")
+def _rsqrt(xp, a):
+    """1 / sqrt(a); a float16 one in float32, rounded once, as torch's CPU kernel."""
+    if a.dtype == np.float16:
+        # asarray: numpy's arithmetic on a 0-d array gives a scalar, and the output must be
+        # the array saved for the backward
+        return xp.asarray((1 / xp.sqrt(a.astype(np.float32))).astype(np.float16))
+    return 1 / xp.sqrt(a)
+
+
+def _cube(y):
+    """``y ** 3`` as torch's pow kernel: a Tensor through pow (multiplied out; a float16 one
+    in float32, rounded once), a raw float32/float64 array (a raw backward) multiplied out."""
+    return y ** 3 if isinstance(y, Tensor) else y * y * y
+
+
+# torch's formula: -0.5 * grad * result.pow(3)
+Rsqrt = _unary_op("Rsqrt", _rsqrt, lambda g, x, y: (g * -0.5) * _cube(y), "output")
 Reciprocal = _unary_op("Reciprocal", lambda xp, a: xp.reciprocal(a),
                        lambda g, x, y: -g * (y * y), "output")
 Exp = _unary_op("Exp", lambda xp, a: xp.exp(a), lambda g, x, y: g * y, "output")
