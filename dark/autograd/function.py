@@ -389,27 +389,7 @@ class Op(Function):
             return _plain(cls, result, args)
         node = cls._backward_cls()
         _record_inputs(node, args)
-        result = cls.forward(node, *arrays, **kwargs)
-        if type(result) is tuple:
-            return _connect(node, args, [np.asarray(r) for r in result], False, cls.view_of)
-        if type(result) is not np.ndarray:
-            result = np.asarray(result)
-        if (cls.view_of is None and not node._non_differentiable
-                and result.dtype.kind in _FLOAT_KINDS):
-            # the common case, kept short: one float output that is not a view
-            out = _new_tensor(Tensor)
-            out._data = result
-            out._requires_grad = True
-            out.grad_fn = node
-            out._grad = out._vc = None
-            to_save = node._to_save
-            if to_save:
-                node._saved = _resolve_saved(to_save, args, (out,))
-                node._to_save = ()
-            if _anomaly.enabled:
-                node._anomaly_trace = _forward_trace()
-            return out
-        return _connect(node, args, [result], True, cls.view_of)
+        return _output(cls, node, args, cls.forward(node, *arrays, **kwargs), None)
 
 
 _ONE = object()  # no second argument
@@ -436,6 +416,14 @@ def _record_one(cls, a, args, kwargs, number=_ONE):
         result = cls.forward(node, array, **kwargs) if kwargs else cls.forward(node, array)
     else:
         result = cls.forward(node, array, number, **kwargs)
+    return _output(cls, node, args, result, (a,))
+
+
+def _output(cls, node, args, result, inputs):
+    """A recorded forward's ``result`` as the op's output: tuples, views, non-differentiable
+    and non-float outputs through ``_connect``; else the one float Tensor made here, its saved
+    values resolved for ``inputs`` (the numpy tensors of ``args``: a shortcut of
+    ``_resolve_saved``'s answers for them and the output; None: ``_resolve_saved`` itself)."""
     if type(result) is tuple:
         return _connect(node, args, [np.asarray(r) for r in result], False, cls.view_of)
     if type(result) is not np.ndarray:
@@ -450,28 +438,38 @@ def _record_one(cls, a, args, kwargs, number=_ONE):
     out._grad = out._vc = None
     to_save = node._to_save
     if to_save:
-        entries = []
-        for item in to_save:  # _resolve_saved's answers for one input and one output
-            if item is result:
-                counter = out._vc
-                if counter is None:
-                    counter = out._vc = [0]
-                entries.append((_OUTPUT, item, counter, 0, 0))
-            elif item is array:
-                counter = a._vc
-                if counter is None:
-                    counter = a._vc = [0]
-                entries.append((_TENSOR, a, counter, counter[0], a._output_nr))
-            elif item is None or type(item) in _PLAIN_VALUES:
-                entries.append(item)
-            else:
-                entries = _resolve_saved(to_save, args, (out,))
-                break
-        node._saved = entries
+        node._saved = (_resolve_saved(to_save, args, (out,)) if inputs is None
+                       else _saved_entries(to_save, args, inputs, out))
         node._to_save = ()
     if _anomaly.enabled:
         node._anomaly_trace = _forward_trace()
     return out
+
+
+def _saved_entries(to_save, args, inputs, out):
+    """``_resolve_saved``'s entries when ``to_save`` holds only the output's array, the
+    ``inputs``' arrays and plain values; else ``_resolve_saved`` itself."""
+    result = out._data
+    entries = []
+    for item in to_save:
+        if item is result:
+            counter = out._vc
+            if counter is None:
+                counter = out._vc = [0]
+            entries.append((_OUTPUT, item, counter, 0, 0))
+        elif item is None or type(item) in _PLAIN_VALUES:
+            entries.append(item)
+        else:
+            for t in inputs:
+                if item is t._data:
+                    counter = t._vc
+                    if counter is None:
+                        counter = t._vc = [0]
+                    entries.append((_TENSOR, t, counter, counter[0], t._output_nr))
+                    break
+            else:
+                return _resolve_saved(to_save, args, (out,))
+    return entries
 
 
 def _edge_and_meta(t):
@@ -496,44 +494,7 @@ def _record_two(cls, a, b, kwargs):
         node._input_meta = [meta_a, meta_b]
     else:
         _record_inputs(node, args)
-    result = cls.forward(node, array_a, array_b, **kwargs)
-    if type(result) is tuple:
-        return _connect(node, args, [np.asarray(r) for r in result], False, cls.view_of)
-    if type(result) is not np.ndarray:
-        result = np.asarray(result)
-    if (cls.view_of is not None or node._non_differentiable
-            or result.dtype.kind not in _FLOAT_KINDS):
-        return _connect(node, args, [result], True, cls.view_of)
-    out = _new_tensor(Tensor)
-    out._data = result
-    out._requires_grad = True
-    out.grad_fn = node
-    out._grad = out._vc = None
-    to_save = node._to_save
-    if to_save:
-        entries = []
-        for item in to_save:  # _resolve_saved's answers for two inputs and one output
-            if item is result:
-                counter = out._vc
-                if counter is None:
-                    counter = out._vc = [0]
-                entries.append((_OUTPUT, item, counter, 0, 0))
-            elif item is array_a or item is array_b:
-                t = a if item is array_a else b
-                counter = t._vc
-                if counter is None:
-                    counter = t._vc = [0]
-                entries.append((_TENSOR, t, counter, counter[0], t._output_nr))
-            elif item is None or type(item) in _PLAIN_VALUES:
-                entries.append(item)
-            else:
-                entries = _resolve_saved(to_save, args, (out,))
-                break
-        node._saved = entries
-        node._to_save = ()
-    if _anomaly.enabled:
-        node._anomaly_trace = _forward_trace()
-    return out
+    return _output(cls, node, args, cls.forward(node, array_a, array_b, **kwargs), (a, b))
 
 
 # Op.apply's own function: runs an op without the dispatch hook (see set_op_dispatch)
