@@ -111,3 +111,28 @@ def test_compiled_momentum_follows_torch():
         their_opt.step()
     np.testing.assert_allclose(mine.detach().numpy(), theirs.detach().numpy(), rtol=1e-5,
                                atol=1e-6)
+
+
+def test_read_only_cache_folders_compile_without_a_cache(monkeypatch):
+    """Where no cache folder is writable (numba: "cannot cache function ...: no locator
+    available"), the update kernels compile without a cache (dark._kernels.numba_jit, shared
+    with the random kernels) instead of leaving the optimizers on numpy."""
+    pytest.importorskip("numba", reason="the compiled kernels need numba (dark[numba])")
+    import warnings
+
+    from numba.core import caching
+
+    def read_only(self):
+        raise PermissionError(13, "Permission denied", self.get_cache_path())
+
+    monkeypatch.setattr(caching._CacheLocator, "ensure_cache_path", read_only)
+    monkeypatch.setattr(optim_numba, "_enabled", [True])
+    monkeypatch.setattr(optim_numba, "_compiled", {})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        step = optim_numba.sgd_momentum()
+    assert step is not None and type(step._cache).__name__ == "NullCache"
+    param, grad, buf = (np.linspace(-1, 1, 64, dtype=np.float32) for _ in range(3))
+    expected_buf = buf * np.float32(0.9) + grad
+    step(param, grad, buf, 0.9, -0.1)
+    np.testing.assert_array_equal(buf, expected_buf)

@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import os
 import threading
-import warnings
 
 import numpy as np
+
+from .numba_jit import jit
 
 # below this many entries a parameter's update stays on numpy: the passes are in cache and
 # the call's overhead is what counts
@@ -141,16 +142,12 @@ def _build(name: str):
         import numba
     except ImportError:
         return None
-    try:  # compiled now, for both float types (C-contiguous 1-D arrays, scalars)
-        return numba.njit([_SIGNATURES[name].format(t=t) for t in ("float32", "float64")],
-                          cache=True, nogil=True, fastmath=False,
-                          # numpy's division and square root (inf, NaN), not Python's
-                          # exceptions, whose checks would keep LLVM from vectorizing
-                          error_model="numpy")(_SOURCES[name])
-    except Exception as error:  # a broken numba install: numpy serves
-        warnings.warn(f"dark: numba could not compile the {name} kernel ({error}); the "
-                      f"numpy path is used instead", RuntimeWarning, stacklevel=3)
-        return None
+    # compiled now, for both float types (C-contiguous 1-D arrays, scalars); numpy's
+    # division and square root (inf, NaN), not Python's exceptions, whose checks would keep
+    # LLVM from vectorizing
+    return jit(numba, _SOURCES[name],
+               [_SIGNATURES[name].format(t=t) for t in ("float32", "float64")],
+               "the numpy path is used instead", fastmath=False, error_model="numpy")
 
 
 def sgd_momentum(entries: int = LOAD_AFTER_ENTRIES):

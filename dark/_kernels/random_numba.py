@@ -29,9 +29,10 @@ from __future__ import annotations
 import ctypes
 import os
 import threading
-import warnings
 
 import numpy as np
+
+from .numba_jit import jit
 
 _F32 = np.float32
 
@@ -385,22 +386,8 @@ def _kernel(name: str):
 
 
 def _jit(numba, function, signature):
-    """``function`` compiled for ``signature`` (nogil), cached on disk where numba finds a
-    writable folder, else without a cache (numba's "cannot cache function ...: no locator
-    available"), or after any other failure of the cache; None, with a warning, where it
-    cannot be compiled at all (dark then takes its numpy path: the same numbers)."""
-    try:
-        return numba.njit(signature, cache=True, nogil=True)(function)
-    except Exception:  # noqa: BLE001 - no writable cache folder, or a broken cache
-        pass
-    try:
-        return numba.njit(signature, nogil=True)(function)
-    except Exception as error:  # noqa: BLE001 - a numba that cannot build it
-        warnings.warn(f"dark: numba {numba.__version__} could not compile the random kernel "
-                      f"{function.__name__} ({type(error).__name__}: {error}); dark draws "
-                      f"through numpy instead (the same numbers, slower)", RuntimeWarning,
-                      stacklevel=2)
-        return None
+    return jit(numba, function, signature,
+               "dark draws through numpy instead (the same numbers, slower)")
 
 
 def _layout_ok() -> bool:
