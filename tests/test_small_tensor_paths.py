@@ -10,7 +10,10 @@ import pytest
 
 import dark
 import dark.nn.functional as F
+from dark.autograd.function import Op
+from dark.autograd.graph import register_node_observer
 from dark.nn.modules.rnn import _LSTMPointwise
+from dark.ops import elementwise as _elementwise
 
 
 def _composed(gates, cell):
@@ -257,3 +260,67 @@ def test_linear_weight_gradient_is_right_without_a_copy():
     np.testing.assert_allclose(layer.weight.grad.numpy(), 2 * first, rtol=1e-6)
     out = x.numpy() @ layer.weight.detach().numpy().T + layer.bias.detach().numpy()
     np.testing.assert_allclose(first, 2 * out.T @ x.numpy(), rtol=1e-5, atol=1e-6)
+
+
+# ---- one-ufunc ops (sin, exp, tanh ...) on float numpy tensors: Op.apply's _apply_ufunc
+
+_UFUNC_OPS = sorted((name for name, op in vars(_elementwise).items()
+                     if isinstance(op, type) and issubclass(op, Op) and op._ufunc is not None))
+
+
+def _general_path():
+    """While a node observer is registered, recorded ops take the general path."""
+    return register_node_observer(lambda node, inputs: None)
+
+
+def test_the_ufunc_ops_are_the_ones_named():
+    assert {"Sin", "Cos", "Exp", "Log", "Sqrt", "Tanh", "Atan", "Asinh"} <= set(_UFUNC_OPS)
+    assert _elementwise.Sigmoid._ufunc is None and _elementwise.Abs._ufunc is None
+
+
+@pytest.mark.parametrize("name", _UFUNC_OPS)
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(), (7,)])
+def test_ufunc_path_gives_the_general_path(name, dtype, shape):
+    op = getattr(_elementwise, name)
+    values = np.array([0.3, -0.7, 1.5, 0.0, np.inf, -np.inf, np.nan], dtype)
+    data = values[:1].reshape(()) if shape == () else values
+    with np.errstate(all="raise"):  # no warning may leave the op
+        fast = dark.tensor(data, requires_grad=True)
+        y = op.apply(fast)
+        y.backward(dark.ones_like(y))
+        plain = op.apply(dark.tensor(data))
+    general = dark.tensor(data, requires_grad=True)
+    with _general_path(), np.errstate(all="ignore"):
+        expected = op.apply(general)
+        expected.backward(dark.ones_like(expected))
+    assert type(y.grad_fn) is type(expected.grad_fn) and y.grad_fn.name().endswith("Backward0")
+    for got in (y, plain):
+        assert got.dtype == expected.dtype and got.shape == expected.shape
+        np.testing.assert_array_equal(got.detach().numpy(), expected.detach().numpy())
+    assert not plain.requires_grad and plain.grad_fn is None
+    np.testing.assert_array_equal(fast.grad.numpy(), general.grad.numpy())
+    assert fast.grad.dtype == general.grad.dtype
+
+
+@pytest.mark.parametrize("name, saved", [("Sin", "input"), ("Exp", "output")])
+def test_ufunc_path_sees_an_inplace_change_of_what_it_saved(name, saved):
+    op = getattr(_elementwise, name)
+    x = dark.tensor([0.5, 1.0], requires_grad=True)
+    base = x * 1.0
+    y = op.apply(base)
+    (base if saved == "input" else y).add_(1.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
+
+
+def test_ufunc_path_double_backward_and_no_grad_and_integers():
+    x = dark.tensor([0.25, 1.0, 2.0], dtype=dark.float64, requires_grad=True)
+    (g,) = dark.autograd.grad(x.sin().sum(), x, create_graph=True)
+    (gg,) = dark.autograd.grad(g.sum(), x)
+    np.testing.assert_allclose(g.detach().numpy(), np.cos(x.detach().numpy()))
+    np.testing.assert_allclose(gg.numpy(), -np.sin(x.detach().numpy()))
+    with dark.no_grad():
+        assert x.exp().grad_fn is None and not x.exp().requires_grad
+    ints = dark.tensor([1, 2])  # not float: the general path's cast to the default dtype
+    assert ints.sin().dtype == dark.float32

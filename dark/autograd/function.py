@@ -17,6 +17,8 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import _backend
+from .._sparse import SparseCOO
+from .._sparse import dispatch as _sparse_dispatch
 from .._tensor import Tensor, tensor_method
 from ..utils.hooks import RemovableHandle
 from .grad_mode import state as _grad_state
@@ -333,12 +335,20 @@ class Op(Function):
     # (create_graph=False, no op dispatch set), the engine gives it the gradients' arrays
     # and ctx.saved_tensors gives the saved arrays: one definition, no Tensor made inside.
     raw_backward = False
+    # An elementwise op that is one numpy ufunc of a float array (dark.ops.elementwise's
+    # sin, exp, tanh ...): that ufunc, whether numpy's warnings are silenced around it, and
+    # ``saves``, which of "input"/"output" its backward keeps. Such calls take _apply_ufunc.
+    _ufunc = None
+    _ufunc_quiet = True
+    saves = None
 
     @classmethod
     def apply(cls, *args, **kwargs):
         if len(args) == 1:
             a = args[0]
             if isinstance(a, Tensor) and type(a._data) is np.ndarray:
+                if cls._ufunc is not None and not kwargs and a._data.dtype.kind == "f":
+                    return _apply_ufunc(cls, a)
                 if a._requires_grad and _grad_state.enabled:
                     return _record_one(cls, a, args, kwargs)
                 # not recorded: the general path's steps for one numpy tensor
@@ -417,6 +427,54 @@ def _record_one(cls, a, args, kwargs, number=_ONE):
     else:
         result = cls.forward(node, array, number, **kwargs)
     return _output(cls, node, args, result, (a,))
+
+
+def _apply_ufunc(cls, a):
+    """Op.apply of a one-ufunc op (see ``Op._ufunc``) on a float numpy tensor: the op's
+    forward (the ufunc), and when recorded the steps of ``_record_one`` and ``_output`` for
+    this case (one edge, the input or the output saved), written out: every call of the
+    general path costs as much as the sine of ten numbers."""
+    data = a._data
+    record = a._requires_grad and _grad_state.enabled
+    if record and (_record_inputs is not _record_edges or _anomaly.enabled):
+        return _record_one(cls, a, (a,), {})
+    if cls._ufunc_quiet:
+        token = _quiet_enter()
+        try:
+            result = cls._ufunc(data)
+        finally:
+            _quiet_exit(token)
+    else:
+        result = cls._ufunc(data)
+    if type(result) is not np.ndarray:  # numpy gives a 0-d array's result as a scalar
+        result = np.asarray(result)
+    out = _new_tensor(Tensor)
+    out._data = result
+    out._grad = None
+    if not record:
+        out._requires_grad = False
+        out.grad_fn = out._vc = None
+        return out
+    node = cls._backward_cls()
+    grad_fn = a.grad_fn
+    node.next_functions = ((grad_fn, a._output_nr) if grad_fn is not None
+                           else (a._grad_accumulator(), 0),)
+    node._input_meta = [(data.shape, data.dtype)]
+    out._requires_grad = True
+    out.grad_fn = node
+    if cls.saves == "output":
+        counter = out._vc = [0]
+        node._saved = [None, (_OUTPUT, result, counter, 0, 0)]
+    else:
+        out._vc = None
+        counter = a._vc
+        if counter is None:
+            counter = a._vc = [0]
+        node._saved = [(_TENSOR, a, counter, counter[0], a._output_nr), None]
+    return out
+
+
+_quiet_enter, _quiet_exit = _backend.quiet_enter, _backend.quiet_exit
 
 
 def _output(cls, node, args, result, inputs):
@@ -511,6 +569,8 @@ def set_op_dispatch(dispatch=None) -> None:
 
 def _apply_on_gpu(cls, args, arrays, kwargs, record):
     tensor_arrays = [a._data for a in args if isinstance(a, Tensor)]
+    if SparseCOO in map(type, tensor_arrays):  # an operand of the sparse COO layout
+        return _sparse_dispatch(cls, args, kwargs)
     _check_devices(tensor_arrays)
     record = record and _grad_state.enabled
     with tensor_arrays[0].device:

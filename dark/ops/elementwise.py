@@ -609,11 +609,23 @@ class UnaryOp(Op):
 
 
 def _unary_op(name, compute, derivative, saves="input", float_result=True):
-    """Make a UnaryOp subclass named ``name`` (its node is ``<name>Backward0``)."""
-    return type(name, (UnaryOp,), {
-        "compute": staticmethod(_quiet(compute) if float_result else compute),
-        "derivative": staticmethod(derivative),
-        "saves": saves, "float_result": float_result})
+    """Make a UnaryOp subclass named ``name`` (its node is ``<name>Backward0``). ``compute``:
+    ``compute(xp, a)``, or the name of the array module's ufunc that is the whole op (Op.apply
+    then calls numpy's ufunc directly on float numpy tensors: see ``Op._ufunc``)."""
+    namespace = {"derivative": staticmethod(derivative), "saves": saves,
+                 "float_result": float_result}
+    if isinstance(compute, str):
+        namespace["_ufunc"] = staticmethod(getattr(np, compute))
+        compute = _ufunc_compute(compute)
+    namespace["compute"] = staticmethod(_quiet(compute) if float_result else compute)
+    return type(name, (UnaryOp,), namespace)
+
+
+def _ufunc_compute(name):
+    def compute(xp, a):
+        return getattr(xp, name)(a)
+
+    return compute
 
 
 def _sigmoid(xp, a):
@@ -642,7 +654,7 @@ def _keep_integers(function):
 _LN2, _LN10 = math.log(2.0), math.log(10.0)
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
-Sqrt = _unary_op("Sqrt", lambda xp, a: xp.sqrt(a), lambda g, x, y: g / (y * 2), "output")
+Sqrt = _unary_op("Sqrt", "sqrt", lambda g, x, y: g / (y * 2), "output")
 def _rsqrt(xp, a):
     """1 / sqrt(a); a float16 one in float32, rounded once, as torch's CPU kernel."""
     if a.dtype == np.float16:
@@ -660,34 +672,34 @@ def _cube(y):
 
 # torch's formula: -0.5 * grad * result.pow(3)
 Rsqrt = _unary_op("Rsqrt", _rsqrt, lambda g, x, y: (g * -0.5) * _cube(y), "output")
-Reciprocal = _unary_op("Reciprocal", lambda xp, a: xp.reciprocal(a),
+Reciprocal = _unary_op("Reciprocal", "reciprocal",
                        lambda g, x, y: -g * (y * y), "output")
-Exp = _unary_op("Exp", lambda xp, a: xp.exp(a), lambda g, x, y: g * y, "output")
+Exp = _unary_op("Exp", "exp", lambda g, x, y: g * y, "output")
 def _times(x, constant: float):
     """``x * constant`` on a Tensor (Mul) or an array (a raw backward) alike: a float16 one
     in float32 with the constant a float32, as torch's mul of a Scalar."""
     return x * constant if isinstance(x, Tensor) else _multiply(array_module(x), x, constant)
 
 
-Exp2 = _unary_op("Exp2", lambda xp, a: xp.exp2(a), lambda g, x, y: g * _times(y, _LN2),
+Exp2 = _unary_op("Exp2", "exp2", lambda g, x, y: g * _times(y, _LN2),
                  "output")
-Expm1 = _unary_op("Expm1", lambda xp, a: xp.expm1(a), lambda g, x, y: g * (y + 1), "output")
-Log = _unary_op("Log", lambda xp, a: xp.log(a), lambda g, x, y: g / x)
-Log1P = _unary_op("Log1P", lambda xp, a: xp.log1p(a), lambda g, x, y: g / (x + 1))
-Log2 = _unary_op("Log2", lambda xp, a: xp.log2(a), lambda g, x, y: g / _times(x, _LN2))
-Log10 = _unary_op("Log10", lambda xp, a: xp.log10(a), lambda g, x, y: g / _times(x, _LN10))
-Sin = _unary_op("Sin", lambda xp, a: xp.sin(a), lambda g, x, y: g * _math("cos", x))
-Cos = _unary_op("Cos", lambda xp, a: xp.cos(a), lambda g, x, y: -g * _math("sin", x))
-Tan = _unary_op("Tan", lambda xp, a: xp.tan(a), lambda g, x, y: g * (y * y + 1), "output")
-Asin = _unary_op("Asin", lambda xp, a: xp.arcsin(a), lambda g, x, y: g * rsqrt(1 - x * x))
-Acos = _unary_op("Acos", lambda xp, a: xp.arccos(a), lambda g, x, y: -g * rsqrt(1 - x * x))
-Atan = _unary_op("Atan", lambda xp, a: xp.arctan(a), lambda g, x, y: g / (x * x + 1))
-Sinh = _unary_op("Sinh", lambda xp, a: xp.sinh(a), lambda g, x, y: g * _math("cosh", x))
-Cosh = _unary_op("Cosh", lambda xp, a: xp.cosh(a), lambda g, x, y: g * _math("sinh", x))
-Tanh = _unary_op("Tanh", lambda xp, a: xp.tanh(a), lambda g, x, y: g * (1 - y * y), "output")
-Asinh = _unary_op("Asinh", lambda xp, a: xp.arcsinh(a), lambda g, x, y: g * rsqrt(x * x + 1))
-Acosh = _unary_op("Acosh", lambda xp, a: xp.arccosh(a), lambda g, x, y: g * rsqrt(x * x - 1))
-Atanh = _unary_op("Atanh", lambda xp, a: xp.arctanh(a), lambda g, x, y: g / (1 - x * x))
+Expm1 = _unary_op("Expm1", "expm1", lambda g, x, y: g * (y + 1), "output")
+Log = _unary_op("Log", "log", lambda g, x, y: g / x)
+Log1P = _unary_op("Log1P", "log1p", lambda g, x, y: g / (x + 1))
+Log2 = _unary_op("Log2", "log2", lambda g, x, y: g / _times(x, _LN2))
+Log10 = _unary_op("Log10", "log10", lambda g, x, y: g / _times(x, _LN10))
+Sin = _unary_op("Sin", "sin", lambda g, x, y: g * _math("cos", x))
+Cos = _unary_op("Cos", "cos", lambda g, x, y: -g * _math("sin", x))
+Tan = _unary_op("Tan", "tan", lambda g, x, y: g * (y * y + 1), "output")
+Asin = _unary_op("Asin", "arcsin", lambda g, x, y: g * rsqrt(1 - x * x))
+Acos = _unary_op("Acos", "arccos", lambda g, x, y: -g * rsqrt(1 - x * x))
+Atan = _unary_op("Atan", "arctan", lambda g, x, y: g / (x * x + 1))
+Sinh = _unary_op("Sinh", "sinh", lambda g, x, y: g * _math("cosh", x))
+Cosh = _unary_op("Cosh", "cosh", lambda g, x, y: g * _math("sinh", x))
+Tanh = _unary_op("Tanh", "tanh", lambda g, x, y: g * (1 - y * y), "output")
+Asinh = _unary_op("Asinh", "arcsinh", lambda g, x, y: g * rsqrt(x * x + 1))
+Acosh = _unary_op("Acosh", "arccosh", lambda g, x, y: g * rsqrt(x * x - 1))
+Atanh = _unary_op("Atanh", "arctanh", lambda g, x, y: g / (1 - x * x))
 def _sigmoid_op(xp, a):
     """The Sigmoid op's: float32/64 by torch's formula 1 / (1 + exp(-a)), in place, four
     array passes instead of eight (exp overflows to inf where a < -88: 0, as torch; the op
@@ -721,6 +733,7 @@ Abs.holomorphic = Sign.holomorphic = False  # |z|: grad * z / |z| as written
 # float32 and float64 checked): computed without silencing numpy, which costs as much as they do
 for _op in (Tanh, Atan, Asinh):
     _op.compute = staticmethod(_op.compute.loud)
+    _op._ufunc_quiet = False
 
 # derivatives written with operators and _math only: they also run on raw arrays
 for _op in (Sqrt, Rsqrt, Reciprocal, Exp, Exp2, Expm1, Log, Log1P, Log2, Log10, Sin, Cos,
