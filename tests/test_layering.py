@@ -25,7 +25,8 @@ LAYERS = (
     ("features", ("dark.optim", "dark.data", "dark.utils.data", "dark.serialization",
                   "dark._torch_pickle", "dark.viz", "dark.hub", "dark.multiprocessing",
                   "dark.distributions", "dark.func", "dark.onnx",
-                  "dark.utils.checkpoint", "dark.utils.tensorboard", "dark.utils.model_zoo")),
+                  "dark.utils.checkpoint", "dark.utils.tensorboard", "dark.utils.model_zoo",
+                  "dark.distributed.fsdp", "dark.distributed.checkpoint")),
     ("package", ("dark",)),
 )
 

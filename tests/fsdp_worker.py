@@ -1,0 +1,303 @@
+"""The programs tests/test_fsdp.py runs on 2 processes under mpiexec:
+`python tests/fsdp_worker.py SCENARIO`. Each rank checks its results itself against a
+one-process reference it computes (the same model trained on the global batch) and prints
+"RANK ok SCENARIO"."""
+from __future__ import annotations
+
+import copy
+import functools
+import os
+import sys
+import tempfile
+
+import numpy as np
+
+import dark
+import dark.distributed as dist
+from dark import nn
+from dark.distributed.fsdp import (
+    FullStateDictConfig,
+    MixedPrecision,
+    ShardingStrategy,
+    StateDictType,
+)
+from dark.distributed.fsdp import (
+    FullyShardedDataParallel as FSDP,
+)
+from dark.distributed.fsdp.wrap import (
+    ModuleWrapPolicy,
+    size_based_auto_wrap_policy,
+    transformer_auto_wrap_policy,
+)
+
+
+class Block(nn.Module):
+    def __init__(self, d):
+        super().__init__()
+        self.norm = nn.LayerNorm(d)
+        self.fc1 = nn.Linear(d, 2 * d)
+        self.fc2 = nn.Linear(2 * d, d)
+
+    def forward(self, x):
+        return x + self.fc2(dark.relu(self.fc1(self.norm(x))))
+
+
+class Net(nn.Module):
+    """Embedding, blocks, a head; 7 + 8 * 7 ... parameters of odd sizes (padding)."""
+
+    def __init__(self, vocab=11, d=6, n=3):
+        super().__init__()
+        self.emb = nn.Embedding(vocab, d)
+        self.blocks = nn.Sequential(*[Block(d) for _ in range(n)])
+        self.head = nn.Linear(d, 3)
+
+    def forward(self, tokens):
+        h = self.emb(tokens).mean(1)
+        return self.head(self.blocks(h))
+
+
+def batches(steps, global_batch, seed=0):
+    rng = np.random.default_rng(seed)
+    return [(dark.from_numpy(rng.integers(0, 11, (global_batch, 4))),
+             dark.from_numpy(rng.integers(0, 3, global_batch))) for _ in range(steps)]
+
+
+def close(a, b, tol, what):
+    a = a.detach().numpy() if isinstance(a, dark.Tensor) else a
+    b = b.detach().numpy() if isinstance(b, dark.Tensor) else b
+    err = float(np.max(np.abs(a.astype(np.float64) - b.astype(np.float64)))) if a.size else 0.0
+    assert a.shape == b.shape and err <= tol, f"{what}: max error {err} (tol {tol}), " \
+        f"shapes {a.shape} {b.shape}"
+
+
+def train(dtype, strategy, optim_name, policy, accumulate=False, clip=None, steps=4):
+    rank, world = dist.get_rank(), dist.get_world_size()
+    dark.manual_seed(0)
+    reference = Net().to(dtype)
+    model = copy.deepcopy(reference)
+    fsdp = FSDP(model, sharding_strategy=strategy, auto_wrap_policy=policy)
+    make = {"sgd": lambda ps: dark.optim.SGD(ps, lr=0.1, momentum=0.9),
+            "adam": lambda ps: dark.optim.Adam(ps, lr=0.01)}[optim_name]
+    opt, ref_opt = make(fsdp.parameters()), make(reference.parameters())
+    loss_fn = nn.CrossEntropyLoss()
+    b = 4
+    micro = 2 if accumulate else 1
+    data = batches(steps * micro, b * world)
+    norms = []
+    for step in range(steps):
+        opt.zero_grad()
+        ref_opt.zero_grad()
+        for m in range(micro):
+            x, y = data[step * micro + m]
+            mine = slice(rank * b, (rank + 1) * b)
+            ctx = fsdp.no_sync() if (accumulate and m < micro - 1) else _null()
+            with ctx:
+                loss_fn(fsdp(x[mine]), y[mine]).backward()
+            loss_fn(reference(x), y).backward()
+        if clip is not None:
+            norm = fsdp.clip_grad_norm_(clip)
+            ref_norm = nn.utils.clip_grad_norm_(reference.parameters(), clip)
+            norms.append((float(norm), float(ref_norm)))
+        opt.step()
+        ref_opt.step()
+    fsdp._test_optims = (opt, ref_opt)
+    return fsdp, reference, norms
+
+
+class _null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def check_model(fsdp, reference, tol, what):
+    with FSDP.state_dict_type(fsdp, StateDictType.FULL_STATE_DICT):
+        sd = fsdp.state_dict()
+    ref = reference.state_dict()
+    assert list(sd) == list(ref), f"{what}: keys {list(sd)} != {list(ref)}"
+    for key in ref:
+        close(sd[key], ref[key], tol, f"{what} {key}")
+
+
+def check_optim(fsdp, reference, tol, what):
+    """FSDP.optim_state_dict (keyed by the original names) equals the reference optimizer's
+    state; optim_state_dict_to_load gives back this rank's shards of it."""
+    opt, ref_opt = fsdp._test_optims
+    full = FSDP.optim_state_dict(fsdp, opt)
+    names = [n for n, _ in reference.named_parameters()]
+    ref_sd = ref_opt.state_dict()
+    assert sorted(full["state"]) == sorted(names), (what, sorted(full["state"]))
+    assert full["param_groups"][0]["params"] == names or \
+        sorted(full["param_groups"][0]["params"]) == sorted(names)
+    for i, name in enumerate(names):
+        for key, value in ref_sd["state"][i].items():
+            close(full["state"][name][key], value, tol, f"{what} optim {name} {key}")
+    sharded = FSDP.optim_state_dict_to_load(fsdp, opt, full)
+    mine = opt.state_dict()
+    for index, entry in mine["state"].items():
+        for key, value in entry.items():
+            close(sharded["state"][index][key], value, 0, f"{what} sharded optim {key}")
+
+
+POLICIES = {
+    "module": ModuleWrapPolicy({Block}),
+    "transformer": functools.partial(transformer_auto_wrap_policy,
+                                     transformer_layer_cls={Block}),
+    "size": functools.partial(size_based_auto_wrap_policy, min_num_params=60),
+    "none": None,
+}
+
+
+def training():
+    dist.init_process_group("gloo")
+    rank = dist.get_rank()
+    for dtype, tol in ((dark.float64, 1e-10), (dark.float32, 2e-5)):
+        for strategy in (ShardingStrategy.FULL_SHARD, ShardingStrategy.SHARD_GRAD_OP,
+                         ShardingStrategy.NO_SHARD, ShardingStrategy.HYBRID_SHARD):
+            for optim_name, policy in (("sgd", "module"), ("adam", "size")):
+                what = f"{dtype} {strategy} {optim_name} {policy}"
+                fsdp, ref, _ = train(dtype, strategy, optim_name, POLICIES[policy])
+                check_model(fsdp, ref, tol, what)
+                check_optim(fsdp, ref, tol, what)
+            fsdp, ref, _ = train(dtype, strategy, "sgd", POLICIES["transformer"],
+                                 accumulate=True)
+            check_model(fsdp, ref, tol, f"{dtype} {strategy} no_sync")
+            fsdp, ref, norms = train(dtype, strategy, "sgd", POLICIES["none"], clip=0.05)
+            check_model(fsdp, ref, tol, f"{dtype} {strategy} clip")
+            for got, expected in norms:
+                assert abs(got - expected) <= tol * max(1.0, expected), (norms, strategy)
+            assert norms[0][1] > 0.05  # the clipping did clip
+    print(f"{rank} ok training", flush=True)
+
+
+def structure():
+    dist.init_process_group("gloo")
+    rank = dist.get_rank()
+    dark.manual_seed(0)
+    reference = Net()
+    fsdp = FSDP(copy.deepcopy(reference), auto_wrap_policy=ModuleWrapPolicy({Block}))
+    names = [n for n, _ in fsdp.named_parameters()]
+    assert names == ["_fsdp_wrapped_module._flat_param"] + [
+        f"_fsdp_wrapped_module.blocks.{i}._fsdp_wrapped_module._flat_param"
+        for i in range(3)], names
+    # each block: 2*6 + 6*12 + 12 + 12*6 + 6 = 174 elements, 87 per rank
+    shapes = [tuple(p.shape) for p in fsdp.parameters()]
+    assert shapes == [(44,), (87,), (87,), (87,)], shapes  # root: 66 + 21 = 87 -> 44 each
+    assert isinstance(fsdp.blocks[0], FSDP) and fsdp.module is fsdp._fsdp_wrapped_module
+    assert len(FSDP.fsdp_modules(fsdp)) == 4 and len(FSDP.fsdp_modules(fsdp, True)) == 1
+    text = repr(fsdp)
+    assert text.startswith("FullyShardedDataParallel(\n  (_fsdp_wrapped_module): Net(") and \
+        "(0): FullyShardedDataParallel(\n        (_fsdp_wrapped_module): Block(" in text, text
+    # summon_full_params: the original parameters, named as the unwrapped model's
+    with FSDP.summon_full_params(fsdp):
+        full = dict(fsdp.named_parameters())
+        assert list(full) == [n for n, _ in reference.named_parameters()], list(full)
+        for n, p in reference.named_parameters():
+            close(full[n], p, 0, n)
+        with dark.no_grad():
+            fsdp.head.bias.add_(1.0)  # written back into the shards
+    with FSDP.summon_full_params(fsdp, writeback=False):
+        close(fsdp.head.bias, reference.head.bias + 1, 0, "writeback")
+        with dark.no_grad():
+            fsdp.head.bias.add_(1.0)  # not written back
+    sd = fsdp.state_dict()
+    close(sd["head.bias"], reference.head.bias + 1, 0, "no writeback")
+    # FULL_STATE_DICT rank0_only / offload_to_cpu; loading it into a fresh FSDP model
+    config = FullStateDictConfig(offload_to_cpu=True, rank0_only=True)
+    with FSDP.state_dict_type(fsdp, StateDictType.FULL_STATE_DICT, config):
+        sd0 = fsdp.state_dict()
+    assert (len(sd0) == len(reference.state_dict())) if rank == 0 else sd0 == {}
+    dark.manual_seed(1)
+    other = FSDP(Net(), auto_wrap_policy=ModuleWrapPolicy({Block}))
+    x = batches(1, 4)[0][0]
+    assert not np.allclose(other(x).detach().numpy(), fsdp(x).detach().numpy())
+    result = other.load_state_dict(sd)
+    assert not result.missing_keys and not result.unexpected_keys
+    close(other(x), fsdp(x), 0, "loaded full state dict")
+    with FSDP.state_dict_type(fsdp, StateDictType.FULL_STATE_DICT):
+        try:
+            other.load_state_dict({**sd, "extra": dark.zeros(1)})
+        except RuntimeError as error:
+            assert 'Unexpected key(s) in state_dict: "extra"' in str(error), error
+        else:
+            raise AssertionError("strict load took an unexpected key")
+    # LOCAL_STATE_DICT: the flat shards
+    with FSDP.state_dict_type(fsdp, StateDictType.LOCAL_STATE_DICT):
+        local = fsdp.state_dict()
+        assert list(local) == ["_flat_param", "blocks.0._flat_param", "blocks.1._flat_param",
+                               "blocks.2._flat_param"], list(local)
+    dark.manual_seed(2)
+    third = FSDP(Net(), auto_wrap_policy=ModuleWrapPolicy({Block}))
+    with FSDP.state_dict_type(third, StateDictType.LOCAL_STATE_DICT):
+        third.load_state_dict(local)
+    close(third(x), fsdp(x), 0, "loaded local state dict")
+    # SHARDED_STATE_DICT: each parameter's dim-0 chunk of this rank
+    with FSDP.state_dict_type(fsdp, StateDictType.SHARDED_STATE_DICT):
+        sharded = fsdp.state_dict()
+    assert list(sharded) == list(sd)
+    for key, value in sd.items():
+        if value.dim():
+            rows = -(-value.shape[0] // 2)
+            close(sharded[key], value[rank * rows:(rank + 1) * rows], 0, f"sharded {key}")
+    dark.manual_seed(3)
+    fourth = FSDP(Net(), auto_wrap_policy=ModuleWrapPolicy({Block}))
+    with FSDP.state_dict_type(fourth, StateDictType.SHARDED_STATE_DICT):
+        fourth.load_state_dict(sharded)
+    close(fourth(x), fsdp(x), 0, "loaded sharded state dict")
+    # no_sync on an inner unit is torch's error
+    try:
+        with fsdp.blocks[0].no_sync():
+            pass
+    except RuntimeError as error:
+        assert "no_sync()` on inner FSDP instances is not supported" in str(error)
+    else:
+        raise AssertionError("no_sync on an inner unit")
+    # sync_module_states: rank 1's different initial weights become rank 0's
+    dark.manual_seed(rank)
+    synced = FSDP(Net(), sync_module_states=True, sharding_strategy=ShardingStrategy.NO_SHARD)
+    with FSDP.summon_full_params(synced):
+        weights = synced.head.weight.detach().clone()
+    gathered = [dark.zeros_like(weights) for _ in range(2)]
+    dist.all_gather(gathered, weights)
+    close(gathered[0], gathered[1], 0, "sync_module_states")
+    print(f"{rank} ok structure", flush=True)
+
+
+def mixed():
+    dist.init_process_group("gloo")
+    rank = dist.get_rank()
+    dark.manual_seed(0)
+    reference = Net()
+    seen = []
+    policy = MixedPrecision(param_dtype=dark.float16, reduce_dtype=dark.float32)
+    fsdp = FSDP(copy.deepcopy(reference), mixed_precision=policy,
+                auto_wrap_policy=ModuleWrapPolicy({Block}))
+    fsdp.blocks[0].module.fc1.register_forward_hook(
+        lambda m, i, o: seen.append((m.weight.dtype, i[0].dtype, o.dtype)))
+    opt = dark.optim.SGD(fsdp.parameters(), lr=0.1)
+    ref_opt = dark.optim.SGD(reference.parameters(), lr=0.1)
+    for x, y in batches(3, 8):
+        mine = slice(rank * 4, rank * 4 + 4)
+        opt.zero_grad()
+        ref_opt.zero_grad()
+        nn.functional.cross_entropy(fsdp(x[mine]).float(), y[mine]).backward()
+        nn.functional.cross_entropy(reference(x), y).backward()
+        assert all(p.grad.dtype == dark.float32 for p in fsdp.parameters())
+        opt.step()
+        ref_opt.step()
+    assert seen[0] == (dark.float16, dark.float16, dark.float16), seen
+    assert all(p.dtype == dark.float32 for p in fsdp.parameters())
+    sd = fsdp.state_dict()
+    ref = reference.state_dict()
+    for key in ref:
+        assert sd[key].dtype == dark.float32
+        close(sd[key], ref[key], 5e-3, f"mixed precision {key}")  # float16 forward
+    print(f"{rank} ok mixed", flush=True)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TMPDIR", tempfile.gettempdir())
+    {"training": training, "structure": structure, "mixed": mixed}[sys.argv[1]]()
+    dist.destroy_process_group()

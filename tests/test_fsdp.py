@@ -1,0 +1,123 @@
+"""FullyShardedDataParallel (FSDP1), fully_shard (FSDP2) and dark.distributed.checkpoint.
+
+The multi-process checks run tests/fsdp_worker.py on 2 processes under mpiexec (several
+checks per launch); each rank compares its results with a one-process reference it computes
+itself (the same model trained on the concatenated batch, which is DDP's result). They skip
+when mpi4py / mpiexec are missing (`pip install dark[mpi]`)."""
+import functools
+import importlib.util
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+import dark
+from dark import nn
+from dark.distributed.run import find_mpiexec
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+WORKER = REPO / "tests" / "fsdp_worker.py"
+try:
+    MPIEXEC = find_mpiexec()
+except RuntimeError:
+    MPIEXEC = None
+needs_mpi = pytest.mark.skipif(
+    importlib.util.find_spec("mpi4py") is None or MPIEXEC is None,
+    reason="mpi4py / mpiexec not installed (pip install dark[mpi])")
+
+
+def mpiexec(n, *args, timeout=240):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [
+        str(REPO), str(REPO / "tests"), os.environ.get("PYTHONPATH")])),
+        OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
+    for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        env.pop(key, None)
+    result = subprocess.run([MPIEXEC, "-n", str(n), sys.executable, str(WORKER), *args],
+                            env=env, capture_output=True, text=True, timeout=timeout, cwd=REPO)
+    return result.returncode, result.stdout + result.stderr
+
+
+# ------------------------------------------------------------------ without processes
+def test_wrap_policies_decide_as_torchs():
+    from dark.distributed.fsdp.wrap import (
+        ModuleWrapPolicy,
+        always_wrap_policy,
+        lambda_auto_wrap_policy,
+        size_based_auto_wrap_policy,
+        transformer_auto_wrap_policy,
+    )
+
+    lin = nn.Linear(10, 10)  # 110 parameters
+    assert size_based_auto_wrap_policy(lin, recurse=False, nonwrapped_numel=110,
+                                       min_num_params=100)
+    assert not size_based_auto_wrap_policy(lin, recurse=False, nonwrapped_numel=99,
+                                           min_num_params=100)
+    assert not size_based_auto_wrap_policy(nn.ModuleList([lin]), recurse=False,
+                                           nonwrapped_numel=10**9)
+    assert not size_based_auto_wrap_policy(nn.MultiheadAttention(4, 2), recurse=True,
+                                           nonwrapped_numel=10**9)
+    policy = functools.partial(transformer_auto_wrap_policy, transformer_layer_cls={nn.Linear})
+    assert policy(lin, recurse=False, nonwrapped_numel=0) and policy(nn.ReLU(), True, 0)
+    assert not policy(nn.ReLU(), recurse=False, nonwrapped_numel=0)
+    assert always_wrap_policy(lin, False, 0)
+    assert lambda_auto_wrap_policy(lin, False, 0, lambda m: isinstance(m, nn.Linear))
+    seq = nn.Sequential(nn.Linear(2, 2), nn.ReLU(), nn.Sequential(nn.Linear(2, 2)))
+    targets = ModuleWrapPolicy({nn.Linear})._run_policy(seq, set(), {"a": 1})
+    assert list(targets) == [seq[0], seq[2][0]] and targets[seq[0]] == {"a": 1}
+
+
+def test_enums_and_configs_are_torchs():
+    from dark.distributed.fsdp import (
+        FullStateDictConfig,
+        MixedPrecision,
+        MixedPrecisionPolicy,
+        ShardingStrategy,
+        StateDictType,
+    )
+
+    assert [s.name for s in ShardingStrategy] == ["FULL_SHARD", "SHARD_GRAD_OP", "NO_SHARD",
+                                                 "HYBRID_SHARD", "_HYBRID_SHARD_ZERO2"]
+    assert [s.name for s in StateDictType] == ["FULL_STATE_DICT", "LOCAL_STATE_DICT",
+                                              "SHARDED_STATE_DICT"]
+    assert FullStateDictConfig() == FullStateDictConfig(offload_to_cpu=False, rank0_only=False)
+    mp = MixedPrecision(param_dtype=dark.float16)
+    assert mp.reduce_dtype is None and mp.cast_root_forward_inputs and \
+        not mp.cast_forward_inputs
+    assert MixedPrecisionPolicy().cast_forward_inputs
+
+
+def test_errors_before_init_are_torchs():
+    from dark.distributed.fsdp import FullyShardedDataParallel
+
+    with pytest.raises(ValueError, match="Default process group has not been initialized"):
+        FullyShardedDataParallel(nn.Linear(2, 2))
+
+
+# ------------------------------------------------------------------------ processes
+@needs_mpi
+def test_fsdp_trains_as_one_process_on_the_global_batch():
+    """Every sharding strategy (FULL_SHARD, SHARD_GRAD_OP, NO_SHARD, HYBRID_SHARD on one
+    node), float64 (to 1e-10) and float32 (to 2e-5), SGD-momentum and Adam, 4 steps, three
+    wrap policies, no_sync gradient accumulation and clip_grad_norm_: the full state_dict
+    equals the one-process model trained on the concatenated batch (key for key)."""
+    code, out = mpiexec(2, "training")
+    assert code == 0 and out.count("ok training") == 2, out
+
+
+@needs_mpi
+def test_fsdp_structure_state_dicts_and_summon():
+    """torch's parameter names and flat shard sizes, repr, summon_full_params (names,
+    writeback), FULL_STATE_DICT (rank0_only, offload_to_cpu, loading into a fresh model,
+    strict errors), LOCAL_STATE_DICT round trip, sync_module_states, no_sync's error."""
+    code, out = mpiexec(2, "structure")
+    assert code == 0 and out.count("ok structure") == 2, out
+
+
+@needs_mpi
+def test_fsdp_mixed_precision():
+    """MixedPrecision(param_dtype=float16, reduce_dtype=float32): float16 forward, float32
+    shards and gradients, close to the float32 one-process training."""
+    code, out = mpiexec(2, "mixed")
+    assert code == 0 and out.count("ok mixed") == 2, out
