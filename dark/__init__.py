@@ -26,6 +26,8 @@ from .ops.shape import *  # noqa: F403
 from .random import *  # noqa: F403
 from . import autograd, cuda, linalg
 from . import fft, special  # noqa: E402
+from . import sparse  # noqa: E402 - sparse COO tensors (dark._sparse holds their storage)
+from .sparse import layout, sparse_coo, sparse_coo_tensor, spmm, strided  # noqa: E402
 from .autograd import functional as _functional  # noqa: E402, F401 - dark.autograd.functional
 from ._backend import get_default_device, set_default_device
 from ._legacy import *  # noqa: F403 - FloatTensor ..., set_default_tensor_type

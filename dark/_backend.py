@@ -451,7 +451,10 @@ def module_for(dev: device):
 def device_of(array) -> device:
     if isinstance(array, (np.ndarray, np.generic)):
         return CPU
-    index = array.device.id
+    dev = array.device
+    if type(dev) is device:  # a sparse tensor's storage (dark._sparse) names its device
+        return dev
+    index = dev.id
     found = _cuda_devices.get(index)
     if found is None:
         found = _cuda_devices[index] = device("cuda", index)

@@ -14,6 +14,7 @@ import numpy as np
 from . import _backend
 from ._backend import cast, check_scalar, device_of, from_numpy_dtype
 from ._backend import dtype as _dtype_cls
+from ._sparse import SparseCOO, sparse_repr
 from ._tensor_str import tensor_repr
 
 
@@ -236,11 +237,13 @@ class Tensor:
 
     @property
     def is_cuda(self) -> bool:
-        return type(self._data) is not np.ndarray
+        data = self._data
+        return type(data) is not np.ndarray and (type(data) is not SparseCOO or data.is_cuda)
 
     @property
     def is_cpu(self) -> bool:
-        return type(self._data) is np.ndarray
+        data = self._data
+        return type(data) is np.ndarray or type(data) is SparseCOO and not data.is_cuda
 
     # the other accelerators' flags PyTorch programs test (``x.is_xpu or x.is_cuda``): dark runs
     # on numpy (CPU) or CuPy (CUDA) only, and has no meta tensors
@@ -305,6 +308,9 @@ class Tensor:
         if self._requires_grad and not force:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use "
                                "tensor.detach().numpy() instead.")
+        if type(self._data) is SparseCOO:
+            raise TypeError("can't convert Sparse layout tensor to numpy. Use "
+                            "Tensor.to_dense() first.")
         if not self.is_cpu:
             if not force:
                 raise TypeError(f"can't convert {self.device} device type tensor to numpy. "
@@ -358,6 +364,8 @@ class Tensor:
         return id(self)
 
     def __repr__(self) -> str:
+        if type(self._data) is SparseCOO:
+            return sparse_repr(self)
         return tensor_repr(self)
 
     def __format__(self, spec: str) -> str:

@@ -13,6 +13,7 @@ from collections import OrderedDict
 import numpy as np
 
 from .. import _backend
+from .._sparse import SparseCOO
 from .._tensor import Size, Tensor, tensor_method
 from ..utils.hooks import RemovableHandle
 from . import function as _function
@@ -462,6 +463,8 @@ def accumulate_grad(tensor, grad, create_graph: bool, steal: bool = False) -> No
             tensor._grad = Tensor._make(grad._data)
         else:
             tensor._grad = Tensor._make(grad._data.copy())
+    elif type(current._data) is SparseCOO:  # sparse + sparse, or dense + sparse: dense
+        tensor._grad = grad + current
     elif create_graph or current._requires_grad:
         tensor._grad = current + grad
     else:
