@@ -448,7 +448,7 @@ def _to_copy(cls, args, kwargs):
 # --------------------------------------------------------------------------- additions
 
 def _result_np(a: Tensor, b: Tensor):
-    return np.result_type(a._data.dtype, b._data.dtype)
+    return _backend.result_type(a, b).np
 
 
 class _DensePlusSparse(Function):
