@@ -601,8 +601,8 @@ def _sum(cls, args, kwargs):
     if dims is None:
         return _SumAll.apply(input, np_dtype, False)
     dims = (dims,) if isinstance(dims, int) else tuple(dims)
-    if len(dims) == input.ndim:
-        return _SumAll.apply(input, np_dtype, True)
+    if len(dims) == input.ndim:  # torch.sum over every dim: a dense gradient
+        return _SumAll.apply(input, np_dtype, False)
     return _SumDims.apply(input, dims, np_dtype)
 
 
