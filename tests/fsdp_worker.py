@@ -297,7 +297,53 @@ def mixed():
     print(f"{rank} ok mixed", flush=True)
 
 
+
+def fsdp2():
+    from dark.distributed.fsdp import FSDPModule, fully_shard
+
+    dist.init_process_group("gloo")
+    rank = dist.get_rank()
+    loss_fn = nn.CrossEntropyLoss()
+    for dtype, tol in ((dark.float64, 1e-10), (dark.float32, 2e-5)):
+        for optim_name, accumulate in (("sgd", False), ("adam", True)):
+            dark.manual_seed(0)
+            reference = Net().to(dtype)
+            model = copy.deepcopy(reference)
+            for block in model.blocks:
+                fully_shard(block)
+            fully_shard(model)
+            assert isinstance(model, Net) and isinstance(model, FSDPModule)
+            assert type(model).__name__ == "FSDPNet"
+            make = {"sgd": lambda ps: dark.optim.SGD(ps, lr=0.1, momentum=0.9),
+                    "adam": lambda ps: dark.optim.Adam(ps, lr=0.01)}[optim_name]
+            opt, ref_opt = make(model.parameters()), make(reference.parameters())
+            micro = 2 if accumulate else 1
+            data = batches(3 * micro, 8)
+            for step in range(3):
+                for m in range(micro):
+                    x, y = data[step * micro + m]
+                    model.set_requires_gradient_sync(m == micro - 1)
+                    loss_fn(model(x[rank * 4:rank * 4 + 4]), y[rank * 4:rank * 4 + 4]).backward()
+                    loss_fn(reference(x), y).backward()
+                opt.step()
+                ref_opt.step()
+                opt.zero_grad()
+                ref_opt.zero_grad()
+            sd = model.state_dict()
+            ref = reference.state_dict()
+            assert list(sd) == list(ref), (list(sd), list(ref))
+            for key, value in ref.items():
+                got = sd[key]
+                if hasattr(got, "full_tensor"):
+                    rows = -(-value.shape[0] // 2)
+                    close(got.to_local(), value[rank * rows:(rank + 1) * rows], tol,
+                          f"fsdp2 local {key}")
+                    got = got.full_tensor()
+                close(got, value, tol, f"fsdp2 {dtype} {optim_name} {key}")
+    print(f"{rank} ok fsdp2", flush=True)
+
+
 if __name__ == "__main__":
     os.environ.setdefault("TMPDIR", tempfile.gettempdir())
-    {"training": training, "structure": structure, "mixed": mixed}[sys.argv[1]]()
+    {"training": training, "structure": structure, "mixed": mixed, "fsdp2": fsdp2}[sys.argv[1]]()
     dist.destroy_process_group()

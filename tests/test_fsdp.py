@@ -121,3 +121,13 @@ def test_fsdp_mixed_precision():
     shards and gradients, close to the float32 one-process training."""
     code, out = mpiexec(2, "mixed")
     assert code == 0 and out.count("ok mixed") == 2, out
+
+
+@needs_mpi
+def test_fully_shard_trains_as_one_process_on_the_global_batch():
+    """fully_shard on each block and on the root (FSDP2): float64 / float32, SGD-momentum
+    and Adam, gradient accumulation with set_requires_gradient_sync(False); state_dict keys
+    are the model's, each value this rank's dim-0 chunk (a DTensor with Shard(0)) of the
+    one-process model's."""
+    code, out = mpiexec(2, "fsdp2")
+    assert code == 0 and out.count("ok fsdp2") == 2, out

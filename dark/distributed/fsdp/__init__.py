@@ -21,10 +21,13 @@ from .api import (
     StateDictSettings,
     StateDictType,
 )
+from ._fully_shard import FSDPModule, UnshardHandle, fully_shard, register_fsdp_forward_method
 from .fully_sharded_data_parallel import FullyShardedDataParallel
 
-__all__ = ["BackwardPrefetch", "CPUOffload", "CPUOffloadPolicy", "FullOptimStateDictConfig",
+__all__ = ["BackwardPrefetch", "CPUOffload", "CPUOffloadPolicy", "FSDPModule",
+           "FullOptimStateDictConfig",
            "FullStateDictConfig", "FullyShardedDataParallel", "LocalOptimStateDictConfig",
            "LocalStateDictConfig", "MixedPrecision", "MixedPrecisionPolicy", "OffloadPolicy",
            "OptimStateDictConfig", "ShardedOptimStateDictConfig", "ShardedStateDictConfig",
-           "ShardingStrategy", "StateDictConfig", "StateDictSettings", "StateDictType"]
+           "ShardingStrategy", "StateDictConfig", "StateDictSettings", "StateDictType",
+           "UnshardHandle", "fully_shard", "register_fsdp_forward_method"]
