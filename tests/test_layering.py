@@ -26,7 +26,8 @@ LAYERS = (
                   "dark._torch_pickle", "dark.viz", "dark.hub", "dark.multiprocessing",
                   "dark.distributions", "dark.func", "dark.onnx",
                   "dark.utils.checkpoint", "dark.utils.tensorboard", "dark.utils.model_zoo",
-                  "dark.distributed.fsdp", "dark.distributed.checkpoint")),
+                  "dark.distributed.fsdp", "dark.distributed.checkpoint",
+                  "dark.distributed.tensor", "dark.distributed._tensor")),
     ("package", ("dark",)),
 )
 

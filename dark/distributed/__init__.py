@@ -393,6 +393,9 @@ def new_group(ranks=None, timeout=None, backend=None, pg_options=None,
         sub.timeout = _seconds(timeout, world.backend_name)
     if backend is not None:
         sub.backend_name = str(Backend(backend))
+    world_nccl = _nccl_of(world)
+    if world_nccl is not None:  # an "nccl" world's groups get their own NCCL communicators
+        _State.nccl[id(sub)] = _nccl_for(sub, world_nccl.device)
     return sub
 
 

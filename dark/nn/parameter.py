@@ -14,6 +14,14 @@ class Parameter(Tensor):
     ``Parameter(data)`` shares ``data``'s memory (and version counter) and is a leaf that
     requires grad unless ``requires_grad=False``. Ops on Parameters return plain Tensors."""
 
+    def __new__(cls, data: Tensor | None = None, requires_grad: bool = True):
+        # a tensor subclass may make its own parameters (DTensor: nn.Parameter(dtensor) is a
+        # DTensor); __init__ then runs on what it returns
+        make = getattr(type(data), "_as_parameter", None)
+        if make is not None and cls is Parameter:
+            return make(data, requires_grad)
+        return super().__new__(cls)
+
     def __init__(self, data: Tensor | None = None, requires_grad: bool = True):
         if data is None:
             data = empty(0)
