@@ -324,3 +324,30 @@ def test_ufunc_path_double_backward_and_no_grad_and_integers():
         assert x.exp().grad_fn is None and not x.exp().requires_grad
     ints = dark.tensor([1, 2])  # not float: the general path's cast to the default dtype
     assert ints.sin().dtype == dark.float32
+
+
+# ---- x[i] with a python int: getitem's shortcut gives _parse's answer
+@pytest.mark.parametrize("requires_grad", [False, True])
+def test_int_index_shortcut_gives_the_general_path(requires_grad):
+    base = dark.arange(12.0).reshape(4, 3).clone().requires_grad_(requires_grad)
+    for i in range(-4, 4):
+        fast, general = base[i], base[i, ...]  # a tuple takes the general path
+        np.testing.assert_array_equal(fast.detach().numpy(), general.detach().numpy())
+        assert type(fast.grad_fn) is type(general.grad_fn)
+        assert fast._base is base and fast.requires_grad == requires_grad
+    for i in (4, -5):
+        with pytest.raises(IndexError) as fast_error:
+            base[i]
+        with pytest.raises(IndexError) as general_error:
+            base[i, ...]
+        assert str(fast_error.value) == str(general_error.value)
+    with pytest.raises(IndexError, match="invalid index of a 0-dim tensor"):
+        dark.tensor(1.0)[0]
+    if requires_grad:
+        base[1].sum().backward()
+        np.testing.assert_array_equal(base.grad.numpy(), [[0, 0, 0], [1, 1, 1], [0, 0, 0],
+                                                          [0, 0, 0]])
+    else:  # a view: writing through it changes the base and its version
+        version = base._version
+        base[2].add_(1)
+        assert base[2, 0].item() == 7.0 and base._version == version + 1

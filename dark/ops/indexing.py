@@ -535,6 +535,14 @@ def _record_view(out: Tensor, source: Tensor, region: _Region) -> None:
 def getitem(self: Tensor, index) -> Tensor:
     """``self[index]``: ints, slices, None, Ellipsis give a view; boolean masks and integer
     tensors/lists (advanced indexing, PyTorch's placement rules) give a copy."""
+    if type(index) is int and self._data.ndim:  # x[i] (loops over time steps): _parse's answer
+        size = self._data.shape[0]
+        if not -size <= index < size:
+            raise IndexError(f"index {index} is out of bounds for dimension 0 with size {size}")
+        region = _Region((index, Ellipsis))
+        out = Select.apply(self, view=region)
+        _record_view(out, self, region)
+        return out
     items = _index_items(index)
     basic, name, advanced = _parse(self, items)
     out = self
