@@ -421,7 +421,7 @@ def _root(g, global_rank, group_rank, what):
     return g.group_rank_of(global_rank, what)
 
 
-def _tensor(t, what):
+def _checked_tensor(t, what):
     if not isinstance(t, Tensor):
         raise TypeError(f"Invalid function argument: {what} should be a Tensor, got "
                         f"{type(t).__name__}")
@@ -436,7 +436,7 @@ def _nccl_of(g):
 def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
     """Reduce ``tensor`` across the group in place: every rank gets the result."""
     g = _group(group)
-    _tensor(tensor, "tensor")
+    _checked_tensor(tensor, "tensor")
     nccl = _nccl_of(g)
     if nccl is not None and tensor.is_cuda:
         return _finish(nccl.all_reduce(tensor, op), async_op)
@@ -445,7 +445,7 @@ def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
 
 def broadcast(tensor, src=None, group=None, async_op=False, group_src=None):
     g = _group(group)
-    _tensor(tensor, "tensor")
+    _checked_tensor(tensor, "tensor")
     root = _root(g, src, group_src, "src")
     if not 0 <= root < g.size():
         raise RuntimeError(f"invalid root rank: {root}")
@@ -457,7 +457,7 @@ def broadcast(tensor, src=None, group=None, async_op=False, group_src=None):
 
 def reduce(tensor, dst=None, op=ReduceOp.SUM, group=None, async_op=False, group_dst=None):
     g = _group(group)
-    _tensor(tensor, "tensor")
+    _checked_tensor(tensor, "tensor")
     root = _root(g, dst, group_dst, "dst")
     if not 0 <= root < g.size():
         raise RuntimeError(f"invalid root rank: {root}")
@@ -472,7 +472,7 @@ def _flat_buffer(like, count):
 def all_gather(tensor_list, tensor, group=None, async_op=False):
     """Each rank's ``tensor`` into ``tensor_list[rank]`` on every rank."""
     g = _group(group)
-    _tensor(tensor, "tensor")
+    _checked_tensor(tensor, "tensor")
     if len(tensor_list) != g.size():
         raise ValueError(f"all_gather: tensor_list must have world_size ({g.size()}) "
                          f"tensors, got {len(tensor_list)}")
@@ -499,14 +499,14 @@ def all_gather(tensor_list, tensor, group=None, async_op=False):
 
 def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=False):
     g = _group(group)
-    return _finish(g.all_gather_flat(_tensor(output_tensor, "output_tensor"),
-                                     _tensor(input_tensor, "input_tensor"),
+    return _finish(g.all_gather_flat(_checked_tensor(output_tensor, "output_tensor"),
+                                     _checked_tensor(input_tensor, "input_tensor"),
                                      "all_gather_into_tensor"), async_op)
 
 
 def gather(tensor, gather_list=None, dst=None, group=None, async_op=False, group_dst=None):
     g = _group(group)
-    _tensor(tensor, "tensor")
+    _checked_tensor(tensor, "tensor")
     root = _root(g, dst, group_dst, "dst")
     mine = g.rank() == root
     if mine:
@@ -534,7 +534,7 @@ def gather(tensor, gather_list=None, dst=None, group=None, async_op=False, group
 
 def scatter(tensor, scatter_list=None, src=None, group=None, async_op=False, group_src=None):
     g = _group(group)
-    _tensor(tensor, "tensor")
+    _checked_tensor(tensor, "tensor")
     root = _root(g, src, group_src, "src")
     mine = g.rank() == root
     buffer = None
@@ -648,7 +648,7 @@ def _peer(g, rank, group_rank, what):
 
 def isend(tensor, dst=None, group=None, tag=0, group_dst=None):
     g = _group(group)
-    return g.send(_tensor(tensor, "tensor"), _peer(g, dst, group_dst, "dst"), tag)
+    return g.send(_checked_tensor(tensor, "tensor"), _peer(g, dst, group_dst, "dst"), tag)
 
 
 def send(tensor, dst=None, group=None, tag=0, group_dst=None) -> None:
@@ -658,7 +658,7 @@ def send(tensor, dst=None, group=None, tag=0, group_dst=None) -> None:
 def irecv(tensor, src=None, group=None, tag=0, group_src=None):
     g = _group(group)
     peer = None if src is None and group_src is None else _peer(g, src, group_src, "src")
-    return g.recv(_tensor(tensor, "tensor"), peer, tag)
+    return g.recv(_checked_tensor(tensor, "tensor"), peer, tag)
 
 
 def recv(tensor, src=None, group=None, tag=0, group_src=None) -> int:
