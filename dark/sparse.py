@@ -816,6 +816,8 @@ def mm(mat1: Tensor, mat2: Tensor, reduce: str = "sum") -> Tensor:
     gradient of a sparse ``mat1`` is sparse on its entries."""
     if reduce != "sum":
         raise not_implemented(f"sparse.mm (reduce={reduce!r})", mat1._data)
+    if not (_is_sparse(mat1) or _is_sparse(mat2)):
+        return _linalg.mm(mat1, mat2)
     return _product(mat1, mat2, masked=True)
 
 

@@ -184,6 +184,8 @@ def test_products():
     assert (s @ d).tolist() == [[3., 3.], [9., 9.]]
     assert dark.sparse.mm(s, d).tolist() == [[3., 3.], [9., 9.]]
     assert dark.matmul(s, dark.ones(3)).tolist() == [3., 9.]
+    assert dark.sparse.mm(dark.ones(2, 3), d).tolist() == [[3., 3.], [3., 3.]]
+    assert dark.spmm(dark.ones(2, 3), d).tolist() == [[3., 3.], [3., 3.]]
     assert (dark.ones(2, 2) @ s).tolist() == [[4., 0., 8.], [4., 0., 8.]]
     ss = s @ s.t()
     assert ss.is_sparse and ss.indices().tolist() == [[0, 0, 1, 1], [0, 1, 0, 1]]
