@@ -351,3 +351,38 @@ def test_int_index_shortcut_gives_the_general_path(requires_grad):
         version = base._version
         base[2].add_(1)
         assert base[2, 0].item() == 7.0 and base._version == version + 1
+
+
+# ---- add_/sub_/mul_/div_ outside a graph on float32/64 numpy tensors: inplace's shortcut
+@pytest.mark.parametrize("name", ["add", "sub", "mul", "div"])
+@pytest.mark.parametrize("dtype", [dark.float32, dark.float64])
+def test_inplace_shortcut_gives_the_out_of_place_values(name, dtype):
+    rng = np.random.default_rng(3)
+    start = rng.standard_normal((3, 4))
+    others = [dark.tensor(rng.standard_normal((3, 4)), dtype=dtype), 0.37, -3, 1e39, 0.0,
+              2 ** 60, dark.tensor(rng.standard_normal(4), dtype=dtype)]  # last: broadcast
+    for other in others:
+        x = dark.tensor(start, dtype=dtype, requires_grad=True)
+        expected = getattr(dark, name)(x.detach(), other)
+        version = x._version
+        view = x[1]
+        with dark.no_grad(), np.errstate(all="raise"):  # no numpy warning leaves the op
+            out = getattr(x, name + "_")(other)
+        assert out is x and x.dtype == dtype and x._version == version + 1
+        assert view._version == x._version  # a view shares its base's counter
+        np.testing.assert_array_equal(x.detach().numpy(), expected.numpy())
+
+
+def test_inplace_shortcut_keeps_the_checks():
+    leaf = dark.ones(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="a leaf Variable that requires grad"):
+        leaf.sub_(dark.ones(3))
+    with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
+        with dark.no_grad():
+            dark.ones(1).expand(3).add_(dark.ones(3))
+    with pytest.raises(RuntimeError, match="result type Float can't be cast to the desired "
+                                           "output type Long"):
+        dark.ones(3, dtype=dark.int64).mul_(0.5)
+    x = dark.ones(3)
+    x.div_(0.0)
+    assert np.isinf(x.numpy()).all()

@@ -187,14 +187,45 @@ def _inplace_form(function, name=None):
 # ----------------------------------------------------------------------------- fast paths
 
 _UFUNCS = {"add": "add", "sub": "subtract", "mul": "multiply", "div": "true_divide"}
+_FAST_FLOATS = frozenset((np.dtype(np.float32), np.dtype(np.float64)))
+_EXACT = 2 ** 53  # python ints up to this are exact as float64 (and the fast path's numbers)
+_quiet_enter, _quiet_exit = _backend.quiet_enter, _backend.quiet_exit
 
 
 def _fast_arithmetic(name, function):
     """add_/sub_/mul_/div_: in place with ``out=`` when no graph is recorded."""
     slow = _inplace_form(function, name)
     ufunc_name = _UFUNCS[name]
+    np_ufunc = getattr(np, ufunc_name)
+    divide = name == "div"
 
     def method(self, other, *, alpha=1, rounding_mode=None):
+        data = self._data
+        if (type(data) is np.ndarray and data.dtype in _FAST_FLOATS and alpha == 1
+                and type(alpha) is int and rounding_mode is None and data.flags.writeable):
+            # the common case of optimizer code, p.sub_(g) / p.mul_(0.9) outside a graph: a
+            # float32/64 numpy tensor and a tensor of its dtype and shape or a python number
+            # (the general path below, each of its answers known)
+            if isinstance(other, Tensor):
+                value = other._data
+                fast = (type(value) is np.ndarray and value.dtype is data.dtype
+                        and value.shape == data.shape and not (
+                            _grad_state.enabled and (self._requires_grad or other._requires_grad)))
+            else:
+                value = E.float_operand(other, data.dtype) if type(other) is float else other
+                fast = (type(other) is float or type(other) is int and -_EXACT <= other <= _EXACT
+                        ) and not (_grad_state.enabled and self._requires_grad)
+            if fast:
+                if divide:
+                    token = _quiet_enter()
+                    try:
+                        np_ufunc(data, value, out=data)
+                    finally:
+                        _quiet_exit(token)
+                else:
+                    np_ufunc(data, value, out=data)
+                self._bump_version()
+                return self
         kwargs = {}
         if alpha != 1:
             kwargs["alpha"] = alpha
