@@ -240,7 +240,11 @@ def structure():
     for key, value in sd.items():
         if value.dim():
             rows = -(-value.shape[0] // 2)
-            close(sharded[key], value[rank * rows:(rank + 1) * rows], 0, f"sharded {key}")
+            assert tuple(sharded[key].shape) == tuple(value.shape)
+            assert [str(p) for p in sharded[key].placements] == ["S(0)"], \
+                sharded[key].placements
+            close(sharded[key].to_local(), value[rank * rows:(rank + 1) * rows], 0,
+                  f"sharded {key}")
     dark.manual_seed(3)
     fourth = FSDP(Net(), auto_wrap_policy=ModuleWrapPolicy({Block}))
     with FSDP.state_dict_type(fourth, StateDictType.SHARDED_STATE_DICT):
@@ -345,7 +349,88 @@ def fsdp2():
     print(f"{rank} ok fsdp2", flush=True)
 
 
+
+def checkpoint():
+    import dark.distributed.checkpoint as dcp
+    from dark.distributed.checkpoint.state_dict import (
+        StateDictOptions,
+        _init_optim_state,
+        get_model_state_dict,
+        get_optimizer_state_dict,
+        set_model_state_dict,
+        set_optimizer_state_dict,
+    )
+    from dark.distributed.fsdp import fully_shard
+
+    dist.init_process_group("gloo")
+    rank = dist.get_rank()
+    folder = [tempfile.mkdtemp() if rank == 0 else None]
+    dist.broadcast_object_list(folder)
+    folder = folder[0]
+    loss_fn = nn.CrossEntropyLoss()
+    data = batches(4, 8)
+
+    def sharded(seed):
+        dark.manual_seed(seed)
+        model = Net()
+        for block in model.blocks:
+            fully_shard(block)
+        fully_shard(model)
+        return model, dark.optim.Adam(model.parameters(), lr=0.01)
+
+    def step(model, opt, x, y):
+        loss_fn(model(x[rank * 4:rank * 4 + 4]), y[rank * 4:rank * 4 + 4]).backward()
+        opt.step()
+        opt.zero_grad()
+
+    model, opt = sharded(0)
+    for x, y in data[:2]:
+        step(model, opt, x, y)
+    # full state dicts: on rank 0 only with cpu_offload, keyed as the model's
+    full = get_model_state_dict(model, options=StateDictOptions(full_state_dict=True,
+                                                                cpu_offload=True))
+    assert (list(full) == [n for n, _ in Net().state_dict().items()]) if rank == 0 \
+        else full == {}, list(full)
+    full_optim = get_optimizer_state_dict(model, opt, options=StateDictOptions(
+        full_state_dict=True, cpu_offload=True))
+    if rank == 0:
+        assert sorted(full_optim["state"]) == sorted(n for n, _ in Net().named_parameters())
+        assert tuple(full_optim["state"]["head.weight"]["exp_avg"].shape) == (3, 6)
+    # a plain model from the full state dict (rank 0's, broadcast) predicts as the sharded one
+    plain = Net()
+    set_model_state_dict(plain, full, options=StateDictOptions(full_state_dict=True,
+                                                               broadcast_from_rank0=True))
+    x = data[3][0]
+    close(plain(x), model(x), 1e-6, "plain model from the full state dict")
+    # dcp.save of the sharded state, dcp.load into a fresh sharded model and optimizer
+    saved_full = get_model_state_dict(model, options=StateDictOptions(full_state_dict=True))
+    dcp.save({"model": get_model_state_dict(model), "optim": get_optimizer_state_dict(model, opt),
+              "epoch": 7}, checkpoint_id=folder)
+    files = sorted(os.listdir(folder))
+    assert files == [".metadata", "__0_0.distcp", "__1_0.distcp"], files
+    other, other_opt = sharded(1)
+    _init_optim_state(other_opt)
+    state = {"model": get_model_state_dict(other),
+             "optim": get_optimizer_state_dict(other, other_opt), "epoch": 0}
+    dcp.load(state, checkpoint_id=folder)
+    assert state["epoch"] == 7
+    set_model_state_dict(other, state["model"])
+    set_optimizer_state_dict(other, other_opt, state["optim"])
+    close(other(x), model(x), 0, "dcp round trip")
+    for x, y in data[2:]:  # the optimizer state came back too: the same next steps
+        step(model, opt, x, y)
+        step(other, other_opt, x, y)
+    for (k, a), (_, b) in zip(model.state_dict().items(), other.state_dict().items()):
+        close(a.to_local(), b.to_local(), 0, f"after resumed steps {k}")
+    # the sharded checkpoint loads into full tensors too (another layout)
+    loaded = {"model": dict(Net().state_dict())}
+    dcp.load(loaded, checkpoint_id=folder)
+    for key, value in saved_full.items():
+        close(loaded["model"][key], value, 0, f"sharded checkpoint into full {key}")
+    print(f"{rank} ok checkpoint", flush=True)
+
 if __name__ == "__main__":
     os.environ.setdefault("TMPDIR", tempfile.gettempdir())
-    {"training": training, "structure": structure, "mixed": mixed, "fsdp2": fsdp2}[sys.argv[1]]()
+    {"training": training, "structure": structure, "mixed": mixed, "fsdp2": fsdp2,
+     "checkpoint": checkpoint}[sys.argv[1]]()
     dist.destroy_process_group()

@@ -1,7 +1,7 @@
 """``fully_shard`` (FSDP2) as torch's: each parameter of the module sharded on dim 0 across
 the mesh's ranks (``torch.chunk``'s pieces: rank r keeps rows [r*c, (r+1)*c), c = ceil(rows
-/ world)), registered as a DTensor with placement ``Shard(0)`` (as torch: the optimizer and
-``state_dict()`` see the shards).
+/ world)), registered as a DTensor (dark.distributed.tensor) with placement ``Shard(0)`` (as torch:
+the optimizer and ``state_dict()`` see the shards).
 
 The module's class becomes ``FSDP<Class>`` (a subclass of FSDPModule and the original
 class). Before its forward the module's group of parameters is all-gathered (one
@@ -30,13 +30,9 @@ from ...autograd.grad_mode import is_grad_enabled
 from ...nn.modules.container import ModuleDict, ModuleList
 from ...nn.modules.module import Module
 from ...nn.parameter import Parameter
+from ..device_mesh import init_device_mesh
+from ..tensor import DTensor, Shard
 from .api import MixedPrecisionPolicy, OffloadPolicy
-
-try:  # dark.distributed.tensor (DTensor) and device_mesh, built alongside
-    from ..device_mesh import init_device_mesh
-    from ..tensor import DTensor, Shard
-except ImportError:  # pragma: no cover - until they are there
-    init_device_mesh = DTensor = Shard = None
 
 __all__ = ["FSDPModule", "UnshardHandle", "fully_shard", "register_fsdp_forward_method"]
 
@@ -80,23 +76,6 @@ class _AllGather(Function):
     @staticmethod
     def backward(ctx, *grads):
         return (None,) + ctx.group.reduce(grads)
-
-
-class _Mesh1D:
-    """Stands for a 1-D DeviceMesh over the default group when device_mesh is missing."""
-
-    def __init__(self, group):
-        self._group = group
-
-    def get_group(self, mesh_dim=None):
-        return self._group
-
-    def size(self, mesh_dim=None):
-        return self._group.size()
-
-    @property
-    def ndim(self):
-        return 1
 
 
 class _FSDPState:
@@ -155,11 +134,9 @@ class _FSDPState:
                         m._parameters[pname] = info.sharded
 
     def _shard_param(self, local, info):
-        if DTensor is not None and not isinstance(self.mesh, _Mesh1D):
-            dt = DTensor.from_local(local, self.mesh, (Shard(0),), shape=info.shape,
-                                    stride=_contiguous_strides(info.shape))
-            return Parameter(dt, requires_grad=info.requires_grad)
-        return Parameter(local, requires_grad=info.requires_grad)
+        dt = DTensor.from_local(local, self.mesh, (Shard(0),), shape=info.shape,
+                                stride=_contiguous_strides(info.shape))
+        return Parameter(dt, requires_grad=info.requires_grad)
 
     # ---------------------------------------------------------------- collectives
     def _param_dtype(self):
@@ -478,11 +455,8 @@ def fully_shard(module, *, mesh=None, reshard_after_forward=None, shard_placemen
                                   "(shard_placement_fn is not supported)")
     if mesh is None:
         world = dist._world()
-        if init_device_mesh is not None:
-            device = next((p.device.type for p in module.parameters()), "cpu")
-            mesh = init_device_mesh(device, (world.size(),))
-        else:
-            mesh = _Mesh1D(world)
+        device = next((p.device.type for p in module.parameters()), "cpu")
+        mesh = init_device_mesh(device, (world.size(),))
     state = _FSDPState(module, mesh, reshard_after_forward, mp_policy, offload_policy,
                        ignored_params)
     module.__dict__["_fsdp_state"] = state
