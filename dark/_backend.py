@@ -388,6 +388,19 @@ class device:
     def __reduce__(self):
         return (device, (str(self),))
 
+    def __enter__(self) -> device:
+        """``with dark.device(d):`` the factories' default device is ``d`` inside (torch's
+        device context), the previous one again after."""
+        stack = getattr(_default_device, "stack", None)
+        if stack is None:
+            stack = _default_device.stack = []
+        stack.append(getattr(_default_device, "device", None))
+        _default_device.device = self
+        return self
+
+    def __exit__(self, *exc) -> None:
+        _default_device.device = _default_device.stack.pop()
+
 
 CPU = device("cpu")
 _cuda_devices: dict[int, device] = {}

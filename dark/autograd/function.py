@@ -559,12 +559,28 @@ def _record_two(cls, a, b, kwargs):
 plain_op_apply = Op.__dict__["apply"].__func__
 
 
+_dispatch_layers = {"base": None, "outer": []}
+
+
 def set_op_dispatch(dispatch=None) -> None:
     """The one hook of the op dispatch (dark.amp: autocast's casts and bfloat16's float32
     compute): with ``dispatch``, every built-in op's ``apply`` is ``dispatch(cls, *args,
     **kwargs)``, which runs the op with ``plain_op_apply(cls, ...)``; None restores the
-    direct path. Rebinding ``Op.apply`` keeps ops free of any test while no dispatch is set."""
-    Op.apply = classmethod(dispatch if dispatch is not None else plain_op_apply)
+    direct path. Rebinding ``Op.apply`` keeps ops free of any test while no dispatch is set.
+    Layers added by ``add_op_dispatch_layer`` stay outside whatever is set here."""
+    _dispatch_layers["base"] = dispatch
+    apply = dispatch if dispatch is not None else plain_op_apply
+    for wrap in _dispatch_layers["outer"]:
+        apply = wrap(apply)
+    Op.apply = classmethod(apply)
+
+
+def add_op_dispatch_layer(wrap) -> None:
+    """Keep ``wrap(inner)`` (a dispatch running ops through ``inner``) outermost from now on,
+    over every dispatch set later (DTensor's: it hands the ops local tensors, which autocast
+    and bfloat16 then see as any others)."""
+    _dispatch_layers["outer"].append(wrap)
+    set_op_dispatch(_dispatch_layers["base"])
 
 
 def _apply_on_gpu(cls, args, arrays, kwargs, record):

@@ -32,7 +32,6 @@ import numpy as np
 from ... import _backend
 from ..._tensor import Tensor
 from ...autograd import function as _function
-from ...autograd.function import Op
 from ...autograd.grad_mode import is_grad_enabled
 from ...ops.elementwise import Mul
 from ._api import DTensor, DTensorSpec, local_arg, on_first_dtensor, redistribute
@@ -43,25 +42,29 @@ _state = {"installed": False, "through": None}
 
 
 def install() -> None:
-    """Set the DTensor dispatch over whatever op dispatch is set now (once)."""
+    """Put the DTensor dispatch outside every op dispatch, now and later (once)."""
     if _state["installed"]:
         return
-    _state["through"] = Op.__dict__["apply"].__func__
-    _function.set_op_dispatch(_dispatch)
     _state["installed"] = True
+    _function.add_op_dispatch_layer(_layer)
+
+
+def _layer(inner):
+    """The DTensor dispatch over ``inner`` (the plain path, or autocast's ...)."""
+    _state["through"] = inner
+
+    def dispatch(cls, *args, **kwargs):
+        for a in args:
+            if isinstance(a, DTensor):
+                return _run(cls, args, kwargs)
+        return inner(cls, *args, **kwargs)
+    return dispatch
 
 
 on_first_dtensor[0] = install
 
 
 def _through(cls, *args, **kwargs):
-    return _state["through"](cls, *args, **kwargs)
-
-
-def _dispatch(cls, *args, **kwargs):
-    for a in args:
-        if isinstance(a, DTensor):
-            return _run(cls, args, kwargs)
     return _state["through"](cls, *args, **kwargs)
 
 
@@ -594,6 +597,18 @@ def _split(cls, args, kwargs, mesh):
     return Plan({0: placements}, [placements] * len(shapes), shapes, kwargs)
 
 
+def _complex_view(cls, args, kwargs, mesh):
+    """view_as_complex (.., 2) -> (..) and view_as_real (..) -> (.., 2): a Shard of any
+    dimension but the pairs' stays."""
+    spec = args[0]._spec
+    nd = len(spec.shape)
+    to_complex = cls.__name__ == "ViewAsComplex"
+    placements = tuple(Replicate() if to_complex and isinstance(p, Shard) and p.dim == nd - 1
+                       else p for p in spec.placements)
+    shape = spec.shape[:-1] if to_complex else spec.shape + (2,)
+    return Plan({0: placements}, placements, shape, kwargs)
+
+
 # --------------------------------------------------------------------------- nn ops
 def _layer_norm(cls, args, kwargs, mesh):
     x = args[0]
@@ -668,5 +683,6 @@ RULES.update({
     "View": _view, "Reshape": _view, "UnsafeView": _view, "_SqueezeRow": _view,
     "Transpose": _transpose, "TransposeMatrix": _transpose, "Permute": _permute,
     "Unsqueeze": _unsqueeze, "Expand": _expand, "Split": _split,
+    "ViewAsComplex": _complex_view, "ViewAsReal": _complex_view,
     "_LayerNorm": _layer_norm, "_Embedding": _embedding,
 })
