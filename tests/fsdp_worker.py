@@ -333,6 +333,12 @@ def fsdp2():
                 ref_opt.step()
                 opt.zero_grad()
                 ref_opt.zero_grad()
+            if optim_name == "adam":  # the state of a DTensor parameter is a DTensor (torch's)
+                entry = opt.state_dict()["state"][0]
+                assert type(entry["exp_avg"]).__name__ == "DTensor", type(entry["exp_avg"])
+                assert tuple(entry["exp_avg"].shape) == (11, 6)
+                close(entry["exp_avg"].to_local(), ref_opt.state_dict()["state"][0]["exp_avg"][
+                    rank * 6:rank * 6 + 6], tol, "adam state")
             sd = model.state_dict()
             ref = reference.state_dict()
             assert list(sd) == list(ref), (list(sd), list(ref))

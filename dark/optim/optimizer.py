@@ -186,7 +186,11 @@ def _numbers_to_tensors(optimizer, keys, make) -> None:
 
 
 def _zeros_like(param: Tensor) -> Tensor:
-    return Tensor._make(array_module(param._data).zeros_like(param._data))
+    out = Tensor._make(array_module(param._data).zeros_like(param._data))
+    spec = getattr(param, "_spec", None)
+    if spec is not None:  # a DTensor parameter: its state is a DTensor laid out as it, as torch's
+        out = type(param.detach())._wrap(out, spec)
+    return out
 
 
 def _zeros_state(param: Tensor, *keys: str) -> dict:
