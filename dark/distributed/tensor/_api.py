@@ -17,6 +17,7 @@ from ...autograd.grad_mode import is_grad_enabled
 from ...nn.parameter import Parameter
 from ...ops import creation as _creation
 from ...ops import random as _random_ops
+from ...ops.shape import Expand, Reshape, View, _infer_shape, _shape_args
 from .. import broadcast
 from ..device_mesh import DeviceMesh
 from ._redistribute import Redistribute, local_shape, redistribute_array, split_piece
@@ -275,6 +276,95 @@ class DTensor(Tensor):
         raise RuntimeError("dark: pickling a DTensor is not supported; save "
                            "dtensor.full_tensor() or dtensor.to_local()")
 
+    # -------------------------------------------------------------- shape methods
+    # The Tensor methods whose wrappers size their op from the array (here the local
+    # piece): sized from the whole tensor instead (view / reshape / flatten / unflatten /
+    # expand, through the ops' sharding rules), or run on the whole tensor (the indexing and
+    # splitting ones: made Replicate, computed, Replicate out).
+    def view(self, *shape):
+        if len(shape) == 1 and not isinstance(shape[0], (int, tuple, list, Size)):
+            return _on_whole(self, "view", shape, {})
+        return View.apply(self, shape=_infer_shape(_shape_args(shape), self.numel()))
+
+    def reshape(self, *shape):
+        return Reshape.apply(self, shape=_infer_shape(_shape_args(shape), self.numel()))
+
+    def view_as(self, other):
+        return self.view(tuple(other.shape))
+
+    def reshape_as(self, other):
+        return self.reshape(tuple(other.shape))
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1):
+        shape = self._spec.shape
+        if not shape:
+            return self.reshape(1)
+        start, end = start_dim % len(shape), end_dim % len(shape)
+        if start > end:
+            raise RuntimeError("flatten() has invalid args: start_dim cannot come after "
+                               "end_dim")
+        return self.reshape(shape[:start] + (math.prod(shape[start:end + 1]),)
+                            + shape[end + 1:])
+
+    def unflatten(self, dim: int, sizes):
+        shape = self._spec.shape
+        dim %= len(shape)
+        sizes = list(sizes)
+        if -1 in sizes:
+            known = math.prod(s for s in sizes if s != -1)
+            sizes[sizes.index(-1)] = shape[dim] // known
+        return self.reshape(shape[:dim] + tuple(sizes) + shape[dim + 1:])
+
+    def expand(self, *sizes):
+        sizes = list(_shape_args(sizes))
+        shape = self._spec.shape
+        offset = len(sizes) - len(shape)
+        if offset < 0:
+            raise RuntimeError(f"expand: the number of sizes provided ({len(sizes)}) must be "
+                               f"greater or equal to the number of dimensions in the tensor "
+                               f"({len(shape)})")
+        for d, s in enumerate(shape):
+            if sizes[d + offset] == -1:
+                sizes[d + offset] = s
+            elif s != 1 and sizes[d + offset] != s:
+                raise RuntimeError(f"The expanded size of the tensor ({sizes[d + offset]}) must "
+                                   f"match the existing size ({s}) at non-singleton dimension "
+                                   f"{d + offset}.  Target sizes: {sizes}.  Tensor sizes: "
+                                   f"{list(shape)}")
+        if tuple(sizes) == shape:
+            return self
+        return Expand.apply(self, shape=tuple(sizes))
+
+    def expand_as(self, other):
+        return self.expand(tuple(other.shape))
+
+    def __getitem__(self, key):
+        return _on_whole(self, "__getitem__", (key,), {})
+
+    def split(self, *args, **kwargs):
+        return _on_whole(self, "split", args, kwargs)
+
+    def chunk(self, *args, **kwargs):
+        return _on_whole(self, "chunk", args, kwargs)
+
+    def unbind(self, *args, **kwargs):
+        return _on_whole(self, "unbind", args, kwargs)
+
+    def narrow(self, *args, **kwargs):
+        return _on_whole(self, "narrow", args, kwargs)
+
+    def select(self, *args, **kwargs):
+        return _on_whole(self, "select", args, kwargs)
+
+    def squeeze(self, *args, **kwargs):
+        return _on_whole(self, "squeeze", args, kwargs)
+
+    def tensor_split(self, *args, **kwargs):
+        return _on_whole(self, "tensor_split", args, kwargs)
+
+    def __iter__(self):
+        return iter(self.unbind(0))
+
     # -------------------------------------------------------------- parameters
     @staticmethod
     def _as_parameter(data: DTensor, requires_grad: bool):
@@ -312,6 +402,23 @@ def local_arg(dt: DTensor) -> Tensor:
     if base is not None:
         view._base = base
     return view
+
+
+def _on_whole(dt: DTensor, name: str, args, kwargs):
+    """Tensor method ``name`` run on the whole tensor (every rank the same), its tensor
+    results Replicate DTensors (differentiable throughout)."""
+    mesh = dt._spec.mesh
+    whole = redistribute(dt, (Replicate(),) * mesh.ndim).to_local()
+    result = getattr(Tensor, name)(whole, *args, **kwargs)
+    return _replicated(result, mesh)
+
+
+def _replicated(value, mesh):
+    if isinstance(value, Tensor):
+        return DTensor.from_local(value, mesh, (Replicate(),) * mesh.ndim)
+    if isinstance(value, (tuple, list)):
+        return type(value)(_replicated(v, mesh) for v in value)
+    return value
 
 
 class _FromLocal(Function):

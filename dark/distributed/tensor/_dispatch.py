@@ -478,6 +478,10 @@ def _view_groups(src, dst):
 def _view(cls, args, kwargs, mesh):
     spec = args[0]._spec
     target = _resolve_shape(kwargs["shape"], math.prod(spec.shape))
+    if math.prod(target) != math.prod(spec.shape):
+        raise RuntimeError(f"{_op_name(cls)} of a DTensor of shape {list(spec.shape)} to "
+                           f"{list(kwargs['shape'])}: the sizes do not match the whole "
+                           "tensor's (a shape computed from the local piece?)")
     groups = _view_groups(spec.shape, target)
     inputs, out = [], []
     sharded = [p.dim for p in spec.placements if isinstance(p, Shard)]

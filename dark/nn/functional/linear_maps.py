@@ -53,7 +53,8 @@ class _SqueezeRow(Reshape):
 def _as_rows(input: Tensor, in_features: int) -> Tensor:
     """input (*, in) as a matrix (rows, in): a view when the layout allows, else a copy."""
     array = input._data
-    shape = (array.size // in_features if in_features else math.prod(array.shape[:-1]),
+    # the tensor's sizes (a DTensor's are the whole tensor's; its array is its piece)
+    shape = (input.numel() // in_features if in_features else math.prod(input.shape[:-1]),
              in_features)
     if array.flags.c_contiguous or _viewable(array, shape):
         return Reshape.apply(input, shape=shape)
