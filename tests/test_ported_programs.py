@@ -64,6 +64,9 @@ class Program:
     extras: tuple = ()  # optional modules the program imports
     setup: object = None  # setup(run_dir, env): data the test makes for the program
     ignore: str | None = None  # regex of text in compared lines that is no result (timings)
+    folder: str = ""  # examples/ported/<folder> when it is not <name> (programs sharing one)
+    nproc: int = 0  # >0: started by <framework>.distributed.run with that many workers, the
+    # CPU standing in for the GPUs the program asks for (see _CPU_ACCELERATOR)
 
 
 MNIST_LOG = r"Train Epoch: 1 \[\d+/\d+ \(\d+%\)\]\tLoss: \d+\.\d+"
@@ -218,6 +221,31 @@ PROGRAMS.append(
                     r"loss_val: \d\.\d{4} acc_val: \d\.\d{4}$",
                     r"^Test set results: loss \d\.\d{4} accuracy \d\.\d{4}$"),
             compare=r"^Epoch|^Test set", ignore=r"\(\d+\.\d+s\)"))
+# pytorch/examples' distributed/tensor_parallelism programs: the harness starts them as their
+# README does (torchrun --nproc-per-node N) through the framework's launcher, each worker through
+# this stub, which makes the CPU stand in for the accelerator the programs check for (they
+# exit when torch.accelerator finds fewer than 2 GPUs, and put the model on
+# torch.accelerator.current_accelerator().type): the programs are unchanged
+_CPU_ACCELERATOR = """\
+import importlib, os, runpy, sys
+framework = importlib.import_module(sys.argv[1])
+framework.accelerator.is_available = lambda: True
+framework.accelerator.device_count = lambda: int(os.environ.get("WORLD_SIZE", "1"))
+framework.accelerator.current_accelerator = lambda check_available=False: framework.device("cpu")
+sys.argv = sys.argv[2:]
+sys.path.insert(0, os.path.dirname(os.path.abspath(sys.argv[0])))
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+PROGRAMS += [
+    Program("tensor_parallel", "tensor_parallel_example.py", folder="tensor_parallelism",
+            nproc=2, extras=("mpi4py",),
+            expect=(r"Starting PyTorch TP example on rank 0\.",
+                    r"Starting PyTorch TP example on rank 1\.")),
+    Program("sequence_parallel", "sequence_parallel_example.py", folder="tensor_parallelism",
+            nproc=2, extras=("mpi4py",),
+            expect=(r"Starting PyTorch Sequence Parallel example on rank 0\.",
+                    r"Starting PyTorch Sequence Parallel example on rank 1\.")),
+]
 BY_NAME = {p.name: p for p in PROGRAMS}
 
 
@@ -293,7 +321,7 @@ def _run(prog: Program, side: str, base: pathlib.Path, python: str):
     run_dir = base / side / prog.name
     code_dir = run_dir / "code"
     code_dir.mkdir(parents=True)
-    for path in sorted((PORTED / prog.name).glob("*.py")):
+    for path in sorted((PORTED / (prog.folder or prog.name)).glob("*.py")):
         text = path.read_text()
         (code_dir / path.name).write_text(text if side == "dark" else unport(text))
     work = run_dir / "work"
@@ -313,7 +341,12 @@ def _run(prog: Program, side: str, base: pathlib.Path, python: str):
         subprocess.run([python, str(code_dir / script)], cwd=work, env=env, check=True,
                        capture_output=True, timeout=120)
     script = str(code_dir / prog.script)
-    if prog.seed is None:
+    if prog.nproc:
+        stub = run_dir / "cpu_accelerator.py"
+        stub.write_text(_CPU_ACCELERATOR)
+        cmd = [python, "-m", f"{module}.distributed.run", "--nproc-per-node", str(prog.nproc),
+               str(stub), module, script, *prog.args]
+    elif prog.seed is None:
         cmd = [python, script, *prog.args]
     else:
         cmd = [python, "-c", SEEDED, module, str(prog.seed), script, *prog.args]
@@ -378,8 +411,9 @@ def test_ported_program_matches_torch(name, workspace):
 def test_ports_change_only_import_lines():
     """Every line of a port that names dark is an import line (or the header's comments), and
     turning the imports back leaves no mention of dark."""
-    files = sorted(p for p in PORTED.glob("*/*.py") if p.parent.name in BY_NAME)
-    assert len({p.parent.name for p in files}) == len(PROGRAMS)
+    folders = {p.folder or p.name for p in PROGRAMS}
+    files = sorted(p for p in PORTED.glob("*/*.py") if p.parent.name in folders)
+    assert len({p.parent.name for p in files}) == len(folders)
     for path in files:
         text = path.read_text()
         for line in text.splitlines():
