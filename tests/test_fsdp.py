@@ -180,3 +180,102 @@ def test_distributed_checkpoint_of_a_fully_sharded_model():
     the sharded checkpoint loaded into full tensors."""
     code, out = mpiexec(2, "checkpoint")
     assert code == 0 and out.count("ok checkpoint") == 2, out
+
+
+# ------------------------------------------------------------ pytorch/examples FSDP2
+# examples/ported/fsdp2 is pytorch/examples' distributed/FSDP2 changed in its import lines
+# only. On a machine without 2 GPUs the program refuses to run (as the original does, see
+# test_ported_programs); this test runs a copy with these lines changed (listed in
+# examples/ported/README.md): the GPU check (its CPU branch is then taken), the meta device
+# (dark has none: the model is built on the CPU and reset_parameters re-initialises it as
+# on the meta path), and the sizes (10 layers of a 1024-word, 64-token model, batches of
+# 32, 10 steps -> 2 layers, 64 words, 16 tokens, batches of 4, 3 steps).
+FSDP2_EDITS = [
+    ("    if not verify_min_gpu_count(min_gpus=_min_gpu_count):", "    if False:"),
+    ('    with torch.device("meta"):', '    with torch.device("cpu"):'),
+    ("        model.to_empty(device=device)\n", "        model.to(device)\n"),
+    ("    vocab_size = 1024", "    vocab_size = 64"),
+    ("    batch_size = 32", "    batch_size = 4"),
+    ("    seq_len = 64", "    seq_len = 16"),
+    ("        n_layers=10,", "        n_layers=2,"),
+    ("    for _ in range(10):", "    for _ in range(3):"),
+]
+
+
+def _launch(code_dir, work, *args):
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore",
+               PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get(
+                   "PYTHONPATH")])))
+    for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        env.pop(key, None)
+    result = subprocess.run([sys.executable, "-m", "dark.distributed.run", "--standalone",
+                             "--nproc-per-node", "2", str(code_dir / "example.py"), *args],
+                            env=env, capture_output=True, text=True, timeout=240, cwd=work)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+@needs_mpi
+def test_pytorch_examples_fsdp2_runs_and_resumes(tmp_path):
+    """The FSDP2 example (fully_shard per layer and root, Adam, clip_grad_norm_, its
+    Checkpointer) on 2 ranks: trained and saved, then resumed from its checkpoint, by both
+    of its checkpoint paths (DTensor state_dicts, and the DCP state_dict API); the two paths
+    give the same model after the first run and after the resumed one (which loaded the
+    model and the Adam state); also with --mixed-precision and --explicit-prefetching."""
+    code_dir = tmp_path / "code"
+    code_dir.mkdir()
+    for path in (REPO / "examples" / "ported" / "fsdp2").glob("*.py"):
+        text = path.read_text()
+        if path.name == "example.py":
+            for old, new in FSDP2_EDITS:
+                assert text.count(old) == 1, old
+                text = text.replace(old, new)
+        (code_dir / path.name).write_text(text)
+    work = tmp_path / "work"
+    work.mkdir()
+    out = _launch(code_dir, work)
+    assert "FSDPTransformer(" in out and "(0-1): 2 x FSDPTransformerBlock(" in out, out
+    for args in ((), ("--dcp-api",), ("--dcp-api",)):
+        _launch(code_dir, work, *args)
+    runs = {api: sorted((work / "checkpoints" / api).iterdir(), key=lambda p: int(p.name))
+            for api in ("dtensor_api", "dcp_api")}
+    assert [len(r) for r in runs.values()] == [2, 2]
+    reference = None
+    for first, second in zip(*runs.values()):
+        models = [dark.load(d / "model_state_dict.pt") for d in (first, second)]
+        optims = [dark.load(d / "optim_state_dict.pt") for d in (first, second)]
+        assert list(models[0]) == list(models[1]) and len(models[0]) == 29
+        assert tuple(models[0]["output.weight"].shape) == (64, 16)
+        for key in models[0]:
+            assert dark.equal(models[0][key], models[1][key]), (first, key)
+        # the DTensor path keys the optimizer state by index, the DCP path by name
+        assert tuple(optims[0]["state"][0]["exp_avg"].shape) == (64, 16)
+        assert tuple(optims[1]["state"]["tok_embeddings.weight"]["exp_avg"].shape) == (64, 16)
+        assert dark.equal(optims[0]["state"][28]["exp_avg_sq"],
+                          optims[1]["state"]["output.weight"]["exp_avg_sq"])
+        if reference is not None:  # the resumed run trained on
+            assert not dark.equal(reference["output.weight"], models[0]["output.weight"])
+        reference = models[0]
+    _launch(code_dir, work, "--explicit-prefetching")
+    if importlib.util.find_spec("ml_dtypes") is not None:  # dark.bfloat16 needs it
+        _launch(code_dir, work, "--mixed-precision")
+
+
+def test_pytorch_examples_fsdp2_port_changes_imports_only_and_refuses_the_cpu(tmp_path):
+    """Every line of the port that names dark is an import line (or the header); unchanged,
+    the program exits on a machine without 2 GPUs, as the original does."""
+    folder = REPO / "examples" / "ported" / "fsdp2"
+    assert sorted(p.name for p in folder.glob("*.py")) == ["checkpoint.py", "example.py",
+                                                          "model.py", "utils.py"]
+    for path in folder.glob("*.py"):
+        for line in path.read_text().splitlines():
+            if "dark" in line and not line.startswith("#"):
+                assert line.startswith(("import dark", "from dark")), f"{path}: {line!r}"
+    if dark.accelerator.device_count() >= 2:
+        pytest.skip("this machine has 2 accelerators: the program would train")
+    result = subprocess.run([sys.executable, str(folder / "example.py")], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120,
+                            env=dict(os.environ, PYTHONWARNINGS="ignore"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ("Unable to locate sufficient 2 gpus to run this example. "
+                             "Exiting.\n"), result.stdout
