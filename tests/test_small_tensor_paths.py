@@ -274,8 +274,9 @@ def _general_path():
 
 
 def test_the_ufunc_ops_are_the_ones_named():
-    assert {"Sin", "Cos", "Exp", "Log", "Sqrt", "Tanh", "Atan", "Asinh"} <= set(_UFUNC_OPS)
-    assert _elementwise.Sigmoid._ufunc is None and _elementwise.Abs._ufunc is None
+    assert {"Sin", "Cos", "Exp", "Log", "Sqrt", "Tanh", "Atan", "Asinh", "Sigmoid",
+            "Relu"} <= set(_UFUNC_OPS)
+    assert _elementwise.Abs._ufunc is None and _elementwise.Sign._ufunc is None
 
 
 @pytest.mark.parametrize("name", _UFUNC_OPS)

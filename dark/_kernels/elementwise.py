@@ -58,8 +58,11 @@ def relu_forward(xp, a):
     arrays)."""
     if xp is not np:
         return xp.maximum(a, 0)
-    out = np.empty(a.shape, dtype=np.result_type(a, 0))
-    if a.dtype.kind != "f" or not a.flags.c_contiguous or a.size < _ZERO_BLOCK:
+    out = np.empty(a.shape, dtype=a.dtype if a.dtype.kind == "f" else np.result_type(a, 0))
+    if a.size < _ZERO_BLOCK:  # small: one call (Python's costs dominate)
+        np.maximum(a, 0, out=out)
+        return out
+    if a.dtype.kind != "f" or not a.flags.c_contiguous:
         in_parts(lambda a, out: np.maximum(a, 0, out=out), out, a)
     elif a.size < _ELEMENTWISE_PART_ENTRIES:
         maximum_zero(a.reshape(-1), out.reshape(-1))
@@ -100,7 +103,8 @@ def in_parts(function, out, *arrays) -> None:
     """``function(*arrays, out=out)`` of an elementwise numpy function, on ranges of the
     flattened arrays in dark's threads when all are C-contiguous and large (a whole call
     otherwise)."""
-    if not (out.flags.c_contiguous and all(a.flags.c_contiguous for a in arrays)):
+    if out.size < _ELEMENTWISE_PART_ENTRIES or not (
+            out.flags.c_contiguous and all(a.flags.c_contiguous for a in arrays)):
         function(*arrays, out=out)
         return
     flat_out = out.reshape(-1)

@@ -5,6 +5,7 @@ One Op class per op: forward on raw arrays, backward on Tensors (so that create_
 higher derivatives). Class names (or ``node_name``) give PyTorch's grad_fn names."""
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 import operator
@@ -751,6 +752,11 @@ def _relu_grad(g, x, y):
 
 
 Relu = _unary_op("Relu", relu_forward, _relu_grad, "output", False)
+# sigmoid and relu of a float numpy array are one array function too (Op._ufunc's contract:
+# the whole op, array in, array out); relu raises no floating-point flag
+Sigmoid._ufunc = staticmethod(functools.partial(_sigmoid_op, np))
+Relu._ufunc = staticmethod(functools.partial(relu_forward, np))
+Relu._ufunc_quiet = False
 
 
 class Neg(Op):
