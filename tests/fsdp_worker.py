@@ -329,6 +329,12 @@ def fsdp2():
                     model.set_requires_gradient_sync(m == micro - 1)
                     loss_fn(model(x[rank * 4:rank * 4 + 4]), y[rank * 4:rank * 4 + 4]).backward()
                     loss_fn(reference(x), y).backward()
+                if optim_name == "sgd":  # the total norm over the shards, as torch's
+                    norm = nn.utils.clip_grad_norm_(model.parameters(), 0.05)
+                    expected = nn.utils.clip_grad_norm_(reference.parameters(), 0.05)
+                    norm = norm.full_tensor() if hasattr(norm, "full_tensor") else norm
+                    assert float(expected) > 0.05
+                    close(norm, expected, tol, "clip_grad_norm_")
                 opt.step()
                 ref_opt.step()
                 opt.zero_grad()

@@ -164,7 +164,8 @@ def test_fsdp_mixed_precision():
 @needs_mpi
 def test_fully_shard_trains_as_one_process_on_the_global_batch():
     """fully_shard on each block and on the root (FSDP2): float64 / float32, SGD-momentum
-    and Adam, gradient accumulation with set_requires_gradient_sync(False); state_dict keys
+    (with nn.utils.clip_grad_norm_ over the DTensor gradients) and Adam (its state DTensors),
+    gradient accumulation with set_requires_gradient_sync(False); state_dict keys
     are the model's, each value this rank's dim-0 chunk (a DTensor with Shard(0)) of the
     one-process model's."""
     code, out = mpiexec(2, "fsdp2")
