@@ -180,6 +180,88 @@ def case_ops():
     print("OK ops")
 
 
+def case_misc():
+    """Ops with no rule (through Replicate), raw-array operands that are DTensors' pieces
+    (where's condition), Partial with numbers and plain scalars, dropout's mask, in-place
+    ops, clip_grad_norm_, state_dict, deepcopy: each against the whole tensors."""
+    import copy
+
+    import dark
+    import dark.nn as nn
+    import dark.nn.functional as F
+    from dark.distributed.device_mesh import init_device_mesh
+    from dark.distributed.tensor import DTensor, Partial, Shard, distribute_tensor
+    from dark.distributed.tensor.parallel import (
+        ColwiseParallel,
+        RowwiseParallel,
+        parallelize_module,
+    )
+
+    mesh = init_device_mesh("cpu", (2,))
+    rank = mesh.get_local_rank()
+    dark.manual_seed(0)
+    x = dark.randn(5, 4)
+    d = distribute_tensor(x, mesh, [Shard(0)])
+
+    def whole(v):
+        return v.full_tensor() if isinstance(v, DTensor) else v
+
+    for name, ours, ref in (
+            ("where", lambda: dark.where(d > 0, d, d * 0), lambda: dark.where(x > 0, x, x * 0)),
+            ("partial - scalar", lambda: d.sum(dtype=dark.float64) - x.sum(dtype=dark.float64),
+             lambda: x.sum(dtype=dark.float64) * 0),
+            ("mean - scalar", lambda: d.mean(dim=(0, 1)) - 1, lambda: x.mean() - 1),
+            ("partial + number", lambda: d.sum(0) + 1, lambda: x.sum(0) + 1),
+            ("cat", lambda: dark.cat([d, d * 2], 1), lambda: dark.cat([x, x * 2], 1)),
+            ("stack", lambda: dark.stack([d, d]), lambda: dark.stack([x, x])),
+            ("getitem", lambda: d[1:4, ::2], lambda: x[1:4, ::2]),
+            ("chunk", lambda: d.chunk(2, 0)[1], lambda: x.chunk(2, 0)[1]),
+            ("amax / argmax", lambda: d.amax(0) + d.argmax(1).sum(),
+             lambda: x.amax(0) + x.argmax(1).sum()),
+            ("std / var", lambda: d.std(0) + d.var(), lambda: x.std(0) + x.var()),
+            ("cross_entropy", lambda: F.cross_entropy(d, dark.tensor([0, 1, 2, 3, 0])),
+             lambda: F.cross_entropy(x, dark.tensor([0, 1, 2, 3, 0]))),
+            ("in place", lambda: d.clone().mul_(2).add_(1), lambda: x * 2 + 1),
+            ("norm", lambda: dark.linalg.vector_norm(d), lambda: dark.linalg.vector_norm(x))):
+        _close(whole(ours()), ref(), name)
+    p = DTensor.from_local(x * (rank + 1), mesh, [Partial()])
+    _close((p * 2 - p / 4).full_tensor(), x * 3 * 1.75, "Partial linear ops")
+    _close((p + 1).full_tensor(), x * 3 + 1, "Partial + number")
+    dark.manual_seed(3)
+    ref = F.dropout(x, 0.5)
+    dark.manual_seed(3)
+    _close(F.dropout(d, 0.5).full_tensor(), ref, "dropout (the mask drawn whole)")
+
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = nn.Linear(4, 8)
+            self.b = nn.Linear(8, 3)
+
+        def forward(self, v):
+            return self.b(self.a(v).relu())
+    dark.manual_seed(0)
+    ref = M()
+    dark.manual_seed(0)
+    model = parallelize_module(M(), mesh, {"a": ColwiseParallel(), "b": RowwiseParallel()})
+    for m in (ref, model):
+        m(x).pow(2).sum().backward()
+    norm = nn.utils.clip_grad_norm_(model.parameters(), 0.1)
+    _close(whole(norm), nn.utils.clip_grad_norm_(ref.parameters(), 0.1), "clip_grad_norm_")
+    for (n, q), (_, r) in zip(model.named_parameters(), ref.named_parameters()):
+        _close(q.grad.full_tensor(), r.grad, f"clipped grad {n}")
+    state = model.state_dict()
+    assert [state[k].placements for k in ("a.weight", "a.bias", "b.weight")] == \
+        [(Shard(0),), (Shard(0),), (Shard(1),)]
+    twin = copy.deepcopy(model)
+    assert isinstance(twin.a.weight, nn.Parameter) and twin.a.weight.placements == (Shard(0),)
+    with dark.no_grad():
+        twin.a.weight.mul_(0)
+    twin.load_state_dict(state)
+    _close(twin(x), ref(x), "deepcopy + load_state_dict")
+    print("OK misc")
+
+
 class _MLP:
     """tensor_parallel_example's ToyModel."""
 
@@ -394,7 +476,8 @@ def case_single():
     print("OK single")
 
 
-CASES = {"placements": case_placements, "ops": case_ops, "tp_mlp": case_tp_mlp,
+CASES = {"placements": case_placements, "ops": case_ops, "misc": case_misc,
+         "tp_mlp": case_tp_mlp,
          "llama": case_llama, "mesh": case_mesh, "single": case_single}
 
 
@@ -459,7 +542,7 @@ if __name__ != "__main__":
 
     @needs_mpi
     def test_sharding_rules_match_whole_tensor_ops_two_ranks():
-        _launch(["ops"])
+        _launch(["ops", "misc"])
 
     @needs_mpi
     def test_tensor_and_sequence_parallel_training_match_one_process():

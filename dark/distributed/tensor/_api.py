@@ -27,6 +27,17 @@ __all__ = ["DTensor", "distribute_module", "distribute_tensor", "empty", "full",
            "rand", "randn", "zeros"]
 
 _MESH_STACK: list = []
+# the DTensor whose piece an array is (by the array's id): op wrappers hand some tensors to
+# their ops as raw arrays (torch.where's condition, a mask), read from ``_data``
+_OWNERS: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+
+
+def array_owner(array):
+    """The spec of the DTensor whose local piece ``array`` is (None for other arrays)."""
+    owner = _OWNERS.get(id(array))
+    if owner is not None and owner._data is array:
+        return owner._spec
+    return None
 
 
 class DTensorSpec:
@@ -93,6 +104,7 @@ class DTensor(Tensor):
         """``local`` (a plain Tensor just made by an op or Function) becomes the DTensor."""
         local.__class__ = DTensor
         local._spec = spec
+        _OWNERS[id(local._data)] = local
         _dispatch_on()
         return local
 

@@ -34,8 +34,14 @@ from ..._tensor import Tensor
 from ...autograd import function as _function
 from ...autograd.grad_mode import is_grad_enabled
 from ...ops.elementwise import Mul
-from ._api import DTensor, DTensorSpec, local_arg, on_first_dtensor, redistribute
-from ._redistribute import AllReduceGrad, chunk_sizes, local_offsets, split_piece
+from ._api import DTensor, DTensorSpec, array_owner, local_arg, on_first_dtensor, redistribute
+from ._redistribute import (
+    AllReduceGrad,
+    chunk_sizes,
+    local_offsets,
+    redistribute_array,
+    split_piece,
+)
 from .placement_types import Partial, Replicate, Shard
 
 _state = {"installed": False, "through": None}
@@ -156,6 +162,11 @@ def _all_replicate(mesh):
 def _replicate_all(cls, args, kwargs, mesh):
     """No rule: the whole tensors on every rank (Replicate in, Replicate out)."""
     full = _all_replicate(mesh)
+    kwargs = dict(kwargs)
+    for key, array in _array_kwargs(kwargs).items():
+        spec = array_owner(array)
+        if spec is not None:
+            kwargs[key] = redistribute_array(array, mesh, spec.shape, spec.placements, full)
     return Plan({i: full for i in _specs(args)}, full, None, kwargs)
 
 
@@ -179,8 +190,15 @@ def _array_kwargs(kwargs):
 def _pointwise(cls, args, kwargs, mesh):
     specs = _specs(args)
     arrays = _array_kwargs(kwargs)
+    owned = {}  # the raw arrays that are DTensors' pieces take part as their DTensors
+    for key, array in arrays.items():
+        spec = array_owner(array)
+        if spec is not None:
+            owned[key] = spec
+            specs[key] = spec
     out_shape = _broadcast_shape([s.shape for s in specs.values()]
-                                 + [tuple(a.shape) for a in arrays.values()])
+                                 + [tuple(a.shape) for k, a in arrays.items()
+                                    if k not in owned])
     nd = len(out_shape)
     name = cls.__name__
     inputs = {i: list(s.placements) for i, s in specs.items()}
@@ -212,8 +230,8 @@ def _pointwise(cls, args, kwargs, mesh):
             if name in _LINEAR_UNARY and len(specs) == 1:
                 keep = True
             elif name in ("Add", "Sub") and sums and len(partials) == len(specs) \
-                    and not any(isinstance(a, (int, float)) for a in args[1:2]):
-                keep = True
+                    and all(isinstance(a, DTensor) for a in args):
+                keep = True  # a sum of Partials (a number or plain scalar would count n times)
             elif name in ("Mul", "Div") and sums and len(partials) == 1 and \
                     (name == "Mul" or partials[0] == 0):
                 keep = True
@@ -228,7 +246,12 @@ def _pointwise(cls, args, kwargs, mesh):
             out.append(Replicate())
     kwargs = dict(kwargs)
     for key, array in arrays.items():
-        kwargs[key] = _slice_like(array, out_shape, out, mesh)
+        if key in owned:
+            spec = owned[key]
+            kwargs[key] = redistribute_array(array, mesh, spec.shape, spec.placements,
+                                             tuple(inputs.pop(key)))
+        else:
+            kwargs[key] = _slice_like(array, out_shape, out, mesh)
     return Plan({i: tuple(p) for i, p in inputs.items()}, tuple(out), out_shape, kwargs)
 
 
@@ -640,6 +663,11 @@ def _embedding(cls, args, kwargs, mesh):
         return None
     spec = weight._spec
     indices = kwargs["indices"]
+    owner = array_owner(indices)
+    if owner is not None:  # token ids from a DTensor: the whole of them
+        indices = redistribute_array(indices, mesh, owner.shape, owner.placements,
+                                     _all_replicate(mesh))
+        kwargs = dict(kwargs, indices=indices)
     shape = tuple(indices.shape) + (spec.shape[1],)
     inputs, out = [], []
     rows_sharded = []
