@@ -441,8 +441,76 @@ def checkpoint():
         close(loaded["model"][key], value, 0, f"sharded checkpoint into full {key}")
     print(f"{rank} ok checkpoint", flush=True)
 
+def fsdp1_checkpoints():
+    """The checkpoint flows of pytorch/examples distributed/FSDP (T5): SHARDED_STATE_DICT
+    through dist_cp.save_state_dict / load_state_dict, FSDP.optim_state_dict (sharded) and
+    optim_state_dict_to_load, full_optim_state_dict on rank 0 and
+    scatter_full_optim_state_dict."""
+    import dark.distributed.checkpoint as dist_cp
+    from dark.distributed.checkpoint.default_planner import DefaultSavePlanner
+    from dark.distributed.checkpoint.state_dict import _init_optim_state
+
+    dist.init_process_group("gloo")
+    rank = dist.get_rank()
+    folder = [tempfile.mkdtemp() if rank == 0 else None]
+    dist.broadcast_object_list(folder)
+    folder = folder[0]
+    data = batches(3, 8)
+    loss_fn = nn.CrossEntropyLoss()
+
+    def build(seed):
+        dark.manual_seed(seed)
+        model = FSDP(Net(), auto_wrap_policy=ModuleWrapPolicy({Block}))
+        return model, dark.optim.Adam(model.parameters(), lr=0.01)
+
+    def step(model, opt, x, y):
+        loss_fn(model(x[rank * 4:rank * 4 + 4]), y[rank * 4:rank * 4 + 4]).backward()
+        opt.step()
+        opt.zero_grad()
+
+    model, opt = build(0)
+    step(model, opt, *data[0])
+    writer = dist_cp.FileSystemWriter(folder)
+    with FSDP.state_dict_type(model, StateDictType.SHARDED_STATE_DICT):
+        state = {"model": model.state_dict(), "optim": FSDP.optim_state_dict(model, opt)}
+        exp_avg = state["optim"]["state"]["head.weight"]["exp_avg"]
+        assert type(exp_avg).__name__ == "DTensor" and tuple(exp_avg.shape) == (3, 6)
+        dist_cp.save_state_dict(state_dict=state, storage_writer=writer,
+                                planner=DefaultSavePlanner())
+    full_osd = FSDP.full_optim_state_dict(model, opt)
+    assert (sorted(full_osd["state"]) == list(range(len(list(Net().parameters()))))) \
+        if rank == 0 else full_osd == {}
+    # sharded model and optimizer state back into a fresh model
+    other, other_opt = build(1)
+    _init_optim_state(other_opt)
+    with FSDP.state_dict_type(other, StateDictType.SHARDED_STATE_DICT):
+        checkpoint = {"model": other.state_dict(),
+                      "optim": FSDP.optim_state_dict(other, other_opt)}
+        dist_cp.load_state_dict(state_dict=checkpoint,
+                                storage_reader=dist_cp.FileSystemReader(folder))
+        other.load_state_dict(checkpoint["model"])
+        FSDP.optim_state_dict_to_load(other, other_opt, checkpoint["optim"],
+                                      load_directly=True)
+    # the full optimizer state from rank 0, scattered, into a third
+    third, third_opt = build(2)
+    with FSDP.state_dict_type(model, StateDictType.FULL_STATE_DICT):
+        full_model = model.state_dict()
+    third.load_state_dict(full_model)
+    third_opt.load_state_dict(FSDP.scatter_full_optim_state_dict(
+        full_osd if rank == 0 else None, third))
+    x = data[2][0]
+    close(other(x), model(x), 0, "sharded checkpoint")
+    close(third(x), model(x), 0, "full checkpoint")
+    for x, y in data[1:]:
+        for m, o in ((model, opt), (other, other_opt), (third, third_opt)):
+            step(m, o, x, y)
+    for m in (other, third):
+        for a, b in zip(m.parameters(), model.parameters()):
+            close(a, b, 0, "resumed training")
+    print(f"{rank} ok fsdp1_checkpoints", flush=True)
+
 if __name__ == "__main__":
     os.environ.setdefault("TMPDIR", tempfile.gettempdir())
     {"training": training, "structure": structure, "mixed": mixed, "fsdp2": fsdp2,
-     "checkpoint": checkpoint}[sys.argv[1]]()
+     "checkpoint": checkpoint, "fsdp1_checkpoints": fsdp1_checkpoints}[sys.argv[1]]()
     dist.destroy_process_group()

@@ -280,3 +280,14 @@ def test_pytorch_examples_fsdp2_port_changes_imports_only_and_refuses_the_cpu(tm
     assert result.returncode == 0, result.stderr
     assert result.stdout == ("Unable to locate sufficient 2 gpus to run this example. "
                              "Exiting.\n"), result.stdout
+
+
+@needs_mpi
+def test_fsdp1_checkpoint_flows_of_the_t5_example():
+    """pytorch/examples distributed/FSDP's checkpoint_handler flows: SHARDED_STATE_DICT
+    (model and FSDP.optim_state_dict as DTensor chunks) through dist_cp.save_state_dict /
+    load_state_dict with FileSystemWriter / Reader and DefaultSavePlanner, and
+    full_optim_state_dict on rank 0 with scatter_full_optim_state_dict: the restored models
+    predict and keep training exactly as the original."""
+    code, out = mpiexec(2, "fsdp1_checkpoints")
+    assert code == 0 and out.count("ok fsdp1_checkpoints") == 2, out

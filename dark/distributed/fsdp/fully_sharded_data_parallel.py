@@ -756,22 +756,37 @@ class FullyShardedDataParallel(Module):
 
     @staticmethod
     def optim_state_dict(model, optim, optim_state_dict=None, group=None):
-        """The optimizer's state keyed by the original parameters' names (torch's
-        ``FSDP.optim_state_dict`` for FULL_STATE_DICT)."""
-        config = FullyShardedDataParallel.fsdp_modules(model)[0]._optim_state_dict_config
-        return _optim.full_optim_state_dict(model, optim, getattr(config, "rank0_only", False),
-                                     key="name")
+        """The optimizer's state keyed by the original parameters' names: full tensors
+        (FULL_STATE_DICT), or each one's dim-0 chunk as a DTensor (SHARDED_STATE_DICT)."""
+        unit = FullyShardedDataParallel.fsdp_modules(model)[0]
+        config = unit._optim_state_dict_config
+        sharded = unit._state_dict_type == StateDictType.SHARDED_STATE_DICT
+        full = _optim.full_optim_state_dict(
+            model, optim, getattr(config, "rank0_only", False) and not sharded, key="name")
+        if sharded and full:
+            full["state"] = {name: _sharded.chunk_state_dict(entry, unit.shard_group)
+                             for name, entry in full["state"].items()}
+        return full
 
     @staticmethod
     def scatter_full_optim_state_dict(full_optim_state_dict, model, optim_input=None,
                                       optim=None, group=None):
-        """The state for this rank's optimizer (its shards) from a full one."""
-        return _optim.shard_optim_state_dict(full_optim_state_dict, model, key="index")
+        """This rank's optimizer state (its shards) from rank 0's full one (the other
+        ranks may pass None)."""
+        holder = [full_optim_state_dict if dist.get_rank() == 0 else None]
+        dist.broadcast_object_list(holder, src=0)
+        return _optim.shard_optim_state_dict(holder[0], model, key="index")
 
     @staticmethod
     def optim_state_dict_to_load(model, optim, optim_state_dict, is_named_optimizer=False,
                                  load_directly=False, group=None):
-        result = _optim.shard_optim_state_dict(optim_state_dict, model, key="name")
+        """The state for ``optim.load_state_dict`` from ``optim_state_dict`` (as
+        ``optim_state_dict`` gives it, full or sharded)."""
+        unit = FullyShardedDataParallel.fsdp_modules(model)[0]
+        state = {name: _sharded.full_state_dict(entry, unit.shard_group)
+                 for name, entry in optim_state_dict["state"].items()}
+        result = _optim.shard_optim_state_dict({**optim_state_dict, "state": state}, model,
+                                               key="name")
         if load_directly:
             optim.load_state_dict(result)
         return result
