@@ -90,6 +90,12 @@ def case_placements():
     d = DTensor.from_local(leaf, mesh, [Shard(0)], shape=(5, 3))
     (d.to_local() * 2).sum().backward()
     _close(leaf.grad, dark.full_like(piece, 2.0), "grad through from_local/to_local")
+    # run_check: a Replicate's values are the first rank's
+    leaf = (x + rank).requires_grad_()
+    checked = DTensor.from_local(leaf, mesh, [Replicate()], run_check=True)
+    _close(checked.to_local(), x, "from_local(run_check=True)")
+    (checked.to_local() * 3).sum().backward()
+    _close(leaf.grad, dark.full_like(x, 3.0), "grad through from_local(run_check=True)")
     # ops between DTensors and plain tensors with dimensions are an error, as torch's
     try:
         d0 + x
@@ -224,6 +230,19 @@ def case_misc():
             ("in place", lambda: d.clone().mul_(2).add_(1), lambda: x * 2 + 1),
             ("norm", lambda: dark.linalg.vector_norm(d), lambda: dark.linalg.vector_norm(x))):
         _close(whole(ours()), ref(), name)
+    from dark.distributed.tensor.parallel import loss_parallel
+
+    logits = dark.randn(6, 7)
+    labels = dark.tensor([0, 6, 3, 2, 5, 1])
+    leaf = distribute_tensor(logits, mesh, [Shard(1)]).requires_grad_()
+    with loss_parallel():
+        loss = F.cross_entropy(leaf, labels)
+        loss.backward()
+    whole_logits = logits.clone().requires_grad_()
+    ref = F.cross_entropy(whole_logits, labels)
+    ref.backward()
+    _close(whole(loss), ref, "loss_parallel cross_entropy")
+    _close(leaf.grad.full_tensor(), whole_logits.grad, "loss_parallel gradient")
     p = DTensor.from_local(x * (rank + 1), mesh, [Partial()])
     _close((p * 2 - p / 4).full_tensor(), x * 3 * 1.75, "Partial linear ops")
     _close((p + 1).full_tensor(), x * 3 + 1, "Partial + number")

@@ -127,19 +127,21 @@ class DTensor(Tensor):
                     global_shape[p.dim] *= mesh.size(i)
         else:
             global_shape = list(shape)
-        if run_check:
+        array = local_tensor._data
+        if run_check and any(isinstance(p, Replicate) for p in placements):
+            # a Replicate's values are those of the first rank of its mesh dimension
+            copy = Tensor._make(array.copy())
             for i, p in enumerate(placements):
-                if isinstance(p, Replicate):
-                    group = mesh.get_group(i)
+                if isinstance(p, Replicate) and mesh.size(i) > 1:
                     src = mesh._ranks[tuple(0 if d == i else c
                                             for d, c in enumerate(mesh._coordinate))]
-                    local_tensor = local_tensor.detach().clone() if i == 0 else local_tensor
-                    broadcast(local_tensor, src=int(src), group=group)
+                    broadcast(copy, src=int(src), group=mesh.get_group(i))
+            array = copy._data
         spec = DTensorSpec(mesh, placements, global_shape)
         if is_grad_enabled() and local_tensor.requires_grad:
-            return DTensor._wrap(_FromLocal.apply(local_tensor), spec)
-        return DTensor._wrap(Tensor._make(local_tensor._data,
-                                          counter=local_tensor._version_counter()), spec)
+            return DTensor._wrap(_FromLocal.apply(local_tensor, array), spec)
+        counter = local_tensor._version_counter() if array is local_tensor._data else None
+        return DTensor._wrap(Tensor._make(array, counter=counter), spec)
 
     # -------------------------------------------------------------- layout
     @property
@@ -435,12 +437,12 @@ def _replicated(value, mesh):
 
 class _FromLocal(Function):
     @staticmethod
-    def forward(ctx, local):
-        return Tensor._make(local._data)
+    def forward(ctx, local, array):
+        return Tensor._make(array)
 
     @staticmethod
     def backward(ctx, grad):
-        return grad
+        return grad, None
 
 
 class _ToLocal(Function):
