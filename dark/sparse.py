@@ -471,6 +471,10 @@ class _DensePlusSparse(Function):
 
 
 class _SparsePlusSparse(Function):
+    """sparse + alpha * sparse, as torch's CPU kernel: two tensors whose indices are sorted
+    are merged in order, the k-th entry of an index in ``a`` adding the k-th of that index
+    in ``b`` (coalesced inputs give a coalesced sum); other inputs are concatenated."""
+
     node_name = "AddBackward0"
 
     @staticmethod
@@ -479,15 +483,29 @@ class _SparsePlusSparse(Function):
         sa, sb = a._data, b._data
         xp = _xp(sa.values)
         dtype = _result_np(a, b)
+        va = sa.values.astype(dtype, copy=False)
         vb = sb.values.astype(dtype, copy=False)
         if alpha != 1:
             vb = vb * alpha
-        storage = SparseCOO(xp.concatenate([sa.indices, sb.indices], axis=1),
-                            xp.concatenate([sa.values.astype(dtype, copy=False), vb]),
-                            sa.shape)
-        if sa.coalesced and sb.coalesced:
-            storage = _coalesce_storage(storage)
-        return _wrap(storage)
+        indices = xp.concatenate([sa.indices, sb.indices], axis=1)
+        values = xp.concatenate([va, vb])
+        shape = sa.shape[:sa.sparse_dim]
+        keys = [linear_index(xp, s.indices, shape) for s in (sa, sb)]
+        if not all(bool((k[1:] >= k[:-1]).all()) for k in keys):
+            return _wrap(SparseCOO(indices, values, sa.shape))
+        # (index, occurrence) identifies an entry of each operand; equal pairs add up
+        ranks = [xp.arange(k.shape[0]) - xp.searchsorted(k, k, side="left") for k in keys]
+        key, rank = xp.concatenate(keys), xp.concatenate(ranks)
+        order = xp.lexsort(xp.stack([rank, key])) if xp is not np else np.lexsort((rank, key))
+        key, rank = key[order], rank[order]
+        nnz = key.shape[0]
+        first = xp.ones(nnz, dtype=bool)
+        if nnz:
+            first[1:] = (key[1:] != key[:-1]) | (rank[1:] != rank[:-1])
+        starts = xp.flatnonzero(first)
+        merged = segment_sum(xp, values[order], starts, nnz)
+        return _wrap(SparseCOO(indices[:, order][:, starts], merged, sa.shape,
+                               sa.coalesced and sb.coalesced))
 
     @staticmethod
     def backward(ctx, grad):

@@ -1,5 +1,5 @@
-"""dark.optim.SparseAdam: dark's gradients are dense, and SparseAdam refuses a dense
-gradient (before any state is made) with torch's error, also nn.Embedding(sparse=True)'s;
+"""dark.optim.SparseAdam: it refuses a dense gradient (before any state is made) with torch's
+error and steps on nn.Embedding(sparse=True)'s sparse gradients (more in test_sparse.py);
 without gradients a step returns the closure's loss; construction errors, the fresh
 state_dict and repr as torch's. Rprop and ASGD have test_optim_rprop_asgd.py."""
 from __future__ import annotations
@@ -79,15 +79,19 @@ def test_sparse_adam_refuses_dense_gradients(device):
     assert_same_state_dict(mine.state_dict(), theirs.state_dict(), TOLERANCES["float64"])
 
 
-def test_sparse_adam_refuses_embedding_gradients():
-    """nn.Embedding(sparse=True) gives dense gradients in dark, which SparseAdam refuses
-    (in torch the same module's sparse gradient is what SparseAdam takes)."""
+def test_sparse_adam_takes_embedding_gradients():
+    """nn.Embedding(sparse=True)'s gradient is sparse: SparseAdam steps on the rows used
+    only (each by about lr on its first step, Adam's normalised update)."""
     embedding = dark.nn.Embedding(10, 3, sparse=True)
-    optimizer = dark.optim.SparseAdam(embedding.parameters())
+    before = embedding.weight.detach().clone()
+    optimizer = dark.optim.SparseAdam(embedding.parameters(), lr=0.1)
     embedding(dark.tensor([1, 2, 4])).sum().backward()
-    with pytest.raises(RuntimeError, match="SparseAdam does not support dense gradients"):
-        optimizer.step()
-    assert len(optimizer.state) == 0
+    assert embedding.weight.grad.is_sparse
+    optimizer.step()
+    change = (embedding.weight.detach() - before).numpy()
+    assert (change[[0, 3, 5, 6, 7, 8, 9]] == 0).all()
+    assert abs(change[[1, 2, 4]] + 0.1).max() < 1e-6
+    assert optimizer.state[embedding.weight]["step"] == 1
 
 
 def test_sparse_adam_complex_params_raise_value_error():

@@ -358,3 +358,64 @@ def test_against_torch():
     np.testing.assert_allclose((dark.tensor(dense.T) @ ds.t()).numpy(),
                                (torch.from_numpy(dense.T) @ ts.t()).numpy(), rtol=1e-5,
                                atol=1e-5)
+
+
+# ----------------------------------------------------------------------------- Embedding
+
+def test_embedding_sparse_gradient():
+    e = dark.nn.Embedding(5, 2, sparse=True, padding_idx=1)
+    e(dark.tensor([[0, 1, 3], [3, 4, 1]])).sum().backward()
+    grad = e.weight.grad
+    assert grad.is_sparse and not grad.is_coalesced() and grad.shape == (5, 2)
+    # one entry per index used, padding_idx's left out (torch's)
+    assert grad._indices().tolist() == [[0, 3, 3, 4]]
+    assert grad._values().tolist() == [[1., 1.]] * 4
+    # a second backward merges the sorted entries in order, as torch's sparse add
+    e(dark.tensor([2])).sum().backward()
+    assert e.weight.grad._indices().tolist() == [[0, 2, 3, 3, 4]]
+    assert e.weight.grad.to_dense().tolist() == [[1., 1.], [0., 0.], [1., 1.], [2., 2.],
+                                                 [1., 1.]]
+    dense = dark.nn.Embedding(5, 2)
+    dense(dark.tensor([0])).sum().backward()
+    assert not dense.weight.grad.is_sparse
+    freq = dark.nn.Embedding(5, 2, sparse=True, scale_grad_by_freq=True)
+    with pytest.raises(RuntimeError, match="embedding_backward: scale_grad_by_freq not "
+                                           "supported with sparse gradients"):
+        freq(dark.tensor([0, 0])).sum().backward()
+
+
+def test_sparse_add_merges_sorted_entries():
+    s = _s()
+    twice = s + s  # sorted, uncoalesced: entry k of an index meets entry k of the other
+    assert twice._indices().tolist() == [[0, 1, 1], [2, 0, 2]] and not twice.is_coalesced()
+    assert twice._values().tolist() == [6., 8., 10.]
+    # unsorted operands: dark puts the entries side by side (torch's merge walk pairs some
+    # of them: 4 entries here); the tensor is the same
+    assert (_dup() + s).to_dense().tolist() == [[0., 0., 7.], [8., 0., 10.]]
+
+
+def test_sparse_adam_on_embedding_against_torch():
+    torch = pytest.importorskip("torch")
+
+    def run(lib):
+        lib.manual_seed(0)
+        e = lib.nn.Embedding(20, 4, sparse=True, padding_idx=3)
+        head = lib.nn.Linear(4, 1)
+        optimizers = [lib.optim.SparseAdam(e.parameters(), lr=0.05),
+                      lib.optim.Adam(head.parameters(), lr=0.05)]
+        rng = np.random.RandomState(0)
+        for _ in range(5):
+            x = lib.tensor(rng.randint(0, 20, (6, 3)))
+            for optimizer in optimizers:
+                optimizer.zero_grad()
+            head(e(x)).pow(2).mean().backward()
+            for optimizer in optimizers:
+                optimizer.step()
+        state = optimizers[0].state_dict()["state"][0]
+        return (e.weight.detach().numpy().copy(), state["step"],
+                state["exp_avg"].numpy(), state["exp_avg_sq"].numpy())
+
+    mine, theirs = run(dark), run(torch)
+    assert mine[1] == theirs[1] == 5
+    for a, b in zip(mine[::2] + mine[3:], theirs[::2] + theirs[3:]):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)

@@ -463,8 +463,8 @@ def accumulate_grad(tensor, grad, create_graph: bool, steal: bool = False) -> No
             tensor._grad = Tensor._make(grad._data)
         else:
             tensor._grad = Tensor._make(grad._data.copy())
-    elif type(current._data) is SparseCOO:  # sparse + sparse, or dense + sparse: dense
-        tensor._grad = grad + current
+    elif type(current._data) is SparseCOO:  # sparse + sparse; dense + sparse is dense
+        tensor._grad = current + grad if type(grad._data) is SparseCOO else grad + current
     elif create_graph or current._requires_grad:
         tensor._grad = current + grad
     else:

@@ -7,15 +7,17 @@ or maxima of bags of embedding rows without building the (indices, embedding_dim
 intermediate's graph: one op, ``_EmbeddingBag``, takes the weight (and the per-sample
 weights) and works on the flat indices and the bag of each index; its backward is written
 with differentiable ops (row gathers and scatter-adds that are each other's adjoints), so it
-can be differentiated again. Gradients are dense: dark has no sparse tensors, so
-``sparse=True`` is accepted (and checked as torch checks it) but the weight's gradient is a
-dense tensor, as nn.Embedding's."""
+can be differentiated again. ``embedding(..., sparse=True)`` gives the weight a sparse COO
+gradient (dark.sparse_coo, torch's: one entry per index used, uncoalesced, none for
+padding_idx); embedding_bag's gradient stays dense with ``sparse=True`` (accepted and checked
+as torch checks it)."""
 from __future__ import annotations
 
 import numpy as np
 
 from ... import _backend
 from ..._backend import array_module
+from ..._sparse import SparseCOO
 from ..._tensor import Tensor
 from ...autograd.function import Op
 from ...autograd.grad_mode import no_grad
@@ -43,6 +45,31 @@ class _Embedding(Op):
         if ctx.scale is not None:
             grad = grad * Tensor._make(ctx.scale)
         return _EmbeddingGrad.apply(grad, indices=ctx.indices, rows=ctx.rows)
+
+
+class _EmbeddingSparse(Op):
+    """The rows of weight at ``indices``, whose gradient is sparse (Embedding(sparse=True)):
+    one entry per index (padding_idx's left out), as torch's embedding_sparse_backward."""
+
+    node_name = "EmbeddingBackward0"
+
+    @staticmethod
+    def forward(ctx, weight, indices, padding_idx=None, by_freq=False):
+        ctx.indices, ctx.padding_idx, ctx.by_freq = indices, padding_idx, by_freq
+        ctx.shape = weight.shape
+        return array_module(weight).take(weight, indices, axis=0)
+
+    @staticmethod
+    def backward(ctx, grad):
+        if ctx.by_freq:
+            raise RuntimeError("embedding_backward: scale_grad_by_freq not supported with "
+                               "sparse gradients")
+        index = ctx.indices.reshape(-1).astype(np.int64)
+        values = grad._data.reshape(-1, ctx.shape[1])
+        if ctx.padding_idx is not None:
+            keep = index != ctx.padding_idx
+            index, values = index[keep], values[keep]
+        return Tensor._make(SparseCOO(index[None], values, ctx.shape))
 
 
 class _EmbeddingGrad(Op):
@@ -79,7 +106,8 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
               scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
     """The rows of weight (num_embeddings, embedding_dim) at the int64/int32 indices input
     (*) -> (*, embedding_dim). No gradient flows to row ``padding_idx``; ``max_norm``
-    renormalizes the rows used, in place. Gradients are dense (``sparse`` is accepted)."""
+    renormalizes the rows used, in place. With ``sparse`` the weight's gradient is a sparse
+    COO tensor (as torch's), else dense."""
     check_tensor("embedding", input, "input", 1)
     check_tensor("embedding", weight, "weight", 2)
     rows = weight.shape[0] if weight.ndim else 0
@@ -103,6 +131,9 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
     if max_norm is not None:
         with no_grad():
             _embedding_renorm(weight, indices, max_norm, norm_type)
+    if sparse and weight.requires_grad:
+        return _EmbeddingSparse.apply(weight, indices=indices, padding_idx=padding_idx,
+                                      by_freq=scale_grad_by_freq)
     scale = None
     if (padding_idx is not None or scale_grad_by_freq) and weight.requires_grad:
         xp = array_module(weight._data)
@@ -260,7 +291,7 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None,
     start of each bag; with ``include_last_offset`` the last entry only closes the list).
     mode 'sum' (optionally weighted by ``per_sample_weights``, shaped as input), 'mean' or
     'max'; entries equal to ``padding_idx`` are left out and empty bags give zeros. The
-    weight's gradient is dense even with ``sparse=True`` (dark has no sparse tensors).
+    weight's gradient is dense even with ``sparse=True`` (torch's is sparse).
     offsets must be non-decreasing. ``scale_grad_by_freq`` divides each index's gradient by
     its count in input, as documented (torch's CPU kernel uses the count of another index
     when counts differ)."""

@@ -55,7 +55,8 @@ def _norm_options(module, show) -> str:
 class Embedding(Module):
     """Rows of weight (num_embeddings, embedding_dim) looked up by integer indices (*) ->
     (*, embedding_dim). weight starts N(0, 1) with row ``padding_idx`` (negative counts from
-    the end) zeroed; that row gets no gradient. Gradients are dense even with ``sparse``."""
+    the end) zeroed; that row gets no gradient. With ``sparse`` the weight's gradient is a
+    sparse COO tensor (for optim.SparseAdam), as torch's."""
 
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
                  max_norm: float | None = None, norm_type: float = 2.0,
