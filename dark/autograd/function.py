@@ -341,6 +341,14 @@ class Op(Function):
     _ufunc = None
     _ufunc_quiet = True
     saves = None
+    # An arithmetic op of two tensors (add, sub, mul, div): its numpy ufunc, whether its
+    # backward keeps both inputs, whether numpy's warnings are silenced around it (div), and
+    # whether its node holds ``alpha`` (add, sub). Recorded calls with two float32 or two
+    # float64 numpy tensors take _apply_ufunc2.
+    _ufunc2 = None
+    _ufunc2_saves = False
+    _ufunc2_quiet = False
+    _ufunc2_alpha = False
 
     @classmethod
     def apply(cls, *args, **kwargs):
@@ -370,6 +378,10 @@ class Op(Function):
                         return _record_one(cls, a, args, kwargs, b)
                 elif isinstance(b, Tensor) and type(b._data) is np.ndarray \
                         and (a._requires_grad or b._requires_grad):
+                    if (cls._ufunc2 is not None and a._data.dtype is b._data.dtype
+                            and a._data.dtype in _UFUNC2_DTYPES
+                            and (not kwargs or kwargs == _ALPHA_ONE)):
+                        return _apply_ufunc2(cls, a, b, kwargs)
                     return _record_two(cls, a, b, kwargs)
         arrays = []
         record = False
@@ -475,6 +487,51 @@ def _apply_ufunc(cls, a):
 
 
 _quiet_enter, _quiet_exit = _backend.quiet_enter, _backend.quiet_exit
+_UFUNC2_DTYPES = frozenset((np.dtype(np.float32), np.dtype(np.float64)))
+_ALPHA_ONE = {"alpha": 1}
+
+
+def _apply_ufunc2(cls, a, b, kwargs):
+    """Op.apply, recorded, of an arithmetic op (see ``Op._ufunc2``) on two numpy tensors of
+    one float dtype (float32 or float64, where numpy's arithmetic is torch's): the ufunc, and
+    the steps of ``_record_two`` and ``_output`` for this case, written out."""
+    if _record_inputs is not _record_edges or _anomaly.enabled:
+        return _record_two(cls, a, b, kwargs)
+    array_a, array_b = a._data, b._data
+    try:
+        if cls._ufunc2_quiet:
+            token = _quiet_enter()
+            try:
+                result = cls._ufunc2(array_a, array_b)
+            finally:
+                _quiet_exit(token)
+        else:
+            result = cls._ufunc2(array_a, array_b)
+    except ValueError:  # shapes that do not broadcast: the general path's error
+        return _record_two(cls, a, b, kwargs)
+    if type(result) is not np.ndarray:  # numpy gives 0-d arrays' result as a scalar
+        result = np.asarray(result)
+    node = cls._backward_cls()
+    edge_a, meta_a = _edge_and_meta(a)
+    edge_b, meta_b = _edge_and_meta(b)
+    node.next_functions = (edge_a, edge_b)
+    node._input_meta = [meta_a, meta_b]
+    if cls._ufunc2_alpha:
+        node.alpha = 1
+    if cls._ufunc2_saves:
+        entries = []
+        for t in (a, b):
+            counter = t._vc
+            if counter is None:
+                counter = t._vc = [0]
+            entries.append((_TENSOR, t, counter, counter[0], t._output_nr))
+        node._saved = entries
+    out = _new_tensor(Tensor)
+    out._data = result
+    out._requires_grad = True
+    out.grad_fn = node
+    out._grad = out._vc = None
+    return out
 
 
 def _output(cls, node, args, result, inputs):

@@ -752,6 +752,11 @@ def _relu_grad(g, x, y):
 
 
 Relu = _unary_op("Relu", relu_forward, _relu_grad, "output", False)
+# the arithmetic of two float32 or two float64 numpy tensors takes Op.apply's _apply_ufunc2
+Add._ufunc2, Add._ufunc2_alpha = staticmethod(np.add), True
+Sub._ufunc2, Sub._ufunc2_alpha = staticmethod(np.subtract), True
+Mul._ufunc2, Mul._ufunc2_saves = staticmethod(np.multiply), True
+Div._ufunc2, Div._ufunc2_saves, Div._ufunc2_quiet = staticmethod(np.true_divide), True, True
 # sigmoid and relu of a float numpy array are one array function too (Op._ufunc's contract:
 # the whole op, array in, array out); relu raises no floating-point flag
 Sigmoid._ufunc = staticmethod(functools.partial(_sigmoid_op, np))
