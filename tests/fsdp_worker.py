@@ -70,12 +70,14 @@ def close(a, b, tol, what):
         f"shapes {a.shape} {b.shape}"
 
 
-def train(dtype, strategy, optim_name, policy, accumulate=False, clip=None, steps=4):
+def train(dtype, strategy, optim_name, policy, accumulate=False, clip=None, steps=4,
+          groups=None):
     rank, world = dist.get_rank(), dist.get_world_size()
     dark.manual_seed(0)
     reference = Net().to(dtype)
     model = copy.deepcopy(reference)
-    fsdp = FSDP(model, sharding_strategy=strategy, auto_wrap_policy=policy)
+    fsdp = FSDP(model, sharding_strategy=strategy, auto_wrap_policy=policy,
+                process_group=groups)
     make = {"sgd": lambda ps: dark.optim.SGD(ps, lr=0.1, momentum=0.9),
             "adam": lambda ps: dark.optim.Adam(ps, lr=0.01)}[optim_name]
     opt, ref_opt = make(fsdp.parameters()), make(reference.parameters())
@@ -169,6 +171,17 @@ def training():
             for got, expected in norms:
                 assert abs(got - expected) <= tol * max(1.0, expected), (norms, strategy)
             assert norms[0][1] > 0.05  # the clipping did clip
+    # HYBRID_SHARD with given (shard, replicate) groups: shards of one rank, replicated on 2
+    singles = [dist.new_group([0]), dist.new_group([1])]
+    groups = (singles[rank], dist.new_group([0, 1]))
+    for dtype, tol in ((dark.float64, 1e-10), (dark.float32, 2e-5)):
+        for strategy in (ShardingStrategy.HYBRID_SHARD, ShardingStrategy._HYBRID_SHARD_ZERO2):
+            fsdp, ref, norms = train(dtype, strategy, "adam", POLICIES["module"], clip=0.05,
+                                     groups=groups)
+            assert fsdp.sharding_strategy == strategy and fsdp.replicate_group.size() == 2
+            check_model(fsdp, ref, tol, f"{dtype} {strategy} 1x2")
+            for got, expected in norms:
+                assert abs(got - expected) <= tol * max(1.0, expected), (norms, strategy)
     print(f"{rank} ok training", flush=True)
 
 
@@ -308,56 +321,67 @@ def fsdp2():
     dist.init_process_group("gloo")
     rank = dist.get_rank()
     loss_fn = nn.CrossEntropyLoss()
-    for dtype, tol in ((dark.float64, 1e-10), (dark.float32, 2e-5)):
-        for optim_name, accumulate in (("sgd", False), ("adam", True)):
-            dark.manual_seed(0)
-            reference = Net().to(dtype)
-            model = copy.deepcopy(reference)
-            for block in model.blocks:
-                fully_shard(block)
-            fully_shard(model)
-            assert isinstance(model, Net) and isinstance(model, FSDPModule)
-            assert type(model).__name__ == "FSDPNet"
-            make = {"sgd": lambda ps: dark.optim.SGD(ps, lr=0.1, momentum=0.9),
-                    "adam": lambda ps: dark.optim.Adam(ps, lr=0.01)}[optim_name]
-            opt, ref_opt = make(model.parameters()), make(reference.parameters())
-            micro = 2 if accumulate else 1
-            data = batches(3 * micro, 8)
-            for step in range(3):
-                for m in range(micro):
-                    x, y = data[step * micro + m]
-                    model.set_requires_gradient_sync(m == micro - 1)
-                    loss_fn(model(x[rank * 4:rank * 4 + 4]), y[rank * 4:rank * 4 + 4]).backward()
-                    loss_fn(reference(x), y).backward()
-                if optim_name == "sgd":  # the total norm over the shards, as torch's
-                    norm = nn.utils.clip_grad_norm_(model.parameters(), 0.05)
-                    expected = nn.utils.clip_grad_norm_(reference.parameters(), 0.05)
-                    norm = norm.full_tensor() if hasattr(norm, "full_tensor") else norm
-                    assert float(expected) > 0.05
-                    close(norm, expected, tol, "clip_grad_norm_")
-                opt.step()
-                ref_opt.step()
-                opt.zero_grad()
-                ref_opt.zero_grad()
-            if optim_name == "adam":  # the state of a DTensor parameter is a DTensor (torch's)
-                entry = opt.state_dict()["state"][0]
-                assert type(entry["exp_avg"]).__name__ == "DTensor", type(entry["exp_avg"])
-                assert tuple(entry["exp_avg"].shape) == (11, 6)
-                close(entry["exp_avg"].to_local(), ref_opt.state_dict()["state"][0]["exp_avg"][
-                    rank * 6:rank * 6 + 6], tol, "adam state")
-            sd = model.state_dict()
-            ref = reference.state_dict()
-            assert list(sd) == list(ref), (list(sd), list(ref))
-            for key, value in ref.items():
-                got = sd[key]
-                rows = -(-value.shape[0] // 2)
-                if hasattr(got, "full_tensor"):  # a DTensor
-                    assert [type(p).__name__ for p in got.placements] == ["Shard"]
-                    close(got.to_local(), value[rank * rows:(rank + 1) * rows], tol,
-                          f"fsdp2 local {key}")
-                    close(got.full_tensor(), value, tol, f"fsdp2 {dtype} {optim_name} {key}")
-                else:  # without dark.distributed.tensor: the local chunk
-                    close(got, value[rank * rows:(rank + 1) * rows], tol, f"fsdp2 {key}")
+    from dark.distributed.device_mesh import init_device_mesh
+
+    hsdp = init_device_mesh("cpu", (2, 1), mesh_dim_names=("replicate", "shard"))
+    for dtype, tol, optim_name, accumulate, mesh in (
+            (dark.float64, 1e-10, "sgd", False, None), (dark.float64, 1e-10, "adam", True, None),
+            (dark.float32, 2e-5, "sgd", False, None), (dark.float32, 2e-5, "adam", True, None),
+            (dark.float64, 1e-10, "adam", False, hsdp)):
+        dark.manual_seed(0)
+        reference = Net().to(dtype)
+        model = copy.deepcopy(reference)
+        for block in model.blocks:
+            fully_shard(block, mesh=mesh)
+        fully_shard(model, mesh=mesh)
+        assert isinstance(model, Net) and isinstance(model, FSDPModule)
+        assert type(model).__name__ == "FSDPNet"
+        make = {"sgd": lambda ps: dark.optim.SGD(ps, lr=0.1, momentum=0.9),
+                "adam": lambda ps: dark.optim.Adam(ps, lr=0.01)}[optim_name]
+        opt, ref_opt = make(model.parameters()), make(reference.parameters())
+        micro = 2 if accumulate else 1
+        data = batches(3 * micro, 8)
+        for step in range(3):
+            for m in range(micro):
+                x, y = data[step * micro + m]
+                model.set_requires_gradient_sync(m == micro - 1)
+                loss_fn(model(x[rank * 4:rank * 4 + 4]), y[rank * 4:rank * 4 + 4]).backward()
+                loss_fn(reference(x), y).backward()
+            if optim_name == "sgd":  # the total norm over the shards, as torch's
+                norm = nn.utils.clip_grad_norm_(model.parameters(), 0.05)
+                expected = nn.utils.clip_grad_norm_(reference.parameters(), 0.05)
+                norm = norm.full_tensor() if hasattr(norm, "full_tensor") else norm
+                assert float(expected) > 0.05
+                close(norm, expected, tol, "clip_grad_norm_")
+            opt.step()
+            ref_opt.step()
+            opt.zero_grad()
+            ref_opt.zero_grad()
+        if optim_name == "adam":  # the state of a DTensor parameter is a DTensor (torch's)
+            entry = opt.state_dict()["state"][0]
+            assert type(entry["exp_avg"]).__name__ == "DTensor", type(entry["exp_avg"])
+            assert tuple(entry["exp_avg"].shape) == (11, 6)
+            expected = ref_opt.state_dict()["state"][0]["exp_avg"]
+            close(entry["exp_avg"].to_local(),
+                  expected if mesh is not None else expected[rank * 6:rank * 6 + 6], tol,
+                  "adam state")
+        sd = model.state_dict()
+        ref = reference.state_dict()
+        assert list(sd) == list(ref), (list(sd), list(ref))
+        for key, value in ref.items():
+            got = sd[key]
+            rows = -(-value.shape[0] // 2)
+            if mesh is not None:  # HSDP: replicated over the mesh's first dimension
+                assert [str(p) for p in got.placements] == ["R", "S(0)"], got.placements
+                close(got.to_local(), value, tol, f"hsdp local {key}")
+                close(got.full_tensor(), value, tol, f"hsdp {key}")
+            elif hasattr(got, "full_tensor"):  # a DTensor
+                assert [type(p).__name__ for p in got.placements] == ["Shard"]
+                close(got.to_local(), value[rank * rows:(rank + 1) * rows], tol,
+                      f"fsdp2 local {key}")
+                close(got.full_tensor(), value, tol, f"fsdp2 {dtype} {optim_name} {key}")
+            else:  # without dark.distributed.tensor: the local chunk
+                close(got, value[rank * rows:(rank + 1) * rows], tol, f"fsdp2 {key}")
     print(f"{rank} ok fsdp2", flush=True)
 
 

@@ -137,9 +137,11 @@ def test_dcp_round_trip_in_one_process(tmp_path):
 @needs_mpi
 def test_fsdp_trains_as_one_process_on_the_global_batch():
     """Every sharding strategy (FULL_SHARD, SHARD_GRAD_OP, NO_SHARD, HYBRID_SHARD on one
-    node), float64 (to 1e-10) and float32 (to 2e-5), SGD-momentum and Adam, 4 steps, three
-    wrap policies, no_sync gradient accumulation and clip_grad_norm_: the full state_dict
-    equals the one-process model trained on the concatenated batch (key for key)."""
+    node; HYBRID_SHARD and _HYBRID_SHARD_ZERO2 with given 1-rank shard groups replicated over
+    2), float64 (to 1e-10) and float32 (to 2e-5), SGD-momentum and Adam, 4 steps, three wrap
+    policies, no_sync gradient accumulation and clip_grad_norm_: the full state_dict equals
+    the one-process model trained on the concatenated batch (key for key), and
+    FSDP.optim_state_dict the one-process optimizer's state."""
     code, out = mpiexec(2, "training")
     assert code == 0 and out.count("ok training") == 2, out
 
@@ -165,7 +167,8 @@ def test_fsdp_mixed_precision():
 def test_fully_shard_trains_as_one_process_on_the_global_batch():
     """fully_shard on each block and on the root (FSDP2): float64 / float32, SGD-momentum
     (with nn.utils.clip_grad_norm_ over the DTensor gradients) and Adam (its state DTensors),
-    gradient accumulation with set_requires_gradient_sync(False); state_dict keys
+    gradient accumulation with set_requires_gradient_sync(False), and HSDP (a 2x1 mesh:
+    replicated over 2, shards of 1) with Adam; state_dict keys
     are the model's, each value this rank's dim-0 chunk (a DTensor with Shard(0)) of the
     one-process model's."""
     code, out = mpiexec(2, "fsdp2")
@@ -257,9 +260,9 @@ def test_pytorch_examples_fsdp2_runs_and_resumes(tmp_path):
         if reference is not None:  # the resumed run trained on
             assert not dark.equal(reference["output.weight"], models[0]["output.weight"])
         reference = models[0]
-    _launch(code_dir, work, "--explicit-prefetching")
-    if importlib.util.find_spec("ml_dtypes") is not None:  # dark.bfloat16 needs it
-        _launch(code_dir, work, "--mixed-precision")
+    # bfloat16 parameters need ml_dtypes
+    mixed = ("--mixed-precision",) if importlib.util.find_spec("ml_dtypes") else ()
+    _launch(code_dir, work, "--explicit-prefetching", *mixed)
 
 
 def test_pytorch_examples_fsdp2_port_changes_imports_only_and_refuses_the_cpu(tmp_path):

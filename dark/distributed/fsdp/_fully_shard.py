@@ -31,7 +31,7 @@ from ...nn.modules.container import ModuleDict, ModuleList
 from ...nn.modules.module import Module
 from ...nn.parameter import Parameter
 from ..device_mesh import init_device_mesh
-from ..tensor import DTensor, Shard
+from ..tensor import DTensor, Replicate, Shard
 from .api import MixedPrecisionPolicy, OffloadPolicy
 
 __all__ = ["FSDPModule", "UnshardHandle", "fully_shard", "register_fsdp_forward_method"]
@@ -134,7 +134,8 @@ class _FSDPState:
                         m._parameters[pname] = info.sharded
 
     def _shard_param(self, local, info):
-        dt = DTensor.from_local(local, self.mesh, (Shard(0),), shape=info.shape,
+        placements = (Shard(0),) if self.mesh.ndim == 1 else (Replicate(), Shard(0))
+        dt = DTensor.from_local(local, self.mesh, placements, shape=info.shape,
                                 stride=_contiguous_strides(info.shape))
         return Parameter(dt, requires_grad=info.requires_grad)
 
