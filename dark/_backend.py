@@ -626,6 +626,19 @@ def wrap_dims(dim, ndim: int) -> tuple:
     return tuple(sorted(dims))
 
 
+def sum_to_shape(array, shape: tuple):
+    """``array`` (broadcast from ``shape``) summed back down to ``shape``: the sum over the
+    leading dims it gained and over the dims that were 1 (the engine's rule for a broadcast
+    gradient, SumToSize's forward)."""
+    extra = array.ndim - len(shape)
+    dims = tuple(range(extra)) + tuple(
+        extra + i for i, size in enumerate(shape) if size == 1 and array.shape[extra + i] != 1)
+    out = array.sum(axis=dims, keepdims=True) if dims else array
+    if extra:
+        out = out.reshape(shape)
+    return out
+
+
 def broadcast_shapes(*shapes) -> tuple:
     """The broadcast shape of ``shapes``; RuntimeError naming them when they do not match."""
     ndim = max((len(s) for s in shapes), default=0)

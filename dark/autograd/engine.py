@@ -389,11 +389,16 @@ def _run_node(node, grads, buffers, retain_graph, check_nan, raw=False, quiet=Fa
         grad = result[index]
         if grad is None:
             continue
-        if arrays is not None:  # a raw-array result
-            if type(grad) is not np.ndarray and isinstance(grad, np.generic):
-                grad = np.asarray(grad)
-            grad = _make_tensor(grad)
         shape, np_dtype = meta[index]
+        if arrays is not None:  # a raw-array result
+            if type(grad) is not np.ndarray:
+                if isinstance(grad, np.generic):
+                    grad = np.asarray(grad)
+                elif type(grad) is Tensor:  # a backward that gives Tensors on either path
+                    grad = grad._data
+            if grad.shape != shape and _broadcast_from(grad.shape, shape):
+                grad = _sum_to_shape(grad, shape)  # SumToSize's forward, on the array
+            grad = _make_tensor(grad)
         data = grad._data
         if data.shape != shape:
             grad = _reduce_to_shape(node, index, grad, shape)
@@ -407,6 +412,16 @@ def _run_node(node, grads, buffers, retain_graph, check_nan, raw=False, quiet=Fa
             slots = buffers[next_node] = [None] * next_node._num_outputs
         current = slots[output_nr]
         slots[output_nr] = grad if current is None else current + grad
+
+
+_sum_to_shape = _backend.sum_to_shape
+
+
+def _broadcast_from(grad_shape, shape) -> bool:
+    """Whether a gradient of ``grad_shape`` is one broadcast from ``shape`` (else
+    _reduce_to_shape raises its error)."""
+    extra = len(grad_shape) - len(shape)
+    return extra >= 0 and all(g == s or s == 1 for g, s in zip(grad_shape[extra:], shape))
 
 
 def _fit_gradients(node, result, edges):

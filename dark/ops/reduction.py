@@ -1016,13 +1016,7 @@ class SumToSize(Op):
     @staticmethod
     def forward(ctx, a, shape):
         ctx.shape = a.shape
-        extra = a.ndim - len(shape)
-        dims = tuple(range(extra)) + tuple(
-            extra + i for i, size in enumerate(shape) if size == 1 and a.shape[extra + i] != 1)
-        out = a.sum(axis=dims, keepdims=True) if dims else a
-        if extra:
-            out = out.reshape(shape)
-        return out
+        return _backend.sum_to_shape(a, shape)
 
     @staticmethod
     def backward(ctx, grad):
