@@ -71,13 +71,13 @@ def close(a, b, tol, what):
 
 
 def train(dtype, strategy, optim_name, policy, accumulate=False, clip=None, steps=4,
-          groups=None):
+          groups=None, orig=False):
     rank, world = dist.get_rank(), dist.get_world_size()
     dark.manual_seed(0)
     reference = Net().to(dtype)
     model = copy.deepcopy(reference)
     fsdp = FSDP(model, sharding_strategy=strategy, auto_wrap_policy=policy,
-                process_group=groups)
+                process_group=groups, use_orig_params=orig)
     make = {"sgd": lambda ps: dark.optim.SGD(ps, lr=0.1, momentum=0.9),
             "adam": lambda ps: dark.optim.Adam(ps, lr=0.01)}[optim_name]
     opt, ref_opt = make(fsdp.parameters()), make(reference.parameters())
@@ -180,6 +180,28 @@ def training():
                                      groups=groups)
             assert fsdp.sharding_strategy == strategy and fsdp.replicate_group.size() == 2
             check_model(fsdp, ref, tol, f"{dtype} {strategy} 1x2")
+            for got, expected in norms:
+                assert abs(got - expected) <= tol * max(1.0, expected), (norms, strategy)
+    # use_orig_params=True: the original parameters (this rank's 1-D parts) are what the
+    # optimizer steps on
+    for dtype, tol in ((dark.float64, 1e-10), (dark.float32, 2e-5)):
+        for strategy in (ShardingStrategy.FULL_SHARD, ShardingStrategy.SHARD_GRAD_OP,
+                         ShardingStrategy.NO_SHARD):
+            what = f"{dtype} {strategy} use_orig_params"
+            fsdp, ref, _ = train(dtype, strategy, "adam", POLICIES["module"], orig=True)
+            names = [n for n, _ in fsdp.named_parameters()]
+            assert names[:2] == ["_fsdp_wrapped_module.emb.weight",
+                                 "_fsdp_wrapped_module.blocks.0._fsdp_wrapped_module.norm."
+                                 "weight"], names
+            if strategy != ShardingStrategy.NO_SHARD:  # emb.weight: 66 of the root's 88
+                assert tuple(fsdp.emb.weight.shape) == ((44,) if rank == 0 else (22,))
+            check_model(fsdp, ref, tol, what)
+            check_optim(fsdp, ref, tol, what)
+            fsdp, ref, _ = train(dtype, strategy, "sgd", POLICIES["module"], accumulate=True,
+                                 orig=True)
+            check_model(fsdp, ref, tol, f"{what} no_sync")
+            fsdp, ref, norms = train(dtype, strategy, "sgd", None, clip=0.05, orig=True)
+            check_model(fsdp, ref, tol, f"{what} clip")
             for got, expected in norms:
                 assert abs(got - expected) <= tol * max(1.0, expected), (norms, strategy)
     print(f"{rank} ok training", flush=True)

@@ -139,7 +139,8 @@ def test_fsdp_trains_as_one_process_on_the_global_batch():
     """Every sharding strategy (FULL_SHARD, SHARD_GRAD_OP, NO_SHARD, HYBRID_SHARD on one
     node; HYBRID_SHARD and _HYBRID_SHARD_ZERO2 with given 1-rank shard groups replicated over
     2), float64 (to 1e-10) and float32 (to 2e-5), SGD-momentum and Adam, 4 steps, three wrap
-    policies, no_sync gradient accumulation and clip_grad_norm_: the full state_dict equals
+    policies, no_sync gradient accumulation and clip_grad_norm_, use_orig_params=True (the
+    optimizer on the original parameters' 1-D parts): the full state_dict equals
     the one-process model trained on the concatenated batch (key for key), and
     FSDP.optim_state_dict the one-process optimizer's state."""
     code, out = mpiexec(2, "training")

@@ -20,8 +20,8 @@ from ... import distributed as dist
 from ..._tensor import Tensor
 from ...autograd.grad_mode import no_grad
 from ...nn.modules.module import _IncompatibleKeys
-from ..fsdp import FullyShardedDataParallel as FSDP
 from ..fsdp import FSDPModule, StateDictType
+from ..fsdp import FullyShardedDataParallel as FSDP
 from ..fsdp.api import FullStateDictConfig, ShardedStateDictConfig
 from ..tensor import DTensor
 from ._layout import _is_dtensor, _region

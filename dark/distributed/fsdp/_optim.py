@@ -19,13 +19,41 @@ def _units(model):
 
 
 def _originals(model):
-    """{id(flat param): (handle, [original parameter names])}."""
+    """{id(flat param): (handle, [original parameter names])}; with use_orig_params
+    {id(original parameter): (handle, name, its index in the unit)}."""
     table = {}
     for prefix, unit in _units(model):
         h = unit._handle
         names = [(prefix + "." if prefix else "") + info.owners[0][2] for info in h.infos]
         table[id(h.flat)] = (h, names)
+        for i, p in enumerate(h.orig_params):
+            table[id(p)] = (h, names[i], i)
     return table
+
+
+def _gather_orig(h, i, value):
+    """The full tensor of an original parameter's state piece (use_orig_params)."""
+    info = h.infos[i]
+    if not h.sharded:
+        return value.clone()
+    pieces = [None] * h.world
+    data = value._data if type(value._data) is np.ndarray else value._data.get()
+    dist.all_gather_object(pieces, data, group=h.state.shard_group)
+    whole = np.concatenate([np.asarray(piece).reshape(-1) for piece in pieces])
+    return Tensor._make(_backend.asarray_on(whole.reshape(info.shape), value.device))
+
+
+def _shard_orig(h, i, value):
+    """This rank's piece of an original parameter's full state tensor."""
+    info = h.infos[i]
+    data = _backend.asarray_on(value._data, h.flat.device)
+    if not h.sharded:
+        return Tensor._make(data.reshape(info.shape).copy())
+    base = h.rank * h.chunk
+    lo = min(max(info.offset, base), base + h.chunk)
+    hi = max(min(info.offset + info.numel, base + h.chunk), lo)
+    flat = data.reshape(-1)
+    return Tensor._make(flat[lo - info.offset:hi - info.offset].copy())
 
 
 def _gather_flat(h, value):
@@ -50,10 +78,22 @@ def full_optim_state_dict(model, optim, rank0_only, key):
     for index, p in enumerate(flat_params):
         entry = table.get(id(p))
         names = entry[1] if entry is not None else [f"<non-fsdp {index}>"]
+        if isinstance(names, str):
+            names = [names]
         keys = list(range(counter, counter + len(names))) if key == "index" else names
         counter += len(names)
         keys_of[index] = keys
         pstate = sd["state"].get(index)
+        if entry is not None and len(entry) == 3:  # an original parameter (use_orig_params)
+            h, name, i = entry
+            keys = [counter - 1] if key == "index" else [name]
+            keys_of[index] = keys
+            if pstate is not None:
+                state[keys[0]] = {k: (_gather_orig(h, i, v) if isinstance(v, Tensor) and
+                                      v.dim() > 0 else
+                                      (v.clone() if isinstance(v, Tensor) else v))
+                                  for k, v in pstate.items()}
+            continue
         if pstate is None:
             continue
         if entry is None:
@@ -96,9 +136,17 @@ def shard_optim_state_dict(full, model, key):
     for index, p in enumerate(flat_params):
         entry = table.get(id(p))
         names = entry[1] if entry is not None else [f"<non-fsdp {index}>"]
+        if isinstance(names, str):
+            names = [names]
         keys = list(range(counter, counter + len(names))) if key == "index" else names
         counter += len(names)
         parts = [full["state"].get(k) for k in keys]
+        if entry is not None and len(entry) == 3:  # an original parameter (use_orig_params)
+            if parts[0] is not None:
+                h, _, i = entry
+                state[index] = {k: (_shard_orig(h, i, v) if isinstance(v, Tensor) and
+                                    v.dim() > 0 else v) for k, v in parts[0].items()}
+            continue
         if all(part is None for part in parts):
             continue
         if entry is None:

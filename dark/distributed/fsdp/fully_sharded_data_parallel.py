@@ -5,7 +5,10 @@ flattens the parameters of its subtree that no inner unit manages into one 1-D
 ``_flat_param`` (registered on the wrapped module, so the names are torch's:
 ``_fsdp_wrapped_module._flat_param``), padded to a multiple of the shard group's size; each
 rank keeps its chunk (FULL_SHARD, SHARD_GRAD_OP, HYBRID_SHARD) or the whole (NO_SHARD). The
-optimizer steps on the flat shards.
+optimizer steps on the flat shards; with ``use_orig_params=True`` the original parameters
+stay registered (``_flat_param`` a plain attribute), each a 1-D view of its part of this
+rank's shard (NO_SHARD: of its shape), their gradients views of the flat gradient, and the
+optimizer steps on them.
 
 Forward: the unit all-gathers its shard (in ``param_dtype`` under MixedPrecision) through
 one autograd Function whose outputs are the original parameters' views of the gathered
@@ -148,6 +151,48 @@ class _Handle:
         self.flat = Parameter(Tensor._make(shard), requires_grad=first.requires_grad)
         self.full = None  # the gathered parameters' views while unsharded
         self.unsharded_grad = None  # accumulated under no_sync (sharded strategies)
+        self.orig = state._use_orig_params
+        self.orig_params = []
+        if self.orig:
+            # the original parameters stay registered: views of this rank's part of the
+            # flat shard (1-D, maybe empty; NO_SHARD: their shapes), their gradients views
+            # of the flat gradient
+            for info in infos:
+                view = self._region(shard, info)
+                p = Parameter(Tensor._make(view), requires_grad=first.requires_grad)
+                self.orig_params.append(p)
+                for owner, name, _ in info.owners:
+                    owner._parameters[name] = p
+            if self.flat.requires_grad:
+                self.flat.register_post_accumulate_grad_hook(lambda _: self._grad_views())
+
+    def _region(self, array, info):
+        """``info``'s part of this rank's flat shard ``array`` (a view)."""
+        if not self.sharded:
+            return array[info.offset:info.offset + info.numel].reshape(info.shape)
+        base = self.rank * self.chunk
+        lo = min(max(info.offset, base), base + self.chunk)
+        hi = max(min(info.offset + info.numel, base + self.chunk), lo)
+        return array[lo - base:hi - base]
+
+    def _grad_views(self):
+        grad = self.flat.grad
+        for info, p in zip(self.infos, self.orig_params):
+            p.grad = None if grad is None else Tensor._make(self._region(grad._data, info))
+
+    def _flat_grad_from_orig(self):
+        """The flat shard's gradient rebuilt from the original parameters' (the optimizer
+        may have set them to None or replaced them)."""
+        grads = [p.grad for p in self.orig_params]
+        if all(g is None for g in grads):
+            self.flat.grad = None
+            return
+        xp = _backend.array_module(self.flat._data)
+        flat = xp.zeros_like(self.flat._data)
+        for info, g in zip(self.infos, grads):
+            if g is not None:
+                self._region(flat, info)[...] = g._data.reshape(self._region(flat, info).shape)
+        self.flat.grad = Tensor._make(flat)
 
     # ---------------------------------------------------------------- parameters
     def gather(self, dtype=None, for_forward=True):
@@ -172,7 +217,10 @@ class _Handle:
     def use(self, tensors):
         for info, tensor in zip(self.infos, tensors):
             for module, name, _ in info.owners:
-                module.__dict__[name] = tensor
+                if tensor is None:
+                    module.__dict__.pop(name, None)  # the registered original parameter
+                else:
+                    module.__dict__[name] = tensor
 
     def unshard(self):
         if self.full is not None:
@@ -185,6 +233,10 @@ class _Handle:
         self.use(self.full)
 
     def reshard(self):
+        if self.orig:
+            self.full = None
+            self.use([None] * len(self.infos))
+            return
         if not self.sharded and self.state.mixed_precision is None:
             # NO_SHARD: the attributes stay views of the flat parameter itself
             self.full = None
@@ -198,6 +250,8 @@ class _Handle:
     def reduce(self, grads):
         state = self.state
         shard = self.flat._data
+        if self.orig:
+            self._flat_grad_from_orig()
         xp = _backend.array_module(shard)
         gdtype = next((g._data.dtype for g in grads if g is not None), shard.dtype)
         full = xp.zeros(self.chunk * (self.world if self.sharded else 1), dtype=gdtype)
@@ -268,10 +322,6 @@ class FullyShardedDataParallel(Module):
                  limit_all_gathers=True, use_orig_params=False, ignored_states=None,
                  device_mesh=None):
         super().__init__()
-        if use_orig_params:
-            raise NotImplementedError("dark's FullyShardedDataParallel supports "
-                                      "use_orig_params=False only (fully_shard gives "
-                                      "per-parameter sharding)")
         if ignored_modules is not None and ignored_states is not None:
             raise ValueError("Cannot pass both ignored_modules and ignored_states at the "
                              "same time. Please just pass ignored_states.")
@@ -337,13 +387,16 @@ class FullyShardedDataParallel(Module):
                 raise ValueError(f"Must flatten tensors with uniform dtype but got {dtypes}")
             flags = {p.requires_grad for _, p in params}
             if len(flags) > 1:
-                raise ValueError("Must flatten tensors with uniform ``requires_grad`` when "
-                                 "``use_orig_params=False``")
+                raise ValueError("Must flatten tensors with uniform ``requires_grad`` (dark "
+                                 "also with ``use_orig_params=True``)")
             for owners, _ in params:
                 for owner, name, _ in owners:
                     del owner._parameters[name]
             self._handle = _Handle(self, module, params)
-            module.register_parameter(FLAT_PARAM, self._handle.flat)
+            if not use_orig_params:
+                module.register_parameter(FLAT_PARAM, self._handle.flat)
+            else:  # torch keeps it as a plain attribute
+                module.__dict__[FLAT_PARAM] = self._handle.flat
             self._handle.reshard()
 
     # ------------------------------------------------------------------ set up
@@ -491,9 +544,13 @@ class FullyShardedDataParallel(Module):
         sharded, replicated = [], []
         for unit in self._units():
             h = unit._handle
+            if h is not None and h.orig:
+                h._flat_grad_from_orig()  # what the optimizer will step on
+                h._grad_views()
             if h is not None and h.flat.grad is not None:
                 (sharded if h.sharded else replicated).append(h.flat.grad)
-        managed = {id(u._handle.flat) for u in self._units() if u._handle is not None}
+        managed = {id(p) for u in self._units() if u._handle is not None
+                   for p in [u._handle.flat, *u._handle.orig_params]}
         for p in self.parameters():
             if id(p) not in managed and p.grad is not None:
                 replicated.append(p.grad)
@@ -539,8 +596,8 @@ class FullyShardedDataParallel(Module):
         Parameters (named as in the unwrapped model); with ``writeback`` changes to them
         are copied back into the shards on exit."""
         if with_grads:
-            raise NotImplementedError("with_grads=True is only supported with "
-                                      "use_orig_params=True")
+            raise NotImplementedError("dark's summon_full_params does not gather gradients "
+                                      "(with_grads=True)")
         if writeback and rank0_only:
             raise NotImplementedError("writeback=True and rank0_only=True is not supported, "
                                       "as model parameter shapes will be different across "
@@ -564,7 +621,7 @@ class FullyShardedDataParallel(Module):
                 full = h.gather(h.dtype, for_forward=False)
                 keep = not (rank0_only and dist.get_rank() != 0)
                 module_of = h.module
-                del module_of._parameters[FLAT_PARAM]
+                module_of._parameters.pop(FLAT_PARAM, None)
                 params = []
                 for info, view in zip(h.infos, h.views(full)):
                     p = Parameter(Tensor._make(view if keep else view.copy()),
@@ -581,10 +638,14 @@ class FullyShardedDataParallel(Module):
                 h = unit._handle
                 if h is None or full is None:
                     continue
-                for info in h.infos:
+                for i, info in enumerate(h.infos):
                     for owner, name, _ in info.owners:
-                        owner._parameters.pop(name, None)
-                h.module._parameters[FLAT_PARAM] = h.flat
+                        if h.orig:
+                            owner._parameters[name] = h.orig_params[i]
+                        else:
+                            owner._parameters.pop(name, None)
+                if not h.orig:
+                    h.module._parameters[FLAT_PARAM] = h.flat
                 if writeback:
                     with no_grad():
                         if h.sharded:
