@@ -157,9 +157,9 @@ PROGRAMS = [
 ]
 
 
-# gcn: a small Cora (cora.content: id, 0/1 word features, class name; cora.cites: cited id,
-# citing id), made here, never downloaded: a stand-in ``requests`` module on PYTHONPATH hands
-# the program this archive where it fetches linqs-data's cora.tgz
+# gcn and gat: a small Cora (cora.content: id, 0/1 word features, class name; cora.cites:
+# cited id, citing id), made here, never downloaded: a stand-in ``requests`` module on
+# PYTHONPATH hands the program this archive where it fetches linqs-data's cora.tgz
 _CLASSES = ("Case_Based", "Genetic_Algorithms", "Neural_Networks", "Probabilistic_Methods",
             "Reinforcement_Learning", "Rule_Learning", "Theory")
 _REQUESTS_STUB = """\
@@ -217,6 +217,14 @@ def _cora(run_dir: pathlib.Path, env: dict, nodes=1700, feats=64, edges=3000):
 PROGRAMS.append(
     # the Epoch lines print each epoch's time, which is not compared
     Program("gcn", "main.py", ("--epochs", "20", "--val-every", "5"), setup=_cora,
+            expect=(r"^Epoch: 0005 \(\d+\.\d+s\) loss_train: \d\.\d{4} acc_train: \d\.\d{4} "
+                    r"loss_val: \d\.\d{4} acc_val: \d\.\d{4}$",
+                    r"^Test set results: loss \d\.\d{4} accuracy \d\.\d{4}$"),
+            compare=r"^Epoch|^Test set", ignore=r"\(\d+\.\d+s\)"))
+PROGRAMS.append(
+    # the same Cora; one small attention head keeps its dense (nodes x nodes) attention quick
+    Program("gat", "main.py", ("--epochs", "5", "--val-every", "5", "--num-heads", "1",
+                               "--hidden-dim", "4"), setup=_cora,
             expect=(r"^Epoch: 0005 \(\d+\.\d+s\) loss_train: \d\.\d{4} acc_train: \d\.\d{4} "
                     r"loss_val: \d\.\d{4} acc_val: \d\.\d{4}$",
                     r"^Test set results: loss \d\.\d{4} accuracy \d\.\d{4}$"),
