@@ -333,6 +333,16 @@ def mixed():
     for key in ref:
         assert sd[key].dtype == dark.float32
         close(sd[key], ref[key], 5e-3, f"mixed precision {key}")  # float16 forward
+    # buffer_dtype: buffers in float16 from the first forward, full precision in state_dict
+    dark.manual_seed(0)
+    net = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Linear(4, 2))
+    fsdp = FSDP(net, mixed_precision=MixedPrecision(param_dtype=dark.float16,
+                                                    buffer_dtype=dark.float16))
+    fsdp(dark.randn(6, 3)).float().sum().backward()
+    assert fsdp.module[1].running_mean.dtype == dark.float16
+    sd = fsdp.state_dict()
+    assert sd["1.running_mean"].dtype == dark.float32 and sd["0.weight"].dtype == dark.float32
+    assert sd["1.num_batches_tracked"].dtype == dark.int64
     print(f"{rank} ok mixed", flush=True)
 
 
@@ -404,6 +414,29 @@ def fsdp2():
                 close(got.full_tensor(), value, tol, f"fsdp2 {dtype} {optim_name} {key}")
             else:  # without dark.distributed.tensor: the local chunk
                 close(got, value[rank * rows:(rank + 1) * rows], tol, f"fsdp2 {key}")
+    # a forward under another name, and explicit unshard / reshard
+    from dark.distributed.fsdp import register_fsdp_forward_method
+
+    dark.manual_seed(0)
+    reference = Net()
+    model = copy.deepcopy(reference)
+    fully_shard(model)
+    model.encode = lambda tokens: model.emb(tokens).mean(1)
+    register_fsdp_forward_method(model, "encode")
+    x = batches(1, 4)[0][0]
+    out = model.encode(x)
+    close(out, reference.emb(x).mean(1), 0, "registered forward method")
+    assert type(model.emb.weight).__name__ == "Tensor"  # the root: unsharded until backward
+    out.sum().backward()
+    assert type(model.emb.weight).__name__ == "DParameter"
+    assert tuple(model.emb.weight.grad.shape) == (11, 6)
+    with dark.no_grad():
+        model.encode(x)
+    assert type(model.emb.weight).__name__ == "DParameter"  # no backward: resharded
+    assert model.unshard(async_op=True).wait() is None
+    assert type(model.emb.weight).__name__ == "Tensor"
+    model.reshard()
+    assert type(model.emb.weight).__name__ == "DParameter"
     print(f"{rank} ok fsdp2", flush=True)
 
 
