@@ -205,6 +205,9 @@ def tensor_type_name(array) -> str:
 
 def from_numpy_dtype(np_dtype) -> dtype:
     """The dark dtype of a numpy dtype; TypeError for one dark cannot hold."""
+    found = _FROM_NP.get(np_dtype)  # a numpy dtype (an array's): no np.dtype() call
+    if found is not None:
+        return found
     found = _FROM_NP.get(np.dtype(np_dtype))
     if found is None and np.dtype(np_dtype).name == "bfloat16":  # an ml_dtypes array first
         _load_bfloat16()
