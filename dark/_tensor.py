@@ -374,6 +374,10 @@ class Tensor:
         return repr(self)
 
     def __reduce_ex__(self, protocol):
+        if type(self._data) is SparseCOO:
+            storage = self._data
+            return (_rebuild_sparse, (Tensor._make(storage.indices), Tensor._make(storage.values),
+                                      storage.shape, storage.coalesced, self._requires_grad))
         array = self._data if self.is_cpu else self._data.get()
         return (_rebuild, (array, str(self.device), self._requires_grad))
 
@@ -453,6 +457,13 @@ def tensor_method(*names: str):
         return function
 
     return install
+
+
+def _rebuild_sparse(indices, values, shape, coalesced, requires_grad):
+    t = Tensor._make(SparseCOO(indices._data, values._data, shape, coalesced))
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
 
 
 def _rebuild(array, device, requires_grad):

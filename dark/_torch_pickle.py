@@ -24,8 +24,10 @@ import zlib
 import numpy as np
 
 from . import _backend
+from ._sparse import SparseCOO
 from ._tensor import Size, Tensor
 from .nn.parameter import Parameter
+from .sparse import sparse_coo, sparse_coo_tensor, strided
 
 MAGIC_NUMBER = 0x1950A86A20F9469CFC6C  # legacy (non-zip) format, as torch writes it
 LEGACY_PROTOCOL_VERSION = 1001
@@ -256,6 +258,8 @@ class TorchPickler(pickle._Pickler):
             return _Global("torch", "device"), args
         if type(obj) is Size:
             return _Global("torch", "Size"), (tuple(obj),)
+        if obj is sparse_coo:  # torch writes a layout as _get_layout(its name)
+            return _Global("torch.serialization", "_get_layout"), ("torch.sparse_coo",)
         return NotImplemented
 
     def _reduce_tensor(self, tensor: Tensor):
@@ -264,6 +268,11 @@ class TorchPickler(pickle._Pickler):
             return (_Global("torch._utils", "_rebuild_parameter"),
                     (Tensor._make(tensor._data), tensor.requires_grad, hooks))
         array = tensor._data
+        if type(array) is SparseCOO:  # torch's: _rebuild_sparse_tensor(layout, data)
+            return (_Global("torch._utils", "_rebuild_sparse_tensor"),
+                    (sparse_coo,
+                     (Tensor._make(array.indices), Tensor._make(array.values),
+                      Size(array.shape), array.coalesced)))
         ref, offset, stride = self._storage_of(array)
         args = (ref, offset, tuple(array.shape), stride, tensor.requires_grad, hooks)
         rebuild = _Global("torch._utils", "_rebuild_tensor_v2")
@@ -412,6 +421,26 @@ def _rebuild_tensor_v3(storage, storage_offset, size, stride, requires_grad, bac
     return tensor
 
 
+def _get_layout(name: str):
+    """torch.serialization._get_layout: a layout by its name."""
+    layouts = {"torch.sparse_coo": sparse_coo, "torch.strided": strided}
+    if name not in layouts:
+        raise NotImplementedError(f"a tensor of layout {name}: dark has the strided and "
+                                  "sparse_coo layouts only")
+    return layouts[name]
+
+
+def _rebuild_sparse_tensor(layout, data):
+    """torch's sparse tensor record: (indices, values, size[, is_coalesced]) of a layout;
+    the indices are checked against the size as dark.sparse_coo_tensor checks them."""
+    if layout is not sparse_coo:
+        raise NotImplementedError(f"a tensor of layout {layout}: dark has the sparse_coo "
+                                  "layout only")
+    indices, values, size = data[:3]
+    return sparse_coo_tensor(indices, values, size,
+                             is_coalesced=data[3] if len(data) > 3 else None)
+
+
 def _rebuild_parameter(data, requires_grad, backward_hooks, state=None):
     """torch.nn.Parameter -> dark.nn.Parameter (a tensor with requires_grad before it exists)."""
     if not isinstance(data, Tensor):
@@ -489,6 +518,8 @@ _TORCH_GLOBALS = {
     "torch._utils._rebuild_parameter": _rebuild_parameter,
     "torch._utils._rebuild_parameter_with_state": _rebuild_parameter,
     "torch._tensor._rebuild_from_type_v2": _rebuild_from_type_v2,
+    "torch._utils._rebuild_sparse_tensor": _rebuild_sparse_tensor,
+    "torch.serialization._get_layout": _get_layout,
     "torch.Size": Size, "torch.device": _backend.device, "torch.Tensor": Tensor,
 }
 # Harmless globals besides torch's that plain checkpoints contain (torch's allowlist).

@@ -419,3 +419,34 @@ def test_sparse_adam_on_embedding_against_torch():
     assert mine[1] == theirs[1] == 5
     for a, b in zip(mine[::2] + mine[3:], theirs[::2] + theirs[3:]):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+# ----------------------------------------------------------------------------- saving
+
+def test_pickle_and_save_round_trip(tmp_path):
+    import pickle
+    s = _dup(requires_grad=True)
+    back = pickle.loads(pickle.dumps(s))
+    assert back.is_sparse and back.requires_grad and not back.is_coalesced()
+    assert back._indices().tolist() == s._indices().tolist()
+    assert back._values().tolist() == s._values().tolist()
+    path = tmp_path / "adj.pt"
+    dark.save({"adj": _s().coalesce(), "raw": _dup()}, path)
+    loaded = dark.load(path)
+    assert loaded["adj"].is_coalesced() and loaded["adj"].indices().tolist() == [[0, 1, 1],
+                                                                                  [2, 0, 2]]
+    assert loaded["raw"]._nnz() == 4 and not loaded["raw"].is_coalesced()
+    assert loaded["raw"].to_dense().tolist() == [[0., 0., 4.], [4., 0., 5.]]
+
+
+def test_save_load_with_torch(tmp_path):
+    torch = pytest.importorskip("torch")
+    path = tmp_path / "dark.pt"
+    dark.save(_s().coalesce(), path)
+    theirs = torch.load(path)  # weights_only: torch's own sparse record
+    assert theirs.is_sparse and theirs.is_coalesced()
+    assert theirs.to_dense().tolist() == [[0., 0., 3.], [4., 0., 5.]]
+    path = tmp_path / "torch.pt"
+    torch.save(torch.tensor([[0., 2.], [1., 0.]]).to_sparse(), path)
+    mine = dark.load(path)
+    assert mine.is_sparse and mine.is_coalesced() and mine.values().tolist() == [2., 1.]
