@@ -88,11 +88,15 @@ def _linear_graph(input: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
     return out if bias is None else out + bias
 
 
+_CHECKED = object()  # _unrecorded_matrix_product's answer for a checked call that records
+
+
 def _unrecorded_matrix_product(input: Tensor, weight: Tensor, bias) -> Tensor | None:
     """F.linear of numpy matrices that records no graph (no_grad, or nothing requires grad)
     and passes every check of ``linear``, with no op dispatch set (autocast): the same
     product and bias add as _Addmm's forward, on the arrays, without the ops' tensors. None
-    for any other case (the general path then checks and runs it)."""
+    for any other case (the general path then checks and runs it); _CHECKED when the call
+    passes those checks and records a graph (linear then builds it without checking again)."""
     x, w = input._data, weight._data
     if type(x) is not np.ndarray or type(w) is not np.ndarray or x.ndim != 2 or \
             w.ndim != 2 or x.shape[1] != w.shape[1] or x.dtype != w.dtype or \
@@ -101,14 +105,16 @@ def _unrecorded_matrix_product(input: Tensor, weight: Tensor, bias) -> Tensor | 
     record = _grad_state.enabled and (input._requires_grad or weight._requires_grad)
     if bias is None:
         if record:
-            return None
+            return _CHECKED
         return Tensor._make(matmul_arrays(x, w.T))
-    if not isinstance(bias, Tensor) or record or (_grad_state.enabled and bias._requires_grad):
+    if not isinstance(bias, Tensor):
         return None
     b = bias._data
     if type(b) is not np.ndarray or b.dtype != x.dtype or b.ndim > 1 or \
             (b.ndim == 1 and b.shape[0] != 1 and b.shape[0] != w.shape[0]):
         return None
+    if record or (_grad_state.enabled and bias._requires_grad):
+        return _CHECKED
     out = matmul_arrays(x, w.T)
     out += b
     return Tensor._make(out)
@@ -121,7 +127,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     check_tensor("linear", weight, "weight", 2)
     out = _unrecorded_matrix_product(input, weight, bias)
     if out is not None:
-        return out
+        return _linear_graph(input, weight, bias) if out is _CHECKED else out
     if input.ndim == 0 or weight.ndim == 0:
         raise RuntimeError(f"both arguments to linear need to be at least 1D, but they are "
                            f"{input.ndim}D and {weight.ndim}D")
