@@ -588,8 +588,51 @@ def fsdp1_checkpoints():
             close(a, b, 0, "resumed training")
     print(f"{rank} ok fsdp1_checkpoints", flush=True)
 
+class ReentrantBlock(Block):
+    def forward(self, x):
+        from dark.utils.checkpoint import checkpoint
+
+        return checkpoint(super().forward, x, use_reentrant=True)
+
+
+class NonReentrantBlock(Block):
+    def forward(self, x):
+        from dark.utils.checkpoint import checkpoint
+
+        return checkpoint(super().forward, x, use_reentrant=False)
+
+
+def activation_checkpointing():
+    """Blocks that checkpoint their forward (recomputed in backward from the unit's
+    parameters), each an FSDP unit: the same training as one process without it."""
+    dist.init_process_group("gloo")
+    rank = dist.get_rank()
+    loss_fn = nn.CrossEntropyLoss()
+    for cls in (ReentrantBlock, NonReentrantBlock):
+        for strategy in (ShardingStrategy.FULL_SHARD, ShardingStrategy.SHARD_GRAD_OP,
+                         ShardingStrategy.NO_SHARD):
+            for orig in (False, True):
+                dark.manual_seed(0)
+                reference = Net().double()
+                model = copy.deepcopy(reference)
+                for block in model.blocks:
+                    block.__class__ = cls
+                fsdp = FSDP(model, sharding_strategy=strategy, use_orig_params=orig,
+                            auto_wrap_policy=ModuleWrapPolicy({cls}))
+                opt = dark.optim.SGD(fsdp.parameters(), lr=0.1, momentum=0.9)
+                ref_opt = dark.optim.SGD(reference.parameters(), lr=0.1, momentum=0.9)
+                for x, y in batches(3, 8):
+                    loss_fn(fsdp(x[rank * 4:rank * 4 + 4]), y[rank * 4:rank * 4 + 4]).backward()
+                    loss_fn(reference(x), y).backward()
+                    for o in (opt, ref_opt):
+                        o.step()
+                        o.zero_grad()
+                check_model(fsdp, reference, 1e-10, f"{cls.__name__} {strategy} {orig}")
+    print(f"{rank} ok activation_checkpointing", flush=True)
+
 if __name__ == "__main__":
     os.environ.setdefault("TMPDIR", tempfile.gettempdir())
     {"training": training, "structure": structure, "mixed": mixed, "fsdp2": fsdp2,
-     "checkpoint": checkpoint, "fsdp1_checkpoints": fsdp1_checkpoints}[sys.argv[1]]()
+     "checkpoint": checkpoint, "fsdp1_checkpoints": fsdp1_checkpoints,
+     "activation_checkpointing": activation_checkpointing}[sys.argv[1]]()
     dist.destroy_process_group()

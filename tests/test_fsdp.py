@@ -295,3 +295,13 @@ def test_fsdp1_checkpoint_flows_of_the_t5_example():
     predict and keep training exactly as the original."""
     code, out = mpiexec(2, "fsdp1_checkpoints")
     assert code == 0 and out.count("ok fsdp1_checkpoints") == 2, out
+
+
+@needs_mpi
+def test_fsdp_with_activation_checkpointing():
+    """Units whose forward is checkpointed (reentrant and not), FULL_SHARD / SHARD_GRAD_OP /
+    NO_SHARD, with and without use_orig_params: the recomputation in backward finds the
+    unit's parameters (put back before its backward after FULL_SHARD's resharding), and the
+    training equals one process's."""
+    code, out = mpiexec(2, "activation_checkpointing")
+    assert code == 0 and out.count("ok activation_checkpointing") == 2, out

@@ -25,9 +25,12 @@ next one), as torch.
 
 dark's autograd keeps what ops saved for backward (the gathered parameters included) until
 backward uses it, so the parameters needed by backward are those of forward and no second
-all-gather runs before backward; FULL_SHARD's resharding after forward releases the unit's
-own references only. ``backward_prefetch``, ``forward_prefetch`` and ``limit_all_gathers``
-are accepted and change nothing (the collectives are synchronous).
+all-gather runs before backward: FULL_SHARD's resharding after forward takes the gathered
+parameters off the modules' attributes (memory is released when backward has used them),
+and a hook on the unit's outputs puts that forward's parameters back before the unit's
+backward (activation checkpointing recomputes the forward from them there).
+``backward_prefetch``, ``forward_prefetch`` and ``limit_all_gathers`` are accepted and change
+nothing (the collectives are synchronous).
 """
 from __future__ import annotations
 
@@ -505,16 +508,27 @@ class FullyShardedDataParallel(Module):
         handle = self._handle
         if handle is not None:
             handle.unshard()
+        views = handle.full if handle is not None else None
+        recorded = handle is not None and is_grad_enabled() and handle.flat.requires_grad
+        reshard = handle is not None and handle.sharded and not self._is_root and \
+            self.sharding_strategy in _RESHARD_AFTER_FORWARD
         try:
             output = self._fsdp_wrapped_module(*args, **kwargs)
         finally:
             if handle is not None:
-                reshard = handle.sharded and not self._is_root and \
-                    self.sharding_strategy in _RESHARD_AFTER_FORWARD
-                if reshard or not (is_grad_enabled() and handle.flat.requires_grad):
+                if reshard or not recorded:
                     handle.reshard()
                 else:
                     handle.full = None  # the views stay as attributes until backward
+        if reshard and recorded:
+            # before this unit's backward its parameters are its attributes again (those
+            # of this forward: what activation checkpointing's recomputation reads)
+            def pre_backward(grad, handle=handle, views=views):
+                handle.use(views)
+
+            for t in _output_tensors(output):
+                if t.requires_grad:
+                    t.register_hook(pre_backward)
         return output
 
     # ------------------------------------------------------------------ no_sync / clip
@@ -867,6 +881,16 @@ def _named_subtree(module, state):
             out.append((full, child))
             stack.append((full, child))
     return out
+
+
+def _output_tensors(value):
+    if isinstance(value, Tensor):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [t for v in value for t in _output_tensors(v)]
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in _output_tensors(v)]
+    return []
 
 
 def _cast_inputs(value, dtype):
