@@ -328,6 +328,10 @@ ERRORS = [
     ("RNNCell", (10, 20), (3, 7), None, "input has inconsistent input_size"),
     ("GRUCell", (10, 20), (3, 10), [(2, 20)], "doesn't match hidden0 batch size"),
     ("LSTMCell", (10, 20), (3, 10), [(3, 20), (3, 19)], "hidden1 has inconsistent"),
+    ("LSTMCell", (4, 3), (4,), [(2, 3), (2, 3)],
+     "hidden0 has inconsistent hidden_size: got 2, expected 3"),  # unbatched, batched hx
+    ("LSTMCell", (4, 3), (2, 4), [(3,), (3,)],
+     "Input batch size 2 doesn't match hidden0 batch size 3"),
     ("GRUCell", (10, 20), (2, 3, 10), None, "Expected input to be 1D or 2D"),
     ("RNNCell", (10, 20), (3, 10), [(1, 3, 20)], "Expected hidden to be 1D or 2D"),
 ]

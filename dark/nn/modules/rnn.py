@@ -618,16 +618,19 @@ class RNNCellBase(Module):
             hx = (zero_state,) * len(names)
         elif not is_batched:
             hx = tuple(h.unsqueeze(0) for h in hx)
-        if input.size(1) != self.input_size:
-            raise RuntimeError(f"input has inconsistent input_size: got {input.size(1)} "
+        batch, features = input._data.shape  # (sizes read once: this runs every step)
+        if features != self.input_size:
+            raise RuntimeError(f"input has inconsistent input_size: got {features} "
                                f"expected {self.input_size}")
         for position, h in enumerate(hx):
-            if input.size(0) != h.size(0):
-                raise RuntimeError(f"Input batch size {input.size(0)} doesn't match "
-                                   f"hidden{position} batch size {h.size(0)}")
-            if h.size(1) != self.hidden_size:
+            shape = h._data.shape
+            if batch != shape[0]:
+                raise RuntimeError(f"Input batch size {batch} doesn't match "
+                                   f"hidden{position} batch size {shape[0]}")
+            h_features = shape[1] if len(shape) > 1 else h.size(1)  # (size's IndexError)
+            if h_features != self.hidden_size:
                 raise RuntimeError(f"hidden{position} has inconsistent hidden_size: got "
-                                   f"{h.size(1)}, expected {self.hidden_size}")
+                                   f"{h_features}, expected {self.hidden_size}")
         return input, hx, is_batched
 
     def _gates(self, input: Tensor) -> Tensor:
