@@ -628,6 +628,27 @@ def activation_checkpointing():
                         o.step()
                         o.zero_grad()
                 check_model(fsdp, reference, 1e-10, f"{cls.__name__} {strategy} {orig}")
+        # fully_shard on each checkpointing block (resharded after forward) and the root
+        from dark.distributed.fsdp import fully_shard
+
+        dark.manual_seed(0)
+        reference = Net().double()
+        model = copy.deepcopy(reference)
+        for block in model.blocks:
+            block.__class__ = cls
+            fully_shard(block)
+        fully_shard(model)
+        opt = dark.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        ref_opt = dark.optim.SGD(reference.parameters(), lr=0.1, momentum=0.9)
+        for x, y in batches(3, 8):
+            loss_fn(model(x[rank * 4:rank * 4 + 4]), y[rank * 4:rank * 4 + 4]).backward()
+            loss_fn(reference(x), y).backward()
+            for o in (opt, ref_opt):
+                o.step()
+                o.zero_grad()
+        for (key, got), value in zip(model.state_dict().items(),
+                                     reference.state_dict().values()):
+            close(got.full_tensor(), value, 1e-10, f"fully_shard {cls.__name__} {key}")
     print(f"{rank} ok activation_checkpointing", flush=True)
 
 if __name__ == "__main__":

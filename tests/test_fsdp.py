@@ -302,6 +302,6 @@ def test_fsdp_with_activation_checkpointing():
     """Units whose forward is checkpointed (reentrant and not), FULL_SHARD / SHARD_GRAD_OP /
     NO_SHARD, with and without use_orig_params: the recomputation in backward finds the
     unit's parameters (put back before its backward after FULL_SHARD's resharding), and the
-    training equals one process's."""
+    training equals one process's; the same for fully_shard on each block."""
     code, out = mpiexec(2, "activation_checkpointing")
     assert code == 0 and out.count("ok activation_checkpointing") == 2, out

@@ -15,8 +15,10 @@ next synchronised backward's. After forward (non-root modules, ``reshard_after_f
 and after backward the sharded parameters are registered again.
 
 As for FullyShardedDataParallel, dark's autograd keeps what backward needs from forward,
-so no all-gather runs again in backward; prefetching (``set_modules_to_forward_prefetch``)
-unshards the listed modules early, backward prefetching changes nothing.
+so no all-gather runs again in backward: a hook on the module's outputs registers that
+forward's unsharded parameters again before its backward (activation checkpointing
+recomputes from them). Prefetching (``set_modules_to_forward_prefetch``) unshards the listed
+modules early; backward prefetching changes nothing.
 """
 from __future__ import annotations
 
@@ -256,6 +258,12 @@ class _FSDPState:
             full = _AllGather.apply(self, *shards)
         else:
             full = tuple(Tensor._make(a) for a in self.gather_arrays())
+        self.use(full)
+
+    def use(self, full):
+        """Register ``full`` (unsharded tensors) in place of the sharded parameters."""
+        if self.unsharded is not None:
+            return
         self.unsharded = full
         for info, tensor in zip(self.infos, full):
             for m in _owners(self.module, info.sharded):
@@ -332,15 +340,33 @@ def _pre_forward(module, args, kwargs):
 def _post_forward(module, args, kwargs, output):
     state = _state(module)
     _Forward.depth -= 1
-    recorded = state.unsharded is not None and any(t.grad_fn is not None
-                                                   for t in state.unsharded)
-    if not recorded or (state.reshard_after_forward and not state.is_root):
+    views = state.unsharded
+    recorded = views is not None and any(t.grad_fn is not None for t in views)
+    reshard = state.reshard_after_forward and not state.is_root
+    if not recorded or reshard:
         state.reshard()
-    elif recorded and state.reshard_after_forward is False and not state.is_root:
-        pass  # kept until backward
+    if recorded and reshard:
+        # before this module's backward its unsharded parameters (this forward's) are
+        # registered again: what activation checkpointing's recomputation reads
+        def pre_backward(grad, state=state, views=views):
+            state.use(views)
+
+        for t in _output_tensors(output):
+            if t.requires_grad:
+                t.register_hook(pre_backward)
     if state.mp is not None and state.mp.output_dtype is not None:
         output = _cast(output, state.mp.output_dtype)
     return output
+
+
+def _output_tensors(value):
+    if isinstance(value, Tensor):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [t for v in value for t in _output_tensors(v)]
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in _output_tensors(v)]
+    return []
 
 
 def _cast(value, dtype):
