@@ -469,6 +469,8 @@ class FullyShardedDataParallel(Module):
         try:
             return super().__getattr__(name)
         except AttributeError:
+            if name == FSDP_WRAPPED_MODULE:  # not set yet (or a copy being built)
+                raise
             return getattr(self._fsdp_wrapped_module, name)
 
     def __getitem__(self, key):
