@@ -87,6 +87,14 @@ class SparseCOO:
         return f"SparseCOO(shape={self.shape}, nnz={self.nnz}, coalesced={self.coalesced})"
 
 
+def empty_coo(xp, shape, np_dtype, sparse_dim=None) -> SparseCOO:
+    """A sparse tensor of ``shape`` without entries (torch.zeros(..., layout=sparse_coo))."""
+    shape = tuple(shape)
+    sparse_dim = len(shape) if sparse_dim is None else sparse_dim
+    return SparseCOO(xp.zeros((sparse_dim, 0), dtype=np.int64),
+                     xp.zeros((0,) + shape[sparse_dim:], dtype=np_dtype), shape, True)
+
+
 def not_implemented(name: str, storage) -> NotImplementedError:
     """PyTorch's error for an op without a sparse kernel."""
     backend = storage._backend_name() if isinstance(storage, SparseCOO) else "SparseCPU"

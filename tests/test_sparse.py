@@ -450,3 +450,27 @@ def test_save_load_with_torch(tmp_path):
     torch.save(torch.tensor([[0., 2.], [1., 0.]]).to_sparse(), path)
     mine = dark.load(path)
     assert mine.is_sparse and mine.is_coalesced() and mine.values().tolist() == [2., 1.]
+
+
+def test_factories_with_the_sparse_layout():
+    z = dark.zeros(2, 3, layout=dark.sparse_coo, requires_grad=True)
+    assert z.is_sparse and z._nnz() == 0 and z.shape == (2, 3) and z.is_coalesced()
+    assert z.requires_grad and z._indices().shape == (2, 0)
+    assert dark.empty(2, layout=dark.sparse_coo).is_sparse
+    s = _s()
+    like = dark.zeros_like(s)
+    assert like.is_sparse and like._nnz() == 0 and like.shape == (2, 3)
+    assert dark.empty_like(s).is_sparse
+    assert not dark.zeros_like(s, layout=dark.strided).is_sparse
+    assert dark.zeros_like(dark.ones(2), layout=dark.sparse_coo).is_sparse
+    hybrid = dark.sparse_coo_tensor([[0]], [[1., 2.]], (2, 2))
+    assert dark.zeros_like(hybrid)._values().shape == (0, 2)
+    assert not dark.zeros(2).is_sparse and not dark.zeros_like(dark.ones(2)).is_sparse
+    with pytest.raises(RuntimeError, match=r"full\(...\) is not implemented for sparse layout"):
+        dark.ones(2, layout=dark.sparse_coo)
+    with pytest.raises(RuntimeError, match=r"full\(...\) is not implemented for sparse layout"):
+        dark.full((2,), 1., layout=dark.sparse_coo)
+    for make in (lambda: dark.ones_like(s), lambda: dark.full_like(s, 2.),
+                 lambda: dark.eye(2, layout=dark.sparse_coo)):
+        with pytest.raises(NotImplementedError, match="'SparseCPU'"):
+            make()

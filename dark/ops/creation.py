@@ -16,6 +16,7 @@ import numpy as np
 from .. import _backend
 from .._backend import cast, check_scalar
 from .._kernels.elementwise import fma32, fma64
+from .._sparse import SparseCOO, empty_coo, not_implemented
 from .._tensor import Tensor, array_from_data, tensor_method
 
 _INT64_MAX = (1 << 63) - 1
@@ -252,10 +253,24 @@ def _shares(out: Tensor, obj) -> bool:
 
 # ----------------------------------------------------------------------------- filled
 
+def _sparse(layout) -> bool:
+    """``layout`` is dark.sparse_coo (dark.sparse's object, known here by its name)."""
+    return layout is not None and getattr(layout, "name", None) == "sparse_coo"
+
+
+def _no_sparse(name: str, layout) -> None:
+    """torch's error for a factory that has no sparse form."""
+    if _sparse(layout):
+        raise not_implemented(name, None)
+
+
 def zeros(*size_args, size=None, out=None, dtype=None, layout=None, device=None,
           requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
-    """A tensor of ``size`` filled with 0 (default dtype)."""
-    return _fill("zeros", lambda xp, s, d: xp.zeros(s, dtype=d),
+    """A tensor of ``size`` filled with 0 (default dtype); with ``layout=dark.sparse_coo`` a
+    sparse tensor without entries."""
+    make = empty_coo if layout is not None and _sparse(layout) else \
+        lambda xp, s, d: xp.zeros(s, dtype=d)
+    return _fill("zeros", make,
                  size_args if size is None else (size,), out, dtype, device,
                  requires_grad, pin_memory)
 
@@ -263,6 +278,8 @@ def zeros(*size_args, size=None, out=None, dtype=None, layout=None, device=None,
 def ones(*size_args, size=None, out=None, dtype=None, layout=None, device=None,
          requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
     """A tensor of ``size`` filled with 1 (default dtype)."""
+    if layout is not None and _sparse(layout):
+        raise RuntimeError("full(...) is not implemented for sparse layout")
     return _fill("ones", lambda xp, s, d: xp.ones(s, dtype=d),
                  size_args if size is None else (size,), out, dtype, device,
                  requires_grad, pin_memory)
@@ -271,7 +288,9 @@ def ones(*size_args, size=None, out=None, dtype=None, layout=None, device=None,
 def empty(*size_args, size=None, out=None, dtype=None, layout=None, device=None,
           requires_grad: bool = False, pin_memory: bool = False, memory_format=None) -> Tensor:
     """An uninitialised tensor of ``size`` (default dtype)."""
-    return _fill("empty", lambda xp, s, d: xp.empty(s, dtype=d),
+    make = empty_coo if layout is not None and _sparse(layout) else \
+        lambda xp, s, d: xp.empty(s, dtype=d)
+    return _fill("empty", make,
                  size_args if size is None else (size,), out, dtype, device,
                  requires_grad, pin_memory)
 
@@ -280,6 +299,8 @@ def full(size, fill_value, *, out=None, dtype=None, layout=None, device=None,
          requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
     """A tensor of ``size`` (a sequence) filled with ``fill_value``; the dtype follows the
     value (bool, int64, the default float or complex dtype) unless given."""
+    if _sparse(layout):
+        raise RuntimeError("full(...) is not implemented for sparse layout")
     if not isinstance(size, (tuple, list)):
         raise TypeError(f"full(): argument 'size' (position 1) must be tuple of ints, not "
                         f"{type(size).__name__}")
@@ -305,6 +326,7 @@ def _full_array(xp, shape, value, np_dtype):
 def eye(n: int, m: int | None = None, *, out=None, dtype=None, layout=None, device=None,
         requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
     """The (n, m) matrix with ones on the diagonal (m defaults to n)."""
+    _no_sparse("eye", layout)
     n = operator.index(n)
     if n < 0:
         raise RuntimeError(f"n must be greater or equal to 0, got {n}")
@@ -450,6 +472,11 @@ def logspace(start, end, steps: int, base: float = 10.0, *, out=None, dtype=None
 
 # ----------------------------------------------------------------------------- *_like / new_*
 
+def _no_sparse_like(name: str, input: Tensor, layout) -> None:
+    if _sparse(layout) or layout is None and type(input._data) is SparseCOO:
+        raise not_implemented(f"{name} (fill_)", input._data)
+
+
 def _like_args(input: Tensor, dtype, device):
     return (dtype if dtype is not None else input.dtype,
             device if device is not None else input.device)
@@ -457,14 +484,20 @@ def _like_args(input: Tensor, dtype, device):
 
 def zeros_like(input: Tensor, *, dtype=None, layout=None, device=None,
                requires_grad: bool = False, memory_format=None) -> Tensor:
-    """Zeros of ``input``'s shape, dtype and device (unless given)."""
+    """Zeros of ``input``'s shape, dtype and device (unless given); sparse (without
+    entries) for a sparse ``input`` or ``layout=dark.sparse_coo``."""
     dtype, device = _like_args(input, dtype, device)
+    if _sparse(layout) or layout is None and type(input._data) is SparseCOO:
+        sparse_dim = input._data.sparse_dim if type(input._data) is SparseCOO else None
+        return _fill("zeros_like", lambda xp, s, d: empty_coo(xp, s, d, sparse_dim),
+                     (tuple(input.shape),), None, dtype, device, requires_grad)
     return zeros(input.shape, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
 def ones_like(input: Tensor, *, dtype=None, layout=None, device=None,
               requires_grad: bool = False, memory_format=None) -> Tensor:
     """Ones of ``input``'s shape, dtype and device (unless given)."""
+    _no_sparse_like("ones_like", input, layout)
     dtype, device = _like_args(input, dtype, device)
     return ones(input.shape, dtype=dtype, device=device, requires_grad=requires_grad)
 
@@ -472,6 +505,9 @@ def ones_like(input: Tensor, *, dtype=None, layout=None, device=None,
 def empty_like(input: Tensor, *, dtype=None, layout=None, device=None,
                requires_grad: bool = False, memory_format=None) -> Tensor:
     """An uninitialised tensor of ``input``'s shape, dtype and device (unless given)."""
+    if _sparse(layout) or layout is None and type(input._data) is SparseCOO:
+        return zeros_like(input, dtype=dtype, layout=layout, device=device,
+                          requires_grad=requires_grad)
     dtype, device = _like_args(input, dtype, device)
     return empty(input.shape, dtype=dtype, device=device, requires_grad=requires_grad)
 
@@ -479,6 +515,7 @@ def empty_like(input: Tensor, *, dtype=None, layout=None, device=None,
 def full_like(input: Tensor, fill_value, *, dtype=None, layout=None, device=None,
               requires_grad: bool = False, memory_format=None) -> Tensor:
     """``fill_value`` in ``input``'s shape, dtype and device (unless given)."""
+    _no_sparse_like("full_like", input, layout)
     dtype, device = _like_args(input, dtype, device)
     return full(tuple(input.shape), fill_value, dtype=dtype, device=device,
                 requires_grad=requires_grad)
