@@ -713,10 +713,12 @@ def _spspmm(a: SparseCOO, b: SparseCOO) -> SparseCOO:
     lo = xp.searchsorted(b_rows, a.indices[1], side="left")
     hi = xp.searchsorted(b_rows, a.indices[1], side="right")
     counts = hi - lo
-    total = int(counts.sum())
-    which_a = xp.repeat(xp.arange(a.nnz), counts)
-    offsets = xp.arange(total) - xp.repeat(xp.cumsum(counts) - counts, counts)
-    which_b = xp.repeat(lo, counts) + offsets
+    ends = xp.cumsum(counts)
+    total = int(ends[-1]) if a.nnz else 0
+    slots = xp.arange(total)
+    # each product's a entry (a run of counts[i] slots per entry i) and its b entry
+    which_a = xp.searchsorted(ends, slots, side="right")
+    which_b = lo[which_a] + slots - (ends - counts)[which_a]
     indices = xp.stack([a.indices[0][which_a], b.indices[1][which_b]]).astype(np.int64)
     values = a.values[which_a].astype(dtype) * b.values[which_b].astype(dtype)
     return _coalesce_storage(SparseCOO(indices, values, (a.shape[0], b.shape[1])))

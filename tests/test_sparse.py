@@ -355,6 +355,15 @@ def test_against_torch():
     np.testing.assert_allclose(dark.sparse.softmax(ds, 1).to_dense().numpy(),
                                torch.sparse.softmax(ts, 1).to_dense().numpy(), rtol=1e-5,
                                atol=1e-6)
+    other = np.stack([rng.randint(0, k, 50), rng.randint(0, 7, 50)])
+    other_vals = rng.randn(50).astype(np.float32)
+    mine = ds @ dark.sparse_coo_tensor(other, other_vals, (k, 7))
+    theirs = torch.sparse.mm(ts, torch.sparse_coo_tensor(torch.from_numpy(other),
+                                                         torch.from_numpy(other_vals), (k, 7)))
+    theirs = theirs.coalesce()
+    np.testing.assert_array_equal(mine.indices().numpy(), theirs.indices().numpy())
+    np.testing.assert_allclose(mine.values().numpy(), theirs.values().numpy(), rtol=1e-5,
+                               atol=1e-5)
     np.testing.assert_allclose((dark.tensor(dense.T) @ ds.t()).numpy(),
                                (torch.from_numpy(dense.T) @ ts.t()).numpy(), rtol=1e-5,
                                atol=1e-5)
