@@ -377,9 +377,47 @@ def _mul(cls, args, kwargs):
     if _is_sparse(b):
         return _sparse_mul_sparse(a, b)
     if not _scalar_operand(b):
-        raise not_implemented("mul (sparse * dense)", a._data)
+        return _SparseMulDense.apply(a, b)
     _check_no_grad("mul", b)
     return _MulMap.apply(a, _on_values(lambda v: v * b), lambda g: g * b)
+
+
+class _SparseMulDense(Function):
+    """sparse * dense (broadcast to the sparse shape): sparse, on the sparse operand's
+    entries. The gradients are sparse on those entries too (the dense operand's is summed
+    down, dense, where it was broadcast), as torch's."""
+
+    node_name = "MulBackward0"
+
+    @staticmethod
+    def forward(ctx, sparse, dense):
+        storage = sparse._data
+        xp = _xp(storage.values)
+        try:
+            spread = xp.broadcast_to(dense._data, storage.shape)
+        except ValueError:
+            raise RuntimeError(f"mul: the dense operand's size {list(dense.shape)} does not "
+                               f"broadcast to the sparse operand's {list(storage.shape)}") \
+                from None
+        dtype = _result_np(sparse, dense)
+        values = storage.values.astype(dtype, copy=False) * spread[
+            tuple(storage.indices)].astype(dtype, copy=False)
+        ctx.storage, ctx.dense, ctx.broadcast = storage, dense, dense.shape != storage.shape
+        return _wrap(SparseCOO(storage.indices, values, storage.shape, storage.coalesced))
+
+    @staticmethod
+    def backward(ctx, grad):
+        storage, dense = ctx.storage, ctx.dense
+        grad_sparse = grad_dense = None
+        if ctx.needs_input_grad[0]:
+            grad_sparse = grad * dense
+        if ctx.needs_input_grad[1]:
+            values = _at(grad, storage.indices) * storage.values
+            grad_dense = _wrap(SparseCOO(storage.indices, values, storage.shape,
+                                         storage.coalesced))
+            if ctx.broadcast:
+                grad_dense = to_dense(grad_dense).sum_to_size(tuple(dense.shape))
+        return grad_sparse, grad_dense
 
 
 def _sparse_mul_sparse(a: Tensor, b: Tensor) -> Tensor:

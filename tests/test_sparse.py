@@ -154,6 +154,24 @@ def test_arithmetic():
     assert prod.to_dense().tolist() == [[0., 0., 0.], [0., 0., 10.]]
 
 
+def test_sparse_times_dense():
+    s = _dup(requires_grad=True)
+    d = dark.arange(6.).reshape(2, 3).requires_grad_()
+    out = s * d
+    assert out.is_sparse and type(out.grad_fn).__name__ == "MulBackward0"
+    assert out._indices().tolist() == [[0, 1, 1, 0], [2, 0, 2, 2]]
+    assert out._values().tolist() == [6., 12., 25., 2.]
+    assert (d * s.detach())._values().tolist() == [6., 12., 25., 2.]
+    out.to_dense().sum().backward()
+    # both gradients sparse, as torch's: s's on its coalesced entries, d's on s's entries
+    assert s.grad.indices().tolist() == [[0, 1, 1], [2, 0, 2]]
+    assert s.grad.values().tolist() == [2., 3., 5.]
+    assert d.grad.is_sparse and d.grad._values().tolist() == [3., 4., 5., 1.]
+    row = dark.ones(3, requires_grad=True)  # broadcast: a dense gradient, summed down
+    (s.detach() * row).to_dense().sum().backward()
+    assert row.grad.tolist() == [4., 0., 9.]
+
+
 def test_sums():
     s = _s()
     total = dark.sum(s)
