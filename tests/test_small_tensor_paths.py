@@ -433,3 +433,24 @@ def test_arithmetic_path_keeps_errors_and_sees_inplace_changes():
     w = a + a  # one tensor twice: both edges to one leaf
     w.sum().backward()
     np.testing.assert_array_equal(a.grad.numpy(), [2.0, 2.0, 2.0])
+
+
+@pytest.mark.parametrize("name", ["add", "sub", "mul", "div"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("number", [0.37, -3, 0, 2 ** 60, 1e39, float("nan"), float("inf")])
+def test_arithmetic_path_with_a_number_gives_the_general_path(name, dtype, number):
+    data = np.array([[0.5, -1.25, 3.0]], dtype)
+
+    def run():
+        a = dark.tensor(data, requires_grad=True)
+        out = getattr(dark, name)(a, number)
+        out.backward(dark.ones_like(out))
+        return out, a.grad
+
+    fast = run()
+    with _general_path(), np.errstate(all="ignore"):
+        general = run()
+    assert type(fast[0].grad_fn) is type(general[0].grad_fn)
+    assert fast[0].dtype == general[0].dtype
+    for got, expected in zip(fast, general):
+        np.testing.assert_array_equal(got.detach().numpy(), expected.detach().numpy())

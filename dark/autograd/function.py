@@ -375,6 +375,10 @@ class Op(Function):
             if isinstance(a, Tensor) and type(a._data) is np.ndarray:
                 if type(b) in _PLAIN_VALUES:
                     if a._requires_grad:
+                        if (cls._ufunc2 is not None and a._data.dtype in _UFUNC2_DTYPES
+                                and (not kwargs or kwargs == _ALPHA_ONE)
+                                and _exact_operand(b, a._data.dtype)):
+                            return _apply_ufunc2(cls, a, b, kwargs)
                         return _record_one(cls, a, args, kwargs, b)
                 elif isinstance(b, Tensor) and type(b._data) is np.ndarray \
                         and (a._requires_grad or b._requires_grad):
@@ -491,13 +495,35 @@ _UFUNC2_DTYPES = frozenset((np.dtype(np.float32), np.dtype(np.float64)))
 _ALPHA_ONE = {"alpha": 1}
 
 
+_FLOAT32 = np.dtype(np.float32)
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _exact_operand(number, np_dtype) -> bool:
+    """Whether numpy reads python ``number`` for an array of ``np_dtype`` (float32/64) as the
+    op's general path does (a float in the dtype's range, an int exact in float64); else
+    that path makes the operand (inf beyond the range, ints wrapped)."""
+    kind = type(number)
+    if kind is float:
+        return np_dtype is not _FLOAT32 or -_FLOAT32_MAX <= number <= _FLOAT32_MAX
+    return kind is int and -_EXACT_INT <= number <= _EXACT_INT
+
+
+_EXACT_INT = 2 ** 53
+
+
 def _apply_ufunc2(cls, a, b, kwargs):
     """Op.apply, recorded, of an arithmetic op (see ``Op._ufunc2``) on two numpy tensors of
-    one float dtype (float32 or float64, where numpy's arithmetic is torch's): the ufunc, and
-    the steps of ``_record_two`` and ``_output`` for this case, written out."""
+    one float dtype (float32 or float64, where numpy's arithmetic is torch's), or such a
+    tensor and a python number (``_exact_operand``): the ufunc, and the steps of
+    ``_record_two`` / ``_record_one`` and ``_output`` for this case, written out."""
+    number = not isinstance(b, Tensor)
     if _record_inputs is not _record_edges or _anomaly.enabled:
+        if number:
+            return _record_one(cls, a, (a, b), kwargs, b)
         return _record_two(cls, a, b, kwargs)
-    array_a, array_b = a._data, b._data
+    array_a = a._data
+    array_b = b if number else b._data
     try:
         if cls._ufunc2_quiet:
             token = _quiet_enter()
@@ -508,12 +534,14 @@ def _apply_ufunc2(cls, a, b, kwargs):
         else:
             result = cls._ufunc2(array_a, array_b)
     except ValueError:  # shapes that do not broadcast: the general path's error
+        if number:
+            return _record_one(cls, a, (a, b), kwargs, b)
         return _record_two(cls, a, b, kwargs)
     if type(result) is not np.ndarray:  # numpy gives 0-d arrays' result as a scalar
         result = np.asarray(result)
     node = cls._backward_cls()
     edge_a, meta_a = _edge_and_meta(a)
-    edge_b, meta_b = _edge_and_meta(b)
+    edge_b, meta_b = (_NO_EDGE, None) if number else _edge_and_meta(b)
     node.next_functions = (edge_a, edge_b)
     node._input_meta = [meta_a, meta_b]
     if cls._ufunc2_alpha:
@@ -521,6 +549,9 @@ def _apply_ufunc2(cls, a, b, kwargs):
     if cls._ufunc2_saves:
         entries = []
         for t in (a, b):
+            if t is b and number:
+                entries.append(b)
+                continue
             counter = t._vc
             if counter is None:
                 counter = t._vc = [0]
