@@ -1636,7 +1636,7 @@ def pow(input, exponent, *, out=None):
         return _maybe_out(PowScalar.apply(exponent, base=input), out)
     if isinstance(exponent, Tensor):
         return _maybe_out(PowTensor.apply(input, exponent), out)
-    if not isinstance(exponent, numbers.Number):
+    if type(exponent) not in _REAL_NUMBERS and not isinstance(exponent, numbers.Number):
         raise _type_error("pow", "exponent", 2, exponent, "Tensor or Number")
     _check_negative_int_power(input, exponent)
     np_dtype = input._data.dtype
