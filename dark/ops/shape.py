@@ -335,9 +335,12 @@ class TransposeMatrix(Op):
     def forward(ctx, a):
         return a.T
 
+    raw_backward = True
+
     @staticmethod
     def backward(ctx, grad):
-        return grad.t()
+        # a raw array outside a graph of the backward (Op.raw_backward): its transpose view
+        return grad.t() if isinstance(grad, Tensor) else grad.T
 
 
 @tensor_method()

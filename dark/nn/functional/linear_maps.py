@@ -22,6 +22,9 @@ from ._checks import check_tensor
 __all__ = ["bilinear", "linear"]
 
 
+_SUMMED_AS_ARRAYS = frozenset((np.dtype(np.float32), np.dtype(np.float64)))
+
+
 class _Addmm(Mm):
     """``bias + x @ weight_t`` (torch.addmm as F.linear calls it: bias first): linalg's
     matrix product with the bias added."""
@@ -40,7 +43,14 @@ class _Addmm(Mm):
         grad_bias = None
         if ctx.needs_input_grad[0]:
             # a full-size bias takes the column sums; any other the engine sums down
-            grad_bias = grad.sum(0) if ctx._input_meta[0][0] == grad._data.shape[1:] else grad
+            if ctx._input_meta[0][0] != grad._data.shape[1:]:
+                grad_bias = grad
+            elif _grad_state.enabled or grad._data.dtype not in _SUMMED_AS_ARRAYS or \
+                    Op.__dict__["apply"].__func__ is not plain_op_apply:
+                grad_bias = grad.sum(0)
+            else:  # no graph of the backward, no op dispatch: Sum's forward on the array
+                data = grad._data
+                grad_bias = Tensor._make(data.sum(axis=(0,), dtype=data.dtype))
         return grad_bias, grad_input, grad_weight_t
 
 
