@@ -549,7 +549,7 @@ if __name__ != "__main__":
         command = ([MPIEXEC, "-n", str(n)] if n > 1 else []) + \
             [sys.executable, __file__, *cases]
         result = subprocess.run(command, env=_env(), capture_output=True, text=True,
-                                timeout=300, cwd=REPO)
+                                timeout=180, cwd=REPO)
         out = result.stdout + result.stderr
         assert result.returncode == 0, out[-4000:]
         for case in cases:
