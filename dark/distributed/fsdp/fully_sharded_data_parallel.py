@@ -595,7 +595,8 @@ class FullyShardedDataParallel(Module):
         else:
             total = (total_local + rep) ** (1.0 / norm_type)
         dtype = grads[0]._data.dtype
-        total_t = Tensor._make(np.array(total, dtype=dtype))
+        total_t = Tensor._make(_backend.asarray_on(np.array(total, dtype=dtype),
+                                                   grads[0].device))
         coef = max_norm / (total + 1e-6)
         if coef < 1:
             with no_grad():
