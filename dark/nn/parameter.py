@@ -14,12 +14,16 @@ class Parameter(Tensor):
     ``Parameter(data)`` shares ``data``'s memory (and version counter) and is a leaf that
     requires grad unless ``requires_grad=False``. Ops on Parameters return plain Tensors."""
 
-    def __new__(cls, data: Tensor | None = None, requires_grad: bool = True):
+    def __new__(cls, *args, **kwargs):
         # a tensor subclass may make its own parameters (DTensor: nn.Parameter(dtensor) is a
-        # DTensor); __init__ then runs on what it returns
-        make = getattr(type(data), "_as_parameter", None)
-        if make is not None and cls is Parameter:
-            return make(data, requires_grad)
+        # DTensor); __init__ then runs on what it returns. The arguments are __init__'s, a
+        # subclass's own included (UninitializedParameter's device, dtype)
+        if cls is Parameter:
+            data = args[0] if args else kwargs.get("data")
+            make = getattr(type(data), "_as_parameter", None)
+            if make is not None:
+                return make(data, args[1] if len(args) > 1
+                            else kwargs.get("requires_grad", True))
         return super().__new__(cls)
 
     def __init__(self, data: Tensor | None = None, requires_grad: bool = True):
