@@ -120,7 +120,8 @@ def _lstm_pointwise_raw_backward(ctx, grad_hidden, grad_cell, need_gates, need_c
 def _add_hidden_product(gates, hidden, w_hh):
     """``gates + hidden @ w_hh.t()`` (addmm): one AddmmBackward0 node when the dtypes agree,
     else through addmm (its checks raise torch's dtype error)."""
-    if gates.dtype == hidden.dtype == w_hh.dtype and hidden.ndim == 2 and w_hh.ndim == 2 \
+    g, h, w = gates._data, hidden._data, w_hh._data  # (arrays: this runs every step)
+    if g.dtype == h.dtype == w.dtype and h.ndim == 2 and w.ndim == 2 \
             and hidden.shape[1] == w_hh.shape[1]:
         return _Addmm.apply(gates, hidden, w_hh.t())
     return addmm(gates, hidden, w_hh.t())
@@ -128,7 +129,8 @@ def _add_hidden_product(gates, hidden, w_hh):
 
 def _lstm_step(gates, hidden, cell, w_hh, w_hr):
     gates = _add_hidden_product(gates, hidden, w_hh)
-    if gates.dtype == cell.dtype and gates.dtype.is_floating_point:
+    np_dtype = gates._data.dtype
+    if np_dtype == cell._data.dtype and np_dtype.kind in "fV":  # float (V: bfloat16)
         hidden, cell = _LSTMPointwise.apply(gates, cell)
     else:
         i, f, g, o = gates.chunk(4, 1)
@@ -618,12 +620,14 @@ class RNNCellBase(Module):
             hx = (zero_state,) * len(names)
         elif not is_batched:
             hx = tuple(h.unsqueeze(0) for h in hx)
-        batch, features = input._data.shape  # (sizes read once: this runs every step)
+        # sizes read once, from the array of a plain Tensor (this runs every step; a
+        # subclass such as DTensor may hold a piece of a larger tensor)
+        batch, features = input._data.shape if type(input) is Tensor else input.shape
         if features != self.input_size:
             raise RuntimeError(f"input has inconsistent input_size: got {features} "
                                f"expected {self.input_size}")
         for position, h in enumerate(hx):
-            shape = h._data.shape
+            shape = h._data.shape if type(h) is Tensor else h.shape
             if batch != shape[0]:
                 raise RuntimeError(f"Input batch size {batch} doesn't match "
                                    f"hidden{position} batch size {shape[0]}")
