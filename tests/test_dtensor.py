@@ -243,6 +243,15 @@ def case_misc():
     ref.backward()
     _close(whole(loss), ref, "loss_parallel cross_entropy")
     _close(leaf.grad.full_tensor(), whole_logits.grad, "loss_parallel gradient")
+    if importlib.util.find_spec("ml_dtypes") is not None:  # bfloat16
+        # autocast's op dispatch comes and goes under the DTensor one
+        w = dark.randn(8, 4)
+        dw = distribute_tensor(w, mesh, [Shard(0)])
+        with dark.autocast("cpu", dtype=dark.bfloat16):
+            ref, got = F.linear(x, w), F.linear(d, dw)
+        assert got.dtype == dark.bfloat16 and got.placements == (Shard(0),)
+        _close(got.full_tensor().float(), ref.float(), "linear under autocast")
+        _close(F.linear(d, dw).full_tensor(), F.linear(x, w), "linear after autocast")
     p = DTensor.from_local(x * (rank + 1), mesh, [Partial()])
     _close((p * 2 - p / 4).full_tensor(), x * 3 * 1.75, "Partial linear ops")
     _close((p + 1).full_tensor(), x * 3 + 1, "Partial + number")

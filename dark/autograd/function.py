@@ -667,6 +667,9 @@ def add_op_dispatch_layer(wrap) -> None:
     """Keep ``wrap(inner)`` (a dispatch running ops through ``inner``) outermost from now on,
     over every dispatch set later (DTensor's: it hands the ops local tensors, which autocast
     and bfloat16 then see as any others)."""
+    if not _dispatch_layers["outer"]:  # the first layer goes over what runs now
+        current = Op.__dict__["apply"].__func__
+        _dispatch_layers["base"] = None if current is plain_op_apply else current
     _dispatch_layers["outer"].append(wrap)
     set_op_dispatch(_dispatch_layers["base"])
 
