@@ -442,8 +442,8 @@ def case_mesh():
     from dark.distributed.device_mesh import DeviceMesh, init_device_mesh
     from dark.distributed.tensor import Replicate, Shard, distribute_tensor
 
-    rank = dist.get_rank()
     mesh = init_device_mesh("cpu", (2, 1), mesh_dim_names=("dp", "tp"))
+    rank = dist.get_rank()
     assert mesh.shape == (2, 1) and mesh.ndim == 2 and mesh.size() == 2
     assert mesh.get_coordinate() == [rank, 0]
     assert mesh.get_local_rank("dp") == rank and mesh.get_local_rank(1) == 0
@@ -472,6 +472,14 @@ def case_mesh():
         _close((d * 2).sum(0).full_tensor(), (x * 2).sum(0), f"2-d mesh sum {placements}")
         _close(d.redistribute(mesh, [Replicate(), Shard(0)]).full_tensor(), x,
                f"2-d mesh redistribute {placements}")
+    with dp:  # the mesh DTensor functions take when given none
+        _close(distribute_tensor(x, placements=[Shard(1)]).full_tensor(), x, "with mesh")
+    try:
+        distribute_tensor(x, placements=[Shard(1)])
+    except RuntimeError as e:
+        assert "No device mesh is currently active" in str(e)
+    else:
+        raise AssertionError("no mesh did not raise")
     explicit = DeviceMesh("cpu", [[1], [0]], mesh_dim_names=("a", "b"))
     assert explicit.get_coordinate() == [1 - rank, 0]
     print("OK mesh")

@@ -26,6 +26,8 @@ from . import (
 
 __all__ = ["DeviceMesh", "init_device_mesh"]
 
+MESH_STACK: list = []  # the meshes entered (``with mesh:``), innermost last
+
 
 class DeviceMesh:
     """An n-dimensional layout of ranks with a process group per mesh dimension, as
@@ -180,10 +182,12 @@ class DeviceMesh:
         return f"DeviceMesh({layout}, '{self.device_type}', stride={strides})"
 
     def __enter__(self) -> DeviceMesh:
+        """``with mesh:`` the mesh the DTensor functions take when given none."""
+        MESH_STACK.append(self)
         return self
 
     def __exit__(self, *exc) -> None:
-        return None
+        MESH_STACK.pop()
 
 
 def _setup_world(device_type: str) -> None:

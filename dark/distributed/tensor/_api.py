@@ -19,14 +19,13 @@ from ...ops import creation as _creation
 from ...ops import random as _random_ops
 from ...ops.shape import Expand, Reshape, View, _infer_shape, _shape_args
 from .. import broadcast
-from ..device_mesh import DeviceMesh
+from ..device_mesh import MESH_STACK, DeviceMesh
 from ._redistribute import Redistribute, local_shape, redistribute_array, split_piece
 from .placement_types import Partial, Placement, Replicate, Shard
 
 __all__ = ["DTensor", "distribute_module", "distribute_tensor", "empty", "full", "ones",
            "rand", "randn", "zeros"]
 
-_MESH_STACK: list = []
 # the DTensor whose piece an array is (by the array's id): op wrappers hand some tensors to
 # their ops as raw arrays (torch.where's condition, a mask), read from ``_data``
 _OWNERS: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
@@ -86,8 +85,8 @@ def normalize_placements(placements, mesh: DeviceMesh, ndim: int) -> tuple:
 def _current_mesh(mesh):
     if mesh is not None:
         return mesh
-    if _MESH_STACK:
-        return _MESH_STACK[-1]
+    if MESH_STACK:
+        return MESH_STACK[-1]
     raise RuntimeError("No device mesh is currently active!")
 
 
