@@ -90,6 +90,12 @@ def case_placements():
     d = DTensor.from_local(leaf, mesh, [Shard(0)], shape=(5, 3))
     (d.to_local() * 2).sum().backward()
     _close(leaf.grad, dark.full_like(piece, 2.0), "grad through from_local/to_local")
+    # new_*: laid out as the tensor when of its shape, else Replicate (torch's)
+    same = d0.new_full((5, 3), 2.0)
+    assert same.placements == (Shard(0),) and same.to_local().shape == (expect_rows, 3)
+    _close(same.full_tensor(), dark.full((5, 3), 2.0), "new_full")
+    other = d0.new_zeros(4)
+    assert other.placements == (Replicate(),) and other.to_local().shape == (4,)
     # run_check: a Replicate's values are the first rank's
     leaf = (x + rank).requires_grad_()
     checked = DTensor.from_local(leaf, mesh, [Replicate()], run_check=True)
@@ -278,6 +284,16 @@ def case_misc():
     _close(whole(norm), nn.utils.clip_grad_norm_(ref.parameters(), 0.1), "clip_grad_norm_")
     for (n, q), (_, r) in zip(model.named_parameters(), ref.named_parameters()):
         _close(q.grad.full_tensor(), r.grad, f"clipped grad {n}")
+    # nn.init on the parallelized parameters: the single-process values
+    for init in (lambda t: nn.init.normal_(t, std=0.02), nn.init.kaiming_uniform_,
+                 lambda t: nn.init.trunc_normal_(t, std=0.5, a=-0.6, b=0.6)):
+        for m in (model, ref):
+            dark.manual_seed(11)
+            with dark.no_grad():
+                init(m.a.weight)
+                init(m.b.weight)
+        _close(model.a.weight.full_tensor(), ref.a.weight, "init of a Shard(0) weight")
+        _close(model.b.weight.full_tensor(), ref.b.weight, "init of a Shard(1) weight")
     state = model.state_dict()
     assert [state[k].placements for k in ("a.weight", "a.bias", "b.weight")] == \
         [(Shard(0),), (Shard(0),), (Shard(1),)]

@@ -11,6 +11,7 @@ import inspect
 import math
 import weakref
 
+from ... import _backend
 from ..._tensor import Size, Tensor
 from ...autograd.function import Function
 from ...autograd.grad_mode import is_grad_enabled
@@ -378,6 +379,48 @@ class DTensor(Tensor):
     def __iter__(self):
         return iter(self.unbind(0))
 
+    # -------------------------------------------------------------- new_* factories
+    # a DTensor as torch's: laid out as this one when of its shape, else Replicate
+    def new_empty(self, *size, **kwargs):
+        return _new_factory(self, "new_empty", size, (), kwargs)
+
+    def new_zeros(self, *size, **kwargs):
+        return _new_factory(self, "new_zeros", size, (), kwargs)
+
+    def new_ones(self, *size, **kwargs):
+        return _new_factory(self, "new_ones", size, (), kwargs)
+
+    def new_full(self, size, fill_value, **kwargs):
+        return _new_factory(self, "new_full", (size,), (fill_value,), kwargs)
+
+    # -------------------------------------------------------------- random fills
+    # (nn.init's): the whole tensor drawn on every rank from the same stream, each keeping
+    # its piece, so a parallelized model initialized after parallelize_module gets the
+    # values of the single-process model (given the same seed on every rank)
+    def uniform_(self, *args, **kwargs):
+        return _random_fill(self, "uniform_", args, kwargs)
+
+    def normal_(self, *args, **kwargs):
+        return _random_fill(self, "normal_", args, kwargs)
+
+    def bernoulli_(self, *args, **kwargs):
+        return _random_fill(self, "bernoulli_", args, kwargs)
+
+    def random_(self, *args, **kwargs):
+        return _random_fill(self, "random_", args, kwargs)
+
+    def exponential_(self, *args, **kwargs):
+        return _random_fill(self, "exponential_", args, kwargs)
+
+    def log_normal_(self, *args, **kwargs):
+        return _random_fill(self, "log_normal_", args, kwargs)
+
+    def cauchy_(self, *args, **kwargs):
+        return _random_fill(self, "cauchy_", args, kwargs)
+
+    def geometric_(self, *args, **kwargs):
+        return _random_fill(self, "geometric_", args, kwargs)
+
     # -------------------------------------------------------------- parameters
     @staticmethod
     def _as_parameter(data: DTensor, requires_grad: bool):
@@ -424,6 +467,37 @@ def _on_whole(dt: DTensor, name: str, args, kwargs):
     whole = redistribute(dt, (Replicate(),) * mesh.ndim).to_local()
     result = getattr(Tensor, name)(whole, *args, **kwargs)
     return _replicated(result, mesh)
+
+
+def _new_factory(dt: DTensor, name: str, size, args, kwargs):
+    spec = dt._spec
+    size = tuple(int(n) for n in _shape_args(size))
+    placements = tuple(Replicate() if isinstance(p, Partial) else p for p in spec.placements)
+    if size != spec.shape:
+        placements = (Replicate(),) * spec.mesh.ndim
+    piece = local_shape(size, spec.mesh, placements)
+    local = getattr(Tensor, name)(Tensor._make(dt._data), piece, *args, **kwargs)
+    return DTensor._wrap(local, DTensorSpec(spec.mesh, placements, size))
+
+
+def _random_fill(dt: DTensor, name: str, args, kwargs):
+    spec = dt._spec
+    if is_grad_enabled() and dt._requires_grad:  # torch's in-place check (a leaf raises)
+        return getattr(Tensor, name)(dt, *args, **kwargs)
+    if any(isinstance(p, Partial) for p in spec.placements):
+        raise RuntimeError(f"{name} of a DTensor with Partial placements {spec.placements} is "
+                           "not supported")
+    args = [a.full_tensor() if isinstance(a, DTensor) else a for a in args]
+    xp = _backend.array_module(dt._data)
+    whole = Tensor._make(xp.empty(spec.shape, dtype=dt._data.dtype))
+    getattr(Tensor, name)(whole, *args, **kwargs)
+    piece = whole._data
+    for i, p in enumerate(spec.placements):
+        if isinstance(p, Shard):
+            piece = split_piece(piece, p.dim, spec.mesh.size(i), spec.mesh._coordinate[i])
+    dt._data[...] = piece
+    dt._bump_version()
+    return dt
 
 
 def _replicated(value, mesh):
