@@ -248,8 +248,9 @@ def test_module_state_dict_padding_and_dense_gradient(device, kwargs):
     out = mine(dark.tensor(index, device=device), dark.tensor(offsets, device=device))
     assert tuple(out.shape) == ((2, 3) if kwargs.get("include_last_offset") else (3, 3))
     out.sum().backward()
-    # dark has no sparse tensors: with sparse=True the gradient is dense
+    # with sparse=True the gradient is a sparse COO tensor, as torch's
     assert tuple(mine.weight.grad.shape) == (7, 3)
+    assert mine.weight.grad.is_sparse == bool(kwargs.get("sparse"))
 
 
 @pytest.mark.parametrize("kwargs", MODULE_OPTIONS)
@@ -267,9 +268,10 @@ def test_module_repr_state_dict_and_parity(device, kwargs):
     np.testing.assert_allclose(a.detach().cpu().numpy(), b.detach().numpy(), rtol=1e-6)
     a.sum().backward()
     b.sum().backward()
-    # dark has no sparse tensors: with sparse=True the gradient is torch's, made dense
+    # with sparse=True both gradients are sparse COO tensors
     assert tuple(mine.weight.grad.shape) == (7, 3)
-    np.testing.assert_allclose(mine.weight.grad.cpu().numpy(),
+    assert mine.weight.grad.is_sparse == theirs.weight.grad.is_sparse
+    np.testing.assert_allclose(mine.weight.grad.to_dense().cpu().numpy(),
                                theirs.weight.grad.to_dense().numpy(), rtol=1e-6)
 
 

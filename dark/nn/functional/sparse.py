@@ -9,8 +9,8 @@ weights) and works on the flat indices and the bag of each index; its backward i
 with differentiable ops (row gathers and scatter-adds that are each other's adjoints), so it
 can be differentiated again. ``embedding(..., sparse=True)`` gives the weight a sparse COO
 gradient (dark.sparse_coo, torch's: one entry per index used, uncoalesced, none for
-padding_idx); embedding_bag's gradient stays dense with ``sparse=True`` (accepted and checked
-as torch checks it)."""
+padding_idx); so does embedding_bag's with ``sparse=True`` (modes sum and mean: an entry per
+index kept, its bag's gradient scaled as in the dense gradient)."""
 from __future__ import annotations
 
 import numpy as np
@@ -182,10 +182,11 @@ class _EmbeddingBag(Op):
 
     @staticmethod
     def forward(ctx, weight, per_sample_weights, indices, bag, bags, mode, scale,
-                positions, total):
+                positions, total, sparse=False, by_freq=False):
         xp = array_module(weight)
         width = weight.shape[1]
         ctx.indices, ctx.bag, ctx.mode, ctx.scale = indices, bag, mode, scale
+        ctx.sparse, ctx.by_freq = sparse, by_freq
         ctx.positions, ctx.total, ctx.rows = positions, total, weight.shape[0]
         ctx.save_for_backward(weight, per_sample_weights)
         if mode == "max":
@@ -222,12 +223,20 @@ class _EmbeddingBag(Op):
             grad_samples = IndexGrad.apply(products, shape=(ctx.total,),
                                            key=(ctx.positions,))
         if need_weight:
+            if ctx.sparse and ctx.by_freq:
+                raise RuntimeError("embedding_backward: scale_grad_by_freq not supported with "
+                                   "sparse gradients")
             if ctx.scale is not None:
                 rows_grad = rows_grad * Tensor._make(ctx.scale[:, None])
             if per_sample_weights is not None:
                 rows_grad = rows_grad * _Embedding.apply(per_sample_weights.unsqueeze(-1),
                                                          indices=ctx.positions)
-            grad_weight = _EmbeddingGrad.apply(rows_grad, indices=ctx.indices, rows=ctx.rows)
+            if ctx.sparse:  # torch's: an entry per index kept, in input order, uncoalesced
+                shape = (ctx.rows, rows_grad.shape[-1])
+                grad_weight = Tensor._make(SparseCOO(ctx.indices[None], rows_grad._data, shape))
+            else:
+                grad_weight = _EmbeddingGrad.apply(rows_grad, indices=ctx.indices,
+                                                   rows=ctx.rows)
         return grad_weight, grad_samples
 
 
@@ -290,8 +299,9 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None,
     input is (bags, n) fixed-size bags with offsets None, or 1-D with 1-D ``offsets`` (the
     start of each bag; with ``include_last_offset`` the last entry only closes the list).
     mode 'sum' (optionally weighted by ``per_sample_weights``, shaped as input), 'mean' or
-    'max'; entries equal to ``padding_idx`` are left out and empty bags give zeros. The
-    weight's gradient is dense even with ``sparse=True`` (torch's is sparse).
+    'max'; entries equal to ``padding_idx`` are left out and empty bags give zeros. With
+    ``sparse=True`` the weight's gradient is a sparse COO tensor, as torch's: an entry per
+    index (padding_idx's left out) in input order, uncoalesced.
     offsets must be non-decreasing. ``scale_grad_by_freq`` divides each index's gradient by
     its count in input, as documented (torch's CPU kernel uses the count of another index
     when counts differ)."""
@@ -360,7 +370,7 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None,
             f"dark.{per_sample_weights.dtype.scalar_name}Tensor (while checking "
             "arguments for embedding_bag)")
     return _bags(input, weight, offsets_array, scale_grad_by_freq, mode, per_sample_weights,
-                 include_last_offset, padding_idx)
+                 include_last_offset, padding_idx, sparse)
 
 
 def _type_str(value) -> str:
@@ -373,7 +383,7 @@ def _size(tensor: Tensor) -> str:
 
 
 def _bags(input, weight, offsets, scale_grad_by_freq, mode, per_sample_weights,
-          include_last_offset, padding_idx) -> Tensor:
+          include_last_offset, padding_idx, sparse=False) -> Tensor:
     """Check the offsets, indices and padding_idx as torch's kernel does, then apply."""
     xp = array_module(weight._data)
     indices = input._data.astype(np.int64).reshape(-1)
@@ -421,4 +431,5 @@ def _bags(input, weight, offsets, scale_grad_by_freq, mode, per_sample_weights,
             scale /= lengths[bag]
     return _EmbeddingBag.apply(weight, per_sample_weights, indices=indices, bag=bag,
                                bags=bags, mode=mode, scale=scale, positions=positions,
-                               total=total)
+                               total=total, sparse=sparse and mode != "max",
+                               by_freq=scale_grad_by_freq)

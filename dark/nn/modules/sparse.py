@@ -113,8 +113,8 @@ class Embedding(Module):
 class EmbeddingBag(Module):
     """Bags of rows of weight (num_embeddings, embedding_dim) reduced by ``mode`` ('sum',
     'mean' or 'max') -> (bags, embedding_dim); see F.embedding_bag for the input layouts.
-    weight starts N(0, 1) with row ``padding_idx`` zeroed. Gradients are dense even with
-    ``sparse`` (dark has no sparse tensors)."""
+    weight starts N(0, 1) with row ``padding_idx`` zeroed. With ``sparse`` (modes 'sum' and
+    'mean') the weight's gradient is a sparse COO tensor, as torch's."""
 
     def __init__(self, num_embeddings: int, embedding_dim: int, max_norm: float | None = None,
                  norm_type: float = 2.0, scale_grad_by_freq: bool = False, mode: str = "mean",
