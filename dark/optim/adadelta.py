@@ -31,6 +31,8 @@ class Adadelta(_ElementwiseOptimizer):
     ``delta = sqrt(acc_delta + eps) / sqrt(square_avg + eps) * grad``;
     ``acc_delta = rho * acc_delta + (1 - rho) * delta^2``; the step is ``-lr * delta``."""
 
+    _sparse_error = "Adadelta does not support sparse gradients"
+
     _group_options = ("foreach", "maximize", "differentiable", "capturable")
 
     def __init__(self, params, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,

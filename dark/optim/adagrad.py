@@ -2,8 +2,16 @@
 from __future__ import annotations
 
 from .._backend import array_module
+from .._sparse import SparseCOO, coalesce
 from .._tensor import Tensor
-from .optimizer import _addcdiv_, _addcmul_, _effective_grad, _ElementwiseOptimizer, _validate
+from .optimizer import (
+    _add_sparse_,
+    _addcdiv_,
+    _addcmul_,
+    _effective_grad,
+    _ElementwiseOptimizer,
+    _validate,
+)
 
 __all__ = ["Adagrad"]
 
@@ -16,6 +24,22 @@ def _adagrad_update(xp, param, grad, state_sum, scratch, clr, eps, maximize,
     xp.sqrt(state_sum, out=std)
     xp.add(std, eps, out=std)
     _addcdiv_(xp, param, grad, std, -clr, work)
+
+
+def _adagrad_sparse_update(param, grad: SparseCOO, state_sum: Tensor, clr, eps, maximize,
+                           weight_decay) -> None:
+    """torch's Adagrad step on a sparse COO gradient (raw arrays but the state's tensor): the
+    gradient coalesced, ``sum`` and the parameter updated at its entries only; with
+    ``weight_decay`` PyTorch's error."""
+    if weight_decay != 0:
+        raise RuntimeError("weight_decay option is not compatible with sparse gradients")
+    grad = coalesce(grad)
+    values = -grad.values if maximize else grad.values
+    _add_sparse_(state_sum._data, SparseCOO(grad.indices, values * values, grad.shape, True), 1)
+    state_sum._bump_version()
+    std = array_module(values).sqrt(state_sum._data[tuple(grad.indices)])
+    std += eps
+    _add_sparse_(param, SparseCOO(grad.indices, values / std, grad.shape, True), -clr)
 
 
 class Adagrad(_ElementwiseOptimizer):
@@ -51,5 +75,9 @@ class Adagrad(_ElementwiseOptimizer):
     def _update_group(self, group, lr) -> None:
         for param, state, step in self._params_to_update(group):
             clr = lr / (1 + (step - 1) * group["lr_decay"])
+            if type(param._grad._data) is SparseCOO:
+                _adagrad_sparse_update(param._data, param._grad._data, state["sum"], clr,
+                                       group["eps"], group["maximize"], group["weight_decay"])
+                continue
             self._update(_adagrad_update, (param._data, param._grad._data, state["sum"]._data),
                          clr, group["eps"], group["maximize"], group["weight_decay"])

@@ -158,6 +158,8 @@ class Adam(_ElementwiseOptimizer):
     a shrink of the parameter by ``1 - lr * weight_decay`` (AdamW). State per parameter:
     ``step`` (0-d float32 tensor), ``exp_avg``, ``exp_avg_sq`` and ``max_exp_avg_sq``."""
 
+    _sparse_error = "Adam does not support sparse gradients, please consider SparseAdam instead"
+
     _group_options = ("amsgrad", "maximize", "foreach", "capturable", "differentiable",
                       "decoupled_weight_decay", "fused")
 

@@ -30,6 +30,8 @@ class Adamax(_ElementwiseOptimizer):
     max(beta2 * exp_inf, |grad| + eps)``, and the step ``-lr / (1 - beta1^t) * exp_avg /
     exp_inf``."""
 
+    _sparse_error = "Adamax does not support sparse gradients"
+
     _group_options = ("foreach", "maximize", "differentiable", "capturable")
 
     def __init__(self, params, lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999),

@@ -96,6 +96,8 @@ class ASGD(_ElementwiseOptimizer):
     non-capturable formulas); ``differentiable=True`` is refused, as by every dark
     optimizer."""
 
+    _sparse_error = "ASGD does not support sparse gradients"
+
     _group_options = ("foreach", "maximize", "differentiable", "capturable")
 
     def __init__(self, params, lr: float = 1e-2, lambd: float = 1e-4, alpha: float = 0.75,

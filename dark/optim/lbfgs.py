@@ -149,8 +149,10 @@ class LBFGS(Optimizer):
         self._params = self.param_groups[0]["params"]
 
     def _gather_flat_grad(self) -> Tensor:
+        # a sparse gradient is made dense, as by PyTorch's LBFGS
         views = [zeros(p.numel(), dtype=p.dtype, device=p.device) if p._grad is None
-                 else p._grad.reshape(-1) for p in self._params]
+                 else (p._grad.to_dense() if p._grad.is_sparse else p._grad).reshape(-1)
+                 for p in self._params]
         return cat(views, 0)
 
     def _add_grad(self, step_size, update: Tensor) -> None:

@@ -25,6 +25,8 @@ class NAdam(_ElementwiseOptimizer):
     beta1 * (1 - 0.5 * 0.96^(t * momentum_decay))`` accumulates in ``mu_product``;
     ``decoupled_weight_decay`` gives NAdamW."""
 
+    _sparse_error = "NAdam does not support sparse gradients"
+
     _group_options = ("maximize", "foreach", "capturable", "differentiable",
                       "decoupled_weight_decay")
 

@@ -21,6 +21,8 @@ import numpy as np
 
 from .. import _backend
 from .._backend import array_module
+from .._sparse import SparseCOO
+from .._sparse import linear_index as _linear_index
 from .._tensor import Tensor
 from ..autograd.grad_mode import enable_grad, no_grad
 from ..utils.hooks import RemovableHandle
@@ -558,6 +560,9 @@ class _ElementwiseOptimizer(Optimizer):
     named in ``_group_options`` that it lacks (PyTorch's values for a missing option)."""
 
     _group_options: tuple[str, ...] = ()
+    # PyTorch's error for a sparse gradient (None: the optimizer takes them, in its
+    # ``_update_group``); raised before a group whose parameters have one is updated
+    _sparse_error: str | None = None
 
     def __init__(self, params, defaults: dict[str, Any]) -> None:
         super().__init__(params, defaults)
@@ -572,12 +577,76 @@ class _ElementwiseOptimizer(Optimizer):
     def step(self, closure: Callable[[], Any] | None = None):
         """Update every parameter that has a gradient; returns the closure's loss."""
         loss = self._closure_loss(closure)
+        sparse_error = self._sparse_error
         for group in self.param_groups:
+            if sparse_error is not None and _has_sparse_grad(group):
+                raise RuntimeError(sparse_error)
             self._update_group(group, _to_scalar(group["lr"]))
         return loss
 
     def _update_group(self, group: dict, lr: float) -> None:
         raise NotImplementedError
+
+
+def _has_sparse_grad(group: dict) -> bool:
+    """Whether a parameter of ``group`` has a sparse COO gradient."""
+    for param in group["params"]:
+        grad = param._grad
+        if grad is not None and type(grad._data) is SparseCOO:
+            return True
+    return False
+
+
+def _add_sparse_(param, storage: SparseCOO, alpha: float) -> None:
+    """``param.add_(sparse, alpha=alpha)`` on raw arrays (``param`` dense, of the sparse
+    tensor's shape), as PyTorch's CPU kernel: entry after entry in stored order (duplicates
+    are not summed first), each ``param + alpha * value`` rounded once, as its fused
+    multiply-add (computed in float64 for a float32 or float16 parameter, ``alpha`` rounded
+    to the parameter's type first). The k-th entries of every index go in one pass; past
+    ``_MAX_SPARSE_PASSES`` entries of one index, an index's entries add up in float64 before
+    one rounding (within float32 rounding of PyTorch's)."""
+    values = storage.values
+    nnz = values.shape[0]
+    if nnz == 0:
+        return
+    xp = array_module(param)
+    dtype = param.dtype
+    wide = np.dtype(np.float64) if dtype.kind == "f" and dtype.itemsize < 8 else dtype
+    scaled = values.astype(wide) * wide.type(dtype.type(alpha))
+    indices = storage.indices
+    keys = _linear_index(xp, indices, storage.shape[:storage.sparse_dim])
+    order = xp.argsort(keys, kind="stable")
+    ordered = keys[order]
+    # each entry's occurrence among its index's (0 for the first, in stored order)
+    occurrence = xp.empty(nnz, dtype=np.int64)
+    occurrence[order] = xp.arange(nnz) - xp.searchsorted(ordered, ordered, side="left")
+    passes = int(occurrence.max()) + 1
+    with np.errstate(over="ignore", invalid="ignore"):
+        if passes == 1:
+            rows = tuple(indices)
+            param[rows] = (param[rows].astype(wide) + scaled).astype(dtype)
+        elif passes <= _MAX_SPARSE_PASSES:
+            by_pass = xp.argsort(occurrence, kind="stable")
+            bounds = np.cumsum(xp.bincount(occurrence).tolist()).tolist()
+            start = 0
+            for stop in bounds:
+                pick = by_pass[start:stop]
+                rows = tuple(indices[:, pick])
+                param[rows] = (param[rows].astype(wide) + scaled[pick]).astype(dtype)
+                start = stop
+        else:
+            unique, first, inverse = xp.unique(keys, return_index=True, return_inverse=True)
+            rows = tuple(indices[:, first])
+            total = param[rows].astype(wide)
+            if xp is np:
+                np.add.at(total, inverse.reshape(-1), scaled)
+            else:
+                import cupyx  # only on a GPU
+                cupyx.scatter_add(total, inverse.reshape(-1), scaled)
+            param[rows] = total.astype(dtype)
+
+
+_MAX_SPARSE_PASSES = 64
 
 
 # 1 MiB: the ~8 arrays of an update's piece fit in the last-level cache. Pieces the size of

@@ -35,6 +35,8 @@ class RAdam(_ElementwiseOptimizer):
     variance of its estimate is tractable (``rho_t > 5``), scaled by the rectification
     term; before that the step is plain momentum. ``decoupled_weight_decay`` as AdamW."""
 
+    _sparse_error = "RAdam does not support sparse gradients"
+
     _group_options = ("foreach", "maximize", "differentiable", "decoupled_weight_decay",
                       "capturable")
 

@@ -45,6 +45,8 @@ class RMSprop(_ElementwiseOptimizer):
     running mean of the gradient (``grad_avg``) under the root, and ``momentum`` passing
     the step through a ``momentum_buffer``."""
 
+    _sparse_error = "RMSprop does not support sparse gradients"
+
     _group_options = ("momentum", "centered", "foreach", "maximize", "differentiable",
                       "capturable")
 

@@ -61,6 +61,8 @@ class Rprop(_ElementwiseOptimizer):
     changes nothing (dark has no graph capture); ``differentiable=True`` is refused, as by
     every dark optimizer: the step updates the parameters in place without a graph."""
 
+    _sparse_error = "Rprop does not support sparse gradients"
+
     _group_options = ("foreach", "maximize", "differentiable", "capturable")
 
     def __init__(self, params, lr: float = 1e-2, etas: tuple[float, float] = (0.5, 1.2),

@@ -5,11 +5,13 @@ import numpy as np
 
 from .._backend import array_module
 from .._kernels import optim_numba
+from .._sparse import SparseCOO
 from .._tensor import Tensor
 from . import _fused
 from .optimizer import (
     _EFFECTIVE_GRAD_CUDA,
     _EFFECTIVE_GRAD_CUDA_PARAMS,
+    _add_sparse_,
     _effective_grad,
     _effective_grad_cuda_args,
     _ElementwiseOptimizer,
@@ -150,11 +152,16 @@ class SGD(_ElementwiseOptimizer):
         for param in group["params"]:
             if param._grad is None:
                 continue
+            if type(param._grad._data) is SparseCOO:
+                self._sparse_update(param, group, lr)
+                continue
             array = param._data
             buffer, first = None, False
             if momentum != 0:
                 state = self.state[param]
                 tensor = state.get("momentum_buffer")
+                if tensor is not None and type(tensor._data) is SparseCOO:
+                    raise RuntimeError(_SPARSE_PLUS_DENSE)
                 if tensor is None:
                     tensor = state["momentum_buffer"] = Tensor._make(
                         array_module(array).empty_like(array))
@@ -170,3 +177,45 @@ class SGD(_ElementwiseOptimizer):
                              group["dampening"], group["nesterov"], maximize, weight_decay,
                              first)
             param._bump_version()
+
+    def _sparse_update(self, param, group, lr) -> None:
+        """torch's single-tensor SGD step on a sparse COO gradient: the momentum buffer
+        starts as a (sparse) copy of the first gradient, then ``buf = momentum * buf + (1 -
+        dampening) * grad`` (sparse ops: its entries are those of the gradients), and the
+        parameter gets ``-lr * update`` at the update's entries only. ``weight_decay`` raises
+        PyTorch's error (a sparse gradient plus the dense parameter)."""
+        momentum = group["momentum"]
+        grad = param._grad
+        if group["maximize"]:
+            grad = -grad
+        if group["weight_decay"] != 0:
+            raise RuntimeError(_SPARSE_PLUS_DENSE)
+        update = grad._data
+        if momentum != 0:
+            state = self.state[param]
+            tensor = state.get("momentum_buffer")
+            if tensor is None:
+                state["momentum_buffer"] = tensor = grad.detach().clone()
+            elif type(tensor._data) is SparseCOO:
+                # in place, as torch's buf.mul_(momentum).add_(grad, alpha=1 - dampening)
+                tensor._data = (tensor * momentum).add(grad, alpha=1 - group["dampening"])._data
+            else:  # a dense buffer of earlier dense steps
+                buffer = tensor._data
+                buffer *= buffer.dtype.type(momentum)
+                _add_sparse_(buffer, grad._data, 1 - group["dampening"])
+            tensor._bump_version()
+            if group["nesterov"]:
+                if not tensor.is_sparse:  # torch's grad.add(buf): sparse plus dense
+                    raise RuntimeError(_SPARSE_PLUS_DENSE)
+                update = grad.add(tensor, alpha=momentum)._data
+            else:
+                update = tensor._data
+        if type(update) is SparseCOO:
+            _add_sparse_(param._data, update, -lr)
+        else:
+            param._data += update * param._data.dtype.type(-lr)
+        param._bump_version()
+
+
+# PyTorch's error for a sparse tensor plus a dense one (sparse gradient with weight_decay)
+_SPARSE_PLUS_DENSE = "add(sparse, dense) is not supported. Use add(dense, sparse) instead."

@@ -4,6 +4,7 @@ from __future__ import annotations
 import types
 import warnings
 
+from ..._sparse import SparseCOO, not_implemented
 from ..._tensor import Tensor
 from ...autograd.grad_mode import no_grad
 from ...ops.creation import tensor as _tensor
@@ -19,6 +20,12 @@ def _as_list(tensors) -> list:
     return [tensors] if isinstance(tensors, Tensor) else list(tensors)
 
 
+def _refuse_sparse(tensor: Tensor, op: str) -> None:
+    """PyTorch's error for a sparse COO gradient, which its norms and clamps do not take."""
+    if type(tensor._data) is SparseCOO:
+        raise not_implemented(op, tensor._data)
+
+
 def get_total_norm(tensors, norm_type: float = 2.0, error_if_nonfinite: bool = False,
                    foreach: bool | None = None) -> Tensor:
     """The ``norm_type``-norm of all ``tensors`` together (as if concatenated), a 0-d
@@ -27,6 +34,8 @@ def get_total_norm(tensors, norm_type: float = 2.0, error_if_nonfinite: bool = F
     norm_type = float(norm_type)
     if not tensors:
         return _tensor(0.0)
+    for t in tensors:
+        _refuse_sparse(t, "aten::linalg_vector_norm")
     with no_grad():
         device = tensors[0].device
         norms = [vector_norm(t, norm_type).to(device) for t in tensors]
@@ -85,4 +94,5 @@ def clip_grad_value_(parameters, clip_value: float, foreach: bool | None = None)
     with no_grad():
         for param in _as_list(parameters):
             if param.grad is not None:
+                _refuse_sparse(param.grad, "aten::clamp_min_")
                 param.grad.clamp_(min=-clip_value, max=clip_value)
