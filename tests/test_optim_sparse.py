@@ -163,6 +163,29 @@ def test_adagrad_weight_decay_with_sparse_gradient_raises_torchs_error():
     assert float(optimizer.state[param]["step"]) == 1  # counted first, as torch's
 
 
+@pytest.mark.parametrize("name,message", [
+    ("SGD", "`_fused_sgd` does not support sparse gradients"),
+    ("Adagrad", "`fused` does not support sparse grad or complex param")])
+def test_fused_with_sparse_gradient_raises_torchs_error(name, message):
+    param = _sparse_param()
+    before = param.detach().numpy().copy()
+    with pytest.raises(RuntimeError, match=f"^{message}$"):
+        getattr(dark.optim, name)([param], lr=0.1, fused=True).step()
+    np.testing.assert_array_equal(param.detach().numpy(), before)
+
+
+@requires_torch
+def test_fused_sparse_error_messages_are_torchs():
+    param = torch.nn.Parameter(torch.tensor(_initial_weight()))
+    param.grad = torch.sparse_coo_tensor(torch.tensor([[1, 2]]), torch.ones(2, WIDTH),
+                                         (ROWS, WIDTH))
+    with pytest.raises(RuntimeError, match="^`_fused_sgd` does not support sparse gradients$"):
+        torch.optim.SGD([param], lr=0.1, fused=True).step()
+    with pytest.raises(RuntimeError, match="^`fused` does not support sparse grad or complex "
+                                           "param$"):
+        torch.optim.Adagrad([param], lr=0.1, fused=True).step()
+
+
 UNSUPPORTED = [
     ("Adam", "Adam does not support sparse gradients, please consider SparseAdam instead"),
     ("AdamW", "Adam does not support sparse gradients, please consider SparseAdam instead"),

@@ -10,6 +10,7 @@ from .optimizer import (
     _addcmul_,
     _effective_grad,
     _ElementwiseOptimizer,
+    _has_sparse_grad,
     _validate,
 )
 
@@ -73,6 +74,8 @@ class Adagrad(_ElementwiseOptimizer):
         return {"sum": Tensor._make(array_module(array).full_like(array, initial_value))}
 
     def _update_group(self, group, lr) -> None:
+        if group.get("fused") and _has_sparse_grad(group):
+            raise RuntimeError("`fused` does not support sparse grad or complex param")
         for param, state, step in self._params_to_update(group):
             clr = lr / (1 + (step - 1) * group["lr_decay"])
             if type(param._grad._data) is SparseCOO:

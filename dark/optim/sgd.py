@@ -15,6 +15,7 @@ from .optimizer import (
     _effective_grad,
     _effective_grad_cuda_args,
     _ElementwiseOptimizer,
+    _has_sparse_grad,
     _set_group_defaults,
     _validate,
 )
@@ -143,6 +144,8 @@ class SGD(_ElementwiseOptimizer):
         _set_group_defaults(self, fused=False)
 
     def _update_group(self, group, lr) -> None:
+        if group.get("fused") and _has_sparse_grad(group):
+            raise RuntimeError("`_fused_sgd` does not support sparse gradients")
         momentum = group["momentum"]
         maximize = group["maximize"]
         weight_decay = group["weight_decay"]
