@@ -90,6 +90,12 @@ def case_placements():
     d = DTensor.from_local(leaf, mesh, [Shard(0)], shape=(5, 3))
     (d.to_local() * 2).sum().backward()
     _close(leaf.grad, dark.full_like(piece, 2.0), "grad through from_local/to_local")
+    try:
+        DTensor.from_local(d0, mesh, [Shard(0)])
+    except RuntimeError as e:
+        assert "the local_tensor argument only accepts" in str(e), e
+    else:
+        raise AssertionError("from_local of a DTensor did not raise")
     # new_*: laid out as the tensor when of its shape, else Replicate (torch's)
     same = d0.new_full((5, 3), 2.0)
     assert same.placements == (Shard(0),) and same.to_local().shape == (expect_rows, 3)

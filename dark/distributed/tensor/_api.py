@@ -115,10 +115,15 @@ class DTensor(Tensor):
         """A DTensor whose piece on this rank is ``local_tensor`` (differentiable: gradients
         reach ``local_tensor``). Without ``shape`` the whole tensor's shape assumes even
         pieces."""
-        if not isinstance(local_tensor, Tensor) or isinstance(local_tensor, DTensor):
+        if isinstance(local_tensor, DTensor):
+            raise RuntimeError(f"the local_tensor argument only accepts dark.Tensor but got "
+                               f"{type(local_tensor)} value.")
+        if not isinstance(local_tensor, Tensor):
             raise TypeError(f"from_local expects a local Tensor, got "
                             f"{type(local_tensor).__name__}")
         mesh = _current_mesh(device_mesh)
+        if mesh.device_type != local_tensor.device.type:
+            local_tensor = local_tensor.to(mesh.device_type)
         placements = normalize_placements(placements, mesh, local_tensor.ndim)
         if shape is None:
             global_shape = list(local_tensor.shape)
