@@ -445,6 +445,7 @@ class DParameter(DTensor, Parameter):
     def __init__(self, data, requires_grad: bool = True):
         Parameter.__init__(self, data, requires_grad)
         self._spec = data._spec
+        _OWNERS[id(self._data)] = self
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + DTensor.__repr__(self)
