@@ -264,6 +264,16 @@ def case_misc():
         assert got.dtype == dark.bfloat16 and got.placements == (Shard(0),)
         _close(got.full_tensor().float(), ref.float(), "linear under autocast")
         _close(F.linear(d, dw).full_tensor(), F.linear(x, w), "linear after autocast")
+    # the module functions size their ops from the array (the local piece): an error, not a
+    # wrong result (the methods are sized from the whole tensor)
+    for call in (lambda: dark.split(d, 2, 0), lambda: dark.flatten(d)):
+        try:
+            call()
+        except RuntimeError as e:
+            assert "local piece" in str(e), e
+        else:
+            raise AssertionError("a function sized from the local piece did not raise")
+    _close(dark.cat(d.split(2, 0)).full_tensor(), x, "split method")
     p = DTensor.from_local(x * (rank + 1), mesh, [Partial()])
     _close((p * 2 - p / 4).full_tensor(), x * 3 * 1.75, "Partial linear ops")
     _close((p + 1).full_tensor(), x * 3 + 1, "Partial + number")

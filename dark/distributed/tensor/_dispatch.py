@@ -616,6 +616,11 @@ def _split(cls, args, kwargs, mesh):
     placements = tuple(Replicate() if isinstance(p, Shard) and p.dim == dim else p
                        for p in spec.placements)
     sizes = kwargs["sizes"]
+    if sum(sizes) != spec.shape[dim]:
+        raise RuntimeError(f"{_op_name(cls)} of a DTensor of shape {list(spec.shape)}: split "
+                           f"sizes {list(sizes)} do not sum to dimension {dim}'s size "
+                           f"{spec.shape[dim]} (sizes computed from the local piece? use the "
+                           "tensor's method, e.g. x.split(...))")
     shapes = []
     for s in sizes:
         shape = list(spec.shape)
