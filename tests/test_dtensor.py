@@ -234,6 +234,13 @@ def case_misc():
             ("stack", lambda: dark.stack([d, d]), lambda: dark.stack([x, x])),
             ("getitem", lambda: d[1:4, ::2], lambda: x[1:4, ::2]),
             ("chunk", lambda: d.chunk(2, 0)[1], lambda: x.chunk(2, 0)[1]),
+            ("sort / topk", lambda: d.sort(0)[0] + d.topk(2, 0)[0].sum(),
+             lambda: x.sort(0)[0] + x.topk(2, 0)[0].sum()),
+            ("gather", lambda: d.gather(1, dark.tensor([[0], [3], [1], [2], [0]])),
+             lambda: x.gather(1, dark.tensor([[0], [3], [1], [2], [0]]))),
+            ("index_select / masked_select", lambda: d.index_select(0, dark.tensor([4, 0]))
+             .sum() + d.masked_select(d > 0).sum(),
+             lambda: x.index_select(0, dark.tensor([4, 0])).sum() + x.masked_select(x > 0).sum()),
             ("amax / argmax", lambda: d.amax(0) + d.argmax(1).sum(),
              lambda: x.amax(0) + x.argmax(1).sum()),
             ("std / var", lambda: d.std(0) + d.var(), lambda: x.std(0) + x.var()),
@@ -274,6 +281,8 @@ def case_misc():
         else:
             raise AssertionError("a function sized from the local piece did not raise")
     _close(dark.cat(d.split(2, 0)).full_tensor(), x, "split method")
+    _close(dark.index_select(d, 0, dark.tensor([0, 1])).full_tensor(), x[[0, 1]],
+           "index_select function (through Replicate)")
     p = DTensor.from_local(x * (rank + 1), mesh, [Partial()])
     _close((p * 2 - p / 4).full_tensor(), x * 3 * 1.75, "Partial linear ops")
     _close((p + 1).full_tensor(), x * 3 + 1, "Partial + number")

@@ -381,6 +381,30 @@ class DTensor(Tensor):
     def tensor_split(self, *args, **kwargs):
         return _on_whole(self, "tensor_split", args, kwargs)
 
+    def sort(self, *args, **kwargs):
+        return _on_whole(self, "sort", args, kwargs)
+
+    def argsort(self, *args, **kwargs):
+        return _on_whole(self, "argsort", args, kwargs)
+
+    def topk(self, *args, **kwargs):
+        return _on_whole(self, "topk", args, kwargs)
+
+    def kthvalue(self, *args, **kwargs):
+        return _on_whole(self, "kthvalue", args, kwargs)
+
+    def gather(self, *args, **kwargs):
+        return _on_whole(self, "gather", args, kwargs)
+
+    def index_select(self, *args, **kwargs):
+        return _on_whole(self, "index_select", args, kwargs)
+
+    def take(self, *args, **kwargs):
+        return _on_whole(self, "take", args, kwargs)
+
+    def masked_select(self, *args, **kwargs):
+        return _on_whole(self, "masked_select", args, kwargs)
+
     def __iter__(self):
         return iter(self.unbind(0))
 
@@ -471,6 +495,8 @@ def _on_whole(dt: DTensor, name: str, args, kwargs):
     results Replicate DTensors (differentiable throughout)."""
     mesh = dt._spec.mesh
     whole = redistribute(dt, (Replicate(),) * mesh.ndim).to_local()
+    args = [a.full_tensor() if isinstance(a, DTensor) else a for a in args]
+    kwargs = {k: v.full_tensor() if isinstance(v, DTensor) else v for k, v in kwargs.items()}
     result = getattr(Tensor, name)(whole, *args, **kwargs)
     return _replicated(result, mesh)
 
@@ -510,7 +536,8 @@ def _replicated(value, mesh):
     if isinstance(value, Tensor):
         return DTensor.from_local(value, mesh, (Replicate(),) * mesh.ndim)
     if isinstance(value, (tuple, list)):
-        return type(value)(_replicated(v, mesh) for v in value)
+        items = [_replicated(v, mesh) for v in value]
+        return type(value)(*items) if hasattr(value, "_fields") else type(value)(items)
     return value
 
 

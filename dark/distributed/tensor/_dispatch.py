@@ -106,6 +106,13 @@ def _run(cls, args, kwargs):
         if isinstance(value, Tensor):
             raise RuntimeError(f"{_op_name(cls)}: a tensor keyword argument {key!r} next to "
                                "DTensor inputs is not supported")
+    if "view" in kwargs and any(not all(isinstance(p, Replicate) for p in a._spec.placements)
+                                for a in dts):
+        raise RuntimeError(f"{_op_name(cls)}: indexing a sharded DTensor (placements "
+                           f"{dts[0]._spec.placements}) through a region computed from its "
+                           "local piece is not supported; index it with its methods (x[...], "
+                           "x.select, x.narrow, x.gather, x.sort ...: they work on the whole "
+                           "tensor) or call full_tensor() first")
     rule = RULES.get(cls.__name__, _replicate_all)
     plan = rule(cls, args, kwargs, mesh)
     if plan is None:
@@ -172,7 +179,7 @@ def _replicate_all(cls, args, kwargs, mesh):
 
 # --------------------------------------------------------------------------- pointwise
 # ops linear in each Partial input alone (the others Replicate or python numbers)
-_LINEAR_UNARY = frozenset({"Neg", "ToCopy", "Clone", "Contiguous", "_Dropout", "Alias"})
+_LINEAR_UNARY = frozenset({"Neg", "ToCopy", "Clone", "Contiguous", "_Dropout"})
 
 
 def _broadcast_shape(shapes):
@@ -710,7 +717,7 @@ for _name in ("Add", "Sub", "Mul", "Div", "Rsub", "Neg", "Relu", "Silu", "Gelu",
               "Reciprocal", "Maximum", "Minimum", "ClampScalar", "ClampMin", "ClampMax",
               "Sin", "Cos", "Erf", "Square", "LeakyRelu", "Hardtanh", "Elu", "Softplus",
               "Mish", "Hardswish", "Hardsigmoid", "LogSigmoid", "Eq", "Ne", "Lt", "Le", "Gt",
-              "Ge", "NanToNum", "Lerp", "Addcmul", "Addcdiv", "Threshold", "Alias"):
+              "Ge", "NanToNum", "Lerp", "Addcmul", "Addcdiv", "Threshold"):
     RULES[_name] = _pointwise
 for _name in ("Sum", "Sum_SumBackward1", "Mean", "Mean_MeanBackward1"):
     RULES[_name] = _reduction
