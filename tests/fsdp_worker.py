@@ -407,13 +407,12 @@ def fsdp2():
                 assert [str(p) for p in got.placements] == ["R", "S(0)"], got.placements
                 close(got.to_local(), value, tol, f"hsdp local {key}")
                 close(got.full_tensor(), value, tol, f"hsdp {key}")
-            elif hasattr(got, "full_tensor"):  # a DTensor
-                assert [type(p).__name__ for p in got.placements] == ["Shard"]
+            else:  # a DTensor sharded on dim 0: this rank's chunk
+                assert type(got).__name__ == "DTensor", type(got)
+                assert [str(p) for p in got.placements] == ["S(0)"], got.placements
                 close(got.to_local(), value[rank * rows:(rank + 1) * rows], tol,
                       f"fsdp2 local {key}")
                 close(got.full_tensor(), value, tol, f"fsdp2 {dtype} {optim_name} {key}")
-            else:  # without dark.distributed.tensor: the local chunk
-                close(got, value[rank * rows:(rank + 1) * rows], tol, f"fsdp2 {key}")
     # a forward under another name, and explicit unshard / reshard
     from dark.distributed.fsdp import register_fsdp_forward_method
 
