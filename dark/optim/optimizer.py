@@ -21,7 +21,7 @@ import numpy as np
 
 from .. import _backend
 from .._backend import array_module
-from .._sparse import SparseCOO
+from .._sparse import SparseCOO, segment_sum
 from .._sparse import linear_index as _linear_index
 from .._tensor import Tensor
 from ..autograd.grad_mode import enable_grad, no_grad
@@ -602,9 +602,13 @@ def _add_sparse_(param, storage: SparseCOO, alpha: float) -> None:
     tensor's shape), as PyTorch's CPU kernel: entry after entry in stored order (duplicates
     are not summed first), each ``param + alpha * value`` rounded once, as its fused
     multiply-add (computed in float64 for a float32 or float16 parameter, ``alpha`` rounded
-    to the parameter's type first). The k-th entries of every index go in one pass; past
-    ``_MAX_SPARSE_PASSES`` entries of one index, an index's entries add up in float64 before
-    one rounding (within float32 rounding of PyTorch's)."""
+    to the parameter's type first).
+
+    The rows touched are gathered once into a float64 block, those of the most repeated
+    indices first; pass k adds the k-th entry of every index that has one (a leading slice
+    of the block) and rounds those rows. Past ``_MAX_SPARSE_PASSES`` entries of one index,
+    an index's entries add up in float64 before one rounding (within float32 rounding of
+    PyTorch's)."""
     values = storage.values
     nnz = values.shape[0]
     if nnz == 0:
@@ -612,38 +616,38 @@ def _add_sparse_(param, storage: SparseCOO, alpha: float) -> None:
     xp = array_module(param)
     dtype = param.dtype
     wide = np.dtype(np.float64) if dtype.kind == "f" and dtype.itemsize < 8 else dtype
-    scaled = values.astype(wide) * wide.type(dtype.type(alpha))
+    scale = wide.type(dtype.type(alpha))
     indices = storage.indices
     keys = _linear_index(xp, indices, storage.shape[:storage.sparse_dim])
+    # the entries sorted by index, those of one index in stored order: a run per index
     order = xp.argsort(keys, kind="stable")
     ordered = keys[order]
-    # each entry's occurrence among its index's (0 for the first, in stored order)
-    occurrence = xp.empty(nnz, dtype=np.int64)
-    occurrence[order] = xp.arange(nnz) - xp.searchsorted(ordered, ordered, side="left")
-    passes = int(occurrence.max()) + 1
+    first = xp.ones(nnz, dtype=bool)
+    first[1:] = ordered[1:] != ordered[:-1]
+    starts = xp.flatnonzero(first)
+    counts = xp.diff(xp.concatenate([starts, xp.asarray([nnz])]))
+    passes = int(counts.max())
+    if passes > _MAX_SPARSE_PASSES:
+        rows = tuple(indices[:, order[starts]])
+        runs = xp.take(values, order, axis=0).astype(wide) * scale
+        with np.errstate(over="ignore", invalid="ignore"):
+            param[rows] = (param[rows].astype(wide)
+                           + segment_sum(xp, runs, starts, nnz)).astype(dtype)
+        return
+    if passes > 1:  # the runs by length, longest first (stable)
+        by_count = xp.argsort(-counts, kind="stable")
+        starts, counts = starts[by_count], counts[by_count]
+    rows = tuple(indices[:, order[starts]])
+    total = param[rows].astype(wide)
     with np.errstate(over="ignore", invalid="ignore"):
-        if passes == 1:
-            rows = tuple(indices)
-            param[rows] = (param[rows].astype(wide) + scaled).astype(dtype)
-        elif passes <= _MAX_SPARSE_PASSES:
-            by_pass = xp.argsort(occurrence, kind="stable")
-            bounds = np.cumsum(xp.bincount(occurrence).tolist()).tolist()
-            start = 0
-            for stop in bounds:
-                pick = by_pass[start:stop]
-                rows = tuple(indices[:, pick])
-                param[rows] = (param[rows].astype(wide) + scaled[pick]).astype(dtype)
-                start = stop
-        else:
-            unique, first, inverse = xp.unique(keys, return_index=True, return_inverse=True)
-            rows = tuple(indices[:, first])
-            total = param[rows].astype(wide)
-            if xp is np:
-                np.add.at(total, inverse.reshape(-1), scaled)
-            else:
-                import cupyx  # only on a GPU
-                cupyx.scatter_add(total, inverse.reshape(-1), scaled)
-            param[rows] = total.astype(dtype)
+        total += xp.take(values, order[starts], axis=0).astype(wide) * scale
+        # for each further pass, how many runs are that long (a leading slice of the runs)
+        longer = xp.searchsorted(-counts, -xp.arange(1, passes), side="left").tolist()
+        for extra, live in enumerate(longer, 1):
+            block = total[:live]
+            block[...] = block.astype(dtype)  # the previous pass's rounding
+            block += xp.take(values, order[starts[:live] + extra], axis=0).astype(wide) * scale
+        param[rows] = total.astype(dtype)
 
 
 _MAX_SPARSE_PASSES = 64
