@@ -137,6 +137,23 @@ def test_sgd_momentum_buffer_is_sparse_and_starts_as_the_gradient():
                                dense, rtol=1e-7)
 
 
+@pytest.mark.parametrize("owner", ["optimizer", "module"])
+def test_zero_grad_without_set_to_none_empties_a_sparse_gradient(owner):
+    """As torch's sparse zero_: the same tensor, no entries, coalesced; the next backward
+    accumulates into it."""
+    emb = dark.nn.Embedding(ROWS, WIDTH, sparse=True)
+    optimizer = dark.optim.SGD(emb.parameters(), lr=0.1)
+    emb(dark.tensor([1, 2, 1])).sum().backward()
+    grad = emb.weight.grad
+    (optimizer if owner == "optimizer" else emb).zero_grad(set_to_none=False)
+    assert emb.weight.grad is grad
+    assert grad.is_sparse and grad._nnz() == 0 and grad.is_coalesced()
+    assert tuple(grad.shape) == (ROWS, WIDTH) and grad.sparse_dim() == 1
+    emb(dark.tensor([3])).sum().backward()
+    assert emb.weight.grad._indices().numpy().tolist() == [[3]]
+    optimizer.step()
+
+
 def _sparse_param():
     param = dark.nn.Parameter(dark.tensor(_initial_weight()))
     param.grad = dark.sparse_coo_tensor(dark.tensor([[1, 2]]),

@@ -21,7 +21,7 @@ import numpy as np
 
 from .. import _backend
 from .._backend import array_module
-from .._sparse import SparseCOO, segment_sum
+from .._sparse import SparseCOO, empty_coo, segment_sum
 from .._sparse import linear_index as _linear_index
 from .._tensor import Tensor
 from ..autograd.grad_mode import enable_grad, no_grad
@@ -329,7 +329,13 @@ class Optimizer:
                         grad.detach_()
                     else:
                         grad.requires_grad_(False)
-                    grad.zero_()
+                    if type(grad._data) is SparseCOO:  # torch's: no entries, coalesced
+                        storage = grad._data
+                        grad._data = empty_coo(array_module(storage.values), storage.shape,
+                                               storage.dtype, storage.sparse_dim)
+                        grad._bump_version()
+                    else:
+                        grad.zero_()
 
     def step(self, closure: Callable[[], Any] | None = None):
         """Perform one optimization step (subclasses implement it)."""

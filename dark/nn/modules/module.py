@@ -11,6 +11,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ... import _backend
+from ..._sparse import SparseCOO, empty_coo
 from ..._tensor import Tensor
 from ...autograd.function import Function
 from ...autograd.grad_mode import no_grad
@@ -612,6 +613,12 @@ class Module:
                 grad.detach_()
             else:
                 grad.requires_grad_(False)
+            if type(grad._data) is SparseCOO:  # torch's: no entries, coalesced
+                storage = grad._data
+                grad._data = empty_coo(_backend.array_module(storage.values), storage.shape,
+                                       storage.dtype, storage.sparse_dim)
+                grad._bump_version()
+                continue
             grad.zero_()
 
     def apply(self, fn) -> Module:
