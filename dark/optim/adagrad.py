@@ -48,7 +48,9 @@ class Adagrad(_ElementwiseOptimizer):
 
     ``sum += grad^2`` (starting from ``initial_accumulator_value``); the step is
     ``-clr * grad / (sqrt(sum) + eps)`` with ``clr = lr / (1 + (t - 1) * lr_decay)``.
-    The state (``step``, ``sum``) of every parameter exists from construction on."""
+    The state (``step``, ``sum``) of every parameter exists from construction on. A sparse
+    COO gradient updates ``sum`` and the parameter at its (coalesced) entries only, as
+    torch's; with ``weight_decay`` (or ``fused``) it raises torch's error."""
 
     _group_options = ("foreach", "maximize", "differentiable", "fused")
 

@@ -122,7 +122,10 @@ class SGD(_ElementwiseOptimizer):
     With momentum the buffer starts as a copy of the first gradient, then
     ``buf = momentum * buf + (1 - dampening) * grad``; the step is ``-lr * buf`` (or
     ``-lr * (grad + momentum * buf)`` with ``nesterov``). ``weight_decay`` adds
-    ``weight_decay * param`` to the gradient; ``maximize`` ascends."""
+    ``weight_decay * param`` to the gradient; ``maximize`` ascends. A sparse COO gradient
+    (nn.Embedding(sparse=True)) steps as torch's: the momentum buffer is then sparse too and
+    only the rows it holds move; with ``weight_decay`` (or ``fused``) it raises torch's
+    error."""
 
     _group_options = ("nesterov", "maximize", "foreach", "differentiable")
 
