@@ -648,6 +648,36 @@ def activation_checkpointing():
         for (key, got), value in zip(model.state_dict().items(),
                                      reference.state_dict().values()):
             close(got.full_tensor(), value, 1e-10, f"fully_shard {cls.__name__} {key}")
+    # the T5 example's way: FSDP units, then apply_activation_checkpointing on the blocks
+    from dark.distributed.algorithms._checkpoint.checkpoint_wrapper import (
+        CheckpointImpl,
+        CheckpointWrapper,
+        apply_activation_checkpointing,
+        checkpoint_wrapper,
+    )
+
+    for impl in (CheckpointImpl.REENTRANT, CheckpointImpl.NO_REENTRANT):
+        dark.manual_seed(0)
+        reference = Net().double()
+        fsdp = FSDP(copy.deepcopy(reference), auto_wrap_policy=ModuleWrapPolicy({Block}))
+        apply_activation_checkpointing(
+            fsdp, checkpoint_wrapper_fn=functools.partial(checkpoint_wrapper,
+                                                          checkpoint_impl=impl),
+            check_fn=lambda m: isinstance(m, Block))
+        assert isinstance(fsdp.blocks[0].module, CheckpointWrapper)
+        names = [n for n, _ in fsdp.named_parameters()]
+        assert names[1] == ("_fsdp_wrapped_module.blocks.0._fsdp_wrapped_module."
+                            "_checkpoint_wrapped_module._flat_param"), names
+        opt = dark.optim.SGD(fsdp.parameters(), lr=0.1, momentum=0.9)
+        ref_opt = dark.optim.SGD(reference.parameters(), lr=0.1, momentum=0.9)
+        for x, y in batches(3, 8):
+            loss_fn(fsdp(x[rank * 4:rank * 4 + 4]), y[rank * 4:rank * 4 + 4]).backward()
+            loss_fn(reference(x), y).backward()
+            for o in (opt, ref_opt):
+                o.step()
+                o.zero_grad()
+        check_model(fsdp, reference, 1e-10, f"apply_activation_checkpointing {impl}")
+        fsdp.load_state_dict(reference.state_dict())  # the unwrapped model's keys load
     print(f"{rank} ok activation_checkpointing", flush=True)
 
 if __name__ == "__main__":

@@ -133,6 +133,41 @@ def test_dcp_round_trip_in_one_process(tmp_path):
         dcp.load({"model": {"0.weight": dark.zeros(2, 3)}}, checkpoint_id=tmp_path / "ck")
 
 
+def test_checkpoint_wrapper_keeps_the_unwrapped_names_and_gradients():
+    """apply_activation_checkpointing wraps the chosen submodules in place; state_dict keys
+    and named_parameters are the unwrapped model's (each loads into the other); the
+    gradients equal the unwrapped model's (both checkpoint implementations)."""
+    from dark.distributed.algorithms._checkpoint.checkpoint_wrapper import (
+        CheckpointImpl,
+        CheckpointWrapper,
+        apply_activation_checkpointing,
+        checkpoint_wrapper,
+    )
+
+    for impl in (CheckpointImpl.REENTRANT, CheckpointImpl.NO_REENTRANT):
+        dark.manual_seed(0)
+        plain = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Sequential(nn.Linear(4, 2)))
+        wrapped = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Sequential(nn.Linear(4, 2)))
+        wrapped.load_state_dict(plain.state_dict())
+        apply_activation_checkpointing(
+            wrapped, checkpoint_wrapper_fn=functools.partial(checkpoint_wrapper,
+                                                            checkpoint_impl=impl),
+            check_fn=lambda m: isinstance(m, nn.Linear))
+        assert isinstance(wrapped[0], CheckpointWrapper) and \
+            isinstance(wrapped[2][0], CheckpointWrapper) and wrapped[0].in_features == 3
+        assert list(wrapped.state_dict()) == list(plain.state_dict())
+        assert [n for n, _ in wrapped[0].named_parameters()] == ["weight", "bias"]
+        wrapped.load_state_dict(plain.state_dict())
+        x = dark.randn(5, 3, requires_grad=True)
+        wrapped(x).sum().backward()
+        grad_x = x.grad
+        x.grad = None
+        plain(x).sum().backward()
+        assert dark.allclose(grad_x, x.grad)
+        for a, b in zip(wrapped.parameters(), plain.parameters()):
+            assert dark.allclose(a.grad, b.grad)
+
+
 # ------------------------------------------------------------------------ processes
 @needs_mpi
 def test_fsdp_trains_as_one_process_on_the_global_batch():
@@ -302,6 +337,7 @@ def test_fsdp_with_activation_checkpointing():
     """Units whose forward is checkpointed (reentrant and not), FULL_SHARD / SHARD_GRAD_OP /
     NO_SHARD, with and without use_orig_params: the recomputation in backward finds the
     unit's parameters (put back before its backward after FULL_SHARD's resharding), and the
-    training equals one process's; the same for fully_shard on each block."""
+    training equals one process's; the same for fully_shard on each block, and for
+    apply_activation_checkpointing on FSDP units (the T5 example's way)."""
     code, out = mpiexec(2, "activation_checkpointing")
     assert code == 0 and out.count("ok activation_checkpointing") == 2, out

@@ -27,6 +27,7 @@ LAYERS = (
                   "dark.distributions", "dark.func", "dark.onnx",
                   "dark.utils.checkpoint", "dark.utils.tensorboard", "dark.utils.model_zoo",
                   "dark.distributed.fsdp", "dark.distributed.checkpoint",
+                  "dark.distributed.algorithms",
                   "dark.distributed.tensor", "dark.distributed._tensor")),
     ("package", ("dark",)),
 )

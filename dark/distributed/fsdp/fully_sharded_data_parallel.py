@@ -90,7 +90,8 @@ def _predivide_factor(world_size: int) -> float:
 
 
 def _clean(key: str) -> str:
-    return key.replace(FSDP_PREFIX, "")
+    """The original model's name: without FSDP's (and checkpoint_wrapper's) wrapper."""
+    return key.replace(FSDP_PREFIX, "").replace("_checkpoint_wrapped_module.", "")
 
 
 def _empty_like_param(flat):

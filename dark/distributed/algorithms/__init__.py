@@ -1,0 +1,2 @@
+"""``torch.distributed.algorithms``: the activation checkpointing wrappers FSDP programs
+apply (``_checkpoint.checkpoint_wrapper``)."""
