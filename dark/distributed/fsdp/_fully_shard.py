@@ -34,6 +34,7 @@ from ...nn.modules.module import Module
 from ...nn.parameter import Parameter
 from ..device_mesh import init_device_mesh
 from ..tensor import DTensor, Replicate, Shard
+from ._tree import cast_floats, output_tensors
 from .api import MixedPrecisionPolicy, OffloadPolicy
 
 __all__ = ["FSDPModule", "UnshardHandle", "fully_shard", "register_fsdp_forward_method"]
@@ -333,7 +334,7 @@ def _pre_forward(module, args, kwargs):
         _state(other).unshard()
     mp = state.mp
     if mp is not None and mp.param_dtype is not None and mp.cast_forward_inputs:
-        args, kwargs = _cast((args, kwargs), mp.param_dtype)
+        args, kwargs = cast_floats((args, kwargs), mp.param_dtype)
     return args, kwargs
 
 
@@ -351,34 +352,12 @@ def _post_forward(module, args, kwargs, output):
         def pre_backward(grad, state=state, views=views):
             state.use(views)
 
-        for t in _output_tensors(output):
+        for t in output_tensors(output):
             if t.requires_grad:
                 t.register_hook(pre_backward)
     if state.mp is not None and state.mp.output_dtype is not None:
-        output = _cast(output, state.mp.output_dtype)
+        output = cast_floats(output, state.mp.output_dtype)
     return output
-
-
-def _output_tensors(value):
-    if isinstance(value, Tensor):
-        return [value]
-    if isinstance(value, (list, tuple)):
-        return [t for v in value for t in _output_tensors(v)]
-    if isinstance(value, dict):
-        return [t for v in value.values() for t in _output_tensors(v)]
-    return []
-
-
-def _cast(value, dtype):
-    if isinstance(value, Tensor):
-        return value.to(dtype) if value.is_floating_point() else value
-    if isinstance(value, tuple):
-        return tuple(_cast(v, dtype) for v in value)
-    if isinstance(value, list):
-        return [_cast(v, dtype) for v in value]
-    if isinstance(value, dict):
-        return {k: _cast(v, dtype) for k, v in value.items()}
-    return value
 
 
 class UnshardHandle:

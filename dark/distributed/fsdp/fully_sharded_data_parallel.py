@@ -50,6 +50,7 @@ from ...nn.modules.module import Module
 from ...nn.parameter import Parameter
 from . import _optim, _sharded
 from . import wrap as _wrap_mod
+from ._tree import cast_floats, output_tensors
 from .api import (
     BackwardPrefetch,
     CPUOffload,
@@ -507,7 +508,7 @@ class FullyShardedDataParallel(Module):
         mp = self.mixed_precision
         if mp is not None and mp.param_dtype is not None and (
                 (self._is_root and mp.cast_root_forward_inputs) or mp.cast_forward_inputs):
-            args, kwargs = _cast_inputs((args, kwargs), mp.param_dtype)
+            args, kwargs = cast_floats((args, kwargs), mp.param_dtype)
         handle = self._handle
         if handle is not None:
             handle.unshard()
@@ -529,7 +530,7 @@ class FullyShardedDataParallel(Module):
             def pre_backward(grad, handle=handle, views=views):
                 handle.use(views)
 
-            for t in _output_tensors(output):
+            for t in output_tensors(output):
                 if t.requires_grad:
                     t.register_hook(pre_backward)
         return output
@@ -885,28 +886,6 @@ def _named_subtree(module, state):
             out.append((full, child))
             stack.append((full, child))
     return out
-
-
-def _output_tensors(value):
-    if isinstance(value, Tensor):
-        return [value]
-    if isinstance(value, (list, tuple)):
-        return [t for v in value for t in _output_tensors(v)]
-    if isinstance(value, dict):
-        return [t for v in value.values() for t in _output_tensors(v)]
-    return []
-
-
-def _cast_inputs(value, dtype):
-    if isinstance(value, Tensor):
-        return value.to(dtype) if value.is_floating_point() else value
-    if isinstance(value, tuple):
-        return tuple(_cast_inputs(v, dtype) for v in value)
-    if isinstance(value, list):
-        return [_cast_inputs(v, dtype) for v in value]
-    if isinstance(value, dict):
-        return {k: _cast_inputs(v, dtype) for k, v in value.items()}
-    return value
 
 
 def _node_groups():

@@ -1,0 +1,29 @@
+"""What both FSDPs do to a module's inputs and outputs (nested tuples, lists and dicts)."""
+from __future__ import annotations
+
+from ..._tensor import Tensor
+
+
+def output_tensors(value) -> list:
+    """The tensors inside ``value`` (nested tuples, lists, dicts), in order."""
+    if isinstance(value, Tensor):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [t for v in value for t in output_tensors(v)]
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in output_tensors(v)]
+    return []
+
+
+def cast_floats(value, dtype):
+    """``value`` with each floating-point tensor inside it cast to ``dtype`` (mixed
+    precision's inputs and outputs); everything else as it is."""
+    if isinstance(value, Tensor):
+        return value.to(dtype) if value.is_floating_point() else value
+    if isinstance(value, tuple):
+        return tuple(cast_floats(v, dtype) for v in value)
+    if isinstance(value, list):
+        return [cast_floats(v, dtype) for v in value]
+    if isinstance(value, dict):
+        return {k: cast_floats(v, dtype) for k, v in value.items()}
+    return value
