@@ -341,3 +341,13 @@ def test_fsdp_with_activation_checkpointing():
     apply_activation_checkpointing on FSDP units (the T5 example's way)."""
     code, out = mpiexec(2, "activation_checkpointing")
     assert code == 0 and out.count("ok activation_checkpointing") == 2, out
+
+
+def test_fsdp_module_path_holds_torchs_api_names():
+    """torch.distributed.fsdp.fully_sharded_data_parallel holds the api's classes too (the T5
+    FSDP example imports MixedPrecision from there): the same objects as the package's."""
+    from dark.distributed import fsdp
+    from dark.distributed.fsdp import fully_sharded_data_parallel as module
+    for name in ("MixedPrecision", "ShardingStrategy", "StateDictType", "FullStateDictConfig",
+                 "CPUOffload", "BackwardPrefetch", "FullyShardedDataParallel"):
+        assert getattr(module, name) is getattr(fsdp, name)

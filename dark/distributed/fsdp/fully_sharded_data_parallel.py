@@ -58,6 +58,7 @@ from .api import (
     FullStateDictConfig,
     LocalOptimStateDictConfig,
     LocalStateDictConfig,
+    MixedPrecision,
     ShardedOptimStateDictConfig,
     ShardedStateDictConfig,
     ShardingStrategy,
@@ -65,7 +66,9 @@ from .api import (
     StateDictType,
 )
 
-__all__ = ["FullyShardedDataParallel"]
+# the api names torch's module holds too (programs import MixedPrecision ... from it)
+__all__ = ["BackwardPrefetch", "CPUOffload", "FullStateDictConfig", "FullyShardedDataParallel",
+           "MixedPrecision", "ShardedStateDictConfig", "ShardingStrategy", "StateDictType"]
 
 FSDP_WRAPPED_MODULE = "_fsdp_wrapped_module"
 FSDP_PREFIX = FSDP_WRAPPED_MODULE + "."
