@@ -24,7 +24,8 @@ from .ops.random import *  # noqa: F403
 from .ops.reduction import *  # noqa: F403
 from .ops.shape import *  # noqa: F403
 from .random import *  # noqa: F403
-from . import autograd, cuda, linalg
+from . import autograd, cuda, linalg, version
+from .version import __version__  # noqa: E402 - the installed distribution's
 from . import fft, special  # noqa: E402
 from . import sparse  # noqa: E402 - sparse COO tensors (dark._sparse holds their storage)
 from .sparse import layout, sparse_coo, sparse_coo_tensor, spmm, strided  # noqa: E402

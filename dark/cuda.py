@@ -81,6 +81,62 @@ def get_device_name(device=None) -> str:
     return name.decode() if isinstance(name, bytes) else str(name)
 
 
+def get_device_capability(device=None) -> tuple:
+    """(major, minor) compute capability of a GPU (the current one by default)."""
+    index = _index(device)
+    capability = _backend.cupy_module().cuda.Device(index).compute_capability  # e.g. '90'
+    return int(capability[:-1]), int(capability[-1])
+
+
+def is_bf16_supported(including_emulation: bool = True) -> bool:
+    """Whether the current GPU takes bfloat16 tensors (torch.cuda.is_bf16_supported): False
+    without CUDA, as in PyTorch. dark's GPU tensors are CuPy arrays: True when one of
+    bfloat16 (ml_dtypes' dtype) can be made on the current GPU, and, with
+    ``including_emulation=False``, the GPU computes bfloat16 natively (compute capability 8.0
+    or newer)."""
+    if not is_available():
+        return False
+    try:
+        _backend.cupy_module().zeros(1, dtype=_backend.bfloat16.np)
+    except Exception:  # no ml_dtypes, or CuPy refuses the dtype: dark cannot hold one there
+        return False
+    return including_emulation or get_device_capability()[0] >= 8
+
+
+class nccl:  # noqa: N801 - torch.cuda.nccl, a module there
+    """torch.cuda.nccl's queries, answered by the NCCL that CuPy gives dark (its
+    collectives on CUDA tensors, dark.distributed's "nccl" backend, go through it)."""
+
+    @staticmethod
+    def version() -> tuple:
+        """NCCL's (major, minor, patch); RuntimeError without CUDA or CuPy's NCCL."""
+        _backend.cupy_module()  # CUDA first: its error says why not
+        try:
+            from cupy.cuda import nccl as cupy_nccl  # noqa: PLC0415 - CuPy's optional part
+        except ImportError as error:
+            raise RuntimeError(f"NCCL is not available: CuPy has no NCCL ({error})") from None
+        code = int(cupy_nccl.get_version())  # major * 10000 + minor * 100 + patch (>= 2.9)
+        return code // 10000, code % 10000 // 100, code % 100
+
+    @staticmethod
+    def is_available(tensors) -> bool:
+        """Whether NCCL can take these tensors: CUDA tensors, contiguous, each on its own
+        GPU, and CuPy's NCCL present (torch.cuda.nccl.is_available)."""
+        devices = set()
+        for tensor in tensors:
+            if not tensor.is_cuda or not tensor.is_contiguous():
+                return False
+            device = tensor.get_device()
+            if device in devices:
+                return False
+            devices.add(device)
+        try:
+            nccl.version()
+        except RuntimeError:
+            return False
+        return True
+
+
 def synchronize(device=None) -> None:
     """Wait until all work queued on a GPU (the current one by default) has finished."""
     index = _index(device)

@@ -20,7 +20,7 @@ LAYERS = (
     ("ops", ("dark.ops", "dark.random", "dark.linalg", "dark.cuda", "dark.accelerator",
              "dark.backends", "dark.testing", "dark.jit", "dark._compile", "dark._legacy",
              "dark.amp", "dark.fft", "dark.special", "dark.utils.dlpack", "dark.cpu",
-             "dark.distributed", "dark.autograd.functional", "dark.sparse")),
+             "dark.distributed", "dark.autograd.functional", "dark.sparse", "dark.version")),
     ("nn", ("dark.nn",)),
     ("features", ("dark.optim", "dark.data", "dark.utils.data", "dark.serialization",
                   "dark._torch_pickle", "dark.viz", "dark.hub", "dark.multiprocessing",
