@@ -161,6 +161,13 @@ class Client:
         while True:
             try:
                 self.sock = socket.create_connection((addr, port), timeout=5)
+                if self.sock.getsockname() == self.sock.getpeername():
+                    # TCP's self-connection: rank 0 not listening yet on a port in the
+                    # ephemeral range (--standalone's free_port), the kernel gave this
+                    # socket that same port, and the connection reached itself; it would
+                    # hold the port that rank 0 is about to bind
+                    self.sock.close()
+                    raise ConnectionRefusedError("connected to itself")
                 break
             except OSError as error:
                 if time.monotonic() > deadline:
