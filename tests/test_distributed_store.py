@@ -35,3 +35,15 @@ def test_client_drops_a_connection_to_itself_and_retries(monkeypatch):
         _store.Client("127.0.0.1", port, 1, 2, timeout=0.3)
     assert len(calls) > 1  # retried
     assert sock.fileno() == -1  # and the self-connection was closed, freeing the port
+
+
+def test_free_port_is_below_the_ephemeral_range_and_free():
+    from dark.distributed.run import _ephemeral_low, free_port
+
+    low = _ephemeral_low()
+    ports = {free_port() for _ in range(5)}
+    assert all(1024 <= port < low for port in ports) and len(ports) > 1
+    for port in ports:  # nobody holds it: rank 0 can listen there
+        with socket.socket() as listener:
+            listener.bind(("127.0.0.1", port))
+            listener.listen(1)

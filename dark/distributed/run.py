@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import random
 import shlex
 import shutil
 import signal
@@ -73,9 +74,33 @@ def mpi_python():
 
 
 def free_port() -> int:
-    with socket.socket() as s:
+    """A port nobody listens on, for rank 0's rendezvous, taken below the system's ephemeral
+    range: a port the kernel hands out (bind to 0) is free only until the next outgoing
+    connection or ephemeral listener takes it (each worker's mpiexec opens some while rank 0
+    starts), which left rank 0 'Address already in use' and rank 1 talking to a stranger."""
+    low = _ephemeral_low()
+    candidates = list(range(max(1024, low - 10000), low))
+    random.SystemRandom().shuffle(candidates)  # not the global stream a program may seed
+    for port in candidates[:200]:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as s:  # the range below is taken: one from the kernel
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _ephemeral_low() -> int:
+    """The first port of the kernel's ephemeral range (Linux's ip_local_port_range; 32768,
+    its default, elsewhere)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as file:
+            return int(file.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
 def _parser() -> argparse.ArgumentParser:
