@@ -629,6 +629,13 @@ def wrap_dims(dim, ndim: int) -> tuple:
     return tuple(sorted(dims))
 
 
+# float32 and float64: the dtypes whose numpy arithmetic and sums give torch's CPU kernels'
+# values (torch computes float16 and bfloat16 in float32 and rounds once): the fast paths that
+# call numpy directly (Op.apply's arithmetic, the in-place shortcut, F.linear's bias sum) take
+# only these
+TORCH_EXACT_FLOATS = frozenset((np.dtype(np.float32), np.dtype(np.float64)))
+
+
 def sum_to_shape(array, shape: tuple):
     """``array`` (broadcast from ``shape``) summed back down to ``shape``: the sum over the
     leading dims it gained and over the dims that were 1 (the engine's rule for a broadcast

@@ -18,7 +18,6 @@ from .._tensor import Size, Tensor, tensor_method
 from ..utils.hooks import RemovableHandle
 from . import function as _function
 from .function import AccumulateGrad, edge_of
-from .function import plain_op_apply as _plain_op_apply
 from .grad_mode import state as _grad_state
 
 
@@ -196,7 +195,7 @@ def _execute(order, buffers, targets, captured, to_run, accumulate, create_graph
     # raw-array backwards (Op.raw_backward) only when the backward builds no graph and no
     # op dispatch (autocast, bfloat16, export) would see the ops
     raw = (_RAW_PROMOTION and not create_graph
-           and _function.Op.__dict__["apply"].__func__ is _plain_op_apply)
+           and not _function.op_dispatch_set())
     # numpy's warnings stay off across a run of built-in ops' backwards (one switch, not one
     # per node), back on before any user code (hooks, a Function's backward) runs
     quiet = None
@@ -446,8 +445,7 @@ def _materialize(node, grads) -> None:
 def _reduce_to_shape(node, index, grad, shape):
     """Undo broadcasting: sum the gradient down to the input's shape."""
     grad_shape = grad._data.shape
-    extra = len(grad_shape) - len(shape)
-    if extra < 0 or any(g != s and s != 1 for g, s in zip(grad_shape[extra:], shape)):
+    if not _broadcast_from(grad_shape, shape):
         raise RuntimeError(f"Function {node.name()} returned an invalid gradient at index "
                            f"{index} - got {list(grad_shape)} but expected shape compatible "
                            f"with {list(shape)}")

@@ -375,7 +375,7 @@ class Op(Function):
             if isinstance(a, Tensor) and type(a._data) is np.ndarray:
                 if type(b) in _PLAIN_VALUES:
                     if a._requires_grad:
-                        if (cls._ufunc2 is not None and a._data.dtype in _UFUNC2_DTYPES
+                        if (cls._ufunc2 is not None and a._data.dtype in _TORCH_EXACT_FLOATS
                                 and (not kwargs or kwargs == _ALPHA_ONE)
                                 and _exact_operand(b, a._data.dtype)):
                             return _apply_ufunc2(cls, a, b, kwargs)
@@ -383,7 +383,7 @@ class Op(Function):
                 elif isinstance(b, Tensor) and type(b._data) is np.ndarray \
                         and (a._requires_grad or b._requires_grad):
                     if (cls._ufunc2 is not None and a._data.dtype is b._data.dtype
-                            and a._data.dtype in _UFUNC2_DTYPES
+                            and a._data.dtype in _TORCH_EXACT_FLOATS
                             and (not kwargs or kwargs == _ALPHA_ONE)):
                         return _apply_ufunc2(cls, a, b, kwargs)
                     return _record_two(cls, a, b, kwargs)
@@ -449,7 +449,7 @@ def _apply_ufunc(cls, a):
     """Op.apply of a one-ufunc op (see ``Op._ufunc``) on a float numpy tensor: the op's
     forward (the ufunc), and when recorded the steps of ``_record_one`` and ``_output`` for
     this case (one edge, the input or the output saved), written out: every call of the
-    general path costs as much as the sine of ten numbers."""
+    general path costs as much as the sine of ten numbers (so do helper calls here)."""
     data = a._data
     record = a._requires_grad and _grad_state.enabled
     if record and (_record_inputs is not _record_edges or _anomaly.enabled):
@@ -491,12 +491,11 @@ def _apply_ufunc(cls, a):
 
 
 _quiet_enter, _quiet_exit = _backend.quiet_enter, _backend.quiet_exit
-_UFUNC2_DTYPES = frozenset((np.dtype(np.float32), np.dtype(np.float64)))
 _ALPHA_ONE = {"alpha": 1}
-
-
+_TORCH_EXACT_FLOATS = _backend.TORCH_EXACT_FLOATS
 _FLOAT32 = np.dtype(np.float32)
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
+_EXACT_INT = 2 ** 53
 
 
 def _exact_operand(number, np_dtype) -> bool:
@@ -509,31 +508,27 @@ def _exact_operand(number, np_dtype) -> bool:
     return kind is int and -_EXACT_INT <= number <= _EXACT_INT
 
 
-_EXACT_INT = 2 ** 53
-
-
 def _apply_ufunc2(cls, a, b, kwargs):
     """Op.apply, recorded, of an arithmetic op (see ``Op._ufunc2``) on two numpy tensors of
     one float dtype (float32 or float64, where numpy's arithmetic is torch's), or such a
     tensor and a python number (``_exact_operand``): the ufunc, and the steps of
     ``_record_two`` / ``_record_one`` and ``_output`` for this case, written out."""
     number = not isinstance(b, Tensor)
-    if _record_inputs is not _record_edges or _anomaly.enabled:
-        if number:
-            return _record_one(cls, a, (a, b), kwargs, b)
-        return _record_two(cls, a, b, kwargs)
-    array_a = a._data
-    array_b = b if number else b._data
-    try:
-        if cls._ufunc2_quiet:
-            token = _quiet_enter()
-            try:
-                result = cls._ufunc2(array_a, array_b)
-            finally:
-                _quiet_exit(token)
-        else:
-            result = cls._ufunc2(array_a, array_b)
-    except ValueError:  # shapes that do not broadcast: the general path's error
+    result = None
+    if _record_inputs is _record_edges and not _anomaly.enabled:
+        array_b = b if number else b._data
+        try:
+            if cls._ufunc2_quiet:
+                token = _quiet_enter()
+                try:
+                    result = cls._ufunc2(a._data, array_b)
+                finally:
+                    _quiet_exit(token)
+            else:
+                result = cls._ufunc2(a._data, array_b)
+        except ValueError:  # shapes that do not broadcast: the general path's error
+            pass
+    if result is None:  # observers or anomaly mode watch, or that error: the general path
         if number:
             return _record_one(cls, a, (a, b), kwargs, b)
         return _record_two(cls, a, b, kwargs)
@@ -548,14 +543,13 @@ def _apply_ufunc2(cls, a, b, kwargs):
         node.alpha = 1
     if cls._ufunc2_saves:
         entries = []
-        for t in (a, b):
-            if t is b and number:
-                entries.append(b)
-                continue
+        for t in (a, b) if not number else (a,):
             counter = t._vc
             if counter is None:
                 counter = t._vc = [0]
             entries.append((_TENSOR, t, counter, counter[0], t._output_nr))
+        if number:
+            entries.append(b)
         node._saved = entries
     out = _new_tensor(Tensor)
     out._data = result
@@ -645,6 +639,13 @@ def _record_two(cls, a, b, kwargs):
 
 # Op.apply's own function: runs an op without the dispatch hook (see set_op_dispatch)
 plain_op_apply = Op.__dict__["apply"].__func__
+
+
+def op_dispatch_set() -> bool:
+    """Whether an op dispatch (autocast, bfloat16, DTensor, ONNX export) runs the ops now:
+    the paths that call numpy directly (the engine's raw-array backward, F.linear outside a
+    graph) are only for the plain Op.apply."""
+    return Op.__dict__["apply"].__func__ is not plain_op_apply
 
 
 _dispatch_layers = {"base": None, "outer": []}

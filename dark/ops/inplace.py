@@ -187,7 +187,6 @@ def _inplace_form(function, name=None):
 # ----------------------------------------------------------------------------- fast paths
 
 _UFUNCS = {"add": "add", "sub": "subtract", "mul": "multiply", "div": "true_divide"}
-_FAST_FLOATS = frozenset((np.dtype(np.float32), np.dtype(np.float64)))
 _EXACT = 2 ** 53  # python ints up to this are exact as float64 (and the fast path's numbers)
 _quiet_enter, _quiet_exit = _backend.quiet_enter, _backend.quiet_exit
 
@@ -201,7 +200,7 @@ def _fast_arithmetic(name, function):
 
     def method(self, other, *, alpha=1, rounding_mode=None):
         data = self._data
-        if (type(data) is np.ndarray and data.dtype in _FAST_FLOATS and alpha == 1
+        if (type(data) is np.ndarray and data.dtype in _backend.TORCH_EXACT_FLOATS and alpha == 1
                 and type(alpha) is int and rounding_mode is None and data.flags.writeable):
             # the common case of optimizer code, p.sub_(g) / p.mul_(0.9) outside a graph: a
             # float32/64 numpy tensor and a tensor of its dtype and shape or a python number

@@ -10,19 +10,17 @@ import math
 
 import numpy as np
 
+from ..._backend import TORCH_EXACT_FLOATS
 from ..._kernels import matmul as matmul_arrays
 from ..._tensor import Tensor
 from ...amp.autocast_mode import casts_inputs
-from ...autograd.function import Op, plain_op_apply
+from ...autograd.function import op_dispatch_set
 from ...autograd.grad_mode import state as _grad_state
 from ...ops.linalg import Mm, einsum
 from ...ops.shape import Contiguous, Reshape, TransposeMatrix, UnsafeView, _viewable
 from ._checks import check_tensor
 
 __all__ = ["bilinear", "linear"]
-
-
-_SUMMED_AS_ARRAYS = frozenset((np.dtype(np.float32), np.dtype(np.float64)))
 
 
 class _Addmm(Mm):
@@ -45,8 +43,8 @@ class _Addmm(Mm):
             # a full-size bias takes the column sums; any other the engine sums down
             if ctx._input_meta[0][0] != grad._data.shape[1:]:
                 grad_bias = grad
-            elif _grad_state.enabled or grad._data.dtype not in _SUMMED_AS_ARRAYS or \
-                    Op.__dict__["apply"].__func__ is not plain_op_apply:
+            elif _grad_state.enabled or grad._data.dtype not in TORCH_EXACT_FLOATS or \
+                    op_dispatch_set():
                 grad_bias = grad.sum(0)
             else:  # no graph of the backward, no op dispatch: Sum's forward on the array
                 data = grad._data
@@ -110,7 +108,7 @@ def _unrecorded_matrix_product(input: Tensor, weight: Tensor, bias) -> Tensor | 
     x, w = input._data, weight._data
     if type(x) is not np.ndarray or type(w) is not np.ndarray or x.ndim != 2 or \
             w.ndim != 2 or x.shape[1] != w.shape[1] or x.dtype != w.dtype or \
-            Op.__dict__["apply"].__func__ is not plain_op_apply:
+            op_dispatch_set():
         return None
     record = _grad_state.enabled and (input._requires_grad or weight._requires_grad)
     if bias is None:
