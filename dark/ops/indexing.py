@@ -382,6 +382,14 @@ def _check_bounds(array, size: int, ordinal: int, error=IndexError, prefix: str 
                     f"size {size}")
 
 
+def _check_int_index(index: int, position: int, size: int) -> None:
+    """An int index of a dim of ``size`` (at ``position`` in the index): PyTorch's IndexError
+    when out of range."""
+    if not -size <= index < size:
+        raise IndexError(f"index {index} is out of bounds for dimension {position} with size "
+                         f"{size}")
+
+
 def _parse(tensor: Tensor, index: tuple):
     """Split a PyTorch index (its items, from _index_items) into a basic part (ints, slices,
     None: applied first, a view) and an advanced key on that view, following PyTorch's
@@ -413,10 +421,7 @@ def _parse(tensor: Tensor, index: tuple):
     for position, it in enumerate(expanded):
         kind = it[0]
         if kind == "int":
-            size = shape[dim]
-            if not -size <= it[1] < size:
-                raise IndexError(f"index {it[1]} is out of bounds for dimension {position} "
-                                 f"with size {size}")
+            _check_int_index(it[1], position, shape[dim])
             basic.append(it[1])
             name = "Select"
             dim += 1
@@ -536,9 +541,7 @@ def getitem(self: Tensor, index) -> Tensor:
     """``self[index]``: ints, slices, None, Ellipsis give a view; boolean masks and integer
     tensors/lists (advanced indexing, PyTorch's placement rules) give a copy."""
     if type(index) is int and self._data.ndim:  # x[i] (loops over time steps): _parse's answer
-        size = self._data.shape[0]
-        if not -size <= index < size:
-            raise IndexError(f"index {index} is out of bounds for dimension 0 with size {size}")
+        _check_int_index(index, 0, self._data.shape[0])
         region = _Region((index, Ellipsis))
         out = Select.apply(self, view=region)
         _record_view(out, self, region)
