@@ -448,6 +448,19 @@ def install_methods(methods: dict) -> None:
             setattr(Tensor, name, method)
 
 
+def nested_tensors(value) -> list:
+    """The tensors inside ``value`` (a tensor, or nested tuples, lists and dicts of them and
+    other things), in order: what a module's forward took or gave, for the code that hooks
+    on it (DDP, FSDP, the TensorBoard graph)."""
+    if isinstance(value, Tensor):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [t for v in value for t in nested_tensors(v)]
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in nested_tensors(v)]
+    return []
+
+
 def tensor_method(*names: str):
     """Decorator: install the function as ``Tensor.<name>`` for each name (default: its own
     name); its first argument is self."""

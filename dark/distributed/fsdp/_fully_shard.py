@@ -26,7 +26,7 @@ import math
 
 from ... import _backend
 from ... import distributed as dist
-from ..._tensor import Tensor
+from ..._tensor import Tensor, nested_tensors
 from ...autograd.function import Function
 from ...autograd.grad_mode import is_grad_enabled
 from ...nn.modules.container import ModuleDict, ModuleList
@@ -34,7 +34,7 @@ from ...nn.modules.module import Module
 from ...nn.parameter import Parameter
 from ..device_mesh import init_device_mesh
 from ..tensor import DTensor, Replicate, Shard
-from ._tree import cast_floats, output_tensors
+from ._tree import cast_floats
 from .api import MixedPrecisionPolicy, OffloadPolicy
 
 __all__ = ["FSDPModule", "UnshardHandle", "fully_shard", "register_fsdp_forward_method"]
@@ -352,7 +352,7 @@ def _post_forward(module, args, kwargs, output):
         def pre_backward(grad, state=state, views=views):
             state.use(views)
 
-        for t in output_tensors(output):
+        for t in nested_tensors(output):
             if t.requires_grad:
                 t.register_hook(pre_backward)
     if state.mp is not None and state.mp.output_dtype is not None:

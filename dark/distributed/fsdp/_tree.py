@@ -1,18 +1,8 @@
-"""What both FSDPs do to a module's inputs and outputs (nested tuples, lists and dicts)."""
+"""What both FSDPs do to a module's inputs (nested tuples, lists and dicts); the tensors of
+its outputs are dark._tensor.nested_tensors'."""
 from __future__ import annotations
 
 from ..._tensor import Tensor
-
-
-def output_tensors(value) -> list:
-    """The tensors inside ``value`` (nested tuples, lists, dicts), in order."""
-    if isinstance(value, Tensor):
-        return [value]
-    if isinstance(value, (list, tuple)):
-        return [t for v in value for t in output_tensors(v)]
-    if isinstance(value, dict):
-        return [t for v in value.values() for t in output_tensors(v)]
-    return []
 
 
 def cast_floats(value, dtype):

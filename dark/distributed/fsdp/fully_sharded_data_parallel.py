@@ -43,14 +43,14 @@ import numpy as np
 
 from ... import _backend
 from ... import distributed as dist
-from ..._tensor import Tensor
+from ..._tensor import Tensor, nested_tensors
 from ...autograd.function import Function
 from ...autograd.grad_mode import is_grad_enabled, no_grad
 from ...nn.modules.module import Module
 from ...nn.parameter import Parameter
 from . import _optim, _sharded
 from . import wrap as _wrap_mod
-from ._tree import cast_floats, output_tensors
+from ._tree import cast_floats
 from .api import (
     BackwardPrefetch,
     CPUOffload,
@@ -533,7 +533,7 @@ class FullyShardedDataParallel(Module):
             def pre_backward(grad, handle=handle, views=views):
                 handle.use(views)
 
-            for t in output_tensors(output):
+            for t in nested_tensors(output):
                 if t.requires_grad:
                     t.register_hook(pre_backward)
         return output

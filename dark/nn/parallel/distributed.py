@@ -19,7 +19,7 @@ import time
 
 from ... import _backend
 from ... import distributed as dist
-from ..._tensor import Tensor
+from ..._tensor import Tensor, nested_tensors
 from ...autograd import engine
 from ...autograd.grad_mode import is_grad_enabled
 from ..modules.module import Module
@@ -167,7 +167,7 @@ class DistributedDataParallel(Module):
     def _mark_unused(self, output):
         """Parameters the output's graph does not reach are ready now (zero gradients)."""
         reached = set()
-        stack = [t.grad_fn for t in _tensors(output) if t.grad_fn is not None]
+        stack = [t.grad_fn for t in nested_tensors(output) if t.grad_fn is not None]
         seen = set()
         while stack:
             node = stack.pop()
@@ -290,11 +290,3 @@ class DistributedDataParallel(Module):
                                   "batches (DistributedSampler with drop_last does)")
 
 
-def _tensors(value):
-    if isinstance(value, Tensor):
-        return [value]
-    if isinstance(value, (list, tuple)):
-        return [t for v in value for t in _tensors(v)]
-    if isinstance(value, dict):
-        return [t for v in value.values() for t in _tensors(v)]
-    return []

@@ -13,22 +13,12 @@ from tensorboard.compat.proto.node_def_pb2 import NodeDef
 from tensorboard.compat.proto.tensor_shape_pb2 import TensorShapeProto
 from tensorboard.compat.proto.versions_pb2 import VersionDef
 
-from ..._tensor import Tensor
+from ..._tensor import Tensor, nested_tensors
 from ...autograd import enable_grad
 from ...autograd.graph import register_node_observer
 from ...viz import _walk
 
 _BACKWARD = re.compile(r"Backward\d*$")
-
-
-def _tensors(value) -> list:
-    if isinstance(value, Tensor):
-        return [value]
-    if isinstance(value, (list, tuple)):
-        return [t for v in value for t in _tensors(v)]
-    if isinstance(value, dict):
-        return [t for v in value.values() for t in _tensors(v)]
-    return []
 
 
 def _shape_attr(shape) -> dict:
@@ -76,15 +66,15 @@ def graph(model, input_to_model=None, verbose=False) -> GraphDef:
     finally:
         for handle in handles:
             handle.remove()
-    outputs = _tensors(output)
+    outputs = nested_tensors(output)
     roots = [t.grad_fn for t in outputs if t.grad_fn is not None]
     if not roots:
         raise RuntimeError("add_graph: the model's output recorded no graph (no parameter or "
                            "input requires grad), so there is nothing to draw")
     param_names = {id(p): n for n, p in model.named_parameters()}
-    input_names = {id(t): f"input/input.{i}" for i, t in enumerate(_tensors(list(args)))}
+    input_names = {id(t): f"input/input.{i}" for i, t in enumerate(nested_tensors(list(args)))}
     nodes = []
-    for t in _tensors(list(args)):
+    for t in nested_tensors(list(args)):
         nodes.append(NodeDef(name=input_names[id(t)], op="IO Node",
                              attr=_shape_attr(t.shape)))
     names = {}
