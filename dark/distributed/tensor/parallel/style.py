@@ -59,13 +59,41 @@ def _shard_parameters(module, device_mesh, placements, src_data_rank, only=None)
             requires_grad=param.requires_grad))
 
 
-def _layouts_repr(style) -> str:
-    return (f"{type(style).__name__}(input_layouts={style.input_layouts}, "
-            f"output_layouts={style.output_layouts}, use_local_output={style.use_local_output})")
+class _LinearEmbeddingStyle(ParallelStyle):
+    """What ColwiseParallel and RowwiseParallel share: a Linear or an Embedding only, its
+    parameters placed by the style's ``_partition_linear_fn`` / ``_partition_embedding_fn``,
+    its input and output laid out as the style's layouts say."""
+
+    _prepare_input_fn = staticmethod(_prepare_input)
+    _prepare_output_fn = staticmethod(_prepare_output)
+
+    def _desired_input_layouts(self, module) -> tuple:
+        return self.desired_input_layouts
+
+    def _apply(self, module, device_mesh):
+        if isinstance(module, Linear):
+            partition_fn = self._partition_linear_fn
+        elif isinstance(module, Embedding):
+            partition_fn = self._partition_embedding_fn
+        else:
+            raise NotImplementedError(f"{self._style_name} currently only support nn.Linear "
+                                      "and nn.Embedding!")
+        self.desired_input_layouts = self._desired_input_layouts(module)
+        return distribute_module(
+            module, device_mesh, partition_fn,
+            partial(self._prepare_input_fn, self.input_layouts, self.desired_input_layouts),
+            partial(self._prepare_output_fn, self.output_layouts, self.use_local_output))
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(input_layouts={self.input_layouts}, "
+                f"output_layouts={self.output_layouts}, "
+                f"use_local_output={self.use_local_output})")
 
 
-class ColwiseParallel(ParallelStyle):
+class ColwiseParallel(_LinearEmbeddingStyle):
     """Shard a Linear / Embedding column-wise (see the module's docstring)."""
+
+    _style_name = "ColwiseParallel"  # (torch's error names it, in subclasses too)
 
     def __init__(self, *, input_layouts: Placement | None = None,
                  output_layouts: Placement | None = None, use_local_output: bool = True):
@@ -75,34 +103,17 @@ class ColwiseParallel(ParallelStyle):
         self.desired_input_layouts = (Replicate(),)
         self.use_local_output = use_local_output
 
-    _prepare_input_fn = staticmethod(_prepare_input)
-    _prepare_output_fn = staticmethod(_prepare_output)
-
     def _partition_linear_fn(self, name, module, device_mesh):
         _shard_parameters(module, device_mesh, Shard(0), self.src_data_rank)
 
     def _partition_embedding_fn(self, name, module, device_mesh):
         _shard_parameters(module, device_mesh, Shard(1), self.src_data_rank)
 
-    def _apply(self, module, device_mesh):
-        if isinstance(module, Linear):
-            partition_fn = self._partition_linear_fn
-        elif isinstance(module, Embedding):
-            partition_fn = self._partition_embedding_fn
-        else:
-            raise NotImplementedError("ColwiseParallel currently only support nn.Linear and "
-                                      "nn.Embedding!")
-        return distribute_module(
-            module, device_mesh, partition_fn,
-            partial(self._prepare_input_fn, self.input_layouts, self.desired_input_layouts),
-            partial(self._prepare_output_fn, self.output_layouts, self.use_local_output))
 
-    def __repr__(self) -> str:
-        return _layouts_repr(self)
-
-
-class RowwiseParallel(ParallelStyle):
+class RowwiseParallel(_LinearEmbeddingStyle):
     """Shard a Linear / Embedding row-wise (see the module's docstring)."""
+
+    _style_name = "RowwiseParallel"
 
     def __init__(self, *, input_layouts: Placement | None = None,
                  output_layouts: Placement | None = None, use_local_output: bool = True):
@@ -111,9 +122,6 @@ class RowwiseParallel(ParallelStyle):
         self.output_layouts = (output_layouts or Replicate(),)
         self.use_local_output = use_local_output
 
-    _prepare_input_fn = staticmethod(_prepare_input)
-    _prepare_output_fn = staticmethod(_prepare_output)
-
     def _partition_linear_fn(self, name, module, device_mesh):
         _shard_parameters(module, device_mesh, {"weight": Shard(1), "bias": Replicate()},
                           self.src_data_rank, only=("weight", "bias"))
@@ -121,23 +129,9 @@ class RowwiseParallel(ParallelStyle):
     def _partition_embedding_fn(self, name, module, device_mesh):
         _shard_parameters(module, device_mesh, Shard(0), self.src_data_rank)
 
-    def _apply(self, module, device_mesh):
-        if isinstance(module, Linear):
-            partition_fn = self._partition_linear_fn
-            self.desired_input_layouts = (Shard(-1),)
-        elif isinstance(module, Embedding):
-            partition_fn = self._partition_embedding_fn
-            self.desired_input_layouts = (Replicate(),)
-        else:
-            raise NotImplementedError("RowwiseParallel currently only support nn.Linear and "
-                                      "nn.Embedding!")
-        return distribute_module(
-            module, device_mesh, partition_fn,
-            partial(self._prepare_input_fn, self.input_layouts, self.desired_input_layouts),
-            partial(self._prepare_output_fn, self.output_layouts, self.use_local_output))
-
-    def __repr__(self) -> str:
-        return _layouts_repr(self)
+    def _desired_input_layouts(self, module) -> tuple:
+        # a Linear takes its input sharded on the features it holds, an Embedding whole ids
+        return (Shard(-1),) if isinstance(module, Linear) else (Replicate(),)
 
 
 class SequenceParallel(ParallelStyle):
