@@ -693,3 +693,13 @@ if __name__ != "__main__":
 
 if __name__ == "__main__":
     _main(sys.argv[1:])
+
+
+def test_colwise_and_rowwise_take_only_linear_and_embedding():
+    import dark
+    from dark.distributed.tensor.parallel import ColwiseParallel, RowwiseParallel
+    for style, name in ((ColwiseParallel(), "ColwiseParallel"),
+                        (RowwiseParallel(), "RowwiseParallel")):
+        with pytest.raises(NotImplementedError, match=f"^{name} currently only support "
+                                                      r"nn.Linear and nn.Embedding!$"):
+            style._apply(dark.nn.Conv2d(1, 1, 1), None)
