@@ -97,6 +97,43 @@ def test_conv2d_flat_path_chunks(monkeypatch, device, chunk, options, channels, 
         np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.parametrize("chunk", [1, 2000, 1 << 24])
+@pytest.mark.parametrize("options", [{"padding": 2}, {"padding": (1, 0), "dilation": (2, 1)},
+                                     {}])
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("layout", ["contiguous", "strided"])
+def test_conv2d_thin_per_sample_path(monkeypatch, chunk, options, bias, layout):
+    """A thin stride-1 conv (C_in * kh * kw below _SAMPLE_ROWS: an image model's first
+    layer) runs per sample on the CPU: the forward as one batched product into the output,
+    and, when the input needs no gradient, the weight's and bias's gradients per sample. Both
+    give the values of the channels-first flat path (float64) for every chunking, padding,
+    dilation and input layout; the input's gradient, when asked, keeps the flat path."""
+    import dark._kernels.conv as conv_ops
+
+    monkeypatch.setattr(conv_ops, "_CHUNK_ENTRIES", chunk)
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((5, 2, 9, 8))
+    if layout == "strided":  # a transposed input: its planes are not C-contiguous
+        x = x.transpose(0, 1, 3, 2)
+    w = rng.standard_normal((7, 2, 3, 3))
+    b = rng.standard_normal(7)
+    assert conv_ops._SAMPLE_ROWS > 2 * 3 * 3  # the first run takes the per-sample path
+    g = None
+    results = []
+    for rows in (conv_ops._SAMPLE_ROWS, 0):  # the per-sample path, then the flat path
+        monkeypatch.setattr(conv_ops, "_SAMPLE_ROWS", rows)
+        weight = dark.tensor(w, requires_grad=True)
+        inputs = [dark.from_numpy(x), weight] + ([dark.tensor(b, requires_grad=True)]
+                                                 if bias else [])
+        out = F.conv2d(*inputs, **options)
+        if g is None:
+            g = rng.standard_normal(tuple(out.shape))
+        out.backward(dark.tensor(g))
+        results.append([out.detach().numpy()] + [t.grad.numpy() for t in inputs[1:]])
+    for got, expected in zip(*results):
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
 def test_grad_fn_names():
     x = dark.randn(2, 3, 5, 5, requires_grad=True)
     w = dark.randn(4, 3, 3, 3)
