@@ -30,7 +30,7 @@ import time
 import numpy as np
 
 import dark
-from dark._kernels import optim_numba
+from dark._kernels import optim_numba, random_numba
 
 try:
     import torch
@@ -153,10 +153,12 @@ def main() -> None:
     parser.add_argument("--data-root", default=os.environ.get("DARK_DATA")
                         or str(REPO.parent / "shared" / "data"))
     args = parser.parse_args()
-    # a long run loads dark's compiled optimizer kernels (where numba is installed) after
-    # its first steps: load them before timing
+    # a long run loads dark's compiled optimizer kernels and dropout's uniform draws (where
+    # numba is installed) after its first steps (dark.random's _NUMBA_SAVES: about 100 steps
+    # of the Net at batch 64): load them before timing
     optim_numba.sgd_momentum()
     optim_numba.adam()
+    random_numba.uniform(np.float64)
     if args.device == "cuda":
         try:
             dark.zeros(1, device="cuda")

@@ -186,8 +186,9 @@ _NORMAL_ROWS = 4096  # blocks of 16 per pass of the fast kernel: its buffers sta
 # on one core: seconds saved per call and per element), or _NUMBA_NEXT_LOAD_TIME once numba
 # is in (then a kernel loads in a few milliseconds, from the cache). A short program, or a
 # test's subprocess, never loads numba.
-_NUMBA_SAVES = {"normal": (150e-6, 20e-9), "uniform": (6e-6, 2e-9),
-                "integers": (3e-6, 2e-9), "randperm": (60e-6, 150e-9)}
+_NUMBA_SAVES = {"normal": (150e-6, 20e-9), "uniform": (6e-6, 1.3e-9),
+                "uniform53": (7e-6, 4.5e-9), "integers": (3e-6, 2e-9),
+                "randperm": (60e-6, 150e-9)}
 _NUMBA_LOAD_TIME = 0.5
 _NUMBA_NEXT_LOAD_TIME = 0.05
 _numba_saved = dict.fromkeys(_NUMBA_SAVES, 0.0)
@@ -497,7 +498,8 @@ class _CPUEngine:
         wide = np.dtype(np_dtype) == np.float64
         if n > 0:
             draw = random_numba.uniform(np.float64 if wide else _F32,
-                                        load=_numba_wanted("uniform", n))
+                                        load=_numba_wanted("uniform53" if wide else "uniform",
+                                                           n))
             if draw is not None:  # the compiled draw (the same bits)
                 self.fresh = False
                 values = np.empty(n, dtype=np.float64 if wide else _F32)
