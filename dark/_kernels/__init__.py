@@ -13,7 +13,9 @@ autograd, so each can be tested on its own. They import only numpy, ``dark._back
 - ``pooling``: max (with its argmax), average and adaptive pooling, and their adjoints;
 - ``resample``: separable resampling along axes (pad's modes, interpolate's filters);
 - ``optim_numba``: the optimizers' compiled updates (SGD's momentum step in one pass), used
-  where numba is installed, the same bits as the numpy path."""
+  where numba is installed, the same bits as the numpy path.
+- ``select_numba``: ReLU's and the 2x2 max pool's backward selects in one compiled pass
+  each, where numba is installed, the same bits as the numpy paths."""
 from __future__ import annotations
 
 import contextlib

@@ -7,6 +7,9 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _parallel
+from . import select_numba
+
+_NUMBA_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def where_or_zero(xp, keep, values, out=None):
@@ -36,9 +39,17 @@ def positive_or_zero(xp, output, grad):
     threshold_backward, which passes the gradient of a NaN output), in parts in dark's
     threads on the CPU. ``output`` is a ReLU's, never below zero, so "not <= 0" is "!= 0";
     the select is an integer product of grad's bits with that mask: two passes, and a NaN or
-    inf gradient where the output is 0 still gives 0."""
+    inf gradient where the output is 0 still gives 0. Where numba's kernel is loaded
+    (select_numba), one compiled pass with the same bits."""
     if xp is not np or grad.dtype.kind != "f" or grad.shape != output.shape:
         return where_or_zero(xp, ~(output <= 0), grad)
+    kernel = select_numba.relu_backward(grad.size)
+    if kernel is not None and output.dtype == grad.dtype and grad.dtype in _NUMBA_FLOATS \
+            and output.flags.c_contiguous and grad.flags.c_contiguous:
+        out = np.empty(grad.shape, dtype=grad.dtype)  # one compiled pass, the same bits
+        in_parts(lambda output, grad, out: kernel(output, grad, out), out.reshape(-1),
+                 output.reshape(-1), grad.reshape(-1))
+        return out
     bits = np.dtype(f"i{grad.dtype.itemsize}")
     target = np.empty(grad.shape, dtype=bits)
     if grad.size < _ELEMENTWISE_PART_ENTRIES:  # whole: no parts to hand out

@@ -15,6 +15,7 @@ import math
 import numpy as np
 
 from .. import _parallel
+from . import select_numba
 from .elementwise import where_or_zero
 from .windows import pad_array, window_view
 
@@ -266,8 +267,18 @@ def scatter_to_argmax(xp, values, geometry, local):
     if geometry.blocks:
         # windows tile the input: each entry is written once, no zeros to add to
         out = xp.empty(local.shape[:2] + spatial, dtype=values.dtype)
+        kernel = None
+        if xp is np and geometry.kernel == (2, 2) and local.dtype == np.int8 and \
+                values.dtype in (np.float32, np.float64):
+            kernel = select_numba.max_pool_2x2_backward(out.size)
+            grad, local = np.ascontiguousarray(grad), np.ascontiguousarray(local)
 
         def scatter(start, stop):
+            if kernel is not None:  # one compiled pass, the numpy path's bits
+                kernel(local[start:stop].reshape((-1,) + local.shape[2:]),
+                       grad[start:stop].reshape((-1,) + grad.shape[2:]),
+                       out[start:stop].reshape((-1,) + spatial))
+                return
             windows = geometry.windows(xp, out[start:stop], None)
             part, part_grad = local[start:stop], grad[start:stop]
             for k, offset in enumerate(kernel_offsets(geometry.kernel)):

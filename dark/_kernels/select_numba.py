@@ -1,0 +1,100 @@
+"""Compiled (numba) kernels of two backward selects, optional: ReLU's backward (``grad`` where
+the output is not <= 0, else 0) and the 2x2 max pooling backward whose windows tile the
+input (each gradient written at its window's argmax, zeros at the other three entries).
+
+numpy makes ReLU's backward in two passes (the mask, then the integer product of the
+gradient's bits with it, elementwise.positive_or_zero) and the pooling's in eight strided
+passes over rows of a few entries (pooling.scatter_to_argmax); each kernel here is one pass,
+run by the same callers on the same parts of the arrays in dark's threads (the kernels
+release the GIL). The values are the numpy paths' bit for bit: a select copies the gradient's
+value or writes +0.0, so a NaN or inf gradient where not selected still gives 0, and a NaN
+output passes the gradient ("not <= 0"), as PyTorch's threshold_backward.
+
+numba is imported once these selects have streamed ``LOAD_AFTER_ENTRIES`` entries (a few
+training steps of the MNIST CNN): a short program never pays for it. ``set_enabled(False)``
+(or ``DARK_NUMBA=0`` in the environment at import) keeps the numpy paths."""
+from __future__ import annotations
+
+import os
+import threading
+
+from .numba_jit import jit
+
+# entries selected by the numpy paths before numba is loaded
+LOAD_AFTER_ENTRIES = 1 << 24
+
+_enabled = [os.environ.get("DARK_NUMBA", "1") != "0"]
+_compiled: dict = {}  # name -> compiled kernel, or None once it failed
+_streamed = [0]
+_lock = threading.Lock()
+
+
+def set_enabled(flag: bool) -> bool:
+    """Turn the compiled selects on or off; returns the previous setting."""
+    previous = _enabled[0]
+    _enabled[0] = bool(flag)
+    return previous
+
+
+def _relu_backward(output, grad, out):  # pragma: no cover - compiled
+    """out = grad where not output <= 0, else +0.0 (flat arrays of one float dtype)."""
+    for i in range(out.size):
+        out[i] = 0 if output[i] <= 0 else grad[i]
+
+
+def _max_pool_2x2_backward(local, grad, out):  # pragma: no cover - compiled
+    """out (P, 2 oh, 2 ow) = each grad (P, oh, ow) at its window's entry ``local`` (0..3, row
+    by row), +0.0 at the other three."""
+    planes, rows, columns = grad.shape
+    for p in range(planes):
+        for i in range(rows):
+            for j in range(columns):
+                k = local[p, i, j]
+                g = grad[p, i, j]
+                out[p, 2 * i, 2 * j] = g if k == 0 else 0
+                out[p, 2 * i, 2 * j + 1] = g if k == 1 else 0
+                out[p, 2 * i + 1, 2 * j] = g if k == 2 else 0
+                out[p, 2 * i + 1, 2 * j + 1] = g if k == 3 else 0
+
+
+_SOURCES = {"relu_backward": _relu_backward, "max_pool_2x2_backward": _max_pool_2x2_backward}
+_SIGNATURES = {
+    "relu_backward": "void({t}[::1], {t}[::1], {t}[::1])",
+    "max_pool_2x2_backward": "void(int8[:, :, ::1], {t}[:, :, ::1], {t}[:, :, ::1])",
+}
+
+
+def _kernel(name: str, entries: int):
+    if not _enabled[0]:
+        return None
+    if name in _compiled:
+        return _compiled[name]
+    _streamed[0] += entries
+    if _streamed[0] < LOAD_AFTER_ENTRIES:
+        return None
+    with _lock:
+        if name not in _compiled:
+            _compiled[name] = _build(name)
+    return _compiled[name]
+
+
+def _build(name: str):
+    try:
+        import numba
+    except ImportError:
+        return None
+    return jit(numba, _SOURCES[name],
+               [_SIGNATURES[name].format(t=t) for t in ("float32", "float64")],
+               "the numpy path is used instead", fastmath=False)
+
+
+def relu_backward(entries: int = LOAD_AFTER_ENTRIES):
+    """The compiled ``_relu_backward`` for a select of ``entries`` entries, or None (no
+    numba, turned off, or not loaded yet)."""
+    return _kernel("relu_backward", entries)
+
+
+def max_pool_2x2_backward(entries: int = LOAD_AFTER_ENTRIES):
+    """The compiled ``_max_pool_2x2_backward`` for a scatter of ``entries`` entries, or None
+    (no numba, turned off, or not loaded yet)."""
+    return _kernel("max_pool_2x2_backward", entries)

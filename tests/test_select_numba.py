@@ -1,0 +1,122 @@
+"""The compiled backward selects (dark._kernels.select_numba: ReLU's backward, the 2x2 max
+pooling backward whose windows tile the input): the numpy paths' bits (the kernels turned
+off) through the public ops, float32 and float64, with NaN, inf and -0.0 among the outputs
+and the gradients, in parts in dark's threads and whole; the kernel is really the one that
+ran; numba is loaded only after enough work; and turned off (or without numba) the numpy
+paths serve."""
+import numpy as np
+import pytest
+
+import dark
+import dark.nn.functional as F
+from dark._kernels import select_numba
+
+
+def _special(array):
+    """array with NaN, +-inf and -0.0 in its first entries."""
+    flat = array.reshape(-1)
+    values = [np.nan, np.inf, -np.inf, -0.0, 0.0, np.nan]
+    flat[:len(values)] = values[:flat.size]
+    return array
+
+
+def _relu_grads(dtype, shape, compiled: bool):
+    previous = select_numba.set_enabled(compiled)
+    try:
+        rng = np.random.default_rng(3)
+        x = dark.tensor(_special(rng.standard_normal(shape).astype(dtype)), requires_grad=True)
+        grad = _special(rng.standard_normal(shape).astype(dtype)[::-1].copy())
+        F.relu(x).backward(dark.tensor(grad))
+        return x.grad.numpy()
+    finally:
+        select_numba.set_enabled(previous)
+
+
+def _pool_grads(dtype, shape, compiled: bool):
+    previous = select_numba.set_enabled(compiled)
+    try:
+        rng = np.random.default_rng(4)
+        data = rng.standard_normal(shape).astype(dtype)
+        flat = data.reshape(-1)
+        flat[:-1:7] = flat[1::7]  # ties inside windows
+        x = dark.tensor(_special(data), requires_grad=True)
+        out = F.max_pool2d(x, 2)
+        grad = _special(rng.standard_normal(tuple(out.shape)).astype(dtype))
+        out.backward(dark.tensor(grad))
+        return x.grad.numpy()
+    finally:
+        select_numba.set_enabled(previous)
+
+
+def _counting(monkeypatch, name):
+    kernel = getattr(select_numba, name)()
+    assert kernel is not None
+    calls = []
+
+    def counted(*args):
+        calls.append(args[-1].size)
+        return kernel(*args)
+
+    monkeypatch.setattr(select_numba, name, lambda entries: counted)
+    return calls
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(7,), (3, 5, 4), (2, 3, 1 << 19)])  # small, and in parts
+def test_compiled_relu_backward_is_the_numpy_path_bit_for_bit(dtype, shape, monkeypatch):
+    pytest.importorskip("numba", reason="the compiled kernels need numba (dark[numba])")
+    plain = _relu_grads(dtype, shape, compiled=False)
+    calls = _counting(monkeypatch, "relu_backward")
+    compiled = _relu_grads(dtype, shape, compiled=True)
+    assert sum(calls) == int(np.prod(shape))
+    assert compiled.dtype == plain.dtype
+    np.testing.assert_array_equal(compiled.view(np.uint8), plain.view(np.uint8))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(1, 1, 4, 2), (2, 3, 6, 8), (16, 32, 48, 48)])
+def test_compiled_max_pool_backward_is_the_numpy_path_bit_for_bit(dtype, shape, monkeypatch):
+    pytest.importorskip("numba", reason="the compiled kernels need numba (dark[numba])")
+    plain = _pool_grads(dtype, shape, compiled=False)
+    calls = _counting(monkeypatch, "max_pool_2x2_backward")
+    compiled = _pool_grads(dtype, shape, compiled=True)
+    assert sum(calls) == int(np.prod(shape))
+    np.testing.assert_array_equal(compiled.view(np.uint8), plain.view(np.uint8))
+
+
+def test_other_pools_keep_the_numpy_path(monkeypatch):
+    """A 3x3 kernel, or windows that do not tile the input, never reach the 2x2 kernel."""
+    def refused(entries):
+        raise AssertionError("the 2x2 kernel was asked for")
+
+    monkeypatch.setattr(select_numba, "max_pool_2x2_backward", refused)
+    for kernel, shape in ((3, (1, 2, 6, 6)), (2, (1, 2, 5, 6))):
+        x = dark.randn(*shape, requires_grad=True)
+        F.max_pool2d(x, kernel).sum().backward()
+        assert x.grad.shape == x.shape
+
+
+def test_numba_is_loaded_only_after_enough_work(monkeypatch):
+    pytest.importorskip("numba", reason="the compiled kernels need numba (dark[numba])")
+    monkeypatch.setattr(select_numba, "_compiled", {})
+    monkeypatch.setattr(select_numba, "_streamed", [0])
+    assert select_numba.relu_backward(select_numba.LOAD_AFTER_ENTRIES - 10) is None
+    assert select_numba.max_pool_2x2_backward(5) is None
+    assert select_numba._compiled == {}
+    assert select_numba.relu_backward(5) is not None
+    assert select_numba.max_pool_2x2_backward(1) is not None
+
+
+def test_turned_off_or_without_numba_there_is_no_kernel():
+    previous = select_numba.set_enabled(False)
+    try:
+        assert select_numba.relu_backward() is None
+        assert select_numba.max_pool_2x2_backward() is None
+    finally:
+        select_numba.set_enabled(previous)
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        assert select_numba.relu_backward() is None
+        grads = _relu_grads(np.float32, (3, 4), compiled=True)  # the numpy path serves
+        assert grads.shape == (3, 4)
