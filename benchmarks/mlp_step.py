@@ -5,9 +5,9 @@
 The model is 784-512-256-10 (Linear, ReLU, Linear, ReLU, Linear), cross-entropy, SGD with
 momentum 0.9, on random inputs of the MNIST shape; torch starts from dark's weights. For each
 library and thread count it times, in milliseconds per call (medians of ``--repeats``
-samples of about 50 ms; the parts of one library alternate within each round, so all see the
-same load; dark's rounds run first, a pause, then torch's, whose OpenMP threads spin-wait
-after work):
+samples of about 50 ms; each round times every part of dark, a pause (torch's OpenMP threads
+spin-wait after work), then every part of torch, so both libraries see the same machine: on
+a shared host, spells of a few seconds run everything up to 1.7x slower):
 
 - step: one training step (zero_grad, forward, loss, backward, optimizer step, loss.item());
 - inference: the forward under no_grad;
@@ -37,7 +37,7 @@ import numpy as np
 import dark
 from dark._kernels import elementwise as dark_elementwise
 from dark._kernels import matmul as dark_matmul
-from dark._kernels import optim_numba
+from dark._kernels import optim_numba, select_numba
 
 try:
     import torch
@@ -163,18 +163,29 @@ def _calls(function) -> int:
     return max(calls, 1)
 
 
-def time_parts(workload, repeats: int) -> dict:
-    """Median seconds per call of each part, the parts alternating within each round."""
-    functions = {part: getattr(workload, part) for part in PARTS}
-    calls = {part: _calls(function) for part, function in functions.items()}
-    samples = {part: [] for part in PARTS}
+# between one library's parts and the other's: torch's OpenMP threads spin-wait after work
+PAUSE = 0.2
+
+
+def time_parts(workloads: dict, repeats: int) -> dict:
+    """Median seconds per call of each part of each workload ({library: workload}): each
+    round times every part of one library, a pause, then every part of the next, so that
+    all see the same machine (a slow spell of a shared host falls on both)."""
+    functions = {name: {part: getattr(workload, part) for part in PARTS}
+                 for name, workload in workloads.items()}
+    calls = {name: {part: _calls(function) for part, function in parts.items()}
+             for name, parts in functions.items()}
+    samples = {name: {part: [] for part in PARTS} for name in workloads}
     for _ in range(repeats):
-        for part, function in functions.items():
-            start = time.perf_counter()
-            for _ in range(calls[part]):
-                function()
-            samples[part].append((time.perf_counter() - start) / calls[part])
-    return {part: statistics.median(values) for part, values in samples.items()}
+        for name, parts in functions.items():
+            time.sleep(PAUSE)
+            for part, function in parts.items():
+                start = time.perf_counter()
+                for _ in range(calls[name][part]):
+                    function()
+                samples[name][part].append((time.perf_counter() - start) / calls[name][part])
+    return {name: {part: statistics.median(values) for part, values in parts.items()}
+            for name, parts in samples.items()}
 
 
 def report(threads: int, batch: int, results: dict) -> None:
@@ -208,10 +219,11 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=15)
     args = parser.parse_args()
-    # a long run loads dark's compiled optimizer kernels (where numba is installed) after
-    # its first steps: load them before timing
+    # a long run loads dark's compiled optimizer kernels and backward selects (where numba
+    # is installed) after its first steps: load them before timing
     optim_numba.sgd_momentum()
     optim_numba.adam()
+    select_numba.relu_backward()
     print("dark/torch: the ratio of times (of throughputs on the last two rows: above 1 is "
           "dark ahead)")
     for threads in (int(t) for t in args.threads.split(",")):
@@ -220,16 +232,14 @@ def main() -> None:
             torch.set_num_threads(threads)
         dark.manual_seed(0)
         model = build(dark)
-        results = {"dark": time_parts(DarkWorkload(model, args.batch), args.repeats)}
+        workloads = {"dark": DarkWorkload(model, args.batch)}
         if torch is not None:
             torch_model = build(torch)
             torch_model.load_state_dict({key: torch.from_numpy(value.numpy().copy())
                                          for key, value in model.state_dict().items()})
-            time.sleep(0.5)
-            results["torch"] = time_parts(TorchWorkload(torch_model, args.batch),
-                                          args.repeats)
-            time.sleep(0.5)  # torch's threads go idle before the next dark run
-        report(threads, args.batch, results)
+            workloads["torch"] = TorchWorkload(torch_model, args.batch)
+        report(threads, args.batch, time_parts(workloads, args.repeats))
+        time.sleep(PAUSE)
 
 
 if __name__ == "__main__":

@@ -8,9 +8,10 @@ Same model (torch gets dark's initial weights), Adam lr 1e-3, cross-entropy, the
 batches of the real MNIST training images (normalised float32, preloaded in memory, so no
 data loading is timed). Each configuration runs `--batches` training steps (zero_grad,
 forward, loss, backward, step, loss.item()) in `--rounds` blocks per library; seconds per
-epoch are extrapolated from the median block to the 60,000 images of an epoch. dark's
-blocks run first, a pause, then torch's: torch's OpenMP threads spin-wait after work, and
-interleaving the two on a few cores slows both. torch runs on as many threads as dark
+epoch are extrapolated from the median block to the 60,000 images of an epoch. The two
+libraries' blocks alternate, a pause before each (torch's OpenMP threads spin-wait after
+work, and running the two at once on a few cores slows both), so that both see the same
+machine. torch runs on as many threads as dark
 (`dark.get_num_threads()`; `--threads` sets both). With `--device cuda` the models, the
 optimizer state and the preloaded batches live on the GPU (torch's too, when its build sees
 the GPU; otherwise only dark is timed), and each block is timed between two synchronizes.
@@ -30,7 +31,7 @@ import time
 import numpy as np
 
 import dark
-from dark._kernels import optim_numba, random_numba
+from dark._kernels import optim_numba, random_numba, select_numba
 
 try:
     import torch
@@ -153,12 +154,15 @@ def main() -> None:
     parser.add_argument("--data-root", default=os.environ.get("DARK_DATA")
                         or str(REPO.parent / "shared" / "data"))
     args = parser.parse_args()
-    # a long run loads dark's compiled optimizer kernels and dropout's uniform draws (where
-    # numba is installed) after its first steps (dark.random's _NUMBA_SAVES: about 100 steps
-    # of the Net at batch 64): load them before timing
+    # a long run loads dark's compiled optimizer kernels, backward selects and dropout's
+    # uniform draws (where numba is installed) after its first steps (the draws after about
+    # 100 steps of the Net at batch 64, by dark.random's _NUMBA_SAVES): load them before
+    # timing
     optim_numba.sgd_momentum()
     optim_numba.adam()
     random_numba.uniform(np.float64)
+    select_numba.relu_backward()
+    select_numba.max_pool_2x2_backward()
     if args.device == "cuda":
         try:
             dark.zeros(1, device="cuda")
@@ -187,10 +191,11 @@ def main() -> None:
             pair = [dark_trainer] + ([torch_trainer] if torch_trainer else [])
             for trainer in pair:
                 trainer.run(2)
-            times = []
-            for trainer in pair:
-                time.sleep(0.5)  # let the other library's spinning threads go idle
-                times.append([trainer.run(block) for _ in range(args.rounds)])
+            times = [[] for _ in pair]
+            for _ in range(args.rounds):  # the libraries' blocks alternate
+                for record, trainer in zip(times, pair):
+                    time.sleep(0.5)  # let the other library's spinning threads go idle
+                    record.append(trainer.run(block))
             steps_per_epoch = math.ceil(EPOCH / batch_size)
             epoch = [statistics.median(record) / block * steps_per_epoch for record in times]
             line = f"{name:6s} {batch_size:5d} {epoch[0]:13.1f}"
