@@ -238,6 +238,12 @@ def parallel_map(function, items) -> list:
 _SPLIT_MULTIPLY_ADDS = 1 << 25
 
 
+def pool_in_use() -> bool:
+    """Whether a parallel_map ran in the last POOL_IN_USE_SECONDS (a program with parallel
+    ops: its BLAS calls are held to one thread, see ``matmul``)."""
+    return time.monotonic() - _last_parallel <= POOL_IN_USE_SECONDS
+
+
 def matmul(a, b, out=None):
     """``numpy.matmul(a, b, out=out)`` of 2-D or batched (..., n, k) @ (..., k, m) arrays. While the
     pool is in use (a parallel_map in the last POOL_IN_USE_SECONDS), with the BLAS held to one

@@ -136,3 +136,37 @@ def test_read_only_cache_folders_compile_without_a_cache(monkeypatch):
     expected_buf = buf * np.float32(0.9) + grad
     step(param, grad, buf, 0.9, -0.1)
     np.testing.assert_array_equal(buf, expected_buf)
+
+
+@pytest.mark.parametrize("case", CASES[:2], ids=lambda c: c[0])
+def test_compiled_update_in_parts_is_the_whole_update(case, monkeypatch):
+    """Where dark's pool is in use (a network with parallel ops), a large parameter's
+    compiled update runs in parts over dark's threads: the same bits as the whole update."""
+    pytest.importorskip("numba", reason="the compiled kernels need numba (dark[numba])")
+    from dark import _parallel
+
+    name, options, kernel_name, state = case
+    monkeypatch.setattr(optim_numba, "PART_ENTRIES", 1 << 10)
+    previous = dark.get_num_threads()
+    dark.set_num_threads(2)
+    try:
+        results = []
+        kernel = getattr(optim_numba, kernel_name)()
+        for in_use in (False, True):
+            monkeypatch.setattr(_parallel, "pool_in_use", lambda in_use=in_use: in_use)
+            calls = []
+
+            def counted(*args, kernel=kernel, calls=calls):
+                calls.append(args[0].size)
+                return kernel(*args)
+
+            monkeypatch.setattr(optim_numba, kernel_name, lambda entries, f=counted: f)
+            results.append(_run(np.float32, True, name, options, state))
+            sizes = (21000, optim_numba.MIN_ENTRIES + 3)  # the two large parameters
+            halves = {part for size in sizes for part in ((size + 1) // 2, size // 2)}
+            assert set(calls) == (halves if in_use else set(sizes))
+        for mine, expected in zip(results[1][0] + results[1][1],
+                                  results[0][0] + results[0][1]):
+            np.testing.assert_array_equal(mine, expected)
+    finally:
+        dark.set_num_threads(previous)

@@ -27,6 +27,7 @@ import threading
 
 import numpy as np
 
+from .. import _parallel
 from .numba_jit import jit
 
 # below this many entries a parameter's update stays on numpy: the passes are in cache and
@@ -148,6 +149,26 @@ def _build(name: str):
     return jit(numba, _SOURCES[name],
                [_SIGNATURES[name].format(t=t) for t in ("float32", "float64")],
                "the numpy path is used instead", fastmath=False, error_model="numpy")
+
+
+# entries per part below which an update runs whole in the calling thread
+PART_ENTRIES = 1 << 18
+
+
+def run(kernel, arrays: tuple, *scalars) -> None:
+    """``kernel(*arrays, *scalars)`` of flat arrays of one size, in parts over dark's threads
+    where the pool is in use already (a program with parallel ops: a convolutional network)
+    and the arrays are large: the kernels release the GIL and each entry's update reads only
+    its own entries, so parts give the same bits. Elsewhere whole: the first parallel_map
+    would hold the BLAS to one thread for the next second (``_parallel.matmul``), which costs
+    an MLP's products more than its update gains."""
+    size = arrays[0].size
+    parts = min(_parallel.workers(), size // PART_ENTRIES)
+    if parts < 2 or not _parallel.pool_in_use():
+        kernel(*arrays, *scalars)
+        return
+    _parallel.map_ranges(lambda start, stop: kernel(*(a[start:stop] for a in arrays),
+                                                    *scalars), _parallel._spans(size, parts))
 
 
 def sgd_momentum(entries: int = LOAD_AFTER_ENTRIES):

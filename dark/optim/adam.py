@@ -137,11 +137,12 @@ def _compiled_adam(param, grad, exp_avg, exp_avg_sq, lr, beta1, beta2, eps, weig
     bias_correction2 = 1 - beta2 ** step
     decay = weight_decay != 0
     cast = dtype.type  # each scalar rounded to the arrays' type, as numpy rounds it
-    kernel(param.reshape(-1), grad.reshape(-1), exp_avg.reshape(-1), exp_avg_sq.reshape(-1),
-           bool(decay and decoupled), cast(1 - lr * weight_decay), bool(maximize),
-           bool(decay and not decoupled), cast(weight_decay), abs(weight) < 0.5,
-           cast(weight), cast(1 - weight), cast(beta2), cast(1 - beta2),
-           cast(bias_correction2 ** 0.5), cast(eps), cast(-lr / bias_correction1))
+    optim_numba.run(kernel, (param.reshape(-1), grad.reshape(-1), exp_avg.reshape(-1),
+                             exp_avg_sq.reshape(-1)),
+                    bool(decay and decoupled), cast(1 - lr * weight_decay), bool(maximize),
+                    bool(decay and not decoupled), cast(weight_decay), abs(weight) < 0.5,
+                    cast(weight), cast(1 - weight), cast(beta2), cast(1 - beta2),
+                    cast(bias_correction2 ** 0.5), cast(eps), cast(-lr / bias_correction1))
     return True
 
 

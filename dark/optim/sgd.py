@@ -108,8 +108,8 @@ def _compiled_momentum(param, grad, buffer, lr, momentum) -> bool:
     if kernel is None:
         return False
     # the scalars rounded to the arrays' type, as numpy rounds a python float operand
-    kernel(param.reshape(-1), grad.reshape(-1), buffer.reshape(-1), dtype.type(momentum),
-           dtype.type(-lr))
+    optim_numba.run(kernel, (param.reshape(-1), grad.reshape(-1), buffer.reshape(-1)),
+                    dtype.type(momentum), dtype.type(-lr))
     return True
 
 
