@@ -155,12 +155,12 @@ def main() -> None:
                         or str(REPO.parent / "shared" / "data"))
     args = parser.parse_args()
     # a long run loads dark's compiled optimizer kernels, backward selects and dropout's
-    # uniform draws (where numba is installed) after its first steps (the draws after about
-    # 100 steps of the Net at batch 64, by dark.random's _NUMBA_SAVES): load them before
+    # Bernoulli draws (where numba is installed) after its first steps (the draws after about
+    # 140 steps of the Net at batch 64, by dark.random's _NUMBA_SAVES): load them before
     # timing
     optim_numba.sgd_momentum()
     optim_numba.adam()
-    random_numba.uniform(np.float64)
+    random_numba.bernoulli()
     select_numba.relu_backward()
     select_numba.max_pool_2x2_backward()
     if args.device == "cuda":

@@ -177,6 +177,7 @@ _COS_POLY = tuple(float(_F32(p)) for p in (
 _SIN_POLY = tuple(float(_F32(p)) for p in (-1.9515295891E-4, 8.3321608736E-3,
                                            -1.6666654611E-1))
 _HALF_ROW = np.dtype((np.void, 32))  # 8 float32 or int32
+_F32_F64 = (np.dtype(np.float32), np.dtype(np.float64))
 _NORMAL_ROWS = 4096  # blocks of 16 per pass of the fast kernel: its buffers stay in cache
 # The compiled (numba) kernels, where numba is installed, take every size once loaded (the
 # same bits as the numpy paths, several times faster), but loading them (importing numba,
@@ -186,8 +187,8 @@ _NORMAL_ROWS = 4096  # blocks of 16 per pass of the fast kernel: its buffers sta
 # on one core: seconds saved per call and per element), or _NUMBA_NEXT_LOAD_TIME once numba
 # is in (then a kernel loads in a few milliseconds, from the cache). A short program, or a
 # test's subprocess, never loads numba.
-_NUMBA_SAVES = {"normal": (150e-6, 20e-9), "uniform": (6e-6, 1.3e-9),
-                "uniform53": (7e-6, 4.5e-9), "integers": (3e-6, 2e-9),
+_NUMBA_SAVES = {"normal": (160e-6, 15e-9), "uniform": (5e-6, 2.2e-9),
+                "uniform53": (3e-6, 6e-9), "integers": (1.5e-6, 2.7e-9),
                 "randperm": (60e-6, 150e-9)}
 _NUMBA_LOAD_TIME = 0.5
 _NUMBA_NEXT_LOAD_TIME = 0.05
@@ -745,6 +746,14 @@ class _CPUEngine:
         n = _count(shape)
         if isinstance(p, np.ndarray) and p.dtype != np.float64:
             draws = self.unit(n, np.float32).reshape(shape) < p.astype(_F32)
+        elif not isinstance(p, np.ndarray) and n > 0 and np.dtype(np_dtype) in _F32_F64:
+            draw = random_numba.bernoulli(load=_numba_wanted("uniform53", n))
+            if draw is not None:  # the compiled draw: the same uniforms, compared in place
+                self.fresh = False
+                out = np.empty(n, dtype=np_dtype)
+                draw(self.bits, out, p)
+                return out.reshape(shape)
+            draws = self.unit(n, np.float64).reshape(shape) < p
         else:
             draws = self.unit(n, np.float64).reshape(shape) < p
         return draws.astype(np_dtype)

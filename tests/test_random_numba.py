@@ -39,7 +39,7 @@ def numba_loaded(monkeypatch):
 def _load_all():
     assert K.normal_draw32() is not None and K.randperm() is not None
     assert K.uniform(np.float32) is not None and K.uniform(np.float64) is not None
-    assert K.integers32() is not None
+    assert K.integers32() is not None and K.bernoulli() is not None
 
 
 def _bits(a) -> np.ndarray:
@@ -70,6 +70,8 @@ def _draw_all(seed):
         out.append(dark.empty(n, dtype=dark.int64).random_().numpy())
         out.append(dark.bernoulli(dark.full((n,), 0.3)).numpy())
         out.append(dark.empty(n).bernoulli_(0.7).numpy())
+        out.append(dark.empty(n, dtype=dark.float64).bernoulli_(1e-3).numpy())
+        out.append(dark.nn.functional.dropout(dark.ones(3, n), 0.25).numpy())
         out.append(dark.empty(n, dtype=dark.float64).exponential_().numpy())
     for n in PERM_SIZES:
         out.append(dark.randperm(n).numpy())
@@ -199,6 +201,10 @@ def test_compiled_draws_continue_numpys_generator(numba_loaded):
         K.integers32()(bits, np.empty(9000, np.int64), 7, -3)
         other.random_raw(9000)
         np.testing.assert_array_equal(bits.random_raw(5), other.random_raw(5))
+        for out in (np.empty(5000, np.float32), np.empty(5000)):
+            K.bernoulli()(bits, out, 0.5)
+            other.random_raw(10000)
+            np.testing.assert_array_equal(bits.random_raw(5), other.random_raw(5))
 
 
 def test_fallback_without_numba(without_numba):

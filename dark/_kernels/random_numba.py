@@ -95,13 +95,17 @@ def _mt_fill(key, pos, out):  # pragma: no cover - compiled by numba
             key[_N - 1] = np.int64(key[_M - 1]) ^ (y >> 1) ^ (-(y & 1) & 0x9908B0DF)
             pos = 0
         take = min(_N - pos, out.size - done)
+        # the tempering on slices: indices from 0 let LLVM vectorize the loop (indexed from
+        # pos and done it stayed scalar, 5x slower: 1.29 against 0.26 ms for 1.18M outputs)
+        source = key[pos:pos + take]
+        target = out[done:done + take]
         for t in range(take):
-            y = np.int64(key[pos + t])
+            y = np.int64(source[t])
             y ^= y >> 11
             y ^= (y << 7) & 0x9D2C5680
             y ^= (y << 15) & 0xEFC60000
             y ^= y >> 18
-            out[done + t] = y
+            target[t] = y
         pos += take
         done += take
     return pos
@@ -260,6 +264,22 @@ def _uniform53(state, out):  # pragma: no cover - compiled by numba
     state[_N] = pos
 
 
+def _bernoulli53(state, out, p):  # pragma: no cover - compiled by numba
+    """``out`` (float32 or float64): 1 where the next uniform of ``_uniform53`` (from two
+    outputs of ``state``) is below ``p``, else 0: torch's bernoulli_(p) of a number, its
+    double uniforms compared and written in one pass."""
+    key, pos = state[:_N], np.int64(state[_N])
+    raw = np.empty(16 * _BLOCK, np.uint32)
+    half = raw.size // 2
+    for start in range(0, out.size, half):
+        count = min(half, out.size - start)
+        pos = _mt_fill_jit(key, pos, raw[:2 * count])
+        for i in range(count):
+            word = ((np.int64(raw[2 * i]) & 0x1FFFFF) << 32) | np.int64(raw[2 * i + 1])
+            out[start + i] = 1 if np.float64(word) * 1.1102230246251565e-16 < p else 0
+    state[_N] = pos
+
+
 def _integers32(state, out, span, low):  # pragma: no cover - compiled by numba
     """``out`` (int64) from the next ``out.size`` outputs of ``state``: ``random() % span +
     low`` (torch's random_from_to with 32-bit draws; span < 2**62, |low| < 2**62)."""
@@ -292,6 +312,8 @@ _KERNELS = {  # name: (the Python function, numba signature, the kernels it call
     "uniform24": (_uniform24, "void(uint32[::1], float32[::1])", ("mt_fill",)),
     "uniform53": (_uniform53, "void(uint32[::1], float64[::1])", ("mt_fill",)),
     "integers32": (_integers32, "void(uint32[::1], int64[::1], int64, int64)", ("mt_fill",)),
+    "bernoulli53": (_bernoulli53, ["void(uint32[::1], float32[::1], float64)",
+                                   "void(uint32[::1], float64[::1], float64)"], ("mt_fill",)),
 }
 
 
@@ -509,6 +531,19 @@ def uniform(np_dtype, load: bool = True):
                 kernel(_state_words(bits), out)
         return draw
     return _wrapped(name, load, wrap)
+
+
+def bernoulli(load: bool = True):
+    """The compiled Bernoulli draw of a number p as ``draw(bits, out, p)``: fills ``out``
+    (float32 or float64, 1-d, C-contiguous) with 1 where torch's double uniform (two outputs
+    of ``bits``, a numpy MT19937 moved on by them) is below p, else 0; None without numba
+    (or, with ``load`` false, while it is not compiled or loaded yet)."""
+    def wrap(kernel):
+        def draw(bits, out, p):
+            with bits.lock:
+                kernel(_state_words(bits), out, float(p))
+        return draw
+    return _wrapped("bernoulli53", load, wrap)
 
 
 def integers32(load: bool = True):
