@@ -1,9 +1,9 @@
-"""The compiled backward selects (dark._kernels.select_numba: ReLU's backward, the 2x2 max
-pooling backward whose windows tile the input): the numpy paths' bits (the kernels turned
-off) through the public ops, float32 and float64, with NaN, inf and -0.0 among the outputs
-and the gradients, in parts in dark's threads and whole; the kernel is really the one that
-ran; numba is loaded only after enough work; and turned off (or without numba) the numpy
-paths serve."""
+"""The compiled ReLU and backward selects (dark._kernels.select_numba: ReLU's forward and
+backward, the 2x2 max pooling backward whose windows tile the input): the numpy paths' bits
+(the kernels turned off) through the public ops, float32 and float64, with NaN, inf and -0.0
+among the inputs, outputs and gradients, in parts in dark's threads and whole; the kernel is
+really the one that ran; numba is loaded only after enough work; and turned off (or without
+numba) the numpy paths serve."""
 import numpy as np
 import pytest
 
@@ -61,6 +61,36 @@ def _counting(monkeypatch, name):
     return calls
 
 
+def _relu_values(dtype, shape, compiled: bool):
+    previous = select_numba.set_enabled(compiled)
+    try:
+        rng = np.random.default_rng(5)
+        data = _special(rng.standard_normal(shape).astype(dtype))
+        if data.size >= 8:  # NaNs with other payloads and signs
+            data.reshape(-1)[6:8] = np.array([0x7FC00001, 0xFFC00002], np.uint32).view(
+                np.float32).astype(dtype)
+        return F.relu(dark.from_numpy(data)).numpy()
+    finally:
+        select_numba.set_enabled(previous)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(7,), (3, 5, 4000), (2, 3, 1 << 19)])
+def test_compiled_relu_is_numpys_maximum_bit_for_bit(dtype, shape, monkeypatch):
+    """The compiled forward is numpy's maximum(x, +0.0): -0.0 gives +0.0, a NaN keeps its
+    bits; below 8192 entries the numpy path serves."""
+    pytest.importorskip("numba", reason="the compiled kernels need numba (dark[numba])")
+    plain = _relu_values(dtype, shape, compiled=False)
+    calls = _counting(monkeypatch, "relu")
+    compiled = _relu_values(dtype, shape, compiled=True)
+    size = int(np.prod(shape))
+    assert sum(calls) == (size if size >= 8192 else 0)
+    np.testing.assert_array_equal(compiled.view(np.uint8), plain.view(np.uint8))
+    data = np.array([-0.0, np.nan, -1.0, 2.0] * 4096, dtype)
+    np.testing.assert_array_equal(F.relu(dark.from_numpy(data)).numpy().view(np.uint8),
+                                  np.maximum(data, np.zeros_like(data)).view(np.uint8))
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", [(7,), (3, 5, 4), (2, 3, 1 << 19)])  # small, and in parts
 def test_compiled_relu_backward_is_the_numpy_path_bit_for_bit(dtype, shape, monkeypatch):
@@ -105,6 +135,7 @@ def test_numba_is_loaded_only_after_enough_work(monkeypatch):
     assert select_numba._compiled == {}
     assert select_numba.relu_backward(5) is not None
     assert select_numba.max_pool_2x2_backward(1) is not None
+    assert select_numba.relu(1) is not None
 
 
 def test_turned_off_or_without_numba_there_is_no_kernel():
@@ -112,6 +143,7 @@ def test_turned_off_or_without_numba_there_is_no_kernel():
     try:
         assert select_numba.relu_backward() is None
         assert select_numba.max_pool_2x2_backward() is None
+        assert select_numba.relu() is None
     finally:
         select_numba.set_enabled(previous)
     try:

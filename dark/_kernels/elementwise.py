@@ -70,6 +70,11 @@ def relu_forward(xp, a):
     if xp is not np:
         return xp.maximum(a, 0)
     out = np.empty(a.shape, dtype=a.dtype if a.dtype.kind == "f" else np.result_type(a, 0))
+    if a.dtype in _NUMBA_FLOATS and a.flags.c_contiguous and a.size >= _ZERO_BLOCK:
+        kernel = select_numba.relu(a.size)
+        if kernel is not None:  # one compiled pass, numpy's bits
+            in_parts(lambda a, out: kernel(a, out), out.reshape(-1), a.reshape(-1))
+            return out
     if a.size < _ZERO_BLOCK:  # small: one call (Python's costs dominate)
         np.maximum(a, 0, out=out)
         return out
