@@ -37,7 +37,7 @@ import numpy as np
 import dark
 from dark._kernels import elementwise as dark_elementwise
 from dark._kernels import matmul as dark_matmul
-from dark._kernels import optim_numba, select_numba
+from dark._kernels import optim_numba, passes_numba
 
 try:
     import torch
@@ -223,7 +223,7 @@ def main() -> None:
     # is installed) after its first steps: load them before timing
     optim_numba.sgd_momentum()
     optim_numba.adam()
-    select_numba.relu_backward()
+    passes_numba.relu_backward()
     print("dark/torch: the ratio of times (of throughputs on the last two rows: above 1 is "
           "dark ahead)")
     for threads in (int(t) for t in args.threads.split(",")):

@@ -31,7 +31,7 @@ import time
 import numpy as np
 
 import dark
-from dark._kernels import optim_numba, random_numba, select_numba
+from dark._kernels import optim_numba, passes_numba, random_numba
 
 try:
     import torch
@@ -161,8 +161,8 @@ def main() -> None:
     optim_numba.sgd_momentum()
     optim_numba.adam()
     random_numba.bernoulli()
-    select_numba.relu_backward()
-    select_numba.max_pool_2x2_backward()
+    passes_numba.relu_backward()
+    passes_numba.max_pool_2x2_backward()
     if args.device == "cuda":
         try:
             dark.zeros(1, device="cuda")

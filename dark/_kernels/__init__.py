@@ -14,8 +14,9 @@ autograd, so each can be tested on its own. They import only numpy, ``dark._back
 - ``resample``: separable resampling along axes (pad's modes, interpolate's filters);
 - ``optim_numba``: the optimizers' compiled updates (SGD's momentum step in one pass), used
   where numba is installed, the same bits as the numpy path.
-- ``select_numba``: ReLU, its backward and the 2x2 max pool's backward in one compiled pass
-  each, where numba is installed, the same bits as the numpy paths."""
+- ``passes_numba``: ReLU, its backward, the 2x2 max pool's backward and Winograd's
+  input-gradient overlap-add, each in one compiled pass where numba is installed, the same
+  bits as the numpy paths."""
 from __future__ import annotations
 
 import contextlib

@@ -43,7 +43,7 @@ import functools
 
 import numpy as np
 
-from . import matmul
+from . import matmul, passes_numba
 
 _MATRICES = {
     2: ([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]],
@@ -64,6 +64,9 @@ _MATRICES = {
 def matrices(m: int, dtype) -> tuple:
     """(B^T (a, a), G (a, 3), A^T (m, a)) of F(m x m, 3 x 3) in dtype."""
     return tuple(np.array(matrix, dtype=np.float64).astype(dtype) for matrix in _MATRICES[m])
+
+
+_NUMBA_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _along_both(matrix, blocks):
@@ -163,13 +166,20 @@ class Winograd:
         """Write the adjoint of ``input_tiles`` of the (a * a, C_in, n * th * tw) products
         into grad_input (n, C_in, H, W): B dV B^T per tile, the tiles' overlapping rows and
         columns (their last two, the next tile's first two) added together, the padding
-        cropped."""
+        cropped; where numba is installed, those additions and the crop in one compiled pass
+        (passes_numba.add_tiles: the same additions, the same bits) instead of numpy's five
+        passes over the tiles."""
         n, channels = grad_input.shape[:2]
         m, a = self.m, self.a
         (th, tw), (ph, pw), (h, w) = self.tiles, self.padding, self.spatial
         transform = np.ascontiguousarray(matrices(m, self.dtype)[0].T)  # B (a, a)
         blocks = _along_both(transform, products.reshape(a, a, -1)) \
             .reshape(a, a, channels, n, th, tw)
+        if blocks.dtype in _NUMBA_FLOATS:
+            kernel = passes_numba.add_tiles(blocks.size)
+            if kernel is not None:  # the same additions and crop in one compiled pass
+                kernel(blocks, grad_input, m, ph, pw, grad_input.dtype.type(0))
+                return
         # tile row k of tile t is plane row m t + k: rows m..a-1 of tile t are rows
         # 0..a-m-1 of tile t + 1 (th + 1 of them then, the last one past the input)
         rows = np.empty((m, a, channels, n, th + 1, tw), dtype=grad_input.dtype)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _parallel
-from . import select_numba
+from . import passes_numba
 
 _NUMBA_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -40,10 +40,10 @@ def positive_or_zero(xp, output, grad):
     threads on the CPU. ``output`` is a ReLU's, never below zero, so "not <= 0" is "!= 0";
     the select is an integer product of grad's bits with that mask: two passes, and a NaN or
     inf gradient where the output is 0 still gives 0. Where numba's kernel is loaded
-    (select_numba), one compiled pass with the same bits."""
+    (passes_numba), one compiled pass with the same bits."""
     if xp is not np or grad.dtype.kind != "f" or grad.shape != output.shape:
         return where_or_zero(xp, ~(output <= 0), grad)
-    kernel = select_numba.relu_backward(grad.size)
+    kernel = passes_numba.relu_backward(grad.size)
     if kernel is not None and output.dtype == grad.dtype and grad.dtype in _NUMBA_FLOATS \
             and output.flags.c_contiguous and grad.flags.c_contiguous:
         out = np.empty(grad.shape, dtype=grad.dtype)  # one compiled pass, the same bits
@@ -71,7 +71,7 @@ def relu_forward(xp, a):
         return xp.maximum(a, 0)
     out = np.empty(a.shape, dtype=a.dtype if a.dtype.kind == "f" else np.result_type(a, 0))
     if a.dtype in _NUMBA_FLOATS and a.flags.c_contiguous and a.size >= _ZERO_BLOCK:
-        kernel = select_numba.relu(a.size)
+        kernel = passes_numba.relu(a.size)
         if kernel is not None:  # one compiled pass, numpy's bits
             in_parts(lambda a, out: kernel(a, out), out.reshape(-1), a.reshape(-1))
             return out

@@ -1,5 +1,5 @@
 """One way to compile dark's optional numba kernels (random_numba, optim_numba,
-select_numba): numba is imported by the caller, only once a kernel is wanted."""
+passes_numba): numba is imported by the caller, only once a kernel is wanted."""
 from __future__ import annotations
 
 import warnings

@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from .. import _parallel
-from . import select_numba
+from . import passes_numba
 from .elementwise import where_or_zero
 from .windows import pad_array, window_view
 
@@ -270,7 +270,7 @@ def scatter_to_argmax(xp, values, geometry, local):
         kernel = None
         if xp is np and geometry.kernel == (2, 2) and local.dtype == np.int8 and \
                 values.dtype in (np.float32, np.float64):
-            kernel = select_numba.max_pool_2x2_backward(out.size)
+            kernel = passes_numba.max_pool_2x2_backward(out.size)
             grad, local = np.ascontiguousarray(grad), np.ascontiguousarray(local)
 
         def scatter(start, stop):

@@ -1,15 +1,15 @@
-"""The compiled ReLU and backward selects (dark._kernels.select_numba: ReLU's forward and
-backward, the 2x2 max pooling backward whose windows tile the input): the numpy paths' bits
-(the kernels turned off) through the public ops, float32 and float64, with NaN, inf and -0.0
-among the inputs, outputs and gradients, in parts in dark's threads and whole; the kernel is
-really the one that ran; numba is loaded only after enough work; and turned off (or without
-numba) the numpy paths serve."""
+"""The compiled memory passes (dark._kernels.passes_numba: ReLU's forward and backward, the
+2x2 max pooling backward whose windows tile the input, Winograd's input-gradient tiles added
+back into the input): the numpy paths' bits (the kernels turned off) through the public ops,
+float32 and float64, with NaN, inf and -0.0 among the inputs, outputs and gradients, in parts
+in dark's threads and whole; the kernel is really the one that ran; numba is loaded only
+after enough work; and turned off (or without numba) the numpy paths serve."""
 import numpy as np
 import pytest
 
 import dark
 import dark.nn.functional as F
-from dark._kernels import select_numba
+from dark._kernels import passes_numba
 
 
 def _special(array):
@@ -21,7 +21,7 @@ def _special(array):
 
 
 def _relu_grads(dtype, shape, compiled: bool):
-    previous = select_numba.set_enabled(compiled)
+    previous = passes_numba.set_enabled(compiled)
     try:
         rng = np.random.default_rng(3)
         x = dark.tensor(_special(rng.standard_normal(shape).astype(dtype)), requires_grad=True)
@@ -29,11 +29,11 @@ def _relu_grads(dtype, shape, compiled: bool):
         F.relu(x).backward(dark.tensor(grad))
         return x.grad.numpy()
     finally:
-        select_numba.set_enabled(previous)
+        passes_numba.set_enabled(previous)
 
 
 def _pool_grads(dtype, shape, compiled: bool):
-    previous = select_numba.set_enabled(compiled)
+    previous = passes_numba.set_enabled(compiled)
     try:
         rng = np.random.default_rng(4)
         data = rng.standard_normal(shape).astype(dtype)
@@ -45,11 +45,11 @@ def _pool_grads(dtype, shape, compiled: bool):
         out.backward(dark.tensor(grad))
         return x.grad.numpy()
     finally:
-        select_numba.set_enabled(previous)
+        passes_numba.set_enabled(previous)
 
 
 def _counting(monkeypatch, name):
-    kernel = getattr(select_numba, name)()
+    kernel = getattr(passes_numba, name)()
     assert kernel is not None
     calls = []
 
@@ -57,12 +57,12 @@ def _counting(monkeypatch, name):
         calls.append(args[-1].size)
         return kernel(*args)
 
-    monkeypatch.setattr(select_numba, name, lambda entries: counted)
+    monkeypatch.setattr(passes_numba, name, lambda entries: counted)
     return calls
 
 
 def _relu_values(dtype, shape, compiled: bool):
-    previous = select_numba.set_enabled(compiled)
+    previous = passes_numba.set_enabled(compiled)
     try:
         rng = np.random.default_rng(5)
         data = _special(rng.standard_normal(shape).astype(dtype))
@@ -71,7 +71,7 @@ def _relu_values(dtype, shape, compiled: bool):
                 np.float32).astype(dtype)
         return F.relu(dark.from_numpy(data)).numpy()
     finally:
-        select_numba.set_enabled(previous)
+        passes_numba.set_enabled(previous)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -119,7 +119,7 @@ def test_other_pools_keep_the_numpy_path(monkeypatch):
     def refused(entries):
         raise AssertionError("the 2x2 kernel was asked for")
 
-    monkeypatch.setattr(select_numba, "max_pool_2x2_backward", refused)
+    monkeypatch.setattr(passes_numba, "max_pool_2x2_backward", refused)
     for kernel, shape in ((3, (1, 2, 6, 6)), (2, (1, 2, 5, 6))):
         x = dark.randn(*shape, requires_grad=True)
         F.max_pool2d(x, kernel).sum().backward()
@@ -128,27 +128,65 @@ def test_other_pools_keep_the_numpy_path(monkeypatch):
 
 def test_numba_is_loaded_only_after_enough_work(monkeypatch):
     pytest.importorskip("numba", reason="the compiled kernels need numba (dark[numba])")
-    monkeypatch.setattr(select_numba, "_compiled", {})
-    monkeypatch.setattr(select_numba, "_streamed", [0])
-    assert select_numba.relu_backward(select_numba.LOAD_AFTER_ENTRIES - 10) is None
-    assert select_numba.max_pool_2x2_backward(5) is None
-    assert select_numba._compiled == {}
-    assert select_numba.relu_backward(5) is not None
-    assert select_numba.max_pool_2x2_backward(1) is not None
-    assert select_numba.relu(1) is not None
+    monkeypatch.setattr(passes_numba, "_compiled", {})
+    monkeypatch.setattr(passes_numba, "_streamed", [0])
+    assert passes_numba.relu_backward(passes_numba.LOAD_AFTER_ENTRIES - 10) is None
+    assert passes_numba.max_pool_2x2_backward(5) is None
+    assert passes_numba._compiled == {}
+    assert passes_numba.relu_backward(5) is not None
+    assert passes_numba.max_pool_2x2_backward(1) is not None
+    assert passes_numba.relu(1) is not None
+    assert passes_numba.add_tiles(1) is not None
 
 
 def test_turned_off_or_without_numba_there_is_no_kernel():
-    previous = select_numba.set_enabled(False)
+    previous = passes_numba.set_enabled(False)
     try:
-        assert select_numba.relu_backward() is None
-        assert select_numba.max_pool_2x2_backward() is None
-        assert select_numba.relu() is None
+        assert passes_numba.relu_backward() is None
+        assert passes_numba.max_pool_2x2_backward() is None
+        assert passes_numba.relu() is None
     finally:
-        select_numba.set_enabled(previous)
+        passes_numba.set_enabled(previous)
     try:
         import numba  # noqa: F401
     except ImportError:
-        assert select_numba.relu_backward() is None
+        assert passes_numba.relu_backward() is None
         grads = _relu_grads(np.float32, (3, 4), compiled=True)  # the numpy path serves
         assert grads.shape == (3, 4)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("m", [2, 4])
+@pytest.mark.parametrize("x_shape, padding", [((3, 5, 9, 11), 1), ((2, 4, 12, 12), 0),
+                                              ((2, 3, 6, 7), (2, 0))])
+def test_compiled_winograd_tiles_add_is_the_numpy_path_bit_for_bit(dtype, m, x_shape, padding,
+                                                                   monkeypatch):
+    """The input gradient of a 3x3 convolution on the Winograd path (forced, by the adjoint):
+    the compiled overlap-add of its tiles gives the numpy passes' bits, partial tiles and
+    padding included, and really ran."""
+    pytest.importorskip("numba", reason="the compiled kernels need numba (dark[numba])")
+    import dark._kernels.conv_winograd as conv_winograd
+
+    monkeypatch.setattr(conv_winograd, "TILE", m)
+    monkeypatch.setattr(conv_winograd, "INPUT_GRADIENT", "adjoint")
+    monkeypatch.setattr(conv_winograd.Winograd, "cost", lambda self: 0)
+    rng = np.random.default_rng(6)
+    x = _special(rng.standard_normal(x_shape).astype(dtype))
+    w = rng.standard_normal((6, x_shape[1], 3, 3)).astype(dtype)
+
+    def grad_input(compiled):
+        previous = passes_numba.set_enabled(compiled)
+        try:
+            inputs = dark.tensor(x, requires_grad=True)
+            out = F.conv2d(inputs, dark.tensor(w), padding=padding)
+            out.backward(dark.tensor(np.cos(np.arange(out.numel())).reshape(
+                tuple(out.shape)).astype(dtype)))
+            return inputs.grad.numpy()
+        finally:
+            passes_numba.set_enabled(previous)
+
+    plain = grad_input(False)
+    calls = _counting(monkeypatch, "add_tiles")
+    compiled = grad_input(True)
+    assert calls
+    np.testing.assert_array_equal(compiled.view(np.uint8), plain.view(np.uint8))

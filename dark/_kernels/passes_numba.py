@@ -1,7 +1,8 @@
-"""Compiled (numba) kernels of ReLU and two backward selects, optional: ReLU's forward
-(numpy's maximum of the input and +0.0), its backward (``grad`` where the output is not <= 0,
-else 0) and the 2x2 max pooling backward whose windows tile the input (each gradient written
-at its window's argmax, zeros at the other three entries).
+"""Compiled (numba) kernels of memory passes that numpy makes in several, optional: ReLU's
+forward (numpy's maximum of the input and +0.0), its backward (``grad`` where the output is
+not <= 0, else 0), the 2x2 max pooling backward whose windows tile the input (each gradient
+written at its window's argmax, zeros at the other three entries), and the overlap-add of
+Winograd's input-gradient tiles (conv_winograd.Winograd.input_gradient: five numpy passes).
 
 numpy's maximum of an array and zeros runs at about half a copy's speed; it makes ReLU's
 backward in two passes (the mask, then the integer product of the
@@ -66,12 +67,41 @@ def _max_pool_2x2_backward(local, grad, out):  # pragma: no cover - compiled
                 out[p, 2 * i + 1, 2 * j + 1] = g if k == 3 else 0
 
 
+def _add_tiles(blocks, out, m, ph, pw, zero):  # pragma: no cover - compiled
+    """Winograd's input gradient from its tiles: out (n, C, H, W) = the (a, a) tiles of blocks
+    (a, a, C, n, th, tw), one every m rows and columns, added where they overlap, shifted by
+    (-ph, -pw), in conv_winograd.Winograd.input_gradient's order of additions (a tile row's
+    own value first, plus the overlap of the tile above; then the same by columns), so the
+    same bits; ``zero``: 0 in the arrays' dtype."""
+    a, _, channels, samples, rows, columns = blocks.shape
+    height, width = out.shape[2], out.shape[3]
+    extra = a - m
+    for s in range(samples):
+        for c in range(channels):
+            for y in range(height):
+                p, i = divmod(y + ph, m)
+                for xx in range(width):
+                    q, j = divmod(xx + pw, m)
+                    u = zero
+                    if q < columns:  # tile q's column j (rows combined as below)
+                        u = blocks[i, j, c, s, p, q] if p < rows else zero
+                        if i < extra and p >= 1:
+                            u = u + blocks[i + m, j, c, s, p - 1, q]
+                    if j < extra and q >= 1:  # tile q - 1's column j + m
+                        v = blocks[i, j + m, c, s, p, q - 1] if p < rows else zero
+                        if i < extra and p >= 1:
+                            v = v + blocks[i + m, j + m, c, s, p - 1, q - 1]
+                        u = u + v
+                    out[s, c, y, xx] = u
+
+
 _SOURCES = {"relu": _relu, "relu_backward": _relu_backward,
-            "max_pool_2x2_backward": _max_pool_2x2_backward}
+            "max_pool_2x2_backward": _max_pool_2x2_backward, "add_tiles": _add_tiles}
 _SIGNATURES = {
     "relu": "void({t}[::1], {t}[::1])",
     "relu_backward": "void({t}[::1], {t}[::1], {t}[::1])",
     "max_pool_2x2_backward": "void(int8[:, :, ::1], {t}[:, :, ::1], {t}[:, :, ::1])",
+    "add_tiles": "void({t}[:, :, :, :, :, ::1], {t}[:, :, :, :], int64, int64, int64, {t})",
 }
 
 
@@ -109,6 +139,12 @@ def relu_backward(entries: int = LOAD_AFTER_ENTRIES):
     """The compiled ``_relu_backward`` for a select of ``entries`` entries, or None (no
     numba, turned off, or not loaded yet)."""
     return _kernel("relu_backward", entries)
+
+
+def add_tiles(entries: int = LOAD_AFTER_ENTRIES):
+    """The compiled ``_add_tiles`` for tiles of ``entries`` entries, or None (no numba,
+    turned off, or not loaded yet)."""
+    return _kernel("add_tiles", entries)
 
 
 def max_pool_2x2_backward(entries: int = LOAD_AFTER_ENTRIES):
