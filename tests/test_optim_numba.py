@@ -71,12 +71,12 @@ def test_numba_is_loaded_only_after_enough_work(monkeypatch):
     """A short program never imports numba: the kernels come once the large updates have
     streamed LOAD_AFTER_ENTRIES entries."""
     pytest.importorskip("numba", reason="the compiled kernels need numba (dark[numba])")
-    monkeypatch.setattr(optim_numba, "_compiled", {})
-    monkeypatch.setattr(optim_numba, "_streamed", [0])
+    monkeypatch.setattr(optim_numba._KERNELS, "compiled", {})
+    monkeypatch.setattr(optim_numba._KERNELS, "streamed", 0)
     first = optim_numba.LOAD_AFTER_ENTRIES - 10
     assert optim_numba.sgd_momentum(first) is None
     assert optim_numba.adam(5) is None
-    assert optim_numba._compiled == {}
+    assert optim_numba._KERNELS.compiled == {}
     assert optim_numba.sgd_momentum(5) is not None
     assert optim_numba.adam(1) is not None
 
@@ -126,8 +126,8 @@ def test_read_only_cache_folders_compile_without_a_cache(monkeypatch):
         raise PermissionError(13, "Permission denied", self.get_cache_path())
 
     monkeypatch.setattr(caching._CacheLocator, "ensure_cache_path", read_only)
-    monkeypatch.setattr(optim_numba, "_enabled", [True])
-    monkeypatch.setattr(optim_numba, "_compiled", {})
+    monkeypatch.setattr(optim_numba._KERNELS, "enabled", True)
+    monkeypatch.setattr(optim_numba._KERNELS, "compiled", {})
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         step = optim_numba.sgd_momentum()

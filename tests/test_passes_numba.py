@@ -128,11 +128,11 @@ def test_other_pools_keep_the_numpy_path(monkeypatch):
 
 def test_numba_is_loaded_only_after_enough_work(monkeypatch):
     pytest.importorskip("numba", reason="the compiled kernels need numba (dark[numba])")
-    monkeypatch.setattr(passes_numba, "_compiled", {})
-    monkeypatch.setattr(passes_numba, "_streamed", [0])
+    monkeypatch.setattr(passes_numba._KERNELS, "compiled", {})
+    monkeypatch.setattr(passes_numba._KERNELS, "streamed", 0)
     assert passes_numba.relu_backward(passes_numba.LOAD_AFTER_ENTRIES - 10) is None
     assert passes_numba.max_pool_2x2_backward(5) is None
-    assert passes_numba._compiled == {}
+    assert passes_numba._KERNELS.compiled == {}
     assert passes_numba.relu_backward(5) is not None
     assert passes_numba.max_pool_2x2_backward(1) is not None
     assert passes_numba.relu(1) is not None

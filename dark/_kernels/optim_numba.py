@@ -22,13 +22,10 @@ built leaves the optimizers on their numpy path, with a warning. ``set_enabled(F
 ``DARK_NUMBA=0`` in the environment at import) keeps them on it."""
 from __future__ import annotations
 
-import os
-import threading
-
 import numpy as np
 
 from .. import _parallel
-from .numba_jit import jit
+from .numba_jit import Kernels
 
 # below this many entries a parameter's update stays on numpy: the passes are in cache and
 # the call's overhead is what counts
@@ -36,19 +33,6 @@ MIN_ENTRIES = 1 << 14
 
 # entries updated (by parameters of MIN_ENTRIES or more) before numba is loaded
 LOAD_AFTER_ENTRIES = 1 << 24
-
-_enabled = [os.environ.get("DARK_NUMBA", "1") != "0"]
-_compiled: dict = {}  # name -> compiled kernel, or None once it failed
-_streamed = [0]  # entries updated so far while the kernels were not loaded
-_lock = threading.Lock()
-
-
-def set_enabled(flag: bool) -> bool:
-    """Turn the compiled update kernels on or off; returns the previous setting.
-    ``DARK_NUMBA=0`` turns them off from the start."""
-    previous = _enabled[0]
-    _enabled[0] = bool(flag)
-    return previous
 
 
 def _sgd_momentum(param, grad, buf, momentum, negative_lr):  # pragma: no cover - compiled
@@ -124,31 +108,13 @@ _SIGNATURES = {
 }
 
 
-def _kernel(name: str, entries: int):
-    if not _enabled[0]:
-        return None
-    if name in _compiled:
-        return _compiled[name]
-    _streamed[0] += entries
-    if _streamed[0] < LOAD_AFTER_ENTRIES:
-        return None
-    with _lock:
-        if name not in _compiled:
-            _compiled[name] = _build(name)
-    return _compiled[name]
-
-
-def _build(name: str):
-    try:
-        import numba
-    except ImportError:
-        return None
-    # compiled now, for both float types (C-contiguous 1-D arrays, scalars); numpy's
-    # division and square root (inf, NaN), not Python's exceptions, whose checks would keep
-    # LLVM from vectorizing
-    return jit(numba, _SOURCES[name],
-               [_SIGNATURES[name].format(t=t) for t in ("float32", "float64")],
-               "the numpy path is used instead", fastmath=False, error_model="numpy")
+# compiled for both float types (C-contiguous 1-D arrays, scalars); numpy's division and
+# square root (inf, NaN), not Python's exceptions, whose checks would keep LLVM from
+# vectorizing
+_KERNELS = Kernels(_SOURCES, _SIGNATURES, LOAD_AFTER_ENTRIES, fastmath=False,
+                   error_model="numpy")
+set_enabled = _KERNELS.set_enabled
+_kernel = _KERNELS.get
 
 
 # entries per part below which an update runs whole in the calling thread

@@ -18,25 +18,10 @@ training steps of the MNIST CNN): a short program never pays for it. ``set_enabl
 (or ``DARK_NUMBA=0`` in the environment at import) keeps the numpy paths."""
 from __future__ import annotations
 
-import os
-import threading
-
-from .numba_jit import jit
+from .numba_jit import Kernels
 
 # entries selected by the numpy paths before numba is loaded
 LOAD_AFTER_ENTRIES = 1 << 24
-
-_enabled = [os.environ.get("DARK_NUMBA", "1") != "0"]
-_compiled: dict = {}  # name -> compiled kernel, or None once it failed
-_streamed = [0]
-_lock = threading.Lock()
-
-
-def set_enabled(flag: bool) -> bool:
-    """Turn the compiled selects on or off; returns the previous setting."""
-    previous = _enabled[0]
-    _enabled[0] = bool(flag)
-    return previous
 
 
 def _relu(a, out):  # pragma: no cover - compiled
@@ -105,28 +90,9 @@ _SIGNATURES = {
 }
 
 
-def _kernel(name: str, entries: int):
-    if not _enabled[0]:
-        return None
-    if name in _compiled:
-        return _compiled[name]
-    _streamed[0] += entries
-    if _streamed[0] < LOAD_AFTER_ENTRIES:
-        return None
-    with _lock:
-        if name not in _compiled:
-            _compiled[name] = _build(name)
-    return _compiled[name]
-
-
-def _build(name: str):
-    try:
-        import numba
-    except ImportError:
-        return None
-    return jit(numba, _SOURCES[name],
-               [_SIGNATURES[name].format(t=t) for t in ("float32", "float64")],
-               "the numpy path is used instead", fastmath=False)
+_KERNELS = Kernels(_SOURCES, _SIGNATURES, LOAD_AFTER_ENTRIES, fastmath=False)
+set_enabled = _KERNELS.set_enabled
+_kernel = _KERNELS.get
 
 
 def relu(entries: int = LOAD_AFTER_ENTRIES):

@@ -248,10 +248,11 @@ def _uniform24(state, out):  # pragma: no cover - compiled by numba
     state[_N] = pos
 
 
-def _uniform53(state, out):  # pragma: no cover - compiled by numba
-    """``out`` (float64) from the next 2 * ``out.size`` outputs of ``state``: each pair's 64
-    bits (the first the high half) masked to 53, times 2**-53 (exact), torch's double
-    uniforms."""
+def _draw53(state, out, p, compare):  # pragma: no cover - compiled by numba
+    """torch's double uniforms from the next 2 * ``out.size`` outputs of ``state``: each
+    pair's 64 bits (the first the high half) masked to 53, times 2**-53 (exact); into ``out``
+    (float64) as they are, or with ``compare``, 1 where one is below ``p``, else 0 (torch's
+    bernoulli_(p) of a number, in ``out``'s float type)."""
     key, pos = state[:_N], np.int64(state[_N])
     raw = np.empty(16 * _BLOCK, np.uint32)
     half = raw.size // 2
@@ -260,23 +261,11 @@ def _uniform53(state, out):  # pragma: no cover - compiled by numba
         pos = _mt_fill_jit(key, pos, raw[:2 * count])
         for i in range(count):
             word = ((np.int64(raw[2 * i]) & 0x1FFFFF) << 32) | np.int64(raw[2 * i + 1])
-            out[start + i] = np.float64(word) * 1.1102230246251565e-16  # 2**-53
-    state[_N] = pos
-
-
-def _bernoulli53(state, out, p):  # pragma: no cover - compiled by numba
-    """``out`` (float32 or float64): 1 where the next uniform of ``_uniform53`` (from two
-    outputs of ``state``) is below ``p``, else 0: torch's bernoulli_(p) of a number, its
-    double uniforms compared and written in one pass."""
-    key, pos = state[:_N], np.int64(state[_N])
-    raw = np.empty(16 * _BLOCK, np.uint32)
-    half = raw.size // 2
-    for start in range(0, out.size, half):
-        count = min(half, out.size - start)
-        pos = _mt_fill_jit(key, pos, raw[:2 * count])
-        for i in range(count):
-            word = ((np.int64(raw[2 * i]) & 0x1FFFFF) << 32) | np.int64(raw[2 * i + 1])
-            out[start + i] = 1 if np.float64(word) * 1.1102230246251565e-16 < p else 0
+            u = np.float64(word) * 1.1102230246251565e-16  # 2**-53
+            if compare:
+                out[start + i] = 1 if u < p else 0
+            else:
+                out[start + i] = u
     state[_N] = pos
 
 
@@ -310,10 +299,11 @@ _KERNELS = {  # name: (the Python function, numba signature, the kernels it call
     "randperm": (_randperm, "int64[::1](uint32[::1], int64)",
                  ("mt_fill",)),
     "uniform24": (_uniform24, "void(uint32[::1], float32[::1])", ("mt_fill",)),
-    "uniform53": (_uniform53, "void(uint32[::1], float64[::1])", ("mt_fill",)),
+    "uniform53": (_draw53, "void(uint32[::1], float64[::1], float64, boolean)", ("mt_fill",)),
     "integers32": (_integers32, "void(uint32[::1], int64[::1], int64, int64)", ("mt_fill",)),
-    "bernoulli53": (_bernoulli53, ["void(uint32[::1], float32[::1], float64)",
-                                   "void(uint32[::1], float64[::1], float64)"], ("mt_fill",)),
+    "bernoulli53": (_draw53, ["void(uint32[::1], float32[::1], float64, boolean)",
+                              "void(uint32[::1], float64[::1], float64, boolean)"],
+                    ("mt_fill",)),
 }
 
 
@@ -523,14 +513,17 @@ def uniform(np_dtype, load: bool = True):
     uniforms on [0, 1) from the next outputs of ``bits`` (a numpy MT19937, moved on by them:
     one each for float32, two for float64); None without numba (or, with ``load`` false,
     while it is not compiled or loaded yet)."""
-    name = "uniform53" if np.dtype(np_dtype) == np.float64 else "uniform24"
+    wide = np.dtype(np_dtype) == np.float64
 
     def wrap(kernel):
         def draw(bits, out):
             with bits.lock:
-                kernel(_state_words(bits), out)
+                if wide:
+                    kernel(_state_words(bits), out, 0.0, False)
+                else:
+                    kernel(_state_words(bits), out)
         return draw
-    return _wrapped(name, load, wrap)
+    return _wrapped("uniform53" if wide else "uniform24", load, wrap)
 
 
 def bernoulli(load: bool = True):
@@ -541,7 +534,7 @@ def bernoulli(load: bool = True):
     def wrap(kernel):
         def draw(bits, out, p):
             with bits.lock:
-                kernel(_state_words(bits), out, float(p))
+                kernel(_state_words(bits), out, float(p), True)
         return draw
     return _wrapped("bernoulli53", load, wrap)
 
