@@ -11,7 +11,9 @@ forward, loss, backward, step, loss.item()) in `--rounds` blocks per library; se
 epoch are extrapolated from the median block to the 60,000 images of an epoch. The two
 libraries' blocks alternate, a pause before each (torch's OpenMP threads spin-wait after
 work, and running the two at once on a few cores slows both), so that both see the same
-machine. torch runs on as many threads as dark
+machine; "paired" is the median over the rounds of dark's block time over torch's block
+right after it, which a machine whose speed drifts during the run (a shared host) disturbs
+less than the ratio of the two medians. torch runs on as many threads as dark
 (`dark.get_num_threads()`; `--threads` sets both). With `--device cuda` the models, the
 optimizer state and the preloaded batches live on the GPU (torch's too, when its build sees
 the GPU; otherwise only dark is timed), and each block is timed between two synchronizes.
@@ -182,7 +184,7 @@ def main() -> None:
     print(f"{where}; {threads} thread(s) for dark and torch; {args.batches} steps "
           f"per library in {args.rounds} blocks, extrapolated to {EPOCH} images")
     print(f"{'model':6s} {'batch':>5s} {'dark s/epoch':>13s} {'torch s/epoch':>14s} "
-          f"{'dark/torch':>11s}")
+          f"{'dark/torch':>11s} {'paired':>7s}")
     block = max(1, args.batches // args.rounds)
     for name in args.models.split(","):
         for batch_size in batch_sizes:
@@ -200,7 +202,8 @@ def main() -> None:
             epoch = [statistics.median(record) / block * steps_per_epoch for record in times]
             line = f"{name:6s} {batch_size:5d} {epoch[0]:13.1f}"
             if torch_trainer:
-                line += f" {epoch[1]:14.1f} {epoch[0] / epoch[1]:11.2f}"
+                paired = statistics.median(d / t for d, t in zip(*times))
+                line += f" {epoch[1]:14.1f} {epoch[0] / epoch[1]:11.2f} {paired:7.2f}"
             print(line, flush=True)
 
 
