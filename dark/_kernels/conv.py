@@ -594,7 +594,7 @@ def _winograd_backward(plan, x, grad_output, weight, needs, kept=None):
     one pass over chunks of the batch. The weight's is the output's gradient through A
     (A gY A^T per tile) against the input tiles (the forward's in ``kept`` where it left
     them, else made from x). The input's goes either through the adjoint of the forward's
-    steps (the products by U^T of the same A gY A^T, then B dV B^T with the tiles' overlaps
+    steps (the same A gY A^T, channels last, by U, then B dV B^T with the tiles' overlaps
     added) or as the forward convolution of the output's gradient by the flipped, transposed
     weight (a 3x3 conv_transpose with stride 1 is one), whichever is estimated cheaper
     (Winograd.adjoint_input_gradient: the adjoint saves a transform of the output's gradient
@@ -607,7 +607,7 @@ def _winograd_backward(plan, x, grad_output, weight, needs, kept=None):
     if need_input:
         grad_input = np.empty((n, plan.in_channels) + plan.spatial, dtype=grad_output.dtype)
         if adjoint:
-            weight_t = plan.weight_tiles(weight).transpose(0, 2, 1)  # (a * a, C_in, C_out)
+            weight_tiles = plan.weight_tiles(weight)  # (a * a, C_out, C_in)
         else:
             transposed = conv_winograd.transposed(plan)
             flipped = transposed.weight_tiles(conv_winograd.flipped(weight))
@@ -619,14 +619,14 @@ def _winograd_backward(plan, x, grad_output, weight, needs, kept=None):
             transposed.outputs(matmul(flipped, transposed.input_tiles(gradient)),
                                grad_input[start:stop])
         if adjoint or need_weight:
-            products = plan.output_tiles(gradient)
+            products = plan.output_tiles(gradient)  # (a * a, tiles, C_out)
             if adjoint:
-                plan.input_gradient(matmul(weight_t, products), grad_input[start:stop])
+                plan.input_gradient(matmul(products, weight_tiles), grad_input[start:stop])
             if need_weight:
                 tiles = _kept(kept, start, stop, np.floating)
                 if tiles is None:
                     tiles = plan.input_tiles(x[start:stop])
-                weight_part = matmul(products, tiles.transpose(0, 2, 1))
+                weight_part = matmul(products.transpose(0, 2, 1), tiles.transpose(0, 2, 1))
         if need_bias:
             bias_part = gradient.reshape(stop - start, plan.out_channels,
                                          math.prod(plan.out)).sum(axis=2).sum(axis=0)

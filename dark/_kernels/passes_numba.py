@@ -54,11 +54,11 @@ def _max_pool_2x2_backward(local, grad, out):  # pragma: no cover - compiled
 
 def _add_tiles(blocks, out, m, ph, pw, zero):  # pragma: no cover - compiled
     """Winograd's input gradient from its tiles: out (n, C, H, W) = the (a, a) tiles of blocks
-    (a, a, C, n, th, tw), one every m rows and columns, added where they overlap, shifted by
+    (a, a, n, th, tw, C), one every m rows and columns, added where they overlap, shifted by
     (-ph, -pw), in conv_winograd.Winograd.input_gradient's order of additions (a tile row's
     own value first, plus the overlap of the tile above; then the same by columns), so the
     same bits; ``zero``: 0 in the arrays' dtype."""
-    a, _, channels, samples, rows, columns = blocks.shape
+    a, _, samples, rows, columns, channels = blocks.shape
     height, width = out.shape[2], out.shape[3]
     extra = a - m
     for s in range(samples):
@@ -69,13 +69,13 @@ def _add_tiles(blocks, out, m, ph, pw, zero):  # pragma: no cover - compiled
                     q, j = divmod(xx + pw, m)
                     u = zero
                     if q < columns:  # tile q's column j (rows combined as below)
-                        u = blocks[i, j, c, s, p, q] if p < rows else zero
+                        u = blocks[i, j, s, p, q, c] if p < rows else zero
                         if i < extra and p >= 1:
-                            u = u + blocks[i + m, j, c, s, p - 1, q]
+                            u = u + blocks[i + m, j, s, p - 1, q, c]
                     if j < extra and q >= 1:  # tile q - 1's column j + m
-                        v = blocks[i, j + m, c, s, p, q - 1] if p < rows else zero
+                        v = blocks[i, j + m, s, p, q - 1, c] if p < rows else zero
                         if i < extra and p >= 1:
-                            v = v + blocks[i + m, j + m, c, s, p - 1, q - 1]
+                            v = v + blocks[i + m, j + m, s, p - 1, q - 1, c]
                         u = u + v
                     out[s, c, y, xx] = u
 
