@@ -576,11 +576,11 @@ def winograd(x_shape, weight_shape, stride, padding, dilation, groups, dtype, xp
 def _winograd_forward(plan, x, weight, bias, out, kept):
     """conv(x, weight) + bias into out by Winograd's F(m x m, 3 x 3), chunks of samples in
     dark's threads; each chunk's transformed input tiles into ``kept`` when it is a dict."""
-    weight_tiles = plan.weight_tiles(weight)
+    weight_t = np.ascontiguousarray(plan.weight_tiles(weight).transpose(0, 2, 1))
 
-    def chunk(start, stop):
+    def chunk(start, stop):  # tiles (a * a, tiles, C_in) @ (a * a, C_in, C_out)
         tiles = plan.input_tiles(x[start:stop])
-        plan.outputs(matmul(weight_tiles, tiles), out[start:stop], bias)
+        plan.outputs(matmul(tiles, weight_t), out[start:stop], bias)
         return tiles
 
     chunks = _winograd_chunks(plan, x.shape[0])
@@ -610,13 +610,14 @@ def _winograd_backward(plan, x, grad_output, weight, needs, kept=None):
             weight_tiles = plan.weight_tiles(weight)  # (a * a, C_out, C_in)
         else:
             transposed = conv_winograd.transposed(plan)
-            flipped = transposed.weight_tiles(conv_winograd.flipped(weight))
+            flipped = np.ascontiguousarray(transposed.weight_tiles(
+                conv_winograd.flipped(weight)).transpose(0, 2, 1))
 
     def chunk(start, stop):
         gradient = grad_output[start:stop]
         weight_part = bias_part = None
         if need_input and not adjoint:
-            transposed.outputs(matmul(flipped, transposed.input_tiles(gradient)),
+            transposed.outputs(matmul(transposed.input_tiles(gradient), flipped),
                                grad_input[start:stop])
         if adjoint or need_weight:
             products = plan.output_tiles(gradient)  # (a * a, tiles, C_out)
@@ -626,7 +627,7 @@ def _winograd_backward(plan, x, grad_output, weight, needs, kept=None):
                 tiles = _kept(kept, start, stop, np.floating)
                 if tiles is None:
                     tiles = plan.input_tiles(x[start:stop])
-                weight_part = matmul(products.transpose(0, 2, 1), tiles.transpose(0, 2, 1))
+                weight_part = matmul(products.transpose(0, 2, 1), tiles)
         if need_bias:
             bias_part = gradient.reshape(stop - start, plan.out_channels,
                                          math.prod(plan.out)).sum(axis=2).sum(axis=0)
