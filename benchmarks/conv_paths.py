@@ -110,6 +110,7 @@ def path_times(run, arrays, padding, repeats, clock) -> dict:
     """Milliseconds of ``run`` on each path that applies (Winograd: 3x3 kernels)."""
     times = {}
     defaults = conv_fourier.FOURIER_MARGIN, conv_winograd.WINOGRAD_MARGIN
+    thin = conv_ops._SAMPLE_ROWS  # a thin convolution takes neither transform by default
     x_shape, w_shape = arrays[0].shape, arrays[1].shape
     applies = conv_winograd.geometry(x_shape, w_shape, (1, 1), (padding,) * 2, (1, 1), 1,
                                      np.float32, np) is not None
@@ -118,9 +119,11 @@ def path_times(run, arrays, padding, repeats, clock) -> dict:
             if name == "winograd" and not applies:
                 continue
             conv_fourier.FOURIER_MARGIN, conv_winograd.WINOGRAD_MARGIN = fourier, winograd
+            conv_ops._SAMPLE_ROWS = thin if name == "im2col" else 0
             times[name] = median_ms(run, repeats, clock)
     finally:
         conv_fourier.FOURIER_MARGIN, conv_winograd.WINOGRAD_MARGIN = defaults
+        conv_ops._SAMPLE_ROWS = thin
     return times
 
 

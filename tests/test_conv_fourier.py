@@ -14,10 +14,12 @@ from dark._kernels.conv import fourier
 
 @pytest.fixture
 def forced(monkeypatch):
-    """Every convolution the Fourier path can take takes it; the list counts its forwards."""
+    """Every convolution the Fourier path can take takes it (thin ones too: no per-sample
+    flat path); the list counts its forwards."""
     calls = []
     original = conv_ops._fourier_forward
     monkeypatch.setattr(conv_fourier.Fourier, "cost", lambda self, samples: 0)
+    monkeypatch.setattr(conv_ops, "_SAMPLE_ROWS", 0)
     monkeypatch.setattr(conv_ops, "_fourier_forward",
                         lambda *args: calls.append(args[0]) or original(*args))
     return calls

@@ -34,6 +34,7 @@ def test_transforms_compute_the_correlation(m):
     ((8, 256, 14, 14), (256, 256, 3, 3), {"padding": (1, 1)}, 2),  # wide: F(2x2)
     ((8, 64, 14, 14), (256, 64, 3, 3), {"padding": (1, 1)}, 2),
     ((64, 1, 28, 28), (32, 1, 3, 3), {}, None),  # one channel in: im2col
+    ((32, 3, 32, 32), (16, 3, 3, 3), {"padding": (1, 1)}, 4),  # thin: the flat path (below)
     ((32, 64, 32, 32), (64, 64, 3, 3), {"padding": (3, 3)}, None),
     ((32, 64, 32, 32), (64, 64, 3, 3), {"stride": (2, 2)}, None),
     ((32, 64, 32, 32), (64, 64, 3, 3), {"dilation": (2, 2)}, None),
@@ -52,16 +53,19 @@ def test_which_convolutions_take_the_winograd_path(x_shape, weight_shape, option
     chosen = conv_ops._transform_path(x_shape, weight_shape, arguments["stride"],
                                       arguments["padding"], arguments["dilation"],
                                       arguments["groups"], arguments["dtype"], arguments["xp"])
-    assert isinstance(chosen, conv_winograd.Winograd) == (expected is not None)
+    thin = weight_shape[1] * 9 < conv_ops._SAMPLE_ROWS  # the per-sample flat path instead
+    assert isinstance(chosen, conv_winograd.Winograd) == (expected is not None and not thin)
 
 
 @pytest.fixture(params=[(2, "adjoint"), (2, "transposed"), (4, "adjoint"), (4, "transposed")],
                 ids=["F2-adjoint", "F2-transposed", "F4-adjoint", "F4-transposed"])
 def forced(request, monkeypatch):
-    """Every convolution the Winograd path can take takes it, with F(m x m, 3 x 3) and the
-    input gradient's way of the parameter; the list counts its forwards."""
+    """Every convolution the Winograd path can take takes it (thin ones too: no per-sample
+    flat path), with F(m x m, 3 x 3) and the input gradient's way of the parameter; the list
+    counts its forwards."""
     calls = []
     original = conv_ops._winograd_forward
+    monkeypatch.setattr(conv_ops, "_SAMPLE_ROWS", 0)
     monkeypatch.setattr(conv_winograd, "TILE", request.param[0])
     monkeypatch.setattr(conv_winograd, "INPUT_GRADIENT", request.param[1])
     monkeypatch.setattr(conv_winograd.Winograd, "cost", lambda self: 0)

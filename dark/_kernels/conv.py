@@ -490,7 +490,15 @@ def _fourier_ratio(plan, n: int) -> float:
 def _transform_path(x_shape, weight_shape, stride, padding, dilation, groups, dtype, xp):
     """The geometry of the path this convolution takes when it is not im2col: the Fourier
     path's (conv_fourier.Fourier) or the Winograd path's (conv_winograd.Winograd), where its
-    estimate is clearly below im2col's; of both, the one with the lower ratio; else None."""
+    estimate is clearly below im2col's; of both, the one with the lower ratio; else None.
+    A thin 2-D stride-1 convolution (C_in * kh * kw below _SAMPLE_ROWS: 3 channels in of a
+    3x3) takes neither: its per-sample flat path beats both (benchmarks/conv_paths.py, one
+    thread: (32, 3, 32, 32) -> 16 channels 3.0 ms against Winograd's 4.8, (16, 3, 64, 64) ->
+    32 13.5 against 15.2), where their estimates count im2col's channels-first copy."""
+    if xp is np and groups == 1 and len(weight_shape) == 4 and \
+            all(s == 1 for s in stride) and \
+            weight_shape[1] * math.prod(weight_shape[2:]) < _SAMPLE_ROWS:
+        return None
     plan = fourier(x_shape, weight_shape, stride, padding, dilation, groups, dtype, xp)
     tiles = winograd(x_shape, weight_shape, stride, padding, dilation, groups, dtype, xp)
     if plan is None or tiles is None:
