@@ -492,15 +492,16 @@ class _CPUEngine:
         words = self.raw32(2 * n)
         return (words[0::2] << np.uint64(32)) | words[1::2]
 
-    def unit(self, n: int, np_dtype) -> np.ndarray:
+    def unit(self, n: int, np_dtype, counted: bool = False) -> np.ndarray:
         """``uniform_real_distribution<T>(0, 1)``: float64 from the low 53 bits of a 64-bit
         draw; other dtypes from the low 24 bits of a 32-bit draw, as float32 (torch 2.13
-        draws float16 so too, then rounds)."""
+        draws float16 so too, then rounds). ``counted``: the caller counted this draw toward
+        loading the compiled kernels already."""
         wide = np.dtype(np_dtype) == np.float64
         if n > 0:
+            kind = "uniform53" if wide else "uniform"
             draw = random_numba.uniform(np.float64 if wide else _F32,
-                                        load=_numba_wanted("uniform53" if wide else "uniform",
-                                                           n))
+                                        load=not counted and _numba_wanted(kind, n))
             if draw is not None:  # the compiled draw (the same bits)
                 self.fresh = False
                 values = np.empty(n, dtype=np.float64 if wide else _F32)
@@ -753,7 +754,7 @@ class _CPUEngine:
                 out = np.empty(n, dtype=np_dtype)
                 draw(self.bits, out, p)
                 return out.reshape(shape)
-            draws = self.unit(n, np.float64).reshape(shape) < p
+            draws = self.unit(n, np.float64, counted=True).reshape(shape) < p
         else:
             draws = self.unit(n, np.float64).reshape(shape) < p
         return draws.astype(np_dtype)
