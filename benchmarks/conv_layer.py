@@ -19,6 +19,7 @@ import time
 import numpy as np
 
 import dark
+from dark._kernels import passes_numba
 
 try:
     import torch
@@ -97,6 +98,11 @@ def main() -> None:
             parser.exit(1, f"--device cuda: {error}\n")
     on_gpu = args.device == "cuda"
     with_torch = torch is not None and (not on_gpu or torch.cuda.is_available())
+    # a long run loads dark's compiled passes (where numba is installed: ReLU, the 2x2 max
+    # pool's backward, Winograd's input-gradient tiles) after its first calls: load them
+    # before timing (the load, ~0.3 s, would otherwise fall in a timed call)
+    passes_numba.max_pool_2x2_backward()
+    passes_numba.add_tiles()
     if args.threads is not None:
         dark.set_num_threads(args.threads)  # dark's pool and numpy's BLAS
     threads = dark.get_num_threads()
