@@ -607,6 +607,19 @@ def activation_checkpointing():
     dist.init_process_group("gloo")
     rank = dist.get_rank()
     loss_fn = nn.CrossEntropyLoss()
+
+    def train_both(model, reference):
+        """3 SGD-momentum steps: the sharded model on this rank's half of each batch, the
+        reference on the whole batch."""
+        opt = dark.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        ref_opt = dark.optim.SGD(reference.parameters(), lr=0.1, momentum=0.9)
+        for x, y in batches(3, 8):
+            loss_fn(model(x[rank * 4:rank * 4 + 4]), y[rank * 4:rank * 4 + 4]).backward()
+            loss_fn(reference(x), y).backward()
+            for o in (opt, ref_opt):
+                o.step()
+                o.zero_grad()
+
     for cls in (ReentrantBlock, NonReentrantBlock):
         for strategy in (ShardingStrategy.FULL_SHARD, ShardingStrategy.SHARD_GRAD_OP,
                          ShardingStrategy.NO_SHARD):
@@ -618,14 +631,7 @@ def activation_checkpointing():
                     block.__class__ = cls
                 fsdp = FSDP(model, sharding_strategy=strategy, use_orig_params=orig,
                             auto_wrap_policy=ModuleWrapPolicy({cls}))
-                opt = dark.optim.SGD(fsdp.parameters(), lr=0.1, momentum=0.9)
-                ref_opt = dark.optim.SGD(reference.parameters(), lr=0.1, momentum=0.9)
-                for x, y in batches(3, 8):
-                    loss_fn(fsdp(x[rank * 4:rank * 4 + 4]), y[rank * 4:rank * 4 + 4]).backward()
-                    loss_fn(reference(x), y).backward()
-                    for o in (opt, ref_opt):
-                        o.step()
-                        o.zero_grad()
+                train_both(fsdp, reference)
                 check_model(fsdp, reference, 1e-10, f"{cls.__name__} {strategy} {orig}")
         # fully_shard on each checkpointing block (resharded after forward) and the root
         from dark.distributed.fsdp import fully_shard
@@ -637,14 +643,7 @@ def activation_checkpointing():
             block.__class__ = cls
             fully_shard(block)
         fully_shard(model)
-        opt = dark.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-        ref_opt = dark.optim.SGD(reference.parameters(), lr=0.1, momentum=0.9)
-        for x, y in batches(3, 8):
-            loss_fn(model(x[rank * 4:rank * 4 + 4]), y[rank * 4:rank * 4 + 4]).backward()
-            loss_fn(reference(x), y).backward()
-            for o in (opt, ref_opt):
-                o.step()
-                o.zero_grad()
+        train_both(model, reference)
         for (key, got), value in zip(model.state_dict().items(),
                                      reference.state_dict().values()):
             close(got.full_tensor(), value, 1e-10, f"fully_shard {cls.__name__} {key}")
@@ -668,14 +667,7 @@ def activation_checkpointing():
         names = [n for n, _ in fsdp.named_parameters()]
         assert names[1] == ("_fsdp_wrapped_module.blocks.0._fsdp_wrapped_module."
                             "_checkpoint_wrapped_module._flat_param"), names
-        opt = dark.optim.SGD(fsdp.parameters(), lr=0.1, momentum=0.9)
-        ref_opt = dark.optim.SGD(reference.parameters(), lr=0.1, momentum=0.9)
-        for x, y in batches(3, 8):
-            loss_fn(fsdp(x[rank * 4:rank * 4 + 4]), y[rank * 4:rank * 4 + 4]).backward()
-            loss_fn(reference(x), y).backward()
-            for o in (opt, ref_opt):
-                o.step()
-                o.zero_grad()
+        train_both(fsdp, reference)
         check_model(fsdp, reference, 1e-10, f"apply_activation_checkpointing {impl}")
         fsdp.load_state_dict(reference.state_dict())  # the unwrapped model's keys load
     print(f"{rank} ok activation_checkpointing", flush=True)
