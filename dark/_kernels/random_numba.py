@@ -299,11 +299,9 @@ _KERNELS = {  # name: (the Python function, numba signature, the kernels it call
     "randperm": (_randperm, "int64[::1](uint32[::1], int64)",
                  ("mt_fill",)),
     "uniform24": (_uniform24, "void(uint32[::1], float32[::1])", ("mt_fill",)),
-    "uniform53": (_draw53, "void(uint32[::1], float64[::1], float64, boolean)", ("mt_fill",)),
+    "draw53": (_draw53, ["void(uint32[::1], float32[::1], float64, boolean)",
+                         "void(uint32[::1], float64[::1], float64, boolean)"], ("mt_fill",)),
     "integers32": (_integers32, "void(uint32[::1], int64[::1], int64, int64)", ("mt_fill",)),
-    "bernoulli53": (_draw53, ["void(uint32[::1], float32[::1], float64, boolean)",
-                              "void(uint32[::1], float64[::1], float64, boolean)"],
-                    ("mt_fill",)),
 }
 
 
@@ -433,12 +431,13 @@ def _state_words(bits):
     return words
 
 
-def _wrapped(name: str, load: bool, wrap):
-    """``wrap(kernel)`` of the compiled kernel ``name``, made once; None without numba, or
-    while it is not loaded yet if ``load`` is false."""
+def _wrapped(name: str, load: bool, wrap, key: str | None = None):
+    """``wrap(kernel)`` of the compiled kernel ``name``, made once (per ``key``, the name by
+    default: one kernel may serve several wrappers); None without numba, or while it is not
+    loaded yet if ``load`` is false."""
     if not _enabled[0]:
         return None
-    key = "wrapped " + name
+    key = "wrapped " + (key or name)
     found = _built.get(key)
     if found is not None or (not load and name not in _built):
         return found
@@ -523,7 +522,9 @@ def uniform(np_dtype, load: bool = True):
                 else:
                     kernel(_state_words(bits), out)
         return draw
-    return _wrapped("uniform53" if wide else "uniform24", load, wrap)
+    if wide:
+        return _wrapped("draw53", load, wrap, key="uniform53")
+    return _wrapped("uniform24", load, wrap)
 
 
 def bernoulli(load: bool = True):
@@ -536,7 +537,7 @@ def bernoulli(load: bool = True):
             with bits.lock:
                 kernel(_state_words(bits), out, float(p), True)
         return draw
-    return _wrapped("bernoulli53", load, wrap)
+    return _wrapped("draw53", load, wrap, key="bernoulli53")
 
 
 def integers32(load: bool = True):
