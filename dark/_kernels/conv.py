@@ -181,22 +181,11 @@ class _Flat:
         """The im2col buffer of numpy x (n, C, H, W) per sample, without junk columns:
         (n, C * kh * kw, oh * ow), each sample's (rows, positions) block ready for a batched
         product whose result is already (n, C_out, oh * ow)."""
-        n = x.shape[0]
-        (ph, pw), (oh, ow) = self.padding, self.out
-        if ph or pw:
-            planes = np.zeros((n, self.channels) + self.padded, dtype=x.dtype)
-            planes[:, :, ph:ph + x.shape[2], pw:pw + x.shape[3]] = x
-        else:
-            planes = x
-        sn, sc, sh, sw = planes.strides
-        kh, kw = self.kernel
-        (dh, dw) = self.dilation
-        windows = np.lib.stride_tricks.as_strided(
-            planes, (n, self.channels, kh, kw, oh, ow), (sn, sc, dh * sh, dw * sw, sh, sw),
-            writeable=False)
-        columns = np.empty(windows.shape, dtype=x.dtype)
+        windows = window_view(np, pad_array(np, x, self.padding), self.out, self.kernel,
+                              (1, 1), self.dilation).transpose(0, 1, 4, 5, 2, 3)
+        columns = np.empty(windows.shape, dtype=x.dtype)  # (n, C, kh, kw, oh, ow)
         np.copyto(columns, windows)
-        return columns.reshape(n, self.rows, oh * ow)
+        return columns.reshape(x.shape[0], self.rows, math.prod(self.out))
 
     def wide_grad(self, xp, grad_output):
         """(n, C_out, oh, ow) as (groups, C_out/groups, n * L), zero in the junk columns."""
