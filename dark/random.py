@@ -45,6 +45,7 @@ import numpy as np
 from . import _backend, _parallel
 from ._kernels import random_numba, stl_sort
 from ._kernels.elementwise import fma32, fma64
+from ._kernels.numba_jit import FLOATS
 from ._tensor import Tensor
 
 _DEFAULT_SEED = 67280421310721  # PyTorch's initial seed
@@ -177,7 +178,6 @@ _COS_POLY = tuple(float(_F32(p)) for p in (
 _SIN_POLY = tuple(float(_F32(p)) for p in (-1.9515295891E-4, 8.3321608736E-3,
                                            -1.6666654611E-1))
 _HALF_ROW = np.dtype((np.void, 32))  # 8 float32 or int32
-_F32_F64 = (np.dtype(np.float32), np.dtype(np.float64))
 _NORMAL_ROWS = 4096  # blocks of 16 per pass of the fast kernel: its buffers stay in cache
 # The compiled (numba) kernels, where numba is installed, take every size once loaded (the
 # same bits as the numpy paths, several times faster), but loading them (importing numba,
@@ -747,7 +747,7 @@ class _CPUEngine:
         n = _count(shape)
         if isinstance(p, np.ndarray) and p.dtype != np.float64:
             draws = self.unit(n, np.float32).reshape(shape) < p.astype(_F32)
-        elif not isinstance(p, np.ndarray) and n > 0 and np.dtype(np_dtype) in _F32_F64:
+        elif not isinstance(p, np.ndarray) and n > 0 and np.dtype(np_dtype) in FLOATS:
             draw = random_numba.bernoulli(load=_numba_wanted("uniform53", n))
             if draw is not None:  # the compiled draw: the same uniforms, compared in place
                 self.fresh = False

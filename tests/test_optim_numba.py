@@ -170,3 +170,26 @@ def test_compiled_update_in_parts_is_the_whole_update(case, monkeypatch):
             np.testing.assert_array_equal(mine, expected)
     finally:
         dark.set_num_threads(previous)
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam"])
+def test_compiled_step_takes_a_read_only_gradient(name):
+    """A gradient the user set from read-only numpy data: the kernels only read it."""
+    pytest.importorskip("numba", reason="the compiled kernels need numba (dark[numba])")
+    assert optim_numba.sgd_momentum() is not None and optim_numba.adam() is not None
+    results = []
+    for compiled in (True, False):
+        previous = optim_numba.set_enabled(compiled)
+        try:
+            param = dark.ones(optim_numba.MIN_ENTRIES + 5, requires_grad=True)
+            grad = np.linspace(-1, 1, param.numel(), dtype=np.float32)
+            grad.flags.writeable = False
+            optimizer = getattr(dark.optim, name)([param], lr=0.1, **(
+                {"momentum": 0.9} if name == "SGD" else {}))
+            for _ in range(2):  # SGD's first step copies the gradient into its buffer
+                param.grad = dark.from_numpy(grad)
+                optimizer.step()
+            results.append(param.detach().numpy())
+        finally:
+            optim_numba.set_enabled(previous)
+    np.testing.assert_array_equal(*results)

@@ -192,3 +192,28 @@ def test_compiled_winograd_tiles_add_is_the_numpy_path_bit_for_bit(dtype, m, x_s
     compiled = grad_input(True)
     assert calls
     np.testing.assert_array_equal(compiled.view(np.uint8), plain.view(np.uint8))
+
+
+def test_compiled_passes_take_read_only_arrays(monkeypatch):
+    """Arrays the kernels only read may be read-only (numpy data behind a tensor, a
+    gradient of such data, the broadcast gradient of a sum): each pass takes them, with the
+    numpy path's values."""
+    pytest.importorskip("numba", reason="the compiled kernels need numba (dark[numba])")
+
+    def read_only(array):
+        array.flags.writeable = False
+        return dark.from_numpy(array)
+
+    data = np.linspace(-1, 1, 1 << 14, dtype=np.float32).reshape(1, 1, 128, 128)
+    for name in ("relu", "relu_backward", "max_pool_2x2_backward"):
+        calls = _counting(monkeypatch, name)
+        x = read_only(data.copy()).requires_grad_(True)
+        out = F.max_pool2d(x, 2) if name == "max_pool_2x2_backward" else F.relu(x)
+        out.backward(read_only(np.full(tuple(out.shape), 2, np.float32)))
+        expected = np.kron(np.ones((64, 64)), [[0, 0], [0, 2]]).reshape(data.shape) \
+            if name == "max_pool_2x2_backward" else 2 * (data > 0)
+        np.testing.assert_array_equal(x.grad.numpy(), expected.astype(np.float32))
+        assert calls, name
+    one = dark.tensor(np.ones((1, 1, 2, 2), np.float32), requires_grad=True)
+    F.max_pool2d(one, 2).sum().backward()  # a (1, 1, 1, 1) gradient: read-only, contiguous
+    np.testing.assert_array_equal(one.grad.numpy(), [[[[1, 0], [0, 0]]]])

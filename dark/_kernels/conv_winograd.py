@@ -47,6 +47,7 @@ import functools
 import numpy as np
 
 from . import matmul, passes_numba
+from .numba_jit import FLOATS
 
 _MATRICES = {
     2: ([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]],
@@ -67,9 +68,6 @@ _MATRICES = {
 def matrices(m: int, dtype) -> tuple:
     """(B^T (a, a), G (a, 3), A^T (m, a)) of F(m x m, 3 x 3) in dtype."""
     return tuple(np.array(matrix, dtype=np.float64).astype(dtype) for matrix in _MATRICES[m])
-
-
-_NUMBA_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _along_both(matrix, blocks):
@@ -184,7 +182,7 @@ class Winograd:
         transform = np.ascontiguousarray(matrices(m, self.dtype)[0].T)  # B (a, a)
         blocks = _along_both(transform, products.reshape(a, a, -1)) \
             .reshape(a, a, n, th, tw, channels)
-        if blocks.dtype in _NUMBA_FLOATS:
+        if blocks.dtype in FLOATS:
             kernel = passes_numba.add_tiles(blocks.size)
             if kernel is not None:  # the same additions and crop in one compiled pass
                 kernel(blocks, grad_input, m, ph, pw, grad_input.dtype.type(0))

@@ -8,8 +8,7 @@ import numpy as np
 
 from .. import _parallel
 from . import passes_numba
-
-_NUMBA_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+from .numba_jit import FLOATS
 
 
 def where_or_zero(xp, keep, values, out=None):
@@ -43,13 +42,14 @@ def positive_or_zero(xp, output, grad):
     (passes_numba), one compiled pass with the same bits."""
     if xp is not np or grad.dtype.kind != "f" or grad.shape != output.shape:
         return where_or_zero(xp, ~(output <= 0), grad)
-    kernel = passes_numba.relu_backward(grad.size)
-    if kernel is not None and output.dtype == grad.dtype and grad.dtype in _NUMBA_FLOATS \
-            and output.flags.c_contiguous and grad.flags.c_contiguous:
-        out = np.empty(grad.shape, dtype=grad.dtype)  # one compiled pass, the same bits
-        in_parts(lambda output, grad, out: kernel(output, grad, out), out.reshape(-1),
-                 output.reshape(-1), grad.reshape(-1))
-        return out
+    if output.dtype == grad.dtype and grad.dtype in FLOATS and output.flags.c_contiguous \
+            and grad.flags.c_contiguous:
+        kernel = passes_numba.relu_backward(grad.size)
+        if kernel is not None:  # one compiled pass, the same bits
+            out = np.empty(grad.shape, dtype=grad.dtype)
+            in_parts(lambda output, grad, out: kernel(output, grad, out), out.reshape(-1),
+                     output.reshape(-1), grad.reshape(-1))
+            return out
     bits = np.dtype(f"i{grad.dtype.itemsize}")
     target = np.empty(grad.shape, dtype=bits)
     if grad.size < _ELEMENTWISE_PART_ENTRIES:  # whole: no parts to hand out
@@ -70,7 +70,7 @@ def relu_forward(xp, a):
     if xp is not np:
         return xp.maximum(a, 0)
     out = np.empty(a.shape, dtype=a.dtype if a.dtype.kind == "f" else np.result_type(a, 0))
-    if a.dtype in _NUMBA_FLOATS and a.flags.c_contiguous and a.size >= _ZERO_BLOCK:
+    if a.dtype in FLOATS and a.flags.c_contiguous and a.size >= _ZERO_BLOCK:
         kernel = passes_numba.relu(a.size)
         if kernel is not None:  # one compiled pass, numpy's bits
             in_parts(lambda a, out: kernel(a, out), out.reshape(-1), a.reshape(-1))

@@ -6,6 +6,11 @@ import os
 import threading
 import warnings
 
+import numpy as np
+
+# the float types every kernel of Kernels is compiled for (and the callers check against)
+FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
 
 def jit(numba, function, signature, fallback: str, **options):
     """``function`` compiled for ``signature`` (nogil, plus ``options``), cached on disk where
@@ -28,13 +33,18 @@ def jit(numba, function, signature, fallback: str, **options):
 class Kernels:
     """The compiled kernels of one module (``sources``: name -> Python function;
     ``signatures``: name -> numba signature with ``{t}`` for the float type, compiled for
-    float32 and float64; ``options``: numba's), loaded lazily: ``get(name, entries)`` counts
+    float32 and float64; ``readonly``: name -> the positions of the array arguments it only
+    reads, typed read-only so that read-only arrays (a broadcast gradient, numpy data
+    behind a tensor) pass as well as writable ones; ``options``: numba's), loaded lazily:
+    ``get(name, entries)`` counts
     ``entries`` toward ``load_after`` while none is loaded (the numpy paths serve meanwhile:
     a short program never imports numba), then compiles (or reads numba's cache) once per
     name. ``enabled`` starts as ``DARK_NUMBA`` != "0" in the environment."""
 
-    def __init__(self, sources: dict, signatures: dict, load_after: int, **options):
+    def __init__(self, sources: dict, signatures: dict, readonly: dict, load_after: int,
+                 **options):
         self.sources, self.signatures, self.options = sources, signatures, options
+        self.readonly = readonly
         self.load_after = load_after
         self.enabled = os.environ.get("DARK_NUMBA", "1") != "0"
         self.compiled: dict = {}  # name -> compiled kernel, or None once it failed
@@ -66,6 +76,13 @@ class Kernels:
             import numba
         except ImportError:
             return None
-        return jit(numba, self.sources[name],
-                   [self.signatures[name].format(t=t) for t in ("float32", "float64")],
-                   "the numpy path is used instead", **self.options)
+        from numba.core.sigutils import normalize_signature
+
+        signatures = []
+        for t in FLOATS:
+            args, result = normalize_signature(self.signatures[name].format(t=t.name))
+            signatures.append(result(*(
+                arg.copy(readonly=True) if i in self.readonly.get(name, ()) else arg
+                for i, arg in enumerate(args))))
+        return jit(numba, self.sources[name], signatures, "the numpy path is used instead",
+                   **self.options)

@@ -111,8 +111,8 @@ _SIGNATURES = {
 # compiled for both float types (C-contiguous 1-D arrays, scalars); numpy's division and
 # square root (inf, NaN), not Python's exceptions, whose checks would keep LLVM from
 # vectorizing
-_KERNELS = Kernels(_SOURCES, _SIGNATURES, LOAD_AFTER_ENTRIES, fastmath=False,
-                   error_model="numpy")
+_KERNELS = Kernels(_SOURCES, _SIGNATURES, {"sgd_momentum": (1,), "adam": (1,)},
+                   LOAD_AFTER_ENTRIES, fastmath=False, error_model="numpy")
 set_enabled = _KERNELS.set_enabled
 _kernel = _KERNELS.get
 

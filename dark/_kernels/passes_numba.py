@@ -90,7 +90,9 @@ _SIGNATURES = {
 }
 
 
-_KERNELS = Kernels(_SOURCES, _SIGNATURES, LOAD_AFTER_ENTRIES, fastmath=False)
+_KERNELS = Kernels(_SOURCES, _SIGNATURES, {"relu": (0,), "relu_backward": (0, 1),
+                                             "max_pool_2x2_backward": (0, 1), "add_tiles": (0,)},
+                   LOAD_AFTER_ENTRIES, fastmath=False)
 set_enabled = _KERNELS.set_enabled
 _kernel = _KERNELS.get
 

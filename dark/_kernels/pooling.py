@@ -17,6 +17,7 @@ import numpy as np
 from .. import _parallel
 from . import passes_numba
 from .elementwise import where_or_zero
+from .numba_jit import FLOATS
 from .windows import pad_array, window_view
 
 # ----------------------------------------------------------------------------- geometry
@@ -269,9 +270,10 @@ def scatter_to_argmax(xp, values, geometry, local):
         out = xp.empty(local.shape[:2] + spatial, dtype=values.dtype)
         kernel = None
         if xp is np and geometry.kernel == (2, 2) and local.dtype == np.int8 and \
-                values.dtype in (np.float32, np.float64):
+                values.dtype in FLOATS:
             kernel = passes_numba.max_pool_2x2_backward(out.size)
-            grad, local = np.ascontiguousarray(grad), np.ascontiguousarray(local)
+            if kernel is not None:
+                grad, local = np.ascontiguousarray(grad), np.ascontiguousarray(local)
 
         def scatter(start, stop):
             if kernel is not None:  # one compiled pass, the numpy path's bits

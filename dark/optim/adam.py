@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._kernels import optim_numba
+from .._kernels.numba_jit import FLOATS
 from . import _fused
 from .optimizer import (
     _EFFECTIVE_GRAD_CUDA,
@@ -122,7 +123,7 @@ def _compiled_adam(param, grad, exp_avg, exp_avg_sq, lr, beta1, beta2, eps, weig
     the compiled kernel (optim_numba): one pass, the same bits. False (nothing done) where
     it does not apply or numba is not there."""
     dtype = param.dtype
-    if not (type(param) is np.ndarray and dtype in _COMPILED_DTYPES
+    if not (type(param) is np.ndarray and dtype in FLOATS
             and param.size >= optim_numba.MIN_ENTRIES and type(grad) is np.ndarray
             and grad.dtype == dtype and exp_avg.dtype == dtype and exp_avg_sq.dtype == dtype
             and type(exp_avg) is np.ndarray and type(exp_avg_sq) is np.ndarray
@@ -144,9 +145,6 @@ def _compiled_adam(param, grad, exp_avg, exp_avg_sq, lr, beta1, beta2, eps, weig
                     cast(weight), cast(1 - weight), cast(beta2), cast(1 - beta2),
                     cast(bias_correction2 ** 0.5), cast(eps), cast(-lr / bias_correction1))
     return True
-
-
-_COMPILED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 class Adam(_ElementwiseOptimizer):

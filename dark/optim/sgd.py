@@ -5,6 +5,7 @@ import numpy as np
 
 from .._backend import array_module
 from .._kernels import optim_numba
+from .._kernels.numba_jit import FLOATS
 from .._sparse import SparseCOO
 from .._tensor import Tensor
 from . import _fused
@@ -98,7 +99,7 @@ def _compiled_momentum(param, grad, buffer, lr, momentum) -> bool:
     the bits of ``_sgd_update``'s four. False (nothing done) where it does not apply or
     numba is not there."""
     dtype = param.dtype
-    if not (type(param) is np.ndarray and dtype in _COMPILED_DTYPES
+    if not (type(param) is np.ndarray and dtype in FLOATS
             and param.size >= optim_numba.MIN_ENTRIES and grad.dtype == dtype
             and buffer.dtype == dtype and type(grad) is np.ndarray
             and type(buffer) is np.ndarray and param.flags.c_contiguous
@@ -111,9 +112,6 @@ def _compiled_momentum(param, grad, buffer, lr, momentum) -> bool:
     optim_numba.run(kernel, (param.reshape(-1), grad.reshape(-1), buffer.reshape(-1)),
                     dtype.type(momentum), dtype.type(-lr))
     return True
-
-
-_COMPILED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 class SGD(_ElementwiseOptimizer):
