@@ -36,6 +36,7 @@ from numpy import matmul as numpy_matmul
 
 _blas = None          # (set_num_threads, get_num_threads) of numpy's BLAS, or False
 _blas_threads = 1     # the BLAS's own thread count outside dark's calls
+_blas_core = ""       # the kernel set numpy's OpenBLAS runs, lower case ("" if unknown)
 _threads = None       # set_num_threads's value, or None for the default
 _workers = []        # the pool's threads, started on first need
 _last_parallel = -math.inf  # time.monotonic() at the end of the last parallel_map
@@ -98,8 +99,24 @@ def _find_blas():
                 getter.restype = parallel.restype = ctypes.c_int
                 if parallel() not in (_OPENBLAS_SEQUENTIAL, _OPENBLAS_PTHREADS):
                     return False
+                _read_core(getattr(library, f"{prefix}_get_corename{suffix}", None))
                 return setter, getter
     return False
+
+
+def _read_core(corename) -> None:
+    """Keep the name OpenBLAS's get_corename gives (None: this OpenBLAS has none)."""
+    global _blas_core
+    if corename is not None:
+        corename.restype = ctypes.c_char_p
+        _blas_core = (corename() or b"").decode("ascii", "replace").lower()
+
+
+def blas_core() -> str:
+    """The kernel set numpy's OpenBLAS picked for this CPU (its get_corename in lower case:
+    "skylakex", "haswell", "zen", ...), or "" where dark does not control numpy's BLAS."""
+    _blas_control()
+    return _blas_core
 
 
 def _blas_control():

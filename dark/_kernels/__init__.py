@@ -2,7 +2,8 @@
 autograd, so each can be tested on its own. They import only numpy, ``dark._backend`` and
 ``dark._parallel``; the ops (``dark.ops``, ``dark.nn.functional``) wrap them in Op classes.
 
-- ``matmul`` (here): ``a @ b`` through dark's threads on the CPU, the one product of them all;
+- ``matmul`` (here): ``a @ b`` through dark's threads on the CPU, the one product of them all
+  (x @ W.T of a few rows as (W @ x.T).T, the layout OpenBLAS packs faster);
 - ``quiet`` (here): numpy's floating-point warnings off around a computation;
 - ``elementwise``: ReLU's passes and the masked select of pooling's and threshold's
   backward, in parts in dark's threads;
@@ -29,10 +30,48 @@ from .._backend import array_module
 
 def matmul(a, b, out=None):
     """``a @ b`` of raw arrays (into ``out`` when given): on the CPU through dark's threads
-    (``_parallel.matmul``), on the GPU by CuPy."""
+    (``_parallel.matmul``), on the GPU by CuPy. A few rows times a transposed matrix (x @
+    W.T, F.linear's product) is ``(W @ x.T).T``, see ``_transposes_product``."""
     if type(a) is np.ndarray and type(b) is np.ndarray:
+        if _transposes_product(a, b):
+            product = _parallel.matmul(b.T, a.T)
+            if out is None:
+                out = np.empty(product.shape[::-1], product.dtype)
+            np.copyto(out, product.T)
+            return out
         return _parallel.matmul(a, b, out)
     return array_module(a).matmul(a, b, out=out)
+
+
+def _transposes_product(a, b) -> bool:
+    """Whether ``a @ b``, b the transpose of a C matrix (x @ W.T: F.linear's product, W (n, k)
+    held (out, in)), runs faster as ``(b.T @ a.T).T``: both float32 or both float64 matrices,
+    a of 2 to 128 rows, the product of at least 100**3 multiply-adds (below that OpenBLAS's
+    small-matrix kernels take x @ W.T without packing), 2 rows / k + rows / n <= 0.6, and
+    numpy's BLAS an OpenBLAS running its AVX-512 kernels (``_parallel.blas_core``).
+
+    numpy hands OpenBLAS x @ W.T with the weight transposed, and OpenBLAS packs a
+    transposed operand slower than a plain one (its SkylakeX kernels, which it runs on AVX-512
+    CPUs, ~0.3 ns an entry more): with few rows, packing the weight is a good part of the
+    product. W @ x.T packs the weight as it lies and x (the small one) transposed; the
+    transposed copy of its (n, rows) result costs ~0.6 ns an entry. The rule weighs the two
+    (benchmarks/linear_layout.py; one thread, 784 -> 512: 16 rows 311 -> 174 us, 64 rows 667
+    -> 561 us, 128 rows 1150 -> 1084 us; from 256 rows on the two are even). Each entry of
+    the result is the same dot product, summed in the same order of k (the same bits in
+    every case benchmarks/linear_layout.py measured)."""
+    if a.ndim != 2 or b.ndim != 2 or a.dtype != b.dtype or a.dtype not in _BLAS_FLOATS:
+        return False
+    rows, k = a.shape
+    n = b.shape[1]
+    return (2 <= rows <= 128 and rows * n * k >= 1_000_000 and 2 * rows / k + rows / n <= 0.6
+            and b.flags.f_contiguous and not b.flags.c_contiguous
+            and _parallel.blas_core() in _PACKS_TRANSPOSED_SLOWER)
+
+
+_BLAS_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+# OpenBLAS's AVX-512 kernel sets, whose transposed packing is the slower; with its AVX2 ones
+# (haswell, zen: OPENBLAS_CORETYPE=Haswell here) x @ W.T is as fast as (W @ x.T).T or faster
+_PACKS_TRANSPOSED_SLOWER = ("skylakex", "cooperlake", "sapphirerapids")
 
 
 def quiet(xp):
