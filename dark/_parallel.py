@@ -255,6 +255,13 @@ def parallel_map(function, items) -> list:
 _SPLIT_MULTIPLY_ADDS = 1 << 25
 
 
+def splits_products(multiply_adds: int) -> bool:
+    """Whether ``matmul`` would now split a 2-D product of this many multiply-adds over dark's
+    threads (the pool in use, two threads or more, a large product)."""
+    return (multiply_adds >= _SPLIT_MULTIPLY_ADDS and bool(_blas_control()) and pool_in_use()
+            and workers() >= 2)
+
+
 def pool_in_use() -> bool:
     """Whether a parallel_map ran in the last POOL_IN_USE_SECONDS (a program with parallel
     ops: its BLAS calls are held to one thread, see ``matmul``)."""

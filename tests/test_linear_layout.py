@@ -2,7 +2,7 @@
 AVX-512 kernels pack faster): when it is taken, that its values are x @ W.T's, and that
 F.linear gives the same numbers through it with and without a graph. The rule's BLAS check
 is set to an AVX-512 OpenBLAS (``avx512``) wherever a test needs the route taken, so that
-the tests run the same on any CPU."""
+the tests run the same on any CPU and after any other test."""
 import numpy as np
 import pytest
 
@@ -14,8 +14,10 @@ from dark import _parallel
 
 @pytest.fixture
 def avx512(monkeypatch):
-    """numpy's OpenBLAS as if it ran its SkylakeX kernels."""
+    """numpy's OpenBLAS as if it ran its SkylakeX kernels, and no product split over dark's
+    threads (whether one would be depends on what ran in the last second)."""
     monkeypatch.setattr(_parallel, "blas_core", lambda: "skylakex")
+    monkeypatch.setattr(_parallel, "splits_products", lambda multiply_adds: False)
 
 
 def test_blas_core_names_numpy_s_openblas_kernels():
@@ -54,6 +56,14 @@ def test_the_rule_takes_few_rows_against_a_wide_transposed_weight(rows, k, n, ta
                                                                     avx512):
     x, w = _operands(rows, k, n, np.float32)
     assert kernels._transposes_product(x, w.T) is taken
+
+
+def test_the_rule_leaves_a_product_split_over_dark_s_threads(avx512, monkeypatch):
+    """Split in parts over the pool, each part would pack the whole of x.T: x @ W.T then."""
+    x, w = _operands(64, 784, 512, np.float32)
+    assert kernels._transposes_product(x, w.T)
+    monkeypatch.setattr(_parallel, "splits_products", lambda work: True)
+    assert not kernels._transposes_product(x, w.T)
 
 
 @pytest.mark.parametrize("case", ["c matrix", "f-ordered weight", "mixed dtypes",

@@ -271,6 +271,27 @@ def test_matmul_keeps_blas_threads_while_the_pool_is_idle(threads, monkeypatch):
     assert seen == [2, 1]
 
 
+@needs_blas
+def test_splits_products_says_when_matmul_would_split(threads, monkeypatch):
+    """splits_products: the pool in use, two threads, at least _SPLIT_MULTIPLY_ADDS; and
+    matmul then does split such a product (its parts reach numpy_matmul as slices)."""
+    dark.set_num_threads(2)
+    large = _parallel._SPLIT_MULTIPLY_ADDS
+    monkeypatch.setattr(_parallel, "_last_parallel", -np.inf)
+    assert not _parallel.splits_products(large)
+    monkeypatch.setattr(_parallel, "_last_parallel", _parallel.time.monotonic())
+    assert _parallel.splits_products(large) and not _parallel.splits_products(large - 1)
+    parts = []
+    monkeypatch.setattr(_parallel, "numpy_matmul", lambda a, b, **kwargs: parts.append(
+        a.shape) or np.matmul(a, b, **kwargs))
+    a = np.ones((256, 512), dtype=np.float32)
+    b = np.ones((512, large // (256 * 512)), dtype=np.float32)
+    _parallel.matmul(a, b)
+    assert len(parts) == 2
+    dark.set_num_threads(1)
+    assert not _parallel.splits_products(large)
+
+
 def test_another_blas_is_left_alone(monkeypatch):
     """numpy built on MKL or Accelerate: no OpenBLAS to hold, so no pool; ops run in order."""
     blas = getattr(np.__config__, "CONFIG", {}).get("Build Dependencies", {}).get("blas")

@@ -47,8 +47,10 @@ def _transposes_product(a, b) -> bool:
     """Whether ``a @ b``, b the transpose of a C matrix (x @ W.T: F.linear's product, W (n, k)
     held (out, in)), runs faster as ``(b.T @ a.T).T``: both float32 or both float64 matrices,
     a of 2 to 128 rows, the product of at least 100**3 multiply-adds (below that OpenBLAS's
-    small-matrix kernels take x @ W.T without packing), 2 rows / k + rows / n <= 0.6, and
-    numpy's BLAS an OpenBLAS running its AVX-512 kernels (``_parallel.blas_core``).
+    small-matrix kernels take x @ W.T without packing), 2 rows / k + rows / n <= 0.6,
+    numpy's BLAS an OpenBLAS running its AVX-512 kernels (``_parallel.blas_core``), and the
+    product not split over dark's threads (each part would pack the whole of x.T: the MNIST
+    CNN's fc1, (64, 9216) @ (9216, 128) in two parts, took 1228 us that way against 1124).
 
     numpy hands OpenBLAS x @ W.T with the weight transposed, and OpenBLAS packs a
     transposed operand slower than a plain one (its SkylakeX kernels, which it runs on AVX-512
@@ -65,7 +67,8 @@ def _transposes_product(a, b) -> bool:
     n = b.shape[1]
     return (2 <= rows <= 128 and rows * n * k >= 1_000_000 and 2 * rows / k + rows / n <= 0.6
             and b.flags.f_contiguous and not b.flags.c_contiguous
-            and _parallel.blas_core() in _PACKS_TRANSPOSED_SLOWER)
+            and _parallel.blas_core() in _PACKS_TRANSPOSED_SLOWER
+            and not _parallel.splits_products(rows * n * k))
 
 
 _BLAS_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
