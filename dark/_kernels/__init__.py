@@ -61,12 +61,14 @@ def _transposes_product(a, b) -> bool:
     -> 561 us, 128 rows 1150 -> 1084 us; from 256 rows on the two are even). Each entry of
     the result is the same dot product, summed in the same order of k (the same bits in
     every case benchmarks/linear_layout.py measured)."""
-    if a.ndim != 2 or b.ndim != 2 or a.dtype != b.dtype or a.dtype not in _BLAS_FLOATS:
+    if a.ndim != 2 or b.ndim != 2:
         return False
     rows, k = a.shape
     n = b.shape[1]
-    return (2 <= rows <= 128 and rows * n * k >= 1_000_000 and 2 * rows / k + rows / n <= 0.6
-            and b.flags.f_contiguous and not b.flags.c_contiguous
+    if rows * n * k < 1_000_000:  # first: the cheap test that small products fail
+        return False
+    return (2 <= rows <= 128 and 2 * rows / k + rows / n <= 0.6 and a.dtype == b.dtype
+            and a.dtype in _BLAS_FLOATS and b.flags.f_contiguous and not b.flags.c_contiguous
             and _parallel.blas_core() in _PACKS_TRANSPOSED_SLOWER
             and not _parallel.splits_products(rows * n * k))
 
