@@ -129,12 +129,12 @@ def run(kernel, arrays: tuple, *scalars) -> None:
     would hold the BLAS to one thread for the next second (``_parallel.matmul``), which costs
     an MLP's products more than its update gains."""
     size = arrays[0].size
-    parts = min(_parallel.workers(), size // PART_ENTRIES)
-    if parts < 2 or not _parallel.pool_in_use():
+    ranges = _parallel.split(size, size, PART_ENTRIES)
+    if len(ranges) < 2 or not _parallel.pool_in_use():
         kernel(*arrays, *scalars)
         return
     _parallel.map_ranges(lambda start, stop: kernel(*(a[start:stop] for a in arrays),
-                                                    *scalars), _parallel._spans(size, parts))
+                                                    *scalars), ranges)
 
 
 def sgd_momentum(entries: int = LOAD_AFTER_ENTRIES):
