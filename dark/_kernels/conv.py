@@ -249,6 +249,12 @@ _POSITIONS_FIRST_ROWS = 64
 _SAMPLE_ROWS = 32
 
 
+def _per_sample(xp, groups: int, rows: int) -> bool:
+    """Whether a stride-1 convolution of ``rows`` = C_in / groups * prod(kernel) runs per
+    sample (see _SAMPLE_ROWS): on the CPU, groups 1, fewer than _SAMPLE_ROWS rows."""
+    return xp is np and groups == 1 and rows < _SAMPLE_ROWS
+
+
 def conv_forward(xp, x, weight, stride, padding, dilation, groups, bias=None, spectra=None):
     """conv(x, weight) + bias on raw arrays, padding symmetric per spatial dim. On the
     Fourier path, the input's spectrum of each chunk goes into the dict ``spectra`` when
@@ -267,7 +273,7 @@ def conv_forward(xp, x, weight, stride, padding, dilation, groups, bias=None, sp
         _winograd_forward(plan, x, weight, bias, out, spectra)
         return out
     flat = _flat(x.shape, kernel, stride, padding, dilation, groups)
-    if flat is not None and groups == 1 and xp is np and flat.rows < _SAMPLE_ROWS:
+    if flat is not None and _per_sample(xp, groups, flat.rows):
         positions = math.prod(flat.out)
         # the bias as a whole (C_out, P) block: numpy adds two arrays ~2x faster than an
         # array and a broadcast column
@@ -375,7 +381,7 @@ def one_pass_gradients(xp, x_shape, weight_shape, x, grad_output, weight, stride
         return _winograd_backward(plan, x, grad_output, weight, needs, spectra)
     flat = _flat(x_shape, weight_shape[2:], stride, padding, dilation, groups)
     if flat is not None and flat.out == out_shape:
-        if xp is np and groups == 1 and flat.rows < _SAMPLE_ROWS and not needs[0]:
+        if _per_sample(xp, groups, flat.rows) and not needs[0]:
             return _sample_backward(flat, x, grad_output, weight_shape, needs)
         return _flat_backward(xp, flat, x, grad_output, weight, weight_shape, needs)
     return None
@@ -484,9 +490,8 @@ def _transform_path(x_shape, weight_shape, stride, padding, dilation, groups, dt
     3x3) takes neither: its per-sample flat path beats both (benchmarks/conv_paths.py, one
     thread: (32, 3, 32, 32) -> 16 channels 3.0 ms against Winograd's 4.8, (16, 3, 64, 64) ->
     32 13.5 against 15.2), where their estimates count im2col's channels-first copy."""
-    if xp is np and groups == 1 and len(weight_shape) == 4 and \
-            all(s == 1 for s in stride) and \
-            weight_shape[1] * math.prod(weight_shape[2:]) < _SAMPLE_ROWS:
+    if len(weight_shape) == 4 and all(s == 1 for s in stride) and \
+            _per_sample(xp, groups, weight_shape[1] * math.prod(weight_shape[2:])):
         return None
     plan = fourier(x_shape, weight_shape, stride, padding, dilation, groups, dtype, xp)
     tiles = winograd(x_shape, weight_shape, stride, padding, dilation, groups, dtype, xp)
